@@ -1,0 +1,2 @@
+// Exports of the irq module, re-exported by assembly/index.ts. Names are prefixed "irq_".
+export {};

@@ -1,0 +1,114 @@
+// Loads the Wasm core with plain WebAssembly APIs (no generated bindings) and gives typed access
+// to its scratch area and result slots. One instance per process, created on first use.
+// Not responsible for: any decoding; each API module calls the core's raw exports itself.
+
+import coreBytes from '../../build/vfiokit-core.wasm';
+import { VfioError } from '../errors';
+
+/** Raw exports every module of the core provides; module-specific ones are looked up by name. */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  abi_version(): number;
+  scratch_ptr(): number;
+  scratch_size(): number;
+  result_ptr(): number;
+  result_slots(): number;
+  text_ptr(): number;
+  status_name(code: number): number;
+  [name: string]: unknown;
+}
+
+/** The ABI revision this package was built against (assembly/index.ts ABI_VERSION). */
+export const EXPECTED_ABI = 1;
+export const STATUS_INTERNAL = -1000;
+
+export class Core {
+  readonly exports: CoreExports;
+  readonly scratchPtr: number;
+  readonly scratchSize: number;
+  private readonly resultPtr: number;
+  /** Views are created once: the memory never grows (fixed maximum), so they never detach. */
+  readonly u8: Uint8Array;
+  private readonly results: BigUint64Array;
+
+  constructor(bytes: Uint8Array<ArrayBuffer> = coreBytes) {
+    const module = new WebAssembly.Module(bytes);
+    let memory: WebAssembly.Memory | undefined;
+    const instance = new WebAssembly.Instance(module, {
+      env: {
+        abort: (msg: number, file: number, line: number, col: number) => {
+          const text = (p: number) => (memory ? readAsString(memory, p) : '?');
+          throw new VfioError({
+            kind: 'core-bug',
+            message: `the vfiokit core aborted: ${text(msg)} at ${text(file)}:${line}:${col}`,
+            hint: 'this is a bug in vfiokit; please report it with the input that caused it',
+          });
+        },
+      },
+    });
+    this.exports = instance.exports as unknown as CoreExports;
+    memory = this.exports.memory;
+    const abi = this.exports.abi_version();
+    if (abi !== EXPECTED_ABI) {
+      throw new VfioError({ kind: 'core-bug', message: `core ABI ${abi}, expected ${EXPECTED_ABI}`, hint: 'rebuild with npm run build' });
+    }
+    this.scratchPtr = this.exports.scratch_ptr() >>> 0;
+    this.scratchSize = this.exports.scratch_size() >>> 0;
+    this.resultPtr = this.exports.result_ptr() >>> 0;
+    this.u8 = new Uint8Array(memory.buffer);
+    this.results = new BigUint64Array(memory.buffer, this.resultPtr, this.exports.result_slots());
+  }
+
+  /** A raw export by name, typed by the caller; throws core-bug if the build lacks it. */
+  fn<F extends (...args: never[]) => unknown>(name: string): F {
+    const f = this.exports[name];
+    if (typeof f !== 'function') throw new VfioError({ kind: 'core-bug', message: `the core has no export ${name}`, hint: 'rebuild with npm run build' });
+    return f as F;
+  }
+
+  /** Copies bytes into scratch at `offset` (bytes from the scratch start); returns the pointer. */
+  put(bytes: Uint8Array, offset = 0): number {
+    this.checkRange(offset, bytes.length);
+    this.u8.set(bytes, this.scratchPtr + offset);
+    return this.scratchPtr + offset;
+  }
+
+  /** A copy of len bytes at an absolute pointer inside scratch. */
+  take(ptr: number, len: number): Uint8Array {
+    this.checkRange(ptr - this.scratchPtr, len);
+    return this.u8.slice(ptr, ptr + len);
+  }
+
+  /** Result slot i of the last call, as an unsigned 64-bit value. */
+  result(i: number): bigint { return this.results[i]!; }
+
+  /** "NAME: meaning" of a status code ("" when unknown). */
+  statusName(code: number): string {
+    const n = this.exports.status_name(code);
+    const p = this.exports.text_ptr() >>> 0;
+    return new TextDecoder().decode(this.u8.subarray(p, p + n));
+  }
+
+  private checkRange(offset: number, len: number): void {
+    if (!(offset >= 0 && len >= 0 && offset <= this.scratchSize && len <= this.scratchSize - offset)) {
+      throw new VfioError({ kind: 'bad-argument', message: `${len} bytes at scratch offset ${offset} do not fit the core's ${this.scratchSize}-byte scratch area`, hint: 'pass a smaller input' });
+    }
+  }
+}
+
+/** Reads an AssemblyScript string (UTF-16, byte length at ptr-4) for abort messages. */
+function readAsString(memory: WebAssembly.Memory, ptr: number): string {
+  if (!ptr) return '';
+  const u8 = new Uint8Array(memory.buffer);
+  if (ptr < 4 || ptr > u8.length) return '?';
+  const len = new Uint32Array(memory.buffer, ptr - 4, 1)[0]! >>> 1;
+  if (ptr + len * 2 > u8.length) return '?';
+  return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, len));
+}
+
+let shared: Core | undefined;
+/** The process-wide core instance. */
+export function core(): Core {
+  shared ??= new Core();
+  return shared;
+}

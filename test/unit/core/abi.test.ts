@@ -1,0 +1,45 @@
+// The core's contract with any host: what it imports, that its memory is fixed, and the
+// scratch/result/status conventions that docs/ABI.md describes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { Core } from '../../../src/core/loader';
+
+const release = readFileSync('build/vfiokit-core.wasm');
+const portable = readFileSync('build/vfiokit-core.portable.wasm');
+
+test('the release core imports nothing but env.abort', () => {
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(release));
+  const extra = imports.filter((i) => !(i.module === 'env' && i.name === 'abort'));
+  assert.equal(extra, [], `unexpected imports: ${JSON.stringify(extra)}`);
+});
+
+test('the portable core imports nothing at all', () => {
+  assert.equal(WebAssembly.Module.imports(new WebAssembly.Module(portable)), []);
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(portable), {});
+  assert.is((inst.exports.abi_version as () => number)(), 1);
+});
+
+test('linear memory has a fixed maximum equal to its initial size', () => {
+  const c = new Core(new Uint8Array(release));
+  const before = c.exports.memory.buffer.byteLength;
+  assert.ok(before >= c.scratchSize, 'memory holds the scratch area');
+  assert.throws(() => c.exports.memory.grow(1), /./, 'growing past the maximum fails');
+  assert.is(c.exports.memory.buffer.byteLength, before);
+});
+
+test('status_name names generic codes and returns empty text for unknown ones', () => {
+  const c = new Core(new Uint8Array(release));
+  assert.match(c.statusName(-3), /^NO_SPACE/);
+  assert.match(c.statusName(-1000), /^INTERNAL/);
+  assert.is(c.statusName(-98), '');
+});
+
+test('put refuses data that does not fit the scratch area and keeps what fits', () => {
+  const c = new Core(new Uint8Array(release));
+  const p = c.put(new Uint8Array([1, 2, 3]), 10);
+  assert.equal([...c.take(p, 3)], [1, 2, 3]);
+  assert.throws(() => c.put(new Uint8Array(4), c.scratchSize - 3), (e: Error & { kind?: string }) => e.kind === 'bad-argument');
+});
+
+test.run();
