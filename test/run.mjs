@@ -82,8 +82,8 @@ async function main() {
   if (deps.status !== 0) say('test: WARNING: lab/deps.sh could not install the Debian tools; tests that need them will say SKIPPED');
 
   if (!labOnly) {
-    step(join(root, 'node_modules/.bin/asc'), [, 'assembly/index.ts', '--target', 'release'], 'building the Wasm core (release)');
-    step(join(root, 'node_modules/.bin/asc'), [, 'assembly/index.ts', '--target', 'portable'], 'building the Wasm core (portable, no imports)');
+    step(join(root, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'release'], 'building the Wasm core (release)');
+    step(join(root, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'portable'], 'building the Wasm core (portable, no imports)');
     const files = only.length ? only.map((f) => join(root, f)) : findTests(join(root, 'test/unit'));
     const outdir = join(root, 'build/test');
     await bundle(files, outdir);
