@@ -68,6 +68,10 @@ export function setText(s: string): i32 {
 // @ts-ignore: decorator
 @inline export function st64le(p: usize, v: u64): void { store<u64>(p, v); }
 // @ts-ignore: decorator
+@inline export function ld16be(p: usize): u32 { return bswap<u16>(load<u16>(p)); }
+// @ts-ignore: decorator
+@inline export function st16be(p: usize, v: u32): void { store<u16>(p, bswap<u16>(<u16>v)); }
+// @ts-ignore: decorator
 @inline export function ld32be(p: usize): u32 { return bswap<u32>(load<u32>(p)); }
 // @ts-ignore: decorator
 @inline export function ld64be(p: usize): u64 { return bswap<u64>(load<u64>(p)); }
