@@ -1,2 +1,3 @@
-// Exports of the fdt module, re-exported by assembly/index.ts. Names are prefixed "fdt_".
-export {};
+// Exports of the FDT module, re-exported by assembly/index.ts. Names are prefixed "fdt_".
+export * from "./read-exports";
+export * from "./write-exports";

@@ -1,9 +1,8 @@
-// Status codes of the fdt module: -100 .. -199, see assembly/status.ts for the scheme.
-// Each code: a constant with a doc comment, and a line in fdtStatusName().
+// Status codes of the FDT module: -100 .. -199 (scheme in assembly/status.ts).
+// The reader owns -100 .. -149 (status-read.ts), the writer and merge -150 .. -199 (status-write.ts).
+import { fdtReadStatusName } from "./status-read";
+import { fdtWriteStatusName } from "./status-write";
 
-/** Name and meaning of a code in this module's range; "" when unknown. */
 export function fdtStatusName(code: i32): string {
-  switch (code) {
-  }
-  return "";
+  return code > -150 ? fdtReadStatusName(code) : fdtWriteStatusName(code);
 }

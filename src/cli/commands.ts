@@ -1,0 +1,10 @@
+// The table of `vfiokit` commands: name -> module. Add a command by adding a file in src/cli/
+// and one line here.
+export interface Command {
+  summary: string;
+  /** Runs the command with its arguments; resolves to the process exit status. */
+  run(args: string[]): Promise<number>;
+}
+
+export const COMMANDS: Record<string, Command> = {
+};
