@@ -1,0 +1,165 @@
+// Discovery and driver binding through sysfs: which devices exist on the platform, AMBA and PCI
+// buses, which driver holds each, which IOMMU group it is in, and binding a device to its VFIO
+// driver with driver_override (and back). Every path is built from a validated name.
+// Not responsible for: opening anything under /dev (src/device.ts does that).
+import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { VfioError } from './errors';
+
+export type Bus = 'platform' | 'amba' | 'pci';
+export const BUSES: readonly Bus[] = ['amba', 'pci', 'platform'];
+
+/** The VFIO driver of each bus: decisions as data. */
+export const VFIO_DRIVER: Readonly<Record<Bus, string>> = { amba: 'vfio-amba', pci: 'vfio-pci', platform: 'vfio-platform' };
+
+/** Longest device name we accept: sysfs names are bounded by NAME_MAX (255); real ones are < 40. */
+export const MAX_DEVICE_NAME = 128;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:@,+-]*$/;
+
+export interface SysfsOptions { /** Root of sysfs; tests pass a fake tree. Default /sys. */ sysfs?: string }
+
+export interface DeviceEntry {
+  name: string;
+  bus: Bus;
+  /** The driver bound now, or null. */
+  driver: string | null;
+  /** driver_override as set now, or null when unset. */
+  driverOverride: string | null;
+  /** The IOMMU group number, or null when the device is in none. */
+  iommuGroup: number | null;
+  /** True when the group is a VFIO no-IOMMU group (its name is vfio-noiommu). */
+  noiommu: boolean;
+  /** compatible strings of the device-tree node (platform/AMBA), [] for none. */
+  compatible: string[];
+  /** The device-tree node path (from of_node), or null. */
+  ofNode: string | null;
+  /** PCI vendor and device IDs ("1234", "11e8"), undefined elsewhere. */
+  vendor?: string;
+  device?: string;
+}
+
+/** Throws 'bad-argument' unless `name` is a plain device name (no path, no traversal). */
+export function validateDeviceName(name: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_DEVICE_NAME || !NAME_RE.test(name) || name.includes('..')) {
+    throw new VfioError({ kind: 'bad-argument', message: `'${String(name).slice(0, 60)}' is not a device name`, hint: 'use a name from `vfiokit list`, e.g. 9010000.pl031 or 0000:00:02.0' });
+  }
+  return name;
+}
+
+const root = (o?: SysfsOptions) => o?.sysfs ?? '/sys';
+const readText = (p: string): string | null => { try { return readFileSync(p, 'utf8'); } catch { return null; } };
+const linkName = (p: string): string | null => { try { return basename(readlinkSync(p)); } catch { return null; } };
+
+function entryFor(bus: Bus, name: string, o?: SysfsOptions): DeviceEntry {
+  const dir = join(root(o), 'bus', bus, 'devices', name);
+  const override = readText(join(dir, 'driver_override'))?.trim();
+  const groupText = linkName(join(dir, 'iommu_group'));
+  const iommuGroup = groupText !== null && /^\d+$/.test(groupText) ? Number(groupText) : null;
+  const groupName = iommuGroup === null ? null : readText(join(root(o), 'kernel', 'iommu_groups', String(iommuGroup), 'name'))?.trim();
+  const compat = readText(join(dir, 'of_node', 'compatible'));
+  const ofFull = readText(join(dir, 'uevent'))?.match(/^OF_FULLNAME=(.*)$/m)?.[1] ?? null;
+  const entry: DeviceEntry = {
+    name, bus,
+    driver: linkName(join(dir, 'driver')),
+    driverOverride: override && override !== '(null)' ? override : null,
+    iommuGroup,
+    noiommu: groupName === 'vfio-noiommu',
+    compatible: compat ? compat.split('\0').filter(Boolean) : [],
+    ofNode: ofFull,
+  };
+  if (bus === 'pci') {
+    entry.vendor = readText(join(dir, 'vendor'))?.trim().replace(/^0x/, '');
+    entry.device = readText(join(dir, 'device'))?.trim().replace(/^0x/, '');
+  }
+  return entry;
+}
+
+/** Every device on the platform, AMBA and PCI buses, sorted by bus then name. */
+export function listDevices(o?: SysfsOptions): DeviceEntry[] {
+  const out: DeviceEntry[] = [];
+  for (const bus of BUSES) {
+    let names: string[];
+    try { names = readdirSync(join(root(o), 'bus', bus, 'devices')); } catch { continue; }
+    for (const name of names.sort()) if (NAME_RE.test(name)) out.push(entryFor(bus, name, o));
+  }
+  return out;
+}
+
+/** The entry of one device; 'not-found' when no bus has it. */
+export function findDevice(name: string, o?: SysfsOptions): DeviceEntry {
+  validateDeviceName(name);
+  for (const bus of BUSES) if (existsSync(join(root(o), 'bus', bus, 'devices', name))) return entryFor(bus, name, o);
+  throw new VfioError({ kind: 'not-found', device: name, message: 'no such device on the platform, AMBA or PCI bus', hint: 'list the devices with `vfiokit list`' });
+}
+
+/** The devices in an IOMMU group with their drivers (for viability errors). */
+export function groupMembers(group: number, o?: SysfsOptions): { name: string; driver: string | null }[] {
+  let names: string[];
+  try { names = readdirSync(join(root(o), 'kernel', 'iommu_groups', String(group), 'devices')); } catch { return []; }
+  return names.sort().map((name) => {
+    const bus = BUSES.find((b) => existsSync(join(root(o), 'bus', b, 'devices', name)));
+    return { name, driver: bus ? linkName(join(root(o), 'bus', bus, 'devices', name, 'driver')) : null };
+  });
+}
+
+function sysWrite(path: string, value: string, device: string, what: string): void {
+  try { writeFileSync(path, value); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const kind = err.code === 'EACCES' || err.code === 'EPERM' ? 'permission' : err.code === 'EBUSY' ? 'busy' : err.code === 'ENODEV' || err.code === 'ENOENT' ? 'not-found' : 'syscall';
+    throw new VfioError({
+      kind, device, message: `could not ${what}`, syscall: `write ${path}`, errnoName: err.code, errno: typeof err.errno === 'number' ? -err.errno : undefined, cause: e,
+      hint: kind === 'permission' ? 'run as root (writing sysfs driver files needs CAP_SYS_ADMIN)' : `check dmesg for what the driver said about ${device}`,
+    });
+  }
+}
+
+export interface BindResult { device: string; bus: Bus; previousDriver: string | null; driver: string }
+
+/**
+ * Binds a device to its bus's VFIO driver: unbinds the current driver, sets driver_override,
+ * probes. Idempotent when already bound to it. On failure the previous override is put back and
+ * the device re-probed, so it is left as it was found.
+ */
+export function bind(name: string, o?: SysfsOptions): BindResult {
+  const dev = findDevice(name, o);
+  const target = VFIO_DRIVER[dev.bus];
+  if (dev.driver === target) return { device: name, bus: dev.bus, previousDriver: target, driver: target };
+  const dir = join(root(o), 'bus', dev.bus, 'devices', name);
+  if (!existsSync(join(root(o), 'bus', dev.bus, 'drivers', target))) {
+    throw new VfioError({ kind: 'not-supported', device: name, message: `the kernel has no ${target} driver`, hint: `load it (modprobe ${target}) or build the kernel with it` });
+  }
+  try {
+    if (dev.driver) sysWrite(join(dir, 'driver', 'unbind'), name, name, `unbind it from ${dev.driver}`);
+    sysWrite(join(dir, 'driver_override'), target, name, `set driver_override to ${target}`);
+    sysWrite(join(root(o), 'bus', dev.bus, 'drivers_probe'), name, name, `probe ${target}`);
+    const now = linkName(join(dir, 'driver'));
+    if (now !== target) {
+      throw new VfioError({ kind: 'not-supported', device: name, message: `${target} did not take the device (driver now: ${now ?? 'none'})`, hint: `see dmesg: ${target} may refuse it (for noiommu platform devices boot with vfio.enable_unsafe_noiommu_mode=1)` });
+    }
+  } catch (e) {
+    restore(dir, dev, o);
+    throw e;
+  }
+  return { device: name, bus: dev.bus, previousDriver: dev.driver, driver: target };
+}
+
+function restore(dir: string, dev: DeviceEntry, o?: SysfsOptions): void {
+  try { if (linkName(join(dir, 'driver')) && linkName(join(dir, 'driver')) !== dev.driver) writeFileSync(join(dir, 'driver', 'unbind'), dev.name); } catch { /* best effort: the original error is what matters */ }
+  try { writeFileSync(join(dir, 'driver_override'), dev.driverOverride ?? '\n'); } catch { /* idem */ }
+  try { if (dev.driver && !linkName(join(dir, 'driver'))) writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), dev.name); } catch { /* idem */ }
+}
+
+export interface UnbindResult { device: string; bus: Bus; previousDriver: string | null; driver: string | null }
+
+/**
+ * Unbinds a device from its driver, clears driver_override and re-probes, so the kernel binds the
+ * device's own driver again (if it has one): the driver it had before `bind`.
+ */
+export function unbind(name: string, o?: SysfsOptions): UnbindResult {
+  const dev = findDevice(name, o);
+  const dir = join(root(o), 'bus', dev.bus, 'devices', name);
+  if (dev.driver) sysWrite(join(dir, 'driver', 'unbind'), name, name, `unbind it from ${dev.driver}`);
+  sysWrite(join(dir, 'driver_override'), '\n', name, 'clear driver_override');
+  try { writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), name); } catch { /* no driver wants it: fine */ }
+  return { device: name, bus: dev.bus, previousDriver: dev.driver, driver: linkName(join(dir, 'driver')) };
+}
