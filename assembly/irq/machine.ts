@@ -290,7 +290,7 @@ export function resetStaging(): void { actCount = 0; }
 
 function emit(kind: u32, index: i32, arg: u64): void {
   // MAX_ACTIONS_PER_EVENT is above the longest sequence any event produces: a bug if exceeded.
-  if (actCount >= MAX_ACTIONS_PER_EVENT) abort("irq: action staging overflow");
+  if (actCount >= MAX_ACTIONS_PER_EVENT) throw new Error("irq: action staging overflow");
   actKind[actCount] = kind;
   actIndex[actCount] = <u32>index;
   actArg[actCount] = arg;
