@@ -1,0 +1,279 @@
+// IrqMachine: the TypeScript face of the core's IRQ state machine (assembly/irq/machine.ts, whose
+// header holds the state table). One per passed-through device. Each event returns the ordered
+// actions the caller must carry out (assert a guest line, unmap MMIO, VFIO unmask, arm a timer...).
+// Not responsible for: carrying the actions out; eventfds, ioctls and timers belong to the device
+// layer, which feeds the events back here.
+//
+// Time: every `now` is a bigint of NANOSECONDS on one monotonic clock (process.hrtime.bigint()).
+// An ARM_TIMER action's `arg` is an absolute deadline on that clock; the device has one timer and
+// arming replaces it.
+
+import { core, type Core } from '../core/loader';
+import { VfioError, type VfioErrorKind } from '../errors';
+
+/** VFIO uapi struct vfio_irq_info flags (include/uapi/linux/vfio.h). */
+export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
+export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;
+export const VFIO_IRQ_INFO_AUTOMASKED = 1 << 2;
+export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
+/** Flags of a level-triggered line as vfio-platform reports it (flags 0x7 in the lab's pl031). */
+export const LEVEL_FLAGS = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+/** Flags of an edge-triggered line as vfio-platform reports it. */
+export const EDGE_FLAGS = VFIO_IRQ_INFO_EVENTFD;
+
+/** Action kinds, by their code in the core's 16-byte record (docs/irq-machine.md). */
+export const ACTION_KINDS = [
+  undefined, 'assert-line', 'deassert-line', 'mmap-disable', 'mmap-enable', 'arm-timer',
+  'cancel-timer', 'mask', 'unmask', 'kvm-irqfd-assign', 'kvm-irqfd-deassign', 'set-trigger',
+  'set-unmask-fd', 'disable-index', 'enable-index',
+] as const;
+export type IrqActionKind = Exclude<(typeof ACTION_KINDS)[number], undefined>;
+
+/** set-trigger's argument: which eventfd becomes the line's trigger. */
+export const ROUTE_USER = 0n;
+export const ROUTE_KVM = 1n;
+
+/** One step for the host. `arg`: arm-timer deadline (ns); kvm-irqfd-assign 1n = with resamplefd;
+ *  set-trigger ROUTE_USER/ROUTE_KVM; set-unmask-fd 1n = the resamplefd, 0n = clear; enable-index
+ *  the vector count; 0n otherwise. */
+export interface IrqAction {
+  readonly kind: IrqActionKind;
+  readonly index: number;
+  readonly arg: bigint;
+}
+
+export type DeviceKind = 'platform' | 'pci';
+export type PciIrqMode = 'none' | 'intx' | 'msi' | 'msix';
+export type LineState = 'inactive' | 'pending' | 'active' | 'active-pending' | 'wired';
+export type MachineState = 'config' | 'idle-mapped' | 'idle-trapped' | 'busy';
+
+export interface LineInfo {
+  state: LineState;
+  fires: bigint;
+  delivered: bigint;
+  coalesced: bigint;
+  eois: bigint;
+  unmasks: bigint;
+  dropped: bigint;
+  flags: number;
+  count: number;
+}
+
+export interface MachineInfo {
+  state: MachineState;
+  mapped: boolean;
+  timerArmed: boolean;
+  deadline: bigint;
+  /** The ACTIVE line, or undefined. */
+  active: number | undefined;
+  queueLength: number;
+  pciMode: PciIrqMode;
+  pciCount: number;
+  timeoutNs: bigint;
+}
+
+const LINE_STATES: readonly (LineState | undefined)[] = [undefined, 'inactive', 'pending', 'active', 'active-pending', 'wired'];
+const MACHINE_STATES: readonly (MachineState | undefined)[] = [undefined, 'config', 'idle-mapped', 'idle-trapped', 'busy'];
+const PCI_MODES: readonly PciIrqMode[] = ['none', 'intx', 'msi', 'msix'];
+
+/** Bytes of one action record and the most actions an event yields (assembly/irq/machine.ts). */
+export const ACTION_SIZE = 16;
+const MAX_ACTIONS_PER_EVENT = 16;
+const OUT_CAP = ACTION_SIZE * MAX_ACTIONS_PER_EVENT;
+
+/** The error kind for each status an irq export can return. */
+function kindOf(status: number): VfioErrorKind {
+  switch (status) {
+    case -2: case -505: case -506: case -507: case -508: case -510: return 'bad-state';
+    case -4: case -501: return 'not-found';
+    case -5: return 'closed';
+    case -6: return 'no-space';
+    case -509: return 'not-supported';
+    case -1000: return 'core-bug';
+    default: return 'bad-argument'; // -1, -7, -500, -502, -503, -504
+  }
+}
+
+type Fn<A extends unknown[]> = (...a: A) => number;
+
+interface IrqExports {
+  create: Fn<[number]>;
+  free: Fn<[number]>;
+  setTimeout: Fn<[number, bigint]>;
+  declareLine: Fn<[number, number, number, number]>;
+  start: Fn<[number]>;
+  fire: Fn<[number, number, bigint, number, number]>;
+  trappedAccess: Fn<[number, bigint, number, number]>;
+  timer: Fn<[number, bigint, number, number]>;
+  wire: Fn<[number, number, number, number]>;
+  unwire: Fn<[number, number, number, number]>;
+  pciSetMode: Fn<[number, number, number, number, number]>;
+  lineInfo: Fn<[number, number]>;
+  machineInfo: Fn<[number]>;
+}
+
+let bound: { c: Core; x: IrqExports; out: number; view: DataView } | undefined;
+function exportsOf(): NonNullable<typeof bound> {
+  if (bound) return bound;
+  const c = core();
+  const x: IrqExports = {
+    create: c.fn('irq_create'), free: c.fn('irq_free'), setTimeout: c.fn('irq_set_timeout'),
+    declareLine: c.fn('irq_declare_line'), start: c.fn('irq_start'), fire: c.fn('irq_fire'),
+    trappedAccess: c.fn('irq_trapped_access'), timer: c.fn('irq_timer'), wire: c.fn('irq_wire'),
+    unwire: c.fn('irq_unwire'), pciSetMode: c.fn('irq_pci_set_mode'),
+    lineInfo: c.fn('irq_line_info'), machineInfo: c.fn('irq_machine_info'),
+  };
+  // The action buffer: the last OUT_CAP bytes of scratch, so that it does not overlap inputs
+  // other modules place from the start of scratch (calls are synchronous; nothing is kept there).
+  const out = c.scratchPtr + c.scratchSize - OUT_CAP;
+  bound = { c, x, out, view: new DataView(c.u8.buffer) };
+  return bound;
+}
+
+/** Reads `n` action records at `ptr` (Wasm memory, not device memory: DataView is fine). */
+function readActions(view: DataView, ptr: number, n: number): IrqAction[] {
+  const out: IrqAction[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = ptr + i * ACTION_SIZE;
+    const code = view.getUint32(p, true);
+    const kind = ACTION_KINDS[code];
+    if (kind === undefined) throw new VfioError({ kind: 'core-bug', message: `the IRQ machine returned unknown action ${code}`, hint: 'this is a bug in vfiokit; please report it' });
+    out.push({ kind, index: view.getUint32(p + 4, true), arg: view.getBigUint64(p + 8, true) });
+  }
+  return out;
+}
+
+/** A device's IRQ machine. Declare its lines, start(), then feed events; close() frees it. */
+export class IrqMachine implements Disposable {
+  readonly kind: DeviceKind;
+  readonly device: string | undefined;
+  private handle: number;
+
+  /** Takes a slot in the core's machine table ('no-space' when all MAX_MACHINES are in use). */
+  constructor(kind: DeviceKind, opts: { device?: string; timeoutNs?: bigint } = {}) {
+    const { x } = exportsOf();
+    this.kind = kind;
+    this.device = opts.device;
+    this.handle = 0;
+    const h = x.create(kind === 'pci' ? 1 : 0);
+    this.check(h, 'create an IRQ machine');
+    this.handle = h;
+    if (opts.timeoutNs !== undefined) {
+      if (opts.timeoutNs < 0n || opts.timeoutNs > 0xffff_ffff_ffff_ffffn) {
+        this.close();
+        throw new VfioError({ kind: 'bad-argument', message: `timeoutNs ${opts.timeoutNs} is not an unsigned 64-bit count of nanoseconds`, device: this.device });
+      }
+      this.check(x.setTimeout(h, BigInt.asIntN(64, opts.timeoutNs)), 'set the mmap timeout');
+    }
+  }
+
+  get closed(): boolean { return this.handle === 0; }
+
+  /** Declares VFIO IRQ index `index` from its vfio_irq_info: raw flags, or {level} for a
+   *  vfio-platform line (level = AUTOMASKED). count: 1 for platform lines and INTx. */
+  declareLine(index: number, flags: number | { level: boolean }, count = 1): void {
+    const f = typeof flags === 'number' ? flags : flags.level ? LEVEL_FLAGS : EDGE_FLAGS;
+    this.check(exportsOf().x.declareLine(this.live(), index, f >>> 0, count >>> 0), `declare IRQ ${index}`, index);
+  }
+
+  /** Ends configuration; events are accepted from now on. */
+  start(): void { this.check(exportsOf().x.start(this.live()), 'start the IRQ machine'); }
+
+  /** The userspace eventfd of IRQ `index` was signalled at `now` (ns). */
+  fire(index: number, now: bigint): IrqAction[] {
+    return this.event((x, h, out, cap) => x.fire(h, index, u64(now), out, cap), `fire IRQ ${index}`, index);
+  }
+
+  /** The guest accessed trapped MMIO at `now`: the EOI of the ACTIVE line, if any. */
+  trappedAccess(now: bigint): IrqAction[] {
+    return this.event((x, h, out, cap) => x.trappedAccess(h, u64(now), out, cap), 'take a trapped access');
+  }
+
+  /** The timer armed by an arm-timer action expired; `now` is the clock at the callback. */
+  timer(now: bigint): IrqAction[] {
+    return this.event((x, h, out, cap) => x.timer(h, u64(now), out, cap), 'take a timer event');
+  }
+
+  /** Routes IRQ `index` to KVM irqfd: the ordered steps to carry out. */
+  wire(index: number): IrqAction[] {
+    return this.event((x, h, out, cap) => x.wire(h, index, out, cap), `wire IRQ ${index} to irqfd`, index);
+  }
+
+  /** Routes IRQ `index` back to userspace delivery: the ordered steps. */
+  unwire(index: number): IrqAction[] {
+    return this.event((x, h, out, cap) => x.unwire(h, index, out, cap), `unwire IRQ ${index}`, index);
+  }
+
+  /** PCI: switches the interrupt mode; the old mode is switched off first. */
+  setPciMode(mode: PciIrqMode, count = mode === 'none' ? 0 : 1): IrqAction[] {
+    const m = PCI_MODES.indexOf(mode);
+    if (m < 0) throw new VfioError({ kind: 'bad-argument', message: `unknown PCI IRQ mode ${String(mode)}`, hint: "use 'none', 'intx', 'msi' or 'msix'", device: this.device });
+    return this.event((x, h, out, cap) => x.pciSetMode(h, m, count >>> 0, out, cap), `switch to ${mode} with ${count} vectors`);
+  }
+
+  /** State and counters of IRQ `index`. */
+  line(index: number): LineInfo {
+    const { x, c } = exportsOf();
+    const st = x.lineInfo(this.live(), index);
+    this.check(st, `read IRQ ${index}`, index);
+    return {
+      state: LINE_STATES[st]!, fires: c.result(0), delivered: c.result(1), coalesced: c.result(2),
+      eois: c.result(3), unmasks: c.result(4), dropped: c.result(5), flags: Number(c.result(6)), count: Number(c.result(7)),
+    };
+  }
+
+  /** The device-level state. */
+  info(): MachineInfo {
+    const { x, c } = exportsOf();
+    const st = x.machineInfo(this.live());
+    this.check(st, 'read the IRQ machine');
+    const active = c.result(3);
+    return {
+      state: MACHINE_STATES[st]!, mapped: c.result(0) === 1n, timerArmed: c.result(1) === 1n,
+      deadline: c.result(2), active: active === 0xffff_ffff_ffff_ffffn ? undefined : Number(active),
+      queueLength: Number(c.result(4)), pciMode: PCI_MODES[Number(c.result(5))]!, pciCount: Number(c.result(6)),
+      timeoutNs: c.result(7),
+    };
+  }
+
+  /** Frees the machine's slot in the core. Closing twice is harmless. */
+  close(): void {
+    if (this.handle === 0) return;
+    exportsOf().x.free(this.handle);
+    this.handle = 0;
+  }
+
+  [Symbol.dispose](): void { this.close(); }
+
+  private live(): number {
+    if (this.handle === 0) throw new VfioError({ kind: 'closed', message: 'the IRQ machine is closed', hint: 'create a new IrqMachine', device: this.device });
+    return this.handle;
+  }
+
+  private event(call: (x: IrqExports, h: number, out: number, cap: number) => number, what: string, index?: number): IrqAction[] {
+    const { x, out, view } = exportsOf();
+    const n = call(x, this.live(), out, OUT_CAP);
+    this.check(n, what, index);
+    return readActions(view, out, n);
+  }
+
+  private check(status: number, what: string, index?: number): void {
+    if (status >= 0) return;
+    const { c } = exportsOf();
+    const name = c.statusName(status);
+    throw new VfioError({
+      kind: kindOf(status),
+      message: `cannot ${what}: ${name || `status ${status}`}`,
+      hint: index === undefined ? undefined : `IRQ index ${index}`,
+      device: this.device,
+      status,
+      statusName: name.split(':')[0],
+    });
+  }
+}
+
+/** A bigint in [0, 2^64) as the signed value a Wasm i64 parameter takes. */
+function u64(v: bigint): bigint {
+  if (v < 0n || v > 0xffff_ffff_ffff_ffffn) throw new VfioError({ kind: 'bad-argument', message: `time ${v} ns is not an unsigned 64-bit value` });
+  return BigInt.asIntN(64, v);
+}
