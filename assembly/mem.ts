@@ -32,12 +32,14 @@ export function inScratch(ptr: usize, len: usize): bool {
 }
 
 /** Sets result slot i (0 <= i < RESULT_SLOTS); out-of-range slots are a bug of the core. */
+// The impossible is checked with assert(), never abort(): the portable target (use abort=) has no
+// abort to call, and assert compiles to a trap there and to env.abort in the release target.
 export function setResult(i: i32, v: u64): void {
-  if (<u32>i >= <u32>RESULT_SLOTS) abort("result slot out of range");
+  assert(<u32>i < <u32>RESULT_SLOTS, "result slot out of range");
   store<u64>(RESULTS + (<usize>i << 3), v);
 }
 export function getResult(i: i32): u64 {
-  if (<u32>i >= <u32>RESULT_SLOTS) abort("result slot out of range");
+  assert(<u32>i < <u32>RESULT_SLOTS, "result slot out of range");
   return load<u64>(RESULTS + (<usize>i << 3));
 }
 export function clearResults(): void { memory.fill(RESULTS, 0, RESULT_SLOTS * 8); }
