@@ -194,6 +194,32 @@ test('PCI: switching INTx off while it is active deasserts, drops nothing silent
   assert.is(i.active, undefined);
 });
 
+test('PCI: an INTx fire still queued when INTx is switched off is counted as dropped', () => {
+  using m = new IrqMachine('pci');
+  m.declareLine(0, EDGE_FLAGS, 1); // an edge INTx (no real kernel reports one) can be re-queued while ACTIVE
+  m.start();
+  m.setPciMode('intx');
+  m.fire(0, 1n);
+  m.fire(0, 2n);
+  assert.is(m.line(0).state, 'active-pending');
+  assert.equal(s(m.setPciMode('none')), ['deassert-line(0)', 'disable-index(0)', 'mmap-enable(0)']);
+  const l = m.line(0);
+  assert.is(l.dropped, 1n);
+  assert.is(l.fires, l.delivered + l.coalesced + l.dropped);
+  assert.is(m.info().queueLength, 0);
+});
+
+test('PCI: INTx switched off with the mmap timer armed cancels it', () => {
+  using m = new IrqMachine('pci');
+  m.declareLine(0, LEVEL_FLAGS, 1);
+  m.start();
+  m.setPciMode('intx');
+  m.fire(0, 1n);
+  m.trappedAccess(2n);
+  assert.equal(s(m.setPciMode('none')), ['disable-index(0)', 'cancel-timer(0)', 'mmap-enable(0)']);
+  assert.is(m.info().timerArmed, false);
+});
+
 test('PCI: switching off a wired INTx disables the index, then removes the irqfd', () => {
   using m = new IrqMachine('pci');
   m.declareLine(0, LEVEL_FLAGS, 1);

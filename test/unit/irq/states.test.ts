@@ -3,19 +3,14 @@
 // Refused events must leave the machine exactly as it was.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { core } from '../../../src/core/loader';
+import { rawIrq } from './raw-exports';
 
-const c = core();
-type F = (...a: (number | bigint)[]) => number;
-const x = (name: string) => c.fn<F>(`irq_${name}`);
-const [create, free, setTimeoutNs, declare, start, fire, access, timer, wire, unwire, pciMode, lineInfo, machineInfo] =
-  ['create', 'free', 'set_timeout', 'declare_line', 'start', 'fire', 'trapped_access', 'timer', 'wire', 'unwire', 'pci_set_mode', 'line_info', 'machine_info'].map(x) as F[];
+const irq = rawIrq();
+const { c, create, free, setTimeout: setTimeoutNs, declare, start, fire, access, timer, wire, unwire, pciMode, nameOf } = irq;
 const OUT = c.scratchPtr + 4096;
 const CAP = 256;
 const LEVEL = 0x7, EDGE = 0x1, NORESIZE = 0x8;
 
-/** Status name of a code ("OK" for success). */
-const nameOf = (st: number) => (st >= 0 ? 'OK' : c.statusName(st).split(':')[0]!);
 const ok = (st: number) => { assert.ok(st >= 0, `setup step failed: ${nameOf(st)}`); return st; };
 
 // ---- states (each returns a handle in that state) ----
@@ -92,17 +87,7 @@ const TABLE: Record<string, string[]> = {
   'PCI mode MSI':           [BS, BS, BS, BS, 'IRQ_INTX_OFF', 'IRQ_WRONG_KIND', 'IRQ_WRONG_KIND', 'IRQ_UNDECLARED', OK, 'IRQ_NO_TIMER', 'IRQ_INTX_OFF', 'IRQ_WRONG_KIND', 'IRQ_WRONG_KIND', 'IRQ_INTX_OFF', 'IRQ_WRONG_KIND', OK, OK],
 };
 
-/** Everything observable about a machine: device info and every line's info. */
-function observe(h: number): string {
-  const parts: string[] = [];
-  const st = machineInfo(h);
-  parts.push(`m${st}:${[...Array(10).keys()].map((i) => c.result(i)).join(',')}`);
-  for (let l = 0; l < 4; l++) {
-    const ls = lineInfo(h, l);
-    parts.push(`l${l}=${ls}:${ls >= 0 ? [...Array(8).keys()].map((i) => c.result(i)).join(',') : ''}`);
-  }
-  return parts.join(' ');
-}
+const observe = (h: number) => irq.observe(h, 4);
 
 test('the table has a row for every state and a column for every event', () => {
   assert.equal(Object.keys(TABLE).sort(), Object.keys(STATES).sort());
