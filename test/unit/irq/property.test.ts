@@ -15,7 +15,7 @@ import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { rawIrq } from './raw-exports';
 
-const RUNS = Number(process.env.IRQ_PROPERTY_RUNS ?? 300);
+const RUNS = Number(process.env.IRQ_PROPERTY_RUNS ?? 500);
 const TIMEOUT = 1_100_000_000n;
 const str = (a: IrqAction) => (a.arg === 0n ? `${a.kind}(${a.index})` : `${a.kind}(${a.index},${a.arg})`);
 const memoryBefore = core().exports.memory.buffer.byteLength;
@@ -148,11 +148,16 @@ function statusOf(f: () => IrqAction[]): IrqAction[] | string {
 
 test('random event sequences on a platform device keep every invariant and match the model', () => {
   fc.assert(fc.property(
-    fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }).chain((level) => fc.tuple(fc.constant(level), fc.array(cmd(level.length), { maxLength: 120 }))),
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }).chain((level) => fc.tuple(fc.constant(level), fc.array(cmd(level.length), { maxLength: 120, size: 'max' }))),
     ([level, cmds]) => {
       using m = new IrqMachine('platform');
       level.forEach((lv, i) => m.declareLine(i, lv ? LEVEL_FLAGS : EDGE_FLAGS));
       m.start();
+      using bystander = new IrqMachine('platform');
+      bystander.declareLine(0, LEVEL_FLAGS);
+      bystander.start();
+      bystander.fire(0, 5n);
+      const bystanderBefore = JSON.stringify([bystander.info(), bystander.line(0)], (_k, v) => (typeof v === 'bigint' ? String(v) : v));
       const model = new Model(level);
       const host = new Host(level);
       let now = 0n;
@@ -169,6 +174,11 @@ test('random event sequences on a platform device keep every invariant and match
         else { want = model.unwire(c.line); got = statusOf(() => m.unwire(c.line)); }
         assert.equal(typeof got === 'string' ? got : got.map(str), want, JSON.stringify(c));
         if (typeof got !== 'string' && (c.t === 'fire' || c.t === 'access' || c.t === 'timer')) host.apply(got);
+        // Device-level invariants of the state table.
+        const info = m.info();
+        if (info.state === 'idle-trapped') assert.ok(info.timerArmed, 'IDLE_TRAPPED always has a timer armed');
+        if (info.state === 'busy') assert.not.ok(info.mapped, 'BUSY never has the mapping on');
+        if (info.queueLength > 0) assert.is(info.state, 'busy', 'a non-empty queue only while a line is ACTIVE');
         // Nothing lost so far: every fire is delivered, coalesced, or queued.
         for (let l = 0; l < level.length; l++) {
           const li = m.line(l);
@@ -186,6 +196,8 @@ test('random event sequences on a platform device keep every invariant and match
         assert.is(li.eois, li.delivered, `line ${l}: one EOI per delivery`);
         assert.is(li.unmasks, level[l] ? li.eois : 0n, `line ${l}: unmasks per EOI`);
       }
+      const bystanderAfter = JSON.stringify([bystander.info(), bystander.line(0)], (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+      assert.is(bystanderAfter, bystanderBefore, 'another device\'s machine is untouched');
     },
   ), { numRuns: RUNS });
 });
@@ -200,7 +212,7 @@ const pciCmd: fc.Arbitrary<PciCmd> = fc.oneof(
 );
 
 test('PCI mode switches: one index enabled at a time, the old one off first, counts within the declared ones', () => {
-  fc.assert(fc.property(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.array(pciCmd, { maxLength: 80 }),
+  fc.assert(fc.property(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.array(pciCmd, { maxLength: 80, size: 'max' }),
     (msiCount, msixCount, msixResizable, cmds) => {
       using m = new IrqMachine('pci');
       m.declareLine(0, LEVEL_FLAGS, 1);
@@ -258,7 +270,7 @@ test('a too-small action buffer returns NO_SPACE with the size needed and change
   const { c, create, free, declare, start, fire, access } = irq;
   const observe = (h: number) => irq.observe(h, 3);
   const OUT = c.scratchPtr + 8192;
-  fc.assert(fc.property(fc.array(fc.record({ fire: fc.boolean(), line: fc.nat(2), cap: fc.nat(64) }), { maxLength: 60 }), (steps) => {
+  fc.assert(fc.property(fc.array(fc.record({ fire: fc.boolean(), line: fc.nat(2), cap: fc.nat(64) }), { maxLength: 60, size: 'max' }), (steps) => {
     const big = create(0), small = create(0);
     for (const h of [big, small]) { for (let l = 0; l < 3; l++) declare(h, l, l === 1 ? 0x1 : 0x7, 1); start(h); }
     let now = 0n;
