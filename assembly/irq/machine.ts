@@ -21,8 +21,7 @@
 //             fire, trapped_access, timer, wire, unwire, pci_set_mode allowed as below;
 //             free in any phase. A freed or never-issued handle: ERR_BAD_HANDLE everywhere.
 //   Checks run in this order, so one status is predictable: output buffer (BAD_ARG), handle,
-//   phase, index range,
-//   declared, device kind / PCI mode, time, line state.
+//   phase, index range, declared, device kind / PCI mode, time, line state.
 //
 // Device states while RUNNING (userspace delivery, QEMU vfio-platform semantics)
 //   IDLE_MAPPED   nothing ACTIVE or PENDING, direct MMIO mapping enabled, no timer armed.
