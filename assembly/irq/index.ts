@@ -6,7 +6,8 @@
 //   +0 u32 kind (ACT_*)   +4 u32 IRQ index   +8 u64 argument
 // Too small a buffer: ERR_NO_SPACE, result slot 0 = bytes needed, and the machine is left exactly
 // as it was (the event can be repeated with a bigger buffer). A buffer of
-// MAX_ACTIONS_PER_EVENT * ACTION_SIZE (256) bytes always fits and spares the rollback copy.
+// MAX_ACTIONS_PER_EVENT * ACTION_SIZE (256) bytes always fits; one that holds the most actions
+// the event can produce (mostActions) spares the rollback copy.
 // Every status an event returns below is from the state table in machine.ts; on any error the
 // machine is unchanged.
 
@@ -30,7 +31,16 @@ import {
 
 /** Slots machineInfo/lineInfo fill; copied to result slots. */
 const INFO = new StaticArray<u64>(16);
-const FULL_BUFFER: usize = <usize>(MAX_ACTIONS_PER_EVENT * ACTION_SIZE);
+
+/** The most actions each event can produce (from the state table in machine.ts); a buffer that
+ *  holds that many needs no rollback copy. Exceeding it is a bug of the core (checked below). */
+function mostActions(ev: i32): i32 {
+  if (ev == EV_FIRE) return 2;      // MMAP_DISABLE, ASSERT_LINE
+  if (ev == EV_ACCESS) return 4;    // DEASSERT, UNMASK, then MMAP_DISABLE?, ASSERT or ARM_TIMER
+  if (ev == EV_TIMER) return 1;     // ARM_TIMER or MMAP_ENABLE
+  if (ev == EV_WIRE || ev == EV_UNWIRE) return 5; // level: five steps
+  return 5;                         // PCI: DEASSERT, DISABLE, CANCEL, MMAP_ENABLE, ENABLE
+}
 
 // Which event an export runs (one dispatcher keeps the buffer/rollback protocol in one place).
 const EV_FIRE: i32 = 1;
@@ -45,8 +55,10 @@ function runEvent(h: i32, ev: i32, a: i32, b: u64, out: usize, cap: usize): i32 
   if (!inScratch(out, cap)) return ERR_BAD_ARG;
   const m = lookup(h);
   if (m == null) return ERR_BAD_HANDLE;
-  // Handlers return errors before changing anything; the copy is only for NO_SPACE.
-  const mayNotFit = cap < FULL_BUFFER;
+  // Handlers return errors before changing anything; the copy is only for NO_SPACE, and only
+  // taken when the buffer could be too small for this event.
+  const most = mostActions(ev);
+  const mayNotFit = cap < <usize>(most * ACTION_SIZE);
   if (mayNotFit) snapshot(m);
   resetStaging();
   let st: i32 = 0;
@@ -57,6 +69,7 @@ function runEvent(h: i32, ev: i32, a: i32, b: u64, out: usize, cap: usize): i32 
   else if (ev == EV_UNWIRE) st = unwire(m, a);
   else st = pciSetMode(m, a, <u32>b);
   const n = stagedCount();
+  if (n > most) throw new Error("irq: an event produced more actions than its bound");
   if (st < 0) {
     if (mayNotFit) rollback(m);
     resetStaging();

@@ -265,22 +265,31 @@ test('PCI mode switches: one index enabled at a time, the old one off first, cou
     }), { numRuns: RUNS });
 });
 
-test('a too-small action buffer returns NO_SPACE with the size needed and changes nothing', () => {
+test('a too-small action buffer returns NO_SPACE with the size needed and changes nothing, for every event', () => {
   const irq = rawIrq();
   const { c, create, free, declare, start, fire, access } = irq;
   const observe = (h: number) => irq.observe(h, 3);
   const OUT = c.scratchPtr + 8192;
-  fc.assert(fc.property(fc.array(fc.record({ fire: fc.boolean(), line: fc.nat(2), cap: fc.nat(64) }), { maxLength: 60, size: 'max' }), (steps) => {
+  const { timer, wire, unwire } = irq;
+  const ops = ['fire', 'fire', 'access', 'access', 'timer', 'wire', 'unwire'] as const;
+  fc.assert(fc.property(fc.array(fc.record({ op: fc.constantFrom(...ops), line: fc.nat(2), dt: fc.nat(2_000_000_000), cap: fc.nat(96) }), { maxLength: 60, size: 'max' }), (steps) => {
     const big = create(0), small = create(0);
     for (const h of [big, small]) { for (let l = 0; l < 3; l++) declare(h, l, l === 1 ? 0x1 : 0x7, 1); start(h); }
     let now = 0n;
     for (const s of steps) {
-      now += 7n;
-      const run = (h: number, cap: number) => (s.fire ? fire(h, s.line, now, OUT, cap) : access(h, now, OUT, cap));
-      const n = run(big, 256);
-      assert.ok(n >= 0);
-      const want = [...c.take(OUT, n * 16)];
+      now += BigInt(s.dt);
+      const run = (h: number, cap: number) =>
+        s.op === 'fire' ? fire(h, s.line, now, OUT, cap) : s.op === 'access' ? access(h, now, OUT, cap)
+        : s.op === 'timer' ? timer(h, now, OUT, cap) : s.op === 'wire' ? wire(h, s.line, OUT, cap) : unwire(h, s.line, OUT, cap);
       const before = observe(small);
+      const n = run(big, 256);
+      if (n < 0) {
+        // A refused event is refused whatever the buffer, and changes nothing.
+        assert.is(run(small, s.cap), n, `${s.op}: same refusal with a small buffer`);
+        assert.is(observe(small), before);
+        continue;
+      }
+      const want = [...c.take(OUT, n * 16)];
       const r = run(small, s.cap);
       if (n * 16 > s.cap) {
         assert.is(c.statusName(r).split(':')[0], 'NO_SPACE');
