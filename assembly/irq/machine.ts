@@ -95,7 +95,8 @@ export const MAX_MACHINES: i32 = 64;
 /** VFIO IRQ indexes per device. A platform device's IRQs are all on that same 64-SPI bus window
  *  (above), so one device cannot have more; PCI uses 5 (VFIO_PCI_NUM_IRQS). */
 export const MAX_IRQS_PER_DEVICE: i32 = 64;
-/** Most actions one event produces (PCI INTx wired/active -> MSI-X is 7); staging is this big. */
+/** Room for the actions of one event; the longest answer is 5 (wire/unwire a level line, or PCI
+ *  INTx active -> MSI). index.ts bounds each event and checks it; staging is this big. */
 export const MAX_ACTIONS_PER_EVENT: i32 = 16;
 /** Bytes of one action record: u32 kind, u32 irq index, u64 argument (little-endian). */
 export const ACTION_SIZE: i32 = 16;
