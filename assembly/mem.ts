@@ -8,9 +8,11 @@
 // The host writes inputs anywhere in SCRATCH and names them by (ptr, len); outputs go to
 // caller-owned (ptr, cap) ranges in SCRATCH too; extra return values go to RESULTS.
 
-/** Bytes the host may use for inputs and outputs. 4 MiB holds a QEMU virt DTB (1 MiB, padded),
- *  a merged copy of it and a subtree, with room to spare. */
-export const SCRATCH_SIZE: usize = 4 << 20;
+/** Bytes the host may use for inputs and outputs: 8 MiB. The host splits it (docs/ABI.md): the
+ *  first half for a single call's inputs and outputs (4 MiB holds a QEMU virt DTB, 1 MiB padded,
+ *  a merged copy of it and a subtree), the second half for buffers that live across calls (an
+ *  open FDT writer's output). The core itself keeps nothing in scratch between calls. */
+export const SCRATCH_SIZE: usize = 8 << 20;
 /** Extra u64 return values of the last call (needed size, fault offset, decoded fields...). */
 export const RESULT_SLOTS: i32 = 64;
 /** Bytes for status_name() text. */

@@ -20,6 +20,12 @@ export interface CoreExports {
 
 /** The ABI revision this package was built against (assembly/index.ts ABI_VERSION). */
 export const EXPECTED_ABI = 1;
+/** Scratch is split in two: [0, TRANSIENT_BYTES) for one call's inputs and outputs (anything may
+ *  overwrite it between calls), the rest for buffers that live across calls, handed out by
+ *  alloc()/free() (an open FdtBuilder's output). */
+export const TRANSIENT_BYTES = 4 << 20;
+/** Persistent buffers are aligned to this (u64 fields stay aligned). */
+const ALLOC_ALIGN = 16;
 export const STATUS_INTERNAL = -1000;
 
 export class Core {
@@ -27,6 +33,9 @@ export class Core {
   readonly scratchPtr: number;
   readonly scratchSize: number;
   private readonly resultPtr: number;
+  /** Free list of the persistent half: sorted, non-adjacent [offset, size] holes. */
+  private holes: [number, number][];
+  private readonly live = new Map<number, number>();
   /** Views are created once: the memory never grows (fixed maximum), so they never detach. */
   readonly u8: Uint8Array;
   private readonly results: BigUint64Array;
@@ -57,6 +66,37 @@ export class Core {
     this.resultPtr = this.exports.result_ptr() >>> 0;
     this.u8 = new Uint8Array(memory.buffer);
     this.results = new BigUint64Array(memory.buffer, this.resultPtr, this.exports.result_slots());
+    this.holes = [[TRANSIENT_BYTES, this.scratchSize - TRANSIENT_BYTES]];
+  }
+
+  /** Absolute pointer of the transient area (the start of scratch). */
+  get transientPtr(): number { return this.scratchPtr; }
+
+  /** A buffer in the persistent half that stays valid until free(); 'no-space' when none fits. */
+  alloc(size: number): number {
+    const need = Math.ceil(Math.max(size, 1) / ALLOC_ALIGN) * ALLOC_ALIGN;
+    const i = this.holes.findIndex(([, n]) => n >= need);
+    if (i < 0) throw new VfioError({ kind: 'no-space', message: `the core's persistent scratch has no ${need} free bytes`, hint: 'close builders you no longer need, or build smaller trees' });
+    const [off, n] = this.holes[i]!;
+    if (n === need) this.holes.splice(i, 1); else this.holes[i] = [off + need, n - need];
+    this.live.set(off, need);
+    return this.scratchPtr + off;
+  }
+
+  /** Returns a buffer from alloc(); freeing twice or a foreign pointer is a core-bug error. */
+  free(ptr: number): void {
+    const off = ptr - this.scratchPtr;
+    const size = this.live.get(off);
+    if (size === undefined) throw new VfioError({ kind: 'core-bug', message: `free of a pointer that alloc did not hand out (${ptr})`, hint: 'this is a bug in vfiokit' });
+    this.live.delete(off);
+    this.holes.push([off, size]);
+    this.holes.sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const h of this.holes) {
+      const last = merged[merged.length - 1];
+      if (last && last[0] + last[1] === h[0]) last[1] += h[1]; else merged.push([h[0], h[1]]);
+    }
+    this.holes = merged;
   }
 
   /** A raw export by name, typed by the caller; throws core-bug if the build lacks it. */

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { Core } from '../../../src/core/loader';
+import { Core, TRANSIENT_BYTES } from '../../../src/core/loader';
 
 const release = readFileSync('build/vfiokit-core.wasm');
 const portable = readFileSync('build/vfiokit-core.portable.wasm');
@@ -40,6 +40,17 @@ test('put refuses data that does not fit the scratch area and keeps what fits', 
   const p = c.put(new Uint8Array([1, 2, 3]), 10);
   assert.equal([...c.take(p, 3)], [1, 2, 3]);
   assert.throws(() => c.put(new Uint8Array(4), c.scratchSize - 3), (e: Error & { kind?: string }) => e.kind === 'bad-argument');
+});
+
+test('persistent scratch buffers do not overlap, and freed space is reused', () => {
+  const c = new Core(new Uint8Array(release));
+  const a = c.alloc(100), b = c.alloc(5000), d = c.alloc(1);
+  assert.ok(a >= c.transientPtr + TRANSIENT_BYTES, 'above the transient half');
+  assert.ok(a + 100 <= b && b + 5000 <= d, 'in order, no overlap');
+  c.free(b);
+  assert.is(c.alloc(4000), b, 'first fit reuses the hole');
+  assert.throws(() => c.free(b + 1), (e: Error & { kind?: string }) => e.kind === 'core-bug');
+  assert.throws(() => c.alloc(c.scratchSize), (e: Error & { kind?: string }) => e.kind === 'no-space');
 });
 
 test.run();
