@@ -112,7 +112,7 @@ interface IrqExports {
   machineInfo: Fn<[number]>;
 }
 
-let bound: { c: Core; x: IrqExports; out: number; view: DataView } | undefined;
+let bound: { c: Core; x: IrqExports; out: number; u32: Uint32Array; u64: BigUint64Array } | undefined;
 function exportsOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
@@ -123,22 +123,22 @@ function exportsOf(): NonNullable<typeof bound> {
     unwire: c.fn('irq_unwire'), pciSetMode: c.fn('irq_pci_set_mode'),
     lineInfo: c.fn('irq_line_info'), machineInfo: c.fn('irq_machine_info'),
   };
-  // The action buffer: the last OUT_CAP bytes of scratch, so that it does not overlap inputs
-  // other modules place from the start of scratch (calls are synchronous; nothing is kept there).
-  const out = c.scratchPtr + c.scratchSize - OUT_CAP;
-  bound = { c, x, out, view: new DataView(c.u8.buffer) };
+  // The action buffer: the start of the transient half of scratch (docs/ABI.md). IRQ events take
+  // no input in scratch, and nothing is kept there between calls.
+  const out = c.transientPtr;
+  bound = { c, x, out, u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
   return bound;
 }
 
-/** Reads `n` action records at `ptr` (Wasm memory, not device memory: DataView is fine). */
-function readActions(view: DataView, ptr: number, n: number): IrqAction[] {
+/** Reads `n` 16-byte action records at `ptr` (16-aligned, little-endian like Wasm memory). */
+function readActions(u32: Uint32Array, u64: BigUint64Array, ptr: number, n: number): IrqAction[] {
   const out: IrqAction[] = [];
   for (let i = 0; i < n; i++) {
     const p = ptr + i * ACTION_SIZE;
-    const code = view.getUint32(p, true);
+    const code = u32[p >>> 2]!;
     const kind = ACTION_KINDS[code];
     if (kind === undefined) throw new VfioError({ kind: 'core-bug', message: `the IRQ machine returned unknown action ${code}`, hint: 'this is a bug in vfiokit; please report it' });
-    out.push({ kind, index: view.getUint32(p + 4, true), arg: view.getBigUint64(p + 8, true) });
+    out.push({ kind, index: u32[(p + 4) >>> 2]!, arg: u64[(p + 8) >>> 3]! });
   }
   return out;
 }
@@ -251,10 +251,10 @@ export class IrqMachine implements Disposable {
   }
 
   private event(call: (x: IrqExports, h: number, out: number, cap: number) => number, what: string, index?: number): IrqAction[] {
-    const { x, out, view } = exportsOf();
+    const { x, out, u32, u64 } = exportsOf();
     const n = call(x, this.live(), out, OUT_CAP);
     this.check(n, what, index);
-    return readActions(view, out, n);
+    return readActions(u32, u64, out, n);
   }
 
   private check(status: number, what: string, index?: number): void {
