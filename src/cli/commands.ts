@@ -6,5 +6,11 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
+import { list } from './list';
+import { bind, unbind } from './bind';
+
 export const COMMANDS: Record<string, Command> = {
+  list,
+  bind,
+  unbind,
 };
