@@ -1,0 +1,97 @@
+// guestNodeFor: the TypeScript face of the core's guest device-tree node generator
+// (assembly/dtnode/index.ts, whose header shows the generated tree). It copies the host DTB and the
+// placement into the core's transient scratch, calls dtnode_generate and returns a standalone DTB:
+// the copied fixed-clocks, the platform-bus node (unless the VMM has its own) and the device node.
+// Not responsible for: placing the device (src/placement.ts) or merging the result into the VMM's
+// tree (the FDT module).
+
+import { core } from './core/loader';
+import { VfioError, type VfioErrorKind } from './errors';
+
+export interface GuestNodeRequest {
+  /** The host's flattened device tree (/sys/firmware/fdt). */
+  hostDtb: Uint8Array;
+  /** The host node's path ("/pl031@9010000"), or */
+  hostNodePath?: string;
+  /** the device's name in /sys/bus/platform/devices ("9010000.pl031"). */
+  deviceName?: string;
+  placement: {
+    /** Guest address of each region, in the order of the host node's reg entries. */
+    regions: bigint[];
+    /** SPI number (INTID - 32) of each IRQ line, in the order of the VFIO IRQ indexes. */
+    spis: number[];
+  };
+  /** VFIO IRQ info flags per line: AUTOMASKED (4) gives level-high, anything else edge-rising. */
+  irqFlags: number[];
+  /** The platform-bus node to emit around the device; false when the VMM supplies one. */
+  bus?: { base: bigint; size: bigint } | false;
+  /** First phandle free in the guest tree (for copied clocks); default 0x10000. */
+  firstPhandle?: number;
+}
+
+export interface GuestNode {
+  /** A standalone DTB: / { clocks...; platform-bus@base { device@addr } }. */
+  dtb: Uint8Array;
+  /** The host node that was used. */
+  hostNodePath: string;
+  /** Phandles used, from firstPhandle on. */
+  phandlesUsed: number;
+}
+
+type F = (...a: (number | bigint)[]) => number;
+const OUT_CAP = 64 * 1024;
+
+function fail(st: number, what: string): never {
+  const c = core();
+  const name = c.statusName(st);
+  const kind: VfioErrorKind = name.startsWith('DTNODE_NO_NODE') ? 'not-found'
+    : name.startsWith('DTNODE_BAD_DTB') ? 'bad-fdt'
+    : name.startsWith('NO_SPACE') || name.startsWith('DTNODE_TOO_BIG') ? 'no-space'
+    : name.startsWith('DTNODE_CLOCK') ? 'not-supported' : 'bad-argument';
+  throw new VfioError({ kind, message: `${what}: ${name}`, status: st, statusName: name.split(':')[0] });
+}
+
+/** Finds the host node path of a platform/AMBA device name ("9010000.pl031"). */
+export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): string {
+  const c = core();
+  const name = new TextEncoder().encode(deviceName);
+  const dtbPtr = c.put(hostDtb, 0);
+  const namePtr = c.put(name, align8(hostDtb.length));
+  const outPtr = namePtr + align8(name.length);
+  const st = c.fn<F>('dtnode_find_device')(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, 4096);
+  if (st < 0) fail(st, `no host node for device ${deviceName}`);
+  return new TextDecoder().decode(c.take(outPtr, st));
+}
+
+/** Generates the guest DTB for a passed-through device (see GuestNodeRequest). */
+export function guestNodeFor(req: GuestNodeRequest): GuestNode {
+  const c = core();
+  if (req.placement.spis.length !== req.irqFlags.length) {
+    throw new VfioError({ kind: 'bad-argument', message: `${req.placement.spis.length} SPIs for ${req.irqFlags.length} IRQ flags`, hint: 'give one SPI and one flags word per IRQ line' });
+  }
+  const path = req.hostNodePath ?? (req.deviceName !== undefined ? hostNodeOfDevice(req.hostDtb, req.deviceName) : undefined);
+  if (path === undefined) throw new VfioError({ kind: 'bad-argument', message: 'guestNodeFor needs hostNodePath or deviceName' });
+  const pathBytes = new TextEncoder().encode(path);
+  const regs = new Uint8Array(new BigUint64Array(req.placement.regions.map((r) => BigInt.asUintN(64, r))).buffer);
+  const spis = new Uint8Array(new Uint32Array(req.placement.spis).buffer);
+  const flags = new Uint8Array(new Uint32Array(req.irqFlags).buffer);
+  let off = 0;
+  const put = (b: Uint8Array) => { const p = c.put(b, off); off += align8(b.length); return p; };
+  const dtbPtr = put(req.hostDtb);
+  const pathPtr = put(pathBytes);
+  const regsPtr = put(regs);
+  const spisPtr = put(spis);
+  const flagsPtr = put(flags);
+  const outPtr = c.scratchPtr + off;
+  const bus = req.bus === undefined ? { base: 0n, size: 0n } : req.bus === false ? { base: 0n, size: 0n } : req.bus;
+  const st = c.fn<F>('dtnode_generate')(
+    dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
+    spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
+    req.firstPhandle ?? 0x10000, outPtr, OUT_CAP,
+  );
+  if (st < 0) fail(st, `cannot generate the guest node of ${path}`);
+  const phandlesUsed = Number(c.result(1));
+  return { dtb: c.take(outPtr, st), hostNodePath: path, phandlesUsed };
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
