@@ -18,8 +18,8 @@
 // host DTB is read by a small private, bounds-checked walker below and the output is emitted by a
 // private sequential writer. Both are meant to be replaced by the fdt module's functions.
 //
-// Not responsible for: device-specific builders (calxeda,hb-xgmac, amd,xgbe-seattle-v1a: not done
-// yet), finding the node from a device name (src/dtnode.ts does that), or choosing the placement.
+// Not responsible for: choosing the placement (assembly/placement), or merging the result into the
+// VMM's tree.
 
 import { ERR_BAD_ARG, ERR_NO_SPACE } from "../status";
 import { inScratch, clearResults, setResult, ld32be, ld8, ld32le, ld64le, st32be, st8, copy, fill, cmp } from "../mem";
@@ -27,7 +27,37 @@ import { FDT_MAGIC, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END, FD
 import {
   DTNODE_ERR_BAD_DTB, DTNODE_ERR_NO_NODE, DTNODE_ERR_REG_COUNT, DTNODE_ERR_IRQ_COUNT,
   DTNODE_ERR_CLOCK, DTNODE_ERR_TOO_BIG, DTNODE_ERR_CELLS, DTNODE_ERR_NO_COMPATIBLE,
+  DTNODE_ERR_MISSING_PROP,
 } from "./status";
+
+// ---------------------------------------------------------------- device-specific builders
+// Where the generic node is not enough, a builder keyed by a compatible string adjusts it (QEMU's
+// hw/arm/sysbus-fdt.c bindings, as decisions in a table; the first entry of the table that the
+// host node's compatible list holds wins):
+//   calxeda,hb-xgmac:      dma-coherent always; every interrupt level-high; clocks not copied.
+//   amd,xgbe-seattle-v1a:  the combined XGBE/PHY node: exactly XGBE_REGS reg entries and exactly two
+//                          clocks (DMA and PTP, both copied as fixed-clocks), plus the host
+//                          properties of XGBE_PROPS (mandatory ones refused with MISSING_PROP).
+const BUILDER_GENERIC: i32 = 0;
+const BUILDER_XGMAC: i32 = 1;
+const BUILDER_XGBE: i32 = 2;
+const BUILDER_COMPAT: StaticArray<string> = ["calxeda,hb-xgmac", "amd,xgbe-seattle-v1a"];
+const BUILDER_KIND: StaticArray<i32> = [BUILDER_XGMAC, BUILDER_XGBE];
+/** The Seattle XGBE node combines MAC, PCS and two SerDes ranges: five reg entries. */
+const XGBE_REGS: i32 = 5;
+const XGBE_CLOCKS: u32 = 2;
+const XGBE_PROPS: StaticArray<string> = [
+  "amd,per-channel-interrupt", "phy-mode", "mac-address", "amd,speed-set", "amd,serdes-blwc",
+  "amd,serdes-cdr-rate", "amd,serdes-pq-skew", "amd,serdes-tx-amp", "amd,serdes-dfe-tap-config",
+  "amd,serdes-dfe-tap-enable",
+];
+const XGBE_PROP_MANDATORY: StaticArray<bool> = [false, true, false, true, false, false, false, false, false, false];
+
+/** The builder for a node: the first of its compatible strings found in BUILDER_COMPAT. */
+function builderOf(node: u32): i32 {
+  for (let i = 0; i < BUILDER_COMPAT.length; i++) if (compatibleHas(node, BUILDER_COMPAT[i])) return BUILDER_KIND[i];
+  return BUILDER_GENERIC;
+}
 
 /** Interrupt lines of one device: vfio-platform devices have a handful (xgbe has 7). */
 const MAX_IRQS: i32 = 64;
@@ -396,9 +426,11 @@ function copyClockNode(node: u32, newPh: u32): i32 {
  *  edge-rising). busBase/busSize: the platform-bus node to emit (busSize 0: none, the device goes
  *  at the root). firstPhandle: the first phandle free in the guest tree.
  *  Returns the DTB size; result slots 0 = size, 1 = phandles used, 2 = reg entries, 3 = clocks
- *  copied. ERR_BAD_ARG (buffers outside scratch), ERR_NO_SPACE (slot 0: size needed),
+ *  copied, 4 = builder (0 generic, 1 calxeda,hb-xgmac, 2 amd,xgbe-seattle-v1a).
+ *  ERR_BAD_ARG (buffers outside scratch), ERR_NO_SPACE (slot 0: size needed),
  *  DTNODE_ERR_BAD_DTB, DTNODE_ERR_NO_NODE, DTNODE_ERR_NO_COMPATIBLE, DTNODE_ERR_REG_COUNT,
- *  DTNODE_ERR_IRQ_COUNT, DTNODE_ERR_CLOCK, DTNODE_ERR_CELLS, DTNODE_ERR_TOO_BIG. */
+ *  DTNODE_ERR_IRQ_COUNT, DTNODE_ERR_CLOCK, DTNODE_ERR_CELLS, DTNODE_ERR_TOO_BIG,
+ *  DTNODE_ERR_MISSING_PROP (a builder's mandatory property). */
 export function dtnode_generate(
   dtb: usize, dtbLen: usize, path: usize, pathLen: usize,
   regs: usize, nRegs: i32, spis: usize, flags: usize, nIrqs: i32,
@@ -448,6 +480,17 @@ export function dtnode_generate(
     }
   }
 
+  const builder = builderOf(<u32>node);
+  if (builder == BUILDER_XGBE) {
+    if (nReg != XGBE_REGS) return DTNODE_ERR_REG_COUNT;
+    if (clkLen != XGBE_CLOCKS * 4) return DTNODE_ERR_CLOCK;
+    for (let i = 0; i < XGBE_PROPS.length; i++) {
+      if (XGBE_PROP_MANDATORY[i] && findProp(<u32>node, XGBE_PROPS[i]) != 1) return DTNODE_ERR_MISSING_PROP;
+    }
+    if (findProp(<u32>node, "clock-names") != 1) return DTNODE_ERR_MISSING_PROP;
+  }
+  if (builder == BUILDER_XGMAC) { nClk = 0; clkLen = 0; }
+
   // emit
   os = 0; ot = 0; tooBig = false;
   beginLit("");
@@ -484,10 +527,16 @@ export function dtnode_generate(
       const f = ld32le(flags + <usize>q * 4);
       w32(GIC_SPI);
       w32(ld32le(spis + <usize>q * 4));
-      w32((f & VFIO_IRQ_INFO_AUTOMASKED) != 0 ? IRQ_TYPE_LEVEL_HIGH : IRQ_TYPE_EDGE_RISING);
+      const level = builder == BUILDER_XGMAC || (f & VFIO_IRQ_INFO_AUTOMASKED) != 0;
+      w32(level ? IRQ_TYPE_LEVEL_HIGH : IRQ_TYPE_EDGE_RISING);
     }
   }
-  if (findProp(<u32>node, "dma-coherent") == 1) propEmpty("dma-coherent");
+  if (builder == BUILDER_XGMAC || findProp(<u32>node, "dma-coherent") == 1) propEmpty("dma-coherent");
+  if (builder == BUILDER_XGBE) {
+    for (let i = 0; i < XGBE_PROPS.length; i++) {
+      if (findProp(<u32>node, XGBE_PROPS[i]) == 1) propCopy(XGBE_PROPS[i], D + propOff, <i32>propLen);
+    }
+  }
   if (clkLen > 0) {
     propHead("clocks", <i32>clkLen);
     for (let o: u32 = 0; o < clkLen; o += 4) {
@@ -527,6 +576,7 @@ export function dtnode_generate(
   setResult(1, <u64>nClk);
   setResult(2, <u64>nReg);
   setResult(3, <u64>nClk);
+  setResult(4, <u64>builder);
   return <i32>total;
 }
 

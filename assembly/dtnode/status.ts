@@ -17,6 +17,8 @@ export const DTNODE_ERR_TOO_BIG: i32 = -605;
 export const DTNODE_ERR_CELLS: i32 = -606;
 /** The node has no compatible property. */
 export const DTNODE_ERR_NO_COMPATIBLE: i32 = -607;
+/** A device-specific builder requires a property the host node lacks (phy-mode, amd,speed-set...). */
+export const DTNODE_ERR_MISSING_PROP: i32 = -608;
 
 /** Name and meaning of a code in this module's range; "" when unknown. */
 export function dtnodeStatusName(code: i32): string {
@@ -28,6 +30,7 @@ export function dtnodeStatusName(code: i32): string {
     case DTNODE_ERR_CLOCK: return "DTNODE_CLOCK: a referenced clock is not a fixed-clock";
     case DTNODE_ERR_TOO_BIG: return "DTNODE_TOO_BIG: the generated tree exceeds its bound";
     case DTNODE_ERR_CELLS: return "DTNODE_CELLS: cells outside 1..2 or a value that does not fit them";
+    case DTNODE_ERR_MISSING_PROP: return "DTNODE_MISSING_PROP: the host node lacks a property its device builder requires";
     case DTNODE_ERR_NO_COMPATIBLE: return "DTNODE_NO_COMPATIBLE: the host node has no compatible property";
   }
   return "";
