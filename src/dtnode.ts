@@ -25,6 +25,11 @@ export interface GuestNodeRequest {
   irqFlags: number[];
   /** The platform-bus node to emit around the device; false when the VMM supplies one. */
   bus?: { base: bigint; size: bigint } | false;
+  /** Cells of the device's guest parent (default 2/2). With a generated bus and other cells, reg
+   *  is relative to bus.base (ranges = <0 base size>). */
+  cells?: { address: 1 | 2; size: 1 | 2 };
+  /** When the VMM supplies the bus (bus false): the guest address its reg values are relative to. */
+  regBase?: bigint;
   /** First phandle free in the guest tree (for copied clocks); default 0x10000. */
   firstPhandle?: number;
 }
@@ -87,7 +92,7 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   const st = c.fn<F>('dtnode_generate')(
     dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
     spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
-    req.firstPhandle ?? 0x10000, outPtr, OUT_CAP,
+    req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.firstPhandle ?? 0x10000, outPtr, OUT_CAP,
   );
   if (st < 0) fail(st, `cannot generate the guest node of ${path}`);
   const phandlesUsed = Number(c.result(1));

@@ -10,7 +10,8 @@
 //   / { #address-cells = <2>; #size-cells = <2>;
 //       <copied clock nodes, each with a new phandle>
 //       platform-bus@<base> { compatible = "qemu,platform", "simple-bus"; #address-cells = <2>;
-//                             #size-cells = <2>; ranges;              (when busSize != 0)
+//                             #size-cells = <2>; ranges;              (when busSize != 0; with
+//                             other guest cells, ranges = <0 base size> and reg is relative)
 //         <name>@<guest address> { ... } } }
 // The VMM grafts it into its tree (the FDT merge of assembly/fdt, when it lands) or loads it as is.
 //
@@ -424,7 +425,10 @@ function copyClockNode(node: u32, newPh: u32): i32 {
  *  regs: nRegs u64 LE guest addresses, one per host reg entry; spis: nIrqs u32 LE SPI numbers
  *  (INTID - 32); flags: nIrqs u32 LE VFIO IRQ info flags (AUTOMASKED -> level-high, else
  *  edge-rising). busBase/busSize: the platform-bus node to emit (busSize 0: none, the device goes
- *  at the root). firstPhandle: the first phandle free in the guest tree.
+ *  at the root). guestAc/guestSc (1 or 2): the cells of the device's guest parent; reg values are
+ *  absolute for a generated 2/2 bus (empty ranges), relative to busBase for a generated bus with
+ *  other cells (its ranges maps 0 to busBase), and relative to regBase when busSize is 0 (the
+ *  VMM's own bus). firstPhandle: the first phandle free in the guest tree.
  *  Returns the DTB size; result slots 0 = size, 1 = phandles used, 2 = reg entries, 3 = clocks
  *  copied, 4 = builder (0 generic, 1 calxeda,hb-xgmac, 2 amd,xgbe-seattle-v1a).
  *  ERR_BAD_ARG (buffers outside scratch), ERR_NO_SPACE (slot 0: size needed),
@@ -434,7 +438,8 @@ function copyClockNode(node: u32, newPh: u32): i32 {
 export function dtnode_generate(
   dtb: usize, dtbLen: usize, path: usize, pathLen: usize,
   regs: usize, nRegs: i32, spis: usize, flags: usize, nIrqs: i32,
-  busBase: u64, busSize: u64, firstPhandle: u32, out: usize, cap: usize,
+  busBase: u64, busSize: u64, guestAc: u32, guestSc: u32, regBase: u64, firstPhandle: u32,
+  out: usize, cap: usize,
 ): i32 {
   clearResults();
   if (nRegs < 0 || nRegs > MAX_REGS || nIrqs < 0) return ERR_BAD_ARG;
@@ -447,7 +452,12 @@ export function dtnode_generate(
   if (node < 0) return node;
   const hac = parentAc, hsc = parentSc;
   if (hac < 1 || hac > 2 || hsc > 2) return DTNODE_ERR_CELLS;
-  const gac: u32 = 2, gsc: u32 = 2;
+  if (guestAc < 1 || guestAc > 2 || guestSc < 1 || guestSc > 2) return ERR_BAD_ARG;
+  const gac = guestAc, gsc = guestSc;
+  // Guest reg values are relative to `rel`: 0 for a generated 2/2 bus (empty ranges), the bus base
+  // for a generated bus with other cells (ranges maps 0 to it), regBase for the VMM's own bus.
+  const identityBus = busSize != 0 && gac == 2 && gsc == 2;
+  const rel: u64 = busSize == 0 ? regBase : identityBus ? 0 : busBase;
 
   // reg: host entries -> guest addresses, host sizes.
   let nReg = 0;
@@ -494,8 +504,8 @@ export function dtnode_generate(
   // emit
   os = 0; ot = 0; tooBig = false;
   beginLit("");
-  propWord("#address-cells", gac);
-  propWord("#size-cells", gsc);
+  propWord("#address-cells", 2);
+  propWord("#size-cells", 2);
   for (let k = 0; k < nClk; k++) {
     st = copyClockNode(CLK_NODE[k], firstPhandle + <u32>k);
     if (st < 0) return st;
@@ -505,20 +515,29 @@ export function dtnode_generate(
     propCopy("compatible", BUS_COMPAT, BUS_COMPAT_LEN);
     propWord("#address-cells", gac);
     propWord("#size-cells", gsc);
-    propEmpty("ranges");
+    if (identityBus) propEmpty("ranges");
+    else {
+      // ranges = <child 0 (gac cells), parent busBase (2 cells), length busSize (gsc cells)>
+      propHead("ranges", <i32>(gac + 2 + gsc) * 4);
+      wCells(0, gac); wCells(busBase, 2);
+      if (!wCells(busSize, gsc)) return DTNODE_ERR_CELLS;
+    }
   }
   // device node: host name before '@', then the guest address of its first region
   if (!token(<u32>node)) return DTNODE_ERR_BAD_DTB;
   let baseLen = <i32>nameLen;
   for (let k: u32 = 0; k < nameLen; k++) if (ld8(D + nameOff + k) == 0x40) { baseLen = <i32>k; break; }
-  beginUnit(D + nameOff, baseLen, "", nReg > 0 ? ld64le(regs) : 0, nReg > 0);
+  const first: u64 = nReg > 0 ? ld64le(regs) : 0;
+  if (nReg > 0 && first < rel) return DTNODE_ERR_CELLS;
+  beginUnit(D + nameOff, baseLen, "", first - rel, nReg > 0);
   if (findProp(<u32>node, "compatible") != 1) return DTNODE_ERR_NO_COMPATIBLE;
   propCopy("compatible", D + propOff, <i32>propLen);
   if (nReg > 0) {
     propHead("reg", nReg * <i32>(gac + gsc) * 4);
     for (let r = 0; r < nReg; r++) {
       const size = hsc == 0 ? <u64>0 : rCells(regOff + <u32>r * entry + hac * 4, hsc);
-      if (!wCells(ld64le(regs + <usize>r * 8), gac) || !wCells(size, gsc)) return DTNODE_ERR_CELLS;
+      const a = ld64le(regs + <usize>r * 8);
+      if (a < rel || !wCells(a - rel, gac) || !wCells(size, gsc)) return DTNODE_ERR_CELLS;
     }
   }
   if (nIrqs > 0) {

@@ -71,6 +71,24 @@ test('edge IRQ flags give edge-rising; no bus node when the VMM supplies one', (
   assert.is(tool('fdtget', ['-t', 'x', f, '/pl031@100000000', 'reg']), '1 0 0 1000');
 });
 
+test('a generated bus with 1/1 cells maps 0 to its base with ranges, and reg is bus-relative', () => {
+  const g = guestNodeFor({
+    hostDtb: host, hostNodePath: '/pl031@9010000', placement: { regions: [0x0c00_1000n], spis: [112] }, irqFlags: [LEVEL],
+    bus: { base: 0x0c00_0000n, size: 0x0200_0000n }, cells: { address: 1, size: 1 },
+  });
+  const f = save('cells1.dtb', g.dtb);
+  assert.is(tool('fdtget', ['-t', 'x', f, '/platform-bus@c000000', 'ranges']), '0 0 c000000 2000000');
+  assert.is(tool('fdtget', ['-t', 'x', f, '/platform-bus@c000000/pl031@1000', 'reg']), '1000 1000');
+});
+
+test('a VMM-supplied bus: reg relative to regBase; values that do not fit the cells are refused', () => {
+  const req = { hostDtb: host, hostNodePath: '/pl031@9010000', placement: { regions: [0x1_0000_2000n], spis: [3] }, irqFlags: [LEVEL], bus: false as const };
+  const g = guestNodeFor({ ...req, cells: { address: 1, size: 1 }, regBase: 0x1_0000_0000n });
+  assert.is(tool('fdtget', ['-t', 'x', save('vmmbus.dtb', g.dtb), '/pl031@2000', 'reg']), '2000 1000');
+  assert.is(statusOf(() => guestNodeFor({ ...req, cells: { address: 1, size: 1 } })), 'DTNODE_CELLS');
+  assert.is(statusOf(() => guestNodeFor({ ...req, regBase: 0x2_0000_0000n })), 'DTNODE_CELLS');
+});
+
 test('device name 9010000.pl031 finds /pl031@9010000', () => {
   assert.is(hostNodeOfDevice(host, '9010000.pl031'), '/pl031@9010000');
   assert.is(hostNodeOfDevice(host, '9000000.pl011'), '/pl011@9000000');
