@@ -30,6 +30,8 @@ export interface GuestNodeRequest {
   cells?: { address: 1 | 2; size: 1 | 2 };
   /** When the VMM supplies the bus (bus false): the guest address its reg values are relative to. */
   regBase?: bigint;
+  /** The guest GIC's phandle, written as interrupt-parent (default: none, inherited from the root). */
+  interruptParent?: number;
   /** First phandle free in the guest tree (for copied clocks); default 0x10000. */
   firstPhandle?: number;
 }
@@ -92,7 +94,7 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   const st = c.fn<F>('dtnode_generate')(
     dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
     spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
-    req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.firstPhandle ?? 0x10000, outPtr, OUT_CAP,
+    req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.interruptParent ?? 0, req.firstPhandle ?? 0x10000, outPtr, OUT_CAP,
   );
   if (st < 0) fail(st, `cannot generate the guest node of ${path}`);
   const phandlesUsed = Number(c.result(1));

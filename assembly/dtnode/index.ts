@@ -428,7 +428,8 @@ function copyClockNode(node: u32, newPh: u32): i32 {
  *  at the root). guestAc/guestSc (1 or 2): the cells of the device's guest parent; reg values are
  *  absolute for a generated 2/2 bus (empty ranges), relative to busBase for a generated bus with
  *  other cells (its ranges maps 0 to busBase), and relative to regBase when busSize is 0 (the
- *  VMM's own bus). firstPhandle: the first phandle free in the guest tree.
+ *  VMM's own bus). intc: the guest GIC's phandle, written as interrupt-parent on the generated
+ *  bus (or on the device when there is none); 0: none (inherited from the guest root). firstPhandle: the first phandle free in the guest tree.
  *  Returns the DTB size; result slots 0 = size, 1 = phandles used, 2 = reg entries, 3 = clocks
  *  copied, 4 = builder (0 generic, 1 calxeda,hb-xgmac, 2 amd,xgbe-seattle-v1a).
  *  ERR_BAD_ARG (buffers outside scratch), ERR_NO_SPACE (slot 0: size needed),
@@ -438,8 +439,8 @@ function copyClockNode(node: u32, newPh: u32): i32 {
 export function dtnode_generate(
   dtb: usize, dtbLen: usize, path: usize, pathLen: usize,
   regs: usize, nRegs: i32, spis: usize, flags: usize, nIrqs: i32,
-  busBase: u64, busSize: u64, guestAc: u32, guestSc: u32, regBase: u64, firstPhandle: u32,
-  out: usize, cap: usize,
+  busBase: u64, busSize: u64, guestAc: u32, guestSc: u32, regBase: u64, intc: u32,
+  firstPhandle: u32, out: usize, cap: usize,
 ): i32 {
   clearResults();
   if (nRegs < 0 || nRegs > MAX_REGS || nIrqs < 0) return ERR_BAD_ARG;
@@ -523,6 +524,7 @@ export function dtnode_generate(
       if (!wCells(busSize, gsc)) return DTNODE_ERR_CELLS;
     }
   }
+  if (intc != 0 && busSize != 0) propWord("interrupt-parent", intc);
   // device node: host name before '@', then the guest address of its first region
   if (!token(<u32>node)) return DTNODE_ERR_BAD_DTB;
   let baseLen = <i32>nameLen;
@@ -532,6 +534,7 @@ export function dtnode_generate(
   beginUnit(D + nameOff, baseLen, "", first - rel, nReg > 0);
   if (findProp(<u32>node, "compatible") != 1) return DTNODE_ERR_NO_COMPATIBLE;
   propCopy("compatible", D + propOff, <i32>propLen);
+  if (intc != 0 && busSize == 0) propWord("interrupt-parent", intc);
   if (nReg > 0) {
     propHead("reg", nReg * <i32>(gac + gsc) * 4);
     for (let r = 0; r < nReg; r++) {

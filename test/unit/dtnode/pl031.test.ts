@@ -74,11 +74,12 @@ test('edge IRQ flags give edge-rising; no bus node when the VMM supplies one', (
 test('a generated bus with 1/1 cells maps 0 to its base with ranges, and reg is bus-relative', () => {
   const g = guestNodeFor({
     hostDtb: host, hostNodePath: '/pl031@9010000', placement: { regions: [0x0c00_1000n], spis: [112] }, irqFlags: [LEVEL],
-    bus: { base: 0x0c00_0000n, size: 0x0200_0000n }, cells: { address: 1, size: 1 },
+    bus: { base: 0x0c00_0000n, size: 0x0200_0000n }, cells: { address: 1, size: 1 }, interruptParent: 0x8002,
   });
   const f = save('cells1.dtb', g.dtb);
   assert.is(tool('fdtget', ['-t', 'x', f, '/platform-bus@c000000', 'ranges']), '0 0 c000000 2000000');
   assert.is(tool('fdtget', ['-t', 'x', f, '/platform-bus@c000000/pl031@1000', 'reg']), '1000 1000');
+  assert.is(tool('fdtget', ['-t', 'x', f, '/platform-bus@c000000', 'interrupt-parent']), '8002');
 });
 
 test('a VMM-supplied bus: reg relative to regBase; values that do not fit the cells are refused', () => {
