@@ -3,23 +3,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { guestNodeFor, hostNodeOfDevice } from '../../../src/dtnode';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
+import { virtDtb } from './virt-dtb';
 
-const VIRT_DTB = 'build/virt.dtb';
-function virtDtb(): Uint8Array {
-  if (!existsSync(VIRT_DTB)) {
-    mkdirSync('build', { recursive: true });
-    // -nodefaults: without it Debian's QEMU looks for efi-virtio.rom before dumping.
-    const r = spawnSync('qemu-system-aarch64', ['-M', `virt,gic-version=3,dumpdtb=${VIRT_DTB}`, '-cpu', 'max', '-nographic', '-nodefaults', '-net', 'none'], { encoding: 'utf8', timeout: 30_000 });
-    if (!existsSync(VIRT_DTB)) throw new Error(`qemu-system-aarch64 did not dump the DTB: ${r.stderr}`);
-  }
-  return new Uint8Array(readFileSync(VIRT_DTB));
-}
 const host = virtDtb();
 const dir = mkdtempSync(join(tmpdir(), 'vfiokit-dtnode-'));
 const LEVEL = 7, EDGE = 1;  // VFIO flags: EVENTFD|MASKABLE|AUTOMASKED, EVENTFD
