@@ -5,7 +5,7 @@
 // Not responsible for: placing the device (src/placement.ts) or merging the result into the VMM's
 // tree (the FDT module).
 
-import { core } from './core/loader';
+import { core, TRANSIENT_BYTES } from './core/loader';
 import { VfioError, type VfioErrorKind } from './errors';
 
 export interface GuestNodeRequest {
@@ -62,10 +62,12 @@ function fail(st: number, what: string): never {
 export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): string {
   const c = core();
   const name = new TextEncoder().encode(deviceName);
+  const PATH_CAP = 4096;
+  fits(0, align8(hostDtb.length) + align8(name.length) + PATH_CAP);
   const dtbPtr = c.put(hostDtb, 0);
   const namePtr = c.put(name, align8(hostDtb.length));
   const outPtr = namePtr + align8(name.length);
-  const st = c.fn<F>('dtnode_find_device')(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, 4096);
+  const st = c.fn<F>('dtnode_find_device')(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
   if (st < 0) fail(st, `no host node for device ${deviceName}`);
   return new TextDecoder().decode(c.take(outPtr, st));
 }
@@ -82,19 +84,23 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   const regs = new Uint8Array(new BigUint64Array(req.placement.regions.map((r) => BigInt.asUintN(64, r))).buffer);
   const spis = new Uint8Array(new Uint32Array(req.placement.spis).buffer);
   const flags = new Uint8Array(new Uint32Array(req.irqFlags).buffer);
+  // Inputs and the output share the transient half of scratch; nothing may spill into the
+  // persistent half (open FdtBuilders live there).
   let off = 0;
-  const put = (b: Uint8Array) => { const p = c.put(b, off); off += align8(b.length); return p; };
+  const put = (b: Uint8Array) => { fits(off, b.length); const p = c.put(b, off); off += align8(b.length); return p; };
   const dtbPtr = put(req.hostDtb);
   const pathPtr = put(pathBytes);
   const regsPtr = put(regs);
   const spisPtr = put(spis);
   const flagsPtr = put(flags);
+  const cap = Math.min(OUT_CAP, TRANSIENT_BYTES - off);
+  fits(off, Math.max(cap, 1));
   const outPtr = c.scratchPtr + off;
   const bus = req.bus === undefined ? { base: 0n, size: 0n } : req.bus === false ? { base: 0n, size: 0n } : req.bus;
   const st = c.fn<F>('dtnode_generate')(
     dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
     spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
-    req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.interruptParent ?? 0, req.firstPhandle ?? 0x10000, outPtr, OUT_CAP,
+    req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.interruptParent ?? 0, req.firstPhandle ?? 0x10000, outPtr, cap,
   );
   if (st < 0) fail(st, `cannot generate the guest node of ${path}`);
   const phandlesUsed = Number(c.result(1));
@@ -102,3 +108,9 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
 }
 
 const align8 = (n: number) => (n + 7) & ~7;
+
+function fits(off: number, len: number): void {
+  if (len < 0 || off + len > TRANSIENT_BYTES) {
+    throw new VfioError({ kind: 'bad-argument', message: `the host DTB and placement need more than the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the host DTB without padding (fdtput/dtc -p 0), or a smaller tree' });
+  }
+}

@@ -119,6 +119,14 @@ test('a clock that is not a fixed-clock is refused with DTNODE_CLOCK', () => {
   assert.is(statusOf(() => guestNodeFor({ hostDtb: new Uint8Array(readFileSync(f0)), hostNodePath: '/pl031@9010000', placement: { regions: [0x0c00_0000n], spis: [1] }, irqFlags: [LEVEL] })), 'DTNODE_CLOCK');
 });
 
+test('inputs that would spill out of the transient scratch half are refused before the call', () => {
+  const big = new Uint8Array(4 * 1024 * 1024 + 8);
+  big.set(host);
+  const e = (() => { try { guestNodeFor({ hostDtb: big, hostNodePath: '/pl031@9010000', placement: { regions: [0x0c00_0000n], spis: [1] }, irqFlags: [LEVEL] }); } catch (x) { return x as VfioError; } })();
+  assert.is(e?.kind, 'bad-argument');
+  assert.is(statusOf(() => hostNodeOfDevice(big, '9010000.pl031')), 'the host DTB and placement need more than the core\'s 4194304-byte transient scratch - pass the host DTB without padding (fdtput/dtc -p 0), or a smaller tree');
+});
+
 test('linear memory does not grow', () => {
   for (let i = 0; i < 200; i++) guestNodeFor({ hostDtb: host, hostNodePath: '/pl031@9010000', placement: { regions: [0x0c00_0000n], spis: [112] }, irqFlags: [LEVEL], bus: { base: 0x0c00_0000n, size: 0x0200_0000n } });
   assert.is(core().exports.memory.buffer.byteLength, memoryBefore);
