@@ -20,7 +20,7 @@ type Cmd =
   | { t: 'free'; dev: number };
 
 const cmd = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('region' as const), dev: fc.nat(5), size: fc.bigInt({ min: 1n, max: 0x40000n }), align: fc.constantFrom(0, 0, 0, 12, 16, 20), fixed: fc.option(fc.bigInt({ min: 0n, max: 0x100n }), { freq: 4 }) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('region' as const), dev: fc.nat(5), size: fc.bigInt({ min: 1n, max: 0x40000n }), align: fc.constantFrom(0, 0, 0, 12, 16, 20), fixed: fc.option(fc.bigInt({ min: 0n, max: 0x100n }), { freq: 2 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('irq' as const), dev: fc.nat(5), fixed: fc.option(fc.nat(20), { freq: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('free' as const), dev: fc.nat(5) }) },
 );
