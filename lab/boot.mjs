@@ -1,0 +1,62 @@
+// Boots the lab guest under qemu-system-aarch64, streams its console, and ends it with a watchdog.
+// The guest's command and its exit status travel through the marker protocol (lab/protocol.mjs).
+import { spawn } from 'node:child_process';
+import { ConsoleMonitor } from './protocol.mjs';
+
+/** Seconds without any console output before the guest counts as hung. */
+export const IDLE_LIMIT_S = 180;
+/** Seconds a whole boot may take, whatever it prints. */
+export const TOTAL_LIMIT_S = 1800;
+/** Kernel parameters the lab needs (lab-notes.md): noiommu for the platform/AMBA devices, no reset module. */
+export const KERNEL_PARAMS = 'console=ttyAMA0 rdinit=/init vfio.enable_unsafe_noiommu_mode=1 vfio_platform.reset_required=0 panic=-1 quiet';
+
+/** The qemu-system-aarch64 argv for an Image, an initrd and extra kernel parameters. */
+export function qemuArgs({ kernel, initrd, append = '' }) {
+  return ['-M', 'virt,virtualization=on,gic-version=3,iommu=smmuv3', '-cpu', 'max', '-smp', '2', '-m', '2048',
+    '-nographic', '-no-reboot', '-nic', 'none', '-kernel', kernel, '-initrd', initrd, '-device', 'edu,addr=02.0',
+    '-append', `${KERNEL_PARAMS} ${append}`.trim()];
+}
+
+/** Encodes a shell command for the kernel command line (base64url has no spaces or quotes). */
+export function encodeCommand(cmd) { return Buffer.from(cmd, 'utf8').toString('base64url'); }
+
+/**
+ * Boots once and resolves { status, message, panic?, files, monitor }. Never rejects for guest
+ * failures: a hang, a panic or a missing status become statuses (protocol.mjs EXIT).
+ *   command: [file, ...args] to run instead of qemu (tests use a fake); default qemu-system-aarch64 + qemuArgs().
+ *   onLine(text): every console line that is not a marker; onEvent(ev): every marker event.
+ */
+export function bootGuest({ kernel, initrd, cmd, command, idleLimitS = IDLE_LIMIT_S, totalLimitS = TOTAL_LIMIT_S, onLine = () => {}, onEvent = () => {} }) {
+  const argv = command ?? ['qemu-system-aarch64', ...qemuArgs({ kernel, initrd, append: cmd === undefined ? '' : `lab.cmd=${encodeCommand(cmd)}` })];
+  const monitor = new ConsoleMonitor();
+  return new Promise((resolve) => {
+    let hung; let done = false;
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const kill = (why) => { if (done || hung) return; hung = why; child.kill('SIGKILL'); };
+    let idle = setTimeout(() => kill(`no console output for ${idleLimitS} s`), idleLimitS * 1000);
+    const total = setTimeout(() => kill(`over the total limit of ${totalLimitS} s`), totalLimitS * 1000);
+    let pending = '';
+    const onData = (d) => {
+      clearTimeout(idle);
+      idle = setTimeout(() => kill(`no console output for ${idleLimitS} s`), idleLimitS * 1000);
+      pending += d;
+      const lines = pending.split('\n'); pending = lines.pop();
+      for (const l of lines) {
+        const text = l.replace(/\r$/, '');
+        const ev = monitor.line(text);
+        if (ev) onEvent(ev); else onLine(text);
+        // The guest reported its status or panicked: nothing more to wait for (poweroff may linger).
+        if (ev?.ev === 'exit' || (monitor.panic && !hung)) setTimeout(() => kill('ended after the final report'), 3000).unref();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (e) => { hung = hung ?? `could not start ${argv[0]}: ${e.message}`; });
+    child.on('close', () => {
+      done = true; clearTimeout(idle); clearTimeout(total);
+      if (pending) { const ev = monitor.line(pending.replace(/\r$/, '')); if (ev) onEvent(ev); else onLine(pending); pending = ''; }
+      const r = monitor.finish(hung === 'ended after the final report' ? undefined : hung);
+      resolve({ ...r, monitor });
+    });
+  });
+}

@@ -1,0 +1,27 @@
+#!/bin/busybox sh
+# The lab guest's /init: mounts, binds the lab devices to VFIO, runs the command given on the
+# kernel command line (lab.cmd=<base64url>), reports its exit status with a marker, powers off.
+/bin/busybox --install -s /bin
+export PATH=/opt/vfiokit/bin:/bin:/usr/bin HOME=/root NO_COLOR=1 FORCE_COLOR=0
+M='@@VFIOKIT-LAB@@'
+mkdir -p /proc /sys /dev /tmp /root
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev 2>/dev/null; mount -t tmpfs tmpfs /tmp
+echo "$M {\"ev\":\"init\",\"kernel\":\"$(uname -r)\"}"
+bind() { # bus device driver
+  d=/sys/bus/$1/devices/$2
+  [ -e "$d" ] || { echo "lab: $2 not present"; return; }
+  echo "$3" > "$d/driver_override"; echo "$2" > "/sys/bus/$1/drivers_probe" 2>/dev/null
+  drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
+  echo "$M {\"ev\":\"bound\",\"dev\":\"$2\",\"driver\":\"$drv\"}"
+}
+bind amba 9010000.pl031 vfio-amba
+bind platform a000000.virtio_mmio vfio-platform
+bind pci 0000:00:02.0 vfio-pci
+cmd=lab-suite
+for a in $(cat /proc/cmdline); do case "$a" in lab.cmd=*) cmd=$(echo "${a#lab.cmd=}" | tr '_-' '/+' | awk '{ n = length($0) % 4; if (n == 2) $0 = $0 "=="; else if (n == 3) $0 = $0 "="; print }' | base64 -d) ;; esac; done
+echo "$M {\"ev\":\"cmd\"}"
+cd /opt/vfiokit
+sh -c "$cmd"
+echo "$M {\"ev\":\"exit\",\"code\":$?}"
+sync
+poweroff -f

