@@ -23,3 +23,4 @@ export * from "./region/index";
 export * from "./placement/index";
 export * from "./irq/index";
 export * from "./dtnode/index";
+export * from "./pci/index";

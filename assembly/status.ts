@@ -6,10 +6,11 @@
 //   -1 .. -99      generic (this file)
 //   -100 .. -199   FDT reader, writer, merge        (assembly/fdt/status.ts)
 //   -200 .. -299   VFIO kernel-reply decoders       (assembly/vfio/status.ts)
-//   -300 .. -399   regions, PCI BARs, config space  (assembly/region/status.ts)
+//   -300 .. -399   regions: table, mmap/trap split, guest access checks (assembly/region/status.ts)
 //   -400 .. -499   platform-bus placement           (assembly/placement/status.ts)
 //   -500 .. -599   IRQ state machine                (assembly/irq/status.ts)
 //   -600 .. -699   guest device-tree nodes          (assembly/dtnode/status.ts)
+//   -700 .. -799   PCI BARs and shadow config space (assembly/pci/status.ts)
 //   -1000          a bug in vfiokit itself
 // status_name() gives each code's name and one line of meaning, for hosts in any language.
 
@@ -19,6 +20,7 @@ import { regionStatusName } from "./region/status";
 import { placementStatusName } from "./placement/status";
 import { irqStatusName } from "./irq/status";
 import { dtnodeStatusName } from "./dtnode/status";
+import { pciStatusName } from "./pci/status";
 
 export const OK: i32 = 0;
 /** A (ptr, len) outside the scratch area, or an argument outside its documented domain. */
@@ -62,5 +64,6 @@ export function statusName(code: i32): string {
   if (code > -500) return placementStatusName(code);
   if (code > -600) return irqStatusName(code);
   if (code > -700) return dtnodeStatusName(code);
+  if (code > -800) return pciStatusName(code);
   return genericStatusName(code);
 }
