@@ -167,6 +167,7 @@ const valueArb = fc.oneof(
 );
 const offArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(0x04, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24, 0x30) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 0x3f }) },
   { weight: 2, arbitrary: fc.integer({ min: 0x40, max: 0x6f }) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1100 }) },
 );
