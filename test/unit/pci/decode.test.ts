@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from '../../../src/pci/config';
 import { VfioError } from '../../../src/errors';
+import { core } from '../../../src/core/loader';
 import { edu, multi, plain, Cfg, MiB, GiB } from './fixtures';
 
 function kernelReply(fn: () => unknown, statusName: string, offset: number): void {
@@ -192,6 +193,17 @@ test('a bridge header and a config of the wrong length are refused', () => {
   assert.throws(() => decodeBars(edu().config, [1n]), (e: VfioError) => e.kind === 'bad-argument');
   assert.throws(() => decodeBars(edu().config, [-1n, 0n, 0n, 0n, 0n, 0n]), (e: VfioError) => e.kind === 'bad-argument');
   assert.throws(() => msixHoles(multi().config, multi().sizes, { pageSize: 8192 * 16 }), (e: VfioError) => e.kind === 'bad-argument');
+});
+
+test('every pci status has a name in the module range, and the unused codes of the range have none', () => {
+  const c = core();
+  const named = [];
+  for (let code = -700; code >= -799; code--) {
+    const n = c.statusName(code);
+    if (n) { assert.match(n, /^PCI_[A-Z0-9_]+: ./, `code ${code}`); named.push(code); }
+  }
+  assert.equal(named, [...Array(14).keys()].map((i) => -700 - i).concat([-740, -741]));
+  assert.is(new Set(named.map((x) => c.statusName(x).split(':')[0])).size, named.length, 'names are distinct');
 });
 
 test.run();

@@ -144,7 +144,8 @@ class Model {
       const [b, upper] = bar;
       const addrBits = (b === 6 ? wm & ~1 : wm) >>> 0;
       const bit = upper ? 2 : 1;
-      if (addrBits !== 0 && ((nw & addrBits) >>> 0) === addrBits) this.sizing[b] |= bit; else this.sizing[b] &= ~bit;
+      const was = this.sizing[b]!;
+      this.sizing[b] = addrBits !== 0 && ((nw & addrBits) >>> 0) === addrBits ? was | bit : was & ~bit;
       if (this.kind[b] === 'memory64') this.pending[b] = !upper;
     }
     if (d === 1 && (old & 2) === 0 && (nw & 2) !== 0) this.pending.fill(false);
