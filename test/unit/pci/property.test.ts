@@ -13,7 +13,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { PciConfig, decodeBars, findCapabilities, type PciAction } from '../../../src/pci/config';
+import { PciConfig, decodeBars, findCapabilities, msixHoles, type PciAction } from '../../../src/pci/config';
+import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { Cfg, multi, edu } from './fixtures';
 
@@ -260,6 +261,36 @@ test('random guest accesses on the edu and multi fixtures follow the model', () 
   for (const f of [edu, multi]) {
     fc.assert(fc.property(fc.array(opArb, { maxLength: 80 }), (ops) => { const { config, sizes } = f(); run(config, sizes, ops); }), { numRuns: RUNS });
   }
+});
+
+test('random config bytes and region sizes: the decoders and the shadow answer or refuse with a kernel-reply status, never trap', () => {
+  const sizeArb = fc.oneof(fc.constant(0n), fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }));
+  const bytesArb = fc.tuple(fc.constantFrom(256, 4096), fc.uint8Array({ minLength: 256, maxLength: 256 }), fc.boolean()).map(([len, head, caps]) => {
+    const b = new Uint8Array(len);
+    b.set(head);
+    b[0x0e] = b[0x0e]! & 0x80;                  // mostly type 0, so the BAR decoder runs
+    if (caps) { b[0x06] = b[0x06]! | 0x10; b[0x34] = 0x40 + (b[0x34]! % 0xc0); } // a capability walk over random bytes
+    return b;
+  });
+  const rejected = new Set<string>();
+  fc.assert(fc.property(bytesArb, fc.array(sizeArb, { minLength: 7, maxLength: 7 }), fc.array(opArb, { maxLength: 20 }), (cfg, sizes, ops) => {
+    const tries: (() => unknown)[] = [
+      () => decodeBars(cfg, sizes), () => findCapabilities(cfg),
+      () => msixHoles(cfg, sizes, { pageSize: 4096 }), () => msixHoles(cfg, sizes, { pageSize: 65536, mappable: [0, 2] }),
+      () => { using p = new PciConfig(cfg, sizes); for (const o of ops) { if (o.t === 'r') p.read(o.off, o.width); else p.write(o.off, o.width, o.value); } },
+    ];
+    for (const t of tries) {
+      try { t(); } catch (e) {
+        const v = e as VfioError;
+        assert.instance(v, VfioError);
+        assert.is(v.kind, 'kernel-reply', v.message);
+        assert.ok(typeof v.offset === 'number' && v.offset >= 0 && v.offset < 256, `fault offset ${v.offset}`);
+        rejected.add(v.statusName!);
+      }
+    }
+  }), { numRuns: RUNS * 2 });
+  if (process.env.PCI_SHOW) console.log([...rejected].sort().join(" "));
+  assert.ok(rejected.size >= 6, `the random configs reached several statuses: ${[...rejected].sort()}`);
 });
 
 test('linear memory did not grow', () => {
