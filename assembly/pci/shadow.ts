@@ -24,7 +24,9 @@
 //               Everything else (and all of 0x100..0xfff) is read-only: its writes are dropped.
 // per BAR (slots 0..5, ROM 6):
 //   sizing      one bit per dword (low, high): set by a write that sets every writable bit of
-//               that dword (the all-ones sizing write), cleared by any other write to it.
+//               that dword (the all-ones sizing write), cleared by any other write to it. So a
+//               BAR placed at the very top of its space (all address bits set) counts as sized
+//               and is never mapped: indistinguishable from sizing, and no firmware puts one there.
 //   pending     64-bit BARs only: set by a write to the low dword, cleared by a write to the
 //               upper dword or by COMMAND turning MEMORY decoding on (as QEMU takes the address
 //               when decoding is re-enabled). Linux and EDK2 write low, then high.

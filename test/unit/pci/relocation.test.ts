@@ -218,6 +218,23 @@ test('a too-small action buffer returns NO_SPACE with the size needed and change
   assert.is(c.statusName(w(h, 0x04, 2, 0, 0, 256)).split(':')[0], 'BAD_ARG', 'an output buffer outside scratch');
 });
 
+test('raw: a forwarded read needs room for its record; limits and slot bounds are reported', () => {
+  const { config, sizes } = multi();
+  const h = rawCreate(config, sizes);
+  assert.is(raw('config_forward')(h, 0x80, 8), 0);
+  const out = c.transientPtr + 16384;
+  assert.is(c.statusName(raw('config_read')(h, 0x84, 4, out, 31)).split(':')[0], 'NO_SPACE');
+  assert.is(c.result(0), 32n);
+  assert.is(raw('config_read')(h, 0x84, 4, out, 32), 1);
+  assert.equal([c.u8[out], c.u8[out + 8], c.u8[out + 24]], [4, 0x84, 4], 'FORWARD_READ, offset, width');
+  assert.is(c.statusName(raw('config_bar')(h, 7)).split(':')[0], 'BAD_ARG');
+  assert.is(raw('config_info')(h), 0);
+  assert.equal([c.result(4), c.result(5), c.result(6), c.result(7)], [4096n, 0x50n, 0x70n, 1n]);
+  assert.is(raw('limits')(), 32);
+  assert.equal([0, 1, 2, 3].map((i) => c.result(i)), [64n, 48n, 8n, 8n]);
+  raw('config_free')(h);
+});
+
 test('the table holds MAX_CONFIGS shadows; one more is no-space; close frees a slot; a closed one says closed', () => {
   raw('limits')();
   const max = Number(c.result(0));
