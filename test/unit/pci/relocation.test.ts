@@ -235,6 +235,26 @@ test('raw: a forwarded read needs room for its record; limits and slot bounds ar
   raw('config_free')(h);
 });
 
+test('every handle-taking export refuses a freed, a never-issued and a zero handle with BAD_HANDLE', () => {
+  const { config, sizes } = edu();
+  const h = rawCreate(config, sizes);
+  raw('config_free')(h);
+  const out = c.transientPtr + 16384;
+  const calls: [string, (h: number) => number][] = [
+    ['config_free', (x) => raw('config_free')(x)],
+    ['config_forward', (x) => raw('config_forward')(x, 0x80, 4)],
+    ['config_read', (x) => raw('config_read')(x, 0, 4, out, 256)],
+    ['config_write', (x) => raw('config_write')(x, 4, 2, 2, out, 256)],
+    ['config_bar', (x) => raw('config_bar')(x, 0)],
+    ['config_info', (x) => raw('config_info')(x)],
+  ];
+  for (const [name, call] of calls) {
+    for (const bad of [h, 0, -1, 0x7fffffff, h + 1]) {
+      assert.is(c.statusName(call(bad)).split(':')[0], 'BAD_HANDLE', `${name}(${bad})`);
+    }
+  }
+});
+
 test('the table holds MAX_CONFIGS shadows; one more is no-space; close frees a slot; a closed one says closed', () => {
   raw('limits')();
   const max = Number(c.result(0));
