@@ -283,8 +283,8 @@ function badAccess(d: i32, off: u32, width: u32): bool {
 
 function widthMask(width: u32): u32 { return width == 4 ? 0xffffffff : ((<u32>1 << (width * 8)) - 1); }
 
-/** A guest read. Returns 0 with the value in *value (the caller's result slot), or 1 with a
- *  staged FORWARD_READ. Bad reads give all-ones of the width (all 32 bits for a bad width). */
+/** A guest read: returns the value, or stages a FORWARD_READ (and returns 0) inside a forwarded
+ *  range. Bad reads give all-ones of the width (all 32 bits for a bad width) and are counted. */
 export function read(d: i32, off: u32, width: u32): u64 {
   if (badAccess(d, off, width)) {
     BAD_READS[d] += 1;
