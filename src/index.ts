@@ -12,3 +12,5 @@ export { guestNodeFor, hostNodeOfDevice } from './dtnode';
 export type { GuestNodeRequest, GuestNode } from './dtnode';
 export { IrqMachine } from './irq/machine';
 export { IrqDispatcher } from './irq/dispatcher';
+export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './pci/config';
+export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config';
