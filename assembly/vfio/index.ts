@@ -374,3 +374,12 @@ export function vfio_dma_unmap_encode(out: usize, cap: u32, flags: u32, iova: u6
   st32le(out, DMA_UNMAP_SIZE); st32le(out + 4, flags); st64le(out + 8, iova); st64le(out + 16, size);
   return <i32>DMA_UNMAP_SIZE;
 }
+
+/** The named bounds, for hosts to pin their copies: slots 0 MAX_REGIONS, 1 MAX_IRQ_INDEXES,
+ *  2 MAX_IRQS, 3 MAX_SPARSE_AREAS, 4 MAX_IOVA_RANGES. Returns 0. */
+export function vfio_limits(): i32 {
+  clearResults();
+  setResult(0, MAX_REGIONS); setResult(1, MAX_IRQ_INDEXES); setResult(2, MAX_IRQS);
+  setResult(3, MAX_SPARSE_AREAS); setResult(4, MAX_IOVA_RANGES);
+  return 0;
+}
