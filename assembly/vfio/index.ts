@@ -3,8 +3,9 @@
 //
 // Strict decoders of what the kernel's VFIO ioctls answer (struct vfio_device_info,
 // vfio_region_info, vfio_irq_info, vfio_iommu_type1_info and their capability chains) and
-// encoders of the request structs (vfio_irq_set, vfio_iommu_type1_dma_map / dma_unmap). Layouts
-// are those of include/uapi/linux/vfio.h; test/unit/vfio/layout.c pins them against the header.
+// encoders of the request structs (vfio_irq_set, vfio_iommu_type1_dma_map / dma_unmap, and
+// iommufd's iommu_ioas_map / iommu_ioas_unmap). Layouts are those of include/uapi/linux/vfio.h
+// and iommufd.h; test/unit/vfio/layout.c and iommufd.c pin them against the headers.
 //
 // QEMU and rust-vmm follow a chain's `next` blindly. Here every reply is distrusted:
 // - argsz protocol: a reply whose argsz is larger than the buffer we passed is the kernel asking
