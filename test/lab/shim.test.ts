@@ -6,8 +6,6 @@
 // Open fds are counted before and after each device: equal.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
 import {
   createSys, realLibc, vfio, kvm, EFD_CLOEXEC, EFD_NONBLOCK, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR,
   POLLIN, PROT_READ, PROT_WRITE, SIZEOF_POLLFD, KVM_API_VERSION, KVM_CAP_IRQFD, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
@@ -16,29 +14,13 @@ import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU,
 } from '../../shim/index';
 import { openFds } from '../support/fds';
+import { groupPath, step, struct, u32le, u64le, Undo } from '../support/shim-lab';
 
 const sys = createSys(realLibc());
 const PL031 = '9010000.pl031';
 const EDU = '0000:00:02.0';
 
-/** Runs one step; a failure says which step and keeps the VfioError (kind, errno, syscall) as cause. */
-function step<T>(name: string, fn: () => T): T {
-  try { return fn(); } catch (e) {
-    throw new Error(`step "${name}" failed: ${(e as Error).message}${(e as { kind?: string }).kind ? ` [kind ${(e as { kind?: string }).kind}]` : ''}`, { cause: e });
-  }
-}
-
 // ---- structs, by hand (include/uapi/linux/vfio.h, kvm.h); little-endian on both hosts.
-const u32le = (b: Uint8Array, off: number): number => new DataView(b.buffer, b.byteOffset).getUint32(off, true);
-const u64le = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
-function struct(size: number, fields: [offset: number, bytes: 4 | 8, value: number | bigint][]): Uint8Array {
-  const b = new Uint8Array(size);
-  const dv = new DataView(b.buffer);
-  for (const [off, bytes, v] of fields) {
-    if (bytes === 4) dv.setUint32(off, Number(v) >>> 0, true); else dv.setBigUint64(off, BigInt(v), true);
-  }
-  return b;
-}
 // struct vfio_group_status { u32 argsz @0; u32 flags @4 } = 8
 const groupStatus = (): Uint8Array => struct(8, [[0, 4, 8]]);
 // struct vfio_device_info { u32 argsz @0, flags @4, num_regions @8, num_irqs @12, cap_offset @16, pad @20 } = 24
@@ -71,38 +53,22 @@ function pollIn(fd: number, timeoutMs: number): boolean {
   return sys.poll(p, 1, timeoutMs) === 1 && (dv.getInt16(6, true) & POLLIN) !== 0;  // revents @6
 }
 
-/** The group node of a device: /dev/vfio/N, or /dev/vfio/noiommu-N for a noiommu group. */
-function groupPath(bus: string, dev: string): string {
-  const n = basename(readlinkSync(`/sys/bus/${bus}/devices/${dev}/iommu_group`));
-  return existsSync(`/dev/vfio/noiommu-${n}`) ? `/dev/vfio/noiommu-${n}` : `/dev/vfio/${n}`;
-}
-
-/** Closes what is open, last opened first, and reports the first failure after trying all. */
-class Fds {
-  #list: [string, () => void][] = [];
-  add(what: string, close: () => void): void { this.#list.push([what, close]); }
-  fd(what: string, fd: number): number { this.add(what, () => sys.close(fd)); return fd; }
-  closeAll(): void {
-    let first: unknown;
-    for (const [what, close] of this.#list.reverse()) {
-      try { close(); } catch (e) { first ??= new Error(`closing ${what}: ${(e as Error).message}`); }
-    }
-    this.#list = [];
-    if (first) throw first;
-  }
+class Fds extends Undo {
+  fdOf(what: string, fd: number): number { return this.fd(what, fd, (f) => sys.close(f)); }
+  closeAll(): void { this.run(); }
 }
 
 test('pl031 via /dev/vfio/noiommu-N: container, group, device, region mmap, PrimeCell ID, RTC alarm IRQ through an eventfd', () => {
   const before = openFds();
   const fds = new Fds();
   try {
-    const container = fds.fd('container', step('open /dev/vfio/vfio', () => sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC)));
+    const container = fds.fdOf('container', step('open /dev/vfio/vfio', () => sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC)));
     assert.is(step('VFIO_GET_API_VERSION', () => vfio.getApiVersion(sys, container)), VFIO_API_VERSION);
     assert.ok(step('VFIO_CHECK_EXTENSION noiommu', () => vfio.checkExtension(sys, container, VFIO_NOIOMMU_IOMMU)) > 0, 'noiommu supported');
 
     const path = groupPath('amba', PL031);
     assert.match(path, /^\/dev\/vfio\/noiommu-\d+$/);
-    const group = fds.fd('group', step(`open ${path}`, () => sys.open(path, O_RDWR | O_CLOEXEC)));
+    const group = fds.fdOf('group', step(`open ${path}`, () => sys.open(path, O_RDWR | O_CLOEXEC)));
     const gs = groupStatus();
     step('VFIO_GROUP_GET_STATUS', () => vfio.groupGetStatus(sys, group, gs));
     assert.is(u32le(gs, 4) & VFIO_GROUP_FLAGS_VIABLE, VFIO_GROUP_FLAGS_VIABLE, 'group viable');
@@ -112,7 +78,7 @@ test('pl031 via /dev/vfio/noiommu-N: container, group, device, region mmap, Prim
     step('VFIO_GROUP_GET_STATUS again', () => vfio.groupGetStatus(sys, group, gs));
     assert.is(u32le(gs, 4) & VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_CONTAINER_SET, 'container set');
 
-    const device = fds.fd('device', step('VFIO_GROUP_GET_DEVICE_FD', () => vfio.groupGetDeviceFd(sys, group, PL031)));
+    const device = fds.fdOf('device', step('VFIO_GROUP_GET_DEVICE_FD', () => vfio.groupGetDeviceFd(sys, group, PL031)));
     const di = deviceInfo();
     step('VFIO_DEVICE_GET_INFO', () => vfio.deviceGetInfo(sys, device, di));
     assert.is(u32le(di, 4), 0x8, 'flags: VFIO_DEVICE_FLAGS_AMBA');
@@ -142,7 +108,7 @@ test('pl031 via /dev/vfio/noiommu-N: container, group, device, region mmap, Prim
     assert.is(u32le(ii, 4), 0x7, 'irq flags EVENTFD|MASKABLE|AUTOMASKED');
     assert.is(u32le(ii, 12), 1, 'irq count');
 
-    const efd = fds.fd('eventfd', step('eventfd', () => sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)));
+    const efd = fds.fdOf('eventfd', step('eventfd', () => sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)));
     step('VFIO_DEVICE_SET_IRQS eventfd trigger', () => vfio.deviceSetIrqs(sys, device, irqSetEventfd(0, efd)));
     assert.is(sys.eventfdRead(efd), 0n, 'nothing pending before the alarm');
 
@@ -170,18 +136,18 @@ test('edu 0000:00:02.0 via its numeric group with type1v2: BAR0 ident through mm
   const before = openFds();
   const fds = new Fds();
   try {
-    const container = fds.fd('container', step('open /dev/vfio/vfio', () => sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC)));
+    const container = fds.fdOf('container', step('open /dev/vfio/vfio', () => sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC)));
     assert.ok(step('VFIO_CHECK_EXTENSION type1v2', () => vfio.checkExtension(sys, container, VFIO_TYPE1v2_IOMMU)) > 0, 'type1v2 supported');
     const path = groupPath('pci', EDU);
     assert.match(path, /^\/dev\/vfio\/\d+$/);
-    const group = fds.fd('group', step(`open ${path}`, () => sys.open(path, O_RDWR | O_CLOEXEC)));
+    const group = fds.fdOf('group', step(`open ${path}`, () => sys.open(path, O_RDWR | O_CLOEXEC)));
     const gs = groupStatus();
     step('VFIO_GROUP_GET_STATUS', () => vfio.groupGetStatus(sys, group, gs));
     assert.is(u32le(gs, 4) & VFIO_GROUP_FLAGS_VIABLE, VFIO_GROUP_FLAGS_VIABLE, 'group viable');
     step('VFIO_GROUP_SET_CONTAINER', () => vfio.groupSetContainer(sys, group, container));
     fds.add('unset container', () => vfio.groupUnsetContainer(sys, group));
     step('VFIO_SET_IOMMU type1v2', () => vfio.setIommu(sys, container, VFIO_TYPE1v2_IOMMU));
-    const device = fds.fd('device', step('VFIO_GROUP_GET_DEVICE_FD', () => vfio.groupGetDeviceFd(sys, group, EDU)));
+    const device = fds.fdOf('device', step('VFIO_GROUP_GET_DEVICE_FD', () => vfio.groupGetDeviceFd(sys, group, EDU)));
     const di = deviceInfo();
     step('VFIO_DEVICE_GET_INFO', () => vfio.deviceGetInfo(sys, device, di));
     assert.is(u32le(di, 4) & 0x2, 0x2, 'flags: VFIO_DEVICE_FLAGS_PCI');
@@ -212,21 +178,21 @@ test('/dev/kvm: KVM_CREATE_VM, KVM_CREATE_DEVICE(KVM_DEV_TYPE_VFIO), KVM_DEV_VFI
   const before = openFds();
   const fds = new Fds();
   try {
-    const kvmFd = fds.fd('/dev/kvm', step('open /dev/kvm', () => sys.open('/dev/kvm', O_RDWR | O_CLOEXEC)));
+    const kvmFd = fds.fdOf('/dev/kvm', step('open /dev/kvm', () => sys.open('/dev/kvm', O_RDWR | O_CLOEXEC)));
     assert.is(step('KVM_GET_API_VERSION', () => kvm.getApiVersion(sys, kvmFd)), KVM_API_VERSION);
-    const vm = fds.fd('vm', step('KVM_CREATE_VM', () => kvm.createVm(sys, kvmFd, 0)));
+    const vm = fds.fdOf('vm', step('KVM_CREATE_VM', () => kvm.createVm(sys, kvmFd, 0)));
     assert.ok(step('KVM_CHECK_EXTENSION KVM_CAP_IRQFD', () => kvm.checkExtension(sys, vm, KVM_CAP_IRQFD)) > 0, 'irqfd supported');
 
-    const container = fds.fd('container', step('open /dev/vfio/vfio', () => sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC)));
+    const container = fds.fdOf('container', step('open /dev/vfio/vfio', () => sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC)));
     const path = groupPath('amba', PL031);
-    const group = fds.fd('group', step(`open ${path}`, () => sys.open(path, O_RDWR | O_CLOEXEC)));
+    const group = fds.fdOf('group', step(`open ${path}`, () => sys.open(path, O_RDWR | O_CLOEXEC)));
     step('VFIO_GROUP_SET_CONTAINER', () => vfio.groupSetContainer(sys, group, container));
     fds.add('unset container', () => vfio.groupUnsetContainer(sys, group));
     step('VFIO_SET_IOMMU noiommu', () => vfio.setIommu(sys, container, VFIO_NOIOMMU_IOMMU));
 
     const cd = createDevice(KVM_DEV_TYPE_VFIO);
     step('KVM_CREATE_DEVICE KVM_DEV_TYPE_VFIO', () => kvm.createDevice(sys, vm, cd));
-    const kvmVfio = fds.fd('kvm-vfio device', u32le(cd, 4));   // fd @4, filled by the kernel
+    const kvmVfio = fds.fdOf('kvm-vfio device', u32le(cd, 4));   // fd @4, filled by the kernel
     assert.ok(kvmVfio > 2, `device fd ${kvmVfio}`);
 
     // attr.addr points at an s32 holding the group fd: a page of our own, so the address is stable.
@@ -244,13 +210,13 @@ test('a failure inside the guest keeps its kind, errno and syscall: VFIO_GROUP_G
   const before = openFds();
   const fds = new Fds();
   try {
-    const container = fds.fd('container', sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC));
-    const group = fds.fd('group', sys.open(groupPath('amba', PL031), O_RDWR | O_CLOEXEC));
+    const container = fds.fdOf('container', sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC));
+    const group = fds.fdOf('group', sys.open(groupPath('amba', PL031), O_RDWR | O_CLOEXEC));
     vfio.groupSetContainer(sys, group, container);
     fds.add('unset container', () => vfio.groupUnsetContainer(sys, group));
     vfio.setIommu(sys, container, VFIO_NOIOMMU_IOMMU);
     let err: { kind?: string; errnoName?: string; syscall?: string; message?: string } = {};
-    try { fds.fd('device', vfio.groupGetDeviceFd(sys, group, 'no-such-device')); } catch (e) { err = e as typeof err; }
+    try { fds.fdOf('device', vfio.groupGetDeviceFd(sys, group, 'no-such-device')); } catch (e) { err = e as typeof err; }
     console.log(`  ${err.message}`);
     assert.is(err.syscall, 'ioctl(VFIO_GROUP_GET_DEVICE_FD)');
     assert.ok(err.errnoName && /^E[A-Z]+$/.test(err.errnoName), `errno name ${err.errnoName}`);
