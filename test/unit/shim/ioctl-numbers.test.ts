@@ -7,7 +7,8 @@
 //   arm64    aarch64-linux-gnu-gcc -S against the same 6.12 tree with arch/arm64's asm headers: the
 //            values are read from the generated assembly (nothing runs), so the arm64-only
 //            KVM_ARM_* numbers and the guest's struct sizes are checked as the guest compiler sees them.
-// The 6.12 tree is $VFIOKIT_UAPI_SRC, or the first ~/.cache/vfiokit/lab*/build-*/linux-source-*;
+// The 6.12 tree is $VFIOKIT_UAPI_SRC, or the first ~/.cache/vfiokit/lab*/{build-*,uapi}/linux-source-*,
+// or it is extracted from the linux-source deb the lab downloaded into ~/.cache/vfiokit/lab*/src/;
 // a header set that is absent is reported, and a name that no available set defines is listed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -92,6 +93,30 @@ function uapiTree(): string | undefined {
   if (process.env.VFIOKIT_UAPI_SRC) return process.env.VFIOKIT_UAPI_SRC;
   const cache = join(homedir(), '.cache/vfiokit');
   if (!existsSync(cache)) return undefined;
+  return findTree(cache) ?? extractFromDeb(cache);
+}
+
+/** The uapi part of the linux-source deb the lab downloaded (its cache src/ dir), extracted once into
+ *  build/shim-uapi/ (about 11 s on 2 cores): include/uapi and the x86 and arm64 arch uapi dirs. */
+function extractFromDeb(cache: string): string | undefined {
+  for (const lab of readdirSync(cache).filter((d) => d.startsWith('lab')).sort()) {
+    const src = join(cache, lab, 'src');
+    if (!existsSync(src)) continue;
+    for (const deb of readdirSync(src).filter((f) => /^linux-source-[\d.]+_.*\.deb$/.test(f))) {
+      const ver = /^linux-source-([\d.]+)_/.exec(deb)![1]!;
+      const dir = join(out, 'uapi'), tree = join(dir, `linux-source-${ver}`);
+      if (existsSync(join(tree, 'include/uapi/linux/iommufd.h'))) return tree;
+      mkdirSync(dir, { recursive: true });
+      const parts = ['include/uapi', 'arch/arm64/include/uapi', 'arch/x86/include/uapi'].map((d) => `'linux-source-${ver}/${d}/*'`).join(' ');
+      const r = spawnSync('sh', ['-c', `dpkg-deb --fsys-tarfile '${join(src, deb)}' | tar -xO ./usr/src/linux-source-${ver}.tar.xz | xz -dc | tar -x --wildcards -C '${dir}' ${parts}`], { encoding: 'utf8' });
+      if (r.status === 0 && existsSync(join(tree, 'include/uapi/linux/iommufd.h'))) return tree;
+      console.log(`  NOTE: extracting the uapi tree from ${deb} failed: ${r.stderr.trim().split('\n').at(-1)}`);
+    }
+  }
+  return undefined;
+}
+
+function findTree(cache: string): string | undefined {
   // A kernel build dir (lab/kernel.sh, removed after the build) or an extracted uapi tree.
   for (const lab of readdirSync(cache).filter((d) => d.startsWith('lab')).sort()) {
     const labDir = join(cache, lab);
