@@ -56,7 +56,8 @@ export function fdt_max_phandle(ptr: usize, len: usize): i32 {
 
 /** Validates the blob and writes its index to (out, cap): node records then property records,
  *  u32 little-endian (docs/fdt.md). Returns the node count; results 0 = bytes written, 1 = nodes,
- *  2 = properties, 3 = words per node record, 4 = words per property record. ERR_NO_SPACE with
+ *  2 = properties, 3 = words per node record, 4 = words per property record, 5 = max phandle,
+ *  6 = version, 7 = reservation entries, 8 = boot_cpuid_phys, 9 = totalsize. ERR_NO_SPACE with
  *  slot 0 = bytes needed; ERR_BAD_ARG when out leaves scratch or overlaps the blob. */
 export function fdt_index(ptr: usize, len: usize, out: usize, cap: usize): i32 {
   clearResults();
@@ -69,7 +70,8 @@ export function fdt_index(ptr: usize, len: usize, out: usize, cap: usize): i32 {
   st = writeIndex(out);
   if (st < 0) return done(st);
   setResult(0, need); setResult(1, V_NODES); setResult(2, V_PROPS);
-  setResult(3, INDEX_NODE_WORDS); setResult(4, INDEX_PROP_WORDS);
+  setResult(3, INDEX_NODE_WORDS); setResult(4, INDEX_PROP_WORDS); setResult(5, V_MAXPH);
+  setResult(6, VERSION); setResult(7, V_RSV); setResult(8, ld32be(B + HDR_BOOT_CPUID_PHYS)); setResult(9, TOTAL);
   return <i32>V_NODES;
 }
 
