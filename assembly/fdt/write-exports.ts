@@ -3,6 +3,10 @@
 // travel as (ptr, len) in scratch; names carry no NUL. Every call returns ERR_BAD_HANDLE for a
 // handle that is not open, ERR_BAD_STATE in a state the table does not allow, and ERR_NO_SPACE
 // with result slot 0 = the buffer size needed (nothing changed: resize and repeat).
+// The node and property calls are the hot path (thousands per tree) and do not clear the result
+// slots first, unlike other exports (measured from Node on this 2-vCPU machine: a raw begin_node +
+// end_node pair went from about 220 ns to 120-150 ns without clearing 512 bytes of slots per call).
+// Their only result is slot 0 on ERR_NO_SPACE, which they set.
 
 import { OK, ERR_BAD_ARG } from "../status";
 import { inScratch, clearResults, st32be, st64be, ld32le, ld64le, ld8, copy } from "../mem";
@@ -21,13 +25,12 @@ export function fdt_sw_close(h: i32): i32 { clearResults(); return close(h); }
 /** A memory reservation entry (RESERVE_MAP state only). */
 export function fdt_sw_add_reserve(h: i32, addr: u64, size: u64): i32 { clearResults(); return addReserve(h, addr, size); }
 /** Opens a node named (np, nl): the root first, with an empty name; then "name" or "name@unit". */
-export function fdt_sw_begin_node(h: i32, np: usize, nl: usize): i32 { clearResults(); return beginNode(h, np, nl); }
+export function fdt_sw_begin_node(h: i32, np: usize, nl: usize): i32 { return beginNode(h, np, nl); }
 /** Closes the innermost open node. */
-export function fdt_sw_end_node(h: i32): i32 { clearResults(); return endNode(h); }
+export function fdt_sw_end_node(h: i32): i32 { return endNode(h); }
 
 /** A property with raw bytes (dp, dl) as its value. */
 export function fdt_sw_prop(h: i32, np: usize, nl: usize, dp: usize, dl: usize): i32 {
-  clearResults();
   if (!inScratch(dp, dl)) return ERR_BAD_ARG;
   const v = propBegin(h, np, nl, <u32>dl);
   if (v < 0) return v;
@@ -37,7 +40,6 @@ export function fdt_sw_prop(h: i32, np: usize, nl: usize, dp: usize, dl: usize):
 }
 /** A property of one u32 cell. */
 export function fdt_sw_prop_u32(h: i32, np: usize, nl: usize, x: u32): i32 {
-  clearResults();
   const v = propBegin(h, np, nl, 4);
   if (v < 0) return v;
   st32be(bufferPtr(h) + <usize>v, x);
@@ -46,7 +48,6 @@ export function fdt_sw_prop_u32(h: i32, np: usize, nl: usize, x: u32): i32 {
 }
 /** A property of one u64 (two cells, high first). */
 export function fdt_sw_prop_u64(h: i32, np: usize, nl: usize, x: u64): i32 {
-  clearResults();
   const v = propBegin(h, np, nl, 8);
   if (v < 0) return v;
   st64be(bufferPtr(h) + <usize>v, x);
@@ -55,7 +56,6 @@ export function fdt_sw_prop_u64(h: i32, np: usize, nl: usize, x: u64): i32 {
 }
 /** A property of n u32 cells read little-endian from cp (4n bytes in scratch), written big-endian. */
 export function fdt_sw_prop_cells(h: i32, np: usize, nl: usize, cp: usize, n: u32): i32 {
-  clearResults();
   if (n > 0x3fff_ffff || !inScratch(cp, <usize>n * 4)) return ERR_BAD_ARG;
   const v = propBegin(h, np, nl, n * 4);
   if (v < 0) return v;
@@ -66,7 +66,6 @@ export function fdt_sw_prop_cells(h: i32, np: usize, nl: usize, cp: usize, n: u3
 }
 /** A property of n u64 values read little-endian from cp (8n bytes), each written as two cells. */
 export function fdt_sw_prop_cells64(h: i32, np: usize, nl: usize, cp: usize, n: u32): i32 {
-  clearResults();
   if (n > 0x1fff_ffff || !inScratch(cp, <usize>n * 8)) return ERR_BAD_ARG;
   const v = propBegin(h, np, nl, n * 8);
   if (v < 0) return v;
@@ -78,7 +77,6 @@ export function fdt_sw_prop_cells64(h: i32, np: usize, nl: usize, cp: usize, n: 
 /** A string property: the bytes (sp, sl), which may not hold NUL, plus a NUL.
  *  FDT_ERR_W_BAD_VALUE when they do. */
 export function fdt_sw_prop_string(h: i32, np: usize, nl: usize, sp: usize, sl: usize): i32 {
-  clearResults();
   if (!inScratch(sp, sl)) return ERR_BAD_ARG;
   for (let i: usize = 0; i < sl; i++) if (ld8(sp + i) == 0) return FDT_ERR_W_BAD_VALUE;
   const v = propBegin(h, np, nl, <u32>sl + 1);
@@ -90,7 +88,6 @@ export function fdt_sw_prop_string(h: i32, np: usize, nl: usize, sp: usize, sl: 
 /** A string-list property: (sp, sl) is the NUL-terminated strings back to back ("a\0b\0");
  *  empty, or ending in NUL, else FDT_ERR_W_BAD_VALUE. */
 export function fdt_sw_prop_strings(h: i32, np: usize, nl: usize, sp: usize, sl: usize): i32 {
-  clearResults();
   if (!inScratch(sp, sl)) return ERR_BAD_ARG;
   if (sl > 0 && ld8(sp + sl - 1) != 0) return FDT_ERR_W_BAD_VALUE;
   const v = propBegin(h, np, nl, <u32>sl);

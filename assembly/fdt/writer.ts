@@ -175,8 +175,9 @@ function findString(s: i32, np: usize, nl: u32): u32 {
   if (nl + 1 > len) return 0;
   const start = PTR[s] + <usize>(CAP[s] - len);
   const last = len - nl - 1;   // candidate starts 0..last
+  const first = nl == 0 ? 0 : ld8(np);
   for (let i: u32 = 0; i <= last; i++) {
-    if (ld8(start + i + nl) == 0 && cmp(start + i, np, nl) == 0) return len - i;
+    if (ld8(start + i) == first && ld8(start + i + nl) == 0 && cmp(start + i, np, nl) == 0) return len - i;
   }
   return 0;
 }
