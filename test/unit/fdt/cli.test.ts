@@ -2,7 +2,10 @@
 // with dtc's own decompilation of the same blob, line for line.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fdt, dumpFdt, formatValue } from '../../../src/cli/fdt';
 import { COMMANDS } from '../../../src/cli/commands';
 import { VfioError } from '../../../src/errors';
@@ -43,6 +46,26 @@ test('fdt is listed in the command table; a malformed file is a bad-fdt error; u
   try { await capture(['show', 'x']); assert.unreachable(); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'bad-argument'); }
   try { await capture(['dump', '/nonexistent.dtb']); assert.unreachable(); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'not-found'); }
   assert.match(dumpFdt(SAMPLE), /^\/dts-v1\/;/);
+});
+
+test('the bundled CLI: `vfiokit fdt dump` prints dtc\'s text and exits 0; a malformed file exits 1 naming the fault', async () => {
+  const esbuild = await import('esbuild');
+  const out = join(mkdtempSync(join(tmpdir(), 'vfiokit-cli-')), 'cli.mjs');
+  await esbuild.build({
+    entryPoints: ['src/cli.ts'], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20',
+    external: ['koffi'], loader: { '.wasm': 'binary' }, logLevel: 'warning',
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+  });
+  const file = tmpFile(SAMPLE);
+  const ok = spawnSync(process.execPath, [out, 'fdt', 'dump', file], { encoding: 'utf8' });
+  assert.is(ok.status, 0, ok.stderr);
+  assert.is(ok.stdout, dts(SAMPLE));
+  const bad = SAMPLE.slice();
+  const structOff = new DataView(bad.buffer).getUint32(8);
+  new DataView(bad.buffer).setUint32(structOff, 0x77);
+  const no = spawnSync(process.execPath, [out, 'fdt', 'dump', tmpFile(bad)], { encoding: 'utf8' });
+  assert.is(no.status, 1);
+  assert.ok(no.stderr.includes(`unknown structure token at byte ${structOff}`), no.stderr);
 });
 
 test.run();
