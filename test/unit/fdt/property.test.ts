@@ -13,6 +13,8 @@ import { core } from '../../../src/core/loader';
 import { dtc, dts, virtDtb, raw, res, putAt } from './tools';
 
 const memBytes = core().exports.memory.buffer.byteLength;
+/** FDT_FUZZ_SCALE=20 multiplies every run count (a longer one-off run). */
+const SCALE = Number(process.env.FDT_FUZZ_SCALE ?? 1);
 const STATUS_INTERNAL = -1000;
 
 interface TNode { name: string; props: [string, Uint8Array][]; kids: TNode[] }
@@ -51,7 +53,7 @@ test('random trees written by FdtBuilder read back equal (names, order, property
     };
     check({ name: '', ...tree });
     if (n++ % 50 === 0) dts(blob);
-  }), { numRuns: 1000 });
+  }), { numRuns: 1000 * SCALE });
   assert.is(core().exports.memory.buffer.byteLength, memBytes);
 });
 
@@ -110,9 +112,12 @@ function mutate(blob: Uint8Array, m: Mutation): Uint8Array {
   return out;
 }
 
+/** Validation statuses the mutations reached: shows they get past the header into the blocks. */
+const seen = new Set<string>();
+
 function neverTraps(blob: Uint8Array, m: Mutation): void {
   const bad = mutate(blob, m);
-  try { parseFdt(bad); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'bad-fdt', String(e)); }
+  try { parseFdt(bad); seen.add('OK'); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'bad-fdt', String(e)); seen.add(e.statusName!); }
   for (const [base, sub] of [[bad, SMALL_SUB], [SAMPLE, bad]] as const) {
     try { mergeFdt(base, sub, '/'); } catch (e) { assert.ok(e instanceof VfioError && e.kind !== 'core-bug', String(e)); }
   }
@@ -125,7 +130,8 @@ function neverTraps(blob: Uint8Array, m: Mutation): void {
 
 test('mutations of a small written tree and of the dtc fixture never trap (validated or not)', () => {
   const small = write({ props: [['compatible', new TextEncoder().encode('arm,pl011\0')], ['#address-cells', new Uint8Array([0, 0, 0, 1])]], kids: [{ name: 'a@1', props: [['reg', new Uint8Array([0, 0, 0, 1, 0, 0, 0, 2])], ['phandle', new Uint8Array([0, 0, 0, 1])]], kids: [{ name: 'b', props: [], kids: [] }] }] });
-  for (const blob of [small, SAMPLE]) fc.assert(fc.property(mutation(blob.length), (m) => neverTraps(blob, m as Mutation)), { numRuns: 1500 });
+  for (const blob of [small, SAMPLE]) fc.assert(fc.property(mutation(blob.length), (m) => neverTraps(blob, m as Mutation)), { numRuns: 1500 * SCALE });
+  for (const s of ['OK', 'FDT_TRUNCATED', 'FDT_BAD_MAGIC', 'FDT_BAD_LAYOUT', 'FDT_BAD_TOKEN', 'FDT_BAD_NESTING', 'FDT_BAD_PROP', 'FDT_BAD_STRING', 'FDT_NO_END']) assert.ok(seen.has(s), `no mutation led to ${s}: ${[...seen].join(' ')}`);
   assert.is(core().exports.memory.buffer.byteLength, memBytes);
 });
 
@@ -141,7 +147,7 @@ test('mutations of QEMU virt (1 MiB padded) never trap', () => {
     try { parseFdt(bad); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'bad-fdt', String(e)); }
     const [p, l] = putAt(bad, 0);
     queryAll(p, l);
-  }), { numRuns: 300 });
+  }), { numRuns: 300 * SCALE });
   assert.is(core().exports.memory.buffer.byteLength, memBytes);
 });
 
@@ -170,7 +176,7 @@ test('random writer call sequences never trap and every status is a documented o
     }
     if (raw('fdt_sw_info')(h) === 4 /* FINISHED */) assert.is(raw('fdt_check')(base, Number(res(0))), 0, 'a finished blob validates');
     raw('fdt_sw_close')(h);
-  }), { numRuns: 1000 });
+  }), { numRuns: 1000 * SCALE });
   assert.is(core().exports.memory.buffer.byteLength, memBytes);
 });
 
