@@ -180,4 +180,20 @@ test('phandles: allocated upward from firstPhandle; a phandle property written b
   assert.is(kindOf(() => c.allocPhandle()), 'no-space FDT_W_PHANDLES_EXHAUSTED');
 });
 
+test('two FdtBuilders built interleaved, both growing their buffers, give two independent trees', () => {
+  using a = new FdtBuilder({ initialSize: 64 });
+  using b = new FdtBuilder({ initialSize: 64 });
+  a.beginNode(''); b.beginNode('');
+  for (let i = 0; i < 300; i++) {
+    a.beginNode(`a@${i}`).propU32('reg', i).propString('label', `a-${i}`).endNode();
+    b.beginNode(`b@${i}`).propU64('reg', BigInt(i) << 32n).propStrings('compatible', [`b,${i}`, 'b']).endNode();
+  }
+  a.endNode(); b.endNode();
+  const ta = parseFdt(a.finish()), tb = parseFdt(b.finish());
+  assert.is(ta.nodes().length, 301); assert.is(tb.nodes().length, 301);
+  assert.is(ta.node('/a@299').prop('label').string(), 'a-299');
+  assert.equal(tb.node('/b@299').prop('compatible').strings(), ['b,299', 'b']);
+  assert.is(tb.node('/b@7').prop('reg').u64(), 7n << 32n);
+});
+
 test.run();
