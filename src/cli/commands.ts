@@ -8,9 +8,11 @@ export interface Command {
 
 import { list } from './list';
 import { bind, unbind } from './bind';
+import { fdt } from './fdt';
 
 export const COMMANDS: Record<string, Command> = {
   list,
   bind,
   unbind,
+  fdt,
 };
