@@ -26,3 +26,5 @@ export type {
 } from './vfio/index';
 export { RegionTable } from './region/index';
 export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './region/index';
+export { parseFdt, Fdt, FdtNode, FdtProperty, FdtBuilder, mergeFdt, fdtMaxPhandle } from './fdt/index';
+export type { FdtRegEntry, FdtReservation, FdtBuilderOptions } from './fdt/index';
