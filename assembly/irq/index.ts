@@ -12,15 +12,8 @@
 // machine is unchanged.
 
 import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_NO_SPACE } from "../status";
-import { inScratch, clearResults, st32le, st64le, resultsBase, RESULT_SLOTS } from "../mem";
+import { inScratch, clearResults, setResult, st32le, st64le } from "../mem";
 
-// mem.ts's setResult() calls abort(), which the portable target (`use: ["abort="]`) cannot
-// compile; until that changes, results are written here through st64le with the same check.
-// `throw` compiles to abort in the release build and to unreachable in the portable one.
-function setResult(i: i32, v: u64): void {
-  if (<u32>i >= <u32>RESULT_SLOTS) throw new Error("result slot out of range");
-  st64le(resultsBase() + (<usize>i << 3), v);
-}
 import {
   MAX_MACHINES, MAX_IRQS_PER_DEVICE, MAX_ACTIONS_PER_EVENT, ACTION_SIZE, STAT_COUNT,
   DEVICE_PLATFORM, DEVICE_PCI,
