@@ -268,10 +268,17 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     const out: DeviceIrq[] = [];
     for (let i = 0; i < this.info.numIrqs; i++) {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
-      const r = queryGrowing(this.name, 16, (b) => new DataView(b.buffer).setUint32(8, i, true),
-        (b) => ctx(this.name, () => vfio.deviceGetIrqInfo(this.sys, fd, b), { message: `cannot read the info of IRQ ${i}` }),
-        (b) => decodeIrqInfo(b, i, this.name));
-      out.push(new DeviceIrq(this, i, name, r.flags, r.count));
+      try {
+        const r = queryGrowing(this.name, 16, (b) => new DataView(b.buffer).setUint32(8, i, true),
+          (b) => ctx(this.name, () => vfio.deviceGetIrqInfo(this.sys, fd, b), { message: `cannot read the info of IRQ ${i}` }),
+          (b) => decodeIrqInfo(b, i, this.name));
+        out.push(new DeviceIrq(this, i, name, r.flags, r.count));
+      } catch (e) {
+        if (!(e instanceof VfioError)) throw e;
+        // vfio-pci refuses ERR on a conventional (non-PCIe) function with EINVAL: the
+        // index stays, with count 0 and the error, as for regions.
+        out.push(new DeviceIrq(this, i, name, 0, 0, e));
+      }
     }
     return out;
   }

@@ -60,9 +60,14 @@ export class DeviceIrq {
   routed = false;
 
   /** @internal built by VfioDevice */
-  constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number) {
-    this.#owner = owner; this.index = index; this.name = name; this.flags = flags; this.count = count;
+  constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError) {
+    this.#owner = owner; this.index = index; this.name = name; this.flags = flags; this.count = count; this.error = error;
   }
+
+  /** False when the kernel would not describe this index (vfio-pci's ERR/REQ on a conventional
+   *  PCI function) or its reply was malformed; `error` says why, count is 0. */
+  get ok(): boolean { return this.error === undefined; }
+  readonly error: VfioError | undefined;
 
   /** Level-triggered: VFIO masks it on delivery (VFIO_IRQ_INFO_AUTOMASKED) until unmask(). */
   get level(): boolean { return (this.flags & VFIO_IRQ_INFO_AUTOMASKED) !== 0; }
@@ -81,6 +86,7 @@ export class DeviceIrq {
   onTrigger(handler: IrqHandler): void {
     this.#owner.liveFd();
     if (this.routed) throw new VfioError({ kind: 'bad-state', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) is routed through the IRQ machine`, hint: 'close the routing first' });
+    if (!this.ok) throw new VfioError({ kind: 'not-found', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) could not be read from the kernel: ${this.error!.message}`, hint: 'this index is unusable; the others are fine' });
     if (!this.eventfdCapable || this.count === 0) throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) cannot signal an eventfd (flags 0x${this.flags.toString(16)}, count ${this.count})`, hint: 'pick an index with VFIO_IRQ_INFO_EVENTFD' });
     if (this.#efd >= 0) this.disable();
     const efd = newEventfd(this.#owner);
