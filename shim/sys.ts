@@ -13,9 +13,11 @@ import type { Libc } from './libc';
 /** Builds the VfioError for a failed call. `call` names the syscall as it appears in messages. */
 export function syscallError(call: string, errno: number, detail?: string): VfioError {
   const e = errnoEntry(errno);
+  // VfioError appends "(syscall: ENAME)", so an ioctl leads with its bare uapi name here.
+  const lead = /^ioctl\((.*)\)$/.exec(call)?.[1] ?? call;
   return new VfioError({
     kind: e.kind, errno, errnoName: e.name, syscall: call,
-    message: `${call}${detail ? ` ${detail}` : ''} failed: ${e.text}`,
+    message: `${lead}${detail ? ` ${detail}` : ''} failed: ${e.text}`,
     ...(e.hint === undefined ? {} : { hint: e.hint }),
   });
 }

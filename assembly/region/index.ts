@@ -131,7 +131,7 @@ export function region_add(h: i32, index: u32, flags: u32, size: u64, fileOffset
   if (index >= MAX_REGIONS || nAreas > MAX_SPARSE_AREAS) return ERR_LIMIT;
   if (size > U64_MAX - fileOffset) return ERR_OVERFLOW;
   if (sparse == 0) nAreas = 0;
-  if (!inScratch(areas, <usize>nAreas * 16)) return ERR_BAD_ARG;
+  if (nAreas > 0 && !inScratch(areas, <usize>nAreas * 16)) return ERR_BAD_ARG;   // no areas: ptr unused
   let prevEnd: u64 = 0;
   for (let i: u32 = 0; i < nAreas; i++) {
     const o = ld64le(areas + <usize>i * 16), z = ld64le(areas + <usize>i * 16 + 8);
@@ -245,7 +245,7 @@ export function region_split(h: i32, index: u32, pageSize: u64, holes: usize, nH
   if (r < 0) return r;
   if (pageSize < MIN_PAGE || pageSize > MAX_PAGE || (pageSize & (pageSize - 1)) != 0) return ERR_BAD_ARG;
   if (nHoles > MAX_HOLES) return ERR_LIMIT;
-  if (!inScratch(holes, <usize>nHoles * 16) || !inScratch(out, <usize>cap)) return ERR_BAD_ARG;
+  if ((nHoles > 0 && !inScratch(holes, <usize>nHoles * 16)) || !inScratch(out, <usize>cap)) return ERR_BAD_ARG;
   const pm = pageSize - 1;
   const size = R_SIZE[r];
   wn = 0;

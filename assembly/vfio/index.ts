@@ -329,7 +329,7 @@ export function vfio_irq_set_encode(out: usize, cap: u32, index: u32, start: u32
   const dataType = flags & (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_DATA_EVENTFD);
   const action = flags & (VFIO_IRQ_SET_ACTION_MASK | VFIO_IRQ_SET_ACTION_UNMASK | VFIO_IRQ_SET_ACTION_TRIGGER);
   if (flags != (dataType | action) || popcnt(dataType) != 1 || popcnt(action) != 1) return ERR_BAD_ARG;
-  if (!inScratch(out, <usize>cap) || !inScratch(data, <usize>dataLen)) return ERR_BAD_ARG;
+  if (!inScratch(out, <usize>cap) || (dataLen > 0 && !inScratch(data, <usize>dataLen))) return ERR_BAD_ARG;
   if (start > MAX_IRQS || count > MAX_IRQS - start) return VFIO_ERR_TOO_MANY;
   const elem: u32 = dataType == VFIO_IRQ_SET_DATA_NONE ? 0 : dataType == VFIO_IRQ_SET_DATA_BOOL ? 1 : 4;
   if (dataLen != count * elem) return ERR_BAD_ARG;

@@ -1,0 +1,188 @@
+// RegionTable: the TypeScript face of the core's region table (assembly/region/index.ts, whose
+// header holds the rules). One per device: regions are keyed by their kernel index, and a region
+// whose info query failed stays in the table as failed (with its status) instead of shifting the
+// indexes of the others. For each region: the split into MAP and TRAP ranges for a page size
+// (optionally minus carve-out holes such as the MSI-X table), and the guest access check.
+// Not responsible for: the mmap and the pread/pwrite (the device layer does them from the split
+// and the checked file offsets), or decoding the kernel's reply (src/vfio/decode.ts).
+
+import { core, type Core } from '../core/loader';
+import { VfioError, type VfioErrorKind } from '../errors';
+import type { RegionInfo, SparseArea } from '../vfio/decode';
+import { MAX_REGIONS } from '../vfio/uapi';
+
+export interface RegionSpec {
+  index: number;
+  flags: number;
+  size: bigint;
+  /** Offset of the region in the device fd. */
+  offset: bigint;
+  /** Sparse mmap areas; undefined when the region has no sparse-mmap capability. */
+  sparse?: SparseArea[];
+}
+
+export type RegionEntry =
+  | { state: 'ok'; index: number; flags: number; size: bigint; offset: bigint; sparse?: SparseArea[] }
+  | { state: 'failed'; index: number; status: number; statusName: string };
+
+export interface SplitRange { offset: bigint; size: bigint; kind: 'map' | 'trap' }
+export interface Hole { offset: bigint; size: bigint }
+
+export type AccessResult =
+  | { ok: true; fileOffset: bigint }
+  | { ok: false; reason: 'out-of-range' | 'misaligned' | 'denied'; /** What a refused read returns: all-ones of the width. */ readValue: bigint };
+
+export interface RegionCounters {
+  /** Refused reads (answered all-ones). */
+  readsRefused: bigint;
+  /** Refused writes (dropped). */
+  writesDropped: bigint;
+  outOfRange: bigint;
+  misaligned: bigint;
+  denied: bigint;
+}
+
+type F = (...a: (number | bigint)[]) => number;
+const ENTRY = 24;
+const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
+  REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
+};
+
+function kindOf(name: string): VfioErrorKind {
+  if (name === 'NOT_FOUND' || name === 'REGION_FAILED') return 'not-found';
+  if (name === 'NO_SPACE') return 'no-space';
+  if (name === 'INTERNAL') return 'core-bug';
+  return 'bad-argument';
+}
+
+export class RegionTable {
+  private readonly c: Core;
+  private handle: number;
+  private readonly f: Record<string, F>;
+
+  constructor() {
+    this.c = core();
+    const f = (n: string): F => this.c.fn<F>(`region_${n}`);
+    this.f = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
+    const h = this.f.create!();
+    if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
+    this.handle = h;
+  }
+
+  /** Fills a table by querying regions 0..numRegions-1; a query that throws a VfioError of kind
+   *  'kernel-reply' records that region as failed and the others keep their indexes. */
+  static fromQueries(numRegions: number, queryRegion: (index: number) => RegionInfo): RegionTable {
+    const t = new RegionTable();
+    try {
+      for (let i = 0; i < numRegions; i++) {
+        let info: RegionInfo;
+        try { info = queryRegion(i); } catch (e) {
+          if (e instanceof VfioError && e.kind === 'kernel-reply' && e.status !== undefined) { t.addFailed(i, e.status); continue; }
+          throw e;
+        }
+        t.add(info);
+      }
+    } catch (e) { t.close(); throw e; }
+    return t;
+  }
+
+  get closed(): boolean { return this.handle === 0; }
+
+  /** Records a region (replacing a previous entry at its index; its counters restart at 0). */
+  add(info: RegionSpec | RegionInfo): void {
+    const areas = info.sparse ?? [];
+    const bytes = new Uint8Array(areas.length * 16);
+    const dv = new DataView(bytes.buffer);
+    areas.forEach((a, i) => { dv.setBigUint64(16 * i, BigInt.asUintN(64, a.offset), true); dv.setBigUint64(16 * i + 8, BigInt.asUintN(64, a.size), true); });
+    const p = this.c.put(bytes, 0);
+    const st = this.f.add!(this.live(), info.index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
+    if (st < 0) throw this.err(st, `cannot record region ${info.index}`);
+  }
+
+  /** Records that region `index`'s query failed with core status `status` (< 0). */
+  addFailed(index: number, status: number): void {
+    const st = this.f.failed!(this.live(), index >>> 0, status);
+    if (st < 0) throw this.err(st, `cannot record region ${index} as failed`);
+  }
+
+  /** What the table holds at `index`; undefined when nothing was recorded there. */
+  get(index: number): RegionEntry | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= MAX_REGIONS) return undefined;
+    const st = this.f.get!(this.live(), index);
+    if (st === -4) return undefined;
+    if (st < 0) throw this.err(st, `region ${index}`);
+    const r = (i: number) => this.c.result(i);
+    if (st === 2) {
+      const status = Number(BigInt.asIntN(64, r(0)));
+      return { state: 'failed', index, status, statusName: this.c.statusName(status).split(':')[0]! };
+    }
+    const e: RegionEntry = { state: 'ok', index, flags: Number(r(0)), size: r(1), offset: r(2) };
+    if (r(3) === 1n) {
+      const n = Number(r(4));
+      e.sparse = [];
+      for (let i = 0; i < n; i++) {
+        this.f.area!(this.handle, index, i);
+        e.sparse.push({ offset: r(0), size: r(1) });
+      }
+    }
+    return e;
+  }
+
+  /** The region's MAP and TRAP ranges for `pageSize` (4 KiB..64 KiB), minus `holes` (rounded out
+   *  to pages and trapped): covering the region exactly, in order. */
+  split(index: number, pageSize: bigint = 4096n, holes: Hole[] = []): SplitRange[] {
+    const hb = new Uint8Array(holes.length * 16);
+    const dv = new DataView(hb.buffer);
+    holes.forEach((h, i) => { dv.setBigUint64(16 * i, BigInt.asUintN(64, h.offset), true); dv.setBigUint64(16 * i + 8, BigInt.asUintN(64, h.size), true); });
+    const hp = this.c.put(hb, 0);
+    const out = this.c.transientPtr + 4096;
+    const cap = 64 * 1024;   // (MAX_SPARSE_AREAS + MAX_HOLES) * 2 + 1 entries fit many times
+    const st = this.f.split!(this.live(), index >>> 0, pageSize, hp, holes.length, out, cap);
+    if (st < 0) throw this.err(st, `cannot split region ${index} for ${pageSize}-byte pages`);
+    const v = new DataView(this.c.u8.buffer, out, st * ENTRY);
+    const res: SplitRange[] = [];
+    for (let i = 0; i < st; i++) {
+      res.push({ offset: v.getBigUint64(i * ENTRY, true), size: v.getBigUint64(i * ENTRY + 8, true), kind: v.getUint32(i * ENTRY + 16, true) === 1 ? 'map' : 'trap' });
+    }
+    return res;
+  }
+
+  /** Checks a guest access; a refused one is counted (the read gives readValue, the write is
+   *  dropped). Throws only for a VMM bug: width not 1/2/4/8, unknown or failed region. */
+  check(index: number, offset: bigint, width: number, dir: 'read' | 'write'): AccessResult {
+    const st = this.f.check!(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
+    if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
+    const name = this.c.statusName(st).split(':')[0]!;
+    const reason = REASONS[name];
+    if (reason) return { ok: false, reason, readValue: this.c.result(0) };
+    throw this.err(st, `cannot check a ${width}-byte ${dir} at 0x${offset.toString(16)} of region ${index}`);
+  }
+
+  /** Refused guest accesses to the region since it was added. */
+  counters(index: number): RegionCounters {
+    const st = this.f.counters!(this.live(), index >>> 0);
+    if (st < 0) throw this.err(st, `region ${index}`);
+    const r = (i: number) => this.c.result(i);
+    return { readsRefused: r(0), writesDropped: r(1), outOfRange: r(2), misaligned: r(3), denied: r(4) };
+  }
+
+  /** Frees the table; closing twice is harmless. */
+  close(): void {
+    if (this.handle === 0) return;
+    this.f.free!(this.handle);
+    this.handle = 0;
+  }
+  [Symbol.dispose](): void { this.close(); }
+
+  private live(): number {
+    if (this.handle === 0) throw new VfioError({ kind: 'closed', message: 'the region table is closed', hint: 'create a new RegionTable' });
+    return this.handle;
+  }
+
+  private err(st: number, what: string): VfioError {
+    const full = this.c.statusName(st);
+    const statusName = full.split(':')[0]!;
+    const extra = statusName === 'REGION_FAILED' ? ` (its query failed: ${this.c.statusName(Number(BigInt.asIntN(64, this.c.result(0))))})` : '';
+    return new VfioError({ kind: kindOf(statusName), message: `${what}: ${full}${extra}`, status: st, statusName, hint: statusName === 'REGION_FAILED' ? 'the kernel gave a malformed reply for this region; it cannot be used' : undefined });
+  }
+}

@@ -1,0 +1,177 @@
+// Strict decoders of the kernel's VFIO replies, over the core's vfio_*_decode exports
+// (assembly/vfio/index.ts, whose header states the chain rule and the checks). Each takes the
+// whole buffer passed to the ioctl, as the kernel left it, and returns plain objects with u64
+// values as bigint. A malformed reply throws VfioError kind 'kernel-reply' with the core's status,
+// its name and the byte offset of the fault; a reply asking for a larger buffer throws kind
+// 'no-space' with status VFIO_NEED_ARGSZ (queryWithArgsz in src/vfio/query.ts handles that).
+// Not responsible for: issuing the ioctls.
+
+import { core, TRANSIENT_BYTES } from '../core/loader';
+import { VfioError, type VfioErrorKind } from '../errors';
+import {
+  VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_AMBA,
+  VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_REGION_INFO_FLAG_READ,
+  VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
+  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE, VFIO_NEED_ARGSZ, VFIO_ERR_SHORT_BUFFER,
+} from './uapi';
+
+export type DeviceApi = 'pci' | 'platform' | 'amba' | 'ccw' | 'ap' | 'fsl-mc' | 'unknown';
+
+export interface DeviceInfo {
+  argsz: number;
+  flags: number;
+  /** VFIO_DEVICE_FLAGS_RESET. */
+  reset: boolean;
+  /** The bus driver, from the VFIO_DEVICE_FLAGS_* bit that is set. */
+  api: DeviceApi;
+  numRegions: number;
+  numIrqs: number;
+  /** 0 when the reply has no capability chain. */
+  capOffset: number;
+  /** Capabilities in the chain (none is interpreted for devices; all are bounds-checked). */
+  caps: number;
+}
+
+export interface SparseArea { offset: bigint; size: bigint }
+
+export interface RegionInfo {
+  argsz: number;
+  index: number;
+  flags: number;
+  read: boolean;
+  write: boolean;
+  mmap: boolean;
+  size: bigint;
+  /** Offset of the region in the device fd (for pread/pwrite and mmap). */
+  offset: bigint;
+  capOffset: number;
+  /** VFIO_REGION_INFO_CAP_SPARSE_MMAP: only these areas may be mmapped (sorted, disjoint, inside
+   *  the region); undefined when the region has no such capability. */
+  sparse?: SparseArea[];
+  /** VFIO_REGION_INFO_CAP_TYPE. */
+  type?: { type: number; subtype: number };
+  /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: the MSI-X table may be mmapped. */
+  msixMappable: boolean;
+  caps: number;
+}
+
+export interface IrqInfo {
+  argsz: number;
+  index: number;
+  flags: number;
+  count: number;
+  eventfd: boolean;
+  maskable: boolean;
+  automasked: boolean;
+  noresize: boolean;
+}
+
+/** An inclusive IOVA range [start, end]. */
+export interface IovaRange { start: bigint; end: bigint }
+
+export interface IommuType1Info {
+  argsz: number;
+  flags: number;
+  /** Bitmap of supported IOMMU page sizes. */
+  iovaPgsizes: bigint;
+  capOffset: number;
+  /** VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: sorted, disjoint; undefined without the capability. */
+  iovaRanges?: IovaRange[];
+  /** VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: DMA mappings that may still be made. */
+  dmaAvail?: number;
+  caps: number;
+}
+
+type Raw = (p: number, len: number, index?: number) => number;
+
+/** Runs one decoder over `bytes`; returns the status (>= 0) or throws. */
+function run(name: string, what: string, bytes: Uint8Array, index?: number): number {
+  const c = core();
+  if (bytes.length > TRANSIENT_BYTES) {
+    throw new VfioError({ kind: 'bad-argument', message: `${what}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
+  }
+  const p = c.put(bytes, 0);
+  const f = c.fn<Raw>(name);
+  const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
+  if (st >= 0) return st;
+  const full = c.statusName(st);
+  const statusName = full.split(':')[0];
+  const slot0 = c.result(0);
+  if (st === VFIO_NEED_ARGSZ) {
+    throw new VfioError({ kind: 'no-space', message: `${what}: the kernel needs argsz ${slot0} but the buffer has ${bytes.length} bytes`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, status: st, statusName, offset: 0 });
+  }
+  let kind: VfioErrorKind = 'kernel-reply';
+  if (st === VFIO_ERR_SHORT_BUFFER || statusName === 'BAD_ARG') kind = 'bad-argument';
+  if (statusName === 'INTERNAL') kind = 'core-bug';
+  throw new VfioError({
+    kind, message: `${what}: ${full}${kind === 'kernel-reply' ? ` at byte ${slot0}` : ''}`,
+    hint: kind === 'kernel-reply' ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
+    status: st, statusName, offset: kind === 'kernel-reply' ? Number(slot0) : undefined,
+  });
+}
+
+const u32 = (i: number) => Number(core().result(i));
+const le64 = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
+
+function apiOf(flags: number): DeviceApi {
+  if (flags & VFIO_DEVICE_FLAGS_PCI) return 'pci';
+  if (flags & VFIO_DEVICE_FLAGS_PLATFORM) return 'platform';
+  if (flags & VFIO_DEVICE_FLAGS_AMBA) return 'amba';
+  if (flags & VFIO_DEVICE_FLAGS_CCW) return 'ccw';
+  if (flags & VFIO_DEVICE_FLAGS_AP) return 'ap';
+  if (flags & VFIO_DEVICE_FLAGS_FSL_MC) return 'fsl-mc';
+  return 'unknown';
+}
+
+/** struct vfio_device_info as VFIO_DEVICE_GET_INFO left it. */
+export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
+  const caps = run('vfio_device_info_decode', 'VFIO_DEVICE_GET_INFO reply', bytes);
+  const flags = u32(0);
+  return { argsz: u32(4), flags, reset: (flags & VFIO_DEVICE_FLAGS_RESET) !== 0, api: apiOf(flags), numRegions: u32(1), numIrqs: u32(2), capOffset: u32(3), caps };
+}
+
+/** struct vfio_region_info (and its chain) as VFIO_DEVICE_GET_REGION_INFO left it. `index`: the
+ *  index asked for; a reply for another index is a kernel-reply error. */
+export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
+  const caps = run('vfio_region_info_decode', `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
+  const c = core();
+  const flags = u32(0);
+  const info: RegionInfo = {
+    argsz: u32(12), index: u32(1), flags, read: (flags & VFIO_REGION_INFO_FLAG_READ) !== 0,
+    write: (flags & VFIO_REGION_INFO_FLAG_WRITE) !== 0, mmap: (flags & VFIO_REGION_INFO_FLAG_MMAP) !== 0,
+    size: c.result(2), offset: c.result(3), capOffset: u32(4), msixMappable: c.result(11) === 1n, caps,
+  };
+  if (c.result(8) === 1n) info.type = { type: u32(9), subtype: u32(10) };
+  if (c.result(5) === 1n) {
+    const n = u32(6), at = u32(7);
+    info.sparse = [];
+    // The core validated every area; read them from the caller's copy of the reply.
+    for (let i = 0; i < n; i++) info.sparse.push({ offset: le64(bytes, at + 16 * i), size: le64(bytes, at + 16 * i + 8) });
+  }
+  return info;
+}
+
+/** struct vfio_irq_info as VFIO_DEVICE_GET_IRQ_INFO left it. */
+export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
+  run('vfio_irq_info_decode', `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
+  const flags = u32(0);
+  return {
+    argsz: u32(3), index: u32(1), flags, count: u32(2), eventfd: (flags & VFIO_IRQ_INFO_EVENTFD) !== 0,
+    maskable: (flags & VFIO_IRQ_INFO_MASKABLE) !== 0, automasked: (flags & VFIO_IRQ_INFO_AUTOMASKED) !== 0,
+    noresize: (flags & VFIO_IRQ_INFO_NORESIZE) !== 0,
+  };
+}
+
+/** struct vfio_iommu_type1_info (and its chain) as VFIO_IOMMU_GET_INFO left it. */
+export function decodeIommuType1Info(bytes: Uint8Array): IommuType1Info {
+  const caps = run('vfio_iommu_type1_info_decode', 'VFIO_IOMMU_GET_INFO reply', bytes);
+  const c = core();
+  const info: IommuType1Info = { argsz: u32(8), flags: u32(0), iovaPgsizes: c.result(1), capOffset: u32(2), caps };
+  if (c.result(6) === 1n) info.dmaAvail = u32(7);
+  if (c.result(3) === 1n) {
+    const n = u32(4), at = u32(5);
+    info.iovaRanges = [];
+    for (let i = 0; i < n; i++) info.iovaRanges.push({ start: le64(bytes, at + 16 * i), end: le64(bytes, at + 16 * i + 8) });
+  }
+  return info;
+}

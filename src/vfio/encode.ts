@@ -1,0 +1,111 @@
+// Encoders of VFIO request structs over the core's vfio_*_encode exports (assembly/vfio/index.ts
+// checks every argument). Each returns the exact bytes to pass to the ioctl, argsz included.
+// Not responsible for: issuing the ioctls or owning the eventfds.
+
+import { core } from '../core/loader';
+import { VfioError } from '../errors';
+import {
+  VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_ACTION_MASK,
+  VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, LAYOUT,
+} from './uapi';
+
+export type IrqSetAction = 'trigger' | 'mask' | 'unmask';
+
+export interface IrqSetRequest {
+  /** IRQ index (e.g. VFIO_PCI_MSIX_IRQ_INDEX). */
+  index: number;
+  /** First sub-index (vector) the request applies to. */
+  start?: number;
+  action: IrqSetAction;
+  /** DATA_EVENTFD: one fd per vector from `start`, -1 to detach (or skip) that vector. */
+  fds?: number[];
+  /** DATA_BOOL: one flag per vector from `start`. */
+  bools?: boolean[];
+  /** DATA_NONE: vectors acted on (count 0 with action 'trigger' disables the index). */
+  count?: number;
+}
+
+const ACTIONS: Record<IrqSetAction, number> = { trigger: VFIO_IRQ_SET_ACTION_TRIGGER, mask: VFIO_IRQ_SET_ACTION_MASK, unmask: VFIO_IRQ_SET_ACTION_UNMASK };
+type F = (...a: (number | bigint)[]) => number;
+
+function fail(st: number, what: string): never {
+  const full = core().statusName(st);
+  throw new VfioError({ kind: st === -1000 ? 'core-bug' : 'bad-argument', message: `${what}: ${full}`, status: st, statusName: full.split(':')[0], hint: 'check the arguments against the uapi rules in docs/vfio-region.md' });
+}
+
+/** struct vfio_irq_set for VFIO_DEVICE_SET_IRQS. Give exactly one of fds, bools or count. */
+export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
+  const given = [req.fds, req.bools, req.count].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new VfioError({ kind: 'bad-argument', message: 'encodeIrqSet: give exactly one of fds, bools or count', hint: 'fds for DATA_EVENTFD, bools for DATA_BOOL, count for DATA_NONE' });
+  const action = ACTIONS[req.action];
+  if (action === undefined) throw new VfioError({ kind: 'bad-argument', message: `encodeIrqSet: unknown action ${String(req.action)}` });
+  let dataType: number, data: Uint8Array, count: number;
+  if (req.fds) {
+    dataType = VFIO_IRQ_SET_DATA_EVENTFD; count = req.fds.length;
+    data = new Uint8Array(count * 4);
+    const dv = new DataView(data.buffer);
+    req.fds.forEach((fd, i) => {
+      if (!Number.isInteger(fd) || fd < -1 || fd > 0x7fffffff) throw new VfioError({ kind: 'bad-argument', message: `encodeIrqSet: fds[${i}] = ${fd} is not an fd or -1` });
+      dv.setInt32(i * 4, fd, true);
+    });
+  } else if (req.bools) {
+    dataType = VFIO_IRQ_SET_DATA_BOOL; count = req.bools.length;
+    data = Uint8Array.from(req.bools, (b) => (b ? 1 : 0));
+  } else {
+    dataType = VFIO_IRQ_SET_DATA_NONE; count = req.count!; data = new Uint8Array(0);
+  }
+  const c = core();
+  const dataPtr = c.put(data, 0);
+  const out = c.transientPtr + 64 * 1024;   // after the data (at most MAX_IRQS * 4 = 8 KiB)
+  const cap = LAYOUT.vfio_irq_set.size + data.length;
+  const st = c.fn<F>('vfio_irq_set_encode')(out, cap, req.index >>> 0, (req.start ?? 0) >>> 0, count >>> 0, action | dataType, dataPtr, data.length);
+  if (st < 0) fail(st, `encodeIrqSet(index ${req.index}, start ${req.start ?? 0}, count ${count})`);
+  return c.take(out, st);
+}
+
+export interface DmaMapRequest {
+  /** Process virtual address of the memory (a bigint pointer, as koffi gives). */
+  vaddr: bigint;
+  iova: bigint;
+  size: bigint;
+  /** Device may read the memory (default true). */
+  read?: boolean;
+  /** Device may write the memory (default true). */
+  write?: boolean;
+  /** VFIO_DMA_MAP_FLAG_VADDR: update the vaddr of an existing mapping (live update). */
+  updateVaddr?: boolean;
+}
+
+/** struct vfio_iommu_type1_dma_map for VFIO_IOMMU_MAP_DMA. */
+export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
+  const flags = (req.read ?? true ? VFIO_DMA_MAP_FLAG_READ : 0) | (req.write ?? true ? VFIO_DMA_MAP_FLAG_WRITE : 0) | (req.updateVaddr ? VFIO_DMA_MAP_FLAG_VADDR : 0);
+  const c = core();
+  const st = c.fn<F>('vfio_dma_map_encode')(c.transientPtr, LAYOUT.vfio_iommu_type1_dma_map.size, flags, u64(req.vaddr), u64(req.iova), u64(req.size));
+  if (st < 0) fail(st, `encodeDmaMap(iova 0x${req.iova.toString(16)}, size 0x${req.size.toString(16)})`);
+  return c.take(c.transientPtr, st);
+}
+
+export interface DmaUnmapRequest {
+  iova?: bigint;
+  size?: bigint;
+  /** VFIO_DMA_UNMAP_FLAG_ALL: every mapping (iova and size must be 0 or omitted). */
+  all?: boolean;
+  /** VFIO_DMA_UNMAP_FLAG_VADDR: invalidate the vaddr only (live update). */
+  vaddrOnly?: boolean;
+}
+
+/** struct vfio_iommu_type1_dma_unmap for VFIO_IOMMU_UNMAP_DMA (no dirty bitmap). */
+export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
+  const flags = (req.all ? VFIO_DMA_UNMAP_FLAG_ALL : 0) | (req.vaddrOnly ? VFIO_DMA_UNMAP_FLAG_VADDR : 0);
+  const c = core();
+  const st = c.fn<F>('vfio_dma_unmap_encode')(c.transientPtr, LAYOUT.vfio_iommu_type1_dma_unmap.size, flags, u64(req.iova ?? 0n), u64(req.size ?? 0n));
+  if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${(req.iova ?? 0n).toString(16)}, size 0x${(req.size ?? 0n).toString(16)})`);
+  return c.take(c.transientPtr, st);
+}
+
+/** Core exports take u64 as BigInt; values outside [0, 2^64) are the caller's error. */
+function u64(v: bigint): bigint {
+  if (v < 0n || v >= 1n << 64n) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
+  return v;
+}

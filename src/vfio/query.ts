@@ -1,0 +1,71 @@
+// The "buffer too small" protocol of VFIO's INFO ioctls: the caller passes argsz; when the reply
+// (with its capability chain) needs more, the kernel sets argsz to what it needs and leaves the
+// chain out; the caller queries again with a buffer that large. The core decides (VFIO_NEED_ARGSZ);
+// this loop only re-queries, within named bounds.
+// Not responsible for: the ioctl itself (the `query` callback does it, e.g. through shim/).
+
+import { VfioError } from '../errors';
+import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, type DeviceInfo, type RegionInfo, type IrqInfo, type IommuType1Info } from './decode';
+import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi';
+
+/** Queries per INFO call: the kernel's need changes only when the capabilities change between two
+ *  calls (a group joining the container adds reserved IOVA ranges), so 2 suffice and 4 tolerate a
+ *  race; a kernel that keeps asking for more is broken. */
+export const MAX_ARGSZ_RETRIES = 4;
+/** Largest reply accepted: the biggest legitimate one is a type1 info with MAX_IOVA_RANGES ranges
+ *  (about 16 KiB); a hostile argsz of gigabytes must not become an allocation. */
+export const MAX_REPLY_BYTES = 1 << 20;
+
+export interface QueryOptions {
+  /** First buffer size (default: the fixed struct plus room for a typical chain). */
+  initialSize?: number;
+  maxRetries?: number;
+}
+
+/** Generic loop: `fill(buf)` writes the request fields (argsz at 0 is written here), `query(buf)`
+ *  runs the ioctl in place, `decode(buf)` decodes it; repeats with a larger buffer while the
+ *  decoder answers VFIO_NEED_ARGSZ. Throws kind 'kernel-reply' when the retries run out or argsz
+ *  passes MAX_REPLY_BYTES, and whatever query/decode throw. */
+export function queryWithArgsz<T>(what: string, initialSize: number, fill: (buf: Uint8Array) => void, query: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => T, maxRetries = MAX_ARGSZ_RETRIES): T {
+  let size = initialSize;
+  for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    const buf = new Uint8Array(size);
+    const dv = new DataView(buf.buffer);
+    dv.setUint32(0, size, true);
+    fill(buf);
+    query(buf);
+    try {
+      return decode(buf);
+    } catch (e) {
+      if (!(e instanceof VfioError) || e.status !== VFIO_NEED_ARGSZ) throw e;
+      const need = dv.getUint32(0, true);   // the kernel's argsz: what the core named in slot 0
+      if (need > MAX_REPLY_BYTES) {
+        throw new VfioError({ kind: 'kernel-reply', message: `${what}: the kernel asks for argsz ${need}, beyond MAX_REPLY_BYTES (${MAX_REPLY_BYTES})`, hint: 'the kernel or driver reports an implausible reply size; report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
+      }
+      size = need;
+    }
+  }
+  throw new VfioError({ kind: 'kernel-reply', message: `${what}: the kernel asked for a larger buffer ${maxRetries + 1} times in a row`, hint: 'the capability chain keeps growing between queries; retry later or report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
+}
+
+const setU32 = (buf: Uint8Array, off: number, v: number) => new DataView(buf.buffer, buf.byteOffset).setUint32(off, v, true);
+
+/** VFIO_DEVICE_GET_INFO through `query`, growing the buffer as the kernel asks. */
+export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {
+  return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries);
+}
+
+/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query`. */
+export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): RegionInfo {
+  return queryWithArgsz(`VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, (b) => decodeRegionInfo(b, index), opts.maxRetries);
+}
+
+/** VFIO_DEVICE_GET_IRQ_INFO for `index` through `query`. */
+export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IrqInfo {
+  return queryWithArgsz(`VFIO_DEVICE_GET_IRQ_INFO(${index})`, opts.initialSize ?? LAYOUT.vfio_irq_info.size, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), opts.maxRetries);
+}
+
+/** VFIO_IOMMU_GET_INFO (type1) through `query`. */
+export function queryIommuType1Info(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IommuType1Info {
+  return queryWithArgsz('VFIO_IOMMU_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeIommuType1Info, opts.maxRetries);
+}
