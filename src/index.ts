@@ -13,7 +13,7 @@ export type { GuestNodeRequest, GuestNode } from './dtnode';
 export { IrqMachine } from './irq/machine';
 export { IrqDispatcher } from './irq/dispatcher';
 export { openDevice, allocDma, VfioDevice } from './device/device';
-export type { OpenOptions, IommuOption, DeviceInfo, DeviceKind, DmaMapRequest, DmaMappingRecord } from './device/device';
+export type { OpenOptions, IommuOption, VfioDeviceInfo, VfioDeviceKind, DmaMapOptions, DmaMappingRecord } from './device/device';
 export { DeviceRegion } from './device/region';
 export type { RegionMap } from './device/region';
 export { DeviceIrq, IrqRouting } from './device/irq';

@@ -23,7 +23,8 @@ import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import * as vfio from '../../shim/vfio';
 import { closedError, ctx, processSys, systemPageSize, Teardown } from './context';
 import { Container, Group, IommufdSpace, cdevPath, haveContainer, haveIommufd, noDma, type DmaSpace, type IommuKind } from './iommu';
-import { decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo, MAX_REPLY, regionAddFailed, regionTableCreate, regionTableFree, type Decoded } from './core-calls';
+import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
+import { RegionTable } from '../region/index';
 import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
 import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
@@ -39,12 +40,12 @@ export const VFIO_DEVICE_FLAGS_FSL_MC = 1 << 6;
 export const VFIO_DEVICE_FLAGS_CAPS = 1 << 7;
 export const VFIO_DEVICE_FLAGS_CDX = 1 << 8;
 
-export type DeviceKind = 'pci' | 'platform' | 'amba' | 'other';
+export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
 
-export interface DeviceInfo {
+export interface VfioDeviceInfo {
   /** Raw vfio_device_info.flags. */
   flags: number;
-  kind: DeviceKind;
+  kind: VfioDeviceKind;
   /** VFIO_DEVICE_FLAGS_RESET: reset() is supported. */
   reset: boolean;
   numRegions: number;
@@ -63,7 +64,7 @@ export interface OpenOptions extends SysfsOptions {
   pageSize?: number;
 }
 
-export interface DmaMapRequest {
+export interface DmaMapOptions {
   iova: bigint;
   /** Memory from allocDma() (or a Uint8Array view into it). */
   buffer?: ArrayBuffer | Uint8Array;
@@ -134,37 +135,20 @@ function chooseIommu(entry: DeviceEntry, want: IommuOption, opts: SysfsOptions):
   return want;
 }
 
-/** Issues a GET_*_INFO ioctl with the argsz protocol: when the kernel asks for more, query again
- *  with the size it asked for (bounded by MAX_REPLY). */
-function queryGrowing<T>(device: string, initial: number, fill: (buf: Uint8Array) => void, ioctl: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => Decoded<T>): T {
-  let size = initial;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const buf = new Uint8Array(size);
-    new DataView(buf.buffer).setUint32(0, size, true);
-    fill(buf);
-    ioctl(buf);
-    const d = decode(buf);
-    if ('ok' in d) return d.ok;
-    if (d.needArgsz <= size || d.needArgsz > MAX_REPLY) throw new VfioError({ kind: 'kernel-reply', device, message: `the kernel asked for a ${d.needArgsz}-byte reply buffer (had ${size}, bound ${MAX_REPLY})` });
-    size = d.needArgsz;
-  }
-  throw new VfioError({ kind: 'kernel-reply', device, message: 'the kernel kept asking for a larger reply buffer' });
-}
-
 export class VfioDevice implements RegionOwner, IrqOwner {
   readonly name: string;
   readonly bus: Bus;
   readonly iommu: IommuKind;
   /** The IOMMU group number (the N of /dev/vfio/N or noiommu-N). */
   readonly group: number;
-  readonly info: DeviceInfo;
+  readonly info: VfioDeviceInfo;
   /** Indexed by the kernel's region index; a region that failed to decode keeps its index (ok: false). */
   readonly regions: readonly DeviceRegion[];
   /** Indexed by the kernel's IRQ index. */
   readonly irqs: readonly DeviceIrq[];
   readonly sys: Sys;
   readonly pageSize: number;
-  readonly regionTable: number;
+  readonly regionTable: RegionTable;
   #fd: number;
   #closing = false;
   #group: Group | undefined;
@@ -182,7 +166,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     this.iommu = iommu;
     this.group = entry.iommuGroup!;
     this.pageSize = opts.pageSize ?? systemPageSize();
-    this.regionTable = 0;
+    this.regionTable = undefined as unknown as RegionTable; // set once the device fd is open
     this.#fd = -1;
     const name = this.name;
     try {
@@ -212,7 +196,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       }
       const fd = this.#fd;
       this.info = this.#queryInfo(fd);
-      (this as { regionTable: number }).regionTable = regionTableCreate(name);
+      (this as { regionTable: RegionTable }).regionTable = ctx(name, () => new RegionTable());
       this.regions = this.#queryRegions(fd);
       this.irqs = this.#queryIrqs(fd);
     } catch (e) {
@@ -237,10 +221,10 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     if (this.#mappings.size > 64) for (const x of this.#mappings) if (x.closed) this.#mappings.delete(x);
   }
 
-  #queryInfo(fd: number): DeviceInfo {
-    const d = queryGrowing(this.name, 20, () => {}, (b) => ctx(this.name, () => vfio.deviceGetInfo(this.sys, fd, b), { message: 'cannot read the device info' }), (b) => decodeDeviceInfo(b, this.name));
+  #queryInfo(fd: number): VfioDeviceInfo {
+    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }), { message: 'cannot read the device info' });
     const f = d.flags;
-    const kind: DeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
+    const kind: VfioDeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
     return { flags: f, kind, reset: (f & VFIO_DEVICE_FLAGS_RESET) !== 0, numRegions: d.numRegions, numIrqs: d.numIrqs };
   }
 
@@ -249,15 +233,15 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = queryGrowing(this.name, 32, (b) => new DataView(b.buffer).setUint32(8, i, true),
-          (b) => ctx(this.name, () => vfio.deviceGetRegionInfo(this.sys, fd, b), { message: `cannot read the info of region ${i}` }),
-          (b) => decodeRegionInfo(b, i, this.regionTable, this.name));
-        out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse, capType: r.type, msixMappable: r.msixMappable }));
+        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: `cannot read the info of region ${i}` });
+        ctx(this.name, () => this.regionTable.add(r), { kind: 'kernel-reply', message: `region ${i} is inconsistent` });
+        out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or
         // whose reply is malformed keeps its index, marked, so later indexes do not shift.
-        regionAddFailed(this.regionTable, i, e.status ?? -1);
+        // The table keeps the core's status, or ERR_BAD_ARG (-1) as a marker for an ioctl failure.
+        this.regionTable.addFailed(i, e.status !== undefined && e.status < 0 ? e.status : -1);
         out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e }));
       }
     }
@@ -269,9 +253,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numIrqs; i++) {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
       try {
-        const r = queryGrowing(this.name, 16, (b) => new DataView(b.buffer).setUint32(8, i, true),
-          (b) => ctx(this.name, () => vfio.deviceGetIrqInfo(this.sys, fd, b), { message: `cannot read the info of IRQ ${i}` }),
-          (b) => decodeIrqInfo(b, i, this.name));
+        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }), { message: `cannot read the info of IRQ ${i}` });
         out.push(new DeviceIrq(this, i, name, r.flags, r.count));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;
@@ -324,7 +306,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
    * confined"), 'bad-argument' (sizes, alignment, 64-bit overflow, a buffer not from allocDma or
    * too small), and the kernel's errors (EEXIST for an overlap, ...).
    */
-  mapDma(req: DmaMapRequest): DmaMappingRecord {
+  mapDma(req: DmaMapOptions): DmaMappingRecord {
     const space = this.#dmaSpace();
     const what = 'mapDma';
     checkDmaRange(req.iova, req.size, this.name, what);
@@ -396,7 +378,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       if (m.buffer) m.buffer.dmaRefs--;
     }
     this.#dma.clear();
-    if (this.regionTable) { const h = this.regionTable; t.step(() => regionTableFree(h)); (this as { regionTable: number }).regionTable = 0; }
+    if (this.regionTable) { const h = this.regionTable; t.step(() => h.close()); }
     if (this.#fd >= 0) { const fd = this.#fd; t.step(() => this.sys.close(fd)); this.#fd = -1; }
     if (this.#group) { const g = this.#group; t.step(() => g.release()); this.#group = undefined; }
     if (this.#container) { const c = this.#container; t.step(() => c.release()); this.#container = undefined; }

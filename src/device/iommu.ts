@@ -25,7 +25,7 @@ import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYP
 import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
 import { ctx, Teardown } from './context';
-import { DMA_MAP_FLAG_READ, DMA_MAP_FLAG_WRITE, encodeDmaMap, encodeDmaUnmap } from './core-calls';
+import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 
@@ -131,7 +131,7 @@ export class Container implements DmaSpace {
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
-    const req = encodeDmaMap((read ? DMA_MAP_FLAG_READ : 0) | (write ? DMA_MAP_FLAG_WRITE : 0), vaddr, iova, size, device);
+    const req = ctx(device, () => encodeDmaMap({ vaddr, iova, size, read, write }));
     ctx(device, () => vfio.iommuMapDma(this.#sys, this.fd, req), {
       message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
       hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
@@ -141,7 +141,7 @@ export class Container implements DmaSpace {
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     if (this.kind === 'noiommu') throw noDma(device);
-    const req = encodeDmaUnmap(iova, size, device);
+    const req = ctx(device, () => encodeDmaUnmap({ iova, size }));
     ctx(device, () => vfio.iommuUnmapDma(this.#sys, this.fd, req), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     return new DataView(req.buffer, req.byteOffset).getBigUint64(16, true); // the kernel writes back the size unmapped
   }

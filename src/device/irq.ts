@@ -18,7 +18,7 @@ import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioc
 import * as vfio from '../../shim/vfio';
 import * as kvm from '../../shim/kvm';
 import { ctx, Teardown } from './context';
-import { encodeIrqSet, IRQ_SET_ACTION_MASK, IRQ_SET_ACTION_TRIGGER, IRQ_SET_ACTION_UNMASK, IRQ_SET_DATA_EVENTFD, IRQ_SET_DATA_NONE } from './core-calls';
+import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode';
 
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
@@ -42,9 +42,10 @@ function newEventfd(owner: IrqOwner): number {
   return ctx(owner.name, () => owner.sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), { message: 'cannot create an eventfd' });
 }
 
-function setIrqs(owner: IrqOwner, index: number, flags: number, start: number, count: number, fds: readonly number[], what: string): void {
-  const req = encodeIrqSet(index, start, count, flags, fds, owner.name);
-  ctx(owner.name, () => vfio.deviceSetIrqs(owner.sys, owner.liveFd(), req), { message: `cannot ${what} IRQ ${index}` });
+/** VFIO_DEVICE_SET_IRQS with a request encoded by the core. */
+function setIrqs(owner: IrqOwner, req: IrqSetRequest, what: string): void {
+  const bytes = ctx(owner.name, () => encodeIrqSet(req));
+  ctx(owner.name, () => vfio.deviceSetIrqs(owner.sys, owner.liveFd(), bytes), { message: `cannot ${what} IRQ ${req.index}` });
 }
 
 export class DeviceIrq {
@@ -91,7 +92,7 @@ export class DeviceIrq {
     if (this.#efd >= 0) this.disable();
     const efd = newEventfd(this.#owner);
     try {
-      setIrqs(this.#owner, this.index, IRQ_SET_DATA_EVENTFD | IRQ_SET_ACTION_TRIGGER, 0, 1, [efd], 'set the eventfd trigger of');
+      setIrqs(this.#owner, { index: this.index, action: 'trigger', fds: [efd] }, 'set the eventfd trigger of');
       dispatcherFor(this.#owner.sys).add(efd, handler, `${this.#owner.name} IRQ ${this.index}`);
     } catch (e) {
       try { this.#owner.sys.close(efd); } catch { /* report the first error */ }
@@ -101,9 +102,9 @@ export class DeviceIrq {
   }
 
   /** VFIO_IRQ_SET_ACTION_MASK of vector 0. */
-  mask(): void { setIrqs(this.#owner, this.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_MASK, 0, 1, [], 'mask'); }
+  mask(): void { setIrqs(this.#owner, { index: this.index, action: 'mask', count: 1 }, 'mask'); }
   /** VFIO_IRQ_SET_ACTION_UNMASK of vector 0 (after a level line's delivery). */
-  unmask(): void { setIrqs(this.#owner, this.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_UNMASK, 0, 1, [], 'unmask'); }
+  unmask(): void { setIrqs(this.#owner, { index: this.index, action: 'unmask', count: 1 }, 'unmask'); }
 
   /** Disables the index in the kernel (SET_IRQS count 0), then unwatches and closes the eventfd.
    *  Harmless when nothing is set; after the device closed it only releases what is left. */
@@ -112,7 +113,7 @@ export class DeviceIrq {
     const efd = this.#efd;
     this.#efd = -1;
     const t = new Teardown();
-    t.step(() => setIrqs(this.#owner, this.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, 0, 0, [], 'disable'));
+    t.step(() => setIrqs(this.#owner, { index: this.index, action: 'trigger', count: 0 }, 'disable'));
     t.step(() => dispatcherFor(this.#owner.sys).remove(efd));
     t.step(() => this.#owner.sys.close(efd));
     t.finish();
@@ -241,7 +242,7 @@ export class IrqRouting {
       line.userFd = newEventfd(this.#owner);
       dispatcherFor(this.#owner.sys).add(line.userFd, () => this.#event(() => this.machine.fire(index, this.#now())), `${this.#owner.name} IRQ ${index} (routed)`);
     }
-    setIrqs(this.#owner, index, IRQ_SET_DATA_EVENTFD | IRQ_SET_ACTION_TRIGGER, 0, 1, [line.userFd], 'set the eventfd trigger of');
+    setIrqs(this.#owner, { index, action: 'trigger', fds: [line.userFd] }, 'set the eventfd trigger of');
   }
 
   /** An event from a callback (eventfd, timer): errors go to onError, never up the event loop. */
@@ -272,8 +273,8 @@ export class IrqRouting {
         return;
       }
       case 'cancel-timer': if (this.#timer) clearTimeout(this.#timer); this.#timer = undefined; return;
-      case 'mask': setIrqs(o, a.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_MASK, 0, 1, [], 'mask'); return;
-      case 'unmask': setIrqs(o, a.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_UNMASK, 0, 1, [], 'unmask'); return;
+      case 'mask': setIrqs(o, { index: a.index, action: 'mask', count: 1 }, 'mask'); return;
+      case 'unmask': setIrqs(o, { index: a.index, action: 'unmask', count: 1 }, 'unmask'); return;
       case 'kvm-irqfd-assign': case 'kvm-irqfd-deassign': {
         const l = this.#line(a.index);
         const req = new Uint8Array(32); // struct kvm_irqfd: fd, gsi, flags, resamplefd, pad[16]
@@ -290,15 +291,15 @@ export class IrqRouting {
       }
       case 'set-trigger': {
         const l = this.#line(a.index);
-        setIrqs(o, a.index, IRQ_SET_DATA_EVENTFD | IRQ_SET_ACTION_TRIGGER, 0, 1, [a.arg === ROUTE_KVM ? l.irqfd : l.userFd], 'set the trigger of');
+        setIrqs(o, { index: a.index, action: 'trigger', fds: [a.arg === ROUTE_KVM ? l.irqfd : l.userFd] }, 'set the trigger of');
         return;
       }
       case 'set-unmask-fd': {
         const l = this.#line(a.index);
-        setIrqs(o, a.index, IRQ_SET_DATA_EVENTFD | IRQ_SET_ACTION_UNMASK, 0, 1, [a.arg === 1n ? l.resampleFd : -1], 'set the unmask eventfd of');
+        setIrqs(o, { index: a.index, action: 'unmask', fds: [a.arg === 1n ? l.resampleFd : -1] }, 'set the unmask eventfd of');
         return;
       }
-      case 'disable-index': setIrqs(o, a.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, 0, 0, [], 'disable'); return;
+      case 'disable-index': setIrqs(o, { index: a.index, action: 'trigger', count: 0 }, 'disable'); return;
       case 'enable-index': this.#enable(a.index, Number(a.arg)); return;
     }
   }
@@ -320,7 +321,7 @@ export class IrqRouting {
           kvm.irqfd(this.#owner.sys, line.vmFd, req);
         });
       }
-      t.step(() => setIrqs(this.#owner, line.index, IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, 0, 0, [], 'disable'));
+      t.step(() => setIrqs(this.#owner, { index: line.index, action: 'trigger', count: 0 }, 'disable'));
       if (line.userFd >= 0) {
         const fd = line.userFd;
         t.step(() => dispatcherFor(this.#owner.sys).remove(fd));

@@ -7,7 +7,7 @@ import { VfioError } from '../errors';
 import { Mapping, type Width } from '../mapping';
 import type { Sys } from '../../shim/sys';
 import { ctx } from './context';
-import { regionCheck, regionCounters, regionSplit, type RegionCounters, type SplitEntry } from './core-calls';
+import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index';
 
 /** vfio_region_info.flags (include/uapi/linux/vfio.h). */
 export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
@@ -24,7 +24,7 @@ export interface RegionOwner {
   readonly sys: Sys;
   /** The device fd; throws 'closed' once the device is closed. */
   liveFd(): number;
-  readonly regionTable: number;
+  readonly regionTable: RegionTable;
   readonly pageSize: number;
   /** Registers a mapping so that the device unmaps it first on close. */
   adopt(m: Mapping): void;
@@ -71,9 +71,9 @@ export class DeviceRegion {
   }
 
   /** The core's split of this region into ranges to map and ranges to trap, for the page size. */
-  split(): SplitEntry[] {
+  split(): SplitRange[] {
     this.#live();
-    return regionSplit(this.#owner.regionTable, this.index, this.#owner.pageSize, this.#owner.name);
+    return ctx(this.#owner.name, () => this.#owner.regionTable.split(this.index, BigInt(this.#owner.pageSize)));
   }
 
   /**
@@ -84,8 +84,8 @@ export class DeviceRegion {
    */
   read(offset: number | bigint, width: Width): bigint {
     const fd = this.#live();
-    const chk = regionCheck(this.#owner.regionTable, this.index, BigInt(offset), width, false, this.#owner.name);
-    if ('refused' in chk) return chk.value;
+    const chk = this.#check(offset, width, 'read');
+    if (!chk.ok) return chk.readValue;
     const n = ctx(this.#owner.name, () => this.#owner.sys.pread(fd, this.#buf, chk.fileOffset, width), { message: `region ${this.index} (${this.name}) read of ${width} bytes at 0x${BigInt(offset).toString(16)}` });
     if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: 'pread', message: `region ${this.index} (${this.name}): a short read (${n} of ${width} bytes) at 0x${BigInt(offset).toString(16)}`, hint: 'the driver does not allow this access width here; check dmesg' });
     switch (width) {
@@ -105,8 +105,8 @@ export class DeviceRegion {
    */
   write(offset: number | bigint, width: Width, value: number | bigint): boolean {
     const fd = this.#live();
-    const chk = regionCheck(this.#owner.regionTable, this.index, BigInt(offset), width, true, this.#owner.name);
-    if ('refused' in chk) return false;
+    const chk = this.#check(offset, width, 'write');
+    if (!chk.ok) return false;
     const v = BigInt.asUintN(64, BigInt(value));
     switch (width) {
       case 1: this.#buf[0] = Number(v & 0xffn); break;
@@ -121,10 +121,17 @@ export class DeviceRegion {
 
   write32(offset: number | bigint, value: number): boolean { return this.write(offset, 4, value); }
 
+  /** The core's check of one access; an offset outside [0, 2^64) is out of range like any other. */
+  #check(offset: number | bigint, width: Width, dir: 'read' | 'write'): AccessResult {
+    const off = BigInt(offset);
+    if (off < 0n || off > 0xffff_ffff_ffff_ffffn) return this.#check(0xffff_ffff_ffff_ffffn, width, dir);
+    return ctx(this.#owner.name, () => this.#owner.regionTable.check(this.index, off, width, dir));
+  }
+
   /** Refused accesses counted by the core since the device opened. */
   counters(): RegionCounters {
     this.#live();
-    return regionCounters(this.#owner.regionTable, this.index, this.#owner.name);
+    return ctx(this.#owner.name, () => this.#owner.regionTable.counters(this.index));
   }
 
   /**

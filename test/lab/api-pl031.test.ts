@@ -58,8 +58,8 @@ test('an out-of-range trap read returns all-ones and is counted; a bad write is 
     assert.is(r.read(0xffcn, 4), 0xb1n, 'a good read in between still works');
     assert.is(r.write(0x2000, 4, 1), false);
     const c = r.counters();
-    assert.is(c.badReads, 3n);
-    assert.is(c.badWrites, 1n);
+    assert.is(c.readsRefused, 3n);
+    assert.is(c.writesDropped, 1n);
     assert.is(c.outOfRange, 3n);
     assert.is(c.misaligned, 1n);
   } finally { dev.close(); }
