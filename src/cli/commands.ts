@@ -8,9 +8,11 @@ export interface Command {
 
 import { list } from './list';
 import { bind, unbind } from './bind';
+import { inspect } from './inspect';
 
 export const COMMANDS: Record<string, Command> = {
   list,
   bind,
   unbind,
+  inspect,
 };
