@@ -111,6 +111,8 @@ test('a missing region or IRQ index keeps its index and is marked (edu: no VGA r
   const dev = openDevice(EDU);
   try {
     expectError(() => dev.regions[7]!.map(), 'not-supported', 'read()');
+    assert.is(dev.info.reset, false, 'edu offers no reset');
+    expectError(() => dev.reset(), 'not-supported');
     assert.equal(dev.irqs.map((q) => [q.index, q.ok]), [[0, true], [1, true], [2, true], [3, false], [4, true]]);
     expectError(() => dev.irqs[3]!.onTrigger(() => {}), 'not-found');
     const vga = dev.regions[8]!;
