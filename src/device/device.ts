@@ -84,6 +84,11 @@ export interface DmaMappingRecord { iova: bigint; size: bigint; hostAddress: big
 const openNames = new WeakMap<Sys, Set<string>>();
 const namesOf = (sys: Sys): Set<string> => { let s = openNames.get(sys); if (!s) { s = new Set(); openNames.set(sys, s); } return s; };
 
+/** Warns about a device dropped without close(); it never closes anything (STYLE.md: lifetimes). */
+const leaks = new FinalizationRegistry<string>((name) => {
+  process.emitWarning(`a VfioDevice for ${name} was garbage-collected without close(); its fds stay open until the process exits`, { code: 'VFIOKIT_LEAK' });
+});
+
 /** Allocates page-aligned memory for DMA (anonymous mmap), released with close(). */
 export function allocDma(size: number, opts: { sys?: Sys } = {}): DmaBuffer {
   return new DmaBuffer(opts.sys ?? processSys(), size);
@@ -115,6 +120,7 @@ export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   if (names.has(name)) throw new VfioError({ kind: 'busy', device: name, errnoName: 'EBUSY', message: 'is already open in this process', hint: 'close the other VfioDevice first (or share it)' });
   const dev = new VfioDevice(sys, entry, iommu, opts);
   names.add(name);
+  leaks.register(dev, name, dev);
   return dev;
 }
 
@@ -384,6 +390,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     if (this.#container) { const c = this.#container; t.step(() => c.release()); this.#container = undefined; }
     if (this.#iommufd) { const s = this.#iommufd; t.step(() => s.release()); this.#iommufd = undefined; }
     namesOf(this.sys).delete(this.name);
+    leaks.unregister(this);
     t.finish();
   }
 }

@@ -4,11 +4,12 @@
 // then identification and DMA again through iommufd.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { countFds } from '../support/fds';
 import { allocDma, openDevice, VfioError, type Mapping, type VfioDevice } from '../../src/index';
 
 const EDU = '0000:00:02.0';
-const fds = (): number => readdirSync('/proc/self/fd').length;
+const fds = countFds;
 const vfioMaps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('vfio')).length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // edu registers (QEMU docs/specs/edu.rst)

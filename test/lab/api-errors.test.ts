@@ -3,12 +3,13 @@
 // virtio_mmio transport through vfio-platform.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
+import { countFds } from '../support/fds';
 import { allocDma, openDevice, VfioError } from '../../src/index';
 
 const PL031 = '9010000.pl031', VIRTIO = 'a000000.virtio_mmio', EDU = '0000:00:02.0';
-const fds = (): number => readdirSync('/proc/self/fd').length;
+const fds = countFds;
 
 function expectError(f: () => unknown, kind: string, hintIncludes?: string): VfioError {
   let err: unknown;

@@ -3,11 +3,12 @@
 // path, refused accesses counted, the alarm IRQ through the userspace IRQ machine, teardown.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { countFds } from '../support/fds';
 import { openDevice, VfioError } from '../../src/index';
 
 const PL031 = '9010000.pl031';
-const fds = (): number => readdirSync('/proc/self/fd').length;
+const fds = countFds;
 const maps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('vfio')).length;
 // PL031 registers
 const DR = 0x00, MR = 0x04, IMSC = 0x10, RIS = 0x14, ICR = 0x1c;
