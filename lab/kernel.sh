@@ -5,24 +5,14 @@
 # Prints the path of the Image on stdout; progress goes to stderr.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${VFIOKIT_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfiokit/lab}
-mkdir -p "$cache/src"
-ver=$(apt-cache policy linux-source-6.12 2>/dev/null | awk '/Candidate:/ {print $2}')
-if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
-  ls "$cache"/src/linux-source-6.12_*.deb >/dev/null 2>&1 || { echo "lab: linux-source-6.12 is not known to apt: run apt-get update (bookworm-security must be in sources)" >&2; exit 3; }
-  ver=$(basename "$(ls "$cache"/src/linux-source-6.12_*.deb | tail -1)" | cut -d_ -f2)
-fi
+. "$here/source.sh"
 cfg_hash=$(sha256sum "$here/kernel.config" | cut -c1-16)
 key="6.12_${ver}_${cfg_hash}"
 out="$cache/kernel-$key"
 if [ -f "$out/Image" ]; then echo "lab: kernel cached ($key)" >&2; echo "$out/Image"; exit 0; fi
 t0=$(date +%s)
-deb=$(ls "$cache"/src/linux-source-6.12_"${ver}"_*.deb 2>/dev/null | head -1 || true)
-if [ -z "$deb" ]; then
-  echo "lab: [kernel 1/5] downloading linux-source-6.12 $ver" >&2
-  (cd "$cache/src" && apt-get download "linux-source-6.12=$ver" >&2)
-  deb=$(ls "$cache"/src/linux-source-6.12_"${ver}"_*.deb | head -1)
-fi
+echo "lab: [kernel 1/5] the linux-source-6.12 $ver package" >&2
+source_deb
 work="$cache/build-$key"
 rm -rf "$work"; mkdir -p "$work"
 echo "lab: [kernel 2/5] unpacking source" >&2

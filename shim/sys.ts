@@ -22,6 +22,19 @@ export function syscallError(call: string, errno: number, detail?: string): Vfio
   });
 }
 
+/** Refuses a struct whose leading u32 length (VFIO argsz, iommufd size) exceeds its buffer: the
+ *  kernel trusts that length for what it reads and writes (a region info's capability chain, say). */
+export function argszFits(call: string, buf: Uint8Array): void {
+  fits(call, buf, 4, 'the leading length field');
+  fits(call, buf, new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true), 'an argsz');
+}
+
+/** ioctl with a struct led by its own u32 length (VFIO argsz, iommufd size), checked to fit first. */
+export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Array, name: string): number {
+  argszFits(`ioctl(${name})`, buf);
+  return sys.ioctl(fd, request, buf, name);
+}
+
 export interface Sys extends MappingSys {
   readonly libc: Libc;
   open(path: string, flags: number, mode?: number): number;
@@ -60,6 +73,20 @@ export interface Sys extends MappingSys {
   readCounter: ReadCounterFn;
 }
 
+/** The kernel writes (or reads) through these pointers: a length beyond the JS buffer would let it
+ *  touch memory that is not the buffer's. Refused before the call, as kind bad-argument. */
+function fits(call: string, buf: Uint8Array | null, need: number, what: string): void {
+  const have = buf?.byteLength ?? 0;
+  if (!Number.isSafeInteger(need) || need < 0 || need > have) {
+    throw new VfioError({ kind: 'bad-argument', syscall: call, message: `${call}: ${what} of ${need} bytes does not fit the ${have}-byte buffer`, hint: 'pass a buffer at least as large as the length' });
+  }
+}
+
+/** The size field of an _IOR/_IOW/_IOWR request (asm-generic: 14 bits at 16), 0 for _IO. */
+function requestSize(request: number): number {
+  return Math.floor(request / 2 ** 30) === 0 ? 0 : Math.floor(request / 2 ** 16) & 0x3fff;
+}
+
 function check(call: string, r: number, detail?: string): number {
   if (r < 0) throw syscallError(call, -r, detail);
   return r;
@@ -73,7 +100,11 @@ export function createSys(libc: Libc): Sys {
     libc,
     open: (path, flags, mode = 0) => check('open', libc.open(path, flags, mode), path),
     close: (fd) => { check('close', libc.close(fd), `fd ${fd}`); },
-    ioctl: (fd, request, arg, name = ioctlName(request)) => check(`ioctl(${name})`, libc.ioctl(fd, request, arg), `on fd ${fd}`),
+    ioctl(fd, request, arg, name = ioctlName(request)) {
+      const size = requestSize(request);
+      if (size > 0) fits(`ioctl(${name})`, arg, size, 'the struct the request number names');
+      return check(`ioctl(${name})`, libc.ioctl(fd, request, arg), `on fd ${fd}`);
+    },
     ioctlValue: (fd, request, value, name = ioctlName(request)) => check(`ioctl(${name})`, libc.ioctlValue(fd, request, value), `on fd ${fd}`),
     mmap(len, prot, flags, fd, offset) {
       const r = libc.mmap(0n, len, prot, flags, fd, offset);
@@ -82,10 +113,10 @@ export function createSys(libc: Libc): Sys {
     },
     munmap: (addr, len) => { check('munmap', libc.munmap(addr, len), `of ${len} bytes at 0x${addr.toString(16)}`); },
     view: (addr, len) => libc.view(addr, len),
-    pread: (fd, buf, offset, count = buf.byteLength) => check('pread', libc.pread(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`),
-    pwrite: (fd, buf, offset, count = buf.byteLength) => check('pwrite', libc.pwrite(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`),
-    read: (fd, buf, count = buf.byteLength) => check('read', libc.read(fd, buf, count), `of fd ${fd}`),
-    write: (fd, buf, count = buf.byteLength) => check('write', libc.write(fd, buf, count), `of fd ${fd}`),
+    pread(fd, buf, offset, count = buf.byteLength) { fits('pread', buf, count, 'a count'); return check('pread', libc.pread(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`); },
+    pwrite(fd, buf, offset, count = buf.byteLength) { fits('pwrite', buf, count, 'a count'); return check('pwrite', libc.pwrite(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`); },
+    read(fd, buf, count = buf.byteLength) { fits('read', buf, count, 'a count'); return check('read', libc.read(fd, buf, count), `of fd ${fd}`); },
+    write(fd, buf, count = buf.byteLength) { fits('write', buf, count, 'a count'); return check('write', libc.write(fd, buf, count), `of fd ${fd}`); },
     eventfd: (initval, flags) => check('eventfd', libc.eventfd(initval, flags)),
     eventfdRead(fd) {
       const r = libc.read(fd, counter, 8);

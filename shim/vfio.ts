@@ -1,9 +1,10 @@
 // One function per VFIO ioctl (include/uapi/linux/vfio.h) over the checked layer. Struct
 // arguments are caller-built Uint8Array buffers (argsz first, as the uapi requires) that the
 // kernel reads and fills in place; integer arguments pass by value. Each function returns what
-// the kernel returns: 0, a count, or a new fd. Failures throw VfioError (see sys.ts).
+// the kernel returns: 0, a count, or a new fd. Failures throw VfioError (see sys.ts); a struct
+// whose argsz exceeds its buffer is refused before the call (kind bad-argument).
 // Not responsible for: struct layouts (the core's encoders/decoders), call order, fd ownership.
-import type { Sys } from './sys';
+import { argszIoctl, type Sys } from './sys';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
   VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET, VFIO_DEVICE_SET_IRQS,
@@ -22,7 +23,7 @@ export const setIommu = (sys: Sys, container: number, type: number): number =>
   sys.ioctlValue(container, VFIO_SET_IOMMU, type, 'VFIO_SET_IOMMU');
 /** Group fd: fills struct vfio_group_status {argsz, flags} (8 bytes). */
 export const groupGetStatus = (sys: Sys, group: number, status: Uint8Array): number =>
-  sys.ioctl(group, VFIO_GROUP_GET_STATUS, status, 'VFIO_GROUP_GET_STATUS');
+  argszIoctl(sys, group, VFIO_GROUP_GET_STATUS, status, 'VFIO_GROUP_GET_STATUS');
 /** Group fd: adds the group to the container (the argument is a pointer to the container fd, an s32). */
 export function groupSetContainer(sys: Sys, group: number, container: number): number {
   const arg = new Uint8Array(4);
@@ -37,34 +38,34 @@ export const groupGetDeviceFd = (sys: Sys, group: number, name: string): number 
   sys.ioctl(group, VFIO_GROUP_GET_DEVICE_FD, Buffer.from(`${name}\0`, 'utf8'), 'VFIO_GROUP_GET_DEVICE_FD');
 /** Device fd: fills struct vfio_device_info (argsz, flags, num_regions, num_irqs, cap_offset, pad). */
 export const deviceGetInfo = (sys: Sys, device: number, info: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_GET_INFO, info, 'VFIO_DEVICE_GET_INFO');
+  argszIoctl(sys, device, VFIO_DEVICE_GET_INFO, info, 'VFIO_DEVICE_GET_INFO');
 /** Device fd: fills struct vfio_region_info for the index in it (and its capability chain when argsz allows). */
 export const deviceGetRegionInfo = (sys: Sys, device: number, info: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_GET_REGION_INFO, info, 'VFIO_DEVICE_GET_REGION_INFO');
+  argszIoctl(sys, device, VFIO_DEVICE_GET_REGION_INFO, info, 'VFIO_DEVICE_GET_REGION_INFO');
 /** Device fd: fills struct vfio_irq_info for the index in it. */
 export const deviceGetIrqInfo = (sys: Sys, device: number, info: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_GET_IRQ_INFO, info, 'VFIO_DEVICE_GET_IRQ_INFO');
+  argszIoctl(sys, device, VFIO_DEVICE_GET_IRQ_INFO, info, 'VFIO_DEVICE_GET_IRQ_INFO');
 /** Device fd: struct vfio_irq_set followed by its data (eventfds as s32, or u8 bools). */
 export const deviceSetIrqs = (sys: Sys, device: number, irqSet: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_SET_IRQS, irqSet, 'VFIO_DEVICE_SET_IRQS');
+  argszIoctl(sys, device, VFIO_DEVICE_SET_IRQS, irqSet, 'VFIO_DEVICE_SET_IRQS');
 /** Device fd: resets the device. */
 export const deviceReset = (sys: Sys, device: number): number =>
   sys.ioctl(device, VFIO_DEVICE_RESET, null, 'VFIO_DEVICE_RESET');
 /** Container fd (type1): fills struct vfio_iommu_type1_info. */
 export const iommuGetInfo = (sys: Sys, container: number, info: Uint8Array): number =>
-  sys.ioctl(container, VFIO_IOMMU_GET_INFO, info, 'VFIO_IOMMU_GET_INFO');
+  argszIoctl(sys, container, VFIO_IOMMU_GET_INFO, info, 'VFIO_IOMMU_GET_INFO');
 /** Container fd (type1): struct vfio_iommu_type1_dma_map {argsz, flags, vaddr, iova, size} (32 bytes). */
 export const iommuMapDma = (sys: Sys, container: number, map: Uint8Array): number =>
-  sys.ioctl(container, VFIO_IOMMU_MAP_DMA, map, 'VFIO_IOMMU_MAP_DMA');
+  argszIoctl(sys, container, VFIO_IOMMU_MAP_DMA, map, 'VFIO_IOMMU_MAP_DMA');
 /** Container fd (type1): struct vfio_iommu_type1_dma_unmap {argsz, flags, iova, size} (24 bytes); the kernel writes back the size unmapped. */
 export const iommuUnmapDma = (sys: Sys, container: number, unmap: Uint8Array): number =>
-  sys.ioctl(container, VFIO_IOMMU_UNMAP_DMA, unmap, 'VFIO_IOMMU_UNMAP_DMA');
+  argszIoctl(sys, container, VFIO_IOMMU_UNMAP_DMA, unmap, 'VFIO_IOMMU_UNMAP_DMA');
 /** Device cdev fd (/dev/vfio/devices/vfioN): struct vfio_device_bind_iommufd; the kernel fills out_devid. */
 export const deviceBindIommufd = (sys: Sys, device: number, bind: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_BIND_IOMMUFD, bind, 'VFIO_DEVICE_BIND_IOMMUFD');
+  argszIoctl(sys, device, VFIO_DEVICE_BIND_IOMMUFD, bind, 'VFIO_DEVICE_BIND_IOMMUFD');
 /** Device cdev fd: struct vfio_device_attach_iommufd_pt {argsz, flags, pt_id}. */
 export const deviceAttachIommufdPt = (sys: Sys, device: number, attach: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, attach, 'VFIO_DEVICE_ATTACH_IOMMUFD_PT');
+  argszIoctl(sys, device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, attach, 'VFIO_DEVICE_ATTACH_IOMMUFD_PT');
 /** Device cdev fd: struct vfio_device_detach_iommufd_pt {argsz, flags}. */
 export const deviceDetachIommufdPt = (sys: Sys, device: number, detach: Uint8Array): number =>
-  sys.ioctl(device, VFIO_DEVICE_DETACH_IOMMUFD_PT, detach, 'VFIO_DEVICE_DETACH_IOMMUFD_PT');
+  argszIoctl(sys, device, VFIO_DEVICE_DETACH_IOMMUFD_PT, detach, 'VFIO_DEVICE_DETACH_IOMMUFD_PT');

@@ -12,6 +12,20 @@ export { guestNodeFor, hostNodeOfDevice } from './dtnode';
 export type { GuestNodeRequest, GuestNode } from './dtnode';
 export { IrqMachine } from './irq/machine';
 export { IrqDispatcher } from './irq/dispatcher';
+export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './pci/config';
+export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config';
+export {
+  decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info,
+  encodeIrqSet, encodeDmaMap, encodeDmaUnmap, encodeIoasMap, encodeIoasUnmap,
+  queryWithArgsz, queryDeviceInfo, queryRegionInfo, queryIrqInfo, queryIommuType1Info, MAX_ARGSZ_RETRIES, MAX_REPLY_BYTES,
+} from './vfio/index';
+export * as vfioUapi from './vfio/uapi';
+export type {
+  DeviceInfo, DeviceApi, RegionInfo, SparseArea, IrqInfo, IommuType1Info, IovaRange, QueryOptions,
+  IrqSetRequest, IrqSetAction, DmaMapRequest, DmaUnmapRequest, IoasMapRequest,
+} from './vfio/index';
+export { RegionTable } from './region/index';
+export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './region/index';
 export { openDevice, allocDma, VfioDevice } from './device/device';
 export type { OpenOptions, IommuOption, VfioDeviceInfo, VfioDeviceKind, DmaMapOptions, DmaMappingRecord } from './device/device';
 export { DeviceRegion } from './device/region';

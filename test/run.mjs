@@ -82,8 +82,14 @@ async function main() {
   if (deps.status !== 0) say('test: WARNING: lab/deps.sh could not install the Debian tools; tests that need them will say SKIPPED');
 
   if (!labOnly) {
+    // The lab kernel's uapi headers: the C oracle of the layout and ioctl-number tests (lab/uapi.sh).
+    const uapi = spawnSync('bash', [join(root, 'lab/uapi.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (uapi.status === 0 && uapi.stdout.trim()) process.env.VFIOKIT_UAPI_SRC = uapi.stdout.trim();
+    else say('test: WARNING: lab/uapi.sh could not provide the 6.12 uapi headers; the tests that pin against them will say SKIPPED');
     step(join(root, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'release'], 'building the Wasm core (release)');
     step(join(root, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'portable'], 'building the Wasm core (portable, no imports)');
+    step(join(root, 'node_modules/.bin/asc'), ['assembly/fuzz/index.ts', '--runtime', 'stub', '--initialMemory', '256', '--maximumMemory', '256',
+      '--use', 'abort=', '-O3', '-o', 'build/vfiokit-fuzz.wasm'], 'building the fuzz core (the corpus replay runs it)');
     const files = only.length ? only.map((f) => join(root, f)) : findTests(join(root, 'test/unit'));
     const outdir = join(root, 'build/test');
     await bundle(files, outdir);

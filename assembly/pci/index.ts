@@ -1,3 +1,262 @@
 // Exports of the pci module (prefix "pci_"), re-exported by assembly/index.ts: BAR decoding, the
 // guest's BAR sizing protocol, relocation actions, MSI-X carve-outs, shadow config space.
-export {};
+// docs/pci.md describes the ABI. decode.ts decodes, shadow.ts holds the shadow and its state
+// (THE RULE of BAR mappings is written above its code).
+//
+// Inputs in scratch, each checked with inScratch:
+//   cfg, len    the device's config space as read through VFIO region 7: 256 or 4096 bytes
+//   sizes       7 u64 little-endian: the VFIO region sizes of regions 0..6 (BAR0..BAR5, ROM);
+//               0 = unimplemented, and 0 for the upper slot of a 64-bit BAR
+//   out, cap    a caller-owned output buffer; too small: ERR_NO_SPACE with result slot 0 = the
+//               bytes needed, and nothing changed (a write can be repeated with a bigger buffer)
+// Malformed config bytes: a PCI_ERR_* status (-700..-739) with result slot 0 = the config offset
+// of the register at fault.
+// Records (little-endian):
+//   BAR     32 bytes: +0 u32 slot (0..5, 6 = ROM) +4 u32 kind +8 u32 flags +12 u32 register offset
+//                     +16 u64 address (as the device's config holds it) +24 u64 size
+//   cap      4 bytes: +0 u8 id +1 u8 0 +2 u16 offset
+//   hole    24 bytes: +0 u32 bar +4 u32 what (1 table, 2 PBA, 3 both) +8 u64 offset +16 u64 size
+//   action  32 bytes: +0 u32 kind +4 u32 bar (0xffffffff: none) +8 u64 from +16 u64 to +24 u64 size
+
+import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_NO_SPACE } from "../status";
+import { inScratch, clearResults, setResult, st8, st16le, st32le, st64le } from "../mem";
+import { PCI_BASE_ADDRESS_0, PCI_ROM_ADDRESS } from "./regs";
+import {
+  BAR_SLOTS, ROM_SLOT, MAX_CAPS, D_KIND, D_FLAGS, D_ADDR, D_SIZE, C_ID, C_OFF, capCount,
+  checkHeader, decodeBars, walkCaps, decodeAll, msiOff, msiControl, msixOff, msixControl,
+  msixTableBir, msixTableOffset, msixPbaBir, msixPbaOffset, msixEntries, msixTableBytes,
+  msixPbaBytes,
+} from "./decode";
+import {
+  MAX_CONFIGS, MAX_FORWARD_RANGES, MAX_ACTIONS_PER_WRITE, ACTION_SIZE, slotOf, release, create,
+  addForward, read, write, commitWrite, undoWrite, resetStaging, stagedCount, stagedKind,
+  stagedBar, stagedFrom, stagedTo, stagedSize, barInfo, deviceInfo,
+} from "./shadow";
+
+const BAR_RECORD: i32 = 32;
+const CAP_RECORD: i32 = 4;
+const HOLE_RECORD: i32 = 24;
+/** Page sizes accepted for holes: the host's mmap granularity (arm64 Linux: 4, 16 or 64 KiB). */
+const MIN_PAGE_SIZE: u64 = 4096;
+const MAX_PAGE_SIZE: u64 = 65536;
+/** At most two holes: the table and the PBA (merged when they share pages of one BAR). */
+const MAX_HOLES: i32 = 2;
+const SIZES_BYTES: usize = <usize>(BAR_SLOTS * 8);
+
+const INFO = new StaticArray<u64>(8);
+
+function noSpace(need: i32): i32 { setResult(0, <u64>need); return ERR_NO_SPACE; }
+
+/** Decodes BAR0..BAR5 and the ROM BAR into 7 BAR records (one per slot, kind 0 when
+ *  unimplemented, 4 for the upper half of a 64-bit BAR); returns 7. Statuses: ERR_BAD_ARG
+ *  (buffers), PCI_ERR_CONFIG_LENGTH, PCI_ERR_HEADER_TYPE, PCI_ERR_BAR64_LAST_SLOT,
+ *  PCI_ERR_BAR64_UPPER_SIZED, PCI_ERR_BAR_TYPE, PCI_ERR_BAR_SIZE, PCI_ERR_BAR_TOO_SMALL,
+ *  PCI_ERR_BAR_TOO_LARGE, ERR_NO_SPACE (224 bytes). */
+export function pci_decode_bars(cfg: usize, len: usize, sizes: usize, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES) || !inScratch(out, cap)) return ERR_BAD_ARG;
+  let st = checkHeader(cfg, len);
+  if (st < 0) return st;
+  st = decodeBars(cfg, sizes);
+  if (st < 0) return st;
+  const need = BAR_SLOTS * BAR_RECORD;
+  if (cap < <usize>need) return noSpace(need);
+  for (let b = 0; b < BAR_SLOTS; b++) {
+    const p = out + <usize>(b * BAR_RECORD);
+    st32le(p, <u32>b);
+    st32le(p + 4, D_KIND[b]);
+    st32le(p + 8, D_FLAGS[b]);
+    st32le(p + 12, b == ROM_SLOT ? PCI_ROM_ADDRESS : PCI_BASE_ADDRESS_0 + <u32>(b * 4));
+    st64le(p + 16, D_ADDR[b]);
+    st64le(p + 24, D_SIZE[b]);
+  }
+  return BAR_SLOTS;
+}
+
+/** Walks the capability list: writes one cap record per capability (at most MAX_CAPS) and
+ *  returns how many. Results: 0 MSI offset (0: none), 1 MSI control, 2 MSI-X offset (0: none),
+ *  3 MSI-X control, 4 table BIR, 5 table offset, 6 PBA BIR, 7 PBA offset, 8 MSI-X table entries.
+ *  Statuses: ERR_BAD_ARG, PCI_ERR_CONFIG_LENGTH, PCI_ERR_HEADER_TYPE, PCI_ERR_CAP_POINTER,
+ *  PCI_ERR_CAP_LOOP, PCI_ERR_CAP_TRUNCATED, PCI_ERR_MSI_MMC, PCI_ERR_MSIX_BIR (6, 7),
+ *  ERR_NO_SPACE (4 bytes per capability). */
+export function pci_find_caps(cfg: usize, len: usize, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(out, cap)) return ERR_BAD_ARG;
+  let st = checkHeader(cfg, len);
+  if (st < 0) return st;
+  st = walkCaps(cfg);
+  if (st < 0) return st;
+  const need = capCount * CAP_RECORD;
+  if (cap < <usize>need) return noSpace(need);
+  for (let i = 0; i < capCount; i++) {
+    const p = out + <usize>(i * CAP_RECORD);
+    st8(p, C_ID[i]); st8(p + 1, 0); st16le(p + 2, C_OFF[i]);
+  }
+  setResult(0, <u64>msiOff); setResult(1, <u64>msiControl);
+  setResult(2, <u64>msixOff); setResult(3, <u64>msixControl);
+  setResult(4, <u64>msixTableBir); setResult(5, <u64>msixTableOffset);
+  setResult(6, <u64>msixPbaBir); setResult(7, <u64>msixPbaOffset);
+  setResult(8, <u64>msixEntries);
+  return capCount;
+}
+
+/** The MSI-X table and PBA holes that must stay trapped in their BARs' mappable ranges, rounded
+ *  out to `pageSize` (a power of two, 4096..65536) and clipped to the BAR's size; a table and PBA
+ *  in one BAR whose rounded ranges touch or overlap make one hole. `mappable`: bit n set when
+ *  region n has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole needed there). Returns the number of
+ *  hole records (0..2), sorted by bar then offset. Statuses: those of pci_decode_bars and
+ *  pci_find_caps, PCI_ERR_MSIX_BIR, PCI_ERR_MSIX_RANGE, ERR_BAD_ARG (page size), ERR_NO_SPACE. */
+export function pci_msix_holes(cfg: usize, len: usize, sizes: usize, mappable: u32, pageSize: u64, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES) || !inScratch(out, cap)) return ERR_BAD_ARG;
+  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) != 0) return ERR_BAD_ARG;
+  const st = decodeAll(cfg, len, sizes);
+  if (st < 0) return st;
+  if (msixOff == 0) return 0;
+  const pm = pageSize - 1;
+  // Two candidate holes [first, end): the table and the PBA; offsets and sizes were checked to
+  // lie inside their BARs (sizes <= 2^63), so no sum below can overflow.
+  const tb = msixTableBir, pb = msixPbaBir;
+  const tFirst = <u64>msixTableOffset & ~pm;
+  let tEnd = (<u64>msixTableOffset + msixTableBytes() + pm) & ~pm;
+  if (tEnd > D_SIZE[<i32>tb]) tEnd = D_SIZE[<i32>tb];
+  const pFirst = <u64>msixPbaOffset & ~pm;
+  let pEnd = (<u64>msixPbaOffset + msixPbaBytes() + pm) & ~pm;
+  if (pEnd > D_SIZE[<i32>pb]) pEnd = D_SIZE[<i32>pb];
+  const tOn = (mappable & (<u32>1 << tb)) == 0;
+  const pOn = (mappable & (<u32>1 << pb)) == 0;
+  let n = 0;
+  let b0: u32 = 0, w0: u32 = 0, f0: u64 = 0, e0: u64 = 0;
+  let b1: u32 = 0, w1: u32 = 0, f1: u64 = 0, e1: u64 = 0;
+  if (tOn && pOn && tb == pb && tFirst <= pEnd && pFirst <= tEnd) {
+    n = 1; b0 = tb; w0 = 3;
+    f0 = tFirst < pFirst ? tFirst : pFirst; e0 = tEnd > pEnd ? tEnd : pEnd;
+  } else {
+    if (tOn) { b0 = tb; w0 = 1; f0 = tFirst; e0 = tEnd; n = 1; }
+    if (pOn) {
+      if (n == 0) { b0 = pb; w0 = 2; f0 = pFirst; e0 = pEnd; n = 1; }
+      else { b1 = pb; w1 = 2; f1 = pFirst; e1 = pEnd; n = 2; }
+    }
+    if (n == 2 && (b1 < b0 || (b1 == b0 && f1 < f0))) {
+      const tb2 = b0, tw = w0, tf = f0, te = e0;
+      b0 = b1; w0 = w1; f0 = f1; e0 = e1; b1 = tb2; w1 = tw; f1 = tf; e1 = te;
+    }
+  }
+  const need = n * HOLE_RECORD;
+  if (cap < <usize>need) return noSpace(need);
+  if (n >= 1) { st32le(out, b0); st32le(out + 4, w0); st64le(out + 8, f0); st64le(out + 16, e0 - f0); }
+  if (n == 2) { const p = out + <usize>HOLE_RECORD; st32le(p, b1); st32le(p + 4, w1); st64le(p + 8, f1); st64le(p + 16, e1 - f1); }
+  return n;
+}
+
+/** Creates a shadow config from the device's config bytes and region sizes (validated as by
+ *  pci_msix_holes). Returns a handle > 0; the statuses of the decoders; ERR_BAD_ARG;
+ *  ERR_LIMIT when MAX_CONFIGS are in use. */
+export function pci_config_create(cfg: usize, len: usize, sizes: usize): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES)) return ERR_BAD_ARG;
+  const st = decodeAll(cfg, len, sizes);
+  if (st < 0) return st;
+  const h = create(cfg, len);
+  return h < 0 ? ERR_LIMIT : h;
+}
+
+/** Frees a shadow config; its handle becomes invalid. ERR_BAD_HANDLE. */
+export function pci_config_free(h: i32): i32 {
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  release(d);
+  return 0;
+}
+
+/** Passes [off, off+len) through to the device: guest accesses there become FORWARD_READ /
+ *  FORWARD_WRITE actions. Dword-aligned, inside the config, not over the header, the MSI or
+ *  MSI-X capability or another range. PCI_ERR_FORWARD_RANGE, PCI_ERR_FORWARD_VIRTUALIZED,
+ *  ERR_LIMIT (MAX_FORWARD_RANGES), ERR_BAD_HANDLE. */
+export function pci_config_forward(h: i32, off: u32, len: u32): i32 {
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  return addForward(d, off, len);
+}
+
+function emit(out: usize, cap: usize): i32 {
+  const n = stagedCount();
+  const need = n * ACTION_SIZE;
+  if (cap < <usize>need) return noSpace(need);
+  for (let k = 0; k < n; k++) {
+    const p = out + <usize>(k * ACTION_SIZE);
+    st32le(p, stagedKind(k)); st32le(p + 4, stagedBar(k));
+    st64le(p + 8, stagedFrom(k)); st64le(p + 16, stagedTo(k)); st64le(p + 24, stagedSize(k));
+  }
+  return n;
+}
+
+/** A guest config read of `width` (1, 2, 4) bytes at `off`. Returns 0 with the value in result
+ *  slot 0, or 1 with a FORWARD_READ record in out (the host reads the device). A bad access
+ *  returns 0 with all-ones and is counted. ERR_BAD_ARG (out), ERR_BAD_HANDLE, ERR_NO_SPACE. */
+export function pci_config_read(h: i32, off: u32, width: u32, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(out, cap)) return ERR_BAD_ARG;
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  resetStaging();
+  const v = read(d, off, width);
+  const n = emit(out, cap);
+  resetStaging();
+  if (n == 0) setResult(0, v);
+  return n;
+}
+
+/** A guest config write. Returns the number of action records written to out (THE RULE in
+ *  shadow.ts: UNMAPs, FORWARD_WRITE of COMMAND, MAPs, MSI/MSI-X updates). A bad access writes
+ *  nothing and is counted. ERR_BAD_ARG (out), ERR_BAD_HANDLE, ERR_NO_SPACE (the shadow is left
+ *  as it was; MAX_ACTIONS_PER_WRITE * 32 = 256 bytes always fit). */
+export function pci_config_write(h: i32, off: u32, width: u32, value: u32, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(out, cap)) return ERR_BAD_ARG;
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  resetStaging();
+  write(d, off, width, value);
+  const n = emit(out, cap);
+  if (n < 0) undoWrite(d); else commitWrite(d);
+  resetStaging();
+  return n;
+}
+
+/** BAR slot `bar` (0..5, 6 = ROM) of a shadow config: returns its kind; results 0 programmed
+ *  guest address, 1 size, 2 mapped (0/1), 3 mapped at, 4 sizing bits (1 low, 2 high dword),
+ *  5 pending (64-bit low half written, upper not yet), 6 flags. ERR_BAD_ARG, ERR_BAD_HANDLE. */
+export function pci_config_bar(h: i32, bar: i32): i32 {
+  clearResults();
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  if (<u32>bar >= <u32>BAR_SLOTS) return ERR_BAD_ARG;
+  const k = barInfo(d, bar, INFO);
+  for (let i = 0; i < 7; i++) setResult(i, INFO[i]);
+  return <i32>k;
+}
+
+/** Counters and layout of a shadow config: results 0 bad writes, 1 bad reads, 2 writes that
+ *  tried to change read-only bits, 3 COMMAND, 4 config length, 5 MSI offset, 6 MSI-X offset,
+ *  7 forwarded ranges. Returns 0; ERR_BAD_HANDLE. */
+export function pci_config_info(h: i32): i32 {
+  clearResults();
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  deviceInfo(d, INFO);
+  for (let i = 0; i < 8; i++) setResult(i, INFO[i]);
+  return 0;
+}
+
+/** Bounds and record sizes, for hosts: results 0 MAX_CONFIGS, 1 MAX_CAPS,
+ *  2 MAX_ACTIONS_PER_WRITE, 3 MAX_FORWARD_RANGES, 4 BAR record, 5 cap record, 6 hole record,
+ *  7 MAX_HOLES; returns the action record size. */
+export function pci_limits(): i32 {
+  clearResults();
+  setResult(0, <u64>MAX_CONFIGS); setResult(1, <u64>MAX_CAPS);
+  setResult(2, <u64>MAX_ACTIONS_PER_WRITE); setResult(3, <u64>MAX_FORWARD_RANGES);
+  setResult(4, <u64>BAR_RECORD); setResult(5, <u64>CAP_RECORD); setResult(6, <u64>HOLE_RECORD);
+  setResult(7, <u64>MAX_HOLES);
+  return ACTION_SIZE;
+}

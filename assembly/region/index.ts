@@ -338,3 +338,12 @@ export function region_counters(h: i32, index: u32): i32 {
   setResult(3, C_MISALIGNED[r]); setResult(4, C_DENIED[r]);
   return 0;
 }
+
+/** The named bounds: slots 0 MAX_TABLES, 1 MAX_REGIONS, 2 MAX_SPARSE_AREAS, 3 MAX_HOLES,
+ *  4 smallest page size, 5 largest page size, 6 split entry size in bytes. Returns 0. */
+export function region_limits(): i32 {
+  clearResults();
+  setResult(0, <u64>MAX_TABLES); setResult(1, MAX_REGIONS); setResult(2, MAX_SPARSE_AREAS);
+  setResult(3, MAX_HOLES); setResult(4, MIN_PAGE); setResult(5, MAX_PAGE); setResult(6, ENTRY_SIZE);
+  return 0;
+}

@@ -3,8 +3,9 @@
 //
 // Strict decoders of what the kernel's VFIO ioctls answer (struct vfio_device_info,
 // vfio_region_info, vfio_irq_info, vfio_iommu_type1_info and their capability chains) and
-// encoders of the request structs (vfio_irq_set, vfio_iommu_type1_dma_map / dma_unmap). Layouts
-// are those of include/uapi/linux/vfio.h; test/unit/vfio/layout.c pins them against the header.
+// encoders of the request structs (vfio_irq_set, vfio_iommu_type1_dma_map / dma_unmap, and
+// iommufd's iommu_ioas_map / iommu_ioas_unmap). Layouts are those of include/uapi/linux/vfio.h
+// and iommufd.h; test/unit/vfio/layout.c and iommufd.c pin them against the headers.
 //
 // QEMU and rust-vmm follow a chain's `next` blindly. Here every reply is distrusted:
 // - argsz protocol: a reply whose argsz is larger than the buffer we passed is the kernel asking
@@ -373,4 +374,54 @@ export function vfio_dma_unmap_encode(out: usize, cap: u32, flags: u32, iova: u6
   if (cap < DMA_UNMAP_SIZE) { setResult(0, DMA_UNMAP_SIZE); return ERR_NO_SPACE; }
   st32le(out, DMA_UNMAP_SIZE); st32le(out + 4, flags); st64le(out + 8, iova); st64le(out + 16, size);
   return <i32>DMA_UNMAP_SIZE;
+}
+
+// --- iommufd (include/uapi/linux/iommufd.h) ---
+const IOMMU_IOAS_MAP_FIXED_IOVA: u32 = 1 << 0;
+const IOMMU_IOAS_MAP_WRITEABLE: u32 = 1 << 1;
+const IOMMU_IOAS_MAP_READABLE: u32 = 1 << 2;
+/** struct iommu_ioas_map: size @0, flags @4, ioas_id @8, __reserved @12, user_va @16, length @24, iova @32. */
+const IOAS_MAP_SIZE: u32 = 40;
+/** struct iommu_ioas_unmap: size @0, ioas_id @4, iova @8, length @16. */
+const IOAS_UNMAP_SIZE: u32 = 24;
+
+/** Encodes a struct iommu_ioas_map (40 bytes) for IOMMU_IOAS_MAP. flags: FIXED_IOVA | WRITEABLE |
+ *  READABLE, at least one of the last two; without FIXED_IOVA the kernel picks the IOVA and `iova`
+ *  must be 0. Returns 40. Statuses: ERR_BAD_ARG (flags, length 0, iova without FIXED_IOVA, out
+ *  outside scratch), ERR_OVERFLOW (user_va + length, or iova + length with FIXED_IOVA, past 2^64),
+ *  ERR_NO_SPACE (slot 0 = 40). */
+export function vfio_ioas_map_encode(out: usize, cap: u32, flags: u32, ioasId: u32, userVa: u64, length: u64, iova: u64): i32 {
+  clearResults();
+  if ((flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) != 0) return ERR_BAD_ARG;
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) == 0) return ERR_BAD_ARG;
+  if (length == 0 || !inScratch(out, <usize>cap)) return ERR_BAD_ARG;
+  const fixed = (flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0;
+  if (!fixed && iova != 0) return ERR_BAD_ARG;
+  if (length - 1 > U64_MAX - userVa || (fixed && length - 1 > U64_MAX - iova)) return ERR_OVERFLOW;
+  if (cap < IOAS_MAP_SIZE) { setResult(0, IOAS_MAP_SIZE); return ERR_NO_SPACE; }
+  st32le(out, IOAS_MAP_SIZE); st32le(out + 4, flags); st32le(out + 8, ioasId); st32le(out + 12, 0);
+  st64le(out + 16, userVa); st64le(out + 24, length); st64le(out + 32, iova);
+  return <i32>IOAS_MAP_SIZE;
+}
+
+/** Encodes a struct iommu_ioas_unmap (24 bytes) for IOMMU_IOAS_UNMAP. iova 0 with length
+ *  2^64-1 unmaps everything (the kernel's convention); otherwise length > 0 and iova + length
+ *  must not pass 2^64. Returns 24. Statuses: ERR_BAD_ARG, ERR_OVERFLOW, ERR_NO_SPACE. */
+export function vfio_ioas_unmap_encode(out: usize, cap: u32, ioasId: u32, iova: u64, length: u64): i32 {
+  clearResults();
+  if (length == 0 || !inScratch(out, <usize>cap)) return ERR_BAD_ARG;
+  const all = iova == 0 && length == U64_MAX;
+  if (!all && length - 1 > U64_MAX - iova) return ERR_OVERFLOW;
+  if (cap < IOAS_UNMAP_SIZE) { setResult(0, IOAS_UNMAP_SIZE); return ERR_NO_SPACE; }
+  st32le(out, IOAS_UNMAP_SIZE); st32le(out + 4, ioasId); st64le(out + 8, iova); st64le(out + 16, length);
+  return <i32>IOAS_UNMAP_SIZE;
+}
+
+/** The named bounds, for hosts to pin their copies: slots 0 MAX_REGIONS, 1 MAX_IRQ_INDEXES,
+ *  2 MAX_IRQS, 3 MAX_SPARSE_AREAS, 4 MAX_IOVA_RANGES. Returns 0. */
+export function vfio_limits(): i32 {
+  clearResults();
+  setResult(0, MAX_REGIONS); setResult(1, MAX_IRQ_INDEXES); setResult(2, MAX_IRQS);
+  setResult(3, MAX_SPARSE_AREAS); setResult(4, MAX_IOVA_RANGES);
+  return 0;
 }

@@ -240,7 +240,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
         const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: `cannot read the info of region ${i}` });
-        ctx(this.name, () => this.regionTable.add(r), { kind: 'kernel-reply', message: `region ${i} is inconsistent` });
+        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: `region ${i} is inconsistent` });
         out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;

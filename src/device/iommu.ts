@@ -21,11 +21,12 @@ import { VfioError } from '../errors';
 import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs';
 import type { Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
-import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from '../../shim/ioctl';
+import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl';
 import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
 import { ctx, Teardown } from './context';
 import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
+import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 
@@ -284,14 +285,7 @@ export class IommufdSpace implements DmaSpace {
   }
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
-    // struct iommu_ioas_map (40 bytes): size, flags, ioas_id, __reserved, user_va, length, iova.
-    // Encoded here: the core has no iommufd encoders yet (its type1 encoder checked the same ranges).
-    const a = new Uint8Array(40);
-    const dv = new DataView(a.buffer);
-    dv.setUint32(0, 40, true);
-    dv.setUint32(4, IOMMU_IOAS_MAP_FIXED_IOVA | (read ? IOMMU_IOAS_MAP_READABLE : 0) | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0), true);
-    dv.setUint32(8, this.ioasId, true);
-    dv.setBigUint64(16, vaddr, true); dv.setBigUint64(24, size, true); dv.setBigUint64(32, iova, true);
+    const a = ctx(device, () => encodeIoasMap({ ioasId: this.ioasId, userVa: vaddr, length: size, iova, read, write }));
     ctx(device, () => iommufd.ioasMap(this.#sys, this.fd, a), {
       message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
       hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : e.hint,
@@ -299,11 +293,9 @@ export class IommufdSpace implements DmaSpace {
   }
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
-    const a = new Uint8Array(24);
-    const dv = new DataView(a.buffer);
-    dv.setUint32(0, 24, true); dv.setUint32(4, this.ioasId, true); dv.setBigUint64(8, iova, true); dv.setBigUint64(16, size, true);
+    const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
     ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
-    return dv.getBigUint64(16, true);
+    return new DataView(a.buffer, a.byteOffset).getBigUint64(16, true); // the kernel writes back the length unmapped
   }
 }
 

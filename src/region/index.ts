@@ -11,8 +11,13 @@ import { VfioError, type VfioErrorKind } from '../errors';
 import type { RegionInfo, SparseArea } from '../vfio/decode';
 import { MAX_REGIONS } from '../vfio/uapi';
 
+/** Named bounds of the core's region table (assembly/region/index.ts; pinned by a test). */
+export const MAX_TABLES = 16;
+export const MAX_HOLES = 8;
+
 export interface RegionSpec {
-  index: number;
+  /** The index the reply carried; when given it must equal the index passed to add(). */
+  index?: number;
   flags: number;
   size: bigint;
   /** Offset of the region in the device fd. */
@@ -80,7 +85,7 @@ export class RegionTable {
           if (e instanceof VfioError && e.kind === 'kernel-reply' && e.status !== undefined) { t.addFailed(i, e.status); continue; }
           throw e;
         }
-        t.add(info);
+        t.add(i, info);
       }
     } catch (e) { t.close(); throw e; }
     return t;
@@ -88,15 +93,18 @@ export class RegionTable {
 
   get closed(): boolean { return this.handle === 0; }
 
-  /** Records a region (replacing a previous entry at its index; its counters restart at 0). */
-  add(info: RegionSpec | RegionInfo): void {
+  /** Records region `index` (replacing a previous entry; its counters restart at 0). */
+  add(index: number, info: RegionSpec | RegionInfo): void {
+    if (info.index !== undefined && info.index !== index) {
+      throw new VfioError({ kind: 'bad-argument', message: `region info for index ${info.index} given as region ${index}`, hint: 'pass the index the info was queried for' });
+    }
     const areas = info.sparse ?? [];
     const bytes = new Uint8Array(areas.length * 16);
     const dv = new DataView(bytes.buffer);
     areas.forEach((a, i) => { dv.setBigUint64(16 * i, BigInt.asUintN(64, a.offset), true); dv.setBigUint64(16 * i + 8, BigInt.asUintN(64, a.size), true); });
     const p = this.c.put(bytes, 0);
-    const st = this.f.add!(this.live(), info.index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
-    if (st < 0) throw this.err(st, `cannot record region ${info.index}`);
+    const st = this.f.add!(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
+    if (st < 0) throw this.err(st, `cannot record region ${index}`);
   }
 
   /** Records that region `index`'s query failed with core status `status` (< 0). */
@@ -149,7 +157,7 @@ export class RegionTable {
 
   /** Checks a guest access; a refused one is counted (the read gives readValue, the write is
    *  dropped). Throws only for a VMM bug: width not 1/2/4/8, unknown or failed region. */
-  check(index: number, offset: bigint, width: number, dir: 'read' | 'write'): AccessResult {
+  check(index: number, offset: bigint, width: number, dir: 'read' | 'write' = 'read'): AccessResult {
     const st = this.f.check!(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
     if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
     const name = this.c.statusName(st).split(':')[0]!;

@@ -57,7 +57,7 @@ export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
   }
   const c = core();
   const dataPtr = c.put(data, 0);
-  const out = c.transientPtr + 64 * 1024;   // after the data (at most MAX_IRQS * 4 = 8 KiB)
+  const out = c.transientPtr + Math.ceil(data.length / 16) * 16;   // right after the data
   const cap = LAYOUT.vfio_irq_set.size + data.length;
   const st = c.fn<F>('vfio_irq_set_encode')(out, cap, req.index >>> 0, (req.start ?? 0) >>> 0, count >>> 0, action | dataType, dataPtr, data.length);
   if (st < 0) fail(st, `encodeIrqSet(index ${req.index}, start ${req.start ?? 0}, count ${count})`);

@@ -3,3 +3,4 @@ export * from './uapi';
 export * from './decode';
 export * from './encode';
 export * from './query';
+export * from './iommufd';

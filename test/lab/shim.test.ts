@@ -14,6 +14,8 @@ import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU,
 } from '../../shim/index';
 import { openFds } from '../support/fds';
+import { IrqDispatcher } from '../../src/irq/dispatcher';
+import { VfioError } from '../../src/errors';
 import { groupPath, step, struct, u32le, u64le, Undo } from '../support/shim-lab';
 
 const sys = createSys(realLibc());
@@ -221,6 +223,74 @@ test('a failure inside the guest keeps its kind, errno and syscall: VFIO_GROUP_G
     assert.is(err.syscall, 'ioctl(VFIO_GROUP_GET_DEVICE_FD)');
     assert.ok(err.errnoName && /^E[A-Z]+$/.test(err.errnoName), `errno name ${err.errnoName}`);
     assert.ok(err.kind, 'has a kind');
+  } finally {
+    fds.closeAll();
+  }
+  assert.equal(openFds(), before, 'open fds equal before and after');
+});
+
+/** Container + noiommu group + pl031 device fd + region 0 mapped: what the tests below start from. */
+function openPl031(fds: Fds): { container: number; group: number; device: number; regs: Uint32Array; offset: bigint } {
+  const container = fds.fdOf('container', sys.open('/dev/vfio/vfio', O_RDWR | O_CLOEXEC));
+  const group = fds.fdOf('group', sys.open(groupPath('amba', PL031), O_RDWR | O_CLOEXEC));
+  vfio.groupSetContainer(sys, group, container);
+  fds.add('unset container', () => vfio.groupUnsetContainer(sys, group));
+  vfio.setIommu(sys, container, VFIO_NOIOMMU_IOMMU);
+  const device = fds.fdOf('device', vfio.groupGetDeviceFd(sys, group, PL031));
+  const ri = regionInfo(0);
+  vfio.deviceGetRegionInfo(sys, device, ri);
+  const offset = u64le(ri, 24);
+  const addr = sys.mmap(0x1000n, PROT_READ | PROT_WRITE, MAP_SHARED, device, offset);
+  fds.add('munmap', () => sys.munmap(addr, 0x1000n));
+  return { container, group, device, regs: new Uint32Array(sys.view(addr, 0x1000)), offset };
+}
+
+test('the pl031 alarm reaches a handler on the event loop: IrqDispatcher over sys.watch (koffi.node.poll) and sys.readCounter', async () => {
+  const before = openFds();
+  const fds = new Fds();
+  const irqs = new IrqDispatcher(sys.watch, sys.readCounter);
+  try {
+    const { device, regs } = openPl031(fds);
+    const efd = fds.fdOf('eventfd', sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    vfio.deviceSetIrqs(sys, device, irqSetEventfd(0, efd));
+    const t0 = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fired = new Promise<bigint>((resolve, reject) => {
+      irqs.add(efd, resolve, 'pl031 alarm');
+      timer = setTimeout(() => reject(new Error('no IRQ on the event loop within 5 s')), 5000);
+    });
+    Atomics.store(regs, 0x1c / 4, 1);                              // ICR
+    Atomics.store(regs, 0x04 / 4, Atomics.load(regs, 0) + 2);      // MR = DR + 2
+    Atomics.store(regs, 0x10 / 4, 1);                              // IMSC
+    const count = await fired.finally(() => clearTimeout(timer));
+    console.log(`  event-loop delivery after ${Date.now() - t0} ms, count ${count}`);
+    assert.ok(count >= 1n);
+    Atomics.store(regs, 0x1c / 4, 1);
+    Atomics.store(regs, 0x10 / 4, 0);
+    vfio.deviceSetIrqs(sys, device, irqSetUnmask(0));
+  } finally {
+    irqs.close();
+    fds.closeAll();
+  }
+  assert.equal(openFds(), before, 'open fds equal before and after');
+});
+
+test('errors the real kernel gives keep kind, errno and syscall: group opened twice (EBUSY), bad region index and mmap past the region (EINVAL)', () => {
+  const before = openFds();
+  const fds = new Fds();
+  const failure = (fn: () => unknown): VfioError => {
+    try { fn(); } catch (e) { assert.instance(e, VfioError); console.log(`  ${(e as Error).message}`); return e as VfioError; }
+    throw new Error('expected a VfioError');
+  };
+  try {
+    const { group, device } = openPl031(fds);
+    void group;
+    const busy = failure(() => fds.fdOf('second group fd', sys.open(groupPath('amba', PL031), O_RDWR | O_CLOEXEC)));
+    assert.equal([busy.kind, busy.errnoName, busy.syscall], ['busy', 'EBUSY', 'open']);
+    const idx = failure(() => vfio.deviceGetRegionInfo(sys, device, regionInfo(5)));
+    assert.equal([idx.kind, idx.errnoName, idx.syscall], ['syscall', 'EINVAL', 'ioctl(VFIO_DEVICE_GET_REGION_INFO)']);
+    const past = failure(() => sys.mmap(0x2000n, PROT_READ, MAP_SHARED, device, 0n));
+    assert.equal([past.kind, past.errnoName, past.syscall], ['syscall', 'EINVAL', 'mmap']);
   } finally {
     fds.closeAll();
   }

@@ -37,7 +37,7 @@ const splitCase = fc.record({
 test('the split covers the region exactly and maps exactly the mappable pages', () => {
   using rt = new RegionTable();
   fc.assert(fc.property(splitCase, ([r, areas, holes]) => {
-    rt.add({ index: 1, flags: r.flags, size: r.size, offset: r.fileOffset, sparse: r.sparse ? areas : undefined });
+    rt.add(1, { flags: r.flags, size: r.size, offset: r.fileOffset, sparse: r.sparse ? areas : undefined });
     const split = rt.split(1, r.page, holes);
     // coverage, order, alternation
     let pos = 0n;
@@ -76,7 +76,7 @@ const accessCase = fc.record({
 test('the access check accepts exactly the in-range, aligned, permitted accesses; counters agree', () => {
   using rt = new RegionTable();
   fc.assert(fc.property(accessCase, (c) => {
-    rt.add({ index: 0, flags: c.flags, size: c.size, offset: c.fileOffset });
+    rt.add(0, { flags: c.flags, size: c.size, offset: c.fileOffset });
     const n = { readsRefused: 0n, writesDropped: 0n, outOfRange: 0n, misaligned: 0n, denied: 0n };
     for (const op of c.ops) {
       const w = BigInt(op.width);

@@ -131,6 +131,28 @@ test('the fake tracks fds: close of an unknown fd is EBADF, and openFds shows le
   assert.equal([...fake.openFds], [b]);
 });
 
+test('lengths beyond the buffer are refused before the kernel sees them (kind bad-argument, no call made)', () => {
+  const fake = createFakeLibc();
+  const sys = createSys(fake);
+  const fd = sys.open('/dev/vfio/5', O_RDWR);
+  const small = new Uint8Array(4);
+  for (const f of [() => sys.pread(fd, small, 0n, 8), () => sys.pwrite(fd, small, 0n, 5), () => sys.read(fd, small, 8), () => sys.write(fd, small, -1)]) {
+    assert.is(caught(f).kind, 'bad-argument');
+  }
+  assert.equal([fake.calls.pread, fake.calls.pwrite, fake.calls.read, fake.calls.write], [undefined, undefined, undefined, undefined]);
+  // struct vfio_region_info of 32 bytes claiming argsz 64: the kernel would write a capability chain past it.
+  const ri = new Uint8Array(32);
+  new DataView(ri.buffer).setUint32(0, 64, true);
+  const e = caught(() => vfio.deviceGetRegionInfo(sys, fd, ri));
+  assert.equal([e.kind, e.syscall], ['bad-argument', 'ioctl(VFIO_DEVICE_GET_REGION_INFO)']);
+  assert.is(caught(() => vfio.deviceGetInfo(sys, fd, new Uint8Array(2))).kind, 'bad-argument', 'no room for argsz');
+  // _IOR(KVMIO, 0xaf, struct kvm_vcpu_init): the request number says 32 bytes.
+  assert.is(caught(() => kvm.armPreferredTarget(sys, fd, new Uint8Array(16))).kind, 'bad-argument');
+  assert.is(caught(() => kvm.irqfd(sys, fd, null as unknown as Uint8Array)).kind, 'bad-argument');
+  assert.is(fake.calls.ioctl, undefined, 'no ioctl reached the libc');
+  assert.is(kvm.armPreferredTarget(sys, fd, new Uint8Array(32)), 0, 'the right size passes');
+});
+
 test('the errno table matches the running system (koffi.os.errno) and names are unique', () => {
   const koffi = createRequire(import.meta.url)('koffi') as { os: { errno: Record<string, number> } };
   for (const e of ERRNO_TABLE) assert.is(koffi.os.errno[e.name], e.errno, e.name);

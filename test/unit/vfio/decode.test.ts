@@ -98,6 +98,35 @@ test('type1 info: page sizes, IOVA ranges (inclusive ends) and DMA_AVAIL', () =>
   assert.is(info.capOffset, LAYOUT.vfio_iommu_type1_info.size);
 });
 
+test('type1 info written out by offset: the edu container (28-bit DMA mask, an MSI window reserved)', () => {
+  const reply = hex(`
+    50 00 00 00   // @0  argsz = 80
+    03 00 00 00   // @4  flags = PGSIZES | CAPS
+    00 10 20 40 00 00 00 00   // @8  iova_pgsizes = 4K | 2M | 1G
+    18 00 00 00   // @16 cap_offset = 24
+    00 00 00 00   // @20 padding (sizeof = 24)
+    01 00 01 00   // @24 cap id 1 IOVA_RANGE, version 1
+    48 00 00 00   // @28 next = 72
+    02 00 00 00   // @32 nr_iovas = 2
+    00 00 00 00   // @36 reserved
+    00 00 00 00 00 00 00 00   // @40 range[0].start = 0
+    ff ff ff 07 00 00 00 00   // @48 range[0].end = 0x7ffffff (inclusive)
+    00 00 10 08 00 00 00 00   // @56 range[1].start = 0x8100000 (after the MSI window)
+    ff ff ff 0f 00 00 00 00   // @64 range[1].end = 0xfffffff
+    03 00 01 00   // @72 cap id 3 DMA_AVAIL, version 1
+    00 00 00 00   // @76 next = 0 ... and the cap body would need 4 more bytes`);
+  const e = err(() => decodeIommuType1Info(reply));
+  assert.is(e.statusName, 'VFIO_CAP_TRUNCATED', 'DMA_AVAIL needs 12 bytes, 8 are left');
+  assert.is(e.offset, 72);
+  const whole = new Uint8Array(84);
+  whole.set(reply);
+  new DataView(whole.buffer).setUint32(0, 84, true);
+  new DataView(whole.buffer).setUint32(80, 65535, true);   // @80 avail
+  const info = decodeIommuType1Info(whole);
+  assert.equal(info, { argsz: 84, flags: 3, iovaPgsizes: 0x40201000n, capOffset: 24, caps: 2, dmaAvail: 65535,
+    iovaRanges: [{ start: 0n, end: 0x7ff_ffffn }, { start: 0x810_0000n, end: 0xfff_ffffn }] });
+});
+
 test('a reply whose argsz exceeds the buffer asks for a larger buffer (no-space, VFIO_NEED_ARGSZ)', () => {
   const small = new Bytes(32).u32(0, 88).u32(4, 0xf).u32(12, 0).u64(16, 0x100000n).b;
   const e = err(() => decodeRegionInfo(small));

@@ -70,8 +70,8 @@ test('region table bounds: MAX_TABLES tables, MAX_HOLES holes, NO_SPACE gives th
 
 test('random arguments to every vfio_ and region_ export never trap and never grow memory', () => {
   const names = ['vfio_device_info_decode', 'vfio_region_info_decode', 'vfio_irq_info_decode', 'vfio_iommu_type1_info_decode',
-    'vfio_irq_set_encode', 'vfio_dma_map_encode', 'vfio_dma_unmap_encode', 'region_table_create', 'region_table_free',
-    'region_add', 'region_add_failed', 'region_get', 'region_area', 'region_split', 'region_check', 'region_counters'];
+    'vfio_irq_set_encode', 'vfio_dma_map_encode', 'vfio_dma_unmap_encode', 'vfio_ioas_map_encode', 'vfio_ioas_unmap_encode', 'vfio_limits', 'region_table_create', 'region_table_free',
+    'region_add', 'region_add_failed', 'region_get', 'region_area', 'region_split', 'region_check', 'region_counters', 'region_limits'];
   const i32 = fc.oneof(fc.integer({ min: -3, max: 64 }), fc.integer(), fc.integer({ min: S, max: S + c.scratchSize + 64 }));
   const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 0x20000n }), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }));
   fc.assert(fc.property(fc.constantFrom(...names), fc.array(fc.tuple(i32, u64), { minLength: 8, maxLength: 8 }), fc.uint8Array({ maxLength: 128 }), (n, args, junk) => {
@@ -79,7 +79,7 @@ test('random arguments to every vfio_ and region_ export never trap and never gr
     const f = c.exports[n] as (...a: unknown[]) => number;
     // pick i32 or u64 per parameter by position, as the signatures say (u64 where BigInt is needed)
     const sig: Record<string, string> = {
-      vfio_dma_map_encode: 'iiiUUU', vfio_dma_unmap_encode: 'iiiUU', region_add: 'iiiUUiii', region_split: 'iiUiiii', region_check: 'iiUii',
+      vfio_dma_map_encode: 'iiiUUU', vfio_dma_unmap_encode: 'iiiUU', vfio_ioas_map_encode: 'iiiiUUU', vfio_ioas_unmap_encode: 'iiiUU', region_limits: '', region_add: 'iiiUUiii', region_split: 'iiUiiii', region_check: 'iiUii',
     };
     const s = sig[n] ?? 'iiiiiiii';
     const a = [...s].map((k, i) => (k === 'U' ? args[i]![1] : args[i]![0]));

@@ -1,0 +1,7 @@
+// The fuzz build of the core (build/vfiokit-fuzz.wasm; never shipped): every export of the core,
+// plus one fuzz_<target>(ptr, len) per target. Each target decodes the input with FuzzInput into
+// operations, runs them and traps (unreachable) when an invariant breaks.
+export * from "../index";
+export { fuzz_irq } from "./irq";
+export { fuzz_place } from "./place";
+export { fuzz_pci } from "./pci";

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `npm run bench [-- NAME...]`: builds the package, bundles each benchmark (bench/<name>.mjs; they
+// may import the TypeScript sources) into build/bench/, runs each in its own process with the
+// repository root as cwd, then reads every bench/results/*.json and writes the summary: a table
+// on stdout and bench/results/summary.svg, one bar per measured way with its ratio to the native
+// reference measured in the same run, and the issue's goal as a line where it has one.
+// Benchmarks that need the lab (the real VFIO kernel) run inside it: see bench/lab/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const NOT_BENCHES = new Set(['run.mjs', 'lib.mjs']);
+const all = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.mjs') && !NOT_BENCHES.has(f)).map((f) => f.slice(0, -4)).sort();
+const asked = process.argv.slice(2);
+const unknown = asked.filter((a) => !all.includes(a));
+if (unknown.length) { console.error(`bench: unknown benchmark(s) ${unknown.join(', ')}; there are: ${all.join(', ')}`); process.exit(2); }
+const names = asked.length ? asked : all;
+
+function step(cmd, args, what) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) { console.error(`bench: ${what} failed (exit ${r.status})`); process.exit(1); }
+}
+
+step('npm', ['run', '--silent', 'build'], 'npm run build');
+const esbuild = await import('esbuild');
+const out = join(root, 'build/bench');
+mkdirSync(out, { recursive: true });
+await esbuild.build({
+  entryPoints: names.map((n) => join(root, 'bench', `${n}.mjs`)), outdir: out, bundle: true, platform: 'node', format: 'esm',
+  target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi', 'esbuild'], loader: { '.wasm': 'binary' }, logLevel: 'warning',
+  banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+});
+let failed = 0;
+for (const n of names) {
+  console.log(`\nbench: ${n}`);
+  const r = spawnSync(process.execPath, [join(out, `${n}.mjs`)], { cwd: root, stdio: 'inherit', env: { ...process.env, VFIOKIT_ROOT: root } });
+  if (r.status !== 0) { console.error(`bench: ${n} failed (exit ${r.status})`); failed++; }
+}
+
+// The summary over every results file (those of earlier runs too, each with its date).
+const dir = join(root, 'bench/results');
+const docs = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => ({ name: f.slice(0, -5), ...JSON.parse(readFileSync(join(dir, f), 'utf8')) })) : [];
+console.log('\nbench: summary (ratio to the native reference measured in the same run)');
+for (const d of docs) {
+  const best = d.results.slice(1).reduce((a, r) => (a && a.ratio <= r.ratio ? a : r), undefined);
+  const verdict = d.goal && best ? (best.ratio <= d.goal ? 'meets' : 'misses') + ` goal ${d.goal}` : 'no goal';
+  console.log(`  ${d.name.padEnd(16)} best ${best ? `${best.name} ${best.ratio}` : '-'}  (${verdict}; ${d.date.slice(0, 10)})`);
+}
+writeFileSync(join(dir, 'summary.svg'), svg(docs));
+console.log(`bench: wrote bench/results/summary.svg`);
+process.exit(failed ? 1 : 0);
+
+/** A bar chart: one block per benchmark, one bar per way, the bar's length its ratio. */
+function svg(docs) {
+  const W = 900, left = 330, barH = 16, gap = 6, maxRatio = Math.max(4, ...docs.flatMap((d) => d.results.map((r) => r.ratio)).filter(Number.isFinite));
+  const scale = (W - left - 80) / Math.min(maxRatio, 20);
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  let y = 30; const parts = [];
+  for (const d of docs) {
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${esc(d.name)}: ${esc(d.what ?? '')}</text>`); y += 8;
+    const top = y;
+    for (const r of d.results) {
+      y += gap;
+      const w = Math.max(1, Math.min(r.ratio, 20) * scale);
+      const color = r === d.results[0] ? '#888' : d.goal && r.ratio > d.goal ? '#d9534f' : '#2e7d32';
+      parts.push(`<text x="${left - 8}" y="${y + barH - 4}" text-anchor="end">${esc(r.name)}</text>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color}"/>`);
+      parts.push(`<text x="${left + w + 6}" y="${y + barH - 4}">${r.ratio}x</text>`);
+      y += barH;
+    }
+    if (d.goal) { const gx = left + Math.min(d.goal, 20) * scale; parts.push(`<line x1="${gx}" y1="${top}" x2="${gx}" y2="${y + 3}" stroke="#000" stroke-dasharray="4 3"/><text x="${gx + 3}" y="${top + 2}" font-size="11">goal ${d.goal}x</text>`); }
+    y += 28;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" font-family="sans-serif" font-size="13">` +
+    `<rect width="100%" height="100%" fill="#fff"/><text x="10" y="16" font-size="12" fill="#555">ratio to the native reference measured in the same run (grey = the reference, 1x); red = misses the goal</text>` +
+    parts.join('') + '</svg>\n';
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// `npm run fuzz`: coverage-guided fuzzing of the Wasm core. The fuzz build of the core
+// (assembly/fuzz/, every export plus one fuzz_<target>) is translated by wasm2c and linked with
+// clang's libFuzzer and AddressSanitizer (fuzz/harness.c), one binary per target. Each target
+// starts from its committed corpus (test/fuzz/corpus/<target>/) and runs for a fixed budget.
+//
+//   npm run fuzz                      every target, SHORT_S seconds each (what CI runs)
+//   npm run fuzz -- --long            every target, LONG_S seconds each (a campaign)
+//   npm run fuzz -- --seconds N [T..] the given targets (default all), N seconds each
+//   npm run fuzz -- --merge           after the run, fold new coverage into the committed corpus
+//
+// Prints one line per target (executions, coverage, features, corpus size, crashes) and writes
+// fuzz/results/short.json or long.json (other budgets: build/fuzz/). A crash is saved as build/fuzz/crash-<target>-<hash> and fails the
+// run: reproduce it with the printed command, fix it, and commit the input to the corpus under a
+// name that says what it found.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(root, 'build/fuzz');
+const CORPUS = join(root, 'test/fuzz/corpus');
+/** wabt's wasm2c runtime (Debian's wabt package). */
+const RT = '/usr/share/wabt/wasm2c';
+/** Seconds per target: CI's short fixed budget, and a campaign's. */
+const SHORT_S = 15;
+const LONG_S = 600;
+/** The targets: export fuzz_<name> in assembly/fuzz/index.ts. */
+export const TARGETS = readTargets();
+
+function readTargets() {
+  const src = readFileSync(join(root, 'assembly/fuzz/index.ts'), 'utf8');
+  return [...src.matchAll(/^export \{ fuzz_(\w+) \}/gm)].map((m) => m[1]).sort();
+}
+
+function sh(cmd, args, what, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', ...opts });
+  if (r.error || r.status !== 0) {
+    const hint = r.error ? ` (${r.error.message}; lab/deps.sh installs clang, libclang-rt-14-dev and wabt)` : '';
+    throw new Error(`fuzz: ${what} failed${hint}\n${r.stderr ?? ''}`);
+  }
+  return r;
+}
+
+/** Builds the fuzz core, translates it, compiles the runtime once and links one binary per target. */
+export function buildFuzzers(targets) {
+  mkdirSync(OUT, { recursive: true });
+  sh(join(root, 'node_modules/.bin/asc'), ['assembly/fuzz/index.ts', '--runtime', 'stub', '--initialMemory', '256', '--maximumMemory', '256',
+    '--use', 'abort=', '-O3', '-o', 'build/vfiokit-fuzz.wasm'], 'building the fuzz core');
+  sh('wasm2c', ['build/vfiokit-fuzz.wasm', '-n', 'fuzzcore', '-o', join(OUT, 'fuzzcore.c')], 'wasm2c');
+  const cflags = ['-O1', '-g', '-fsanitize=fuzzer-no-link,address', '-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0',
+    '-DWASM_RT_TRAP_HANDLER=fuzz_trap', `-I${RT}`, `-I${OUT}`];
+  sh('clang', [...cflags, '-c', join(OUT, 'fuzzcore.c'), '-o', join(OUT, 'fuzzcore.o')], 'compiling the translated core');
+  sh('clang', [...cflags, '-c', join(RT, 'wasm-rt-impl.c'), '-o', join(OUT, 'wasm-rt-impl.o')], 'compiling the wasm2c runtime');
+  for (const t of targets) {
+    sh('clang', [...cflags, '-fsanitize=fuzzer,address', `-DTARGET=Z_fuzzcoreZ_fuzz_${t}`, 'fuzz/harness.c',
+      join(OUT, 'fuzzcore.o'), join(OUT, 'wasm-rt-impl.o'), '-lm', '-o', join(OUT, `fuzz-${t}`)], `linking fuzz-${t}`);
+  }
+}
+
+/** Runs one target for `seconds`; returns its figures. */
+function runTarget(t, seconds, merge) {
+  const work = join(OUT, `corpus-${t}`);
+  const seeds = join(CORPUS, t);
+  rmSync(work, { recursive: true, force: true }); mkdirSync(work, { recursive: true }); mkdirSync(seeds, { recursive: true });
+  const r = spawnSync(join(OUT, `fuzz-${t}`), [work, seeds, `-max_total_time=${seconds}`, '-print_final_stats=1',
+    `-artifact_prefix=${join(OUT, `crash-${t}-`)}`, '-max_len=16384', '-timeout=10', '-rss_limit_mb=4096'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const log = r.stderr ?? '';
+  const stat = (name) => Number((log.match(new RegExp(`stat::${name}:\\s+(\\d+)`)) ?? [])[1] ?? NaN);
+  const last = [...log.matchAll(/#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/g)].pop();
+  const crash = (log.match(/Test unit written to (\S+)/) ?? [])[1];
+  const result = {
+    target: t, seconds, exitCode: r.status, executions: stat('number_of_executed_units'),
+    execPerSec: stat('average_exec_per_sec'), coverage: last ? Number(last[2]) : NaN, features: last ? Number(last[3]) : NaN,
+    corpus: last ? Number(last[4]) : NaN, crash: crash ?? null,
+  };
+  if (r.status !== 0 && !crash) result.error = log.split('\n').filter(Boolean).slice(-5).join('\n');
+  if (merge && !crash) {
+    // Fold what this run found into the committed corpus, keeping only inputs that add coverage.
+    const merged = join(OUT, `merged-${t}`);
+    rmSync(merged, { recursive: true, force: true }); mkdirSync(merged);
+    spawnSync(join(OUT, `fuzz-${t}`), ['-merge=1', merged, seeds, work], { encoding: 'utf8' });
+    rmSync(seeds, { recursive: true, force: true }); cpSync(merged, seeds, { recursive: true });
+    result.committedCorpus = readdirSync(seeds).length;
+  }
+  return result;
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const long = args.includes('--long');
+  const merge = args.includes('--merge');
+  const si = args.indexOf('--seconds');
+  const seconds = si >= 0 ? Number(args[si + 1]) : long ? LONG_S : SHORT_S;
+  const named = args.filter((a, i) => !a.startsWith('--') && !(si >= 0 && i === si + 1));
+  const unknown = named.filter((n) => !TARGETS.includes(n));
+  if (unknown.length) { console.error(`fuzz: unknown target(s) ${unknown.join(', ')}; targets: ${TARGETS.join(', ')}`); process.exit(2); }
+  const targets = named.length ? named : TARGETS;
+  console.log(`fuzz: building ${targets.length} target(s): ${targets.join(', ')}`);
+  buildFuzzers(targets);
+  const results = [];
+  for (const t of targets) {
+    const r = runTarget(t, seconds, merge);
+    results.push(r);
+    console.log(`fuzz: ${t.padEnd(14)} ${String(r.executions).padStart(10)} execs (${r.execPerSec}/s) cov ${r.coverage} ft ${r.features} corpus ${r.corpus}` +
+      (r.crash ? `  CRASH ${r.crash} (reproduce: build/fuzz/fuzz-${t} ${r.crash})` : r.error ? `  ERROR ${r.error}` : ''));
+  }
+  const mode = long ? 'long' : si >= 0 ? `custom-${seconds}s` : 'short';
+  // Only the short (CI) and long (campaign) figures are kept in the repository.
+  const dir = mode === 'long' || mode === 'short' ? join(root, 'fuzz/results') : OUT;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${mode}.json`), JSON.stringify({ date: new Date().toISOString(), secondsPerTarget: seconds, results }, null, 2) + '\n');
+  const bad = results.filter((r) => r.crash || r.error || !(r.executions > 0));
+  console.log(`fuzz: ${results.length - bad.length} passed, ${bad.length} failed`);
+  process.exit(bad.length ? 1 : 0);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try { main(); } catch (e) { console.error(e.message); process.exit(1); }
+}

@@ -1,0 +1,374 @@
+// PCI config space for passthrough: the TypeScript face of the core's pci module
+// (assembly/pci/; shadow.ts holds the state and THE RULE of BAR mappings; docs/pci.md the ABI).
+//   decodeBars / findCapabilities / msixHoles   pure decoders of the device's config bytes
+//   PciConfig                                   the shadow config space a guest reads and writes
+// Not responsible for: reading the device's config (the device layer reads VFIO region 7 and
+// passes the bytes), mapping BARs or programming MSI (the caller carries out the actions),
+// subtracting the MSI-X holes from the mmap ranges (the region module does that).
+//
+// Errors: malformed config bytes or region sizes from the device/kernel are 'kernel-reply' with
+// status, statusName and the config offset of the fault; bad caller input is 'bad-argument';
+// a closed PciConfig is 'closed'; MAX_CONFIGS in use is 'no-space'. Guest accesses never throw.
+
+import { core, type Core } from '../core/loader';
+import { VfioError, type VfioErrorKind } from '../errors';
+
+/** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
+export const PCI_CAP_ID_MSI = 0x05;
+export const PCI_CAP_ID_MSIX = 0x11;
+/** VFIO region index of the expansion ROM (VFIO_PCI_ROM_REGION_INDEX); BARs are 0..5. */
+export const ROM_INDEX = 6;
+
+export type BarKind = 'memory32' | 'memory64' | 'io' | 'rom';
+const KINDS = ['none', 'memory32', 'memory64', 'io', 'memory64-upper', 'rom'] as const;
+export type BarSlotKind = (typeof KINDS)[number];
+
+/** An implemented BAR as the device's config shows it. */
+export interface Bar {
+  /** 0..5, or ROM_INDEX (6) for the expansion ROM: the VFIO region index. */
+  readonly index: number;
+  readonly kind: BarKind;
+  readonly prefetchable: boolean;
+  /** The VFIO region size. */
+  readonly size: bigint;
+  /** The address in the device's config (the host's view; both halves for a 64-bit BAR). */
+  readonly address: bigint;
+  /** Config offset of the BAR register (the low dword for a 64-bit BAR). */
+  readonly register: number;
+  /** ROM only: the enable bit as the device has it. */
+  readonly romEnabled: boolean;
+}
+
+export interface Capability { readonly id: number; readonly offset: number }
+export interface MsiCapability {
+  readonly offset: number;
+  readonly control: number;
+  readonly is64Bit: boolean;
+  readonly perVectorMask: boolean;
+  /** Vectors the function is capable of: 2^MMC (1..32). */
+  readonly vectors: number;
+}
+export interface MsixCapability {
+  readonly offset: number;
+  readonly control: number;
+  /** Table entries (Table Size + 1). */
+  readonly tableSize: number;
+  readonly tableBar: number;
+  readonly tableOffset: number;
+  readonly pbaBar: number;
+  readonly pbaOffset: number;
+}
+export interface Capabilities {
+  readonly list: readonly Capability[];
+  readonly msi?: MsiCapability;
+  readonly msix?: MsixCapability;
+}
+
+/** A page-rounded range of a BAR that must stay trapped (not mmapped). */
+export interface MsixHole {
+  readonly bar: number;
+  readonly offset: bigint;
+  readonly size: bigint;
+  readonly covers: 'table' | 'pba' | 'table+pba';
+}
+
+/** What the caller must do after a guest config write, in the order given. */
+export type PciAction =
+  | { readonly kind: 'unmap'; readonly bar: number; readonly address: bigint; readonly size: bigint }
+  | { readonly kind: 'map'; readonly bar: number; readonly address: bigint; readonly size: bigint }
+  /** Write `value` (`width` bytes) to the device's config at `offset` (through VFIO region 7). */
+  | { readonly kind: 'forward-write'; readonly offset: number; readonly width: number; readonly value: number }
+  /** The guest changed the MSI (or MSI-X) capability; `control` is its Message Control now. */
+  | { readonly kind: 'msi-update'; readonly offset: number; readonly control: number }
+  | { readonly kind: 'msix-update'; readonly offset: number; readonly control: number };
+
+export interface BarState {
+  readonly index: number;
+  readonly kind: BarSlotKind;
+  /** The guest address programmed in the shadow register (0: unassigned). */
+  readonly address: bigint;
+  readonly size: bigint;
+  readonly mapped: boolean;
+  /** Where the BAR is mapped (after the actions returned so far were carried out). */
+  readonly mappedAt: bigint | undefined;
+  /** An all-ones sizing write is in its register. */
+  readonly sizing: boolean;
+  /** 64-bit: the low half was written, the upper not yet. */
+  readonly pending: boolean;
+  readonly prefetchable: boolean;
+}
+
+export interface PciConfigStats {
+  /** Guest writes dropped: bad width, misaligned, or past the config space. */
+  readonly badWrites: bigint;
+  /** Guest reads answered with all-ones for the same reasons. */
+  readonly badReads: bigint;
+  /** Writes that tried to change read-only bits (those bits were left alone). */
+  readonly readOnlyWrites: bigint;
+  /** The guest's COMMAND register. */
+  readonly command: number;
+}
+
+export interface ForwardOptions {
+  /** Dword-aligned ranges of config space passed through to the device (not the header, MSI or
+   *  MSI-X capability). */
+  readonly ranges: readonly { readonly offset: number; readonly length: number }[];
+  /** Reads the device's config (VFIO region 7) for a guest read inside a range. */
+  read(offset: number, width: 1 | 2 | 4): number;
+}
+
+export interface PciConfigOptions {
+  /** Device name for error messages (0000:00:02.0). */
+  readonly device?: string;
+  readonly forward?: ForwardOptions;
+}
+
+// --- core plumbing ---
+
+type Fn = (...a: (number | bigint)[]) => number;
+const CFG_AT = 0;
+const SIZES_AT = 4096;
+const OUT_AT = 8192;
+const OUT_CAP = 1024;
+const ACTION_SIZE = 32;
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+let bound: { c: Core; f: (n: string) => Fn; u32: Uint32Array; u64: BigUint64Array } | undefined;
+function coreOf(): NonNullable<typeof bound> {
+  if (bound) return bound;
+  const c = core();
+  const cache = new Map<string, Fn>();
+  const f = (n: string): Fn => { let x = cache.get(n); if (!x) { x = c.fn<Fn>(`pci_${n}`); cache.set(n, x); } return x; };
+  bound = { c, f, u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
+  return bound;
+}
+
+function kindOf(status: number): VfioErrorKind {
+  if (status <= -700 && status >= -739) return 'kernel-reply';
+  if (status === -5) return 'closed';
+  if (status === -6) return 'no-space';
+  if (status === -1000) return 'core-bug';
+  return 'bad-argument';
+}
+
+function fail(status: number, what: string, device?: string): never {
+  const { c } = coreOf();
+  const name = c.statusName(status);
+  const kind = kindOf(status);
+  const offset = kind === 'kernel-reply' ? Number(c.result(0)) : undefined;
+  throw new VfioError({
+    kind, device, status, statusName: name.split(':')[0], offset,
+    message: `cannot ${what}: ${name || `status ${status}`}${offset === undefined ? '' : ` (config offset 0x${offset.toString(16)})`}`,
+    hint: kind === 'kernel-reply' ? 'the config space or region sizes the device reported are malformed; this device cannot be passed through as is' : undefined,
+  });
+}
+
+/** Puts the config bytes and the 7 region sizes in scratch; returns [cfgPtr, len, sizesPtr]. */
+function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [number, number, number] {
+  if (!(config instanceof Uint8Array) || (config.length !== 256 && config.length !== 4096)) {
+    throw new VfioError({ kind: 'bad-argument', device, message: `config space must be a Uint8Array of 256 or 4096 bytes, got ${config instanceof Uint8Array ? config.length : typeof config}`, hint: 'pass the bytes read from VFIO region 7 (VFIO_PCI_CONFIG_REGION_INDEX)' });
+  }
+  if (!Array.isArray(sizes) || sizes.length < 6 || sizes.length > 7 || !sizes.every((s) => typeof s === 'bigint' && s >= 0n && s <= U64_MAX)) {
+    throw new VfioError({ kind: 'bad-argument', device, message: 'sizes must be 6 or 7 bigints in [0, 2^64): the VFIO region sizes of BAR0..BAR5 and optionally the ROM', hint: '0n for an unimplemented BAR and for the upper slot of a 64-bit BAR' });
+  }
+  const { c } = coreOf();
+  const cfg = c.put(config, CFG_AT);
+  const raw = new BigUint64Array(7);
+  sizes.forEach((s, i) => { raw[i] = s; });
+  const sp = c.put(new Uint8Array(raw.buffer), SIZES_AT);
+  return [cfg, config.length, sp];
+}
+
+function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
+
+/** Decodes the implemented BARs (and the ROM, index 6) of a type 0 config space. `sizes`: the
+ *  VFIO region sizes of regions 0..5 and optionally 6 (ROM); 0n = unimplemented. Throws
+ *  'kernel-reply' for a malformed config (64-bit BAR in slot 5, size not a power of two, too
+ *  small or too large, reserved type, upper slot of a 64-bit BAR with a size, not type 0). */
+export function decodeBars(config: Uint8Array, sizes: readonly bigint[]): Bar[] {
+  const [cfg, len, sp] = stage(config, sizes);
+  const { f, u32, u64 } = coreOf();
+  const out = outPtr();
+  const n = f('decode_bars')(cfg, len, sp, out, OUT_CAP);
+  if (n < 0) fail(n, 'decode the BARs');
+  const bars: Bar[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = out + i * 32;
+    const k = KINDS[u32[(p + 4) >>> 2]!]!;
+    if (k === 'none' || k === 'memory64-upper') continue;
+    const flags = u32[(p + 8) >>> 2]!;
+    bars.push({
+      index: u32[p >>> 2]!, kind: k, prefetchable: (flags & 1) !== 0, romEnabled: (flags & 2) !== 0,
+      register: u32[(p + 12) >>> 2]!, address: u64[(p + 16) >>> 3]!, size: u64[(p + 24) >>> 3]!,
+    });
+  }
+  return bars;
+}
+
+/** Walks the capability list (the first 256 bytes; extended capabilities are not walked). */
+export function findCapabilities(config: Uint8Array): Capabilities {
+  const [cfg, len] = stage(config, [0n, 0n, 0n, 0n, 0n, 0n]);
+  const { c, f } = coreOf();
+  const u8 = c.u8;
+  const out = outPtr();
+  const n = f('find_caps')(cfg, len, out, OUT_CAP);
+  if (n < 0) fail(n, 'walk the capability list');
+  const list: Capability[] = [];
+  for (let i = 0; i < n; i++) list.push({ id: u8[out + i * 4]!, offset: u8[out + i * 4 + 2]! | (u8[out + i * 4 + 3]! << 8) });
+  const r = (i: number) => Number(c.result(i));
+  const msiOff = r(0), msixOff = r(2);
+  const msi = msiOff === 0 ? undefined : {
+    offset: msiOff, control: r(1), is64Bit: (r(1) & 0x80) !== 0, perVectorMask: (r(1) & 0x100) !== 0, vectors: 1 << ((r(1) >> 1) & 7),
+  };
+  const msix = msixOff === 0 ? undefined : {
+    offset: msixOff, control: r(3), tableBar: r(4), tableOffset: r(5), pbaBar: r(6), pbaOffset: r(7), tableSize: r(8),
+  };
+  return { list, msi, msix };
+}
+
+/** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
+ *  host's mmap page (4096 or 65536; any power of two between). `mappable`: BAR indexes whose
+ *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there). */
+export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
+  const [cfg, len, sp] = stage(config, sizes);
+  let mask = 0;
+  for (const b of opts.mappable ?? []) {
+    if (!Number.isInteger(b) || b < 0 || b > 5) throw new VfioError({ kind: 'bad-argument', message: `mappable BAR ${b} is not 0..5` });
+    mask |= 1 << b;
+  }
+  const ps = opts.pageSize;
+  if (!Number.isInteger(ps) || ps < 4096 || ps > 65536 || (ps & (ps - 1)) !== 0) {
+    throw new VfioError({ kind: 'bad-argument', message: `page size ${ps} is not a power of two from 4096 to 65536` });
+  }
+  const { f, u32, u64 } = coreOf();
+  const out = outPtr();
+  const n = f('msix_holes')(cfg, len, sp, mask, BigInt(ps), out, OUT_CAP);
+  if (n < 0) fail(n, 'compute the MSI-X holes');
+  const holes: MsixHole[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = out + i * 24;
+    const w = u32[(p + 4) >>> 2]!;
+    holes.push({ bar: u32[p >>> 2]!, covers: w === 3 ? 'table+pba' : w === 1 ? 'table' : 'pba', offset: u64[(p + 8) >>> 3]!, size: u64[(p + 16) >>> 3]! });
+  }
+  return holes;
+}
+
+function readActions(out: number, n: number): PciAction[] {
+  const { u32, u64 } = coreOf();
+  const acts: PciAction[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = out + i * ACTION_SIZE;
+    const kind = u32[p >>> 2]!;
+    const bar = u32[(p + 4) >>> 2]!;
+    const from = u64[(p + 8) >>> 3]!, to = u64[(p + 16) >>> 3]!, size = u64[(p + 24) >>> 3]!;
+    switch (kind) {
+      case 1: acts.push({ kind: 'map', bar, address: to, size }); break;
+      case 2: acts.push({ kind: 'unmap', bar, address: from, size }); break;
+      case 3: acts.push({ kind: 'forward-write', offset: Number(from), width: Number(size), value: Number(to) }); break;
+      case 5: acts.push({ kind: 'msi-update', offset: Number(from), control: Number(to) }); break;
+      case 6: acts.push({ kind: 'msix-update', offset: Number(from), control: Number(to) }); break;
+      default: throw new VfioError({ kind: 'core-bug', message: `the pci core returned unknown action ${kind}`, hint: 'this is a bug in vfiokit; please report it' });
+    }
+  }
+  return acts;
+}
+
+/** The shadow config space of one passed-through function. Guest config reads and writes go
+ *  through read()/write(); write() returns what the caller must do (map/unmap BARs, forward
+ *  COMMAND to the device, reprogram MSI). close() frees its slot in the core. */
+export class PciConfig implements Disposable {
+  readonly device: string | undefined;
+  private handle = 0;
+  private readonly forward: ForwardOptions | undefined;
+
+  constructor(config: Uint8Array, sizes: readonly bigint[], opts: PciConfigOptions = {}) {
+    this.device = opts.device;
+    this.forward = opts.forward;
+    if (opts.forward && typeof opts.forward.read !== 'function') {
+      throw new VfioError({ kind: 'bad-argument', device: this.device, message: 'forward ranges need a forward.read function', hint: 'pass read(offset, width) that reads VFIO region 7' });
+    }
+    const [cfg, len, sp] = stage(config, sizes, opts.device);
+    const h = coreOf().f('config_create')(cfg, len, sp);
+    if (h < 0) fail(h, 'create the shadow config space', this.device);
+    this.handle = h;
+    for (const r of opts.forward?.ranges ?? []) {
+      const ok = Number.isInteger(r.offset) && Number.isInteger(r.length) && r.offset >= 0 && r.length >= 0 && r.offset <= 0xffffffff && r.length <= 0xffffffff;
+      const st = ok ? coreOf().f('config_forward')(h, r.offset, r.length) : -1;
+      if (st < 0) { this.close(); fail(st, `forward config range [0x${r.offset.toString(16)}, +0x${r.length.toString(16)})`, this.device); }
+    }
+  }
+
+  get closed(): boolean { return this.handle === 0; }
+
+  /** A guest read of `width` (1, 2, 4) bytes at `offset`. Never throws for what a guest can do:
+   *  a bad width, misaligned or out-of-range access reads all-ones and is counted. */
+  read(offset: number, width: number): number {
+    const h = this.live();
+    checkInt(offset, 'offset'); checkInt(width, 'width');
+    const { c, f, u64 } = coreOf();
+    const out = outPtr();
+    const n = f('config_read')(h, offset, width, out, OUT_CAP);
+    if (n < 0) fail(n, `read config offset 0x${offset.toString(16)}`, this.device);
+    if (n === 0) return Number(c.result(0));
+    // One FORWARD_READ record (+8 offset, +24 width); ranges exist only with forward.read set.
+    const w = Number(u64[(out + 24) >>> 3]!) as 1 | 2 | 4;
+    const v = this.forward!.read(Number(u64[(out + 8) >>> 3]!), w);
+    return w === 4 ? v >>> 0 : (v >>> 0) & ((1 << (w * 8)) - 1);
+  }
+
+  /** A guest write; returns the actions to carry out, in order. Never throws for what a guest
+   *  can do: bad writes are dropped and counted, read-only bits are left alone. */
+  write(offset: number, width: number, value: number): PciAction[] {
+    const h = this.live();
+    checkInt(offset, 'offset'); checkInt(width, 'width'); checkInt(value, 'value');
+    const out = outPtr();
+    const n = coreOf().f('config_write')(h, offset, width, value, out, OUT_CAP);
+    if (n < 0) fail(n, `write config offset 0x${offset.toString(16)}`, this.device);
+    return readActions(out, n);
+  }
+
+  /** The state of BAR slot `index` (0..5, 6 = ROM). */
+  bar(index: number): BarState {
+    const h = this.live();
+    if (!Number.isInteger(index) || index < 0 || index > 6) throw new VfioError({ kind: 'bad-argument', device: this.device, message: `BAR index ${index} is not 0..6` });
+    const { c, f } = coreOf();
+    const k = f('config_bar')(h, index);
+    if (k < 0) fail(k, `read BAR ${index}`, this.device);
+    const mapped = c.result(2) === 1n;
+    return {
+      index, kind: KINDS[k]!, address: c.result(0), size: c.result(1), mapped, mappedAt: mapped ? c.result(3) : undefined,
+      sizing: c.result(4) !== 0n, pending: c.result(5) === 1n, prefetchable: (c.result(6) & 1n) !== 0n,
+    };
+  }
+
+  /** All seven slots. */
+  bars(): BarState[] { return [0, 1, 2, 3, 4, 5, 6].map((i) => this.bar(i)); }
+
+  stats(): PciConfigStats {
+    const h = this.live();
+    const { c, f } = coreOf();
+    const st = f('config_info')(h);
+    if (st < 0) fail(st, 'read the config counters', this.device);
+    return { badWrites: c.result(0), badReads: c.result(1), readOnlyWrites: c.result(2), command: Number(c.result(3)) };
+  }
+
+  /** Frees the shadow's slot in the core. Closing twice is harmless. Mappings the caller made
+   *  from map actions are the caller's to undo (bars() says which are mapped). */
+  close(): void {
+    if (this.handle === 0) return;
+    coreOf().f('config_free')(this.handle);
+    this.handle = 0;
+  }
+
+  [Symbol.dispose](): void { this.close(); }
+
+  private live(): number {
+    if (this.handle === 0) throw new VfioError({ kind: 'closed', device: this.device, message: 'the PCI config space is closed', hint: 'create a new PciConfig' });
+    return this.handle;
+  }
+}
+
+/** Offsets, widths and values cross as u32; anything else is a bug of the caller, not the guest. */
+function checkInt(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new VfioError({ kind: 'bad-argument', message: `${what} ${v} is not an unsigned 32-bit integer` });
+}
