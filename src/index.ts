@@ -33,4 +33,4 @@ export type { RegionMap } from './device/region';
 export { DeviceIrq, IrqRouting } from './device/irq';
 export type { IrqRoutingOptions } from './device/irq';
 export { DmaBuffer } from './device/dma';
-export type { IommuKind } from './device/iommu';
+export type { IommuKind, DmaInfo } from './device/iommu';

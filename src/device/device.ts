@@ -22,7 +22,7 @@ import type { Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import * as vfio from '../../shim/vfio';
 import { closedError, ctx, processSys, systemPageSize, Teardown } from './context';
-import { Container, Group, IommufdSpace, cdevPath, haveContainer, haveIommufd, noDma, type DmaSpace, type IommuKind } from './iommu';
+import { Container, Group, IommufdSpace, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
 import { RegionTable } from '../region/index';
 import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
@@ -338,6 +338,10 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     if (buffer) buffer.dmaRefs++;
     return { iova: rec.iova, size: rec.size, hostAddress: host, read, write };
   }
+
+  /** What the IOMMU accepts for DMA: page sizes and usable IOVA ranges (type1: VFIO_IOMMU_GET_INFO;
+   *  iommufd: not read yet, all undefined). 'not-supported' for a no-IOMMU device. */
+  dmaInfo(): DmaInfo { return this.#dmaSpace().info(this.name); }
 
   /** Unmaps the DMA mappings this device made inside [iova, iova + size) (whole mappings only, as
    *  type1v2 requires); returns the bytes unmapped. */

@@ -26,6 +26,8 @@ import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
 import { ctx, Teardown } from './context';
 import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
+import { queryIommuType1Info } from '../vfio/query';
+import type { IovaRange } from '../vfio/decode';
 import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
@@ -37,9 +39,20 @@ export const NOIOMMU_HINT = 'boot with vfio.enable_unsafe_noiommu_mode=1 or echo
 /** The address space DMA goes through: the type1 container or the iommufd IOAS. */
 export interface DmaSpace {
   readonly kind: IommuKind;
+  /** What the IOMMU accepts: page sizes (bitmap) and the usable IOVA ranges (inclusive). */
+  info(device: string): DmaInfo;
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void;
   /** Unmaps [iova, iova + size); returns the bytes the kernel unmapped. */
   unmap(iova: bigint, size: bigint, device: string): bigint;
+}
+
+export interface DmaInfo {
+  /** Bitmap of the IOMMU page sizes (bit n set: 2^n bytes), or undefined when not reported. */
+  pageSizes: bigint | undefined;
+  /** Usable IOVA ranges, inclusive [start, end]; undefined when the kernel does not report them. */
+  iovaRanges: IovaRange[] | undefined;
+  /** DMA mappings that may still be made (type1's VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL), if reported. */
+  dmaAvail: number | undefined;
 }
 
 /** Per-Sys state: tests with a fake libc get their own, so nothing leaks between them. */
@@ -130,14 +143,28 @@ export class Container implements DmaSpace {
     this.#sys.close(this.fd);
   }
 
+  info(device: string): DmaInfo {
+    if (this.kind === 'noiommu') throw noDma(device);
+    const i = ctx(device, () => queryIommuType1Info((b) => { vfio.iommuGetInfo(this.#sys, this.fd, b); }), { message: 'cannot read the type1 IOMMU info' });
+    return { pageSizes: i.flags & 1 ? i.iovaPgsizes : undefined, iovaRanges: i.iovaRanges, dmaAvail: i.dmaAvail };
+  }
+
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
     const req = ctx(device, () => encodeDmaMap({ vaddr, iova, size, read, write }));
     ctx(device, () => vfio.iommuMapDma(this.#sys, this.fd, req), {
       message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
       hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
-        : e.errnoName === 'EINVAL' ? 'IOVA, address and size must be multiples of the IOMMU page size, inside the IOMMU\'s IOVA ranges' : e.hint,
+        : e.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : e.hint,
     });
+  }
+
+  /** " (ranges: 0x0-0x7ffffff, ...)" for a hint; empty when they cannot be read. */
+  #rangesText(device: string): string {
+    try {
+      const r = this.info(device).iovaRanges;
+      return r ? ` (ranges: ${r.map((x) => `0x${x.start.toString(16)}-0x${x.end.toString(16)}`).join(', ')})` : '';
+    } catch { return ''; }
   }
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
@@ -282,6 +309,11 @@ export class IommufdSpace implements DmaSpace {
     });
     t.step(() => this.#sys.close(this.fd));
     t.finish();
+  }
+
+  /** iommufd: IOMMU_IOAS_IOVA_RANGES needs a user pointer to an array; not read yet. */
+  info(_device: string): DmaInfo {
+    return { pageSizes: undefined, iovaRanges: undefined, dmaAvail: undefined };
   }
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {

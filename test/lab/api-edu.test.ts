@@ -97,6 +97,17 @@ test('DMA round trip through mapDma IOVAs; an unmapped IOVA leaves memory untouc
     assert.throws(() => a.close(), (e: unknown) => e instanceof VfioError && e.kind === 'bad-state', 'a buffer still mapped for DMA cannot be freed');
     assert.throws(() => dev.mapDma({ iova: 0x100000n, buffer: b.bytes, size: 4096n }), (e: unknown) => e instanceof VfioError && e.errnoName === 'EEXIST');
     assert.throws(() => dev.mapDma({ iova: 0xffff_ffff_ffff_f000n, buffer: b.bytes, size: 0x2000n }), (e: unknown) => e instanceof VfioError && e.kind === 'bad-argument');
+    // the type1 IOMMU's view: page sizes and IOVA ranges around the SMMU's reserved MSI window
+    const info = dev.dmaInfo();
+    assert.ok(info.pageSizes !== undefined && (info.pageSizes & 0x1000n) !== 0n, `page sizes 0x${info.pageSizes?.toString(16)}`);
+    assert.ok(info.iovaRanges!.some((r) => r.start <= 0x100000n && r.end >= 0x300fffn), JSON.stringify(info.iovaRanges, (_k, v) => typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+    console.log(`type1: page sizes 0x${info.pageSizes.toString(16)}, IOVA ranges ${info.iovaRanges!.map((r) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`).join(', ')}`);
+    const hole = info.iovaRanges!.length > 1 ? info.iovaRanges![0]!.end + 1n : undefined;
+    if (hole !== undefined) {
+      let e: unknown;
+      try { dev.mapDma({ iova: hole, buffer: b.bytes, size: 4096n }); } catch (x) { e = x; }
+      assert.ok(e instanceof VfioError && e.errnoName === 'EINVAL' && e.hint!.includes('ranges: 0x'), `a map in the reserved hole at 0x${hole.toString(16)}: ${String(e)}`);
+    }
   } finally { dev.close(); a.close(); b.close(); c.close(); }
   assert.is(fds(), before);
 });

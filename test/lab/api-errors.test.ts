@@ -97,6 +97,7 @@ test('DMA on a no-IOMMU device: not-supported, "no IOMMU: DMA cannot be confined
   try {
     const e = expectError(() => dev.mapDma({ iova: 0x100000n, buffer: buf.bytes, size: 4096n }), 'not-supported');
     assert.ok(e.message.includes('no IOMMU: DMA cannot be confined'), e.message);
+    expectError(() => dev.dmaInfo(), 'not-supported');
   } finally { dev.close(); buf.close(); }
   assert.is(fds(), before);
 });
