@@ -66,6 +66,28 @@ test('an out-of-range trap read returns all-ones and is counted; a bad write is 
   } finally { dev.close(); }
 });
 
+test('pl031 and virtio_mmio open together share one no-IOMMU container; closing one leaves the other working', () => {
+  const before = fds();
+  const rtc = openDevice(PL031);
+  const virtio = openDevice('a000000.virtio_mmio');
+  try {
+    const fdsBoth = fds();
+    assert.is(virtio.regions[0]!.read32(0), 0x74726976);
+    rtc.close();
+    assert.is(fds(), fdsBoth - 2, 'the pl031 device fd and its group fd closed; the container stays');
+    assert.is(virtio.regions[0]!.read32(0), 0x74726976);
+  } finally { rtc.close(); virtio.close(); }
+  assert.is(fds(), before);
+});
+
+test('[Symbol.dispose] closes the device', () => {
+  const before = fds();
+  const dev = openDevice(PL031);
+  dev[Symbol.dispose]();
+  assert.ok(dev.closed);
+  assert.is(fds(), before);
+});
+
 test('a Mapping and the device throw kind closed after close; closing twice is harmless', () => {
   const dev = openDevice(PL031);
   const m = dev.regions[0]!.map();
