@@ -81,7 +81,11 @@ function runTarget(t, seconds, merge) {
     const merged = join(OUT, `merged-${t}`);
     rmSync(merged, { recursive: true, force: true }); mkdirSync(merged);
     spawnSync(join(OUT, `fuzz-${t}`), ['-merge=1', merged, seeds, work], { encoding: 'utf8' });
-    rmSync(seeds, { recursive: true, force: true }); cpSync(merged, seeds, { recursive: true });
+    // Named inputs (seeds, regressions named for what they found) stay; hash-named ones are replaced
+    // by the minimal set the merge chose.
+    const keep = new Set(readdirSync(merged));
+    for (const f of readdirSync(seeds)) if (/^[0-9a-f]{40}$/.test(f) && !keep.has(f)) rmSync(join(seeds, f));
+    cpSync(merged, seeds, { recursive: true });
     result.committedCorpus = readdirSync(seeds).length;
   }
   return result;

@@ -5,3 +5,4 @@ export * from "../index";
 export { fuzz_irq } from "./irq";
 export { fuzz_place } from "./place";
 export { fuzz_pci } from "./pci";
+export { fuzz_vfio } from "./vfio";

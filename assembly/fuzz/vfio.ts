@@ -1,0 +1,73 @@
+// Fuzz target: the decoders of the kernel's VFIO replies, and the region table fed with what they
+// accept. Input: a selector byte, a page-size byte, then the reply bytes (the rest).
+//   selector % 4: 0 device info, 1 region info, 2 IRQ info, 3 type1 IOMMU info
+// Invariants: nothing traps and nothing returns INTERNAL; a region info the decoder accepts is
+// accepted by the region table, and its map/trap split covers [0, size) exactly, in order, with
+// neighbours of different kinds and MAP ranges on page boundaries of the file; every guest access
+// check of it returns OK or a documented refusal.
+import { begin, u8, u16, u64_, violated, restPtr, restLen } from "./input";
+import { vfio_device_info_decode, vfio_region_info_decode, vfio_irq_info_decode, vfio_iommu_type1_info_decode } from "../vfio/index";
+import { region_table_create, region_table_free, region_add, region_split, region_check } from "../region/index";
+import { getResult, scratchBase, SCRATCH_SIZE, ld64le, ld32le } from "../mem";
+import { ERR_INTERNAL, ERR_OVERFLOW } from "../status";
+
+/** Split output goes to the upper half of scratch, away from the input. */
+const OUT_OFF: usize = SCRATCH_SIZE / 2;
+const OUT_CAP: u32 = 64 * 24;
+const ENTRY: usize = 24;
+const KIND_MAP: u32 = 1;
+/** Guest accesses checked per accepted region. */
+const CHECKS: i32 = 32;
+
+function checkSplit(h: i32, size: u64, fileOffset: u64, page: u64): void {
+  const out = scratchBase() + OUT_OFF;
+  const n = region_split(h, 0, page, 0, 0, out, OUT_CAP);
+  if (n == ERR_INTERNAL) violated();
+  if (n < 0) return;
+  let at: u64 = 0;
+  let prevKind: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const e = out + <usize>i * ENTRY;
+    const off = ld64le(e), sz = ld64le(e + 8), kind = ld32le(e + 16);
+    if (off != at || sz == 0 || kind == prevKind) violated();
+    if (kind == KIND_MAP && (((fileOffset + off) & (page - 1)) != 0 || (sz & (page - 1)) != 0)) violated();
+    at = off + sz;
+    prevKind = kind;
+  }
+  if (at != size) violated();
+}
+
+export function fuzz_vfio(ptr: usize, len: usize): i32 {
+  begin(ptr, len);
+  const sel = u8() & 3;
+  const page: u64 = (u8() & 1) != 0 ? 0x10000 : 0x1000;
+  const p = restPtr();
+  const n = <u32>restLen();
+  let st: i32;
+  if (sel == 0) st = vfio_device_info_decode(p, n);
+  else if (sel == 2) st = vfio_irq_info_decode(p, n, -1);
+  else if (sel == 3) st = vfio_iommu_type1_info_decode(p, n);
+  else {
+    st = vfio_region_info_decode(p, n, -1);
+    if (st >= 0) {
+      const flags = <u32>getResult(0), size = getResult(2), off = getResult(3);
+      const sparse = <i32>getResult(5), nAreas = <u32>getResult(6), areas = p + <usize>getResult(7);
+      const h = region_table_create();
+      if (h <= 0) violated();
+      const added = region_add(h, 0, flags, size, off, sparse, sparse != 0 ? areas : 0, sparse != 0 ? nAreas : 0);
+      // The decoder already refused what the table refuses, except a size the table cannot hold.
+      if (added < 0 && added != ERR_OVERFLOW) violated();
+      if (added >= 0) {
+        checkSplit(h, size, off, page);
+        begin(ptr, len); // reuse the input as a stream of guest accesses
+        for (let i = 0; i < CHECKS; i++) {
+          const c = region_check(h, 0, u64_() % (size + 16), <u32>1 << (u16() & 3), <i32>(u8() & 1));
+          if (c == ERR_INTERNAL) violated();
+        }
+      }
+      if (region_table_free(h) != 0) violated();
+    }
+  }
+  if (st == ERR_INTERNAL) violated();
+  return 0;
+}

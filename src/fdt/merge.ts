@@ -1,0 +1,38 @@
+// mergeFdt: grafts a subtree (a complete small DTB, e.g. from FdtBuilder, whose root's children are
+// the nodes to add) under a node of a base DTB, through the core's fdt_merge (assembly/fdt/merge.ts
+// holds the rules). Returns a new blob; the inputs are not changed.
+// Not responsible for: phandle allocation (build the subtree with firstPhandle above
+// fdtMaxPhandle(base)) or references between the trees.
+
+import { core, TRANSIENT_BYTES } from '../core/loader';
+import { VfioError } from '../errors';
+import { check } from './status';
+
+type F = (...a: number[]) => number;
+const align = (n: number) => Math.ceil(n / 16) * 16;
+
+/** The merged blob. VfioError 'bad-fdt' (a malformed input; `offset` is in the input named in the
+ *  message), 'not-found' (no node at parentPath), 'bad-argument' (FDT_NAME_CLASH: the parent already
+ *  has a child of that name; FDT_PHANDLE_CLASH: a subtree phandle is used in the base; a path not
+ *  starting with "/"), 'no-space' (inputs and output exceed the core's 4 MiB transient scratch). */
+export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: string): Uint8Array {
+  const c = core();
+  const path = new TextEncoder().encode(parentPath);
+  const subOff = align(base.length), pathOff = align(subOff + subtree.length), outOff = align(pathOff + path.length);
+  if (outOff >= TRANSIENT_BYTES) throw new VfioError({ kind: 'no-space', message: `a ${base.length}-byte base and a ${subtree.length}-byte subtree do not fit the core's ${TRANSIENT_BYTES}-byte transient scratch` });
+  const bp = c.put(base, 0), sp = c.put(subtree, subOff), pp = c.put(path, pathOff);
+  const out = c.transientPtr + outOff;
+  const st = c.fn<F>('fdt_merge')(bp, base.length, sp, subtree.length, pp, path.length, out, TRANSIENT_BYTES - outOff);
+  if (st <= -100 && st > -150) check(c, st, `cannot merge: the ${c.result(1) === 1n ? 'subtree' : 'base'} blob is malformed`);
+  check(c, st, `cannot merge the subtree under ${parentPath}`);
+  return c.take(out, st);
+}
+
+/** Largest phandle of a DTB (0 when it has none); VfioError 'bad-fdt' when it is malformed. */
+export function fdtMaxPhandle(blob: Uint8Array): number {
+  const c = core();
+  if (blob.length > TRANSIENT_BYTES) throw new VfioError({ kind: 'bad-argument', message: `a ${blob.length}-byte blob does not fit the core's transient scratch` });
+  const st = c.fn<F>('fdt_max_phandle')(c.put(blob, 0), blob.length);
+  check(c, st, 'cannot read the device tree');
+  return Number(c.result(0));
+}
