@@ -22,7 +22,7 @@ import type { Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import * as vfio from '../../shim/vfio';
 import { closedError, ctx, processSys, systemPageSize, Teardown } from './context';
-import { Container, Group, IommufdSpace, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu';
+import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
 import { RegionTable } from '../region/index';
 import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
@@ -127,7 +127,7 @@ export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
 function chooseIommu(entry: DeviceEntry, want: IommuOption, opts: SysfsOptions): IommuKind {
   const name = entry.name;
   if (entry.iommuGroup === null) {
-    throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `without an IOMMU, VFIO needs the no-IOMMU mode: ${'boot with vfio.enable_unsafe_noiommu_mode=1 or echo Y > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode'}, then rebind (vfiokit unbind ${name}; vfiokit bind ${name})` });
+    throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `without an IOMMU, VFIO needs the no-IOMMU mode: ${NOIOMMU_HINT}, then rebind (vfiokit unbind ${name}; vfiokit bind ${name})` });
   }
   if (want === 'auto') {
     if (entry.noiommu) return 'noiommu';
