@@ -13,7 +13,7 @@ import { fakeVfio, type FakeVfio } from './fake-vfio';
 const EPERM = 1, ENODEV = 19, EINVAL = 22, EBUSY = 16, EACCES = 13;
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 
-function withFake(fn: (f: FakeVfio) => void, opts?: { crowdedGroup?: boolean }): void {
+function withFake(fn: (f: FakeVfio) => void, opts?: Parameters<typeof fakeVfio>[0]): void {
   const f = fakeVfio(opts);
   try { fn(f); } finally { f.dispose(); }
 }
@@ -187,5 +187,12 @@ test('iommu options that do not fit the device are refused before anything opens
   assert.is(caught(() => openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'bogus' as 'type1' })).kind, 'bad-argument');
   assert.is(f.libc.log.length, 0);
 }));
+
+test('a VFIO-bound device in no IOMMU group: not-supported with the no-IOMMU hint and the rebind commands', () => withFake((f) => {
+  const e = caught(() => openDevice('b000000.ethernet', { sys: f.sys, sysfs: f.sysfs }));
+  assert.is(e.kind, 'not-supported');
+  assert.ok(e.hint!.includes('enable_unsafe_noiommu_mode') && e.hint!.includes('vfiokit bind b000000.ethernet'), e.hint);
+  assert.is(f.libc.log.length, 0);
+}, { extra: [{ bus: 'platform', name: 'b000000.ethernet', driver: 'vfio-platform' }] }));
 
 test.run();

@@ -2,7 +2,7 @@
 // end (API version, extensions, group status, a device fd, device/region/IRQ info), so that
 // tests can inject an errno at any step and watch what is closed. Not a device model.
 import { createFakeLibc, type FakeLibc } from '../../support/fake-libc';
-import { makeFakeSysfs } from '../../support/fake-sysfs';
+import { makeFakeSysfs, type FakeDevice } from '../../support/fake-sysfs';
 import { createSys, type Sys } from '../../../shim/sys';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_GET_API_VERSION,
@@ -24,13 +24,14 @@ export interface FakeVfio {
 
 /** The lab's devices in a fake sysfs: pl031 (vfio-amba, noiommu group 0), edu (vfio-pci, group 1
  *  with a sound card bound to snd_hda_intel when `crowdedGroup`), pl061 (no driver). */
-export function fakeVfio(opts: { crowdedGroup?: boolean } = {}): FakeVfio {
+export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[] } = {}): FakeVfio {
   const s = makeFakeSysfs([
     { bus: 'amba', name: '9010000.pl031', driver: 'vfio-amba', group: 0 },
     { bus: 'amba', name: '9030000.pl061' },
     { bus: 'platform', name: 'a000000.virtio_mmio', driver: 'vfio-platform', group: 2 },
     { bus: 'pci', name: '0000:00:02.0', driver: 'vfio-pci', group: 1, vendor: '1234', device: '11e8' },
     ...(opts.crowdedGroup ? [{ bus: 'pci' as const, name: '0000:00:1f.3', driver: 'snd_hda_intel', group: 1 }] : []),
+    ...(opts.extra ?? []),
   ], { 0: 'vfio-noiommu', 2: 'vfio-noiommu' });
   const libc = createFakeLibc();
   const f: FakeVfio = {
