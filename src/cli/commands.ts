@@ -8,11 +8,13 @@ export interface Command {
 
 import { list } from './list';
 import { bind, unbind } from './bind';
+import { inspect } from './inspect';
 import { fdt } from './fdt';
 
 export const COMMANDS: Record<string, Command> = {
   list,
   bind,
   unbind,
+  inspect,
   fdt,
 };

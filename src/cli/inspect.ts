@@ -1,0 +1,105 @@
+// `vfiokit inspect <device> [--json] [--iommu auto|type1|noiommu|iommufd] [--sysfs DIR]`: opens the
+// device through VFIO (so it must be bound to its VFIO driver, and this needs the rights to open
+// /dev/vfio) and prints what the kernel says about it: kind and flags, IOMMU type and group, each
+// region (index, flags, size, offset, sparse areas, the core's map/trap split) and each IRQ index
+// (flags, count). The --json form is stable and documented in docs/CLI.md.
+// Not responsible for: binding (vfiokit bind) or changing the device in any way.
+import { openDevice, type IommuOption, type OpenOptions, type VfioDevice } from '../device/device';
+import { VfioError } from '../errors';
+import type { Sys } from '../../shim/sys';
+import { parseArgs } from './args';
+import type { Command } from './commands';
+import { printTable } from './list';
+
+const USAGE = 'usage: vfiokit inspect <device> [--json] [--iommu auto|type1|noiommu|iommufd] [--sysfs DIR]';
+
+const DEVICE_FLAGS = ['RESET', 'PCI', 'PLATFORM', 'AMBA', 'CCW', 'AP', 'FSL_MC', 'CAPS', 'CDX'];
+const REGION_FLAGS = ['READ', 'WRITE', 'MMAP', 'CAPS'];
+const IRQ_FLAGS = ['EVENTFD', 'MASKABLE', 'AUTOMASKED', 'NORESIZE'];
+
+/** The names of the set bits of `flags` (unknown bits as BIT<n>). */
+export function flagNames(flags: number, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let b = 0; b < 32; b++) if ((flags >>> b) & 1) out.push(names[b] ?? `BIT${b}`);
+  return out;
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+export interface InspectReport {
+  device: string;
+  bus: string;
+  kind: string;
+  flags: number;
+  flagNames: string[];
+  reset: boolean;
+  iommu: { type: string; group: number; groupPath: string | null };
+  regions: {
+    index: number; name: string; ok: boolean; error?: string;
+    flags: number; flagNames: string[]; size: string; offset: string;
+    sparse: { offset: string; size: string }[] | null;
+    split: { offset: string; size: string; kind: 'map' | 'trap' }[];
+  }[];
+  irqs: { index: number; name: string; ok: boolean; error?: string; flags: number; flagNames: string[]; count: number; level: boolean }[];
+}
+
+/** What `inspect --json` prints, from an open device. */
+export function inspectReport(dev: VfioDevice): InspectReport {
+  return {
+    device: dev.name,
+    bus: dev.bus,
+    kind: dev.info.kind,
+    flags: dev.info.flags,
+    flagNames: flagNames(dev.info.flags, DEVICE_FLAGS),
+    reset: dev.info.reset,
+    iommu: { type: dev.iommu, group: dev.group, groupPath: dev.iommu === 'iommufd' ? null : `/dev/vfio/${dev.iommu === 'noiommu' ? 'noiommu-' : ''}${dev.group}` },
+    regions: dev.regions.map((r) => {
+      const base = { index: r.index, name: r.name, ok: r.ok };
+      if (!r.ok) return { ...base, error: r.error?.errnoName ?? r.error?.statusName ?? r.error?.message ?? 'unknown', flags: 0, flagNames: [], size: '0x0', offset: '0x0', sparse: null, split: [] };
+      return {
+        ...base, flags: r.flags, flagNames: flagNames(r.flags, REGION_FLAGS), size: hex(r.size), offset: hex(r.fileOffset),
+        sparse: r.sparse ? r.sparse.map((a) => ({ offset: hex(a.offset), size: hex(a.size) })) : null,
+        split: r.size === 0n ? [] : r.split().map((s) => ({ offset: hex(s.offset), size: hex(s.size), kind: s.kind })),
+      };
+    }),
+    irqs: dev.irqs.map((q) => ({
+      index: q.index, name: q.name, ok: q.ok, ...(q.ok ? {} : { error: q.error?.errnoName ?? q.error?.message ?? 'unknown' }),
+      flags: q.flags, flagNames: flagNames(q.flags, IRQ_FLAGS), count: q.count, level: q.level,
+    })),
+  };
+}
+
+/** Prints the report as tables. */
+export function printReport(r: InspectReport): void {
+  console.log(`${r.device}: ${r.kind} device on the ${r.bus} bus, flags 0x${r.flags.toString(16)} (${r.flagNames.join(',') || '-'}), reset: ${r.reset ? 'yes' : 'no'}`);
+  console.log(`IOMMU: ${r.iommu.type}, group ${r.iommu.group}${r.iommu.groupPath ? ` (${r.iommu.groupPath})` : ''}`);
+  console.log('');
+  printTable(['REGION', 'NAME', 'FLAGS', 'SIZE', 'OFFSET', 'SPARSE', 'MAP/TRAP'], r.regions.map((g) => g.ok
+    ? [String(g.index), g.name, g.flagNames.join(',') || '-', g.size, g.offset,
+      g.sparse ? g.sparse.map((a) => `${a.offset}+${a.size}`).join(' ') || 'none' : '-',
+      g.split.map((s) => `${s.kind} ${s.offset}+${s.size}`).join(', ') || '-']
+    : [String(g.index), g.name, `unavailable (${g.error})`, '-', '-', '-', '-']));
+  console.log('');
+  printTable(['IRQ', 'NAME', 'FLAGS', 'COUNT', 'TRIGGER'], r.irqs.map((q) => q.ok
+    ? [String(q.index), q.name, q.flagNames.join(',') || '-', String(q.count), q.count === 0 ? '-' : q.level ? 'level' : 'edge']
+    : [String(q.index), q.name, `unavailable (${q.error})`, '-', '-']));
+}
+
+/** The command with an injectable syscall layer (tests pass the fake libc's). */
+export async function runInspect(args: string[], inject: { sys?: Sys } = {}): Promise<number> {
+  const a = parseArgs(args, { flags: ['json', 'help'], options: ['iommu', 'sysfs'] }, USAGE);
+  if (a.flags.has('help')) { console.log(USAGE); return 0; }
+  if (a.positionals.length !== 1) throw new VfioError({ kind: 'bad-argument', message: 'inspect takes exactly one device name', hint: USAGE });
+  const opts: OpenOptions = { iommu: (a.options.get('iommu') ?? 'auto') as IommuOption, sysfs: a.options.get('sysfs'), sys: inject.sys };
+  const dev = openDevice(a.positionals[0]!, opts);
+  try {
+    const r = inspectReport(dev);
+    if (a.flags.has('json')) console.log(JSON.stringify(r, null, 2)); else printReport(r);
+  } finally { dev.close(); }
+  return 0;
+}
+
+export const inspect: Command = {
+  summary: 'open a VFIO device and show its flags, IOMMU group, regions (map/trap split) and IRQs',
+  run: (args) => runInspect(args),
+};

@@ -1,0 +1,400 @@
+// openDevice() and VfioDevice: a host device opened through VFIO, with its regions, IRQs and DMA.
+//
+// Open sequence (legacy path, as the kernel requires it; see ../../docs/API.md):
+//   sysfs: the device exists and is bound to its bus's VFIO driver; its IOMMU group
+//   container: open /dev/vfio/vfio, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION (shared, iommu.ts)
+//   group: open /dev/vfio/[noiommu-]N, VFIO_GROUP_GET_STATUS (viable), VFIO_GROUP_SET_CONTAINER,
+//          VFIO_SET_IOMMU (first group of the container only)      (shared per group, iommu.ts)
+//   device: VFIO_GROUP_GET_DEVICE_FD, VFIO_DEVICE_GET_INFO, GET_REGION_INFO and GET_IRQ_INFO per index
+// cdev path: /dev/iommu + IOMMU_IOAS_ALLOC (shared), open /dev/vfio/devices/vfioN,
+//   VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_ATTACH_IOMMUFD_PT, then the same info queries.
+// A failure at any step closes everything opened so far, in reverse.
+//
+// Close order (fixed, docs/DESIGN.md): MMIO mappings -> IRQs (disabled in the kernel, then their
+// eventfds closed) -> this device's DMA mappings -> region table -> device fd -> group (unset
+// from the container, closed) -> container or iommufd (when no other device uses them).
+// Not responsible for: the VM (guest memory slots, interrupt controller): the VMM owns those and
+// hears about them through IrqRouting's callbacks.
+import { VfioError } from '../errors';
+import { findDevice, validateDeviceName, VFIO_DRIVER, type Bus, type DeviceEntry, type SysfsOptions } from '../sysfs';
+import type { Mapping } from '../mapping';
+import type { Sys } from '../../shim/sys';
+import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
+import * as vfio from '../../shim/vfio';
+import { closedError, ctx, processSys, systemPageSize, Teardown } from './context';
+import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu';
+import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
+import { RegionTable } from '../region/index';
+import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
+import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
+import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
+
+/** vfio_device_info.flags (include/uapi/linux/vfio.h). */
+export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
+export const VFIO_DEVICE_FLAGS_PCI = 1 << 1;
+export const VFIO_DEVICE_FLAGS_PLATFORM = 1 << 2;
+export const VFIO_DEVICE_FLAGS_AMBA = 1 << 3;
+export const VFIO_DEVICE_FLAGS_CCW = 1 << 4;
+export const VFIO_DEVICE_FLAGS_AP = 1 << 5;
+export const VFIO_DEVICE_FLAGS_FSL_MC = 1 << 6;
+export const VFIO_DEVICE_FLAGS_CAPS = 1 << 7;
+export const VFIO_DEVICE_FLAGS_CDX = 1 << 8;
+
+export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
+
+export interface VfioDeviceInfo {
+  /** Raw vfio_device_info.flags. */
+  flags: number;
+  kind: VfioDeviceKind;
+  /** VFIO_DEVICE_FLAGS_RESET: reset() is supported. */
+  reset: boolean;
+  numRegions: number;
+  numIrqs: number;
+}
+
+export type IommuOption = 'auto' | IommuKind;
+
+export interface OpenOptions extends SysfsOptions {
+  /** 'auto' (default): 'noiommu' for a device in a no-IOMMU group, 'type1' for one in a real
+   *  group when /dev/vfio/vfio exists, else 'iommufd' when /dev/iommu and the device's cdev exist. */
+  iommu?: IommuOption;
+  /** The syscall layer (tests pass createSys(fakeLibc)); default: the real C library. */
+  sys?: Sys;
+  /** Page size for the map/trap split (default: the system's, from AT_PAGESZ). */
+  pageSize?: number;
+}
+
+export interface DmaMapOptions {
+  iova: bigint;
+  /** Memory from allocDma() (or a Uint8Array view into it). */
+  buffer?: ArrayBuffer | Uint8Array;
+  /** A host virtual address the caller owns (guest RAM mapped by the VMM), instead of buffer. */
+  hostAddress?: bigint;
+  size: bigint;
+  /** The device may read the memory (default true). */
+  read?: boolean;
+  /** The device may write the memory (default true). */
+  write?: boolean;
+}
+
+export interface DmaMappingRecord { iova: bigint; size: bigint; hostAddress: bigint; read: boolean; write: boolean }
+
+/** Devices open per Sys, so that opening one twice is a clear error (the group is shared, so the
+ *  kernel itself would allow a second device fd). */
+const openNames = new WeakMap<Sys, Set<string>>();
+const namesOf = (sys: Sys): Set<string> => { let s = openNames.get(sys); if (!s) { s = new Set(); openNames.set(sys, s); } return s; };
+
+/** Warns about a device dropped without close(); it never closes anything (STYLE.md: lifetimes). */
+const leaks = new FinalizationRegistry<string>((name) => {
+  process.emitWarning(`a VfioDevice for ${name} was garbage-collected without close(); its fds stay open until the process exits`, { code: 'VFIOKIT_LEAK' });
+});
+
+/** Allocates page-aligned memory for DMA (anonymous mmap), released with close(). */
+export function allocDma(size: number, opts: { sys?: Sys } = {}): DmaBuffer {
+  return new DmaBuffer(opts.sys ?? processSys(), size);
+}
+
+/**
+ * Opens a device bound to a VFIO driver. Throws VfioError:
+ * 'bad-argument' (a name that is not a device name, an iommu option that does not fit the
+ * device), 'not-found' (no such device), 'bad-state' (not bound to its VFIO driver: hint
+ * `vfiokit bind <name>`), 'busy' (this process has it open, or another holds its group),
+ * 'permission' (the /dev/vfio node), 'not-supported' (no-IOMMU mode off, no type1, no iommufd),
+ * 'not-viable' (other devices of the group are not bound to VFIO: named, with their drivers),
+ * 'kernel-reply' (a malformed info reply), 'syscall' (any other failure, errno kept).
+ */
+export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
+  validateDeviceName(name);
+  const entry = findDevice(name, opts);
+  const sys = opts.sys ?? processSys();
+  const want = VFIO_DRIVER[entry.bus];
+  if (entry.driver !== want) {
+    throw new VfioError({
+      kind: 'bad-state', device: name,
+      message: `is ${entry.driver ? `bound to ${entry.driver}` : 'not bound to any driver'}, not to ${want}`,
+      hint: `bind it to VFIO first: vfiokit bind ${name}`,
+    });
+  }
+  const iommu = chooseIommu(entry, opts.iommu ?? 'auto', opts);
+  const names = namesOf(sys);
+  if (names.has(name)) throw new VfioError({ kind: 'busy', device: name, errnoName: 'EBUSY', message: 'is already open in this process', hint: 'close the other VfioDevice first (or share it)' });
+  const dev = new VfioDevice(sys, entry, iommu, opts);
+  names.add(name);
+  leaks.register(dev, name, dev);
+  return dev;
+}
+
+function chooseIommu(entry: DeviceEntry, want: IommuOption, opts: SysfsOptions): IommuKind {
+  const name = entry.name;
+  if (entry.iommuGroup === null) {
+    throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `without an IOMMU, VFIO needs the no-IOMMU mode: ${NOIOMMU_HINT}, then rebind (vfiokit unbind ${name}; vfiokit bind ${name})` });
+  }
+  if (want === 'auto') {
+    if (entry.noiommu) return 'noiommu';
+    if (haveContainer()) return 'type1';
+    if (haveIommufd() && cdevPath(entry.bus, name, opts)) return 'iommufd';
+    throw new VfioError({ kind: 'not-supported', device: name, message: 'neither /dev/vfio/vfio nor /dev/iommu with a VFIO cdev exists', hint: 'load vfio (modprobe vfio-pci) or build the kernel with VFIO_CONTAINER or IOMMUFD and VFIO_DEVICE_CDEV' });
+  }
+  if (want === 'noiommu' && !entry.noiommu) throw new VfioError({ kind: 'bad-argument', device: name, message: `is in IOMMU group ${entry.iommuGroup}, not a no-IOMMU group`, hint: "use { iommu: 'type1' } or 'auto'" });
+  if ((want === 'type1' || want === 'iommufd') && entry.noiommu) throw new VfioError({ kind: 'bad-argument', device: name, message: `is in a no-IOMMU group (noiommu-${entry.iommuGroup})`, hint: "use { iommu: 'noiommu' } or 'auto'" });
+  if (want !== 'type1' && want !== 'noiommu' && want !== 'iommufd') throw new VfioError({ kind: 'bad-argument', device: name, message: `unknown iommu option ${String(want)}`, hint: "use 'auto', 'type1', 'noiommu' or 'iommufd'" });
+  return want;
+}
+
+export class VfioDevice implements RegionOwner, IrqOwner {
+  readonly name: string;
+  readonly bus: Bus;
+  readonly iommu: IommuKind;
+  /** The IOMMU group number (the N of /dev/vfio/N or noiommu-N). */
+  readonly group: number;
+  readonly info: VfioDeviceInfo;
+  /** Indexed by the kernel's region index; a region that failed to decode keeps its index (ok: false). */
+  readonly regions: readonly DeviceRegion[];
+  /** Indexed by the kernel's IRQ index. */
+  readonly irqs: readonly DeviceIrq[];
+  readonly sys: Sys;
+  readonly pageSize: number;
+  readonly regionTable: RegionTable;
+  #fd: number;
+  #closing = false;
+  #group: Group | undefined;
+  #container: Container | undefined;
+  #iommufd: IommufdSpace | undefined;
+  #mappings = new Set<Mapping>();
+  #routing: IrqRouting | undefined;
+  #dma = new Map<bigint, DmaMappingRecord & { buffer?: DmaBuffer }>();
+
+  /** @internal use openDevice() */
+  constructor(sys: Sys, entry: DeviceEntry, iommu: IommuKind, opts: OpenOptions) {
+    this.sys = sys;
+    this.name = entry.name;
+    this.bus = entry.bus;
+    this.iommu = iommu;
+    this.group = entry.iommuGroup!;
+    this.pageSize = opts.pageSize ?? systemPageSize();
+    this.regionTable = undefined as unknown as RegionTable; // set once the device fd is open
+    this.#fd = -1;
+    const name = this.name;
+    try {
+      if (iommu === 'iommufd') {
+        const path = cdevPath(entry.bus, name, opts);
+        if (!path) throw new VfioError({ kind: 'not-supported', device: name, message: 'has no VFIO device cdev (no vfio-dev/vfioN in sysfs)', hint: "build the kernel with CONFIG_VFIO_DEVICE_CDEV, or use { iommu: 'type1' }" });
+        this.#iommufd = IommufdSpace.acquire(sys, name);
+        this.#fd = ctx(name, () => sys.open(path, O_RDWR | O_CLOEXEC), {
+          message: `cannot open ${path}`,
+          hint: (e) => e.kind === 'permission' ? `check the permissions of ${path}; run as root or give this user access` : e.kind === 'busy' ? 'the device is open elsewhere (another process, or through its group)' : undefined,
+        });
+        const bind = new Uint8Array(16); // struct vfio_device_bind_iommufd: argsz, flags, iommufd, out_devid
+        const bdv = new DataView(bind.buffer);
+        bdv.setUint32(0, 16, true); bdv.setInt32(8, this.#iommufd.fd, true);
+        ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), { message: 'cannot bind the device to the iommufd' });
+        const att = new Uint8Array(12); // struct vfio_device_attach_iommufd_pt: argsz, flags, pt_id
+        const adv = new DataView(att.buffer);
+        adv.setUint32(0, 12, true); adv.setUint32(8, this.#iommufd.ioasId, true);
+        ctx(name, () => vfio.deviceAttachIommufdPt(sys, this.#fd, att), { message: `cannot attach the device to IOAS ${this.#iommufd.ioasId}` });
+      } else {
+        this.#container = Container.acquire(sys, iommu, name);
+        this.#group = Group.acquire(sys, this.group, iommu === 'noiommu', this.#container, name, opts);
+        this.#fd = ctx(name, () => vfio.groupGetDeviceFd(sys, this.#group!.fd, name), {
+          message: `cannot get a device fd from ${this.#group.path}`,
+          hint: (e) => e.kind === 'not-found' || e.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : e.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : e.hint,
+        });
+      }
+      const fd = this.#fd;
+      this.info = this.#queryInfo(fd);
+      (this as { regionTable: RegionTable }).regionTable = ctx(name, () => new RegionTable());
+      this.regions = this.#queryRegions(fd);
+      this.irqs = this.#queryIrqs(fd);
+    } catch (e) {
+      try { this.#release(); } catch { /* the open error is the one to report */ }
+      throw e;
+    }
+  }
+
+  /** The device fd, for callers that issue their own ioctls; throws 'closed' after close(). */
+  get fd(): number { return this.liveFd(); }
+  get closed(): boolean { return this.#fd < 0; }
+
+  /** @internal */
+  liveFd(): number {
+    if (this.#fd < 0) throw closedError('device', this.name);
+    return this.#fd;
+  }
+  /** @internal */
+  adopt(m: Mapping): void {
+    this.#mappings.add(m);
+    // Drop closed ones now and then so a VMM that maps and unmaps often does not grow the set.
+    if (this.#mappings.size > 64) for (const x of this.#mappings) if (x.closed) this.#mappings.delete(x);
+  }
+
+  #queryInfo(fd: number): VfioDeviceInfo {
+    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }), { message: 'cannot read the device info' });
+    const f = d.flags;
+    const kind: VfioDeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
+    return { flags: f, kind, reset: (f & VFIO_DEVICE_FLAGS_RESET) !== 0, numRegions: d.numRegions, numIrqs: d.numIrqs };
+  }
+
+  #queryRegions(fd: number): DeviceRegion[] {
+    const out: DeviceRegion[] = [];
+    for (let i = 0; i < this.info.numRegions; i++) {
+      const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
+      try {
+        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: `cannot read the info of region ${i}` });
+        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: `region ${i} is inconsistent` });
+        out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
+      } catch (e) {
+        if (!(e instanceof VfioError)) throw e;
+        // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or
+        // whose reply is malformed keeps its index, marked, so later indexes do not shift.
+        // The table keeps the core's status, or ERR_BAD_ARG (-1) as a marker for an ioctl failure.
+        this.regionTable.addFailed(i, e.status !== undefined && e.status < 0 ? e.status : -1);
+        out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e }));
+      }
+    }
+    return out;
+  }
+
+  #queryIrqs(fd: number): DeviceIrq[] {
+    const out: DeviceIrq[] = [];
+    for (let i = 0; i < this.info.numIrqs; i++) {
+      const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
+      try {
+        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }), { message: `cannot read the info of IRQ ${i}` });
+        out.push(new DeviceIrq(this, i, name, r.flags, r.count));
+      } catch (e) {
+        if (!(e instanceof VfioError)) throw e;
+        // vfio-pci refuses ERR on a conventional (non-PCIe) function with EINVAL: the
+        // index stays, with count 0 and the error, as for regions.
+        out.push(new DeviceIrq(this, i, name, 0, 0, e));
+      }
+    }
+    return out;
+  }
+
+  /** VFIO_DEVICE_RESET. 'not-supported' when the device does not offer it (no VFIO_DEVICE_FLAGS_RESET). */
+  reset(): void {
+    const fd = this.liveFd();
+    if (!this.info.reset) throw new VfioError({ kind: 'not-supported', device: this.name, message: 'offers no reset (VFIO_DEVICE_FLAGS_RESET is clear)', hint: 'for platform devices the kernel needs a vfio-platform reset module for this compatible' });
+    ctx(this.name, () => vfio.deviceReset(this.sys, fd), { message: 'reset failed' });
+  }
+
+  /** Region `index`; 'not-found' when the device has no such index. */
+  region(index: number): DeviceRegion {
+    this.liveFd();
+    const r = this.regions[index];
+    if (!r) throw new VfioError({ kind: 'not-found', device: this.name, message: `has no region ${index}`, hint: `regions are 0..${this.regions.length - 1}` });
+    return r;
+  }
+
+  /**
+   * Takes the device's IRQs through the core's IRQ state machine (userspace delivery with QEMU's
+   * vfio-platform semantics; for PCI, INTx). One routing per device. See IrqRoutingOptions.
+   */
+  routeIrqs(opts: IrqRoutingOptions): IrqRouting {
+    this.liveFd();
+    if (this.#routing && !this.#routing.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: 'close the existing routing first' });
+    this.#routing = new IrqRouting(this, this.irqs, this.info.kind === 'pci', opts);
+    return this.#routing;
+  }
+
+  /** The address space DMA goes through, or throws 'not-supported' for no-IOMMU. */
+  #dmaSpace(): DmaSpace {
+    this.liveFd();
+    const s = this.#iommufd ?? this.#container;
+    if (!s || s.kind === 'noiommu') throw noDma(this.name);
+    return s;
+  }
+
+  /**
+   * Maps memory for the device's DMA at `iova` (on the shared type1 container, or the IOAS):
+   * every device of that container sees it. The mapping belongs to this device: unmapDma() or
+   * close() removes it. Throws 'not-supported' for a no-IOMMU device ("no IOMMU: DMA cannot be
+   * confined"), 'bad-argument' (sizes, alignment, 64-bit overflow, a buffer not from allocDma or
+   * too small), and the kernel's errors (EEXIST for an overlap, ...).
+   */
+  mapDma(req: DmaMapOptions): DmaMappingRecord {
+    const space = this.#dmaSpace();
+    const what = 'mapDma';
+    checkDmaRange(req.iova, req.size, this.name, what);
+    let host: bigint;
+    let buffer: DmaBuffer | undefined;
+    if (req.buffer !== undefined) {
+      const b = dmaBufferOf(req.buffer);
+      if (!b) throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: the buffer was not allocated with allocDma()`, hint: 'a JS ArrayBuffer has no stable, page-aligned address: allocate DMA memory with allocDma(size), or pass hostAddress' });
+      if (BigInt(b.offset) + req.size > BigInt(b.dma.size)) throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: 0x${req.size.toString(16)} bytes do not fit the ${b.dma.size}-byte DMA buffer at offset ${b.offset}` });
+      b.dma.bytes; // throws 'closed' for a freed buffer
+      host = b.dma.hostAddress + BigInt(b.offset);
+      buffer = b.dma;
+    } else if (req.hostAddress !== undefined) {
+      host = req.hostAddress;
+      checkDmaRange(host, req.size, this.name, `${what} (host address)`);
+    } else {
+      throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: neither buffer nor hostAddress given`, hint: 'pass buffer (from allocDma) or hostAddress' });
+    }
+    const read = req.read ?? true, write = req.write ?? true;
+    space.map(req.iova, host, req.size, read, write, this.name);
+    const rec = { iova: req.iova, size: req.size, hostAddress: host, read, write, buffer };
+    this.#dma.set(req.iova, rec);
+    if (buffer) buffer.dmaRefs++;
+    return { iova: rec.iova, size: rec.size, hostAddress: host, read, write };
+  }
+
+  /** What the IOMMU accepts for DMA: page sizes and usable IOVA ranges (type1: VFIO_IOMMU_GET_INFO;
+   *  iommufd: not read yet, all undefined). 'not-supported' for a no-IOMMU device. */
+  dmaInfo(): DmaInfo { return this.#dmaSpace().info(this.name); }
+
+  /** Unmaps the DMA mappings this device made inside [iova, iova + size) (whole mappings only, as
+   *  type1v2 requires); returns the bytes unmapped. */
+  unmapDma(iova: bigint, size: bigint): bigint {
+    const space = this.#dmaSpace();
+    const last = checkDmaRange(iova, size, this.name, 'unmapDma');
+    const inside = [...this.#dma.values()].filter((m) => m.iova >= iova && m.iova + m.size - 1n <= last);
+    if (inside.length === 0) throw new VfioError({ kind: 'not-found', device: this.name, message: `no DMA mapping of this device lies inside IOVA 0x${iova.toString(16)}..0x${last.toString(16)}`, hint: 'unmap the IOVA and size that mapDma() was given' });
+    let total = 0n;
+    for (const m of inside) {
+      total += space.unmap(m.iova, m.size, this.name);
+      this.#dma.delete(m.iova);
+      if (m.buffer) m.buffer.dmaRefs--;
+    }
+    return total;
+  }
+
+  /** The DMA mappings this device owns. */
+  dmaMappings(): DmaMappingRecord[] {
+    return [...this.#dma.values()].map(({ iova, size, hostAddress, read, write }) => ({ iova, size, hostAddress, read, write }));
+  }
+
+  /**
+   * Closes in the fixed order (mappings, IRQs, DMA, device fd, group, container/iommufd). Every
+   * step runs even if one fails; the first failure is thrown at the end. Closing twice is
+   * harmless. Afterwards every method throws 'closed', and so do the device's Mappings.
+   */
+  close(): void {
+    if (this.#fd < 0 || this.#closing) return;
+    this.#closing = true;
+    try { this.#release(); } finally { this.#closing = false; }
+  }
+  [Symbol.dispose](): void { this.close(); }
+
+  #release(): void {
+    const t = new Teardown();
+    for (const m of this.#mappings) t.step(() => m.close());
+    this.#mappings.clear();
+    if (this.#routing) { const r = this.#routing; t.step(() => r.close()); this.#routing = undefined; }
+    for (const q of this.irqs ?? []) t.step(() => q.disable());
+    const space = this.#iommufd ?? this.#container;
+    for (const m of this.#dma.values()) {
+      t.step(() => { if (space && this.#fd >= 0) space.unmap(m.iova, m.size, this.name); });
+      if (m.buffer) m.buffer.dmaRefs--;
+    }
+    this.#dma.clear();
+    if (this.regionTable) { const h = this.regionTable; t.step(() => h.close()); }
+    if (this.#fd >= 0) { const fd = this.#fd; t.step(() => this.sys.close(fd)); this.#fd = -1; }
+    if (this.#group) { const g = this.#group; t.step(() => g.release()); this.#group = undefined; }
+    if (this.#container) { const c = this.#container; t.step(() => c.release()); this.#container = undefined; }
+    if (this.#iommufd) { const s = this.#iommufd; t.step(() => s.release()); this.#iommufd = undefined; }
+    namesOf(this.sys).delete(this.name);
+    leaks.unregister(this);
+    t.finish();
+  }
+}

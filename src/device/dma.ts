@@ -1,0 +1,76 @@
+// Memory a device may DMA to and from: page-aligned anonymous mappings whose host address is
+// known (a JS ArrayBuffer's address is neither known nor page-aligned), plus the checked 64-bit
+// arithmetic of DMA requests.
+// Not responsible for: the IOMMU mapping itself (iommu.ts), which device owns it (device.ts).
+import { VfioError } from '../errors';
+import type { Sys } from '../../shim/sys';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../shim/libc';
+import { MAX_VIEW_BYTES } from '../mapping';
+import { systemPageSize } from './context';
+
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** Buffers made by allocDma, by their ArrayBuffer, so mapDma({ buffer }) finds the address. */
+const known = new WeakMap<ArrayBuffer, DmaBuffer>();
+
+export class DmaBuffer {
+  readonly hostAddress: bigint;
+  readonly size: number;
+  #sys: Sys;
+  #bytes: Uint8Array | null;
+  /** How many DMA mappings use it: it is not unmapped from the process while any does. */
+  dmaRefs = 0;
+
+  /** @internal use allocDma() */
+  constructor(sys: Sys, size: number) {
+    const page = systemPageSize();
+    if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_VIEW_BYTES) throw new VfioError({ kind: 'bad-argument', message: `cannot allocate ${size} bytes of DMA memory`, hint: `allocate between 1 and ${MAX_VIEW_BYTES} bytes` });
+    this.size = Math.ceil(size / page) * page;
+    this.#sys = sys;
+    this.hostAddress = sys.mmap(BigInt(this.size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+    try {
+      this.#bytes = new Uint8Array(sys.view(this.hostAddress, this.size));
+    } catch (e) {
+      sys.munmap(this.hostAddress, BigInt(this.size));
+      throw e;
+    }
+    known.set(this.#bytes.buffer as ArrayBuffer, this);
+  }
+
+  /** The memory as bytes (zero-copy). Throws 'closed' after close(). */
+  get bytes(): Uint8Array {
+    if (!this.#bytes) throw new VfioError({ kind: 'closed', message: 'the DMA buffer was freed', hint: 'allocate a new one with allocDma()' });
+    return this.#bytes;
+  }
+
+  get closed(): boolean { return this.#bytes === null; }
+
+  /** Frees the memory. Refused ('bad-state') while a DMA mapping still uses it: the device could
+   *  still write there. Closing twice is harmless. */
+  close(): void {
+    if (!this.#bytes) return;
+    if (this.dmaRefs > 0) throw new VfioError({ kind: 'bad-state', message: `the DMA buffer at 0x${this.hostAddress.toString(16)} is still mapped for DMA ${this.dmaRefs} time(s)`, hint: 'unmapDma() it first (or close the device)' });
+    this.#bytes = null;
+    this.#sys.munmap(this.hostAddress, BigInt(this.size));
+  }
+  [Symbol.dispose](): void { this.close(); }
+}
+
+/** The DmaBuffer that `buf` views (at its byteOffset), or undefined. */
+export function dmaBufferOf(buf: ArrayBuffer | Uint8Array): { dma: DmaBuffer; offset: number } | undefined {
+  const ab = buf instanceof Uint8Array ? buf.buffer : buf;
+  const dma = known.get(ab as ArrayBuffer);
+  return dma ? { dma, offset: buf instanceof Uint8Array ? buf.byteOffset : 0 } : undefined;
+}
+
+/** Checks a DMA range: size > 0, both ends inside 2^64 (inclusive end, no overflow), and aligned
+ *  to the page size. Returns the inclusive last IOVA. */
+export function checkDmaRange(iova: bigint, size: bigint, device: string, what: string): bigint {
+  const page = BigInt(systemPageSize());
+  if (typeof iova !== 'bigint' || typeof size !== 'bigint') throw new VfioError({ kind: 'bad-argument', device, message: `${what}: iova and size must be bigints`, hint: 'write 0x100000n, not 0x100000' });
+  if (iova < 0n || iova > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA ${iova} is not an unsigned 64-bit value` });
+  if (size <= 0n || size > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: size ${size} is not in 1..2^64-1` });
+  if (size - 1n > U64_MAX - iova) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA 0x${iova.toString(16)} + 0x${size.toString(16)} passes 2^64`, hint: 'pick a range that ends below 2^64' });
+  if (iova % page !== 0n || size % page !== 0n) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA 0x${iova.toString(16)} and size 0x${size.toString(16)} must be multiples of the ${page}-byte page` });
+  return iova + size - 1n;
+}

@@ -1,0 +1,344 @@
+// The IOMMU side of an open device: the legacy VFIO container (type1 or no-IOMMU) with its groups,
+// or an iommufd with one IOAS. Both are shared by every device a process opens, refcounted, so a
+// DMA mapping made through one device applies to all devices of the same container or IOAS (a
+// VM's RAM is one address space); the last device to close closes them.
+//
+// Sharing rules (decisions as data, written down once):
+// - one type1 container and one no-IOMMU container per process (the kernel refuses to mix
+//   no-IOMMU and IOMMU-backed groups in one container: EPERM);
+// - one group fd per IOMMU group (the kernel allows one open of /dev/vfio/N: a second is EBUSY),
+//   shared by the devices of that group;
+// - one iommufd and one IOAS per process for the cdev path.
+// If the kernel refuses a group in the shared type1 container (devices behind IOMMUs with
+// incompatible domains), the error says so; a private container per device is not attempted.
+//
+// Close order (docs/DESIGN.md): a group is unset from its container before its fd closes, and a
+// container or iommufd closes only when no group or device uses it.
+// Not responsible for: device fds (device.ts), DMA bookkeeping per device (device.ts owns the list).
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { VfioError } from '../errors';
+import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs';
+import type { Sys } from '../../shim/sys';
+import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
+import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl';
+import * as vfio from '../../shim/vfio';
+import * as iommufd from '../../shim/iommufd';
+import { ctx, Teardown } from './context';
+import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
+import { queryIommuType1Info } from '../vfio/query';
+import type { IovaRange } from '../vfio/decode';
+import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
+
+export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
+
+export const VFIO_CONTAINER_PATH = '/dev/vfio/vfio';
+export const IOMMUFD_PATH = '/dev/iommu';
+export const NOIOMMU_HINT = 'boot with vfio.enable_unsafe_noiommu_mode=1 or echo Y > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode';
+
+/** The address space DMA goes through: the type1 container or the iommufd IOAS. */
+export interface DmaSpace {
+  readonly kind: IommuKind;
+  /** What the IOMMU accepts: page sizes (bitmap) and the usable IOVA ranges (inclusive). */
+  info(device: string): DmaInfo;
+  map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void;
+  /** Unmaps [iova, iova + size); returns the bytes the kernel unmapped. */
+  unmap(iova: bigint, size: bigint, device: string): bigint;
+}
+
+export interface DmaInfo {
+  /** Bitmap of the IOMMU page sizes (bit n set: 2^n bytes), or undefined when not reported. */
+  pageSizes: bigint | undefined;
+  /** Usable IOVA ranges, inclusive [start, end]; undefined when the kernel does not report them. */
+  iovaRanges: IovaRange[] | undefined;
+  /** DMA mappings that may still be made (type1's VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL), if reported. */
+  dmaAvail: number | undefined;
+}
+
+/** Per-Sys state: tests with a fake libc get their own, so nothing leaks between them. */
+interface Registry {
+  containers: Map<'type1' | 'noiommu', Container>;
+  groups: Map<string, Group>;
+  iommufd: IommufdSpace | undefined;
+}
+const registries = new WeakMap<Sys, Registry>();
+function registry(sys: Sys): Registry {
+  let r = registries.get(sys);
+  if (!r) { r = { containers: new Map(), groups: new Map(), iommufd: undefined }; registries.set(sys, r); }
+  return r;
+}
+
+/** How many containers, groups and iommufds are open through `sys` (tests check teardown). */
+export function openIommuObjects(sys: Sys): { containers: number; groups: number; iommufd: number } {
+  const r = registry(sys);
+  return { containers: r.containers.size, groups: r.groups.size, iommufd: r.iommufd ? 1 : 0 };
+}
+
+export class Container implements DmaSpace {
+  readonly kind: 'type1' | 'noiommu';
+  readonly fd: number;
+  /** The VFIO_SET_IOMMU type once the first group joined (VFIO_TYPE1v2_IOMMU, ...), else 0. */
+  iommuType = 0;
+  #sys: Sys;
+  #refs = 0;
+  #candidate: number;
+
+  private constructor(sys: Sys, kind: 'type1' | 'noiommu', fd: number, candidate: number) {
+    this.#sys = sys; this.kind = kind; this.fd = fd; this.#candidate = candidate;
+  }
+
+  /** The process's container of `kind`, opened and checked on first use; one more reference. */
+  static acquire(sys: Sys, kind: 'type1' | 'noiommu', device: string): Container {
+    const reg = registry(sys);
+    let c = reg.containers.get(kind);
+    if (!c) {
+      const fd = ctx(device, () => sys.open(VFIO_CONTAINER_PATH, O_RDWR | O_CLOEXEC), {
+        message: `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
+        hint: (e) => e.kind === 'permission' ? `give this user read/write access to ${VFIO_CONTAINER_PATH} (or run as root)`
+          : e.kind === 'not-found' ? `the kernel has no legacy VFIO container (CONFIG_VFIO_CONTAINER); use { iommu: 'iommufd' }` : undefined,
+      });
+      try {
+        const api = ctx(device, () => vfio.getApiVersion(sys, fd));
+        if (api !== VFIO_API_VERSION) throw new VfioError({ kind: 'not-supported', device, message: `the kernel's VFIO API version is ${api}, not ${VFIO_API_VERSION}`, hint: 'this kernel speaks a VFIO API vfiokit does not know' });
+        let candidate: number;
+        if (kind === 'noiommu') {
+          if (ctx(device, () => vfio.checkExtension(sys, fd, VFIO_NOIOMMU_IOMMU)) <= 0) {
+            throw new VfioError({ kind: 'not-supported', device, message: 'the kernel does not offer the no-IOMMU VFIO mode (VFIO_NOIOMMU_IOMMU)', hint: NOIOMMU_HINT });
+          }
+          candidate = VFIO_NOIOMMU_IOMMU;
+        } else if (ctx(device, () => vfio.checkExtension(sys, fd, VFIO_TYPE1v2_IOMMU)) > 0) {
+          candidate = VFIO_TYPE1v2_IOMMU;
+        } else if (ctx(device, () => vfio.checkExtension(sys, fd, VFIO_TYPE1_IOMMU)) > 0) {
+          candidate = VFIO_TYPE1_IOMMU;
+        } else {
+          throw new VfioError({ kind: 'not-supported', device, message: 'the kernel offers no type1 IOMMU backend (VFIO_TYPE1v2_IOMMU / VFIO_TYPE1_IOMMU)', hint: "build the kernel with CONFIG_VFIO_IOMMU_TYPE1, or use { iommu: 'iommufd' }" });
+        }
+        c = new Container(sys, kind, fd, candidate);
+      } catch (e) {
+        try { sys.close(fd); } catch { /* the first error is the one to report */ }
+        throw e;
+      }
+      reg.containers.set(kind, c);
+    }
+    c.#refs++;
+    return c;
+  }
+
+  /** VFIO_SET_IOMMU once, after the first group joined (the kernel requires a group first). */
+  setIommuOnce(device: string): void {
+    if (this.iommuType !== 0) return;
+    ctx(device, () => vfio.setIommu(this.#sys, this.fd, this.#candidate), {
+      message: `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
+      hint: (e) => e.kind === 'permission' && this.kind === 'noiommu' ? 'the no-IOMMU mode needs CAP_SYS_RAWIO (run as root)' : e.hint,
+    });
+    this.iommuType = this.#candidate;
+  }
+
+  /** One reference less; the last closes the fd. */
+  release(): void {
+    if (this.#refs <= 0) return;
+    if (--this.#refs > 0) return;
+    const reg = registry(this.#sys);
+    if (reg.containers.get(this.kind) === this) reg.containers.delete(this.kind);
+    this.#sys.close(this.fd);
+  }
+
+  info(device: string): DmaInfo {
+    if (this.kind === 'noiommu') throw noDma(device);
+    const i = ctx(device, () => queryIommuType1Info((b) => { vfio.iommuGetInfo(this.#sys, this.fd, b); }), { message: 'cannot read the type1 IOMMU info' });
+    return { pageSizes: i.flags & 1 ? i.iovaPgsizes : undefined, iovaRanges: i.iovaRanges, dmaAvail: i.dmaAvail };
+  }
+
+  map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
+    if (this.kind === 'noiommu') throw noDma(device);
+    const req = ctx(device, () => encodeDmaMap({ vaddr, iova, size, read, write }));
+    ctx(device, () => vfio.iommuMapDma(this.#sys, this.fd, req), {
+      message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
+      hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
+        : e.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : e.hint,
+    });
+  }
+
+  /** " (ranges: 0x0-0x7ffffff, ...)" for a hint; empty when they cannot be read. */
+  #rangesText(device: string): string {
+    try {
+      const r = this.info(device).iovaRanges;
+      return r ? ` (ranges: ${r.map((x) => `0x${x.start.toString(16)}-0x${x.end.toString(16)}`).join(', ')})` : '';
+    } catch { return ''; }
+  }
+
+  unmap(iova: bigint, size: bigint, device: string): bigint {
+    if (this.kind === 'noiommu') throw noDma(device);
+    const req = ctx(device, () => encodeDmaUnmap({ iova, size }));
+    ctx(device, () => vfio.iommuUnmapDma(this.#sys, this.fd, req), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    return new DataView(req.buffer, req.byteOffset).getBigUint64(16, true); // the kernel writes back the size unmapped
+  }
+}
+
+export function noDma(device: string): VfioError {
+  return new VfioError({ kind: 'not-supported', device, message: 'no IOMMU: DMA cannot be confined', hint: 'a no-IOMMU device can DMA anywhere in physical memory; VFIO offers no DMA mapping for it (use a device behind an IOMMU for DMA)' });
+}
+
+/** An IOMMU group's fd, attached to a container. */
+export class Group {
+  readonly path: string;
+  readonly number: number;
+  readonly fd: number;
+  readonly container: Container;
+  #sys: Sys;
+  #refs = 0;
+  #attached = false;
+
+  private constructor(sys: Sys, path: string, number: number, fd: number, container: Container) {
+    this.#sys = sys; this.path = path; this.number = number; this.fd = fd; this.container = container;
+  }
+
+  /** The group of `device`, opened, checked for viability and attached on first use. */
+  static acquire(sys: Sys, group: number, noiommu: boolean, container: Container, device: string, sysfs?: SysfsOptions): Group {
+    const path = `/dev/vfio/${noiommu ? 'noiommu-' : ''}${group}`;
+    const reg = registry(sys);
+    let g = reg.groups.get(path);
+    if (g && g.container !== container) {
+      throw new VfioError({ kind: 'bad-state', device, message: `group ${group} is already attached to the ${g.container.kind} container of this process`, hint: 'open every device of a group with the same iommu option' });
+    }
+    if (!g) {
+      const fd = ctx(device, () => sys.open(path, O_RDWR | O_CLOEXEC), {
+        message: `cannot open the VFIO group ${path}`,
+        hint: (e) => e.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
+          : e.kind === 'busy' ? `another process (or an fd opened outside vfiokit) holds ${path}; close it there first`
+          : e.kind === 'not-found' ? `${path} appears once the device is bound to its VFIO driver: vfiokit bind ${device}` : undefined,
+      });
+      g = new Group(sys, path, group, fd, container);
+      try {
+        const status = new Uint8Array(8);
+        new DataView(status.buffer).setUint32(0, 8, true);
+        ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: `cannot read the status of ${path}` });
+        const flags = new DataView(status.buffer).getUint32(4, true);
+        if ((flags & VFIO_GROUP_FLAGS_VIABLE) === 0) throw notViable(group, device, sysfs);
+        ctx(device, () => vfio.groupSetContainer(sys, fd, container.fd), {
+          message: `cannot add ${path} to the process's ${container.kind} container`,
+          hint: (e) => e.errnoName === 'EPERM' && container.kind === 'type1' ? 'the group cannot share this container (incompatible IOMMU domain); close the other devices first' : e.hint,
+        });
+        g.#attached = true;
+        container.setIommuOnce(device);
+      } catch (e) {
+        g.#teardown();
+        throw e;
+      }
+      reg.groups.set(path, g);
+    }
+    g.#refs++;
+    return g;
+  }
+
+  #teardown(): void {
+    const t = new Teardown();
+    if (this.#attached) t.step(() => vfio.groupUnsetContainer(this.#sys, this.fd));
+    this.#attached = false;
+    t.step(() => this.#sys.close(this.fd));
+    t.finish();
+  }
+
+  /** One reference less; the last unsets the container and closes the fd. */
+  release(): void {
+    if (this.#refs <= 0) return;
+    if (--this.#refs > 0) return;
+    const reg = registry(this.#sys);
+    if (reg.groups.get(this.path) === this) reg.groups.delete(this.path);
+    this.#teardown();
+  }
+}
+
+/** 'not-viable' naming the group's devices that are not bound to a VFIO driver, with their drivers. */
+export function notViable(group: number, device: string, sysfs?: SysfsOptions): VfioError {
+  const vfioDrivers = new Set(Object.values(VFIO_DRIVER));
+  const others = groupMembers(group, sysfs).filter((m) => m.name !== device && !(m.driver && vfioDrivers.has(m.driver)));
+  const list = others.map((m) => `${m.name} (${m.driver ? `bound to ${m.driver}` : 'no driver'})`).join(', ');
+  return new VfioError({
+    kind: 'not-viable', device,
+    message: `IOMMU group ${group} is not viable${list ? `: ${list} in the same group ${others.length === 1 ? 'is' : 'are'} not bound to a VFIO driver` : ''}`,
+    hint: others.length ? `bind ${others.length === 1 ? 'it' : 'them'} to VFIO (${others.map((m) => `vfiokit bind ${m.name}`).join('; ')}) or unbind ${others.length === 1 ? 'it' : 'them'}` : 'bind every device of the group to its VFIO driver (vfiokit bind <name>)',
+  });
+}
+
+/** The iommufd and its one IOAS, shared by the process's cdev devices. */
+export class IommufdSpace implements DmaSpace {
+  readonly kind = 'iommufd' as const;
+  readonly fd: number;
+  readonly ioasId: number;
+  #sys: Sys;
+  #refs = 0;
+
+  private constructor(sys: Sys, fd: number, ioasId: number) { this.#sys = sys; this.fd = fd; this.ioasId = ioasId; }
+
+  static acquire(sys: Sys, device: string): IommufdSpace {
+    const reg = registry(sys);
+    let s = reg.iommufd;
+    if (!s) {
+      const fd = ctx(device, () => sys.open(IOMMUFD_PATH, O_RDWR | O_CLOEXEC), {
+        message: `cannot open ${IOMMUFD_PATH}`,
+        hint: (e) => e.kind === 'not-found' ? 'the kernel has no iommufd (CONFIG_IOMMUFD); use the legacy container ({ iommu: \'type1\' })' : e.kind === 'permission' ? `give this user access to ${IOMMUFD_PATH} (or run as root)` : undefined,
+      });
+      try {
+        const a = new Uint8Array(12);
+        const dv = new DataView(a.buffer);
+        dv.setUint32(0, 12, true); // struct iommu_ioas_alloc: size, flags, out_ioas_id
+        ctx(device, () => iommufd.ioasAlloc(sys, fd, a), { message: 'cannot allocate an IOAS' });
+        s = new IommufdSpace(sys, fd, dv.getUint32(8, true));
+      } catch (e) {
+        try { sys.close(fd); } catch { /* report the first error */ }
+        throw e;
+      }
+      reg.iommufd = s;
+    }
+    s.#refs++;
+    return s;
+  }
+
+  release(): void {
+    if (this.#refs <= 0) return;
+    if (--this.#refs > 0) return;
+    const reg = registry(this.#sys);
+    if (reg.iommufd === this) reg.iommufd = undefined;
+    const t = new Teardown();
+    t.step(() => {
+      const d = new Uint8Array(8);
+      const dv = new DataView(d.buffer);
+      dv.setUint32(0, 8, true); dv.setUint32(4, this.ioasId, true); // struct iommu_destroy: size, id
+      iommufd.destroy(this.#sys, this.fd, d);
+    });
+    t.step(() => this.#sys.close(this.fd));
+    t.finish();
+  }
+
+  /** iommufd: IOMMU_IOAS_IOVA_RANGES needs a user pointer to an array; not read yet. */
+  info(_device: string): DmaInfo {
+    return { pageSizes: undefined, iovaRanges: undefined, dmaAvail: undefined };
+  }
+
+  map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
+    const a = ctx(device, () => encodeIoasMap({ ioasId: this.ioasId, userVa: vaddr, length: size, iova, read, write }));
+    ctx(device, () => iommufd.ioasMap(this.#sys, this.fd, a), {
+      message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
+      hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : e.hint,
+    });
+  }
+
+  unmap(iova: bigint, size: bigint, device: string): bigint {
+    const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
+    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    return new DataView(a.buffer, a.byteOffset).getBigUint64(16, true); // the kernel writes back the length unmapped
+  }
+}
+
+/** /dev/vfio/devices/vfioN of a device, from sysfs (vfio-dev/vfioN), or null. */
+export function cdevPath(bus: string, name: string, sysfs?: SysfsOptions): string | null {
+  try {
+    const n = readdirSync(join(sysfs?.sysfs ?? '/sys', 'bus', bus, 'devices', name, 'vfio-dev')).find((e) => /^vfio\d+$/.test(e));
+    return n ? `/dev/vfio/devices/${n}` : null;
+  } catch { return null; }
+}
+
+/** True when the legacy container node exists (for 'auto'). */
+export const haveContainer = (): boolean => existsSync(VFIO_CONTAINER_PATH);
+export const haveIommufd = (): boolean => existsSync(IOMMUFD_PATH);

@@ -1,0 +1,342 @@
+// The IRQs of an open device, two ways to take them:
+// - direct: `device.irqs[i].onTrigger(handler)`: an eventfd as the index's trigger, watched by
+//   the process's one IrqDispatcher; mask()/unmask()/disable() are the VFIO_DEVICE_SET_IRQS calls.
+// - routed: `device.routeIrqs({ setLine, onMmap })`: the core's IRQ state machine (IrqMachine)
+//   decides, this file carries out its actions (assert/deassert the guest line through the VMM's
+//   callback, tell the VMM to disable/enable direct MMIO, Node timers, VFIO mask/unmask/trigger,
+//   KVM irqfd). The VMM calls trappedAccess() when the guest touches trapped MMIO (the EOI).
+// Close order inside: the index is disabled in the kernel (SET_IRQS count 0) before its eventfds
+// are unwatched and closed.
+// Not responsible for: the guest's interrupt controller (the VMM's setLine), guest memory slots
+// (the VMM's onMmap), deciding anything the IRQ machine decides.
+import { VfioError } from '../errors';
+import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher';
+import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../irq/machine';
+import type { Sys } from '../../shim/sys';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc';
+import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioctl';
+import * as vfio from '../../shim/vfio';
+import * as kvm from '../../shim/kvm';
+import { ctx, Teardown } from './context';
+import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode';
+
+/** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
+export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
+
+const dispatchers = new WeakMap<Sys, IrqDispatcher>();
+/** The process's one dispatcher (per Sys: tests with a fake libc get their own). */
+export function dispatcherFor(sys: Sys): IrqDispatcher {
+  let d = dispatchers.get(sys);
+  if (!d) { d = new IrqDispatcher(sys.watch, sys.readCounter); dispatchers.set(sys, d); }
+  return d;
+}
+
+/** What an IRQ needs from its device. */
+export interface IrqOwner {
+  readonly name: string;
+  readonly sys: Sys;
+  liveFd(): number;
+}
+
+function newEventfd(owner: IrqOwner): number {
+  return ctx(owner.name, () => owner.sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), { message: 'cannot create an eventfd' });
+}
+
+/** VFIO_DEVICE_SET_IRQS with a request encoded by the core. */
+function setIrqs(owner: IrqOwner, req: IrqSetRequest, what: string): void {
+  const bytes = ctx(owner.name, () => encodeIrqSet(req));
+  ctx(owner.name, () => vfio.deviceSetIrqs(owner.sys, owner.liveFd(), bytes), { message: `cannot ${what} IRQ ${req.index}` });
+}
+
+export class DeviceIrq {
+  readonly index: number;
+  /** "INTX".."REQ" for PCI, "irq0".. for platform/AMBA devices. */
+  readonly name: string;
+  readonly flags: number;
+  /** Vectors in this index (1 for a platform line and INTx; 0 when the device has none here). */
+  readonly count: number;
+  #owner: IrqOwner;
+  #efd = -1;
+  /** Set while the routed mode (IrqRouting) owns this index. */
+  routed = false;
+
+  /** @internal built by VfioDevice */
+  constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError) {
+    this.#owner = owner; this.index = index; this.name = name; this.flags = flags; this.count = count; this.error = error;
+  }
+
+  /** False when the kernel would not describe this index (vfio-pci's ERR/REQ on a conventional
+   *  PCI function) or its reply was malformed; `error` says why, count is 0. */
+  get ok(): boolean { return this.error === undefined; }
+  readonly error: VfioError | undefined;
+
+  /** Level-triggered: VFIO masks it on delivery (VFIO_IRQ_INFO_AUTOMASKED) until unmask(). */
+  get level(): boolean { return (this.flags & VFIO_IRQ_INFO_AUTOMASKED) !== 0; }
+  get maskable(): boolean { return (this.flags & VFIO_IRQ_INFO_MASKABLE) !== 0; }
+  get eventfdCapable(): boolean { return (this.flags & VFIO_IRQ_INFO_EVENTFD) !== 0; }
+  /** The trigger eventfd while onTrigger is active, else undefined. */
+  get eventfd(): number | undefined { return this.#efd >= 0 ? this.#efd : undefined; }
+
+  /**
+   * Delivers vector 0 of this index to `handler` (on the main thread, with how many times it
+   * fired since the last call): an eventfd becomes the trigger (SET_IRQS DATA_EVENTFD |
+   * ACTION_TRIGGER) and the process's dispatcher watches it. A level line stays masked after
+   * each delivery until unmask(). Replaces an earlier handler. Throws 'not-supported' for an
+   * index without VFIO_IRQ_INFO_EVENTFD, 'bad-state' while routeIrqs() owns it.
+   */
+  onTrigger(handler: IrqHandler): void {
+    this.#owner.liveFd();
+    if (this.routed) throw new VfioError({ kind: 'bad-state', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) is routed through the IRQ machine`, hint: 'close the routing first' });
+    if (!this.ok) throw new VfioError({ kind: 'not-found', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) could not be read from the kernel: ${this.error!.message}`, hint: 'this index is unusable; the others are fine' });
+    if (!this.eventfdCapable || this.count === 0) throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) cannot signal an eventfd (flags 0x${this.flags.toString(16)}, count ${this.count})`, hint: 'pick an index with VFIO_IRQ_INFO_EVENTFD' });
+    if (this.#efd >= 0) this.disable();
+    const efd = newEventfd(this.#owner);
+    try {
+      setIrqs(this.#owner, { index: this.index, action: 'trigger', fds: [efd] }, 'set the eventfd trigger of');
+      dispatcherFor(this.#owner.sys).add(efd, handler, `${this.#owner.name} IRQ ${this.index}`);
+    } catch (e) {
+      try { this.#owner.sys.close(efd); } catch { /* report the first error */ }
+      throw e;
+    }
+    this.#efd = efd;
+  }
+
+  /** VFIO_IRQ_SET_ACTION_MASK of vector 0. */
+  mask(): void { setIrqs(this.#owner, { index: this.index, action: 'mask', count: 1 }, 'mask'); }
+  /** VFIO_IRQ_SET_ACTION_UNMASK of vector 0 (after a level line's delivery). */
+  unmask(): void { setIrqs(this.#owner, { index: this.index, action: 'unmask', count: 1 }, 'unmask'); }
+
+  /** Disables the index in the kernel (SET_IRQS count 0), then unwatches and closes the eventfd.
+   *  Harmless when nothing is set; after the device closed it only releases what is left. */
+  disable(): void {
+    if (this.#efd < 0) return;
+    const efd = this.#efd;
+    this.#efd = -1;
+    const t = new Teardown();
+    t.step(() => setIrqs(this.#owner, { index: this.index, action: 'trigger', count: 0 }, 'disable'));
+    t.step(() => dispatcherFor(this.#owner.sys).remove(efd));
+    t.step(() => this.#owner.sys.close(efd));
+    t.finish();
+  }
+}
+
+export interface IrqRoutingOptions {
+  /** Raise (true) or lower (false) the guest's line for VFIO IRQ `index`. */
+  setLine(index: number, level: boolean): void;
+  /** Direct MMIO must stop (false: every guest access must trap, so the EOI is seen) or may
+   *  resume (true). The VMM owns the guest's memory slots. */
+  onMmap?(enabled: boolean): void;
+  /** How long after the last EOI direct MMIO stays off (default: the core's 1.1 s, QEMU's). */
+  timeoutNs?: bigint;
+  /** Which indexes to route (default: every index with VFIO_IRQ_INFO_EVENTFD and count >= 1;
+   *  PCI: INTx only). */
+  indexes?: number[];
+  /** Every action carried out, in order (for logging and tests). */
+  onAction?(action: IrqAction): void;
+  /** Errors while carrying out actions from an event callback (default: console.error). */
+  onError?(error: unknown): void;
+  /** The clock in ns (default process.hrtime.bigint). */
+  now?(): bigint;
+}
+
+interface Line { index: number; userFd: number; irqfd: number; resampleFd: number; vmFd: number; gsi: number }
+
+/**
+ * The routed mode: one IrqMachine for the device, lines declared from the kernel's IRQ info,
+ * every event's actions carried out in order. close() (or the device's close) disables the
+ * indexes in the kernel, then closes the eventfds, cancels the timer and frees the machine.
+ */
+export class IrqRouting {
+  readonly machine: IrqMachine;
+  #owner: IrqOwner;
+  #irqs: readonly DeviceIrq[];
+  #opts: IrqRoutingOptions;
+  #lines = new Map<number, Line>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  #pci: boolean;
+  #now: () => bigint;
+
+  /** @internal use device.routeIrqs() */
+  constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions) {
+    this.#owner = owner; this.#irqs = irqs; this.#opts = opts; this.#pci = pci;
+    this.#now = opts.now ?? (() => process.hrtime.bigint());
+    const indexes = opts.indexes ?? (pci ? [0] : irqs.filter((q) => q.eventfdCapable && q.count >= 1).map((q) => q.index));
+    for (const i of indexes) {
+      const q = irqs[i];
+      if (!q) throw new VfioError({ kind: 'not-found', device: owner.name, message: `the device has no IRQ index ${i}`, hint: `indexes are 0..${irqs.length - 1}` });
+      if (q.routed || q.eventfd !== undefined) throw new VfioError({ kind: 'bad-state', device: owner.name, message: `IRQ ${i} (${q.name}) already has a handler`, hint: 'disable() it or close the other routing first' });
+    }
+    this.machine = new IrqMachine(pci ? 'pci' : 'platform', { device: owner.name, timeoutNs: opts.timeoutNs });
+    try {
+      for (const i of indexes) this.machine.declareLine(i, irqs[i]!.flags, irqs[i]!.count);
+      this.machine.start();
+      for (const i of indexes) { irqs[i]!.routed = true; this.#lines.set(i, { index: i, userFd: -1, irqfd: -1, resampleFd: -1, vmFd: -1, gsi: 0 }); }
+      if (pci) this.#run(this.machine.setPciMode('intx'));
+      else for (const i of indexes) this.#enable(i, 1);
+    } catch (e) {
+      try { this.close(); } catch { /* report the first error */ }
+      throw e;
+    }
+  }
+
+  get closed(): boolean { return this.#closed; }
+
+  /** The guest touched trapped MMIO of the device (for an ACTIVE line: its EOI). */
+  trappedAccess(): void { this.#live(); this.#run(this.machine.trappedAccess(this.#now())); }
+
+  /**
+   * Routes IRQ `index` to KVM: an irqfd eventfd (and for a level line a resample eventfd, so that
+   * KVM's EOI unmasks in VFIO) assigned with KVM_IRQFD on `vmFd` at `gsi`, through the machine's
+   * wire steps. A signal pending on the userspace eventfd is fed to the machine first; a line
+   * that is asserted and not yet EOI'd cannot be wired ('bad-state').
+   */
+  wireIrqfd(index: number, vmFd: number, gsi: number): void {
+    this.#live();
+    const line = this.#line(index);
+    if (line.userFd >= 0) {
+      const n = this.#owner.sys.eventfdRead(line.userFd);
+      if (n > 0n) this.#run(this.machine.fire(index, this.#now()));
+    }
+    const level = this.#irqs[index]!.level;
+    line.irqfd = newEventfd(this.#owner);
+    if (level) line.resampleFd = newEventfd(this.#owner);
+    line.vmFd = vmFd; line.gsi = gsi;
+    try {
+      this.#run(this.machine.wire(index));
+    } catch (e) {
+      if (this.machine.line(index).state !== 'wired') this.#closeKvmFds(line);
+      throw e;
+    }
+  }
+
+  /** Routes IRQ `index` back to userspace delivery and closes its irqfd eventfds. */
+  unwireIrqfd(index: number): void {
+    this.#live();
+    const line = this.#line(index);
+    this.#run(this.machine.unwire(index));
+    this.#closeKvmFds(line);
+  }
+
+  #closeKvmFds(line: Line): void {
+    for (const fd of [line.irqfd, line.resampleFd]) if (fd >= 0) { try { this.#owner.sys.close(fd); } catch { /* nothing to do */ } }
+    line.irqfd = -1; line.resampleFd = -1; line.vmFd = -1;
+  }
+
+  #line(index: number): Line {
+    const l = this.#lines.get(index);
+    if (!l) throw new VfioError({ kind: 'not-found', device: this.#owner.name, message: `IRQ ${index} is not routed`, hint: `routed indexes: ${[...this.#lines.keys()].join(', ') || 'none'}` });
+    return l;
+  }
+
+  #live(): void {
+    if (this.#closed) throw new VfioError({ kind: 'closed', device: this.#owner.name, message: 'the IRQ routing was closed', hint: 'call device.routeIrqs() again' });
+    this.#owner.liveFd();
+  }
+
+  /** Enables vectors [0, count) of `index` with userspace eventfds as triggers. */
+  #enable(index: number, count: number): void {
+    const line = this.#line(index);
+    if (count !== 1) throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `routing ${count} vectors of IRQ ${index} through the userspace machine`, hint: 'route MSI/MSI-X vectors to KVM irqfds directly' });
+    if (line.userFd < 0) {
+      line.userFd = newEventfd(this.#owner);
+      dispatcherFor(this.#owner.sys).add(line.userFd, () => this.#event(() => this.machine.fire(index, this.#now())), `${this.#owner.name} IRQ ${index} (routed)`);
+    }
+    setIrqs(this.#owner, { index, action: 'trigger', fds: [line.userFd] }, 'set the eventfd trigger of');
+  }
+
+  /** An event from a callback (eventfd, timer): errors go to onError, never up the event loop. */
+  #event(f: () => IrqAction[]): void {
+    if (this.#closed) return;
+    try { this.#run(f()); } catch (e) { (this.#opts.onError ?? ((x) => console.error(`vfiokit: ${this.#owner.name}: IRQ routing:`, x)))(e); }
+  }
+
+  #run(actions: IrqAction[]): void {
+    for (const a of actions) {
+      this.#opts.onAction?.(a);
+      this.#do(a);
+    }
+  }
+
+  #do(a: IrqAction): void {
+    const o = this.#owner;
+    switch (a.kind) {
+      case 'assert-line': this.#opts.setLine(a.index, true); return;
+      case 'deassert-line': this.#opts.setLine(a.index, false); return;
+      case 'mmap-disable': this.#opts.onMmap?.(false); return;
+      case 'mmap-enable': this.#opts.onMmap?.(true); return;
+      case 'arm-timer': {
+        if (this.#timer) clearTimeout(this.#timer);
+        const delayMs = Math.max(0, Number((a.arg - this.#now()) / 1_000_000n)) + 1;
+        this.#timer = setTimeout(() => { this.#timer = undefined; this.#event(() => this.machine.timer(this.#now())); }, delayMs);
+        this.#timer.unref?.();
+        return;
+      }
+      case 'cancel-timer': if (this.#timer) clearTimeout(this.#timer); this.#timer = undefined; return;
+      case 'mask': setIrqs(o, { index: a.index, action: 'mask', count: 1 }, 'mask'); return;
+      case 'unmask': setIrqs(o, { index: a.index, action: 'unmask', count: 1 }, 'unmask'); return;
+      case 'kvm-irqfd-assign': case 'kvm-irqfd-deassign': {
+        const l = this.#line(a.index);
+        const req = new Uint8Array(32); // struct kvm_irqfd: fd, gsi, flags, resamplefd, pad[16]
+        const dv = new DataView(req.buffer);
+        dv.setUint32(0, l.irqfd, true); dv.setUint32(4, l.gsi, true);
+        const resample = a.kind === 'kvm-irqfd-assign' && a.arg === 1n;
+        dv.setUint32(8, a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0, true);
+        dv.setUint32(12, resample ? l.resampleFd : 0, true);
+        ctx(o.name, () => kvm.irqfd(o.sys, l.vmFd, req), {
+          message: `cannot ${a.kind === 'kvm-irqfd-assign' ? 'assign' : 'deassign'} the irqfd of IRQ ${a.index} at GSI ${l.gsi}`,
+          hint: (e) => e.errnoName === 'EINVAL' ? 'the VM needs an in-kernel interrupt controller (on arm64 a vGIC) and a GSI it routes' : e.hint,
+        });
+        return;
+      }
+      case 'set-trigger': {
+        const l = this.#line(a.index);
+        setIrqs(o, { index: a.index, action: 'trigger', fds: [a.arg === ROUTE_KVM ? l.irqfd : l.userFd] }, 'set the trigger of');
+        return;
+      }
+      case 'set-unmask-fd': {
+        const l = this.#line(a.index);
+        setIrqs(o, { index: a.index, action: 'unmask', fds: [a.arg === 1n ? l.resampleFd : -1] }, 'set the unmask eventfd of');
+        return;
+      }
+      case 'disable-index': setIrqs(o, { index: a.index, action: 'trigger', count: 0 }, 'disable'); return;
+      case 'enable-index': this.#enable(a.index, Number(a.arg)); return;
+    }
+  }
+
+  /** Disables every routed index in the kernel, then closes its eventfds; cancels the timer and
+   *  frees the machine. Closing twice is harmless. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const t = new Teardown();
+    for (const line of this.#lines.values()) {
+      if (line.irqfd >= 0 && line.vmFd >= 0) {
+        t.step(() => {
+          const req = new Uint8Array(32);
+          const dv = new DataView(req.buffer);
+          dv.setUint32(0, line.irqfd, true); dv.setUint32(4, line.gsi, true); dv.setUint32(8, KVM_IRQFD_FLAG_DEASSIGN, true);
+          kvm.irqfd(this.#owner.sys, line.vmFd, req);
+        });
+      }
+      t.step(() => setIrqs(this.#owner, { index: line.index, action: 'trigger', count: 0 }, 'disable'));
+      if (line.userFd >= 0) {
+        const fd = line.userFd;
+        t.step(() => dispatcherFor(this.#owner.sys).remove(fd));
+        t.step(() => this.#owner.sys.close(fd));
+        line.userFd = -1;
+      }
+      this.#closeKvmFds(line);
+      const q = this.#irqs[line.index];
+      if (q) q.routed = false;
+    }
+    t.step(() => this.machine.close());
+    t.finish();
+  }
+  [Symbol.dispose](): void { this.close(); }
+
+  /** @internal whether PCI */
+  get pci(): boolean { return this.#pci; }
+}

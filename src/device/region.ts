@@ -1,0 +1,179 @@
+// One region of an open device (a PCI BAR, config space, a platform "reg" entry): the trap path
+// (pread/pwrite on the device fd, each access checked by the core's region table first) and
+// zero-copy mappings of the ranges the core's map/trap split allows.
+// Not responsible for: deciding what is mappable (the core's region table), the device's
+// lifetime (the VfioDevice closes its regions' mappings first).
+import { VfioError } from '../errors';
+import { Mapping, type Width } from '../mapping';
+import type { Sys } from '../../shim/sys';
+import { ctx } from './context';
+import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index';
+
+/** vfio_region_info.flags (include/uapi/linux/vfio.h). */
+export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
+export const VFIO_REGION_INFO_FLAG_WRITE = 1 << 1;
+export const VFIO_REGION_INFO_FLAG_MMAP = 1 << 2;
+export const VFIO_REGION_INFO_FLAG_CAPS = 1 << 3;
+
+/** Names of vfio-pci's fixed region indexes (VFIO_PCI_BAR0_REGION_INDEX ...). */
+export const PCI_REGION_NAMES = ['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM', 'CONFIG', 'VGA'] as const;
+
+/** What a region needs from its device: the fd, the sys, the core's table, and a liveness check. */
+export interface RegionOwner {
+  readonly name: string;
+  readonly sys: Sys;
+  /** The device fd; throws 'closed' once the device is closed. */
+  liveFd(): number;
+  readonly regionTable: RegionTable;
+  readonly pageSize: number;
+  /** Registers a mapping so that the device unmaps it first on close. */
+  adopt(m: Mapping): void;
+}
+
+export interface RegionMap { /** Offset of the mapped range inside the region. */ offset: bigint; size: bigint; mapping: Mapping }
+
+export class DeviceRegion {
+  readonly index: number;
+  /** "BAR0".."VGA" for PCI, "reg0".. for platform/AMBA devices. */
+  readonly name: string;
+  /** False when the kernel's reply for this index failed to decode or the ioctl failed: the index
+   *  is kept (later indexes do not shift) and `error` says why. */
+  readonly ok: boolean;
+  readonly error: VfioError | undefined;
+  readonly flags: number;
+  readonly size: bigint;
+  /** The region's offset in the device fd (for pread/pwrite/mmap). */
+  readonly fileOffset: bigint;
+  /** Sparse mmap areas (VFIO_REGION_INFO_CAP_SPARSE_MMAP), or null when the region has none. */
+  readonly sparse: readonly { offset: bigint; size: bigint }[] | null;
+  readonly capType: { type: number; subtype: number } | null;
+  readonly msixMappable: boolean;
+  #owner: RegionOwner;
+  #buf = new Uint8Array(8);
+  #dv = new DataView(this.#buf.buffer); // our private bounce buffer for pread/pwrite, not a register
+
+  /** @internal built by VfioDevice */
+  constructor(owner: RegionOwner, init: { index: number; name: string; ok: boolean; error?: VfioError; flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }) {
+    this.#owner = owner;
+    this.index = init.index; this.name = init.name; this.ok = init.ok; this.error = init.error;
+    this.flags = init.flags ?? 0; this.size = init.size ?? 0n; this.fileOffset = init.fileOffset ?? 0n;
+    this.sparse = init.sparse ?? null; this.capType = init.capType ?? null; this.msixMappable = init.msixMappable ?? false;
+  }
+
+  get readable(): boolean { return (this.flags & VFIO_REGION_INFO_FLAG_READ) !== 0; }
+  get writable(): boolean { return (this.flags & VFIO_REGION_INFO_FLAG_WRITE) !== 0; }
+  get mmappable(): boolean { return (this.flags & VFIO_REGION_INFO_FLAG_MMAP) !== 0; }
+
+  #live(): number {
+    const fd = this.#owner.liveFd();
+    if (!this.ok) throw new VfioError({ kind: 'not-found', device: this.#owner.name, message: `region ${this.index} could not be read from the kernel: ${this.error?.message ?? 'unknown'}`, hint: 'this region is unusable; the others are fine' });
+    return fd;
+  }
+
+  /** The core's split of this region into ranges to map and ranges to trap, for the page size. */
+  split(): SplitRange[] {
+    this.#live();
+    return ctx(this.#owner.name, () => this.#owner.regionTable.split(this.index, BigInt(this.#owner.pageSize)));
+  }
+
+  /**
+   * Reads `width` bytes at `offset` through the device fd (pread). An access the region table
+   * refuses (outside the region, misaligned, or a region without READ) returns all-ones of the
+   * width and is counted (see counters()): what a guest reads from nothing. Throws 'closed' after
+   * the device closed, and the syscall error (with the device and region) if pread fails.
+   */
+  read(offset: number | bigint, width: Width): bigint {
+    const fd = this.#live();
+    const chk = this.#check(offset, width, 'read');
+    if (!chk.ok) return chk.readValue;
+    const n = ctx(this.#owner.name, () => this.#owner.sys.pread(fd, this.#buf, chk.fileOffset, width), { message: `region ${this.index} (${this.name}) read of ${width} bytes at 0x${BigInt(offset).toString(16)}` });
+    if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: 'pread', message: `region ${this.index} (${this.name}): a short read (${n} of ${width} bytes) at 0x${BigInt(offset).toString(16)}`, hint: 'the driver does not allow this access width here; check dmesg' });
+    switch (width) {
+      case 1: return BigInt(this.#buf[0]!);
+      case 2: return BigInt(this.#dv.getUint16(0, true));
+      case 4: return BigInt(this.#dv.getUint32(0, true));
+      default: return this.#dv.getBigUint64(0, true);
+    }
+  }
+
+  /** read() of 4 bytes as a number. */
+  read32(offset: number | bigint): number { return Number(this.read(offset, 4)); }
+
+  /**
+   * Writes `width` bytes at `offset` through the device fd (pwrite). An access the region table
+   * refuses is dropped and counted; returns false then, true when written.
+   */
+  write(offset: number | bigint, width: Width, value: number | bigint): boolean {
+    const fd = this.#live();
+    const chk = this.#check(offset, width, 'write');
+    if (!chk.ok) return false;
+    const v = BigInt.asUintN(64, BigInt(value));
+    switch (width) {
+      case 1: this.#buf[0] = Number(v & 0xffn); break;
+      case 2: this.#dv.setUint16(0, Number(v & 0xffffn), true); break;
+      case 4: this.#dv.setUint32(0, Number(v & 0xffff_ffffn), true); break;
+      default: this.#dv.setBigUint64(0, v, true);
+    }
+    const n = ctx(this.#owner.name, () => this.#owner.sys.pwrite(fd, this.#buf, chk.fileOffset, width), { message: `region ${this.index} (${this.name}) write of ${width} bytes at 0x${BigInt(offset).toString(16)}` });
+    if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: 'pwrite', message: `region ${this.index} (${this.name}): a short write (${n} of ${width} bytes) at 0x${BigInt(offset).toString(16)}`, hint: 'the driver does not allow this access width here; check dmesg' });
+    return true;
+  }
+
+  write32(offset: number | bigint, value: number): boolean { return this.write(offset, 4, value); }
+
+  /** The core's check of one access; an offset outside [0, 2^64) is out of range like any other. */
+  #check(offset: number | bigint, width: Width, dir: 'read' | 'write'): AccessResult {
+    const off = BigInt(offset);
+    if (off < 0n || off > 0xffff_ffff_ffff_ffffn) return this.#check(0xffff_ffff_ffff_ffffn, width, dir);
+    return ctx(this.#owner.name, () => this.#owner.regionTable.check(this.index, off, width, dir));
+  }
+
+  /** Refused accesses counted by the core since the device opened. */
+  counters(): RegionCounters {
+    this.#live();
+    return ctx(this.#owner.name, () => this.#owner.regionTable.counters(this.index));
+  }
+
+  /**
+   * Maps every range the split marks 'map' (zero-copy; the device unmaps them when it closes).
+   * Throws 'not-supported' for a region without VFIO_REGION_INFO_FLAG_MMAP or with nothing
+   * mappable at this page size.
+   */
+  mapAll(): RegionMap[] {
+    const fd = this.#live();
+    if (!this.mmappable) throw this.#notMappable('the kernel does not allow mmap of it (no VFIO_REGION_INFO_FLAG_MMAP)');
+    const ranges = this.split().filter((e) => e.kind === 'map');
+    if (ranges.length === 0) throw this.#notMappable(`no page-aligned range of it can be mapped with ${this.#owner.pageSize}-byte pages`);
+    const out: RegionMap[] = [];
+    try {
+      for (const r of ranges) {
+        const label = `${this.#owner.name} region ${this.index} (${this.name}) +0x${r.offset.toString(16)}`;
+        const mapping = ctx(this.#owner.name, () => new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label), { message: `cannot map region ${this.index} (${this.name})` });
+        this.#owner.adopt(mapping);
+        out.push({ offset: r.offset, size: r.size, mapping });
+      }
+    } catch (e) {
+      for (const m of out) m.mapping.close();
+      throw e;
+    }
+    return out;
+  }
+
+  /**
+   * Maps the region when its mappable part is one range (the common case: a whole BAR, a platform
+   * register page). Offsets in the Mapping are relative to that range; `mapOffset` says where it
+   * starts in the region (0 unless sparse). Several ranges: use mapAll().
+   */
+  map(): Mapping {
+    const all = this.mapAll();
+    if (all.length !== 1) {
+      for (const m of all) m.mapping.close();
+      throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `region ${this.index} (${this.name}) maps as ${all.length} separate ranges`, hint: 'use region.mapAll() and the offset of each range' });
+    }
+    return all[0]!.mapping;
+  }
+
+  #notMappable(why: string): VfioError {
+    return new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `region ${this.index} (${this.name}) cannot be mapped: ${why}`, hint: 'use region.read()/write() (the trap path) instead' });
+  }
+}
