@@ -10,6 +10,7 @@ import { list } from './list';
 import { bind, unbind } from './bind';
 import { inspect } from './inspect';
 import { fdt } from './fdt';
+import { dt } from './dt';
 
 export const COMMANDS: Record<string, Command> = {
   list,
@@ -17,4 +18,5 @@ export const COMMANDS: Record<string, Command> = {
   unbind,
   inspect,
   fdt,
+  dt,
 };

@@ -5,6 +5,7 @@
 // (flags, count). The --json form is stable and documented in docs/CLI.md.
 // Not responsible for: binding (vfiokit bind) or changing the device in any way.
 import { openDevice, type IommuOption, type OpenOptions, type VfioDevice } from '../device/device';
+import { readFileSync } from 'node:fs';
 import { VfioError } from '../errors';
 import type { Sys } from '../../shim/sys';
 import { parseArgs } from './args';
@@ -41,10 +42,19 @@ export interface InspectReport {
     split: { offset: string; size: string; kind: 'map' | 'trap' }[];
   }[];
   irqs: { index: number; name: string; ok: boolean; error?: string; flags: number; flagNames: string[]; count: number; level: boolean }[];
+  /** PCI devices: the IDs from sysfs (hex strings as sysfs gives them), for `vfiokit dt`. */
+  pci?: { vendor: string; device: string; class: string };
+}
+
+/** vendor, device and class of a PCI device, from sysfs. */
+function pciIdentity(name: string, sysfs: string): InspectReport['pci'] {
+  const read = (f: string) => readFileSync(`${sysfs}/bus/pci/devices/${name}/${f}`, 'utf8').trim();
+  try { return { vendor: read('vendor'), device: read('device'), class: read('class') }; } catch { return undefined; }
 }
 
 /** What `inspect --json` prints, from an open device. */
-export function inspectReport(dev: VfioDevice): InspectReport {
+export function inspectReport(dev: VfioDevice, sysfs = '/sys'): InspectReport {
+  const pci = dev.bus === 'pci' ? pciIdentity(dev.name, sysfs) : undefined;
   return {
     device: dev.name,
     bus: dev.bus,
@@ -66,6 +76,7 @@ export function inspectReport(dev: VfioDevice): InspectReport {
       index: q.index, name: q.name, ok: q.ok, ...(q.ok ? {} : { error: q.error?.errnoName ?? q.error?.message ?? 'unknown' }),
       flags: q.flags, flagNames: flagNames(q.flags, IRQ_FLAGS), count: q.count, level: q.level,
     })),
+    ...(pci ? { pci } : {}),
   };
 }
 
@@ -93,7 +104,7 @@ export async function runInspect(args: string[], inject: { sys?: Sys } = {}): Pr
   const opts: OpenOptions = { iommu: (a.options.get('iommu') ?? 'auto') as IommuOption, sysfs: a.options.get('sysfs'), sys: inject.sys };
   const dev = openDevice(a.positionals[0]!, opts);
   try {
-    const r = inspectReport(dev);
+    const r = inspectReport(dev, opts.sysfs);
     if (a.flags.has('json')) console.log(JSON.stringify(r, null, 2)); else printReport(r);
   } finally { dev.close(); }
   return 0;
