@@ -1,6 +1,6 @@
 // Runs INSIDE the lab guest: QEMU's edu PCI device (0000:00:02.0, vfio-pci, type1 behind the
 // SMMUv3) through the public device API: BAR0 registers, factorial, DMA round trip through IOVAs
-// mapped with mapDma, a DMA to an unmapped IOVA that leaves memory untouched, INTx delivered;
+// mapped with mapDma, a DMA to an unmapped IOVA that leaves memory untouched, INTx and MSI delivered;
 // then identification and DMA again through iommufd.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -140,6 +140,30 @@ test('INTx delivered to an onTrigger handler (0x60 raises, 0x64 acknowledges), t
     assert.equal(lines[2], [0, true], 'a second INTx after the EOI and VFIO unmask');
     bar.write32(IRQ_ACK, 2);
     routing.trappedAccess();
+  } finally { dev.close(); }
+  assert.is(fds(), before);
+});
+
+test('MSI delivered to an onTrigger handler: the device writes its MSI through the SMMUv3 to the ITS, the eventfd fires', async () => {
+  const before = fds();
+  const dev = openDevice(EDU);
+  try {
+    const msi = dev.irqs[1]!;
+    assert.is(msi.name, 'MSI');
+    assert.ok(msi.count >= 1, `MSI vectors: ${msi.count}`);
+    const bar = dev.regions[0]!.map();
+    enableBusMaster(dev); // an MSI is a memory write by the device
+    let got = 0n;
+    msi.onTrigger((n) => { got += n; });
+    bar.write32(IRQ_RAISE, 3);
+    for (let i = 0; i < 300 && got === 0n; i++) await sleep(10);
+    assert.is(got, 1n, 'one MSI, one eventfd signal');
+    bar.write32(IRQ_ACK, 3);
+    bar.write32(IRQ_RAISE, 4);
+    for (let i = 0; i < 300 && got === 1n; i++) await sleep(10);
+    assert.is(got, 2n, 'a second MSI (edge: no unmask needed)');
+    bar.write32(IRQ_ACK, 4);
+    msi.disable();
   } finally { dev.close(); }
   assert.is(fds(), before);
 });
