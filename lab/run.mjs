@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-// `npm run lab -- <command>`: runs a shell command inside the lab guest (cwd /opt/vfiokit, with
-// `vfiokit` and `node` on PATH) and exits with its status. Without a command: the lab suite.
-// Progress goes to stderr; the guest's console (after /init starts) goes to stdout.
+// `npm run lab` (or `vfiokit lab`): boots the lab guest and runs the walkthrough in it (`vfiokit
+// walkthrough`: a passthrough session on the real kernel, step by step), the README's main job.
+// `npm run lab -- <command>`: runs a shell command inside the guest instead (cwd /opt/vfiokit,
+// with `vfiokit` and `node` on PATH). `npm run lab -- --suite`: the lab test suite (as
+// `npm run test:lab`). Exits with the guest command's status. Progress goes to stderr; the
+// guest's console (after /init starts) goes to stdout.
 import { prepareLab } from './prepare.mjs';
 import { bootGuest } from './boot.mjs';
 import { runLabSuite } from './suite.mjs';
 
 const log = (s) => process.stderr.write(s + '\n');
-const cmd = process.argv.slice(2).join(' ');
+const args = process.argv.slice(2);
+/** The main job when no command is given. */
+const DEFAULT_CMD = 'vfiokit walkthrough';
+const cmd = args.join(' ') || DEFAULT_CMD;
 
-if (!cmd) {
+if (args.length === 1 && args[0] === '--suite') {
   const r = await runLabSuite({ log, echo: process.env.LAB_ECHO === '1' });
   if (r.cannotRun) { log(`!!! LAB CANNOT RUN: ${r.cannotRun} !!!`); process.exit(2); }
   for (const p of r.problems) log(`problem: ${p}`);

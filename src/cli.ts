@@ -5,7 +5,7 @@ import { VfioError } from './errors';
 import { COMMANDS } from './cli/commands';
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  vfiokit ${name.padEnd(10)} ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  vfiokit ${name.padEnd(12)} ${c.summary}`);
   return `usage: vfiokit <command> [options]\n\n${lines.join('\n')}\n\nvfiokit <command> --help for a command's options.`;
 }
 

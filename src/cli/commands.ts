@@ -11,6 +11,8 @@ import { bind, unbind } from './bind';
 import { inspect } from './inspect';
 import { fdt } from './fdt';
 import { dt } from './dt';
+import { lab } from './lab';
+import { walkthrough } from './walkthrough';
 
 export const COMMANDS: Record<string, Command> = {
   list,
@@ -19,4 +21,6 @@ export const COMMANDS: Record<string, Command> = {
   inspect,
   fdt,
   dt,
+  lab,
+  walkthrough,
 };
