@@ -28,6 +28,8 @@ export class Mapping {
   readonly label: string;
   #sys: MappingSys;
   #views: Views | null;
+  /** Still mapped: a munmap that failed leaves it true, and the next close() tries again. */
+  #mapped = true;
 
   /** Maps `size` bytes of `fd` at `fileOffset` shared read/write. Throws VfioError; maps nothing on failure. */
   constructor(sys: MappingSys, fd: number, fileOffset: bigint, size: number, label: string, prot = PROT_READ | PROT_WRITE) {
@@ -49,6 +51,8 @@ export class Mapping {
   }
 
   get closed(): boolean { return this.#views === null; }
+  /** Gone from the address space (closed and munmap succeeded). */
+  get unmapped(): boolean { return !this.#mapped; }
 
   #check(offset: number, width: Width): Views {
     const v = this.#views;
@@ -76,10 +80,14 @@ export class Mapping {
   }
 
   /** Unmaps. The views are dropped first so nothing can reach the pages; closing twice is harmless. */
+  /** Drops the views (no access is possible from here on), then unmaps. If munmap fails the error
+   *  is thrown and the mapping stays recorded, so a second close() tries again; closing a closed
+   *  mapping is harmless. */
   close(): void {
-    if (!this.#views) return;
     this.#views = null;
+    if (!this.#mapped) return;
     this.#sys.munmap(this.hostAddress, BigInt(this.size));
+    this.#mapped = false;
   }
   [Symbol.dispose](): void { this.close(); }
 }

@@ -224,7 +224,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   adopt(m: Mapping): void {
     this.#mappings.add(m);
     // Drop closed ones now and then so a VMM that maps and unmaps often does not grow the set.
-    if (this.#mappings.size > 64) for (const x of this.#mappings) if (x.closed) this.#mappings.delete(x);
+    if (this.#mappings.size > 64) for (const x of this.#mappings) if (x.unmapped) this.#mappings.delete(x);
   }
 
   #queryInfo(fd: number): VfioDeviceInfo {
@@ -370,16 +370,24 @@ export class VfioDevice implements RegionOwner, IrqOwner {
    * harmless. Afterwards every method throws 'closed', and so do the device's Mappings.
    */
   close(): void {
-    if (this.#fd < 0 || this.#closing) return;
+    if (this.#closing) return;
+    if (this.#fd < 0) { this.#unmapRemaining(); return; }
     this.#closing = true;
     try { this.#release(); } finally { this.#closing = false; }
+  }
+
+  /** A mapping whose munmap failed stays listed (its views are gone already): close() again
+   *  tries it again, so a transient failure leaks nothing. */
+  #unmapRemaining(): void {
+    const t = new Teardown();
+    for (const m of [...this.#mappings]) t.step(() => { m.close(); this.#mappings.delete(m); });
+    t.finish();
   }
   [Symbol.dispose](): void { this.close(); }
 
   #release(): void {
     const t = new Teardown();
-    for (const m of this.#mappings) t.step(() => m.close());
-    this.#mappings.clear();
+    for (const m of [...this.#mappings]) t.step(() => { m.close(); this.#mappings.delete(m); });
     if (this.#routing) { const r = this.#routing; t.step(() => r.close()); this.#routing = undefined; }
     for (const q of this.irqs ?? []) t.step(() => q.disable());
     const space = this.#iommufd ?? this.#container;

@@ -18,6 +18,8 @@ export class DmaBuffer {
   readonly size: number;
   #sys: Sys;
   #bytes: Uint8Array | null;
+  /** Still mapped in our address space: a failed munmap leaves it true for the next close(). */
+  #mapped = true;
   /** How many DMA mappings use it: it is not unmapped from the process while any does. */
   dmaRefs = 0;
 
@@ -48,10 +50,11 @@ export class DmaBuffer {
   /** Frees the memory. Refused ('bad-state') while a DMA mapping still uses it: the device could
    *  still write there. Closing twice is harmless. */
   close(): void {
-    if (!this.#bytes) return;
-    if (this.dmaRefs > 0) throw new VfioError({ kind: 'bad-state', message: `the DMA buffer at 0x${this.hostAddress.toString(16)} is still mapped for DMA ${this.dmaRefs} time(s)`, hint: 'unmapDma() it first (or close the device)' });
+    if (this.#bytes && this.dmaRefs > 0) throw new VfioError({ kind: 'bad-state', message: `the DMA buffer at 0x${this.hostAddress.toString(16)} is still mapped for DMA ${this.dmaRefs} time(s)`, hint: 'unmapDma() it first (or close the device)' });
     this.#bytes = null;
+    if (!this.#mapped) return;
     this.#sys.munmap(this.hostAddress, BigInt(this.size));
+    this.#mapped = false;
   }
   [Symbol.dispose](): void { this.close(); }
 }

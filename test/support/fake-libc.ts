@@ -21,6 +21,8 @@ export interface FakeLibc extends Libc {
   readonly log: { method: string; args: unknown[] }[];
   /** Fds handed out and not closed yet. */
   readonly openFds: Set<number>;
+  /** Mappings handed out by mmap and not unmapped yet. */
+  mappings(): number;
   /** Optional success handlers; their return value is the call's result. */
   on: { ioctl?: (fd: number, request: number, arg: Uint8Array | null) => number; ioctlValue?: (fd: number, request: number, value: number | bigint) => number };
 }
@@ -57,8 +59,16 @@ export function createFakeLibc(): FakeLibc {
       failures.set(method, list);
     },
     calls, log, openFds, on: {},
+    mappings: () => memory.size,
     open(path, flags, mode) { return enter('open', [path, flags, mode]) ?? newFd(); },
-    close(fd) { const e = enter('close', [fd]); if (e !== undefined) return e; if (!known(fd)) return -EBADF; openFds.delete(fd); counters.delete(fd); return 0; },
+    // Linux releases the fd even when close() reports an error (EINTR, EIO...): only EBADF means it
+    // was not open. An injected failure therefore still closes it, as the kernel would.
+    close(fd) {
+      const e = enter('close', [fd]);
+      if (!known(fd)) return e ?? -EBADF;
+      openFds.delete(fd); counters.delete(fd);
+      return e ?? 0;
+    },
     ioctl(fd, request, arg) { const e = enter('ioctl', [fd, request, arg]); if (e !== undefined) return e; if (!known(fd)) return -EBADF; return fake.on.ioctl ? fake.on.ioctl(fd, request, arg) : 0; },
     ioctlValue(fd, request, value) { const e = enter('ioctlValue', [fd, request, value]); if (e !== undefined) return e; if (!known(fd)) return -EBADF; return fake.on.ioctlValue ? fake.on.ioctlValue(fd, request, value) : 0; },
     mmap(addr, length, prot, flags, fd, offset) {
