@@ -1,0 +1,142 @@
+// The checked layer: the Libc calls with every -errno turned into a VfioError that keeps errno,
+// its name, the syscall (for an ioctl, its uapi name: "ioctl(VFIO_GROUP_GET_STATUS)") and a kind
+// from the errno table. One method per system call; it does what the call does and nothing else.
+// Not responsible for: retrying (EINTR is reported, not retried), owning fds or mappings (src/
+// does), adding the device or region to messages (src/ does), struct layouts.
+import { VfioError } from '../src/errors';
+import type { MappingSys } from '../src/mapping';
+import type { ReadCounterFn, WatchFn } from '../src/irq/dispatcher';
+import { EAGAIN, errnoEntry } from './errno';
+import { ioctlName } from './ioctl';
+import type { Libc } from './libc';
+
+/** Builds the VfioError for a failed call. `call` names the syscall as it appears in messages. */
+export function syscallError(call: string, errno: number, detail?: string): VfioError {
+  const e = errnoEntry(errno);
+  // VfioError appends "(syscall: ENAME)", so an ioctl leads with its bare uapi name here.
+  const lead = /^ioctl\((.*)\)$/.exec(call)?.[1] ?? call;
+  return new VfioError({
+    kind: e.kind, errno, errnoName: e.name, syscall: call,
+    message: `${lead}${detail ? ` ${detail}` : ''} failed: ${e.text}`,
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+  });
+}
+
+/** Refuses a struct whose leading u32 length (VFIO argsz, iommufd size) exceeds its buffer: the
+ *  kernel trusts that length for what it reads and writes (a region info's capability chain, say). */
+export function argszFits(call: string, buf: Uint8Array): void {
+  fits(call, buf, 4, 'the leading length field');
+  fits(call, buf, new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true), 'an argsz');
+}
+
+/** ioctl with a struct led by its own u32 length (VFIO argsz, iommufd size), checked to fit first. */
+export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Array, name: string): number {
+  argszFits(`ioctl(${name})`, buf);
+  return sys.ioctl(fd, request, buf, name);
+}
+
+export interface Sys extends MappingSys {
+  readonly libc: Libc;
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  /** ioctl with a struct (or string) buffer the kernel reads and/or fills in place. Returns the
+   *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...). */
+  ioctl(fd: number, request: number, arg: Uint8Array | null, name?: string): number;
+  /** ioctl with an integer argument passed by value. */
+  ioctlValue(fd: number, request: number, value: number | bigint, name?: string): number;
+  /** mmap(NULL, len, prot, flags, fd, offset): the address. */
+  mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  munmap(addr: bigint, len: bigint): void;
+  view(addr: bigint, len: number): ArrayBuffer;
+  /** pread into buf (all of it unless count is given): bytes read (short reads are returned, not retried). */
+  pread(fd: number, buf: Uint8Array, offset: bigint, count?: number): number;
+  pwrite(fd: number, buf: Uint8Array, offset: bigint, count?: number): number;
+  read(fd: number, buf: Uint8Array, count?: number): number;
+  write(fd: number, buf: Uint8Array, count?: number): number;
+  eventfd(initval: number, flags: number): number;
+  /** Reads the 8-byte counter of an eventfd; 0n when nothing was pending (EAGAIN on a non-blocking fd). */
+  eventfdRead(fd: number): bigint;
+  /** Adds `value` to the counter of an eventfd. */
+  eventfdWrite(fd: number, value: bigint): void;
+  epollCreate1(flags: number): number;
+  epollCtl(epfd: number, op: number, fd: number, event: Uint8Array | null): void;
+  /** Fills `events` (maxevents = its length / SIZEOF_EPOLL_EVENT); returns how many are ready. */
+  epollWait(epfd: number, events: Uint8Array, maxevents: number, timeoutMs: number): number;
+  /** poll over `nfds` struct pollfd in `fds`; returns how many have revents. */
+  poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
+  memfdCreate(name: string, flags: number): number;
+  ftruncate(fd: number, length: bigint): void;
+  fcntl(fd: number, cmd: number, arg?: number): number;
+  /** WatchFn for the IRQ dispatcher: koffi.node.poll on Node's loop. */
+  watch: WatchFn;
+  /** ReadCounterFn for the IRQ dispatcher: eventfdRead. */
+  readCounter: ReadCounterFn;
+}
+
+/** The kernel writes (or reads) through these pointers: a length beyond the JS buffer would let it
+ *  touch memory that is not the buffer's. Refused before the call, as kind bad-argument. */
+function fits(call: string, buf: Uint8Array | null, need: number, what: string): void {
+  const have = buf?.byteLength ?? 0;
+  if (!Number.isSafeInteger(need) || need < 0 || need > have) {
+    throw new VfioError({ kind: 'bad-argument', syscall: call, message: `${call}: ${what} of ${need} bytes does not fit the ${have}-byte buffer`, hint: 'pass a buffer at least as large as the length' });
+  }
+}
+
+/** The size field of an _IOR/_IOW/_IOWR request (asm-generic: 14 bits at 16), 0 for _IO. */
+function requestSize(request: number): number {
+  return Math.floor(request / 2 ** 30) === 0 ? 0 : Math.floor(request / 2 ** 16) & 0x3fff;
+}
+
+function check(call: string, r: number, detail?: string): number {
+  if (r < 0) throw syscallError(call, -r, detail);
+  return r;
+}
+
+/** The checked layer over `libc` (realLibc() in production, a fake in tests). */
+export function createSys(libc: Libc): Sys {
+  const counter = new Uint8Array(8);
+  const counterView = new DataView(counter.buffer); // a private 8-byte buffer, not a device register
+  const sys: Sys = {
+    libc,
+    open: (path, flags, mode = 0) => check('open', libc.open(path, flags, mode), path),
+    close: (fd) => { check('close', libc.close(fd), `fd ${fd}`); },
+    ioctl(fd, request, arg, name = ioctlName(request)) {
+      const size = requestSize(request);
+      if (size > 0) fits(`ioctl(${name})`, arg, size, 'the struct the request number names');
+      return check(`ioctl(${name})`, libc.ioctl(fd, request, arg), `on fd ${fd}`);
+    },
+    ioctlValue: (fd, request, value, name = ioctlName(request)) => check(`ioctl(${name})`, libc.ioctlValue(fd, request, value), `on fd ${fd}`),
+    mmap(len, prot, flags, fd, offset) {
+      const r = libc.mmap(0n, len, prot, flags, fd, offset);
+      if (r < 0n) throw syscallError('mmap', Number(-r), `of ${len} bytes at offset 0x${offset.toString(16)} of fd ${fd}`);
+      return r;
+    },
+    munmap: (addr, len) => { check('munmap', libc.munmap(addr, len), `of ${len} bytes at 0x${addr.toString(16)}`); },
+    view: (addr, len) => libc.view(addr, len),
+    pread(fd, buf, offset, count = buf.byteLength) { fits('pread', buf, count, 'a count'); return check('pread', libc.pread(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`); },
+    pwrite(fd, buf, offset, count = buf.byteLength) { fits('pwrite', buf, count, 'a count'); return check('pwrite', libc.pwrite(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`); },
+    read(fd, buf, count = buf.byteLength) { fits('read', buf, count, 'a count'); return check('read', libc.read(fd, buf, count), `of fd ${fd}`); },
+    write(fd, buf, count = buf.byteLength) { fits('write', buf, count, 'a count'); return check('write', libc.write(fd, buf, count), `of fd ${fd}`); },
+    eventfd: (initval, flags) => check('eventfd', libc.eventfd(initval, flags)),
+    eventfdRead(fd) {
+      const r = libc.read(fd, counter, 8);
+      if (r === -EAGAIN) return 0n;
+      check('read', r, `of eventfd ${fd}`);
+      return counterView.getBigUint64(0, true);
+    },
+    eventfdWrite(fd, value) {
+      counterView.setBigUint64(0, BigInt.asUintN(64, value), true);
+      check('write', libc.write(fd, counter, 8), `of eventfd ${fd}`);
+    },
+    epollCreate1: (flags) => check('epoll_create1', libc.epoll_create1(flags)),
+    epollCtl: (epfd, op, fd, event) => { check('epoll_ctl', libc.epoll_ctl(epfd, op, fd, event), `of fd ${fd} on epoll fd ${epfd}`); },
+    epollWait: (epfd, events, maxevents, timeoutMs) => check('epoll_wait', libc.epoll_wait(epfd, events, maxevents, timeoutMs), `on epoll fd ${epfd}`),
+    poll: (fds, nfds, timeoutMs) => check('poll', libc.poll(fds, nfds, timeoutMs)),
+    memfdCreate: (name, flags) => check('memfd_create', libc.memfd_create(name, flags), name),
+    ftruncate: (fd, length) => { check('ftruncate', libc.ftruncate(fd, length), `of fd ${fd}`); },
+    fcntl: (fd, cmd, arg = 0) => check('fcntl', libc.fcntl(fd, cmd, arg), `of fd ${fd}`),
+    watch: (fd, onReadable) => libc.watchReadable(fd, onReadable),
+    readCounter: (fd) => sys.eventfdRead(fd),
+  };
+  return sys;
+}

@@ -1,0 +1,21 @@
+// Open file descriptors of this process, for leak checks in tests: the numbers listed in
+// /proc/self/fd. The listing's own directory fd is open while it is read, so it appears in every
+// listing and counts cancel out between two calls.
+// Not responsible for: which fd belongs to whom.
+import { readdirSync } from 'node:fs';
+
+/** The open fds of this process, sorted. */
+export function openFds(): number[] {
+  return readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+}
+
+/** How many fds are open now. */
+export const countFds = (): number => openFds().length;
+
+/** Runs fn and returns the fds it left open (and closed) compared with before, for an assertion. */
+export async function fdDelta(fn: () => unknown): Promise<{ leaked: number[]; closed: number[] }> {
+  const before = new Set(openFds());
+  await fn();
+  const after = new Set(openFds());
+  return { leaked: [...after].filter((f) => !before.has(f)), closed: [...before].filter((f) => !after.has(f)) };
+}
