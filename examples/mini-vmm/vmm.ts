@@ -61,6 +61,8 @@ export interface RunOptions {
   device?: { name: string; bus: string };
   /** Wire the device IRQ through irqfd (default true). */
   irq?: boolean;
+  /** Called with each complete console line as it arrives (the run blocks the thread: this is the live view). */
+  onLine?: (line: string, ms: number) => void;
 }
 
 /** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. */
@@ -100,7 +102,7 @@ export function runGuest(opts: RunOptions): RunReport {
     ];
     for (const [id, v] of regs) vcpu.setReg(id, v);
 
-    const report = runLoop(vcpu, new MmioConsole(LAYOUT.console), region.address, dev.region.size);
+    const report = runLoop(vcpu, new MmioConsole(LAYOUT.console), region.address, dev.region.size, opts.onLine);
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
     Atomics.store(dev.regs, 0x10 / 4, 0);
     return { ...report, placement };
@@ -110,8 +112,11 @@ export function runGuest(opts: RunOptions): RunReport {
   }
 }
 
-function runLoop(vcpu: Vcpu, con: MmioConsole, devBase: bigint, devSize: bigint): Omit<RunReport, 'placement'> {
+function runLoop(vcpu: Vcpu, con: MmioConsole, devBase: bigint, devSize: bigint,
+                 onLine?: (line: string, ms: number) => void): Omit<RunReport, 'placement'> {
   const exits: ExitRecord[] = [];
+  const start = process.hrtime.bigint();
+  let lineStart = 0;
   let deviceExits = 0, strayExits = 0, end = 'max-exits';
   while (exits.length < MAX_EXITS) {
     const t0 = process.hrtime.bigint();
@@ -119,6 +124,10 @@ function runLoop(vcpu: Vcpu, con: MmioConsole, devBase: bigint, devSize: bigint)
     exits.push({ exit, runNs: process.hrtime.bigint() - t0, at: con.length });
     if (exit.kind === 'mmio') {
       const c = con.handle(exit.addr, exit.len, exit.isWrite, exit.data);
+      if (onLine && c.handled && exit.isWrite && exit.data === 0x0an) {
+        onLine(con.text().slice(lineStart, -1), Number(process.hrtime.bigint() - start) / 1e6);
+        lineStart = con.length;
+      }
       if (!c.handled) {
         if (exit.addr >= devBase && exit.addr - devBase < devSize) deviceExits++; else strayExits++;
       }

@@ -26,7 +26,7 @@ function show(r: RunReport): void {
 test('mini-vmm: the guest reads the pl031 PrimeCell ID through the passthrough memslot, takes two alarm IRQs via irqfd, powers off', () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runGuest({ guest });
+  const r = runGuest({ guest, onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
   console.log(`  run: ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   assert.ok(r.console.startsWith('ID 0d f0 05 b1\n'), 'PrimeCell ID printed by the guest');

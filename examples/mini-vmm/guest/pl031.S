@@ -4,7 +4,8 @@
 //   x2 the pl031's INTID (SPI + 32)                       x3 console: an unbacked MMIO byte sink
 //   x4 GICv3 distributor base                             x5 GICv3 redistributor base
 // 1. Prints the pl031's PrimeCell ID (0xff0..0xffc) read through the passthrough memslot (no exit).
-// 2. Enables the GIC (distributor, redistributor, CPU interface), then twice: arms the pl031
+// 2. Enables the GIC (distributor: group 1, priority, level, route, enable; redistributor;
+//    CPU interface), then twice: arms the pl031
 //    alarm, prints "wait", waits in WFI with IRQs masked at PSTATE (a pending enabled interrupt
 //    wakes WFI anyway), acknowledges through ICC_IAR1_EL1, clears the pl031, EOIs, prints "IRQ".
 // 3. PSCI SYSTEM_OFF.
@@ -21,6 +22,7 @@
 .equ GICD_IGROUPR,    0x0080
 .equ GICD_ISENABLER,  0x0100
 .equ GICD_IPRIORITYR, 0x0400
+.equ GICD_ICFGR,      0x0c00   // 2 bits per INTID; bit 1 of the pair: 1 edge, 0 level
 .equ GICD_IROUTER,    0x6000
 .equ GICR_WAKER,      0x0014   // bit 1 ProcessorSleep
 // CPU interface system registers, by encoding (op0 3, op1 0): ICC_PMR_EL1 S3_0_C4_C6_0, ICC_IAR1_EL1
@@ -67,6 +69,22 @@ _start:
     add     x13, x22, #GICD_IPRIORITYR
     mov     w9, #0xa0
     strb    w9, [x13, x20]          // priority 0xa0 (below the 0xff mask)
+    // Level-sensitive, as the DTB's interrupts = <0 spi 4> says: KVM's SPIs reset to edge, and
+    // only a level SPI makes KVM ask for the EOI that drives the irqfd resample (and so VFIO's
+    // unmask of the host line). With edge, the first alarm arrives and the second never does.
+    lsr     w10, w20, #4            // ICFGR index: INTID / 16
+    lsl     x10, x10, #2
+    add     x13, x22, x10
+    and     w11, w20, #15
+    lsl     w11, w11, #1
+    add     w11, w11, #1            // the pair's edge bit
+    mov     w14, #1
+    lsl     w14, w14, w11
+    ldr     w9, [x13, #GICD_ICFGR]
+    bic     w9, w9, w14
+    str     w9, [x13, #GICD_ICFGR]
+    lsr     w10, w20, #5            // back to the INTID's 32-bit word offset
+    lsl     x10, x10, #2
     add     x13, x22, #GICD_IROUTER
     str     xzr, [x13, x20, lsl #3] // route to affinity 0.0.0.0: vCPU 0
     add     x13, x22, x10
