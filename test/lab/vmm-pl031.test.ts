@@ -9,7 +9,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import guest from '../../build/guest/pl031.bin';
-import { runGuest, type RunReport } from '../../examples/mini-vmm/vmm';
+import { readFileSync } from 'node:fs';
+import { guestDtb, readFdt, type FdtNode } from '../../examples/mini-vmm/fdt';
+import { LAYOUT, runGuest, type Placement, type RunReport } from '../../examples/mini-vmm/vmm';
 import { openFds } from '../support/fds';
 
 const ms = (ns: bigint): string => (Number(ns) / 1e6).toFixed(1);
@@ -23,13 +25,24 @@ function show(r: RunReport): void {
   r.waits.forEach((w, i) => console.log(`  wait ${i + 1}: ${w.wakeups} VMM wake-ups, KVM_RUN blocked ${ms(w.blockedNs)} ms`));
 }
 
+// The guest DTB of the run, kept for the checks below.
+let dtb: Uint8Array | undefined;
+const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
+const makeDtb = (p: Placement, irqFlags: number): Uint8Array => (dtb = guestDtb({
+  hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags,
+  ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus,
+}));
+const child = (n: FdtNode, name: string): FdtNode => { const c = n.children.find((x) => x.name === name); if (!c) throw new Error(`no ${name} under ${n.name || '/'}`); return c; };
+const cells = (v: Uint8Array): number[] => Array.from({ length: v.byteLength / 4 }, (_, i) => new DataView(v.buffer, v.byteOffset).getUint32(4 * i));
+const prop = (n: FdtNode, name: string): Uint8Array => { const p = n.props.find(([k]) => k === name); if (!p) throw new Error(`no ${name} in ${n.name}`); return p[1]; };
+
 test('mini-vmm: the guest reads the pl031 PrimeCell ID through the passthrough memslot, takes two alarm IRQs via irqfd, powers off', () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runGuest({ guest, onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
+  const r = runGuest({ guest, dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
   console.log(`  run: ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
-  assert.ok(r.console.startsWith('ID 0d f0 05 b1\n'), 'PrimeCell ID printed by the guest');
+  assert.ok(r.console.startsWith('DTB d00dfeed\nID 0d f0 05 b1\n'), 'the DTB magic at x0, then the PrimeCell ID printed by the guest');
   assert.is(r.deviceExits, 0, 'no MMIO exit for the device: its reads went through the memslot');
   assert.is(r.strayExits, 0);
   assert.is(r.consoleDropped, 0);
@@ -41,7 +54,23 @@ test('mini-vmm: the guest reads the pl031 PrimeCell ID through the passthrough m
   assert.ok(r.console.includes(`IRQ 2 intid ${hex}\n`), 'second alarm');
   assert.is(r.waits.length, 2);
   for (const w of r.waits) assert.is(w.wakeups, 0, 'the VMM thread never woke while the guest waited for the IRQ');
-  assert.equal(openFds(), before, 'open fds equal before and after');
+  const after = openFds();
+  console.log(`  open fds: ${before.length} before, ${after.length} after`);
+  assert.equal(after, before, 'open fds equal before and after');
+});
+
+test('the guest DTB in x0 describes the device where PlatformBus put it: reg, level SPI, the GIC as parent', () => {
+  assert.ok(dtb, 'the run built a DTB');
+  const root = readFdt(dtb!);
+  const bus = child(root, `platform-bus@${LAYOUT.bus.base.toString(16)}`);
+  const dev = bus.children.find((n) => n.name.startsWith('pl031@'));
+  assert.ok(dev, 'a pl031 node on the platform bus');
+  const reg = cells(prop(dev!, 'reg'));
+  const irq = cells(prop(dev!, 'interrupts'));
+  console.log(`  guest DTB: ${dtb!.byteLength} bytes; /${bus.name}/${dev!.name} reg <${reg.map((c) => '0x' + c.toString(16)).join(' ')}> interrupts <${irq.join(' ')}>`);
+  assert.equal(reg, [0, 0x0c00_0000, 0, 0x1000]);
+  assert.equal(irq, [0, 112, 4], 'SPI 112, level-high (VFIO says AUTOMASKED)');
+  assert.equal(cells(prop(bus, 'interrupt-parent')), cells(prop(child(root, `intc@${LAYOUT.gicd.toString(16)}`), 'phandle')));
 });
 
 test.run();

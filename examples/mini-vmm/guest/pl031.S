@@ -1,13 +1,14 @@
 // The mini-vmm's bare-metal aarch64 guest (EL1, MMU off, no stack, no exception vectors).
 // The VMM passes everything the guest needs in registers, so nothing here is hard-wired:
-//   x0 guest DTB (ignored: a real kernel would read it)   x1 pl031 base (placed by PlatformBus)
-//   x2 the pl031's INTID (SPI + 32)                       x3 console: an unbacked MMIO byte sink
-//   x4 GICv3 distributor base                             x5 GICv3 redistributor base
+//   x0 the guest DTB in RAM              x1 pl031 base (placed by PlatformBus)
+//   x2 the pl031's INTID (SPI + 32)      x3 console: an unbacked MMIO byte sink
+//   x4 GICv3 distributor base            x5 GICv3 redistributor base
+// 0. Prints the DTB's magic (checks x0 and the DTB in RAM; a real kernel would parse the tree).
 // 1. Prints the pl031's PrimeCell ID (0xff0..0xffc) read through the passthrough memslot (no exit).
-// 2. Enables the GIC (distributor: group 1, priority, level, route, enable; redistributor;
-//    CPU interface), then twice: arms the pl031
-//    alarm, prints "wait", waits in WFI with IRQs masked at PSTATE (a pending enabled interrupt
-//    wakes WFI anyway), acknowledges through ICC_IAR1_EL1, clears the pl031, EOIs, prints "IRQ".
+// 2. Enables the GIC (distributor: group 1, priority, level, route to vCPU 0, enable;
+//    redistributor; CPU interface), then twice: arms the pl031 alarm, prints "wait", waits in
+//    WFI with IRQs masked at PSTATE (a pending enabled interrupt wakes WFI anyway), acknowledges
+//    through ICC_IAR1_EL1, clears the pl031, EOIs, prints "IRQ n intid i".
 // 3. PSCI SYSTEM_OFF.
 // Every console byte is one MMIO exit: the VMM sees those and nothing else.
 
@@ -33,11 +34,22 @@
     .text
     .global _start
 _start:
+    mov     x27, x0                 // DTB
     mov     x19, x1                 // pl031
     mov     x20, x2                 // INTID
     mov     x21, x3                 // console
     mov     x22, x4                 // GICD
     mov     x23, x5                 // GICR
+
+    // 0. The DTB's first word (FDT magic, big-endian d00dfeed): shows x0 points at it in RAM
+    adr     x0, s_dtb
+    bl      puts
+    ldr     w0, [x27]
+    rev     w0, w0
+    mov     x1, #8
+    bl      puthex
+    mov     w9, #'\n'
+    strb    w9, [x21]
 
     // 1. PrimeCell ID, through the memslot
     adr     x0, s_id
@@ -167,6 +179,7 @@ puthex:
     cbnz    x10, 4b
     ret
 
+s_dtb:   .asciz "DTB "
 s_id:    .asciz "ID"
 s_wait:  .asciz "wait\n"
 s_irq:   .asciz "IRQ "
