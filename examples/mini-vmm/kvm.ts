@@ -169,7 +169,7 @@ export class Vm {
     const errors: unknown[] = [];
     const attempt = (f: () => void): void => { try { f(); } catch (e) { errors.push(e); } };
     for (const { fd, gsi } of this.#irqfds) attempt(() => ioc.irqfd(this.sys, this.fd, irqfd(fd, gsi, KVM_IRQFD_FLAG_DEASSIGN)));
-    for (const v of this.#vcpus.reverse()) attempt(() => v.close());
+    for (const v of [...this.#vcpus].reverse()) attempt(() => v.close());
     if (this.#gic >= 0) attempt(() => this.sys.close(this.#gic));
     attempt(() => this.sys.close(this.fd));
     for (const r of this.#ram) attempt(() => this.sys.munmap(r.hva, r.size));

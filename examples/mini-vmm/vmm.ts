@@ -44,6 +44,9 @@ export interface RunReport {
   placement: Placement;
   /** MMIO exits whose address falls in the passed-through region: each would be a trap the memslot should have avoided. */
   deviceExits: number;
+  /** Device exits the VMM forwarded to the mapping ('trap' mode), and the time spent doing so. */
+  forwarded: number;
+  forwardNs: bigint;
   /** MMIO exits that were neither the console nor the device (answered all-ones / dropped). */
   strayExits: number;
   consoleDropped: number;
@@ -61,6 +64,10 @@ export interface RunOptions {
   device?: { name: string; bus: string };
   /** Wire the device IRQ through irqfd (default true). */
   irq?: boolean;
+  /** How the guest reaches the device's registers: 'memslot' (default: a KVM memslot over the
+   *  VFIO mapping, no exits) or 'trap' (no memslot: each access exits and the VMM forwards it to
+   *  the mapping with one 32-bit Atomics access), the slow path, for comparison. */
+  deviceMmio?: 'memslot' | 'trap';
   /** Called with each complete console line as it arrives (the run blocks the thread: this is the live view). */
   onLine?: (line: string, ms: number) => void;
 }
@@ -82,7 +89,8 @@ export function runGuest(opts: RunOptions): RunReport {
     const ram = vm.addRam(LAYOUT.ram.gpa, LAYOUT.ram.size);
     if (opts.guest.byteLength > LAYOUT.dtbOffset) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps the DTB at +0x${LAYOUT.dtbOffset.toString(16)}`);
     ram.bytes.set(opts.guest, 0);
-    vm.mapHost(region.address, dev.region.size, dev.region.hva);
+    const trap = opts.deviceMmio === 'trap';
+    if (!trap) vm.mapHost(region.address, dev.region.size, dev.region.hva);
     const vcpu = vm.addVcpu();
     vm.initGic();
     if (opts.irq ?? true) {
@@ -102,7 +110,7 @@ export function runGuest(opts: RunOptions): RunReport {
     ];
     for (const [id, v] of regs) vcpu.setReg(id, v);
 
-    const report = runLoop(vcpu, new MmioConsole(LAYOUT.console), region.address, dev.region.size, opts.onLine);
+    const report = runLoop(vcpu, new MmioConsole(LAYOUT.console), { base: region.address, size: dev.region.size, regs: trap ? dev.regs : undefined }, opts.onLine);
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
     Atomics.store(dev.regs, 0x10 / 4, 0);
     return { ...report, placement };
@@ -112,9 +120,21 @@ export function runGuest(opts: RunOptions): RunReport {
   }
 }
 
-function runLoop(vcpu: Vcpu, con: MmioConsole, devBase: bigint, devSize: bigint,
+interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Uint32Array | undefined }
+
+/** Forwards one trapped access to the device mapping: naturally aligned 32-bit only (the pl031's
+ *  registers are 32-bit); anything else reads all-ones and is dropped (counted by the caller). */
+function forward(regs: Uint32Array, off: bigint, len: number, isWrite: boolean, data: bigint): bigint | undefined {
+  if (len !== 4 || off % 4n !== 0n) return undefined;
+  const i = Number(off / 4n);
+  if (isWrite) { Atomics.store(regs, i, Number(data & 0xffff_ffffn)); return 0n; }
+  return BigInt(Atomics.load(regs, i) >>> 0);
+}
+
+function runLoop(vcpu: Vcpu, con: MmioConsole, dev: DeviceWindow,
                  onLine?: (line: string, ms: number) => void): Omit<RunReport, 'placement'> {
   const exits: ExitRecord[] = [];
+  let forwarded = 0, forwardNs = 0n;
   const start = process.hrtime.bigint();
   let lineStart = 0;
   let deviceExits = 0, strayExits = 0, end = 'max-exits';
@@ -128,10 +148,19 @@ function runLoop(vcpu: Vcpu, con: MmioConsole, devBase: bigint, devSize: bigint,
         onLine(con.text().slice(lineStart, -1), Number(process.hrtime.bigint() - start) / 1e6);
         lineStart = con.length;
       }
+      let reply = c.reply;
       if (!c.handled) {
-        if (exit.addr >= devBase && exit.addr - devBase < devSize) deviceExits++; else strayExits++;
+        if (exit.addr >= dev.base && exit.addr - dev.base < dev.size) {
+          deviceExits++;
+          if (dev.regs) {
+            const f0 = process.hrtime.bigint();
+            const v = forward(dev.regs, exit.addr - dev.base, exit.len, exit.isWrite, exit.data);
+            forwardNs += process.hrtime.bigint() - f0;
+            if (v === undefined) strayExits++; else { forwarded++; reply = v; }
+          }
+        } else strayExits++;
       }
-      if (!exit.isWrite) completeMmioRead(vcpu.run, exit.len, c.reply ?? (1n << BigInt(8 * exit.len)) - 1n);
+      if (!exit.isWrite) completeMmioRead(vcpu.run, exit.len, reply ?? (1n << BigInt(8 * exit.len)) - 1n);
       continue;
     }
     if (exit.kind === 'retry') continue;
@@ -139,22 +168,22 @@ function runLoop(vcpu: Vcpu, con: MmioConsole, devBase: bigint, devSize: bigint,
     break;
   }
   const text = con.text();
-  return { console: text, exits, deviceExits, strayExits, consoleDropped: con.dropped, end, waits: waitsIn(text, exits) };
+  return { console: text, exits, deviceExits, forwarded, forwardNs, strayExits, consoleDropped: con.dropped, end, waits: waitsIn(text, exits) };
 }
 
-/** For each "wait\n" in the console: the exits after its last byte up to and including the one
- *  that carries the next console byte. With the irqfd path that is exactly one (the guest's own
- *  next write): zero extra wake-ups while it waited. */
+/** For each "wait\n" the guest printed: how the VMM's thread spent the wait. The exit that writes
+ *  console byte k is recorded with at = k, so the wait is the run of exits with at === (position
+ *  after "wait\n"). It ends with the guest's first action after taking the IRQ: its first MMIO
+ *  exit (the "I" of "IRQ" with the memslot, the pl031 ICR write in trap mode). `wakeups` counts the
+ *  KVM_RUN returns before that exit (a signal, a userspace IRQ path, anything not the guest's own
+ *  access); `blockedNs` is the time the thread spent inside KVM_RUN up to and including it. */
 export function waitsIn(text: string, exits: ExitRecord[]): { wakeups: number; blockedNs: bigint }[] {
   const out: { wakeups: number; blockedNs: bigint }[] = [];
   for (let i = text.indexOf('wait\n'); i >= 0; i = text.indexOf('wait\n', i + 1)) {
-    const after = i + 5;   // console position once "wait\n" is out
-    // exits whose `at` is `after`: everything from the exit that carried byte `after` onwards... the
-    // exit that writes byte k is recorded with at = k (bytes before it), so the wait spans the
-    // exits with at === after, the first of which is the next byte.
-    const span = exits.filter((e) => e.at === after);
-    const wakeupsBefore = span.length - 1;   // all but the exit that carried the next byte
-    out.push({ wakeups: wakeupsBefore, blockedNs: span.reduce((s, e) => s + e.runNs, 0n) });
+    const span = exits.filter((e) => e.at === i + 5);
+    const end = span.findIndex((e) => e.exit.kind === 'mmio');
+    const upto = end < 0 ? span : span.slice(0, end + 1);
+    out.push({ wakeups: end < 0 ? span.length : end, blockedNs: upto.reduce((s, e) => s + e.runNs, 0n) });
   }
   return out;
 }

@@ -111,13 +111,17 @@ test('console: 1-byte writes at its address are text; reads are all-ones; other 
   assert.is(c.dropped, 2);
 });
 
-test('waitsIn: an exit between "wait\\n" and the next byte is counted as a wake-up; the blocked time is summed', () => {
+test('waitsIn: the wait ends at the guest\'s first MMIO exit after "wait\\n"; exits before it are wake-ups', () => {
   const text = 'wait\nIRQ';
-  const w = (at: number, runNs = 1n): ExitRecord => ({ exit: { kind: 'retry', reason: 'x' }, runNs, at });
-  const quiet = [0, 1, 2, 3, 4].map((i) => w(i)).concat([w(5, 2_000_000_000n), w(6), w(7)]);
-  assert.equal(waitsIn(text, quiet), [{ wakeups: 0, blockedNs: 2_000_000_000n }]);
-  const noisy = [0, 1, 2, 3, 4].map((i) => w(i)).concat([w(5, 5n), w(5, 7n), w(6), w(7)]);
-  assert.equal(waitsIn(text, noisy), [{ wakeups: 1, blockedNs: 12n }]);
+  const mmio = (at: number, runNs = 1n): ExitRecord => ({ exit: { kind: 'mmio', addr: 0n, len: 1, isWrite: true, data: 0n }, runNs, at });
+  const intr = (at: number, runNs: bigint): ExitRecord => ({ exit: { kind: 'retry', reason: 'KVM_EXIT_INTR' }, runNs, at });
+  const head = [0, 1, 2, 3, 4].map((i) => mmio(i));
+  // irqfd path: the thread stays in KVM_RUN until the guest writes "I"
+  assert.equal(waitsIn(text, [...head, mmio(5, 2_000_000_000n), mmio(6), mmio(7)]), [{ wakeups: 0, blockedNs: 2_000_000_000n }]);
+  // a return to the VMM in between counts
+  assert.equal(waitsIn(text, [...head, intr(5, 5n), mmio(5, 7n), mmio(6), mmio(7)]), [{ wakeups: 1, blockedNs: 12n }]);
+  // trap mode: the first action is a device write (still at 5), then the "I"
+  assert.equal(waitsIn(text, [...head, mmio(5, 9n), mmio(5, 1n), mmio(6), mmio(7)]), [{ wakeups: 0, blockedNs: 9n }]);
 });
 
 test.run();
