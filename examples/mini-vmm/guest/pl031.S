@@ -1,4 +1,4 @@
-// The mini-vmm's bare-metal aarch64 guest (EL1, MMU off, no stack, no exception vectors).
+// The mini-vmm's bare-metal aarch64 guest (EL1, MMU off, no stack; one exception vector: IRQ).
 // The VMM passes everything the guest needs in registers, so nothing here is hard-wired:
 //   x0 the guest DTB in RAM              x1 pl031 base (placed by PlatformBus)
 //   x2 the pl031's INTID (SPI + 32)      x3 console: an unbacked MMIO byte sink
@@ -6,9 +6,9 @@
 // 0. Prints the DTB's magic (checks x0 and the DTB in RAM; a real kernel would parse the tree).
 // 1. Prints the pl031's PrimeCell ID (0xff0..0xffc) read through the passthrough memslot (no exit).
 // 2. Enables the GIC (distributor: group 1, priority, level, route to vCPU 0, enable;
-//    redistributor; CPU interface), then twice: arms the pl031 alarm, prints "wait", waits in
-//    WFI with IRQs masked at PSTATE (a pending enabled interrupt wakes WFI anyway), acknowledges
-//    through ICC_IAR1_EL1, clears the pl031, EOIs, prints "IRQ n intid i".
+//    redistributor; CPU interface) and the vector table, then twice: arms the pl031 alarm,
+//    prints "wait", waits in WFI; the IRQ exception's handler (irq_el1h) acknowledges through
+//    ICC_IAR1_EL1, clears the pl031, EOIs; the loop prints "IRQ n intid i".
 // 3. PSCI SYSTEM_OFF.
 // Every console byte is one MMIO exit: the VMM sees those and nothing else.
 
@@ -116,8 +116,13 @@ _start:
     msr     S3_0_C12_C12_7, x9
     isb
 
+    adr     x9, vectors
+    msr     vbar_el1, x9            // exceptions go to our table (only its IRQ entry is used)
+    isb
+
     mov     x25, #1                 // alarm number
 alarm:
+    mov     x26, #0                 // the INTID the IRQ handler took; 0: none yet
     mov     w9, #1
     str     w9, [x19, #RTCICR]      // clear a stale interrupt
     ldr     w9, [x19, #RTCDR]
@@ -127,13 +132,15 @@ alarm:
     str     w9, [x19, #RTCIMSC]     // unmask the alarm
     adr     x0, s_wait
     bl      puts
-2:  wfi
-    mrs     x26, S3_0_C12_C12_0       // acknowledge
-    cmp     x26, #SPURIOUS
-    b.eq    2b
-    mov     w9, #1
-    str     w9, [x19, #RTCICR]      // the device drops its line
-    msr     S3_0_C12_C12_1, x26      // priority drop + deactivate: KVM resamples the level
+    // Wait with IRQs masked around the check, so an IRQ between the check and the WFI cannot be
+    // lost: a pending IRQ wakes WFI even while masked, and is taken at the unmask.
+2:  msr     daifset, #2
+    cbnz    x26, 3f
+    wfi
+    msr     daifclr, #2             // the IRQ exception is taken here: irq_el1h below
+    isb
+    b       2b
+3:  msr     daifclr, #2
     adr     x0, s_irq
     bl      puts
     mov     x0, x25
@@ -187,3 +194,21 @@ s_intid: .asciz " intid "
 s_off:   .asciz "off\n"
     .balign 8
     .ltorg
+
+// The exception vector table (VBAR_EL1 needs 2 KiB alignment; 16 entries of 0x80 bytes). Only
+// "IRQ, current EL with SP_ELx" (+0x280) is reached: the vCPU runs at EL1h. The handler
+// acknowledges (ICC_IAR1_EL1), makes the pl031 drop its line (ICR), EOIs (priority drop and
+// deactivation: KVM sees the EOI of a level SPI and signals the irqfd's resample eventfd, on
+// which VFIO unmasks the host line), and hands the INTID to the waiting loop in x26.
+    .balign 2048
+vectors:
+    .skip   0x280
+irq_el1h:
+    mrs     x15, S3_0_C12_C12_0       // ICC_IAR1_EL1: acknowledge
+    cmp     x15, #SPURIOUS
+    b.eq    1f
+    mov     w9, #1
+    str     w9, [x19, #RTCICR]        // the device drops its line
+    msr     S3_0_C12_C12_1, x15       // ICC_EOIR1_EL1
+    mov     x26, x15
+1:  eret
