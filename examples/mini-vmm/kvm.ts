@@ -55,6 +55,14 @@ export class Vcpu {
   getReg(id: bigint): bigint { this.#live('getReg'); ioc.getOneReg(this.sys, this.fd, oneReg(id, this.scratch.addr + 16n)); return this.scratch.q[2]!; }
   /** KVM_RUN: blocks this thread until the guest exits to us, then decodes the exit. */
   step(): Exit { this.#live('run'); ioc.run(this.sys, this.fd); this.exits++; return decodeExit(this.run); }
+  /** KVM_RUN through `run` (async-run.ts: on a libuv thread), then decodes the exit. */
+  async stepAsync(run: (fd: number) => Promise<number>): Promise<Exit> {
+    this.#live('run');
+    const r = await run(this.fd);
+    if (r < 0) throw new Error(`vcpu ${this.id}: KVM_RUN (async) returned ${r}`);
+    this.exits++;
+    return decodeExit(this.run);
+  }
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -10,11 +10,16 @@
 //
 // Every KVM_RUN return is a VMM wake-up, recorded with the console position at that moment, so
 // a report can say how many wake-ups happened while the guest waited for an interrupt.
+// runGuestRelay is the comparison: the same guest with the IRQ relayed through the VMM's event
+// loop (VFIO eventfd -> VMM -> KVM irqfd eventfd; KVM resample -> VMM -> VFIO unmask) while
+// KVM_RUN runs on a libuv thread (async-run.ts).
 // Not responsible for: the KVM calls (kvm.ts), opening the device (passthrough.ts), the DTB (fdt.ts).
 import { PlatformBus } from '../../src/placement';
 import { completeMmioRead, REG_PC, SPI_BASE, xreg, type Exit } from './abi';
 import { MmioConsole } from './console';
-import { Vm, type Vcpu } from './kvm';
+import { hostSys, Vm, type Vcpu } from './kvm';
+import { kvmRunAsync } from './async-run';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/index';
 import { PassthroughDevice } from './passthrough';
 
 export const LAYOUT = Object.freeze({
@@ -52,8 +57,10 @@ export interface RunReport {
   consoleDropped: number;
   /** How the run ended: 'shutdown' (PSCI SYSTEM_OFF), or the failing exit. */
   end: string;
-  /** Per "wait" the guest printed: VMM wake-ups until its next console byte, and the time blocked. */
+  /** Per "wait" the guest printed: VMM wake-ups until the guest's first access after the IRQ, and the time blocked. */
   waits: { wakeups: number; blockedNs: bigint }[];
+  /** Relay mode: each time the VMM's event loop woke for the IRQ path, with the console position then. */
+  relayWakeups: { what: 'trigger' | 'resample'; at: number }[];
 }
 
 export interface RunOptions {
@@ -62,8 +69,6 @@ export interface RunOptions {
   /** Builds the guest DTB once the placement is known (fdt.ts); none: x0 = 0. */
   dtb?: (p: Placement, dev: PassthroughDevice) => Uint8Array;
   device?: { name: string; bus: string };
-  /** Wire the device IRQ through irqfd (default true). */
-  irq?: boolean;
   /** How the guest reaches the device's registers: 'memslot' (default: a KVM memslot over the
    *  VFIO mapping, no exits) or 'trap' (no memslot: each access exits and the VMM forwards it to
    *  the mapping with one 32-bit Atomics access), the slow path, for comparison. */
@@ -72,17 +77,33 @@ export interface RunOptions {
   onLine?: (line: string, ms: number) => void;
 }
 
-/** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. */
-export function runGuest(opts: RunOptions): RunReport {
+/** Everything a run owns, built in the order the kernel needs; close() undoes it. */
+interface Machine {
+  vm: Vm; vcpu: Vcpu; dev: PassthroughDevice; placement: Placement; window: DeviceWindow;
+  close(): void;
+}
+
+/** Places the device, builds the VM around it, loads the guest and its DTB, sets the registers.
+ *  `irq` 'irqfd': VFIO's eventfds go straight to KVM; 'relay': the VMM gets VFIO's, KVM gets
+ *  two of the VMM's (returned), and the VMM carries events between them. */
+function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine & { relay?: { trigger: number; resample: number } } {
   const devName = opts.device ?? { name: '9010000.pl031', bus: 'amba' };
   const bus = new PlatformBus(LAYOUT.bus);
+  const sys = hostSys();
   let dev: PassthroughDevice | undefined;
   let vm: Vm | undefined;
+  const ownFds: number[] = [];
+  // The VM's memslot points into the device mapping: the VM goes first.
+  const close = (): void => {
+    try { vm?.close(); } finally {
+      try { for (const fd of ownFds) sys.close(fd); } finally { try { dev?.close(); } finally { bus.close(); } }
+    }
+  };
   try {
     dev = PassthroughDevice.open(devName.name, devName.bus);
     const region = bus.placeRegion(dev.region.size);
-    const irq = bus.placeIrq(undefined, { device: region.device });
-    const placement: Placement = { regionGpa: region.address, spi: irq.spi, intid: irq.intid };
+    const spi = bus.placeIrq(undefined, { device: region.device });
+    const placement: Placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
@@ -93,9 +114,15 @@ export function runGuest(opts: RunOptions): RunReport {
     if (!trap) vm.mapHost(region.address, dev.region.size, dev.region.hva);
     const vcpu = vm.addVcpu();
     vm.initGic();
-    if (opts.irq ?? true) {
-      const w = dev.wireIrq();
-      vm.irqfd(w.trigger, irq.spi, w.resample);
+    const w = dev.wireIrq();
+    let relay: { trigger: number; resample: number } | undefined;
+    if (irq === 'irqfd') vm.irqfd(w.trigger, spi.spi, w.resample);
+    else {
+      relay = { trigger: sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), resample: -1 };
+      ownFds.push(relay.trigger);
+      relay.resample = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      ownFds.push(relay.resample);
+      vm.irqfd(relay.trigger, spi.spi, relay.resample);
     }
     let dtbGpa = 0n;
     if (opts.dtb) {
@@ -105,18 +132,47 @@ export function runGuest(opts: RunOptions): RunReport {
       dtbGpa = LAYOUT.ram.gpa + BigInt(LAYOUT.dtbOffset);
     }
     const regs: [bigint, bigint][] = [
-      [xreg(0), dtbGpa], [xreg(1), region.address], [xreg(2), BigInt(irq.intid)],
+      [xreg(0), dtbGpa], [xreg(1), region.address], [xreg(2), BigInt(spi.intid)],
       [xreg(3), LAYOUT.console], [xreg(4), LAYOUT.gicd], [xreg(5), LAYOUT.gicr], [REG_PC, LAYOUT.ram.gpa],
     ];
     for (const [id, v] of regs) vcpu.setReg(id, v);
+    const window = { base: region.address, size: dev.region.size, regs: trap ? dev.regs : undefined };
+    return { vm, vcpu, dev, placement, window, close, ...(relay ? { relay } : {}) };
+  } catch (e) { close(); throw e; }
+}
 
-    const report = runLoop(vcpu, new MmioConsole(LAYOUT.console), { base: region.address, size: dev.region.size, regs: trap ? dev.regs : undefined }, opts.onLine);
+/** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. The IRQ
+ *  goes VFIO -> KVM irqfd -> vGIC; the VMM thread blocks in KVM_RUN between exits. */
+export function runGuest(opts: RunOptions): RunReport {
+  const m = build(opts, 'irqfd');
+  try {
+    const exits = new ExitLog(m.window, opts.onLine);
+    while (!exits.done) { const t0 = process.hrtime.bigint(); const e = m.vcpu.step(); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
-    Atomics.store(dev.regs, 0x10 / 4, 0);
-    return { ...report, placement };
+    Atomics.store(m.dev.regs, 0x10 / 4, 0);
+    return exits.report(m.placement);
+  } finally { m.close(); }
+}
+
+/** The same run with the IRQ relayed by the VMM (the path irqfd replaces): KVM_RUN runs on a
+ *  libuv thread, and the event loop carries VFIO's trigger to KVM's irqfd and KVM's resample to
+ *  VFIO's unmask eventfd. Each carried event is a VMM wake-up. */
+export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
+  const m = build(opts, 'relay');
+  const sys = hostSys();
+  const w = m.dev.wireIrq();
+  const exits = new ExitLog(m.window, opts.onLine);
+  const watches = [
+    sys.watch(w.trigger, () => { sys.eventfdRead(w.trigger); exits.relay('trigger'); sys.eventfdWrite(m.relay!.trigger, 1n); }),
+    sys.watch(m.relay!.resample, () => { sys.eventfdRead(m.relay!.resample); exits.relay('resample'); sys.eventfdWrite(w.resample, 1n); }),
+  ];
+  try {
+    while (!exits.done) { const t0 = process.hrtime.bigint(); const e = await m.vcpu.stepAsync(kvmRunAsync); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
+    Atomics.store(m.dev.regs, 0x10 / 4, 0);
+    return exits.report(m.placement);
   } finally {
-    // The VM's memslot points into the device mapping: the VM goes first.
-    try { vm?.close(); } finally { try { dev?.close(); } finally { bus.close(); } }
+    for (const x of watches) x.close();
+    m.close();
   }
 }
 
@@ -131,59 +187,71 @@ function forward(regs: Uint32Array, off: bigint, len: number, isWrite: boolean, 
   return BigInt(Atomics.load(regs, i) >>> 0);
 }
 
-function runLoop(vcpu: Vcpu, con: MmioConsole, dev: DeviceWindow,
-                 onLine?: (line: string, ms: number) => void): Omit<RunReport, 'placement'> {
-  const exits: ExitRecord[] = [];
-  let forwarded = 0, forwardNs = 0n;
-  const start = process.hrtime.bigint();
-  let lineStart = 0;
-  let deviceExits = 0, strayExits = 0, end = 'max-exits';
-  while (exits.length < MAX_EXITS) {
-    const t0 = process.hrtime.bigint();
-    const exit = vcpu.step();
-    exits.push({ exit, runNs: process.hrtime.bigint() - t0, at: con.length });
+/** What the VMM does with each exit, and the record of them: one place for both run loops. */
+class ExitLog {
+  readonly exits: ExitRecord[] = [];
+  readonly con = new MmioConsole(LAYOUT.console);
+  readonly relayWakeups: { what: 'trigger' | 'resample'; at: number }[] = [];
+  deviceExits = 0; strayExits = 0; forwarded = 0; forwardNs = 0n;
+  end = '';
+  #lineStart = 0;
+  readonly #start = process.hrtime.bigint();
+  constructor(private readonly dev: DeviceWindow, private readonly onLine?: (line: string, ms: number) => void) {}
+  get done(): boolean { return this.end !== ''; }
+  relay(what: 'trigger' | 'resample'): void { this.relayWakeups.push({ what, at: this.con.length }); }
+
+  handle(exit: Exit, runNs: bigint, run: Uint8Array): void {
+    this.exits.push({ exit, runNs, at: this.con.length });
     if (exit.kind === 'mmio') {
-      const c = con.handle(exit.addr, exit.len, exit.isWrite, exit.data);
-      if (onLine && c.handled && exit.isWrite && exit.data === 0x0an) {
-        onLine(con.text().slice(lineStart, -1), Number(process.hrtime.bigint() - start) / 1e6);
-        lineStart = con.length;
+      const c = this.con.handle(exit.addr, exit.len, exit.isWrite, exit.data);
+      if (this.onLine && c.handled && exit.isWrite && exit.len === 1 && (exit.data & 0xffn) === 0x0an) {
+        this.onLine(this.con.text().slice(this.#lineStart, -1), Number(process.hrtime.bigint() - this.#start) / 1e6);
+        this.#lineStart = this.con.length;
       }
       let reply = c.reply;
       if (!c.handled) {
-        if (exit.addr >= dev.base && exit.addr - dev.base < dev.size) {
-          deviceExits++;
-          if (dev.regs) {
+        if (exit.addr >= this.dev.base && exit.addr - this.dev.base < this.dev.size) {
+          this.deviceExits++;
+          if (this.dev.regs) {
             const f0 = process.hrtime.bigint();
-            const v = forward(dev.regs, exit.addr - dev.base, exit.len, exit.isWrite, exit.data);
-            forwardNs += process.hrtime.bigint() - f0;
-            if (v === undefined) strayExits++; else { forwarded++; reply = v; }
+            const v = forward(this.dev.regs, exit.addr - this.dev.base, exit.len, exit.isWrite, exit.data);
+            this.forwardNs += process.hrtime.bigint() - f0;
+            if (v === undefined) this.strayExits++; else { this.forwarded++; reply = v; }
           }
-        } else strayExits++;
+        } else this.strayExits++;
       }
-      if (!exit.isWrite) completeMmioRead(vcpu.run, exit.len, reply ?? (1n << BigInt(8 * exit.len)) - 1n);
-      continue;
+      if (!exit.isWrite) completeMmioRead(run, exit.len, reply ?? (1n << BigInt(8 * exit.len)) - 1n);
+    } else if (exit.kind !== 'retry') {
+      this.end = exit.kind === 'system-event' ? exit.event : `${exit.reason} (0x${exit.detail.toString(16)})`;
     }
-    if (exit.kind === 'retry') continue;
-    end = exit.kind === 'system-event' ? exit.event : `${exit.reason} (0x${exit.detail.toString(16)})`;
-    break;
+    if (!this.done && this.exits.length >= MAX_EXITS) this.end = 'max-exits';
   }
-  const text = con.text();
-  return { console: text, exits, deviceExits, forwarded, forwardNs, strayExits, consoleDropped: con.dropped, end, waits: waitsIn(text, exits) };
+
+  report(placement: Placement): RunReport {
+    const text = this.con.text();
+    return {
+      console: text, exits: this.exits, placement, deviceExits: this.deviceExits, forwarded: this.forwarded, forwardNs: this.forwardNs,
+      strayExits: this.strayExits, consoleDropped: this.con.dropped, end: this.end, relayWakeups: this.relayWakeups,
+      waits: waitsIn(text, this.exits, this.relayWakeups),
+    };
+  }
 }
 
 /** For each "wait\n" the guest printed: how the VMM's thread spent the wait. The exit that writes
  *  console byte k is recorded with at = k, so the wait is the run of exits with at === (position
  *  after "wait\n"). It ends with the guest's first action after taking the IRQ: its first MMIO
  *  exit (the "I" of "IRQ" with the memslot, the pl031 ICR write in trap mode). `wakeups` counts the
- *  KVM_RUN returns before that exit (a signal, a userspace IRQ path, anything not the guest's own
- *  access); `blockedNs` is the time the thread spent inside KVM_RUN up to and including it. */
-export function waitsIn(text: string, exits: ExitRecord[]): { wakeups: number; blockedNs: bigint }[] {
+ *  KVM_RUN returns before that exit (a signal, anything not the guest's own access) plus the
+ *  `extra` wake-ups at that position (the relay's); `blockedNs` is the time spent inside KVM_RUN
+ *  up to and including that exit. */
+export function waitsIn(text: string, exits: ExitRecord[], extra: { at: number }[] = []): { wakeups: number; blockedNs: bigint }[] {
   const out: { wakeups: number; blockedNs: bigint }[] = [];
   for (let i = text.indexOf('wait\n'); i >= 0; i = text.indexOf('wait\n', i + 1)) {
     const span = exits.filter((e) => e.at === i + 5);
     const end = span.findIndex((e) => e.exit.kind === 'mmio');
     const upto = end < 0 ? span : span.slice(0, end + 1);
-    out.push({ wakeups: end < 0 ? span.length : end, blockedNs: upto.reduce((s, e) => s + e.runNs, 0n) });
+    const relayed = extra.filter((x) => x.at === i + 5).length;
+    out.push({ wakeups: (end < 0 ? span.length : end) + relayed, blockedNs: upto.reduce((s, e) => s + e.runNs, 0n) });
   }
   return out;
 }

@@ -122,6 +122,8 @@ test('waitsIn: the wait ends at the guest\'s first MMIO exit after "wait\\n"; ex
   assert.equal(waitsIn(text, [...head, intr(5, 5n), mmio(5, 7n), mmio(6), mmio(7)]), [{ wakeups: 1, blockedNs: 12n }]);
   // trap mode: the first action is a device write (still at 5), then the "I"
   assert.equal(waitsIn(text, [...head, mmio(5, 9n), mmio(5, 1n), mmio(6), mmio(7)]), [{ wakeups: 0, blockedNs: 9n }]);
+  // relay mode: the VMM's own wake-ups at that console position count too, others do not
+  assert.equal(waitsIn(text, [...head, mmio(5, 3n), mmio(6), mmio(7)], [{ at: 5 }, { at: 6 }]), [{ wakeups: 1, blockedNs: 3n }]);
 });
 
 test.run();
