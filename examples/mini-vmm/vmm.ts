@@ -15,7 +15,7 @@
 // KVM_RUN runs on a libuv thread (async-run.ts).
 // Not responsible for: the KVM calls (kvm.ts), opening the device (passthrough.ts), the DTB (fdt.ts).
 import { PlatformBus } from '../../src/placement';
-import { completeMmioRead, REG_PC, SPI_BASE, xreg, type Exit } from './abi';
+import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { MmioConsole } from './console';
 import { hostSys, Vm, type Vcpu } from './kvm';
 import { kvmRunAsync } from './async-run';
