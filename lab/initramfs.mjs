@@ -60,10 +60,12 @@ async function project(out, log) {
   const bin = join(out, 'opt/vfiokit/bin'); mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, 'vfiokit'), '#!/bin/sh\nexec node /opt/vfiokit/dist/cli.js "$@"\n'); chmodSync(join(bin, 'vfiokit'), 0o755);
   cpSync(join(root, 'lab/lab-suite.sh'), join(bin, 'lab-suite')); chmodSync(join(bin, 'lab-suite'), 0o755);
+  // The mini-vmm's guest images (build/guest/*.bin), imported by its lab test through the .bin loader.
+  if (existsSync(join(root, 'examples/mini-vmm/guest/build.mjs'))) sh('node', [join(root, 'examples/mini-vmm/guest/build.mjs')], { cwd: root });
   const testDir = join(root, 'test/lab');
   const tests = existsSync(testDir) ? readdirSync(testDir).filter((f) => f.endsWith('.test.ts')).map((f) => join(testDir, f)) : [];
   if (tests.length) await esbuild.build({ entryPoints: tests, outdir: join(out, 'opt/vfiokit/test/lab'), bundle: true, platform: 'node', format: 'esm',
-    target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi'], loader: { '.wasm': 'binary' }, logLevel: 'silent' });
+    target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi'], loader: { '.wasm': 'binary', '.bin': 'binary' }, logLevel: 'silent' });
   cpSync(join(root, 'lab/init.sh'), join(out, 'init')); chmodSync(join(out, 'init'), 0o755);
   return { tests: tests.map((t) => relative(root, t)) };
 }

@@ -1,0 +1,191 @@
+// A thin KVM for the mini-vmm, over vfiokit's shim (shim/kvm.ts: one function per ioctl): a VM
+// with an in-kernel GICv3, guest RAM, memslots over any host mapping (a VFIO region's mmap is just
+// another one), irqfds, and vCPUs with the kvm_run mapping and its exit decoder (abi.ts).
+//
+// Order the kernel requires, enforced by the state field and written down here:
+//   createVm -> addGicV3 (addresses) -> addVcpu... -> initGic (KVM_DEV_ARM_VGIC_CTRL_INIT)
+//   -> irqfd / run.   Memslots and RAM at any time before run.
+// Close order (close()): vCPUs (munmap kvm_run, close fd), the vGIC fd, the VM fd, then the RAM
+// mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
+// installed as memslots (a VFIO region) must be unmapped by their owner AFTER this close().
+// Not responsible for: what an exit means (vmm.ts), device passthrough (passthrough.ts).
+import {
+  createSys, realLibc, kvm as ioc, KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE,
+  MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, SIZEOF_KVM_VCPU_INIT, type Sys,
+} from '../../shim/index';
+import {
+  createDevice, decodeExit, deviceAttr, GICD_SIZE, GICR_SIZE_PER_CPU, irqfd, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
+  KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_V3,
+  KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
+} from './abi';
+
+let defaultSys: Sys | undefined;
+/** The process's Sys over the real libc (created on first use, so importing this file is free). */
+export const hostSys = (): Sys => (defaultSys ??= createSys(realLibc()));
+
+type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
+
+/** A page of our own whose address KVM reads values from (SET_ONE_REG, SET_DEVICE_ATTR take pointers). */
+class Scratch {
+  readonly addr: bigint;
+  readonly q: BigUint64Array;
+  constructor(private readonly sys: Sys) {
+    this.addr = sys.mmap(4096n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+    this.q = new BigUint64Array(sys.view(this.addr, 4096));
+  }
+  /** Puts v at slot i, returns its address. */
+  put(i: number, v: bigint): bigint { this.q[i] = v; return this.addr + BigInt(8 * i); }
+  close(): void { this.sys.munmap(this.addr, 4096n); }
+}
+
+export interface GuestRam { gpa: bigint; size: bigint; hva: bigint; bytes: Uint8Array; slot: number }
+
+export class Vcpu {
+  #closed = false;
+  /** The first RUN_DECODED_BYTES of kvm_run, zero-copy: read after each run(). */
+  readonly run: Uint8Array;
+  /** Times KVM_RUN returned to us: each one is a VMM wake-up. */
+  exits = 0;
+  constructor(private readonly sys: Sys, readonly fd: number, readonly id: number,
+              private readonly runAddr: bigint, private readonly runSize: number, private readonly scratch: Scratch) {
+    this.run = new Uint8Array(sys.view(runAddr, runSize), 0, RUN_DECODED_BYTES);
+  }
+  #live(what: string): void { if (this.#closed) throw new Error(`vcpu ${this.id}: ${what} after close()`); }
+  setReg(id: bigint, value: bigint): void { this.#live('setReg'); ioc.setOneReg(this.sys, this.fd, oneReg(id, this.scratch.put(1, value))); }
+  getReg(id: bigint): bigint { this.#live('getReg'); ioc.getOneReg(this.sys, this.fd, oneReg(id, this.scratch.addr + 16n)); return this.scratch.q[2]!; }
+  /** KVM_RUN: blocks this thread until the guest exits to us, then decodes the exit. */
+  step(): Exit { this.#live('run'); ioc.run(this.sys, this.fd); this.exits++; return decodeExit(this.run); }
+  /** KVM_RUN through `run` (async-run.ts: on a libuv thread), then decodes the exit. */
+  async stepAsync(run: (fd: number) => Promise<number>): Promise<Exit> {
+    this.#live('run');
+    const r = await run(this.fd);
+    if (r < 0) throw new Error(`vcpu ${this.id}: KVM_RUN (async) returned ${r}`);
+    this.exits++;
+    return decodeExit(this.run);
+  }
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.sys.munmap(this.runAddr, BigInt(this.runSize));
+    this.sys.close(this.fd);
+  }
+}
+
+export interface GicLayout { dist: bigint; redist: bigint; /** Total interrupt lines (multiple of 32, >= 64). */ nrIrqs: number }
+
+export class Vm {
+  #state: VmState = 'created';
+  #slots = 0;
+  #vcpus: Vcpu[] = [];
+  #ram: GuestRam[] = [];
+  #irqfds: { fd: number; gsi: number }[] = [];
+  #gic = -1;
+  readonly #scratch: Scratch;
+  private constructor(private readonly sys: Sys, private readonly kvmFd: number, readonly fd: number) { this.#scratch = new Scratch(sys); }
+
+  /** Opens /dev/kvm and creates a VM. */
+  static create(sys: Sys = hostSys()): Vm {
+    const kvmFd = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
+    let vm = -1;
+    try { vm = ioc.createVm(sys, kvmFd); return new Vm(sys, kvmFd, vm); } catch (e) {
+      if (vm >= 0) sys.close(vm);
+      sys.close(kvmFd);
+      throw e;
+    }
+  }
+  get state(): VmState { return this.#state; }
+  get vcpus(): readonly Vcpu[] { return this.#vcpus; }
+  #need(states: VmState[], what: string): void {
+    if (!states.includes(this.#state)) throw new Error(`vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`);
+  }
+
+  /** Guest RAM: an anonymous mapping installed as the next memslot. */
+  addRam(gpa: bigint, size: bigint): GuestRam {
+    this.#need(['created', 'gic-addressed', 'ready'], 'addRam');
+    const hva = this.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+    const slot = this.#slots;
+    try { ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, hva)); } catch (e) { this.sys.munmap(hva, size); throw e; }
+    this.#slots++;
+    const ram = { gpa, size, hva, bytes: new Uint8Array(this.sys.view(hva, Number(size))), slot };
+    this.#ram.push(ram);
+    return ram;
+  }
+
+  /** A memslot over a host mapping the caller owns (a VFIO region's mmap): guest accesses to
+   *  [gpa, gpa+size) go straight to it with no exit. Returns the slot number. */
+  mapHost(gpa: bigint, size: bigint, hva: bigint): number {
+    this.#need(['created', 'gic-addressed', 'ready'], 'mapHost');
+    const slot = this.#slots;
+    ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, hva));
+    this.#slots++;
+    return slot;
+  }
+
+  /** KVM_CREATE_DEVICE(VGIC_V3) and its addresses; nrIrqs total lines. */
+  addGicV3(layout: GicLayout): void {
+    this.#need(['created'], 'addGicV3');
+    const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
+    ioc.createDevice(this.sys, this.fd, cd);
+    this.#gic = new DataView(cd.buffer).getUint32(4, true);
+    const s = this.#scratch;
+    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, s.put(0, layout.dist)));
+    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, s.put(0, layout.redist)));
+    // GRP_NR_IRQS reads a u32 at addr.
+    s.put(0, BigInt(layout.nrIrqs));
+    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, s.addr));
+    this.#state = 'gic-addressed';
+  }
+
+  /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped. */
+  addVcpu(): Vcpu {
+    this.#need(['created', 'gic-addressed'], 'addVcpu');
+    const id = this.#vcpus.length;
+    const fd = ioc.createVcpu(this.sys, this.fd, id);
+    let runAddr = 0n, runSize = 0;
+    try {
+      const init = new Uint8Array(SIZEOF_KVM_VCPU_INIT);
+      ioc.armPreferredTarget(this.sys, this.fd, init);
+      ioc.armVcpuInit(this.sys, fd, withFeature(init, KVM_ARM_VCPU_PSCI_0_2));
+      runSize = ioc.getVcpuMmapSize(this.sys, this.kvmFd);
+      runAddr = this.sys.mmap(BigInt(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+    } catch (e) { this.sys.close(fd); throw e; }
+    const v = new Vcpu(this.sys, fd, id, runAddr, runSize, this.#scratch);
+    this.#vcpus.push(v);
+    return v;
+  }
+
+  /** KVM_DEV_ARM_VGIC_CTRL_INIT: after every vCPU exists. */
+  initGic(): void {
+    this.#need(['gic-addressed'], 'initGic');
+    if (this.#vcpus.length === 0) throw new Error('vm: initGic before any vCPU (the redistributors are per vCPU)');
+    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n));
+    this.#state = 'ready';
+  }
+
+  /** KVM_IRQFD: a write to `fd` raises SPI `gsi` (INTID gsi+32); with `resamplefd` the line is
+   *  level: it stays high until the guest EOIs it, then KVM lowers it and signals resamplefd. */
+  irqfd(fd: number, gsi: number, resamplefd?: number): void {
+    this.#need(['ready'], 'irqfd');
+    ioc.irqfd(this.sys, this.fd, irqfd(fd, gsi, resamplefd === undefined ? 0 : KVM_IRQFD_FLAG_RESAMPLE, resamplefd ?? 0));
+    this.#irqfds.push({ fd, gsi });
+  }
+
+  /** Deassigns the irqfds, closes vCPUs, the vGIC, the VM, unmaps RAM, closes /dev/kvm. Twice is harmless. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    const errors: unknown[] = [];
+    const attempt = (f: () => void): void => { try { f(); } catch (e) { errors.push(e); } };
+    for (const { fd, gsi } of this.#irqfds) attempt(() => ioc.irqfd(this.sys, this.fd, irqfd(fd, gsi, KVM_IRQFD_FLAG_DEASSIGN)));
+    for (const v of [...this.#vcpus].reverse()) attempt(() => v.close());
+    if (this.#gic >= 0) attempt(() => this.sys.close(this.#gic));
+    attempt(() => this.sys.close(this.fd));
+    for (const r of this.#ram) attempt(() => this.sys.munmap(r.hva, r.size));
+    attempt(() => this.#scratch.close());
+    attempt(() => this.sys.close(this.kvmFd));
+    if (errors.length) throw errors[0];
+  }
+  [Symbol.dispose](): void { this.close(); }
+}
+
+export { GICD_SIZE, GICR_SIZE_PER_CPU };

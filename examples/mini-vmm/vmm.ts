@@ -1,0 +1,257 @@
+// The mini-vmm: one vCPU, a vGICv3, 64 KiB of RAM, a console, and one passed-through platform
+// device (the pl031) whose registers are a memslot over its VFIO mapping and whose IRQ goes
+// VFIO -> eventfd -> KVM irqfd -> vGIC with no VMM code on the path. The guest learns where
+// things are from registers (x0 DTB, x1 device, x2 INTID, x3 console, x4 GICD, x5 GICR).
+//
+// Guest physical map (QEMU virt's, so a real kernel would feel at home):
+//   0x0800_0000 GICD 64 KiB | 0x080a_0000 GICR 128 KiB | 0x0900_0000 console (unbacked)
+//   0x0c00_0000 platform bus, 32 MiB, SPIs 112..127 (PlatformBus places the device in it)
+//   0x4000_0000 RAM 64 KiB: the guest image at +0, the DTB at +0x8000
+//
+// Every KVM_RUN return is a VMM wake-up, recorded with the console position at that moment, so
+// a report can say how many wake-ups happened while the guest waited for an interrupt.
+// runGuestRelay is the comparison: the same guest with the IRQ relayed through the VMM's event
+// loop (VFIO eventfd -> VMM -> KVM irqfd eventfd; KVM resample -> VMM -> VFIO unmask) while
+// KVM_RUN runs on a libuv thread (async-run.ts).
+// Not responsible for: the KVM calls (kvm.ts), opening the device (passthrough.ts), the DTB (fdt.ts).
+import { PlatformBus } from '../../src/placement';
+import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
+import { MmioConsole } from './console';
+import { hostSys, Vm, type Vcpu } from './kvm';
+import { kvmRunAsync } from './async-run';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/index';
+import { PassthroughDevice } from './passthrough';
+
+export const LAYOUT = Object.freeze({
+  gicd: 0x0800_0000n, gicr: 0x080a_0000n, console: 0x0900_0000n,
+  bus: { base: 0x0c00_0000n, size: 0x0200_0000n, spiFirst: 112, spiCount: 16 },
+  ram: { gpa: 0x4000_0000n, size: 0x1_0000n }, dtbOffset: 0x8000,
+  /** vGIC lines: 32 private + 224 SPIs, enough for the bus's SPIs (INTID up to 159). */
+  nrIrqs: 256,
+});
+/** Exits after which a run is stopped as runaway (the pl031 guest makes about 90). */
+export const MAX_EXITS = 10_000;
+
+export interface ExitRecord {
+  /** The decoded exit. */
+  exit: Exit;
+  /** Nanoseconds the KVM_RUN call that ended in this exit blocked the VMM thread. */
+  runNs: bigint;
+  /** Console bytes written before this exit (a console write exit is byte number `at`). */
+  at: number;
+}
+
+export interface Placement { regionGpa: bigint; spi: number; intid: number }
+
+export interface RunReport {
+  console: string;
+  exits: ExitRecord[];
+  placement: Placement;
+  /** MMIO exits whose address falls in the passed-through region: each would be a trap the memslot should have avoided. */
+  deviceExits: number;
+  /** Device exits the VMM forwarded to the mapping ('trap' mode), and the time spent doing so. */
+  forwarded: number;
+  forwardNs: bigint;
+  /** MMIO exits that were neither the console nor the device (answered all-ones / dropped). */
+  strayExits: number;
+  consoleDropped: number;
+  /** How the run ended: 'shutdown' (PSCI SYSTEM_OFF), or the failing exit. */
+  end: string;
+  /** Per "wait" the guest printed: VMM wake-ups until the guest's first access after the IRQ, and the time blocked. */
+  waits: { wakeups: number; blockedNs: bigint }[];
+  /** Relay mode: each time the VMM's event loop woke for the IRQ path, with the console position then. */
+  relayWakeups: { what: 'trigger' | 'resample'; at: number }[];
+}
+
+export interface RunOptions {
+  /** The flat guest image (guest/pl031.S assembled). */
+  guest: Uint8Array;
+  /** Builds the guest DTB once the placement is known (fdt.ts); none: x0 = 0. */
+  dtb?: (p: Placement, dev: PassthroughDevice) => Uint8Array;
+  device?: { name: string; bus: string };
+  /** How the guest reaches the device's registers: 'memslot' (default: a KVM memslot over the
+   *  VFIO mapping, no exits) or 'trap' (no memslot: each access exits and the VMM forwards it to
+   *  the mapping with one 32-bit Atomics access), the slow path, for comparison. */
+  deviceMmio?: 'memslot' | 'trap';
+  /** Called with each complete console line as it arrives (the run blocks the thread: this is the live view). */
+  onLine?: (line: string, ms: number) => void;
+}
+
+/** Everything a run owns, built in the order the kernel needs; close() undoes it. */
+interface Machine {
+  vm: Vm; vcpu: Vcpu; dev: PassthroughDevice; placement: Placement; window: DeviceWindow;
+  close(): void;
+}
+
+/** Places the device, builds the VM around it, loads the guest and its DTB, sets the registers.
+ *  `irq` 'irqfd': VFIO's eventfds go straight to KVM; 'relay': the VMM gets VFIO's, KVM gets
+ *  two of the VMM's (returned), and the VMM carries events between them. */
+function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine & { relay?: { trigger: number; resample: number } } {
+  const devName = opts.device ?? { name: '9010000.pl031', bus: 'amba' };
+  const bus = new PlatformBus(LAYOUT.bus);
+  const sys = hostSys();
+  let dev: PassthroughDevice | undefined;
+  let vm: Vm | undefined;
+  const ownFds: number[] = [];
+  // The VM's memslot points into the device mapping: the VM goes first.
+  const close = (): void => {
+    try { vm?.close(); } finally {
+      try { for (const fd of ownFds) sys.close(fd); } finally { try { dev?.close(); } finally { bus.close(); } }
+    }
+  };
+  try {
+    dev = PassthroughDevice.open(devName.name, devName.bus);
+    const region = bus.placeRegion(dev.region.size);
+    const spi = bus.placeIrq(undefined, { device: region.device });
+    const placement: Placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+
+    vm = Vm.create();
+    vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
+    const ram = vm.addRam(LAYOUT.ram.gpa, LAYOUT.ram.size);
+    if (opts.guest.byteLength > LAYOUT.dtbOffset) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps the DTB at +0x${LAYOUT.dtbOffset.toString(16)}`);
+    ram.bytes.set(opts.guest, 0);
+    const trap = opts.deviceMmio === 'trap';
+    if (!trap) vm.mapHost(region.address, dev.region.size, dev.region.hva);
+    const vcpu = vm.addVcpu();
+    vm.initGic();
+    const w = dev.wireIrq();
+    let relay: { trigger: number; resample: number } | undefined;
+    if (irq === 'irqfd') vm.irqfd(w.trigger, spi.spi, w.resample);
+    else {
+      relay = { trigger: sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), resample: -1 };
+      ownFds.push(relay.trigger);
+      relay.resample = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      ownFds.push(relay.resample);
+      vm.irqfd(relay.trigger, spi.spi, relay.resample);
+    }
+    let dtbGpa = 0n;
+    if (opts.dtb) {
+      const dtb = opts.dtb(placement, dev);
+      if (dtb.byteLength > Number(LAYOUT.ram.size) - LAYOUT.dtbOffset) throw new Error(`guest DTB of ${dtb.byteLength} bytes does not fit in RAM`);
+      ram.bytes.set(dtb, LAYOUT.dtbOffset);
+      dtbGpa = LAYOUT.ram.gpa + BigInt(LAYOUT.dtbOffset);
+    }
+    const regs: [bigint, bigint][] = [
+      [xreg(0), dtbGpa], [xreg(1), region.address], [xreg(2), BigInt(spi.intid)],
+      [xreg(3), LAYOUT.console], [xreg(4), LAYOUT.gicd], [xreg(5), LAYOUT.gicr], [REG_PC, LAYOUT.ram.gpa],
+    ];
+    for (const [id, v] of regs) vcpu.setReg(id, v);
+    const window = { base: region.address, size: dev.region.size, regs: trap ? dev.regs : undefined };
+    return { vm, vcpu, dev, placement, window, close, ...(relay ? { relay } : {}) };
+  } catch (e) { close(); throw e; }
+}
+
+/** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. The IRQ
+ *  goes VFIO -> KVM irqfd -> vGIC; the VMM thread blocks in KVM_RUN between exits. */
+export function runGuest(opts: RunOptions): RunReport {
+  const m = build(opts, 'irqfd');
+  try {
+    const exits = new ExitLog(m.window, opts.onLine);
+    while (!exits.done) { const t0 = process.hrtime.bigint(); const e = m.vcpu.step(); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
+    // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
+    Atomics.store(m.dev.regs, 0x10 / 4, 0);
+    return exits.report(m.placement);
+  } finally { m.close(); }
+}
+
+/** The same run with the IRQ relayed by the VMM (the path irqfd replaces): KVM_RUN runs on a
+ *  libuv thread, and the event loop carries VFIO's trigger to KVM's irqfd and KVM's resample to
+ *  VFIO's unmask eventfd. Each carried event is a VMM wake-up. */
+export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
+  const m = build(opts, 'relay');
+  const sys = hostSys();
+  const w = m.dev.wireIrq();
+  const exits = new ExitLog(m.window, opts.onLine);
+  const watches = [
+    sys.watch(w.trigger, () => { sys.eventfdRead(w.trigger); exits.relay('trigger'); sys.eventfdWrite(m.relay!.trigger, 1n); }),
+    sys.watch(m.relay!.resample, () => { sys.eventfdRead(m.relay!.resample); exits.relay('resample'); sys.eventfdWrite(w.resample, 1n); }),
+  ];
+  try {
+    while (!exits.done) { const t0 = process.hrtime.bigint(); const e = await m.vcpu.stepAsync(kvmRunAsync); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
+    Atomics.store(m.dev.regs, 0x10 / 4, 0);
+    return exits.report(m.placement);
+  } finally {
+    for (const x of watches) x.close();
+    m.close();
+  }
+}
+
+interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Uint32Array | undefined }
+
+/** Forwards one trapped access to the device mapping: naturally aligned 32-bit only (the pl031's
+ *  registers are 32-bit); anything else reads all-ones and is dropped (counted by the caller). */
+function forward(regs: Uint32Array, off: bigint, len: number, isWrite: boolean, data: bigint): bigint | undefined {
+  if (len !== 4 || off % 4n !== 0n) return undefined;
+  const i = Number(off / 4n);
+  if (isWrite) { Atomics.store(regs, i, Number(data & 0xffff_ffffn)); return 0n; }
+  return BigInt(Atomics.load(regs, i) >>> 0);
+}
+
+/** What the VMM does with each exit, and the record of them: one place for both run loops. */
+class ExitLog {
+  readonly exits: ExitRecord[] = [];
+  readonly con = new MmioConsole(LAYOUT.console);
+  readonly relayWakeups: { what: 'trigger' | 'resample'; at: number }[] = [];
+  deviceExits = 0; strayExits = 0; forwarded = 0; forwardNs = 0n;
+  end = '';
+  #lineStart = 0;
+  readonly #start = process.hrtime.bigint();
+  constructor(private readonly dev: DeviceWindow, private readonly onLine?: (line: string, ms: number) => void) {}
+  get done(): boolean { return this.end !== ''; }
+  relay(what: 'trigger' | 'resample'): void { this.relayWakeups.push({ what, at: this.con.length }); }
+
+  handle(exit: Exit, runNs: bigint, run: Uint8Array): void {
+    this.exits.push({ exit, runNs, at: this.con.length });
+    if (exit.kind === 'mmio') {
+      const c = this.con.handle(exit.addr, exit.len, exit.isWrite, exit.data);
+      if (this.onLine && c.handled && exit.isWrite && exit.len === 1 && (exit.data & 0xffn) === 0x0an) {
+        this.onLine(this.con.text().slice(this.#lineStart, -1), Number(process.hrtime.bigint() - this.#start) / 1e6);
+        this.#lineStart = this.con.length;
+      }
+      let reply = c.reply;
+      if (!c.handled) {
+        if (exit.addr >= this.dev.base && exit.addr - this.dev.base < this.dev.size) {
+          this.deviceExits++;
+          if (this.dev.regs) {
+            const f0 = process.hrtime.bigint();
+            const v = forward(this.dev.regs, exit.addr - this.dev.base, exit.len, exit.isWrite, exit.data);
+            this.forwardNs += process.hrtime.bigint() - f0;
+            if (v === undefined) this.strayExits++; else { this.forwarded++; reply = v; }
+          }
+        } else this.strayExits++;
+      }
+      if (!exit.isWrite) completeMmioRead(run, exit.len, reply ?? (1n << BigInt(8 * exit.len)) - 1n);
+    } else if (exit.kind !== 'retry') {
+      this.end = exit.kind === 'system-event' ? exit.event : `${exit.reason} (0x${exit.detail.toString(16)})`;
+    }
+    if (!this.done && this.exits.length >= MAX_EXITS) this.end = 'max-exits';
+  }
+
+  report(placement: Placement): RunReport {
+    const text = this.con.text();
+    return {
+      console: text, exits: this.exits, placement, deviceExits: this.deviceExits, forwarded: this.forwarded, forwardNs: this.forwardNs,
+      strayExits: this.strayExits, consoleDropped: this.con.dropped, end: this.end, relayWakeups: this.relayWakeups,
+      waits: waitsIn(text, this.exits, this.relayWakeups),
+    };
+  }
+}
+
+/** For each "wait\n" the guest printed: how the VMM's thread spent the wait. The exit that writes
+ *  console byte k is recorded with at = k, so the wait is the run of exits with at === (position
+ *  after "wait\n"). It ends with the guest's first action after taking the IRQ: its first MMIO
+ *  exit (the "I" of "IRQ" with the memslot, the pl031 ICR write in trap mode). `wakeups` counts the
+ *  KVM_RUN returns before that exit (a signal, anything not the guest's own access) plus the
+ *  `extra` wake-ups at that position (the relay's); `blockedNs` is the time spent inside KVM_RUN
+ *  up to and including that exit. */
+export function waitsIn(text: string, exits: ExitRecord[], extra: { at: number }[] = []): { wakeups: number; blockedNs: bigint }[] {
+  const out: { wakeups: number; blockedNs: bigint }[] = [];
+  for (let i = text.indexOf('wait\n'); i >= 0; i = text.indexOf('wait\n', i + 1)) {
+    const span = exits.filter((e) => e.at === i + 5);
+    const end = span.findIndex((e) => e.exit.kind === 'mmio');
+    const upto = end < 0 ? span : span.slice(0, end + 1);
+    const relayed = extra.filter((x) => x.at === i + 5).length;
+    out.push({ wakeups: (end < 0 ? span.length : end) + relayed, blockedNs: upto.reduce((s, e) => s + e.runNs, 0n) });
+  }
+  return out;
+}

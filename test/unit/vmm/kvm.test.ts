@@ -1,0 +1,146 @@
+// The mini-vmm's thin KVM (examples/mini-vmm/kvm.ts) over a fake libc: the order the kernel
+// requires is enforced (every call in a wrong state throws and issues no ioctl), close() undoes
+// everything in the written-down order and leaves no fd or mapping, and a failure half-way
+// through creating something leaks nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createSys, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQFD, KVM_ARM_VCPU_INIT } from '../../../shim/index';
+import { Vm } from '../../../examples/mini-vmm/kvm';
+import { createFakeLibc, type FakeLibc } from '../../support/fake-libc';
+
+const ENOMEM = 12, EINVAL = 22;
+const RUN_SIZE = 4096;
+
+/** A fake kernel that hands out fds for VMs, vCPUs and devices, and a kvm_run size. */
+function fakeKvm(): FakeLibc {
+  const libc = createFakeLibc();
+  const newFd = (): number => libc.open('(kvm object)', 0, 0);
+  libc.on.ioctlValue = (_fd, request) => (request === KVM_CREATE_VM || request === KVM_CREATE_VCPU ? newFd() : 0);
+  libc.on.ioctl = (_fd, request, arg) => {
+    if (request === KVM_GET_VCPU_MMAP_SIZE) return RUN_SIZE;
+    if (request === KVM_CREATE_DEVICE) new DataView(arg!.buffer, arg!.byteOffset).setUint32(4, newFd(), true);
+    return 0;
+  };
+  return libc;
+}
+const ioctls = (libc: FakeLibc): number => (libc.calls.ioctl ?? 0) + (libc.calls.ioctlValue ?? 0);
+const GIC = { dist: 0x0800_0000n, redist: 0x080a_0000n, nrIrqs: 256 };
+
+function readyVm(libc: FakeLibc): Vm {
+  const vm = Vm.create(createSys(libc));
+  vm.addGicV3(GIC);
+  vm.addRam(0x4000_0000n, 0x1_0000n);
+  vm.addVcpu();
+  vm.initGic();
+  return vm;
+}
+
+test('the full sequence, then close(): no fd left open, every mapping unmapped', () => {
+  const libc = fakeKvm();
+  const vm = readyVm(libc);
+  const efd = libc.eventfd(0, 0), rfd = libc.eventfd(0, 0);
+  vm.irqfd(efd, 112, rfd);
+  assert.is(vm.state, 'ready');
+  vm.close();
+  libc.close(efd); libc.close(rfd);
+  assert.is(libc.openFds.size, 0);
+  assert.is(libc.calls.munmap, libc.calls.mmap, 'as many munmaps as mmaps');
+});
+
+test('close order: irqfd deassign, vCPU (kvm_run, fd), vGIC fd, VM fd, RAM, /dev/kvm last', () => {
+  const libc = fakeKvm();
+  const vm = readyVm(libc);
+  const efd = libc.eventfd(0, 0);
+  vm.irqfd(efd, 5);
+  const from = libc.log.length;
+  vm.close();
+  const steps = libc.log.slice(from).map((c) => c.method === 'ioctl' && c.args[1] === KVM_IRQFD ? 'deassign'
+    : c.method === 'close' ? `close ${c.args[0]}` : c.method === 'munmap' ? 'munmap' : c.method);
+  // fds: /dev/kvm 100, vm 101, vgic 102, vcpu 103, eventfd 104 (handed out in that order)
+  assert.equal(steps, ['deassign', 'munmap', 'close 103', 'close 102', 'close 101', 'munmap', 'munmap', 'close 100']);
+});
+
+test('close twice is harmless; every call after close throws without an ioctl', () => {
+  const libc = fakeKvm();
+  const vm = readyVm(libc);
+  const v = vm.vcpus[0]!;
+  vm.close(); vm.close();
+  const n = ioctls(libc);
+  assert.throws(() => vm.addRam(0n, 0x1000n), /in state closed/);
+  assert.throws(() => vm.mapHost(0n, 0x1000n, 0x1000n), /in state closed/);
+  assert.throws(() => vm.addGicV3(GIC), /in state closed/);
+  assert.throws(() => vm.addVcpu(), /in state closed/);
+  assert.throws(() => vm.initGic(), /in state closed/);
+  assert.throws(() => vm.irqfd(1, 1), /in state closed/);
+  assert.throws(() => v.step(), /after close/);
+  assert.throws(() => v.setReg(0n, 0n), /after close/);
+  assert.is(ioctls(libc), n);
+});
+
+test('wrong order is refused before any ioctl: irqfd before initGic, initGic without a GIC or without vCPUs, vCPUs after init, a second GIC', () => {
+  const libc = fakeKvm();
+  const vm = Vm.create(createSys(libc));
+  let n = ioctls(libc);
+  assert.throws(() => vm.irqfd(1, 1), /irqfd in state created/);
+  assert.throws(() => vm.initGic(), /initGic in state created/);
+  assert.is(ioctls(libc), n);
+  vm.addGicV3(GIC);
+  n = ioctls(libc);
+  assert.throws(() => vm.addGicV3(GIC), /addGicV3 in state gic-addressed/);
+  assert.throws(() => vm.initGic(), /before any vCPU/);
+  assert.throws(() => vm.irqfd(1, 1), /irqfd in state gic-addressed/);
+  assert.is(ioctls(libc), n);
+  vm.addVcpu();
+  vm.initGic();
+  n = ioctls(libc);
+  assert.throws(() => vm.addVcpu(), /addVcpu in state ready/);
+  assert.throws(() => vm.initGic(), /initGic in state ready/);
+  assert.is(ioctls(libc), n);
+  vm.close();
+});
+
+test('KVM_CREATE_VM failing closes /dev/kvm and keeps the errno in the error', () => {
+  const libc = fakeKvm();
+  libc.failOn('ioctlValue', ENOMEM);
+  assert.throws(() => Vm.create(createSys(libc)), /KVM_CREATE_VM.*ENOMEM/);
+  assert.is(libc.openFds.size, 0);
+});
+
+test('KVM_ARM_VCPU_INIT failing closes the vCPU fd; the VM stays usable and closes clean', () => {
+  const libc = fakeKvm();
+  const vm = Vm.create(createSys(libc));
+  vm.addGicV3(GIC);
+  const inner = libc.on.ioctl!;
+  let fail = true;
+  libc.on.ioctl = (fd, req, arg) => (req === KVM_ARM_VCPU_INIT && fail ? (fail = false, -EINVAL) : inner(fd, req, arg));
+  assert.throws(() => vm.addVcpu(), /KVM_ARM_VCPU_INIT.*EINVAL/);
+  assert.is(vm.vcpus.length, 0);
+  vm.addVcpu();
+  vm.initGic();
+  vm.close();
+  assert.is(libc.openFds.size, 0);
+});
+
+test('a memslot failing unmaps the RAM it was for', () => {
+  const libc = fakeKvm();
+  const vm = Vm.create(createSys(libc));
+  libc.failOn('ioctl', EINVAL);   // KVM_SET_USER_MEMORY_REGION
+  const before = libc.calls.munmap ?? 0;
+  assert.throws(() => vm.addRam(0x4000_0000n, 0x1_0000n), /KVM_SET_USER_MEMORY_REGION/);
+  assert.is(libc.calls.munmap, before + 1);
+  vm.close();
+  assert.is(libc.openFds.size, 0);
+});
+
+test('a vCPU step decodes what KVM left in kvm_run', () => {
+  const libc = fakeKvm();
+  const vm = readyVm(libc);
+  const v = vm.vcpus[0]!;
+  const dv = new DataView(v.run.buffer, v.run.byteOffset);
+  dv.setUint32(8, 6, true); dv.setBigUint64(32, 0x0900_0000n, true); dv.setUint8(40, 0x21); dv.setUint32(48, 1, true); dv.setUint8(52, 1);
+  assert.equal(v.step(), { kind: 'mmio', addr: 0x0900_0000n, len: 1, isWrite: true, data: 0x21n });
+  assert.is(v.exits, 1);
+  vm.close();
+});
+
+test.run();
