@@ -29,16 +29,7 @@ import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
 import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
 
-/** vfio_device_info.flags (include/uapi/linux/vfio.h). */
-export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
-export const VFIO_DEVICE_FLAGS_PCI = 1 << 1;
-export const VFIO_DEVICE_FLAGS_PLATFORM = 1 << 2;
-export const VFIO_DEVICE_FLAGS_AMBA = 1 << 3;
-export const VFIO_DEVICE_FLAGS_CCW = 1 << 4;
-export const VFIO_DEVICE_FLAGS_AP = 1 << 5;
-export const VFIO_DEVICE_FLAGS_FSL_MC = 1 << 6;
-export const VFIO_DEVICE_FLAGS_CAPS = 1 << 7;
-export const VFIO_DEVICE_FLAGS_CDX = 1 << 8;
+import { VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
 
 export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
 

@@ -11,11 +11,9 @@
 import { core, type Core } from '../core/loader';
 import { VfioError, type VfioErrorKind } from '../errors';
 
-/** VFIO uapi struct vfio_irq_info flags (include/uapi/linux/vfio.h). */
-export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
-export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;
-export const VFIO_IRQ_INFO_AUTOMASKED = 1 << 2;
-export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
+import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi';
+/** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
+export { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE };
 /** Flags of a level-triggered line as vfio-platform reports it (flags 0x7 in the lab's pl031). */
 export const LEVEL_FLAGS = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
 /** Flags of an edge-triggered line as vfio-platform reports it. */

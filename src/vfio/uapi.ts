@@ -4,26 +4,13 @@
 // project; each was checked against the header by that test.
 // Not responsible for: issuing ioctls (shim/) or decoding (src/vfio/decode.ts).
 
-// --- ioctl numbers: _IO(VFIO_TYPE, VFIO_BASE + n); VFIO uses _IO for all, with argsz in the struct ---
-export const VFIO_TYPE = 0x3b; // ';'
-export const VFIO_BASE = 100;
-/** _IO(type, nr) of asm-generic/ioctl.h: no direction, no size. */
-export const _IO = (type: number, nr: number): number => (type << 8) | nr;
-export const VFIO_GET_API_VERSION = _IO(VFIO_TYPE, VFIO_BASE + 0);
-export const VFIO_CHECK_EXTENSION = _IO(VFIO_TYPE, VFIO_BASE + 1);
-export const VFIO_SET_IOMMU = _IO(VFIO_TYPE, VFIO_BASE + 2);
-export const VFIO_GROUP_GET_STATUS = _IO(VFIO_TYPE, VFIO_BASE + 3);
-export const VFIO_GROUP_SET_CONTAINER = _IO(VFIO_TYPE, VFIO_BASE + 4);
-export const VFIO_GROUP_UNSET_CONTAINER = _IO(VFIO_TYPE, VFIO_BASE + 5);
-export const VFIO_GROUP_GET_DEVICE_FD = _IO(VFIO_TYPE, VFIO_BASE + 6);
-export const VFIO_DEVICE_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 7);
-export const VFIO_DEVICE_GET_REGION_INFO = _IO(VFIO_TYPE, VFIO_BASE + 8);
-export const VFIO_DEVICE_GET_IRQ_INFO = _IO(VFIO_TYPE, VFIO_BASE + 9);
-export const VFIO_DEVICE_SET_IRQS = _IO(VFIO_TYPE, VFIO_BASE + 10);
-export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
-export const VFIO_IOMMU_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 12);
-export const VFIO_IOMMU_MAP_DMA = _IO(VFIO_TYPE, VFIO_BASE + 13);
-export const VFIO_IOMMU_UNMAP_DMA = _IO(VFIO_TYPE, VFIO_BASE + 14);
+// --- ioctl numbers: one definition, in the shim that issues them (pinned against C there) ---
+export {
+  _IO, VFIO_TYPE, VFIO_BASE, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD, VFIO_DEVICE_GET_INFO,
+  VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,
+} from '../../shim/ioctl';
 
 // --- struct vfio_device_info.flags ---
 export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
@@ -34,6 +21,7 @@ export const VFIO_DEVICE_FLAGS_CCW = 1 << 4;
 export const VFIO_DEVICE_FLAGS_AP = 1 << 5;
 export const VFIO_DEVICE_FLAGS_FSL_MC = 1 << 6;
 export const VFIO_DEVICE_FLAGS_CAPS = 1 << 7;
+export const VFIO_DEVICE_FLAGS_CDX = 1 << 8;
 
 // --- struct vfio_region_info.flags and its capabilities ---
 export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
