@@ -144,12 +144,12 @@ export function beginNode(h: i32, np: usize, nl: usize): i32 { return beginNodeA
 /** beginNode with a name the core holds itself (a literal in static data): no scratch check. */
 export function beginNodeCore(h: i32, np: usize, nl: usize): i32 { return beginNodeAt(h, np, nl, false); }
 
-function beginNodeAt(h: i32, np: usize, nl: usize, fromHost: bool): i32 {
+function beginNodeAt(h: i32, np: usize, nl: usize, checkScratch: bool): i32 {
   const w = writerOf(h);
   if (w === null) return ERR_BAD_HANDLE;
   const state = w.state;
   if (state != W_RESERVE_MAP && state != W_PROPS && state != W_CHILDREN) return ERR_BAD_STATE;
-  if (fromHost && !inScratch(np, nl)) return ERR_BAD_ARG;
+  if (checkScratch && !inScratch(np, nl)) return ERR_BAD_ARG;
   const isRoot = state == W_RESERVE_MAP;
   if (isRoot ? nl != 0 : (nl == 0 || !validName(np, <u32>nl, true))) return FDT_ERR_W_BAD_NAME;
   if (w.depth >= FDT_MAX_DEPTH) return FDT_ERR_W_TOO_DEEP;
@@ -204,11 +204,11 @@ export function propBegin(h: i32, np: usize, nl: usize, dl: u32): i32 { return p
 /** propBegin with a name the core holds itself (a literal in static data): no scratch check. */
 export function propBeginCore(h: i32, np: usize, nl: usize, dl: u32): i32 { return propBeginAt(h, np, nl, dl, false); }
 
-function propBeginAt(h: i32, np: usize, nl: usize, dl: u32, fromHost: bool): i32 {
+function propBeginAt(h: i32, np: usize, nl: usize, dl: u32, checkScratch: bool): i32 {
   const w = writerOf(h);
   if (w === null) return ERR_BAD_HANDLE;
   if (w.state != W_PROPS) return ERR_BAD_STATE;
-  if (fromHost && !inScratch(np, nl)) return ERR_BAD_ARG;
+  if (checkScratch && !inScratch(np, nl)) return ERR_BAD_ARG;
   if (nl == 0 || !validName(np, <u32>nl, false)) return FDT_ERR_W_BAD_NAME;
   let dist = findString(w, np, <u32>nl);
   const addStr: u32 = dist == 0 ? <u32>nl + 1 : 0;
