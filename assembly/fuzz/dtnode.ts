@@ -11,8 +11,9 @@
 // `dtc -I dts -O dtb` (QEMU virt's pl031/pl011 with apb-pclk, and the xgbe/xgmac builder nodes).
 // Invariants: nothing traps or returns ERR_INTERNAL; a success is a DTB the fdt reader validates,
 // of the size returned (slot 0 too); NO_SPACE's size needed is more than the capacity and, given
-// as the capacity, gives the same DTB size; no call leaves an fdt writer open (all MAX_WRITERS can
-// be opened after it).
+// as the capacity, gives the same DTB size; DTNODE_BAD_DTB's reader fault, when set, is a reader
+// status at an offset inside the blob; no call leaves an fdt writer open (all MAX_WRITERS can be
+// opened after it).
 import { begin, u8, u16, u32_, violated, restPtr, restLen } from "./input";
 import { dtnode_generate, dtnode_find_device } from "../dtnode/index";
 import { fdt_check } from "../fdt/read-exports";
@@ -20,6 +21,7 @@ import { fdt_sw_create, fdt_sw_close } from "../fdt/write-exports";
 import { MAX_WRITERS } from "../fdt/writer";
 import { scratchBase, SCRATCH_SIZE, st8, st32le, st64le, getResult } from "../mem";
 import { ERR_INTERNAL, ERR_NO_SPACE } from "../status";
+import { DTNODE_ERR_BAD_DTB } from "../dtnode/status";
 
 /** Regions and IRQ lines a request gives at most (the generator allows 32 and 64). */
 const FUZZ_REGS: u32 = 8;
@@ -45,7 +47,13 @@ function ascii(off: usize, s: string): usize {
   for (let i = 0; i < s.length; i++) st8(p + <usize>i, s.charCodeAt(i));
   return p;
 }
-function ok(st: i32): void { if (st == ERR_INTERNAL) violated(); }
+function ok(st: i32, dtbLen: usize): void {
+  if (st == ERR_INTERNAL) violated();
+  if (st == DTNODE_ERR_BAD_DTB) {
+    const off = getResult(1), fst = <i64>getResult(2);
+    if (fst != 0 && (fst > -100 || fst <= -150 || off > <u64>dtbLen)) violated();
+  }
+}
 
 const HANDLES = new StaticArray<i32>(MAX_WRITERS);
 
@@ -87,7 +95,7 @@ export function fuzz_dtnode(ptr: usize, len: usize): i32 {
     const name = ascii(PATH_OFF, DEVICE_NAME);
     const out = s + PATH_OFF + 32;
     const st = dtnode_find_device(dtb, dtbLen, name, DEVICE_NAME.length, out, 224);
-    ok(st);
+    ok(st, dtbLen);
     if (st >= 0 && <u64>st != getResult(0)) violated();
     writersFree();
     if (st < 0) return 0;
@@ -101,7 +109,7 @@ export function fuzz_dtnode(ptr: usize, len: usize): i32 {
   const out = s + OUT_OFF;
   const st = dtnode_generate(dtb, dtbLen, path, pathLen, s + REGS_OFF, nRegs, s + SPIS_OFF, s + FLAGS_OFF, nIrqs,
     bus ? base : 0, bus ? 0x0200_0000 : 0, gac, gsc, base, intc, ph, out, cap);
-  ok(st);
+  ok(st, dtbLen);
   const slot0 = getResult(0);   // before writersFree, whose calls clear the slots
   writersFree();
   if (st >= 0) {
