@@ -1,5 +1,5 @@
 // guestNodeFor: the TypeScript face of the core's guest device-tree node generator
-// (assembly/dtnode/index.ts, whose header shows the generated tree). It copies the host DTB and the
+// (assembly/dtnode/; index.ts's header shows the generated tree). It copies the host DTB and the
 // placement into the core's transient scratch, calls dtnode_generate and returns a standalone DTB:
 // the copied fixed-clocks, the platform-bus node (unless the VMM has its own) and the device node.
 // Not responsible for: placing the device (src/placement.ts) or merging the result into the VMM's
@@ -53,9 +53,11 @@ function fail(st: number, what: string): never {
   const name = c.statusName(st);
   const kind: VfioErrorKind = name.startsWith('DTNODE_NO_NODE') ? 'not-found'
     : name.startsWith('DTNODE_BAD_DTB') ? 'bad-fdt'
-    : name.startsWith('NO_SPACE') || name.startsWith('DTNODE_TOO_BIG') ? 'no-space'
+    : name.startsWith('NO_SPACE') || name.startsWith('DTNODE_TOO_BIG') || name.startsWith('LIMIT') ? 'no-space'
     : name.startsWith('DTNODE_CLOCK') ? 'not-supported' : 'bad-argument';
-  throw new VfioError({ kind, message: `${what}: ${name}`, status: st, statusName: name.split(':')[0] });
+  // LIMIT: every FDT writer is taken (generate needs one for the call; open FdtBuilders hold them).
+  const hint = name.startsWith('LIMIT') ? 'close FdtBuilders you no longer need' : undefined;
+  throw new VfioError({ kind, message: `${what}: ${name}`, status: st, statusName: name.split(':')[0], hint });
 }
 
 /** Finds the host node path of a platform/AMBA device name ("9010000.pl031"). */

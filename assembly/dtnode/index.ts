@@ -4,7 +4,8 @@
 // Generates the guest's device-tree description of a passed-through platform/AMBA device from the
 // host's own node: compatible strings, reg translated to the guest placement, interrupts as GIC
 // SPI triples with the trigger from the VFIO IRQ flags, dma-coherent, and every referenced
-// fixed-clock copied with a new phandle (AMBA devices need apb_pclk; QEMU never copied it).
+// fixed-clock copied with a new phandle (clocks.ts), adjusted by a device-specific builder
+// (builders.ts).
 //
 // Output: a complete, standalone DTB in the caller's (out, cap) buffer:
 //   / { #address-cells = <2>; #size-cells = <2>;
@@ -13,412 +14,230 @@
 //                             #size-cells = <2>; ranges;              (when busSize != 0; with
 //                             other guest cells, ranges = <0 base size> and reg is relative)
 //         <name>@<guest address> { ... } } }
-// The VMM grafts it into its tree (the FDT merge of assembly/fdt, when it lands) or loads it as is.
+// The VMM grafts it into its tree (fdt_merge) or loads it as is.
 //
-// Interim: assembly/fdt/reader.ts and writer.ts did not exist yet when this was written, so the
-// host DTB is read by a small private, bounds-checked walker below and the output is emitted by a
-// private sequential writer. Both are meant to be replaced by the fdt module's functions.
+// How: the host DTB is validated once with the fdt reader's rules and read with its queries
+// (host.ts); every decision that can refuse the request is taken before anything is written; then
+// the tree is written by the fdt writer on a handle opened on (out, cap) (emit.ts), closed before
+// return on every path. When (out, cap) is too small, the same tree is written once more into a
+// static measuring buffer the size of the output bounds, to report the exact size needed (or
+// DTNODE_ERR_TOO_BIG past the bounds).
 //
 // Not responsible for: choosing the placement (assembly/placement), or merging the result into the
 // VMM's tree.
 
-import { ERR_BAD_ARG, ERR_NO_SPACE } from "../status";
-import { inScratch, clearResults, setResult, ld32be, ld8, ld32le, ld64le, st32be, st8, copy, fill, cmp } from "../mem";
-import { FDT_MAGIC, FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP, FDT_END, FDT_MAX_DEPTH, FDT_HEADER_SIZE } from "../fdt/format";
+import { ERR_BAD_ARG, ERR_NO_SPACE, ERR_NOT_FOUND, ERR_INTERNAL } from "../status";
+import { inScratch, clearResults, setResult, ld8, ld32be, ld32le, ld64le, st32be } from "../mem";
+import { FDT_HEADER_SIZE, FDT_RESERVE_ENTRY_SIZE, HDR_SIZE_DT_STRUCT, HDR_SIZE_DT_STRINGS } from "../fdt/format";
+import { pathOffset, getPropS, token, B, NAME, NAMELEN, DATA, DATALEN } from "../fdt/reader";
+import { create, createIn, close, finish } from "../fdt/writer";
 import {
   DTNODE_ERR_BAD_DTB, DTNODE_ERR_NO_NODE, DTNODE_ERR_REG_COUNT, DTNODE_ERR_IRQ_COUNT,
-  DTNODE_ERR_CLOCK, DTNODE_ERR_TOO_BIG, DTNODE_ERR_CELLS, DTNODE_ERR_NO_COMPATIBLE,
-  DTNODE_ERR_MISSING_PROP,
+  DTNODE_ERR_TOO_BIG, DTNODE_ERR_CELLS, DTNODE_ERR_NO_COMPATIBLE,
 } from "./status";
-
-// ---------------------------------------------------------------- device-specific builders
-// Where the generic node is not enough, a builder keyed by a compatible string adjusts it (QEMU's
-// hw/arm/sysbus-fdt.c bindings, as decisions in a table; the first entry of the table that the
-// host node's compatible list holds wins):
-//   calxeda,hb-xgmac:      dma-coherent always; every interrupt level-high; clocks not copied.
-//   amd,xgbe-seattle-v1a:  the combined XGBE/PHY node: exactly XGBE_REGS reg entries and exactly two
-//                          clocks (DMA and PTP, both copied as fixed-clocks), plus the host
-//                          properties of XGBE_PROPS (mandatory ones refused with MISSING_PROP).
-const BUILDER_GENERIC: i32 = 0;
-const BUILDER_XGMAC: i32 = 1;
-const BUILDER_XGBE: i32 = 2;
-const BUILDER_COMPAT: StaticArray<string> = ["calxeda,hb-xgmac", "amd,xgbe-seattle-v1a"];
-const BUILDER_KIND: StaticArray<i32> = [BUILDER_XGMAC, BUILDER_XGBE];
-/** The Seattle XGBE node combines MAC, PCS and two SerDes ranges: five reg entries. */
-const XGBE_REGS: i32 = 5;
-const XGBE_CLOCKS: u32 = 2;
-const XGBE_PROPS: StaticArray<string> = [
-  "amd,per-channel-interrupt", "phy-mode", "mac-address", "amd,speed-set", "amd,serdes-blwc",
-  "amd,serdes-cdr-rate", "amd,serdes-pq-skew", "amd,serdes-tx-amp", "amd,serdes-dfe-tap-config",
-  "amd,serdes-dfe-tap-enable",
-];
-const XGBE_PROP_MANDATORY: StaticArray<bool> = [false, true, false, true, false, false, false, false, false, false];
-
-/** The builder for a node: the first of its compatible strings found in BUILDER_COMPAT. */
-function builderOf(node: u32): i32 {
-  for (let i = 0; i < BUILDER_COMPAT.length; i++) if (compatibleHas(node, BUILDER_COMPAT[i])) return BUILDER_KIND[i];
-  return BUILDER_GENERIC;
-}
+import { openHost, hostFault, parentCells, parentAc, parentSc, baseLength, findDevice } from "./host";
+import { collectClocks, dropClocks, emitClocks, guestPhandle, nClocks } from "./clocks";
+import { BUILDER_XGMAC, BUILDER_XGBE, builderOf, xgbeCheck, xgbeEmit } from "./builders";
+import {
+  emitTo, emitStatus, beginBytes, beginUnit, end, prop, propCopy, propWord, propEmpty, putCells, fitsCells,
+} from "./emit";
 
 /** Interrupt lines of one device: vfio-platform devices have a handful (xgbe has 7). */
 const MAX_IRQS: i32 = 64;
 /** Register ranges of one device. */
 const MAX_REGS: i32 = 32;
-/** Distinct clocks one device references. */
-const MAX_CLOCKS: i32 = 8;
 /** Bytes of the generated structure and strings blocks (a node and its clocks are far smaller). */
-const MAX_OUT_STRUCT: i32 = 16384;
-const MAX_OUT_STRINGS: i32 = 2048;
-/** Path components accepted (the same bound as the nesting depth). */
-const MAX_PATH_PARTS: i32 = FDT_MAX_DEPTH;
+const MAX_OUT_STRUCT: u32 = 16384;
+const MAX_OUT_STRINGS: u32 = 2048;
+/** The measuring buffer: the largest output within the bounds (the writer's header, reservation
+ *  terminator, structure and strings). */
+const MEASURE_CAP: u32 = FDT_HEADER_SIZE + FDT_RESERVE_ENTRY_SIZE + MAX_OUT_STRUCT + MAX_OUT_STRINGS;
+const MEASURE = memory.data(<i32>MEASURE_CAP, 8);
 
 const VFIO_IRQ_INFO_AUTOMASKED: u32 = 1 << 2;
 const GIC_SPI: u32 = 0;
 const IRQ_TYPE_EDGE_RISING: u32 = 1;
 const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
 
-// ---------------------------------------------------------------- host DTB walker (interim)
-let D: usize = 0;        // dtb pointer
-let S0: u32 = 0;         // struct block [S0, S1) relative to D
-let S1: u32 = 0;
-let T0: u32 = 0;         // strings block [T0, T1)
-let T1: u32 = 0;
-let badAt: u32 = 0;
+const BUS_COMPAT_LEN: u32 = 25;   // "qemu,platform\0simple-bus\0"
+const BUS_COMPAT: usize = memory.data<u8>([
+  0x71, 0x65, 0x6d, 0x75, 0x2c, 0x70, 0x6c, 0x61, 0x74, 0x66, 0x6f, 0x72, 0x6d, 0x00,
+  0x73, 0x69, 0x6d, 0x70, 0x6c, 0x65, 0x2d, 0x62, 0x75, 0x73, 0x00,
+]);
 
-/** Validates the header; returns 0 or DTNODE_ERR_BAD_DTB. */
-function openDtb(p: usize, len: usize): i32 {
-  D = p;
-  if (len < <usize>FDT_HEADER_SIZE || ld32be(p) != FDT_MAGIC) return DTNODE_ERR_BAD_DTB;
-  const total = <u64>ld32be(p + 4);
-  if (total > <u64>len) return DTNODE_ERR_BAD_DTB;
-  const os = <u64>ld32be(p + 8), ot = <u64>ld32be(p + 12);
-  const ss = <u64>ld32be(p + 36), ts = <u64>ld32be(p + 32);
-  if (os + ss > total || ot + ts > total || (os & 3) != 0) return DTNODE_ERR_BAD_DTB;
-  S0 = <u32>os; S1 = <u32>(os + ss); T0 = <u32>ot; T1 = <u32>(ot + ts);
+// ---------------------------------------------------------------- the plan
+// What dtnode_generate decided before writing: the host node and its properties (offsets in the
+// open host blob), the cells, and the caller's placement.
+let node: u32 = 0;
+let hac: u32 = 2, hsc: u32 = 1;       // host parent cells
+let gac: u32 = 2, gsc: u32 = 2;       // guest parent cells
+let rel: u64 = 0;                     // guest reg values are relative to it
+let identityBus = false;              // a generated 2/2 bus: `ranges;`, absolute reg
+let nReg: i32 = 0;
+let regsGiven: i32 = 0;               // guest addresses the caller gave (nRegs)
+let regOff: u32 = 0;                  // host reg value
+let clkOff: u32 = 0, clkLen: u32 = 0; // host clocks value (clkLen 0: none written)
+let builder: i32 = 0;
+let regs: usize = 0, spis: usize = 0, flags: usize = 0, nIrqs: i32 = 0;
+let busBase: u64 = 0, busSize: u64 = 0, intc: u32 = 0, firstPhandle: u32 = 0;
+
+function overlaps(a: usize, al: usize, b: usize, bl: usize): bool { return al != 0 && bl != 0 && a < b + bl && b < a + al; }
+
+/** 1 when the host node has property s (decoded), 0 when not, or DTNODE_ERR_BAD_DTB. */
+function hostProp(s: string): i32 {
+  const st = getPropS(node, s);
+  if (st == ERR_NOT_FOUND) return 0;
+  return st < 0 ? hostFault(st) : 1;
+}
+
+/** The size of host reg entry r (its hsc cells after hac address cells). */
+function hostRegSize(r: i32): u64 {
+  const p = B + regOff + <u32>r * (hac + hsc) * 4 + hac * 4;
+  if (hsc == 0) return 0;
+  if (hsc == 1) return <u64>ld32be(p);
+  return (<u64>ld32be(p) << 32) | <u64>ld32be(p + 4);
+}
+
+/** Every refusal that depends on values rather than on space, in the order the generator has
+ *  always checked them. 0 or a status. */
+function decide(): i32 {
+  let st = parentCells(node);
+  if (st < 0) return st;
+  hac = parentAc; hsc = parentSc;
+  if (hac < 1 || hac > 2 || hsc > 2) return DTNODE_ERR_CELLS;
+  if (gac < 1 || gac > 2 || gsc < 1 || gsc > 2) return ERR_BAD_ARG;
+  // Guest reg values are relative to `rel`: 0 for a generated 2/2 bus (empty ranges), the bus base
+  // for a generated bus with other cells (ranges maps 0 to it), regBase for the VMM's own bus.
+  identityBus = busSize != 0 && gac == 2 && gsc == 2;
+  if (busSize != 0) rel = identityBus ? 0 : busBase;
+
+  // reg: host entries -> guest addresses, host sizes.
+  nReg = 0; regOff = 0;
+  st = hostProp("reg");
+  if (st < 0) return st;
+  if (st == 1) {
+    const entry = (hac + hsc) * 4;
+    if (DATALEN % entry != 0) return DTNODE_ERR_BAD_DTB;
+    if (DATALEN / entry > <u32>MAX_REGS) return DTNODE_ERR_TOO_BIG;
+    nReg = <i32>(DATALEN / entry);
+    regOff = DATA;
+    if (nReg > regsGiven) return DTNODE_ERR_REG_COUNT;
+  }
+
+  // clocks: each phandle must name a fixed-clock (#clock-cells 0).
+  clkOff = 0; clkLen = 0; dropClocks();
+  st = hostProp("clocks");
+  if (st < 0) return st;
+  if (st == 1) {
+    clkOff = DATA; clkLen = DATALEN;
+    st = collectClocks(clkOff, clkLen);
+    if (st < 0) return st;
+  }
+
+  builder = builderOf(node);
+  if (builder < 0) return builder;
+  if (builder == BUILDER_XGBE) {
+    st = xgbeCheck(node, nReg, clkLen);
+    if (st < 0) return st;
+  }
+  if (builder == BUILDER_XGMAC) { dropClocks(); clkLen = 0; }
+
+  if (busSize != 0 && !identityBus && !fitsCells(busSize, gsc)) return DTNODE_ERR_CELLS;
+  if (nReg > 0 && ld64le(regs) < rel) return DTNODE_ERR_CELLS;
+  st = hostProp("compatible");
+  if (st < 0) return st;
+  if (st == 0) return DTNODE_ERR_NO_COMPATIBLE;
+  for (let r = 0; r < nReg; r++) {
+    const a = ld64le(regs + <usize>r * 8);
+    if (a < rel || !fitsCells(a - rel, gac) || !fitsCells(hostRegSize(r), gsc)) return DTNODE_ERR_CELLS;
+  }
   return 0;
 }
 
-// Token decoding state: the token at `off`; next() moves on. Values of the last token:
-let tok: u32 = 0;
-let tokNext: u32 = 0;    // offset of the following token
-let nameOff: u32 = 0;    // BEGIN_NODE: name offset; PROP: name offset in strings block (absolute)
-let nameLen: u32 = 0;
-let dataOff: u32 = 0;    // PROP data
-let dataLen: u32 = 0;
+/** Writes the planned tree to the open writer h and finishes it: its totalsize, ERR_NO_SPACE,
+ *  DTNODE_ERR_BAD_DTB (a host name the writer refuses), or ERR_INTERNAL. Closes h. */
+function build(h: i32): i32 {
+  if (h < 0) return h;   // ERR_NO_SPACE (cap below the writer's MIN_BUFFER), ERR_LIMIT
+  emitTo(h);
+  let st = emitTree();
+  if (st >= 0) st = emitStatus();
+  if (st >= 0) {
+    st = finish(h);
+    if (st < 0) st = ERR_INTERNAL;   // FDT_ERR_W_CORRUPT: dtnode wrote outside a property value
+  }
+  close(h);
+  return st;
+}
 
-/** Decodes the token at off; false (badAt set) when it leaves the struct block. */
-function token(off: u32): bool {
-  badAt = off;
-  if (off < S0 || off > S1 || S1 - off < 4 || (off & 3) != 0) return false;
-  tok = ld32be(D + off);
-  let p = off + 4;
-  if (tok == FDT_BEGIN_NODE) {
-    nameOff = p;
-    while (true) {
-      if (p >= S1) return false;
-      if (ld8(D + p) == 0) break;
-      p++;
+function emitTree(): i32 {
+  beginBytes(0, 0);
+  propWord("#address-cells", 2);
+  propWord("#size-cells", 2);
+  let st = emitClocks(firstPhandle);
+  if (st < 0) return st;
+  if (busSize != 0) {
+    beginUnit(0, 0, "platform-bus", busBase, true);
+    propCopy("compatible", BUS_COMPAT, BUS_COMPAT_LEN);
+    propWord("#address-cells", gac);
+    propWord("#size-cells", gsc);
+    if (identityBus) propEmpty("ranges");
+    else {
+      // ranges = <child 0 (gac cells), parent busBase (2 cells), length busSize (gsc cells)>
+      let p = prop("ranges", (gac + 2 + gsc) * 4);
+      if (p != 0) { p += putCells(p, 0, gac); p += putCells(p, busBase, 2); putCells(p, busSize, gsc); }
     }
-    nameLen = p - nameOff;
-    tokNext = (p + 1 + 3) & ~3;
-    return tokNext <= S1;
+    if (intc != 0) propWord("interrupt-parent", intc);
   }
-  if (tok == FDT_PROP) {
-    if (S1 - p < 8) return false;
-    dataLen = ld32be(D + p);
-    const no = ld32be(D + p + 4);
-    dataOff = p + 8;
-    if (dataLen > S1 - dataOff) return false;
-    if (no >= T1 - T0) return false;
-    nameOff = T0 + no;
-    let q = nameOff;
-    while (true) {
-      if (q >= T1) return false;
-      if (ld8(D + q) == 0) break;
-      q++;
-    }
-    nameLen = q - nameOff;
-    tokNext = (dataOff + dataLen + 3) & ~3;
-    return tokNext <= S1;
-  }
-  if (tok == FDT_END_NODE || tok == FDT_NOP || tok == FDT_END) { tokNext = p; return true; }
-  return false;
-}
-
-/** Is the last token's name equal to the literal? */
-function nameIs(lit: string): bool {
-  if (<u32>lit.length != nameLen) return false;
-  for (let i = 0; i < lit.length; i++) if (ld8(D + nameOff + <u32>i) != <u32>lit.charCodeAt(i)) return false;
-  return true;
-}
-
-// Found-property state (findProp).
-let propOff: u32 = 0;
-let propLen: u32 = 0;
-
-/** Looks for property `name` among the properties of the node whose BEGIN_NODE is at `node`.
- *  1 found, 0 absent, DTNODE_ERR_BAD_DTB. */
-function findProp(node: u32, name: string): i32 {
-  if (!token(node) || tok != FDT_BEGIN_NODE) return DTNODE_ERR_BAD_DTB;
-  let off = tokNext;
-  while (true) {
-    if (!token(off)) return DTNODE_ERR_BAD_DTB;
-    if (tok == FDT_PROP) {
-      if (nameIs(name)) { propOff = dataOff; propLen = dataLen; return 1; }
-    } else if (tok != FDT_NOP) return 0;
-    off = tokNext;
-  }
-}
-
-/** u32 property value or `dflt` when absent (or not 4 bytes). */
-function propU32(node: u32, name: string, dflt: u32): u32 {
-  const r = findProp(node, name);
-  if (r != 1 || propLen != 4) return dflt;
-  return ld32be(D + propOff);
-}
-
-/** Does the node's compatible list hold `lit`? */
-function compatibleHas(node: u32, lit: string): bool {
-  if (findProp(node, "compatible") != 1) return false;
-  let s = propOff;
-  const end = propOff + propLen;
-  while (s < end) {
-    let e = s;
-    while (e < end && ld8(D + e) != 0) e++;
-    if (e - s == <u32>lit.length) {
-      let eq = true;
-      for (let i = 0; i < lit.length; i++) if (ld8(D + s + <u32>i) != <u32>lit.charCodeAt(i)) { eq = false; break; }
-      if (eq) return true;
-    }
-    s = e + 1;
-  }
-  return false;
-}
-
-// Path components: [PART_START[i], PART_END[i]) in the path buffer.
-const PART_START = new StaticArray<usize>(MAX_PATH_PARTS);
-const PART_END = new StaticArray<usize>(MAX_PATH_PARTS);
-const CELLS_A = new StaticArray<u32>(FDT_MAX_DEPTH + 1);
-const CELLS_S = new StaticArray<u32>(FDT_MAX_DEPTH + 1);
-let parentAc: u32 = 2;
-let parentSc: u32 = 1;
-
-/** Does the node name at nameOff match path part i (exactly, or up to '@' when the part has none)? */
-function partMatches(path: usize, i: i32): bool {
-  const ps = PART_START[i], pe = PART_END[i];
-  const pl = <u32>(pe - ps);
-  let hasAt = false;
-  for (let k: usize = ps; k < pe; k++) if (ld8(path + k) == 0x40) hasAt = true;
-  let cmpLen = nameLen;
-  if (!hasAt) {
-    for (let k: u32 = 0; k < nameLen; k++) if (ld8(D + nameOff + k) == 0x40) { cmpLen = k; break; }
-  }
-  if (cmpLen != pl) return false;
-  return cmp(D + nameOff, path + ps, <usize>pl) == 0;
-}
-
-/** Offset of the node at `path` (absolute, "/a/b"), with parentAc/parentSc set to its parent's
- *  cells. DTNODE_ERR_NO_NODE, DTNODE_ERR_BAD_DTB, ERR_BAD_ARG (path not absolute or too deep). */
-function findPath(path: usize, len: usize): i32 {
-  if (len == 0 || ld8(path) != 0x2f) return ERR_BAD_ARG;
-  let n = 0;
-  let i: usize = 1;
-  while (i < len) {
-    let j = i;
-    while (j < len && ld8(path + j) != 0x2f) j++;
-    if (j > i) {
-      if (n >= MAX_PATH_PARTS) return ERR_BAD_ARG;
-      PART_START[n] = i; PART_END[n] = j; n++;
-    }
-    i = j + 1;
-  }
-  let off = S0;
-  let depth = -1;      // depth of the current node (root = 0)
-  let matched = 0;     // path parts matched by the current chain of ancestors
-  while (true) {
-    if (!token(off)) return DTNODE_ERR_BAD_DTB;
-    if (tok == FDT_BEGIN_NODE) {
-      depth++;
-      if (depth > FDT_MAX_DEPTH) return DTNODE_ERR_BAD_DTB;
-      CELLS_A[depth] = 2; CELLS_S[depth] = 1;
-      if (depth == 0) {
-        if (n == 0) { parentAc = 2; parentSc = 1; return <i32>off; }
-      } else if (matched == depth - 1 && partMatches(path, depth - 1)) {
-        matched = depth;
-        if (matched == n) {
-          parentAc = CELLS_A[depth - 1]; parentSc = CELLS_S[depth - 1];
-          return <i32>off;
-        }
-      }
-    } else if (tok == FDT_PROP) {
-      if (depth < 0) return DTNODE_ERR_BAD_DTB;
-      if (dataLen == 4 && nameIs("#address-cells")) CELLS_A[depth] = ld32be(D + dataOff);
-      else if (dataLen == 4 && nameIs("#size-cells")) CELLS_S[depth] = ld32be(D + dataOff);
-    } else if (tok == FDT_END_NODE) {
-      if (depth < 0) return DTNODE_ERR_BAD_DTB;
-      if (matched >= depth) matched = depth - 1;
-      if (matched < 0) matched = 0;
-      depth--;
-      if (depth < 0) return DTNODE_ERR_NO_NODE;
-    } else if (tok == FDT_END) {
-      return DTNODE_ERR_NO_NODE;
-    }
-    off = tokNext;
-  }
-}
-
-/** Offset of the node whose phandle (or linux,phandle) is ph; DTNODE_ERR_NO_NODE, BAD_DTB. */
-function findPhandle(ph: u32): i32 {
-  let off = S0;
-  let node: u32 = 0;
-  let depth = 0;
-  while (true) {
-    if (!token(off)) return DTNODE_ERR_BAD_DTB;
-    if (tok == FDT_BEGIN_NODE) { node = off; depth++; if (depth > FDT_MAX_DEPTH + 1) return DTNODE_ERR_BAD_DTB; }
-    else if (tok == FDT_PROP) {
-      if (dataLen == 4 && (nameIs("phandle") || nameIs("linux,phandle")) && ld32be(D + dataOff) == ph) return <i32>node;
-    } else if (tok == FDT_END_NODE) { depth--; if (depth < 0) return DTNODE_ERR_BAD_DTB; }
-    else if (tok == FDT_END) return DTNODE_ERR_NO_NODE;
-    off = tokNext;
-  }
-}
-
-// ---------------------------------------------------------------- output writer (interim)
-const OS: usize = memory.data(MAX_OUT_STRUCT, 8);
-const OT: usize = memory.data(MAX_OUT_STRINGS, 8);
-let os: i32 = 0;
-let ot: i32 = 0;
-let tooBig = false;
-
-function room(n: i32): bool {
-  if (tooBig || n > MAX_OUT_STRUCT - os) { tooBig = true; return false; }
-  return true;
-}
-function w32(v: u32): void { if (room(4)) { st32be(OS + <usize>os, v); os += 4; } }
-function wBytes(src: usize, n: i32): void {
-  const padded = (n + 3) & ~3;
-  if (!room(padded)) return;
-  copy(OS + <usize>os, src, <usize>n);
-  fill(OS + <usize>os + <usize>n, 0, <usize>(padded - n));
-  os += padded;
-}
-
-/** Offset of the literal in the strings block (added once). */
-function strOff(lit: string): u32 {
-  const n = lit.length;
-  let i = 0;
-  while (i < ot) {
-    let e = i;
-    while (ld8(OT + <usize>e) != 0) e++;
-    if (e - i == n) {
-      let eq = true;
-      for (let k = 0; k < n; k++) if (ld8(OT + <usize>(i + k)) != <u32>lit.charCodeAt(k)) { eq = false; break; }
-      if (eq) return <u32>i;
-    }
-    i = e + 1;
-  }
-  if (n + 1 > MAX_OUT_STRINGS - ot) { tooBig = true; return 0; }
-  const at = ot;
-  for (let k = 0; k < n; k++) st8(OT + <usize>(ot + k), <u32>lit.charCodeAt(k));
-  st8(OT + <usize>(ot + n), 0);
-  ot += n + 1;
-  return <u32>at;
-}
-
-/** Same, for a name in the host DTB. */
-function strOffHost(p: usize, n: i32): u32 {
-  let i = 0;
-  while (i < ot) {
-    let e = i;
-    while (ld8(OT + <usize>e) != 0) e++;
-    if (e - i == n && cmp(OT + <usize>i, p, <usize>n) == 0) return <u32>i;
-    i = e + 1;
-  }
-  if (n + 1 > MAX_OUT_STRINGS - ot) { tooBig = true; return 0; }
-  const at = ot;
-  copy(OT + <usize>ot, p, <usize>n);
-  st8(OT + <usize>(ot + n), 0);
-  ot += n + 1;
-  return <u32>at;
-}
-
-function propHead(name: string, len: i32): void { w32(FDT_PROP); w32(<u32>len); w32(strOff(name)); }
-function propCopy(name: string, src: usize, len: i32): void { propHead(name, len); wBytes(src, len); }
-function propWord(name: string, v: u32): void { propHead(name, 4); w32(v); }
-function propEmpty(name: string): void { propHead(name, 0); }
-function beginLit(name: string): void {
-  w32(FDT_BEGIN_NODE);
-  const n = name.length;
-  const padded = (n + 1 + 3) & ~3;
-  if (!room(padded)) return;
-  for (let k = 0; k < n; k++) st8(OS + <usize>(os + k), <u32>name.charCodeAt(k));
-  fill(OS + <usize>(os + n), 0, <usize>(padded - n));
-  os += padded;
-}
-/** BEGIN_NODE with the host name's base (before '@') and a hex unit address. */
-function beginUnit(base: usize, baseLen: i32, lit: string, unit: u64, withUnit: bool): void {
-  w32(FDT_BEGIN_NODE);
-  if (!room(baseLen + lit.length + 18 + 4)) return;
-  let p = os;
-  copy(OS + <usize>p, base, <usize>baseLen); p += baseLen;
-  for (let k = 0; k < lit.length; k++) { st8(OS + <usize>p, <u32>lit.charCodeAt(k)); p++; }
-  if (withUnit) {
-    st8(OS + <usize>p, 0x40); p++;
-    let digits = 1;
-    let v = unit >> 4;
-    while (v != 0) { digits++; v >>= 4; }
-    for (let k = digits - 1; k >= 0; k--) {
-      const d = <u32>((unit >> (<u64>k * 4)) & 0xf);
-      st8(OS + <usize>p, d < 10 ? 0x30 + d : 0x57 + d); p++;
+  // device node: host name before '@', then the guest address of its first region
+  st = token(node);
+  if (st < 0) return hostFault(st);
+  const first: u64 = nReg > 0 ? ld64le(regs) : 0;
+  beginUnit(B + NAME, <i32>baseLength(B + NAME, NAMELEN), "", first - rel, nReg > 0);
+  st = hostProp("compatible");
+  if (st <= 0) return st < 0 ? st : DTNODE_ERR_NO_COMPATIBLE;
+  propCopy("compatible", B + DATA, DATALEN);
+  if (intc != 0 && busSize == 0) propWord("interrupt-parent", intc);
+  if (nReg > 0) {
+    let p = prop("reg", <u32>nReg * (gac + gsc) * 4);
+    for (let r = 0; p != 0 && r < nReg; r++) {
+      p += putCells(p, ld64le(regs + <usize>r * 8) - rel, gac);
+      p += putCells(p, hostRegSize(r), gsc);
     }
   }
-  st8(OS + <usize>p, 0); p++;
-  while ((p & 3) != 0) { st8(OS + <usize>p, 0); p++; }
-  os = p;
-}
-function endNode(): void { w32(FDT_END_NODE); }
-
-/** Writes cells (1 or 2) of v; false when v does not fit. */
-function wCells(v: u64, cells: u32): bool {
-  if (cells == 1) { if (v > 0xffff_ffff) return false; w32(<u32>v); return true; }
-  w32(<u32>(v >> 32)); w32(<u32>v);
-  return true;
-}
-
-/** Reads `cells` (1 or 2) big-endian cells at D+off. */
-function rCells(off: u32, cells: u32): u64 {
-  if (cells == 1) return <u64>ld32be(D + off);
-  return (<u64>ld32be(D + off) << 32) | <u64>ld32be(D + off + 4);
-}
-
-// Clock mapping: host phandle -> host node offset, new phandle.
-const CLK_HOST = new StaticArray<u32>(MAX_CLOCKS);
-const CLK_NODE = new StaticArray<u32>(MAX_CLOCKS);
-let nClk = 0;
-
-/** Copies a clock provider node: its name, every property but phandle, then the new phandle. */
-function copyClockNode(node: u32, newPh: u32): i32 {
-  if (!token(node)) return DTNODE_ERR_BAD_DTB;
-  const nm = D + nameOff;
-  const nl = <i32>nameLen;
-  w32(FDT_BEGIN_NODE);
-  wBytes(nm, nl);
-  if ((nl & 3) == 0) w32(0);   // wBytes pads with NULs; a name filling its words needs one more
-  let off = tokNext;
-  while (true) {
-    if (!token(off)) return DTNODE_ERR_BAD_DTB;
-    if (tok == FDT_PROP) {
-      if (!nameIs("phandle") && !nameIs("linux,phandle")) {
-        const sOff = strOffHost(D + nameOff, <i32>nameLen);
-        const dOff = dataOff, dLen = dataLen;
-        w32(FDT_PROP); w32(dLen); w32(sOff); wBytes(D + dOff, <i32>dLen);
-      }
-    } else if (tok != FDT_NOP) break;
-    off = tokNext;
+  if (nIrqs > 0) {
+    const p = prop("interrupts", <u32>nIrqs * 12);
+    for (let q = 0; p != 0 && q < nIrqs; q++) {
+      const f = ld32le(flags + <usize>q * 4);
+      const level = builder == BUILDER_XGMAC || (f & VFIO_IRQ_INFO_AUTOMASKED) != 0;
+      const o = p + <usize>q * 12;
+      st32be(o, GIC_SPI);
+      st32be(o + 4, ld32le(spis + <usize>q * 4));
+      st32be(o + 8, level ? IRQ_TYPE_LEVEL_HIGH : IRQ_TYPE_EDGE_RISING);
+    }
   }
-  propWord("phandle", newPh);
-  endNode();
+  st = builder == BUILDER_XGMAC ? 1 : hostProp("dma-coherent");
+  if (st < 0) return st;
+  if (st == 1) propEmpty("dma-coherent");
+  if (builder == BUILDER_XGBE) {
+    st = xgbeEmit(node);
+    if (st < 0) return st;
+  }
+  if (clkLen > 0) {
+    const p = prop("clocks", clkLen);
+    for (let o: u32 = 0; p != 0 && o < clkLen; o += 4) st32be(p + o, guestPhandle(ld32be(B + clkOff + o), firstPhandle));
+    st = hostProp("clock-names");
+    if (st < 0) return st;
+    if (st == 1) propCopy("clock-names", B + DATA, DATALEN);
+  }
+  end();
+  if (busSize != 0) end();
+  end();
   return 0;
+}
+
+/** The finished blob at p exceeds MAX_OUT_STRUCT or MAX_OUT_STRINGS. */
+function tooBig(p: usize): bool {
+  return ld32be(p + HDR_SIZE_DT_STRUCT) > MAX_OUT_STRUCT || ld32be(p + HDR_SIZE_DT_STRINGS) > MAX_OUT_STRINGS;
 }
 
 /** Generates the guest DTB for the host node at `path` (see the header for its shape).
@@ -429,189 +248,67 @@ function copyClockNode(node: u32, newPh: u32): i32 {
  *  absolute for a generated 2/2 bus (empty ranges), relative to busBase for a generated bus with
  *  other cells (its ranges maps 0 to busBase), and relative to regBase when busSize is 0 (the
  *  VMM's own bus). intc: the guest GIC's phandle, written as interrupt-parent on the generated
- *  bus (or on the device when there is none); 0: none (inherited from the guest root). firstPhandle: the first phandle free in the guest tree.
+ *  bus (or on the device when there is none); 0: none (inherited from the guest root).
+ *  firstPhandle: the first phandle free in the guest tree.
  *  Returns the DTB size; result slots 0 = size, 1 = phandles used, 2 = reg entries, 3 = clocks
  *  copied, 4 = builder (0 generic, 1 calxeda,hb-xgmac, 2 amd,xgbe-seattle-v1a).
- *  ERR_BAD_ARG (buffers outside scratch), ERR_NO_SPACE (slot 0: size needed),
- *  DTNODE_ERR_BAD_DTB, DTNODE_ERR_NO_NODE, DTNODE_ERR_NO_COMPATIBLE, DTNODE_ERR_REG_COUNT,
- *  DTNODE_ERR_IRQ_COUNT, DTNODE_ERR_CLOCK, DTNODE_ERR_CELLS, DTNODE_ERR_TOO_BIG,
- *  DTNODE_ERR_MISSING_PROP (a builder's mandatory property). */
+ *  ERR_BAD_ARG (buffers outside scratch, out overlapping an input), ERR_NO_SPACE (slot 0: size
+ *  needed), ERR_LIMIT (no fdt writer free: MAX_WRITERS are open), DTNODE_ERR_BAD_DTB (slot 1 =
+ *  fault offset and slot 2 = the reader's FDT_ERR_* status when the fdt reader found it),
+ *  DTNODE_ERR_NO_NODE, DTNODE_ERR_NO_COMPATIBLE, DTNODE_ERR_REG_COUNT, DTNODE_ERR_IRQ_COUNT,
+ *  DTNODE_ERR_CLOCK, DTNODE_ERR_CELLS, DTNODE_ERR_TOO_BIG, DTNODE_ERR_MISSING_PROP (a builder's
+ *  mandatory property). */
 export function dtnode_generate(
   dtb: usize, dtbLen: usize, path: usize, pathLen: usize,
-  regs: usize, nRegs: i32, spis: usize, flags: usize, nIrqs: i32,
-  busBase: u64, busSize: u64, guestAc: u32, guestSc: u32, regBase: u64, intc: u32,
-  firstPhandle: u32, out: usize, cap: usize,
+  regs_: usize, nRegs: i32, spis_: usize, flags_: usize, nIrqs_: i32,
+  busBase_: u64, busSize_: u64, guestAc: u32, guestSc: u32, regBase: u64, intc_: u32,
+  firstPhandle_: u32, out: usize, cap: usize,
 ): i32 {
   clearResults();
-  if (nRegs < 0 || nRegs > MAX_REGS || nIrqs < 0) return ERR_BAD_ARG;
-  if (nIrqs > MAX_IRQS) return DTNODE_ERR_IRQ_COUNT;
+  if (nRegs < 0 || nRegs > MAX_REGS || nIrqs_ < 0) return ERR_BAD_ARG;
+  if (nIrqs_ > MAX_IRQS) return DTNODE_ERR_IRQ_COUNT;
   if (!inScratch(dtb, dtbLen) || !inScratch(path, pathLen) || !inScratch(out, cap)) return ERR_BAD_ARG;
-  if (!inScratch(regs, <usize>nRegs * 8) || !inScratch(spis, <usize>nIrqs * 4) || !inScratch(flags, <usize>nIrqs * 4)) return ERR_BAD_ARG;
-  let st = openDtb(dtb, dtbLen);
+  const rl = <usize>nRegs * 8, il = <usize>nIrqs_ * 4;
+  if (!inScratch(regs_, rl) || !inScratch(spis_, il) || !inScratch(flags_, il)) return ERR_BAD_ARG;
+  // The writer writes to out while the inputs are still being read.
+  if (overlaps(out, cap, dtb, dtbLen) || overlaps(out, cap, path, pathLen) || overlaps(out, cap, regs_, rl)
+    || overlaps(out, cap, spis_, il) || overlaps(out, cap, flags_, il)) return ERR_BAD_ARG;
+  regs = regs_; regsGiven = nRegs; spis = spis_; flags = flags_; nIrqs = nIrqs_;
+  busBase = busBase_; busSize = busSize_; gac = guestAc; gsc = guestSc; rel = regBase;
+  intc = intc_; firstPhandle = firstPhandle_;
+
+  let st = openHost(dtb, dtbLen);
   if (st < 0) return st;
-  const node = findPath(path, pathLen);
-  if (node < 0) return node;
-  const hac = parentAc, hsc = parentSc;
-  if (hac < 1 || hac > 2 || hsc > 2) return DTNODE_ERR_CELLS;
-  if (guestAc < 1 || guestAc > 2 || guestSc < 1 || guestSc > 2) return ERR_BAD_ARG;
-  const gac = guestAc, gsc = guestSc;
-  // Guest reg values are relative to `rel`: 0 for a generated 2/2 bus (empty ranges), the bus base
-  // for a generated bus with other cells (ranges maps 0 to it), regBase for the VMM's own bus.
-  const identityBus = busSize != 0 && gac == 2 && gsc == 2;
-  const rel: u64 = busSize == 0 ? regBase : identityBus ? 0 : busBase;
+  st = pathOffset(path, <u32>pathLen);
+  if (st == ERR_BAD_ARG) return ERR_BAD_ARG;
+  if (st == ERR_NOT_FOUND) return DTNODE_ERR_NO_NODE;
+  if (st < 0) return hostFault(st);
+  node = <u32>st;
+  st = decide();
+  if (st < 0) return st;
 
-  // reg: host entries -> guest addresses, host sizes.
-  let nReg = 0;
-  let regOff: u32 = 0;
-  const entry = (hac + hsc) * 4;
-  if (findProp(<u32>node, "reg") == 1) {
-    if (propLen % entry != 0) return DTNODE_ERR_BAD_DTB;
-    nReg = <i32>(propLen / entry);
-    regOff = propOff;
-    if (nReg > MAX_REGS) return DTNODE_ERR_TOO_BIG;
-    if (nReg > nRegs) return DTNODE_ERR_REG_COUNT;
-  }
-
-  // clocks: each phandle must name a fixed-clock (#clock-cells 0).
-  nClk = 0;
-  let clkOff: u32 = 0, clkLen: u32 = 0;
-  if (findProp(<u32>node, "clocks") == 1) {
-    clkOff = propOff; clkLen = propLen;
-    if ((clkLen & 3) != 0) return DTNODE_ERR_BAD_DTB;
-    for (let o: u32 = 0; o < clkLen; o += 4) {
-      const ph = ld32be(D + clkOff + o);
-      let known = false;
-      for (let k = 0; k < nClk; k++) if (CLK_HOST[k] == ph) known = true;
-      if (known) continue;
-      const cn = findPhandle(ph);
-      if (cn < 0) return cn == DTNODE_ERR_NO_NODE ? DTNODE_ERR_CLOCK : cn;
-      if (!compatibleHas(<u32>cn, "fixed-clock") || propU32(<u32>cn, "#clock-cells", 0) != 0) return DTNODE_ERR_CLOCK;
-      if (nClk >= MAX_CLOCKS) return DTNODE_ERR_TOO_BIG;
-      CLK_HOST[nClk] = ph; CLK_NODE[nClk] = <u32>cn; nClk++;
-    }
-  }
-
-  const builder = builderOf(<u32>node);
-  if (builder == BUILDER_XGBE) {
-    if (nReg != XGBE_REGS) return DTNODE_ERR_REG_COUNT;
-    if (clkLen != XGBE_CLOCKS * 4) return DTNODE_ERR_CLOCK;
-    for (let i = 0; i < XGBE_PROPS.length; i++) {
-      if (XGBE_PROP_MANDATORY[i] && findProp(<u32>node, XGBE_PROPS[i]) != 1) return DTNODE_ERR_MISSING_PROP;
-    }
-    if (findProp(<u32>node, "clock-names") != 1) return DTNODE_ERR_MISSING_PROP;
-  }
-  if (builder == BUILDER_XGMAC) { nClk = 0; clkLen = 0; }
-
-  // emit
-  os = 0; ot = 0; tooBig = false;
-  beginLit("");
-  propWord("#address-cells", 2);
-  propWord("#size-cells", 2);
-  for (let k = 0; k < nClk; k++) {
-    st = copyClockNode(CLK_NODE[k], firstPhandle + <u32>k);
+  st = build(create(out, cap, firstPhandle));
+  if (st == ERR_NO_SPACE) {
+    // Measure: the same tree into the static buffer (the writer above is closed, so one is free).
+    st = build(createIn(MEASURE, MEASURE_CAP, firstPhandle));
+    if (st == ERR_NO_SPACE || (st >= 0 && tooBig(MEASURE))) return DTNODE_ERR_TOO_BIG;
     if (st < 0) return st;
+    clearResults();
+    setResult(0, <u64>st);
+    return ERR_NO_SPACE;
   }
-  if (busSize != 0) {
-    beginUnit(0, 0, "platform-bus", busBase, true);
-    propCopy("compatible", BUS_COMPAT, BUS_COMPAT_LEN);
-    propWord("#address-cells", gac);
-    propWord("#size-cells", gsc);
-    if (identityBus) propEmpty("ranges");
-    else {
-      // ranges = <child 0 (gac cells), parent busBase (2 cells), length busSize (gsc cells)>
-      propHead("ranges", <i32>(gac + 2 + gsc) * 4);
-      wCells(0, gac); wCells(busBase, 2);
-      if (!wCells(busSize, gsc)) return DTNODE_ERR_CELLS;
-    }
-  }
-  if (intc != 0 && busSize != 0) propWord("interrupt-parent", intc);
-  // device node: host name before '@', then the guest address of its first region
-  if (!token(<u32>node)) return DTNODE_ERR_BAD_DTB;
-  let baseLen = <i32>nameLen;
-  for (let k: u32 = 0; k < nameLen; k++) if (ld8(D + nameOff + k) == 0x40) { baseLen = <i32>k; break; }
-  const first: u64 = nReg > 0 ? ld64le(regs) : 0;
-  if (nReg > 0 && first < rel) return DTNODE_ERR_CELLS;
-  beginUnit(D + nameOff, baseLen, "", first - rel, nReg > 0);
-  if (findProp(<u32>node, "compatible") != 1) return DTNODE_ERR_NO_COMPATIBLE;
-  propCopy("compatible", D + propOff, <i32>propLen);
-  if (intc != 0 && busSize == 0) propWord("interrupt-parent", intc);
-  if (nReg > 0) {
-    propHead("reg", nReg * <i32>(gac + gsc) * 4);
-    for (let r = 0; r < nReg; r++) {
-      const size = hsc == 0 ? <u64>0 : rCells(regOff + <u32>r * entry + hac * 4, hsc);
-      const a = ld64le(regs + <usize>r * 8);
-      if (a < rel || !wCells(a - rel, gac) || !wCells(size, gsc)) return DTNODE_ERR_CELLS;
-    }
-  }
-  if (nIrqs > 0) {
-    propHead("interrupts", nIrqs * 12);
-    for (let q = 0; q < nIrqs; q++) {
-      const f = ld32le(flags + <usize>q * 4);
-      w32(GIC_SPI);
-      w32(ld32le(spis + <usize>q * 4));
-      const level = builder == BUILDER_XGMAC || (f & VFIO_IRQ_INFO_AUTOMASKED) != 0;
-      w32(level ? IRQ_TYPE_LEVEL_HIGH : IRQ_TYPE_EDGE_RISING);
-    }
-  }
-  if (builder == BUILDER_XGMAC || findProp(<u32>node, "dma-coherent") == 1) propEmpty("dma-coherent");
-  if (builder == BUILDER_XGBE) {
-    for (let i = 0; i < XGBE_PROPS.length; i++) {
-      if (findProp(<u32>node, XGBE_PROPS[i]) == 1) propCopy(XGBE_PROPS[i], D + propOff, <i32>propLen);
-    }
-  }
-  if (clkLen > 0) {
-    propHead("clocks", <i32>clkLen);
-    for (let o: u32 = 0; o < clkLen; o += 4) {
-      const ph = ld32be(D + clkOff + o);
-      let k = 0;
-      while (k < nClk && CLK_HOST[k] != ph) k++;
-      w32(firstPhandle + <u32>k);
-    }
-    if (findProp(<u32>node, "clock-names") == 1) propCopy("clock-names", D + propOff, <i32>propLen);
-  }
-  endNode();
-  if (busSize != 0) endNode();
-  endNode();
-  w32(FDT_END);
-  if (tooBig) return DTNODE_ERR_TOO_BIG;
-
-  // assemble: header | reserve map (one empty entry) | struct | strings
-  const offRsv: u32 = 40;
-  const offStruct: u32 = offRsv + 16;
-  const offStrings: u32 = offStruct + <u32>os;
-  const total: u32 = offStrings + <u32>ot;
-  if (<usize>total > cap) { setResult(0, <u64>total); return ERR_NO_SPACE; }
-  st32be(out, FDT_MAGIC);
-  st32be(out + 4, total);
-  st32be(out + 8, offStruct);
-  st32be(out + 12, offStrings);
-  st32be(out + 16, offRsv);
-  st32be(out + 20, 17);
-  st32be(out + 24, 16);
-  st32be(out + 28, 0);
-  st32be(out + 32, <u32>ot);
-  st32be(out + 36, <u32>os);
-  fill(out + offRsv, 0, 16);
-  copy(out + offStruct, OS, <usize>os);
-  copy(out + offStrings, OT, <usize>ot);
-  setResult(0, <u64>total);
-  setResult(1, <u64>nClk);
+  if (st < 0) return st;
+  if (tooBig(out)) return DTNODE_ERR_TOO_BIG;
+  clearResults();
+  setResult(0, <u64>st);
+  setResult(1, <u64>nClocks);
   setResult(2, <u64>nReg);
-  setResult(3, <u64>nClk);
+  setResult(3, <u64>nClocks);
   setResult(4, <u64>builder);
-  return <i32>total;
+  return st;
 }
 
-const BUS_COMPAT_LEN: i32 = 25;   // "qemu,platform\0simple-bus\0"
-const BUS_COMPAT: usize = memory.data<u8>([
-  0x71, 0x65, 0x6d, 0x75, 0x2c, 0x70, 0x6c, 0x61, 0x74, 0x66, 0x6f, 0x72, 0x6d, 0x00,
-  0x73, 0x69, 0x6d, 0x70, 0x6c, 0x65, 0x2d, 0x62, 0x75, 0x73, 0x00,
-]);
-
-const NAME_OFF = new StaticArray<u32>(FDT_MAX_DEPTH + 1);
-const NAME_LEN = new StaticArray<u32>(FDT_MAX_DEPTH + 1);
-
-/** Parses hex digits [p, p+n); false when empty, not hex, or beyond 64 bits. */
+/** Parses hex digits [p, p+n) into hexVal; false when empty, not hex, or beyond 64 bits. */
 let hexVal: u64 = 0;
 function parseHex(p: usize, n: usize): bool {
   if (n == 0 || n > 16) return false;
@@ -633,56 +330,15 @@ function parseHex(p: usize, n: usize): bool {
  *  /sys/bus/platform/devices, e.g. "9010000.pl031"): the node whose name before '@' is <node name>
  *  and whose first reg address (in its parent's cells) is <hex address>. Writes the node's path
  *  into (out, cap); returns its length. ERR_BAD_ARG (buffers, a name without '.' or with a bad hex
- *  address), DTNODE_ERR_NO_NODE, DTNODE_ERR_BAD_DTB, ERR_NO_SPACE (slot 0: bytes needed). */
-export function dtnode_find_device(dtb: usize, dtbLen: usize, name: usize, nameLen_: usize, out: usize, cap: usize): i32 {
+ *  address), DTNODE_ERR_NO_NODE, DTNODE_ERR_BAD_DTB (slots 1/2 as dtnode_generate), ERR_NO_SPACE
+ *  (slot 0: bytes needed). */
+export function dtnode_find_device(dtb: usize, dtbLen: usize, name: usize, nameLen: usize, out: usize, cap: usize): i32 {
   clearResults();
-  if (!inScratch(dtb, dtbLen) || !inScratch(name, nameLen_) || !inScratch(out, cap)) return ERR_BAD_ARG;
+  if (!inScratch(dtb, dtbLen) || !inScratch(name, nameLen) || !inScratch(out, cap)) return ERR_BAD_ARG;
   let dot: usize = 0;
-  while (dot < nameLen_ && ld8(name + dot) != 0x2e) dot++;
-  if (dot >= nameLen_ || !parseHex(name, dot)) return ERR_BAD_ARG;
-  const want = hexVal;
-  const bs = name + dot + 1;
-  const bl = <u32>(nameLen_ - dot - 1);
-  const st = openDtb(dtb, dtbLen);
+  while (dot < nameLen && ld8(name + dot) != 0x2e) dot++;
+  if (dot >= nameLen || !parseHex(name, dot)) return ERR_BAD_ARG;
+  const st = openHost(dtb, dtbLen);
   if (st < 0) return st;
-  let off = S0;
-  let depth = -1;
-  while (true) {
-    if (!token(off)) return DTNODE_ERR_BAD_DTB;
-    if (tok == FDT_BEGIN_NODE) {
-      depth++;
-      if (depth > FDT_MAX_DEPTH) return DTNODE_ERR_BAD_DTB;
-      CELLS_A[depth] = 2; CELLS_S[depth] = 1;
-      NAME_OFF[depth] = nameOff; NAME_LEN[depth] = nameLen;
-      let base = nameLen;
-      for (let k: u32 = 0; k < nameLen; k++) if (ld8(D + nameOff + k) == 0x40) { base = k; break; }
-      if (depth > 0 && base == bl && cmp(D + nameOff, bs, <usize>bl) == 0) {
-        const node = off;
-        const ac = CELLS_A[depth - 1];
-        if ((ac == 1 || ac == 2) && findProp(node, "reg") == 1 && propLen >= ac * 4 && rCells(propOff, ac) == want) {
-          let need: usize = 0;
-          for (let d = 1; d <= depth; d++) need += 1 + <usize>NAME_LEN[d];
-          if (need > cap) { setResult(0, <u64>need); return ERR_NO_SPACE; }
-          let p = out;
-          for (let d = 1; d <= depth; d++) {
-            st8(p, 0x2f); p++;
-            copy(p, D + NAME_OFF[d], <usize>NAME_LEN[d]); p += <usize>NAME_LEN[d];
-          }
-          setResult(0, <u64>need);
-          return <i32>need;
-        }
-        if (!token(node)) return DTNODE_ERR_BAD_DTB;   // restore the walk's token state
-      }
-    } else if (tok == FDT_PROP) {
-      if (depth < 0) return DTNODE_ERR_BAD_DTB;
-      if (dataLen == 4 && nameIs("#address-cells")) CELLS_A[depth] = ld32be(D + dataOff);
-      else if (dataLen == 4 && nameIs("#size-cells")) CELLS_S[depth] = ld32be(D + dataOff);
-    } else if (tok == FDT_END_NODE) {
-      depth--;
-      if (depth < 0) return DTNODE_ERR_NO_NODE;
-    } else if (tok == FDT_END) {
-      return DTNODE_ERR_NO_NODE;
-    }
-    off = tokNext;
-  }
+  return findDevice(name + dot + 1, <u32>(nameLen - dot - 1), hexVal, out, cap);
 }

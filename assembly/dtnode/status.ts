@@ -1,7 +1,9 @@
 // Status codes of the dtnode module: -600 .. -699, see assembly/status.ts for the scheme.
 // Each code: a constant with a doc comment, and a line in dtnodeStatusName().
 
-/** The host DTB fails the header or structure checks (offset in result slot 1). */
+/** The host DTB fails the fdt reader's checks (when the reader found the fault: its offset in result
+ *  slot 1, its FDT_ERR_* status in slot 2), a reg or clocks length is not whole entries, or a host
+ *  node name cannot be written (the fdt writer refuses it). */
 export const DTNODE_ERR_BAD_DTB: i32 = -600;
 /** No node at the host path. */
 export const DTNODE_ERR_NO_NODE: i32 = -601;

@@ -453,8 +453,8 @@ export function nodeByPhandle(ph: u32): i32 {
   }
 }
 
-/** True when node's compatible list holds exactly the bytes (cp, cl); a status on a fault. */
-function hasCompatible(node: u32, cp: usize, cl: u32): i32 {
+/** 1 when node's compatible list holds exactly the bytes (cp, cl), 0 when not; a status on a fault. */
+export function hasCompatible(node: u32, cp: usize, cl: u32): i32 {
   const st = getPropS(node, "compatible");
   if (st == ERR_NOT_FOUND) return 0;
   if (st < 0) return st;

@@ -92,6 +92,11 @@ function room(w: Writer, add: u64, addStr: u64): i32 {
 
 export function create(ptr: usize, cap: usize, firstPhandle: u32): i32 {
   if (!inScratch(ptr, cap)) return ERR_BAD_ARG;
+  return createIn(ptr, cap, firstPhandle);
+}
+/** create() on a buffer the core owns (static data outside scratch, e.g. dtnode's measuring
+ *  buffer): the caller vouches for [ptr, ptr + cap). Not reachable from the exports. */
+export function createIn(ptr: usize, cap: usize, firstPhandle: u32): i32 {
   if (cap < <usize>MIN_BUFFER) { setResult(0, MIN_BUFFER); return ERR_NO_SPACE; }
   let s = -1;
   for (let i = 0; i < MAX_WRITERS; i++) if (!WRITERS[i].used) { s = i; break; }
@@ -135,12 +140,16 @@ function validName(np: usize, nl: u32, node: bool): bool {
   return true;
 }
 
-export function beginNode(h: i32, np: usize, nl: usize): i32 {
+export function beginNode(h: i32, np: usize, nl: usize): i32 { return beginNodeAt(h, np, nl, true); }
+/** beginNode with a name the core holds itself (a literal in static data): no scratch check. */
+export function beginNodeCore(h: i32, np: usize, nl: usize): i32 { return beginNodeAt(h, np, nl, false); }
+
+function beginNodeAt(h: i32, np: usize, nl: usize, checkScratch: bool): i32 {
   const w = writerOf(h);
   if (w === null) return ERR_BAD_HANDLE;
   const state = w.state;
   if (state != W_RESERVE_MAP && state != W_PROPS && state != W_CHILDREN) return ERR_BAD_STATE;
-  if (!inScratch(np, nl)) return ERR_BAD_ARG;
+  if (checkScratch && !inScratch(np, nl)) return ERR_BAD_ARG;
   const isRoot = state == W_RESERVE_MAP;
   if (isRoot ? nl != 0 : (nl == 0 || !validName(np, <u32>nl, true))) return FDT_ERR_W_BAD_NAME;
   if (w.depth >= FDT_MAX_DEPTH) return FDT_ERR_W_TOO_DEEP;
@@ -191,11 +200,15 @@ function findString(w: Writer, np: usize, nl: u32): u32 {
 
 /** Checks the state and name, makes room for a property of dl bytes, writes its header, and returns
  *  the buffer offset of its value (>= 0), or a status. The value bytes are zeroed (padding too). */
-export function propBegin(h: i32, np: usize, nl: usize, dl: u32): i32 {
+export function propBegin(h: i32, np: usize, nl: usize, dl: u32): i32 { return propBeginAt(h, np, nl, dl, true); }
+/** propBegin with a name the core holds itself (a literal in static data): no scratch check. */
+export function propBeginCore(h: i32, np: usize, nl: usize, dl: u32): i32 { return propBeginAt(h, np, nl, dl, false); }
+
+function propBeginAt(h: i32, np: usize, nl: usize, dl: u32, checkScratch: bool): i32 {
   const w = writerOf(h);
   if (w === null) return ERR_BAD_HANDLE;
   if (w.state != W_PROPS) return ERR_BAD_STATE;
-  if (!inScratch(np, nl)) return ERR_BAD_ARG;
+  if (checkScratch && !inScratch(np, nl)) return ERR_BAD_ARG;
   if (nl == 0 || !validName(np, <u32>nl, false)) return FDT_ERR_W_BAD_NAME;
   let dist = findString(w, np, <u32>nl);
   const addStr: u32 = dist == 0 ? <u32>nl + 1 : 0;

@@ -8,3 +8,4 @@ export { fuzz_pci } from "./pci";
 export { fuzz_vfio } from "./vfio";
 export { fuzz_fdt } from "./fdt";
 export { fuzz_fdt_merge } from "./fdt";
+export { fuzz_dtnode } from "./dtnode";

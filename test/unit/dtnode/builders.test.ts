@@ -1,4 +1,4 @@
-// Device-specific builders (assembly/dtnode/index.ts, table keyed by compatible): calxeda,hb-xgmac
+// Device-specific builders (assembly/dtnode/builders.ts, table keyed by compatible): calxeda,hb-xgmac
 // and amd,xgbe-seattle-v1a as QEMU's sysbus-fdt.c described them, on a host tree compiled by dtc
 // from the source below (modelled on the Seattle and Midway device trees), checked with fdtget.
 import { test } from 'uvu';
