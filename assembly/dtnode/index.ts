@@ -79,6 +79,8 @@ let regOff: u32 = 0;                  // host reg value
 let clkOff: u32 = 0, clkLen: u32 = 0; // host clocks value (clkLen 0: none written)
 let builder: i32 = 0;
 let regs: usize = 0, spis: usize = 0, flags: usize = 0, nIrqs: i32 = 0;
+/** Largest usable phandle + 1: 0xffffffff is reserved. */
+const PHANDLE_MAX: u64 = 0xffffffff;
 let busBase: u64 = 0, busSize: u64 = 0, intc: u32 = 0, firstPhandle: u32 = 0;
 
 function overlaps(a: usize, al: usize, b: usize, bl: usize): bool { return al != 0 && bl != 0 && a < b + bl && b < a + al; }
@@ -249,7 +251,8 @@ function tooBig(p: usize): bool {
  *  other cells (its ranges maps 0 to busBase), and relative to regBase when busSize is 0 (the
  *  VMM's own bus). intc: the guest GIC's phandle, written as interrupt-parent on the generated
  *  bus (or on the device when there is none); 0: none (inherited from the guest root).
- *  firstPhandle: the first phandle free in the guest tree.
+ *  firstPhandle: the first phandle free in the guest tree (ERR_BAD_ARG when clocks are copied and
+ *  firstPhandle is 0 or the range would reach the reserved 0xffffffff).
  *  Returns the DTB size; result slots 0 = size, 1 = phandles used, 2 = reg entries, 3 = clocks
  *  copied, 4 = builder (0 generic, 1 calxeda,hb-xgmac, 2 amd,xgbe-seattle-v1a).
  *  ERR_BAD_ARG (buffers outside scratch, out overlapping an input), ERR_NO_SPACE (slot 0: size
@@ -286,6 +289,9 @@ export function dtnode_generate(
   node = <u32>st;
   st = decide();
   if (st < 0) return st;
+  // Copied clocks get firstPhandle .. firstPhandle + nClocks - 1: 0 and 0xffffffff are reserved
+  // phandles (devicetree specification 2.3.3), so that range must avoid both.
+  if (nClocks > 0 && (firstPhandle == 0 || <u64>firstPhandle + <u64>nClocks > PHANDLE_MAX)) return ERR_BAD_ARG;
 
   st = build(create(out, cap, firstPhandle));
   if (st == ERR_NO_SPACE) {

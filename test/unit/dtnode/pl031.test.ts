@@ -52,6 +52,16 @@ test('pl031 node: compatible, reg at the guest placement, level SPI, clocks copi
   assert.is(g.phandlesUsed, 1);
 });
 
+test('copied clocks never take the reserved phandles 0 and 0xffffffff', () => {
+  const req = (firstPhandle: number) => () => guestNodeFor({
+    hostDtb: host, hostNodePath: '/pl031@9010000', placement: { regions: [0x0c00_0000n], spis: [112] }, irqFlags: [LEVEL],
+    bus: { base: 0x0c00_0000n, size: 0x0200_0000n }, firstPhandle,
+  });
+  assert.is(statusOf(req(0)), 'BAD_ARG');
+  assert.is(statusOf(req(0xffff_ffff)), 'BAD_ARG');
+  assert.is(statusOf(req(0xffff_fffe)), 'OK', 'one clock fits at the last usable phandle');
+});
+
 test('edge IRQ flags give edge-rising; no bus node when the VMM supplies one', () => {
   const g = guestNodeFor({
     hostDtb: host, hostNodePath: '/pl031@9010000',
