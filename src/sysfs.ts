@@ -1,7 +1,7 @@
 // Discovery and driver binding through sysfs: which devices exist on the platform, AMBA and PCI
 // buses, which driver holds each, which IOMMU group it is in, and binding a device to its VFIO
 // driver with driver_override (and back). Every path is built from a validated name.
-// Not responsible for: opening anything under /dev (src/device.ts does that).
+// Not responsible for: opening anything under /dev (src/device/ does that).
 import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { VfioError } from './errors';
