@@ -15,7 +15,7 @@ const trap = process.argv.includes('--trap');
 const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
 const r = runGuest({
   guest, deviceMmio: trap ? 'trap' : 'memslot',
-  dtb: (p, dev) => guestDtb({ hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags: dev.irqInfo.flags,
+  dtb: (p, dev) => guestDtb({ hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags: dev.irqs[0]!.flags,
     ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus }),
   onLine: (line, ms) => console.log(`[${ms.toFixed(1)} ms] ${line}`),
 });

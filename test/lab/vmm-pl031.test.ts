@@ -39,7 +39,7 @@ const prop = (n: FdtNode, name: string): Uint8Array => { const p = n.props.find(
 test('mini-vmm: the guest reads the pl031 PrimeCell ID through the passthrough memslot, takes two alarm IRQs via irqfd, powers off', () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runGuest({ guest, dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
+  const r = runGuest({ guest, dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
   console.log(`  run: ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   assert.ok(r.console.startsWith('DTB d00dfeed\nID 0d f0 05 b1\n'), 'the DTB magic at x0, then the PrimeCell ID printed by the guest');
@@ -81,7 +81,7 @@ const DEVICE_ACCESSES = 4 + 2 * 5 + 1;
 test('the same guest with the device trapped instead of mapped: one exit per register access, forwarded by the VMM', () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runGuest({ guest, deviceMmio: 'trap', dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags) });
+  const r = runGuest({ guest, deviceMmio: 'trap', dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags) });
   console.log(`  run (trap): ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   const deviceRuns = r.exits.filter((e) => e.exit.kind === 'mmio' && e.exit.addr >= r.placement.regionGpa && e.exit.addr < r.placement.regionGpa + 0x1000n);
@@ -99,7 +99,7 @@ test('the same guest with the device trapped instead of mapped: one exit per reg
 test('the comparison: the IRQ relayed through the VMM\'s event loop instead of irqfd wakes the VMM twice per interrupt', async () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = await runGuestRelay({ guest, dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest (relay): ${l}`) });
+  const r = await runGuestRelay({ guest, dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest (relay): ${l}`) });
   console.log(`  run (relay): ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   console.log(`  relay wake-ups: ${r.relayWakeups.map((w) => `${w.what}@${w.at}`).join(' ')}`);
