@@ -8,7 +8,7 @@
 // powered off through PSCI.
 import { readFileSync } from 'node:fs';
 import guest from '../../build/guest/pl031.bin';
-import { guestDtb } from './fdt';
+import { guestDtb } from './dtb';
 import { LAYOUT, runGuest } from './vmm';
 
 const trap = process.argv.includes('--trap');

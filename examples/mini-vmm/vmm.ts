@@ -18,7 +18,7 @@
 // Close order (Machine.close): the IRQ routing (its irqfd deassigned while the VM fd is open),
 // the VM (its memslot points into the device's mapping; the KVM-VFIO device lets go of the device
 // fd), the VMM's own relay eventfds, the device (mapping, IRQs, fds), the bus.
-// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the DTB (fdt.ts).
+// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the DTB (dtb.ts).
 import { openDevice, PlatformBus, type IrqRouting, type Mapping, type VfioDevice } from '../../src/index';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { MmioConsole } from './console';
@@ -70,7 +70,7 @@ export interface RunReport {
 export interface RunOptions {
   /** The flat guest image (guest/pl031.S assembled). */
   guest: Uint8Array;
-  /** Builds the guest DTB once the placement is known (fdt.ts); none: x0 = 0. */
+  /** Builds the guest DTB once the placement is known (dtb.ts); none: x0 = 0. */
   dtb?: (p: Placement, dev: VfioDevice) => Uint8Array;
   /** The device's name (default the lab's pl031, "9010000.pl031"); openDevice finds its bus. */
   device?: string;
