@@ -200,7 +200,7 @@ export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
   }
 }
 
-interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Mapping | undefined }
+export interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Mapping | undefined }
 
 /** Forwards one trapped access to the device mapping: naturally aligned 32-bit only (the pl031's
  *  registers are 32-bit); anything else reads all-ones and is dropped (counted by the caller). */
@@ -212,7 +212,7 @@ function forward(regs: Mapping, off: bigint, len: number, isWrite: boolean, data
 }
 
 /** What the VMM does with each exit, and the record of them: one place for both run loops. */
-class ExitLog {
+export class ExitLog {
   readonly exits: ExitRecord[] = [];
   readonly con = new MmioConsole(LAYOUT.console);
   readonly relayWakeups: { what: 'trigger' | 'resample'; at: number }[] = [];
