@@ -30,10 +30,6 @@ export const deviceAttr = (group: number, attr: bigint | number, addr: bigint): 
 /** struct kvm_irqfd { u32 fd @0, gsi @4, flags @8, resamplefd @12; u8 pad[16] } */
 export const irqfd = (fd: number, gsi: number, flags: number, resamplefd = 0): Uint8Array =>
   le(32, [[0, 4, fd], [4, 4, gsi], [8, 4, flags], [12, 4, resamplefd]]);
-/** struct vfio_irq_set { u32 argsz @0, flags @4, index @8, start @12, count @16; s32 data[] @20 } with 0 or 1 eventfd */
-export const vfioIrqSet = (flags: number, index: number, eventfd?: number): Uint8Array =>
-  eventfd === undefined ? le(20, [[0, 4, 20], [4, 4, flags], [8, 4, index], [12, 4, 0], [16, 4, 0]])
-    : le(24, [[0, 4, 24], [4, 4, flags], [8, 4, index], [12, 4, 0], [16, 4, 1], [20, 4, eventfd]]);
 
 // ---- struct kvm_vcpu_init { u32 target @0; u32 features[7] @4 } ----
 export const KVM_ARM_VCPU_POWER_OFF = 0;   // features[0] bits

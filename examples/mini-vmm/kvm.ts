@@ -5,12 +5,15 @@
 // Order the kernel requires, enforced by the state field and written down here:
 //   createVm -> addGicV3 (addresses) -> addVcpu... -> initGic (KVM_DEV_ARM_VGIC_CTRL_INIT)
 //   -> irqfd / run.   Memslots and RAM at any time before run.
-// Close order (close()): vCPUs (munmap kvm_run, close fd), the vGIC fd, the VM fd, then the RAM
-// mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
+// The KVM-VFIO device (addVfioFile) may be added in any state before close.
+// Close order (close()): irqfds deassigned, VFIO files deleted from the KVM-VFIO device (the
+// caller's VFIO fds must still be open), vCPUs (munmap kvm_run, close fd), the KVM-VFIO fd, the
+// vGIC fd, the VM fd, then the RAM mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
 // installed as memslots (a VFIO region) must be unmapped by their owner AFTER this close().
-// Not responsible for: what an exit means (vmm.ts), device passthrough (passthrough.ts).
+// Not responsible for: what an exit means (vmm.ts), the device itself (vfiokit's openDevice).
 import {
-  createSys, realLibc, kvm as ioc, KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE,
+  createSys, realLibc, kvm as ioc, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL,
+  KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE,
   MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, SIZEOF_KVM_VCPU_INIT, type Sys,
 } from '../../shim/index';
 import {
@@ -80,6 +83,9 @@ export class Vm {
   #ram: GuestRam[] = [];
   #irqfds: { fd: number; gsi: number }[] = [];
   #gic = -1;
+  /** The KVM-VFIO device's fd (-1: not created yet) and the VFIO files added to it. */
+  #kvmVfio = -1;
+  #vfioFiles: number[] = [];
   readonly #scratch: Scratch;
   private constructor(private readonly sys: Sys, private readonly kvmFd: number, readonly fd: number) { this.#scratch = new Scratch(sys); }
 
@@ -170,6 +176,25 @@ export class Vm {
     this.#irqfds.push({ fd, gsi });
   }
 
+  /** KVM_DEV_VFIO_FILE_ADD: tells KVM about a VFIO file (a group fd, or since Linux 6.6 a device
+   *  fd) through the VM's one KVM-VFIO device (KVM_CREATE_DEVICE KVM_DEV_TYPE_VFIO, created on
+   *  first use). KVM then knows the VM has a passed-through device (DMA coherency on x86, the
+   *  device's `kvm` pointer for drivers that need it). The fd must stay open until close(),
+   *  which deletes it again. */
+  addVfioFile(fd: number): void {
+    this.#need(['created', 'gic-addressed', 'ready'], 'addVfioFile');
+    if (this.#kvmVfio < 0) {
+      const cd = createDevice(KVM_DEV_TYPE_VFIO);
+      ioc.createDevice(this.sys, this.fd, cd);
+      this.#kvmVfio = new DataView(cd.buffer).getUint32(4, true);
+    }
+    // attr.addr points at an s32 holding the fd.
+    const s = this.#scratch;
+    new Int32Array(s.q.buffer, s.q.byteOffset, 2)[0] = fd;
+    ioc.setDeviceAttr(this.sys, this.#kvmVfio, deviceAttr(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, s.addr));
+    this.#vfioFiles.push(fd);
+  }
+
   /** Deassigns the irqfds, closes vCPUs, the vGIC, the VM, unmaps RAM, closes /dev/kvm. Twice is harmless. */
   close(): void {
     if (this.#state === 'closed') return;
@@ -177,7 +202,14 @@ export class Vm {
     const errors: unknown[] = [];
     const attempt = (f: () => void): void => { try { f(); } catch (e) { errors.push(e); } };
     for (const { fd, gsi } of this.#irqfds) attempt(() => ioc.irqfd(this.sys, this.fd, irqfd(fd, gsi, KVM_IRQFD_FLAG_DEASSIGN)));
+    for (const fd of this.#vfioFiles) {
+      attempt(() => {
+        new Int32Array(this.#scratch.q.buffer, this.#scratch.q.byteOffset, 2)[0] = fd;
+        ioc.setDeviceAttr(this.sys, this.#kvmVfio, deviceAttr(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_DEL, this.#scratch.addr));
+      });
+    }
     for (const v of [...this.#vcpus].reverse()) attempt(() => v.close());
+    if (this.#kvmVfio >= 0) attempt(() => this.sys.close(this.#kvmVfio));
     if (this.#gic >= 0) attempt(() => this.sys.close(this.#gic));
     attempt(() => this.sys.close(this.fd));
     for (const r of this.#ram) attempt(() => this.sys.munmap(r.hva, r.size));

@@ -1,24 +1,33 @@
 // The mini-vmm as a command, for a Linux arm64 host (or the lab guest) with /dev/kvm and the pl031
-// bound to vfio-amba:
+// bound to vfio-amba (or, with --edu, QEMU's edu at 0000:00:02.0 bound to vfio-pci behind an IOMMU):
 //   node examples/mini-vmm/guest/build.mjs
 //   npx esbuild examples/mini-vmm/main.ts --bundle --platform=node --format=esm --target=node20 \
 //     --external:koffi --loader:.wasm=binary --loader:.bin=binary --outfile=build/mini-vmm.mjs
-//   node build/mini-vmm.mjs [--trap]
+//   node build/mini-vmm.mjs [--trap | --edu]
 // Prints the guest's console as it comes, then what the VMM saw. Exit status 0 when the guest
 // powered off through PSCI.
 import { readFileSync } from 'node:fs';
-import guest from '../../build/guest/pl031.bin';
-import { guestDtb } from './fdt';
+import pl031 from '../../build/guest/pl031.bin';
+import edu from '../../build/guest/edu.bin';
+import { guestDtb } from './dtb';
+import { runEduGuest } from './edu';
 import { LAYOUT, runGuest } from './vmm';
 
-const trap = process.argv.includes('--trap');
-const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
-const r = runGuest({
-  guest, deviceMmio: trap ? 'trap' : 'memslot',
-  dtb: (p, dev) => guestDtb({ hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags: dev.irqInfo.flags,
-    ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus }),
-  onLine: (line, ms) => console.log(`[${ms.toFixed(1)} ms] ${line}`),
-});
-console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; ${r.exits.length} exits, ${r.deviceExits} for the device; end: ${r.end}`);
-r.waits.forEach((w, i) => console.log(`wait ${i + 1}: ${w.wakeups} VMM wake-ups, ${(Number(w.blockedNs) / 1e6).toFixed(1)} ms in KVM_RUN`));
-process.exitCode = r.end === 'shutdown' ? 0 : 1;
+const onLine = (line: string, ms: number): void => console.log(`[${ms.toFixed(1)} ms] ${line}`);
+if (process.argv.includes('--edu')) {
+  const r = runEduGuest({ guest: edu, onLine });
+  console.log(`edu BAR0 at 0x${r.barGpa.toString(16)}; ${r.exits.length} exits, ${r.deviceExits} for the device; VMM memory after guest RAM: ${r.canaryChanged} bytes changed; end: ${r.end}`);
+  process.exitCode = r.end === 'shutdown' && r.canaryChanged === 0 ? 0 : 1;
+} else {
+  const trap = process.argv.includes('--trap');
+  const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
+  const r = runGuest({
+    guest: pl031, deviceMmio: trap ? 'trap' : 'memslot',
+    dtb: (p, dev) => guestDtb({ hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags: dev.irqs[0]!.flags,
+      ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus }),
+    onLine,
+  });
+  console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; ${r.exits.length} exits, ${r.deviceExits} for the device; end: ${r.end}`);
+  r.waits.forEach((w, i) => console.log(`wait ${i + 1}: ${w.wakeups} VMM wake-ups, ${(Number(w.blockedNs) / 1e6).toFixed(1)} ms in KVM_RUN`));
+  process.exitCode = r.end === 'shutdown' ? 0 : 1;
+}

@@ -1,7 +1,9 @@
 // The mini-vmm: one vCPU, a vGICv3, 64 KiB of RAM, a console, and one passed-through platform
-// device (the pl031) whose registers are a memslot over its VFIO mapping and whose IRQ goes
-// VFIO -> eventfd -> KVM irqfd -> vGIC with no VMM code on the path. The guest learns where
-// things are from registers (x0 DTB, x1 device, x2 INTID, x3 console, x4 GICD, x5 GICR).
+// device (the pl031), taken with vfiokit's public API as any VMM would: openDevice(), region 0's
+// Mapping installed as a KVM memslot (hostAddress), and IRQ 0 wired to KVM with
+// routeIrqs(...).wireIrqfd() (for a level line: an irqfd plus a resample eventfd, so the guest's
+// EOI unmasks the line in VFIO), with no VMM code on the path. The guest learns where things are
+// from registers (x0 DTB, x1 device, x2 INTID, x3 console, x4 GICD, x5 GICR).
 //
 // Guest physical map (QEMU virt's, so a real kernel would feel at home):
 //   0x0800_0000 GICD 64 KiB | 0x080a_0000 GICR 128 KiB | 0x0900_0000 console (unbacked)
@@ -11,16 +13,18 @@
 // Every KVM_RUN return is a VMM wake-up, recorded with the console position at that moment, so
 // a report can say how many wake-ups happened while the guest waited for an interrupt.
 // runGuestRelay is the comparison: the same guest with the IRQ relayed through the VMM's event
-// loop (VFIO eventfd -> VMM -> KVM irqfd eventfd; KVM resample -> VMM -> VFIO unmask) while
-// KVM_RUN runs on a libuv thread (async-run.ts).
-// Not responsible for: the KVM calls (kvm.ts), opening the device (passthrough.ts), the DTB (fdt.ts).
-import { PlatformBus } from '../../src/placement';
+// loop (VFIO's trigger, taken with irqs[0].onTrigger -> VMM -> KVM irqfd eventfd; KVM resample
+// -> VMM -> irqs[0].unmask()) while KVM_RUN runs on a libuv thread (async-run.ts).
+// Close order (Machine.close): the IRQ routing (its irqfd deassigned while the VM fd is open),
+// the VM (its memslot points into the device's mapping; the KVM-VFIO device lets go of the device
+// fd), the VMM's own relay eventfds, the device (mapping, IRQs, fds), the bus.
+// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the DTB (dtb.ts).
+import { openDevice, PlatformBus, type IrqRouting, type Mapping, type VfioDevice } from '../../src/index';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { MmioConsole } from './console';
 import { hostSys, Vm, type Vcpu } from './kvm';
 import { kvmRunAsync } from './async-run';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/index';
-import { PassthroughDevice } from './passthrough';
 
 export const LAYOUT = Object.freeze({
   gicd: 0x0800_0000n, gicr: 0x080a_0000n, console: 0x0900_0000n,
@@ -66,9 +70,10 @@ export interface RunReport {
 export interface RunOptions {
   /** The flat guest image (guest/pl031.S assembled). */
   guest: Uint8Array;
-  /** Builds the guest DTB once the placement is known (fdt.ts); none: x0 = 0. */
-  dtb?: (p: Placement, dev: PassthroughDevice) => Uint8Array;
-  device?: { name: string; bus: string };
+  /** Builds the guest DTB once the placement is known (dtb.ts); none: x0 = 0. */
+  dtb?: (p: Placement, dev: VfioDevice) => Uint8Array;
+  /** The device's name (default the lab's pl031, "9010000.pl031"); openDevice finds its bus. */
+  device?: string;
   /** How the guest reaches the device's registers: 'memslot' (default: a KVM memslot over the
    *  VFIO mapping, no exits) or 'trap' (no memslot: each access exits and the VMM forwards it to
    *  the mapping with one 32-bit Atomics access), the slow path, for comparison. */
@@ -79,29 +84,41 @@ export interface RunOptions {
 
 /** Everything a run owns, built in the order the kernel needs; close() undoes it. */
 interface Machine {
-  vm: Vm; vcpu: Vcpu; dev: PassthroughDevice; placement: Placement; window: DeviceWindow;
+  vm: Vm; vcpu: Vcpu; dev: VfioDevice; regs: Mapping; placement: Placement; window: DeviceWindow;
+  /** Relay mode: the two eventfds the VMM handed to KVM's irqfd (trigger in, resample out). */
+  relay?: { trigger: number; resample: number };
   close(): void;
 }
 
+/** pl031 registers the VMM itself touches (housekeeping before and after the run). */
+const PL031_IMSC = 0x10, PL031_ICR = 0x1c;
+
 /** Places the device, builds the VM around it, loads the guest and its DTB, sets the registers.
- *  `irq` 'irqfd': VFIO's eventfds go straight to KVM; 'relay': the VMM gets VFIO's, KVM gets
- *  two of the VMM's (returned), and the VMM carries events between them. */
-function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine & { relay?: { trigger: number; resample: number } } {
-  const devName = opts.device ?? { name: '9010000.pl031', bus: 'amba' };
+ *  `irq` 'irqfd': routeIrqs().wireIrqfd(): VFIO's eventfds go straight to KVM; 'relay': the VMM
+ *  takes VFIO's trigger (onTrigger), KVM gets two of the VMM's eventfds (returned), and the VMM
+ *  carries events between them. */
+function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine {
   const bus = new PlatformBus(LAYOUT.bus);
   const sys = hostSys();
-  let dev: PassthroughDevice | undefined;
+  let dev: VfioDevice | undefined;
   let vm: Vm | undefined;
+  let routing: IrqRouting | undefined;
   const ownFds: number[] = [];
-  // The VM's memslot points into the device mapping: the VM goes first.
   const close = (): void => {
-    try { vm?.close(); } finally {
-      try { for (const fd of ownFds) sys.close(fd); } finally { try { dev?.close(); } finally { bus.close(); } }
+    try { routing?.close(); } finally {
+      try { vm?.close(); } finally {
+        try { for (const fd of ownFds) sys.close(fd); } finally { try { dev?.close(); } finally { bus.close(); } }
+      }
     }
   };
   try {
-    dev = PassthroughDevice.open(devName.name, devName.bus);
-    const region = bus.placeRegion(dev.region.size);
+    dev = openDevice(opts.device ?? '9010000.pl031');
+    const regs = dev.regions[0]!.map();
+    const size = BigInt(regs.size);
+    // Start from a quiet device: no alarm armed or pending from an earlier user, so nothing is
+    // delivered before the line is wired.
+    regs.write32(PL031_IMSC, 0); regs.write32(PL031_ICR, 1);
+    const region = bus.placeRegion(size);
     const spi = bus.placeIrq(undefined, { device: region.device });
     const placement: Placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
 
@@ -111,13 +128,19 @@ function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine & { relay?: { 
     if (opts.guest.byteLength > LAYOUT.dtbOffset) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps the DTB at +0x${LAYOUT.dtbOffset.toString(16)}`);
     ram.bytes.set(opts.guest, 0);
     const trap = opts.deviceMmio === 'trap';
-    if (!trap) vm.mapHost(region.address, dev.region.size, dev.region.hva);
+    if (!trap) vm.mapHost(region.address, size, regs.hostAddress);
+    // The device fd stands for its group here: vfiokit keeps the group fd to itself, and
+    // KVM_DEV_VFIO_FILE_ADD takes a device file as well since Linux 6.6.
+    vm.addVfioFile(dev.fd);
     const vcpu = vm.addVcpu();
     vm.initGic();
-    const w = dev.wireIrq();
     let relay: { trigger: number; resample: number } | undefined;
-    if (irq === 'irqfd') vm.irqfd(w.trigger, spi.spi, w.resample);
-    else {
+    if (irq === 'irqfd') {
+      // Wired in the same tick it is routed, and the device was quieted above, so the machine
+      // never asserts the line in userspace: setLine has nothing to do (the vGIC is KVM's).
+      routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
+      routing.wireIrqfd(0, vm.fd, spi.spi);
+    } else {
       relay = { trigger: sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), resample: -1 };
       ownFds.push(relay.trigger);
       relay.resample = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -131,16 +154,15 @@ function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine & { relay?: { 
       ram.bytes.set(dtb, LAYOUT.dtbOffset);
       dtbGpa = LAYOUT.ram.gpa + BigInt(LAYOUT.dtbOffset);
     }
-    const regs: [bigint, bigint][] = [
+    const cpuRegs: [bigint, bigint][] = [
       [xreg(0), dtbGpa], [xreg(1), region.address], [xreg(2), BigInt(spi.intid)],
       [xreg(3), LAYOUT.console], [xreg(4), LAYOUT.gicd], [xreg(5), LAYOUT.gicr], [REG_PC, LAYOUT.ram.gpa],
     ];
-    for (const [id, v] of regs) vcpu.setReg(id, v);
-    const window = { base: region.address, size: dev.region.size, regs: trap ? dev.regs : undefined };
-    return { vm, vcpu, dev, placement, window, close, ...(relay ? { relay } : {}) };
+    for (const [id, v] of cpuRegs) vcpu.setReg(id, v);
+    const window = { base: region.address, size, regs: trap ? regs : undefined };
+    return { vm, vcpu, dev, regs, placement, window, close, ...(relay ? { relay } : {}) };
   } catch (e) { close(); throw e; }
 }
-
 /** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. The IRQ
  *  goes VFIO -> KVM irqfd -> vGIC; the VMM thread blocks in KVM_RUN between exits. */
 export function runGuest(opts: RunOptions): RunReport {
@@ -149,7 +171,7 @@ export function runGuest(opts: RunOptions): RunReport {
     const exits = new ExitLog(m.window, opts.onLine);
     while (!exits.done) { const t0 = process.hrtime.bigint(); const e = m.vcpu.step(); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
-    Atomics.store(m.dev.regs, 0x10 / 4, 0);
+    m.regs.write32(PL031_IMSC, 0);
     return exits.report(m.placement);
   } finally { m.close(); }
 }
@@ -160,35 +182,37 @@ export function runGuest(opts: RunOptions): RunReport {
 export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
   const m = build(opts, 'relay');
   const sys = hostSys();
-  const w = m.dev.wireIrq();
+  const irq = m.dev.irqs[0]!;
   const exits = new ExitLog(m.window, opts.onLine);
-  const watches = [
-    sys.watch(w.trigger, () => { sys.eventfdRead(w.trigger); exits.relay('trigger'); sys.eventfdWrite(m.relay!.trigger, 1n); }),
-    sys.watch(m.relay!.resample, () => { sys.eventfdRead(m.relay!.resample); exits.relay('resample'); sys.eventfdWrite(w.resample, 1n); }),
-  ];
+  const relay = m.relay!;
+  // VFIO -> VMM -> KVM: vfiokit's dispatcher reads VFIO's trigger eventfd and calls us.
+  irq.onTrigger(() => { exits.relay('trigger'); sys.eventfdWrite(relay.trigger, 1n); });
+  // KVM -> VMM -> VFIO: KVM signals the resample eventfd when the guest EOIs; the line is level,
+  // so VFIO keeps it masked until we unmask.
+  const watch = sys.watch(relay.resample, () => { sys.eventfdRead(relay.resample); exits.relay('resample'); irq.unmask(); });
   try {
     while (!exits.done) { const t0 = process.hrtime.bigint(); const e = await m.vcpu.stepAsync(kvmRunAsync); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
-    Atomics.store(m.dev.regs, 0x10 / 4, 0);
+    m.regs.write32(PL031_IMSC, 0);
     return exits.report(m.placement);
   } finally {
-    for (const x of watches) x.close();
+    watch.close();
     m.close();
   }
 }
 
-interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Uint32Array | undefined }
+export interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Mapping | undefined }
 
 /** Forwards one trapped access to the device mapping: naturally aligned 32-bit only (the pl031's
  *  registers are 32-bit); anything else reads all-ones and is dropped (counted by the caller). */
-function forward(regs: Uint32Array, off: bigint, len: number, isWrite: boolean, data: bigint): bigint | undefined {
+function forward(regs: Mapping, off: bigint, len: number, isWrite: boolean, data: bigint): bigint | undefined {
   if (len !== 4 || off % 4n !== 0n) return undefined;
-  const i = Number(off / 4n);
-  if (isWrite) { Atomics.store(regs, i, Number(data & 0xffff_ffffn)); return 0n; }
-  return BigInt(Atomics.load(regs, i) >>> 0);
+  const o = Number(off);
+  if (isWrite) { regs.write32(o, Number(data & 0xffff_ffffn)); return 0n; }
+  return BigInt(regs.read32(o));
 }
 
 /** What the VMM does with each exit, and the record of them: one place for both run loops. */
-class ExitLog {
+export class ExitLog {
   readonly exits: ExitRecord[] = [];
   readonly con = new MmioConsole(LAYOUT.console);
   readonly relayWakeups: { what: 'trigger' | 'resample'; at: number }[] = [];

@@ -4,13 +4,14 @@
 //   address PlatformBus chose, with zero MMIO exits for the device;
 // - two pl031 alarms reach the guest through VFIO -> eventfd -> KVM irqfd (resample: level) -> vGICv3,
 //   acknowledged with ICC_IAR1_EL1 and EOId, with zero VMM wake-ups while the guest waits;
-// - the guest DTB passed in x0 (built with vfiokit's guestNodeFor);
+// - the guest DTB passed in x0 (FdtBuilder + guestNodeFor + mergeFdt), read back with parseFdt;
 // - the open fds are the same before and after.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import guest from '../../build/guest/pl031.bin';
 import { readFileSync } from 'node:fs';
-import { guestDtb, readFdt, type FdtNode } from '../../examples/mini-vmm/fdt';
+import { parseFdt } from '../../src/index';
+import { guestDtb } from '../../examples/mini-vmm/dtb';
 import { LAYOUT, runGuest, runGuestRelay, type Placement, type RunReport } from '../../examples/mini-vmm/vmm';
 import { openFds } from '../support/fds';
 
@@ -32,14 +33,11 @@ const makeDtb = (p: Placement, irqFlags: number): Uint8Array => (dtb = guestDtb(
   hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags,
   ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus,
 }));
-const child = (n: FdtNode, name: string): FdtNode => { const c = n.children.find((x) => x.name === name); if (!c) throw new Error(`no ${name} under ${n.name || '/'}`); return c; };
-const cells = (v: Uint8Array): number[] => Array.from({ length: v.byteLength / 4 }, (_, i) => new DataView(v.buffer, v.byteOffset).getUint32(4 * i));
-const prop = (n: FdtNode, name: string): Uint8Array => { const p = n.props.find(([k]) => k === name); if (!p) throw new Error(`no ${name} in ${n.name}`); return p[1]; };
 
 test('mini-vmm: the guest reads the pl031 PrimeCell ID through the passthrough memslot, takes two alarm IRQs via irqfd, powers off', () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runGuest({ guest, dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
+  const r = runGuest({ guest, dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest: ${l}`) });
   console.log(`  run: ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   assert.ok(r.console.startsWith('DTB d00dfeed\nID 0d f0 05 b1\n'), 'the DTB magic at x0, then the PrimeCell ID printed by the guest');
@@ -61,16 +59,16 @@ test('mini-vmm: the guest reads the pl031 PrimeCell ID through the passthrough m
 
 test('the guest DTB in x0 describes the device where PlatformBus put it: reg, level SPI, the GIC as parent', () => {
   assert.ok(dtb, 'the run built a DTB');
-  const root = readFdt(dtb!);
-  const bus = child(root, `platform-bus@${LAYOUT.bus.base.toString(16)}`);
-  const dev = bus.children.find((n) => n.name.startsWith('pl031@'));
+  const t = parseFdt(dtb!);
+  const bus = t.node(`/platform-bus@${LAYOUT.bus.base.toString(16)}`);
+  const dev = bus.children().find((n) => n.name.startsWith('pl031@'));
   assert.ok(dev, 'a pl031 node on the platform bus');
-  const reg = cells(prop(dev!, 'reg'));
-  const irq = cells(prop(dev!, 'interrupts'));
-  console.log(`  guest DTB: ${dtb!.byteLength} bytes; /${bus.name}/${dev!.name} reg <${reg.map((c) => '0x' + c.toString(16)).join(' ')}> interrupts <${irq.join(' ')}>`);
+  const reg = dev!.prop('reg').u32s();
+  const irq = dev!.prop('interrupts').u32s();
+  console.log(`  guest DTB: ${dtb!.byteLength} bytes; ${dev!.path} reg <${reg.map((c) => '0x' + c.toString(16)).join(' ')}> interrupts <${irq.join(' ')}>`);
   assert.equal(reg, [0, 0x0c00_0000, 0, 0x1000]);
   assert.equal(irq, [0, 112, 4], 'SPI 112, level-high (VFIO says AUTOMASKED)');
-  assert.equal(cells(prop(bus, 'interrupt-parent')), cells(prop(child(root, `intc@${LAYOUT.gicd.toString(16)}`), 'phandle')));
+  assert.is(bus.prop('interrupt-parent').u32(), t.node(`/intc@${LAYOUT.gicd.toString(16)}`).phandle);
 });
 
 // The same guest with no memslot for the device: every register access exits to the VMM, which
@@ -81,7 +79,7 @@ const DEVICE_ACCESSES = 4 + 2 * 5 + 1;
 test('the same guest with the device trapped instead of mapped: one exit per register access, forwarded by the VMM', () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runGuest({ guest, deviceMmio: 'trap', dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags) });
+  const r = runGuest({ guest, deviceMmio: 'trap', dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags) });
   console.log(`  run (trap): ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   const deviceRuns = r.exits.filter((e) => e.exit.kind === 'mmio' && e.exit.addr >= r.placement.regionGpa && e.exit.addr < r.placement.regionGpa + 0x1000n);
@@ -99,7 +97,7 @@ test('the same guest with the device trapped instead of mapped: one exit per reg
 test('the comparison: the IRQ relayed through the VMM\'s event loop instead of irqfd wakes the VMM twice per interrupt', async () => {
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = await runGuestRelay({ guest, dtb: (p, dev) => makeDtb(p, dev.irqInfo.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest (relay): ${l}`) });
+  const r = await runGuestRelay({ guest, dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest (relay): ${l}`) });
   console.log(`  run (relay): ${ms(process.hrtime.bigint() - t0)} ms`);
   show(r);
   console.log(`  relay wake-ups: ${r.relayWakeups.map((w) => `${w.what}@${w.at}`).join(' ')}`);

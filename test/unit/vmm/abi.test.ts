@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   completeMmioRead, decodeExit, deviceAttr, EXIT_REASONS, irqfd, memoryRegion, RUN_DECODED_BYTES, REG_PC, REG_PSTATE,
-  vfioIrqSet, withFeature, xreg, KVM_ARM_VCPU_PSCI_0_2,
+  withFeature, xreg, KVM_ARM_VCPU_PSCI_0_2,
 } from '../../../examples/mini-vmm/abi';
 import { MmioConsole } from '../../../examples/mini-vmm/console';
 import { waitsIn, type ExitRecord } from '../../../examples/mini-vmm/vmm';
@@ -34,7 +34,7 @@ test('kvm_vcpu_init: the PSCI 0.2 feature is bit 2 of features[0] @4; the target
   assert.is(withFeature(init, 33)[8], 0b10, 'bit 33 is features[1] bit 1');
 });
 
-test('struct bytes: memory region, device attr, irqfd, vfio_irq_set', () => {
+test('struct bytes: memory region, device attr, irqfd', () => {
   //                     slot     flags    gpa               size              hva
   assert.is(hex(memoryRegion(1, 0x4000_0000n, 0x1_0000n, 0x7f00_1234_5000n)),
     '01000000' + '00000000' + '0000004000000000' + '0000010000000000' + '0050341200' + '7f0000');
@@ -42,9 +42,6 @@ test('struct bytes: memory region, device attr, irqfd, vfio_irq_set', () => {
   assert.is(hex(deviceAttr(0, 3, 0x1000n)), '00000000' + '00000000' + '0300000000000000' + '0010000000000000');
   //           fd       gsi      flags (RESAMPLE) resamplefd  pad[16]
   assert.is(hex(irqfd(7, 112, 2, 8)), '07000000' + '70000000' + '02000000' + '08000000' + '00'.repeat(16));
-  //           argsz    flags (EVENTFD|TRIGGER) index  start    count    data[0]
-  assert.is(hex(vfioIrqSet(0x24, 0, 9)), '18000000' + '24000000' + '00000000' + '00000000' + '01000000' + '09000000');
-  assert.is(hex(vfioIrqSet(0x21, 0)), '14000000' + '21000000' + '00000000' + '00000000' + '00000000', 'count 0, no data: trigger off');
 });
 
 function run(reason: number, fill: (dv: DataView) => void = () => {}): Uint8Array {

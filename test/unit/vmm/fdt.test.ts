@@ -1,13 +1,14 @@
-// The mini-vmm's guest DTB (examples/mini-vmm/fdt.ts): board nodes written by the example, the
-// pl031's platform bus, node and clock from vfiokit's guestNodeFor, read back by dtc and fdtget
-// (independent readers) and by the example's own reader.
+// The mini-vmm's guest DTB (examples/mini-vmm/dtb.ts): board nodes written with vfiokit's
+// FdtBuilder, the pl031's platform bus, node and clock from guestNodeFor, merged with mergeFdt;
+// read back by dtc and fdtget (independent readers) and by vfiokit's parseFdt.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { guestDtb, node, readFdt, str, u32s, writeFdt, GIC_PHANDLE, FIRST_DEVICE_PHANDLE } from '../../../examples/mini-vmm/fdt';
+import { parseFdt } from '../../../src/index';
+import { boardDtb, guestDtb, FIRST_DEVICE_PHANDLE } from '../../../examples/mini-vmm/dtb';
 import { LAYOUT } from '../../../examples/mini-vmm/vmm';
 import { virtDtb } from '../dtnode/virt-dtb';
 
@@ -24,6 +25,8 @@ const dtb = guestDtb({
   ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus, bootargs: 'mini-vmm',
 });
 const f = save('guest.dtb', dtb);
+/** The board's GIC phandle: the first the board's builder hands out. */
+const GIC_PHANDLE = 1;
 
 test('dtc reads the guest DTB; its one warning is about the bus guestNodeFor writes', () => {
   const r = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', '-o', '/dev/null', f], { encoding: 'utf8' });
@@ -56,24 +59,29 @@ test('the passed-through pl031 (from guestNodeFor): at the placed address, level
   assert.ok(clocks.length >= 1, `a copied clock node at the root: ${tool('fdtget', ['-l', f, '/'])}`);
 });
 
-test('writeFdt then readFdt is the identity on a tree; dtc agrees on the names', () => {
-  const t = node('', [['#address-cells', u32s(2)], ['model', str('a', 'b')]], [node('x@1', [['reg', u32s(1)]], [node('y')]), node('z')]);
-  const b = writeFdt(t);
-  assert.equal(readFdt(b), t);
-  assert.is(tool('fdtget', ['-l', save('t.dtb', b), '/']), 'x@1\nz');
-  assert.is(tool('fdtget', ['-t', 's', save('t2.dtb', b), '/', 'model']), 'a b');
+test('parseFdt reads the merged tree: the device under its bus, phandles of board and device apart, no node lost', () => {
+  const t = parseFdt(dtb);
+  const dev = t.node('/platform-bus@c000000/pl031@c000000');
+  assert.equal(dev.reg(), [{ address: 0x0c00_0000n, size: 0x1000n }]);
+  assert.equal(dev.prop('interrupts').u32s(), [0, 112, 4]);
+  assert.is(t.nodeByPhandle(GIC_PHANDLE)?.name, 'intc@8000000');
+  const clk = t.nodeByPhandle(dev.prop('clocks').u32s()[0]!);
+  assert.ok(clk && clk.parent?.name === '', `the copied clock sits at the root: ${clk?.path}`);
+  assert.is(t.maxPhandle, FIRST_DEVICE_PHANDLE, 'one clock copied, at the first device phandle');
+  // The board's children first, in the order written, then the device's (merge appends).
+  const names = t.node('/').children().map((n) => n.name);
+  assert.equal(names.slice(0, 5), ['psci', 'cpus', 'memory@40000000', 'intc@8000000', 'chosen']);
+  assert.ok(names.includes('platform-bus@c000000'));
 });
 
-test('readFdt of the guest DTB and write again gives the same bytes', () => {
-  assert.equal(writeFdt(readFdt(dtb)), dtb);
-});
-
-test('readFdt refuses what is not a DTB, a truncated one, and a depth over MAX_DEPTH', () => {
-  assert.throws(() => readFdt(new Uint8Array(64)), /no FDT magic/);
-  const cut = dtb.slice(); new DataView(cut.buffer).setUint32(36, dtb.byteLength);   // size_dt_struct past the end
-  assert.throws(() => readFdt(cut), /bad DTB/);
-  let deep = node('n'); for (let i = 0; i < 70; i++) deep = node('n', [], [deep]);
-  assert.throws(() => readFdt(writeFdt(node('', [], [deep]))), /deeper than 64/);
+test('the board alone: one phandle (the GIC), below the device range; dtc reads it without a warning', () => {
+  const b = boardDtb({ ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr } });
+  assert.is(b.gicPhandle, GIC_PHANDLE);
+  assert.ok(parseFdt(b.dtb).maxPhandle < FIRST_DEVICE_PHANDLE);
+  const r = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', '-o', '/dev/null', save('board.dtb', b.dtb)], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stderr.trim(), '');
+  assert.not.ok(parseFdt(b.dtb).node('/chosen').has('bootargs'), 'no bootargs unless asked');
 });
 
 test.run();

@@ -4,7 +4,7 @@
 // through creating something leaks nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSys, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQFD, KVM_ARM_VCPU_INIT } from '../../../shim/index';
+import { createSys, KVM_CREATE_DEVICE, KVM_SET_DEVICE_ATTR, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQFD, KVM_ARM_VCPU_INIT } from '../../../shim/index';
 import { Vm } from '../../../examples/mini-vmm/kvm';
 import { createFakeLibc, type FakeLibc } from '../../support/fake-libc';
 
@@ -58,6 +58,33 @@ test('close order: irqfd deassign, vCPU (kvm_run, fd), vGIC fd, VM fd, RAM, /dev
     : c.method === 'close' ? `close ${c.args[0]}` : c.method === 'munmap' ? 'munmap' : c.method);
   // fds: /dev/kvm 100, vm 101, vgic 102, vcpu 103, eventfd 104 (handed out in that order)
   assert.equal(steps, ['deassign', 'munmap', 'close 103', 'close 102', 'close 101', 'munmap', 'munmap', 'close 100']);
+});
+
+test('addVfioFile: one KVM-VFIO device for the VM, FILE_ADD per file, and close() deletes each file before closing that device', () => {
+  const libc = fakeKvm();
+  const attrs: [number, bigint][] = [];
+  const inner = libc.on.ioctl!;
+  libc.on.ioctl = (fd, req, arg) => {
+    // struct kvm_device_attr { u32 flags @0, group @4; u64 attr @8, addr @16 }
+    if (req === KVM_SET_DEVICE_ATTR) { const dv = new DataView(arg!.buffer, arg!.byteOffset); attrs.push([fd, dv.getBigUint64(8, true)]); }
+    return inner(fd, req, arg);
+  };
+  const vm = readyVm(libc);
+  const a = libc.eventfd(0, 0), b = libc.eventfd(0, 0);   // stand-ins for two VFIO fds
+  const creates = libc.log.filter((c) => c.method === 'ioctl' && c.args[1] === KVM_CREATE_DEVICE).length;
+  attrs.length = 0;
+  vm.addVfioFile(a); vm.addVfioFile(b);
+  assert.is(libc.log.filter((c) => c.method === 'ioctl' && c.args[1] === KVM_CREATE_DEVICE).length, creates + 1, 'one KVM-VFIO device');
+  const kvmVfio = attrs[0]![0];
+  assert.equal(attrs, [[kvmVfio, 1n], [kvmVfio, 1n]], 'KVM_DEV_VFIO_FILE_ADD on the KVM-VFIO device, twice');
+  const from = libc.log.length;
+  vm.close();
+  assert.equal(attrs.slice(2), [[kvmVfio, 2n], [kvmVfio, 2n]], 'KVM_DEV_VFIO_FILE_DEL for each file');
+  const closes = libc.log.slice(from).filter((c) => c.method === 'close').map((c) => c.args[0]);
+  assert.ok(closes.includes(kvmVfio), 'the KVM-VFIO fd is closed');
+  libc.close(a); libc.close(b);
+  assert.is(libc.openFds.size, 0);
+  assert.throws(() => vm.addVfioFile(a), /in state closed/);
 });
 
 test('close twice is harmless; every call after close throws without an ioctl', () => {
