@@ -98,7 +98,7 @@ export function runEduGuest(opts: EduRunOptions): EduReport {
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
     vm.mapHost(ram.gpa, ram.size, mem.hostAddress);
     vm.mapHost(placed.address, BigInt(bar.size), bar.hostAddress);
-    vm.addVfioFile(dev.fd);
+    vm.addVfioFile(dev.kvmVfioFile);
     const vcpu = vm.addVcpu();
     vm.initGic();
     const regs: [bigint, bigint][] = [[xreg(1), placed.address], [xreg(2), outside], [xreg(3), LAYOUT.console], [REG_PC, ram.gpa]];

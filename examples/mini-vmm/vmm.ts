@@ -129,9 +129,8 @@ function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine {
     ram.bytes.set(opts.guest, 0);
     const trap = opts.deviceMmio === 'trap';
     if (!trap) vm.mapHost(region.address, size, regs.hostAddress);
-    // The device fd stands for its group here: vfiokit keeps the group fd to itself, and
-    // KVM_DEV_VFIO_FILE_ADD takes a device file as well since Linux 6.6.
-    vm.addVfioFile(dev.fd);
+    // The group (legacy container) or the device cdev (iommufd), as KVM's VFIO device wants it.
+    vm.addVfioFile(dev.kvmVfioFile);
     const vcpu = vm.addVcpu();
     vm.initGic();
     let relay: { trigger: number; resample: number } | undefined;

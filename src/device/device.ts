@@ -204,6 +204,10 @@ export class VfioDevice implements RegionOwner, IrqOwner {
 
   /** The device fd, for callers that issue their own ioctls; throws 'closed' after close(). */
   get fd(): number { return this.liveFd(); }
+  /** The fd to register with KVM's VFIO device (KVM_CREATE_DEVICE KVM_DEV_TYPE_VFIO, then
+   *  KVM_DEV_VFIO_FILE_ADD): the group fd with a legacy container, which every kernel accepts;
+   *  the device's cdev fd with iommufd (Linux 6.6+). Throws 'closed' after close(). */
+  get kvmVfioFile(): number { const fd = this.liveFd(); return this.#group?.fd ?? fd; }
   get closed(): boolean { return this.#fd < 0; }
 
   /** @internal */
