@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Assembles every examples/mini-vmm/guest/*.S into a flat binary build/guest/<name>.bin with
-// Debian's cross binutils (binutils-aarch64-linux-gnu): as, then ld at address 0 (the code is
+// Debian's cross binutils (binutils-aarch64-linux-gnu): as (with console.inc, the shared console
+// routines, on the include path), then ld at address 0 (the code is
 // position-independent: adr and literal pools only), then objcopy -O binary.
 //   node examples/mini-vmm/guest/build.mjs        prints the paths it wrote
 import { execFileSync } from 'node:child_process';
@@ -25,7 +26,7 @@ export function buildGuests({ out = join(root, 'build/guest') } = {}) {
         throw new Error(`${cmd} ${src}: ${e.stderr?.toString() ?? e.message}`);
       }
     };
-    run('aarch64-linux-gnu-as', ['-o', obj, join(here, src)]);
+    run('aarch64-linux-gnu-as', ['-I', here, '-o', obj, join(here, src)]);
     run('aarch64-linux-gnu-ld', ['-Ttext=0', '-o', elf, obj]);
     run('aarch64-linux-gnu-objcopy', ['-O', 'binary', elf, bin]);
     const size = statSync(bin).size;

@@ -112,27 +112,7 @@ dma:
     tbnz    w9, #0, 2b
     ret
 
-// puts: x0 NUL-terminated string -> console. Clobbers x0, w9.
-puts:
-    ldrb    w9, [x0], #1
-    cbz     w9, 9f
-    strb    w9, [x21]
-    b       puts
-9:  ret
-
-// puthex: the low x1 nibbles of x0 in hex -> console. Clobbers x1, w9, x10.
-puthex:
-    lsl     x10, x1, #2
-4:  sub     x10, x10, #4
-    lsr     x9, x0, x10
-    and     w9, w9, #0xf
-    cmp     w9, #10
-    add     w9, w9, #'0'
-    b.lo    5f
-    add     w9, w9, #('a' - '0' - 10)
-5:  strb    w9, [x21]
-    cbnz    x10, 4b
-    ret
+    .include "console.inc"
 
     .balign 8
 pattern: .ascii "vfiokit edu dma!"
