@@ -64,6 +64,9 @@ async function project(out, log) {
   const tests = existsSync(testDir) ? readdirSync(testDir).filter((f) => f.endsWith('.test.ts')).map((f) => join(testDir, f)) : [];
   if (tests.length) await esbuild.build({ entryPoints: tests, outdir: join(out, 'opt/vfiokit/test/lab'), bundle: true, platform: 'node', format: 'esm',
     target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi'], loader: { '.wasm': 'binary' }, logLevel: 'silent' });
+  // The lab benchmarks (bench/lab.mjs builds them into build/bench-lab/ before it boots the lab).
+  const bench = join(root, 'build/bench-lab');
+  if (existsSync(bench)) cpSync(bench, join(out, 'opt/vfiokit/bench'), { recursive: true });
   cpSync(join(root, 'lab/init.sh'), join(out, 'init')); chmodSync(join(out, 'init'), 0o755);
   return { tests: tests.map((t) => relative(root, t)) };
 }
