@@ -6,14 +6,14 @@
 //      /opt/vfiokit/bench/ in the image;
 //   3. boots the lab once running that script, collects the measurement lines from the console
 //      (bench/lab/parse.mjs) and writes one results file per case (the C reference first).
-// Sizes: LAB_BENCH_PASSES (2), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 64 MiB),
+// Sizes: LAB_BENCH_PASSES (3), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 128 MiB: see docs/BENCH.md),
 // LAB_BENCH_DMA_2M (in 2 MiB pieces, 256 MiB), LAB_BENCH_OPEN_ROUNDS (100), LAB_BENCH_DMA_ROUNDS (3).
 // LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
 // first (a cold build takes 6-10 minutes); without it the lab benchmarks are skipped, loudly.
 // Writes bench/results/lab-*.json. Absolute times under TCG mean little; the ratios are the figures.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { root, writeResults } from './lib.mjs';
@@ -68,8 +68,8 @@ const { bootGuest } = await labModule('boot.mjs');
 const lab = await prepareLab({ log });
 if (lab.cannotRun) { log(`!!! lab benchmarks SKIPPED: LAB CANNOT RUN: ${lab.cannotRun} !!!`); process.exit(0); }
 const env = {
-  PASSES: process.env.LAB_BENCH_PASSES ?? '2',
-  DMA_TOTAL_4K: process.env.LAB_BENCH_DMA_4K ?? String(64 << 20),
+  PASSES: process.env.LAB_BENCH_PASSES ?? '3',
+  DMA_TOTAL_4K: process.env.LAB_BENCH_DMA_4K ?? String(128 << 20),
   DMA_TOTAL_2M: process.env.LAB_BENCH_DMA_2M ?? String(256 << 20),
   DMA_ROUNDS: process.env.LAB_BENCH_DMA_ROUNDS ?? '3',
   OPEN_ROUNDS: process.env.LAB_BENCH_OPEN_ROUNDS ?? '100',
@@ -78,11 +78,14 @@ for (const [k, v] of Object.entries(env)) if (!/^\d+$/.test(v)) { log(`bench: la
 const cmd = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${GUEST_CMD}`;
 log(`bench: lab: booting: ${cmd}`);
 const measurements = [];
+/** The guest's console, kept in build/bench-lab.console.log. */
+const consoleLog = [];
 let started = false;
 const t0 = Date.now();
 const r = await bootGuest({
   kernel: lab.kernel, initrd: lab.initrd, cmd, idleLimitS: IDLE_LIMIT_S, totalLimitS: TOTAL_LIMIT_S,
   onLine: (l) => {
+    consoleLog.push(l);
     const m = parseLine(l);
     if (m) { measurements.push(m); if (process.env.LAB_ECHO !== '1') log(`lab:   ${m.error ? `ERROR ${m.error}` : `${m.bench} ${m.case} ${m.impl}`}`); }
     if (process.env.LAB_ECHO === '1' || (started && !m) || /Kernel panic|Oops/.test(l)) log(`lab: | ${l}`);
@@ -91,8 +94,13 @@ const r = await bootGuest({
 });
 log(`bench: lab: ${r.message} after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
-const { docs, problems } = summarize(measurements);
+const { docs, problems, diagnostics } = summarize(measurements);
 for (const { file, doc } of docs) writeResults(file, doc);
+if (diagnostics.length) {
+  console.log('\nlab diagnostics (vfiokit only, no twin; where the JS time goes):');
+  for (const d of diagnostics) console.log(`  ${d.case.padEnd(52)} ${d.median_ns.toFixed(0).padStart(8)} ns`);
+}
+writeFileSync(join(root, 'build/bench-lab.console.log'), consoleLog.join('\n') + '\n');
 if (r.status !== 0) problems.push(r.message);
 for (const p of problems) log(`bench: lab: problem: ${p}`);
 process.exit(problems.length || docs.length === 0 ? 1 : 0);

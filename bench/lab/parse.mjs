@@ -46,13 +46,17 @@ export function fileName(bench, cas, casesOfBench) {
 /**
  * Groups measurements by bench and case, pools the passes, and builds one writeResults document
  * per case: results [C reference, vfiokit] with median over every round of every pass and the
- * largest p99 seen. Returns { docs: [{ file, doc }], problems: string[] }.
+ * largest p99 seen. Returns { docs: [{ file, doc }], problems: string[], diagnostics: [{ case, median_ns }] }.
  */
 export function summarize(measurements) {
   const problems = measurements.filter((m) => m.error).map((m) => m.error);
+  // impl 'diag': single JS figures with no twin (bench/guest/diag.ts), listed apart.
+  const diag = new Map();
+  for (const m of measurements) if (!m.error && m.impl === 'diag') diag.set(m.case, [...(diag.get(m.case) ?? []), ...m.rounds]);
+  const diagnostics = [...diag].map(([cas, rounds]) => ({ case: cas, median_ns: median(rounds) }));
   const groups = new Map();
   for (const m of measurements) {
-    if (m.error) continue;
+    if (m.error || m.impl === 'diag') continue;
     const key = `${m.bench}\0${m.case}`;
     if (!groups.has(key)) groups.set(key, { bench: m.bench, case: m.case, unit: m.unit, by: {} });
     const g = groups.get(key);
@@ -69,7 +73,7 @@ export function summarize(measurements) {
     const { c, js } = g.by;
     if (!c || !js) { problems.push(`${g.bench} ${g.case}: ${c ? 'no vfiokit' : 'no C'} measurement`); continue; }
     const spec = BENCHES[g.bench] ?? { goal: null, what: g.bench };
-    const row = (name, side) => ({ name, median_ns: median(side.rounds), ...(side.p99.length ? { p99_ns: Math.max(...side.p99) } : {}), rounds: side.rounds.length, passes: side.passes });
+    const row = (name, side) => ({ name, median_ns: median(side.rounds), ...(side.p99.length ? { p99_ns: Math.max(...side.p99) } : {}), rounds: side.rounds.length, passes: side.passes, values: side.rounds });
     const results = [row('C reference (static, -O2)', c), row('vfiokit (node, koffi)', js)];
     const notes = [`${c.passes} pass(es) each, ${c.rounds.length} C and ${js.rounds.length} vfiokit rounds pooled`];
     if (results[0].p99_ns !== undefined && results[1].p99_ns !== undefined) notes.push(`p99 of single operations: C ${fmt(results[0].p99_ns)}, vfiokit ${fmt(results[1].p99_ns)} (ratio ${(results[1].p99_ns / results[0].p99_ns).toFixed(2)})`);
@@ -85,7 +89,7 @@ export function summarize(measurements) {
     }
     docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, results, note: notes.join('; ') } });
   }
-  return { docs, problems };
+  return { docs, problems, diagnostics };
 }
 
 /** Median and p-th percentile helpers re-exported for the tests. */
