@@ -83,7 +83,7 @@ export function summarize(measurements) {
     if (g.unit === 'bytes') {
       const node = g.by.node;
       if (node) notes.push(`node alone (node -e, nothing loaded): ${mib(median(node.rounds))}; vfiokit over bare node: ${mib(results[1].median_ns - median(node.rounds))}`);
-      if (ex.core_memory_bytes) notes.push(`the core's Wasm linear memory: ${mib(ex.core_memory_bytes)} (fixed maximum), part of the vfiokit figure`);
+      if (ex.core_memory_bytes) notes.push(`the core's Wasm linear memory: ${mib(ex.core_memory_bytes)} (fixed size; only its touched pages count in VmRSS)`);
       const cx = c.extra[0] ?? {};
       if (cx.before_bytes) notes.push(`C before opening: ${mib(cx.before_bytes)}`);
     }
