@@ -28,7 +28,7 @@ while [ "$pass" -le "$PASSES" ]; do
   pair dma "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}"
   pair memory
   node -e "const k=+require('fs').readFileSync('/proc/self/status','utf8').match(/VmRSS:\s+(\d+)/)[1];console.log('$M '+JSON.stringify({bench:'lab-memory',case:'pl031 open and mapped',impl:'node',unit:'bytes',rounds:[k*1024]}))" || fail node-baseline $?
-  js diag
+  c diag; js diag
   pass=$((pass + 1))
 done
 exit $status
