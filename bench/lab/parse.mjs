@@ -13,13 +13,14 @@ import { median, percentile } from '../lib.mjs';
 /** The prefix of a measurement line (bench/guest/common.ts, bench/native/lab/common.h). */
 export const MARK = '@@VFIOKIT-BENCH@@';
 
-/** What each benchmark measures, and the issue's goal for the ratio (null: none). */
+/** What each benchmark measures (short: the chart's heading; docs/BENCH.md says more), and the
+ *  issue's goal for the ratio (null: none). */
 export const BENCHES = Object.freeze({
-  'lab-trap': { goal: 1.3, what: 'trapped 4-byte register access to the pl031, ns per access (region.read32/write32 vs C pread/pwrite on the device fd)' },
-  'lab-mmio': { goal: 2.0, what: 'mapped 32-bit register access to the pl031, ns per access (Mapping Atomics vs C volatile loop; under TCG each access traps to QEMU)' },
-  'lab-open': { goal: 2.0, what: 'device open to ready (container, group, device, every region and IRQ queried, regions mapped) and close, ns per cycle' },
-  'lab-dma': { goal: 1.1, what: 'type1 DMA map/unmap of anonymous memory on edu\'s container (SMMUv3), ns per ioctl' },
-  'lab-memory': { goal: null, what: 'resident set (VmRSS) of a process holding the pl031 open and mapped, in bytes (median_ns holds bytes); lower is better' },
+  'lab-trap': { goal: 1.3, what: 'pl031 trapped access (pread/pwrite), ns each, lab' },
+  'lab-mmio': { goal: 2.0, what: 'pl031 mapped access (TCG traps it), ns each, lab' },
+  'lab-open': { goal: 2.0, what: 'open to ready and close, ns per cycle, lab' },
+  'lab-dma': { goal: 1.1, what: 'type1 DMA via the SMMUv3, ns per ioctl, lab' },
+  'lab-memory': { goal: null, what: 'VmRSS holding it open+mapped, bytes, lower is better' },
 });
 
 /** Reads one console line; the measurement object, or undefined for any other line. */
