@@ -4,7 +4,7 @@
 # As root on Debian it installs them; otherwise it prints the exact command and exits 3.
 set -euo pipefail
 HOST_PKGS=(wabt libfdt-dev python3-libfdt qemu-system-arm gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu flex bison bc cpio xz-utils
-  make gcc libc6-dev libssl-dev libelf-dev device-tree-compiler clang libclang-rt-14-dev)
+  make gcc libc6-dev libssl-dev libelf-dev device-tree-compiler clang libclang-rt-14-dev libc6-dev-arm64-cross)
 missing=()
 for p in "${HOST_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ! dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; then need_arch=1; else need_arch=0; fi

@@ -66,6 +66,10 @@ async function project(out, log) {
   const tests = existsSync(testDir) ? readdirSync(testDir).filter((f) => f.endsWith('.test.ts')).map((f) => join(testDir, f)) : [];
   if (tests.length) await esbuild.build({ entryPoints: tests, outdir: join(out, 'opt/vfiokit/test/lab'), bundle: true, platform: 'node', format: 'esm',
     target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi'], loader: { '.wasm': 'binary', '.bin': 'binary' }, logLevel: 'silent' });
+  // The lab benchmarks, only for the boot bench/lab.mjs makes (it builds build/bench-lab/ and sets
+  // VFIOKIT_LAB_BENCH): other images stay as small as the tests need.
+  const bench = join(root, 'build/bench-lab');
+  if (process.env.VFIOKIT_LAB_BENCH === '1' && existsSync(bench)) cpSync(bench, join(out, 'opt/vfiokit/bench'), { recursive: true });
   cpSync(join(root, 'lab/init.sh'), join(out, 'init')); chmodSync(join(out, 'init'), 0o755);
   return { tests: tests.map((t) => relative(root, t)) };
 }

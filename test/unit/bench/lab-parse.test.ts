@@ -1,0 +1,80 @@
+// Host side of the lab benchmarks: the console measurement lines and how they become results
+// (bench/lab/parse.mjs). No boot, no timing asserted: the numbers here are made up.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+// @ts-ignore: a plain ESM module of the bench scripts
+import { MARK, parseLine, summarize, fileName } from '../../../bench/lab/parse.mjs';
+
+const line = (o: object): string => `${MARK} ${JSON.stringify(o)}`;
+const m = (impl: string, rounds: number[], more: object = {}) => ({ bench: 'lab-trap', case: 'read32 DR', impl, unit: 'ns', rounds, ...more });
+
+test('a console line without the marker is not a measurement', () => {
+  assert.is(parseLine('[    1.234] vfio-pci 0000:00:02.0: enabling device'), undefined);
+  assert.is(parseLine(''), undefined);
+});
+
+test('a marker line is read wherever it starts on the line (the console may prefix it)', () => {
+  const v = parseLine(`\r${line(m('c', [1, 2]))}`);
+  assert.equal(v, m('c', [1, 2]));
+});
+
+test('a marker line that is not JSON, or lacks bench/case/impl/rounds, is an error, not a result', () => {
+  assert.ok(parseLine(`${MARK} {"bench":`).error.includes('unreadable'));
+  assert.ok(parseLine(line({ bench: 'lab-trap', case: 'x', impl: 'c' })).error.includes('without'));
+  assert.ok(parseLine(line({ bench: 'lab-trap', case: 'x', impl: 'c', rounds: [1, 'a'] })).error.includes('without'));
+  assert.equal(parseLine(line({ error: 'trap-c exited with status 1' })), { error: 'trap-c exited with status 1' });
+});
+
+test('the C reference comes first; the passes are pooled; the largest p99 is kept', () => {
+  const { docs, problems } = summarize([m('js', [30, 10], { p99: 90 }), m('c', [2, 4], { p99: 5 }), m('c', [3], { p99: 7 }), m('js', [20], { p99: 60 })]);
+  assert.equal(problems, []);
+  assert.is(docs.length, 1);
+  const { file, doc } = docs[0];
+  assert.is(file, 'lab-trap', 'one case: the file is named for the bench');
+  assert.is(doc.goal, 1.3);
+  assert.match(doc.results[0].name, /^C reference/);
+  assert.is(doc.results[0].median_ns, 3);
+  assert.is(doc.results[0].p99_ns, 7);
+  assert.is(doc.results[0].passes, 2);
+  assert.is(doc.results[1].median_ns, 20);
+  assert.is(doc.results[1].p99_ns, 90);
+  assert.match(doc.note, /p99 of single operations/);
+});
+
+test('a case measured on one side only is a problem, not a result', () => {
+  const { docs, problems } = summarize([m('c', [1])]);
+  assert.is(docs.length, 0);
+  assert.equal(problems, ['lab-trap read32 DR: no vfiokit measurement']);
+});
+
+test('error lines become problems', () => {
+  const { problems } = summarize([{ error: 'dma.mjs exited with status 1' }, m('c', [1]), m('js', [2])]);
+  assert.equal(problems, ['dma.mjs exited with status 1']);
+});
+
+test('several cases of a bench get a file each, named for the case', () => {
+  assert.is(fileName('lab-trap', 'write32 IMSC', 2), 'lab-trap-write32-imsc');
+  assert.is(fileName('lab-open', 'edu (vfio-pci, type1)', 2), 'lab-open-edu');
+  assert.is(fileName('lab-dma', 'map 4 KiB pieces', 4), 'lab-dma-map-4k');
+  assert.is(fileName('lab-dma', 'unmap 2048 KiB pieces', 4), 'lab-dma-unmap-2m');
+  assert.is(fileName('lab-memory', 'pl031 open and mapped', 1), 'lab-memory');
+});
+
+test('memory: the bare node baseline and the core size go into the note', () => {
+  const mem = (impl: string, bytes: number, more: object = {}) => ({ bench: 'lab-memory', case: 'pl031 open and mapped', impl, unit: 'bytes', rounds: [bytes], ...more });
+  const { docs } = summarize([mem('c', 600 << 10, { before_bytes: 500 << 10 }), mem('js', 48 << 20, { core_memory_bytes: 16 << 20 }), mem('node', 36 << 20)]);
+  assert.is(docs[0].doc.goal, null);
+  assert.is(docs[0].doc.results.length, 2, 'the baseline is a note, not a row');
+  assert.match(docs[0].doc.note, /node alone .*36\.0 MiB; vfiokit over bare node: 12\.0 MiB/);
+  assert.match(docs[0].doc.note, /linear memory: 16\.0 MiB/);
+});
+
+test('diagnostic lines (impl diag) are pooled by case and kept apart from the results', () => {
+  const d = (rounds: number[]) => ({ bench: 'diag', case: 'koffi pread', impl: 'diag', unit: 'ns', rounds });
+  const { docs, problems, diagnostics } = summarize([d([5, 9]), d([7])]);
+  assert.is(docs.length, 0);
+  assert.equal(problems, []);
+  assert.equal(diagnostics, [{ case: 'koffi pread', median_ns: 7 }]);
+});
+
+test.run();
