@@ -87,8 +87,10 @@ function requestSize(request: number): number {
   return Math.floor(request / 2 ** 30) === 0 ? 0 : Math.floor(request / 2 ** 16) & 0x3fff;
 }
 
-function check(call: string, r: number, detail?: string): number {
-  if (r < 0) throw syscallError(call, -r, detail);
+/** -errno -> VfioError. `detail` may be a function: hot paths (pread/pwrite) build their message
+ *  only when the call failed. */
+function check(call: string, r: number, detail?: string | (() => string)): number {
+  if (r < 0) throw syscallError(call, -r, typeof detail === 'function' ? detail() : detail);
   return r;
 }
 
@@ -113,8 +115,8 @@ export function createSys(libc: Libc): Sys {
     },
     munmap: (addr, len) => { check('munmap', libc.munmap(addr, len), `of ${len} bytes at 0x${addr.toString(16)}`); },
     view: (addr, len) => libc.view(addr, len),
-    pread(fd, buf, offset, count = buf.byteLength) { fits('pread', buf, count, 'a count'); return check('pread', libc.pread(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`); },
-    pwrite(fd, buf, offset, count = buf.byteLength) { fits('pwrite', buf, count, 'a count'); return check('pwrite', libc.pwrite(fd, buf, count, offset), `of fd ${fd} at 0x${offset.toString(16)}`); },
+    pread(fd, buf, offset, count = buf.byteLength) { fits('pread', buf, count, 'a count'); return check('pread', libc.pread(fd, buf, count, offset), () => `of fd ${fd} at 0x${offset.toString(16)}`); },
+    pwrite(fd, buf, offset, count = buf.byteLength) { fits('pwrite', buf, count, 'a count'); return check('pwrite', libc.pwrite(fd, buf, count, offset), () => `of fd ${fd} at 0x${offset.toString(16)}`); },
     read(fd, buf, count = buf.byteLength) { fits('read', buf, count, 'a count'); return check('read', libc.read(fd, buf, count), `of fd ${fd}`); },
     write(fd, buf, count = buf.byteLength) { fits('write', buf, count, 'a count'); return check('write', libc.write(fd, buf, count), `of fd ${fd}`); },
     eventfd: (initval, flags) => check('eventfd', libc.eventfd(initval, flags)),

@@ -35,12 +35,14 @@ function stripDevice(e: VfioError, device: string): string {
 }
 
 /** Runs `f`; a VfioError it throws gets the device's context. */
-export function ctx<T>(device: string, f: () => T, extra?: { hint?: string | ((e: VfioError) => string | undefined); kind?: VfioErrorKind | ((e: VfioError) => VfioErrorKind | undefined); message?: string }): T {
+export function ctx<T>(device: string, f: () => T, extra?: { hint?: string | ((e: VfioError) => string | undefined); kind?: VfioErrorKind | ((e: VfioError) => VfioErrorKind | undefined); message?: string | (() => string) }): T {
   try { return f(); } catch (e) {
     if (!(e instanceof VfioError) || !extra) withContext(e, device);
     const hint = typeof extra.hint === 'function' ? extra.hint(e) : extra.hint;
     const kind = typeof extra.kind === 'function' ? extra.kind(e) : extra.kind;
-    withContext(e, device, { hint, kind, message: extra.message });
+    // A message may be a function so that hot paths build it only on failure.
+    const message = typeof extra.message === 'function' ? extra.message() : extra.message;
+    withContext(e, device, { hint, kind, message });
   }
 }
 

@@ -83,41 +83,55 @@ export class DeviceRegion {
    * the device closed, and the syscall error (with the device and region) if pread fails.
    */
   read(offset: number | bigint, width: Width): bigint {
-    const fd = this.#live();
-    const chk = this.#check(offset, width, 'read');
-    if (!chk.ok) return chk.readValue;
-    const n = ctx(this.#owner.name, () => this.#owner.sys.pread(fd, this.#buf, chk.fileOffset, width), { message: `region ${this.index} (${this.name}) read of ${width} bytes at 0x${BigInt(offset).toString(16)}` });
-    if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: 'pread', message: `region ${this.index} (${this.name}): a short read (${n} of ${width} bytes) at 0x${BigInt(offset).toString(16)}`, hint: 'the driver does not allow this access width here; check dmesg' });
-    switch (width) {
-      case 1: return BigInt(this.#buf[0]!);
-      case 2: return BigInt(this.#dv.getUint16(0, true));
-      case 4: return BigInt(this.#dv.getUint32(0, true));
-      default: return this.#dv.getBigUint64(0, true);
+    if (width === 8) {
+      if (!this.#transfer(offset, 8, 'read')) return this.#refused;
+      return this.#dv.getBigUint64(0, true);
     }
+    return BigInt(this.#readNumber(offset, width));
+  }
+
+  /** The trap-path read of up to 4 bytes as a number (no bigint on the way: read32 is hot). */
+  #readNumber(offset: number | bigint, width: 1 | 2 | 4): number {
+    if (!this.#transfer(offset, width, 'read')) return Number(this.#refused);
+    return width === 1 ? this.#buf[0]! : width === 2 ? this.#dv.getUint16(0, true) : this.#dv.getUint32(0, true);
+  }
+
+  /** The all-ones value of the last refused read. */
+  #refused = 0n;
+
+  /** Checks the access with the core's region table, then preads into or pwrites from the bounce
+   *  buffer. false: the table refused the access (counted; #refused holds what a read returns). */
+  #transfer(offset: number | bigint, width: Width, dir: 'read' | 'write'): boolean {
+    const fd = this.#live();
+    const chk = this.#check(offset, width, dir);
+    if (!chk.ok) { this.#refused = chk.readValue; return false; }
+    const where = () => `region ${this.index} (${this.name}) ${dir} of ${width} bytes at 0x${BigInt(offset).toString(16)}`;
+    const n = ctx(this.#owner.name, () => (dir === 'read'
+      ? this.#owner.sys.pread(fd, this.#buf, chk.fileOffset, width)
+      : this.#owner.sys.pwrite(fd, this.#buf, chk.fileOffset, width)), { message: where });
+    if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: dir === 'read' ? 'pread' : 'pwrite', message: `${where()}: a short ${dir} (${n} of ${width} bytes)`, hint: 'the driver does not allow this access width here; check dmesg' });
+    return true;
   }
 
   /** read() of 4 bytes as a number. */
-  read32(offset: number | bigint): number { return Number(this.read(offset, 4)); }
+  read32(offset: number | bigint): number { return this.#readNumber(offset, 4); }
 
   /**
    * Writes `width` bytes at `offset` through the device fd (pwrite). An access the region table
    * refuses is dropped and counted; returns false then, true when written.
    */
   write(offset: number | bigint, width: Width, value: number | bigint): boolean {
-    const fd = this.#live();
-    const chk = this.#check(offset, width, 'write');
-    if (!chk.ok) return false;
-    const v = BigInt.asUintN(64, BigInt(value));
-    switch (width) {
-      case 1: this.#buf[0] = Number(v & 0xffn); break;
-      case 2: this.#dv.setUint16(0, Number(v & 0xffffn), true); break;
-      case 4: this.#dv.setUint32(0, Number(v & 0xffff_ffffn), true); break;
-      default: this.#dv.setBigUint64(0, v, true);
+    if (width === 8) this.#dv.setBigUint64(0, BigInt.asUintN(64, BigInt(value)), true);
+    else {
+      // Numbers stay numbers: only the low `width` bytes are written (as the bigint path did).
+      const v = typeof value === 'number' ? value : Number(BigInt.asUintN(32, value));
+      if (width === 1) this.#buf[0] = v & 0xff;
+      else if (width === 2) this.#dv.setUint16(0, v & 0xffff, true);
+      else this.#dv.setUint32(0, v >>> 0, true);
     }
-    const n = ctx(this.#owner.name, () => this.#owner.sys.pwrite(fd, this.#buf, chk.fileOffset, width), { message: `region ${this.index} (${this.name}) write of ${width} bytes at 0x${BigInt(offset).toString(16)}` });
-    if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: 'pwrite', message: `region ${this.index} (${this.name}): a short write (${n} of ${width} bytes) at 0x${BigInt(offset).toString(16)}`, hint: 'the driver does not allow this access width here; check dmesg' });
-    return true;
+    return this.#transfer(offset, width, 'write');
   }
+
 
   write32(offset: number | bigint, value: number): boolean { return this.write(offset, 4, value); }
 
