@@ -13,18 +13,19 @@ export function percentile(xs, p) {
 export const median = (xs) => percentile(xs, 0.5);
 
 /**
- * Writes bench/results/<name>.json: { date, node, what, reference, goal, results[] } where the
+ * Writes bench/results/<name>.json: { date, node, what, reference, goal, unit, results[] } where the
  * first result is the native reference and every result gets ratio = its median / the reference's.
- * goal: the ratio the issue asks for (null when there is none). Prints a table.
+ * goal: the ratio the issue asks for (null when there is none). unit: 'ns' (default) or 'bytes'
+ * (then median_ns holds bytes). Prints a table.
  */
-export function writeResults(name, { what, reference, goal, results, note }) {
+export function writeResults(name, { what, reference, goal, results, note, unit = 'ns' }) {
   const ref = results[0].median_ns;
   for (const r of results) r.ratio = +(r.median_ns / ref).toFixed(2);
-  const doc = { date: new Date().toISOString(), node: process.version, what, reference, goal, results, note };
+  const doc = { date: new Date().toISOString(), node: process.version, what, reference, goal, unit, results, note };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(join(root, 'bench', 'results', `${name}.json`), JSON.stringify(doc, null, 2) + '\n');
   console.log(`\n${name}: ${what}${goal ? ` (goal: ratio <= ${goal})` : ''}`);
-  for (const r of results) console.log(`  ${r.name.padEnd(34)} ${fmt(r.median_ns).padStart(10)}  ratio ${r.ratio}`);
+  for (const r of results) console.log(`  ${r.name.padEnd(34)} ${(unit === 'bytes' ? `${(r.median_ns / 2 ** 20).toFixed(1)} MiB` : fmt(r.median_ns)).padStart(10)}  ratio ${r.ratio}`);
   if (note) console.log(`  ${note}`);
   return doc;
 }

@@ -88,7 +88,7 @@ export function summarize(measurements) {
       const cx = c.extra[0] ?? {};
       if (cx.before_bytes) notes.push(`C before opening: ${mib(cx.before_bytes)}`);
     }
-    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, results, note: notes.join('; ') } });
+    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, unit: g.unit, results, note: notes.join('; ') } });
   }
   return { docs, problems, diagnostics };
 }
