@@ -114,7 +114,13 @@ function main() {
   // Only the short (CI) and long (campaign) figures are kept in the repository.
   const dir = mode === 'long' || mode === 'short' ? join(root, 'fuzz/results') : OUT;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${mode}.json`), JSON.stringify({ date: new Date().toISOString(), secondsPerTarget: seconds, results }, null, 2) + '\n');
+  // A run of some targets keeps the other targets' last figures (each result carries its date).
+  const file = join(dir, `${mode}.json`);
+  const stamped = results.map((r) => ({ ...r, date: new Date().toISOString() }));
+  let kept = [];
+  try { kept = JSON.parse(readFileSync(file, 'utf8')).results.filter((r) => !targets.includes(r.target)); } catch { /* first run */ }
+  const all = [...kept, ...stamped].sort((a, b) => a.target.localeCompare(b.target));
+  writeFileSync(file, JSON.stringify({ secondsPerTarget: seconds, results: all }, null, 2) + '\n');
   const bad = results.filter((r) => r.crash || r.error || !(r.executions > 0));
   console.log(`fuzz: ${results.length - bad.length} passed, ${bad.length} failed`);
   process.exit(bad.length ? 1 : 0);
