@@ -9,6 +9,7 @@ import type { ReadCounterFn, WatchFn } from '../src/irq/dispatcher';
 import { EAGAIN, errnoEntry } from './errno';
 import { ioctlName } from './ioctl';
 import type { Libc } from './libc';
+import { setU64, u32, u64 } from './bytes';
 
 /** Builds the VfioError for a failed call. `call` names the syscall as it appears in messages. */
 export function syscallError(call: string, errno: number, detail?: string): VfioError {
@@ -26,7 +27,7 @@ export function syscallError(call: string, errno: number, detail?: string): Vfio
  *  kernel trusts that length for what it reads and writes (a region info's capability chain, say). */
 export function argszFits(call: string, buf: Uint8Array): void {
   fits(call, buf, 4, 'the leading length field');
-  fits(call, buf, new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true), 'an argsz');
+  fits(call, buf, u32(buf, 0), 'an argsz');
 }
 
 /** ioctl with a struct led by its own u32 length (VFIO argsz, iommufd size), checked to fit first. */
@@ -97,7 +98,6 @@ function check(call: string, r: number, detail?: string | (() => string)): numbe
 /** The checked layer over `libc` (realLibc() in production, a fake in tests). */
 export function createSys(libc: Libc): Sys {
   const counter = new Uint8Array(8);
-  const counterView = new DataView(counter.buffer); // a private 8-byte buffer, not a device register
   const sys: Sys = {
     libc,
     open: (path, flags, mode = 0) => check('open', libc.open(path, flags, mode), path),
@@ -124,10 +124,10 @@ export function createSys(libc: Libc): Sys {
       const r = libc.read(fd, counter, 8);
       if (r === -EAGAIN) return 0n;
       check('read', r, `of eventfd ${fd}`);
-      return counterView.getBigUint64(0, true);
+      return u64(counter, 0);
     },
     eventfdWrite(fd, value) {
-      counterView.setBigUint64(0, BigInt.asUintN(64, value), true);
+      setU64(counter, 0, value);
       check('write', libc.write(fd, counter, 8), `of eventfd ${fd}`);
     },
     epollCreate1: (flags) => check('epoll_create1', libc.epoll_create1(flags)),

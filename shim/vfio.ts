@@ -5,6 +5,7 @@
 // whose argsz exceeds its buffer is refused before the call (kind bad-argument).
 // Not responsible for: struct layouts (the core's encoders/decoders), call order, fd ownership.
 import { argszIoctl, type Sys } from './sys';
+import { setU32 } from './bytes';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
   VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET, VFIO_DEVICE_SET_IRQS,
@@ -27,7 +28,7 @@ export const groupGetStatus = (sys: Sys, group: number, status: Uint8Array): num
 /** Group fd: adds the group to the container (the argument is a pointer to the container fd, an s32). */
 export function groupSetContainer(sys: Sys, group: number, container: number): number {
   const arg = new Uint8Array(4);
-  new DataView(arg.buffer).setInt32(0, container, true);
+  setU32(arg, 0, container);
   return sys.ioctl(group, VFIO_GROUP_SET_CONTAINER, arg, 'VFIO_GROUP_SET_CONTAINER');
 }
 /** Group fd: removes the group from its container. */

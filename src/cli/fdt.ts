@@ -8,6 +8,7 @@ import { parseFdt, type FdtNode, type FdtProperty } from '../fdt/index';
 import { VfioError } from '../errors';
 import { parseArgs } from './args';
 import type { Command } from './commands';
+import { u32be } from '../../shim/bytes';
 
 const USAGE = 'usage: vfiokit fdt dump FILE.dtb';
 
@@ -26,8 +27,7 @@ export function formatValue(b: Uint8Array): string {
     return `"${s}"`;
   }
   if (b.length % 4 === 0) {
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const cells = Array.from({ length: b.length / 4 }, (_, i) => `0x${v.getUint32(i * 4).toString(16).padStart(2, '0')}`);
+    const cells = Array.from({ length: b.length / 4 }, (_, i) => `0x${u32be(b, i * 4).toString(16).padStart(2, '0')}`);
     return `<${cells.join(' ')}>`;
   }
   return `[${Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ')}]`;

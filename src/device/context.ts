@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { VfioError, type VfioErrorKind } from '../errors';
 import { createSys, type Sys } from '../../shim/sys';
 import { realLibc } from '../../shim/libc';
+import { u64 } from '../../shim/bytes';
 
 let defaultSys: Sys | undefined;
 /** The checked layer over the real C library, created on first use (koffi loads then). */
@@ -57,11 +58,10 @@ export function systemPageSize(): number {
   pageSize = 4096;
   try {
     const b = readFileSync('/proc/self/auxv');
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     for (let i = 0; i + 16 <= b.length; i += 16) {
-      const type = dv.getBigUint64(i, true);
+      const type = u64(b, i);
       if (type === 0n) break;
-      if (type === 6n) { pageSize = Number(dv.getBigUint64(i + 8, true)); break; } // AT_PAGESZ
+      if (type === 6n) { pageSize = Number(u64(b, i + 8)); break; } // AT_PAGESZ
     }
   } catch { /* not Linux, or no /proc: 4096 */ }
   return pageSize;

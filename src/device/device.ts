@@ -30,6 +30,7 @@ import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOpt
 import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
 
 import { VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
+import { setU32 } from '../../shim/bytes';
 
 export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
 
@@ -176,12 +177,10 @@ export class VfioDevice implements RegionOwner, IrqOwner {
           hint: (e) => e.kind === 'permission' ? `check the permissions of ${path}; run as root or give this user access` : e.kind === 'busy' ? 'the device is open elsewhere (another process, or through its group)' : undefined,
         });
         const bind = new Uint8Array(16); // struct vfio_device_bind_iommufd: argsz, flags, iommufd, out_devid
-        const bdv = new DataView(bind.buffer);
-        bdv.setUint32(0, 16, true); bdv.setInt32(8, this.#iommufd.fd, true);
+        setU32(bind, 0, 16); setU32(bind, 8, this.#iommufd.fd);
         ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), { message: 'cannot bind the device to the iommufd' });
         const att = new Uint8Array(12); // struct vfio_device_attach_iommufd_pt: argsz, flags, pt_id
-        const adv = new DataView(att.buffer);
-        adv.setUint32(0, 12, true); adv.setUint32(8, this.#iommufd.ioasId, true);
+        setU32(att, 0, 12); setU32(att, 8, this.#iommufd.ioasId);
         ctx(name, () => vfio.deviceAttachIommufdPt(sys, this.#fd, att), { message: `cannot attach the device to IOAS ${this.#iommufd.ioasId}` });
       } else {
         this.#container = Container.acquire(sys, iommu, name);

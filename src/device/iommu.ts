@@ -29,6 +29,7 @@ import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
 import { queryIommuType1Info } from '../vfio/query';
 import type { IovaRange } from '../vfio/decode';
 import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
+import { setU32, u32, u64 } from '../../shim/bytes';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 
@@ -171,7 +172,7 @@ export class Container implements DmaSpace {
     if (this.kind === 'noiommu') throw noDma(device);
     const req = ctx(device, () => encodeDmaUnmap({ iova, size }));
     ctx(device, () => vfio.iommuUnmapDma(this.#sys, this.fd, req), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
-    return new DataView(req.buffer, req.byteOffset).getBigUint64(16, true); // the kernel writes back the size unmapped
+    return u64(req, 16); // the kernel writes back the size unmapped
   }
 }
 
@@ -211,9 +212,9 @@ export class Group {
       g = new Group(sys, path, group, fd, container);
       try {
         const status = new Uint8Array(8);
-        new DataView(status.buffer).setUint32(0, 8, true);
+        setU32(status, 0, 8);
         ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: `cannot read the status of ${path}` });
-        const flags = new DataView(status.buffer).getUint32(4, true);
+        const flags = u32(status, 4);
         if ((flags & VFIO_GROUP_FLAGS_VIABLE) === 0) throw notViable(group, device, sysfs);
         ctx(device, () => vfio.groupSetContainer(sys, fd, container.fd), {
           message: `cannot add ${path} to the process's ${container.kind} container`,
@@ -281,10 +282,9 @@ export class IommufdSpace implements DmaSpace {
       });
       try {
         const a = new Uint8Array(12);
-        const dv = new DataView(a.buffer);
-        dv.setUint32(0, 12, true); // struct iommu_ioas_alloc: size, flags, out_ioas_id
+        setU32(a, 0, 12); // struct iommu_ioas_alloc: size, flags, out_ioas_id
         ctx(device, () => iommufd.ioasAlloc(sys, fd, a), { message: 'cannot allocate an IOAS' });
-        s = new IommufdSpace(sys, fd, dv.getUint32(8, true));
+        s = new IommufdSpace(sys, fd, u32(a, 8));
       } catch (e) {
         try { sys.close(fd); } catch { /* report the first error */ }
         throw e;
@@ -303,8 +303,7 @@ export class IommufdSpace implements DmaSpace {
     const t = new Teardown();
     t.step(() => {
       const d = new Uint8Array(8);
-      const dv = new DataView(d.buffer);
-      dv.setUint32(0, 8, true); dv.setUint32(4, this.ioasId, true); // struct iommu_destroy: size, id
+      setU32(d, 0, 8); setU32(d, 4, this.ioasId); // struct iommu_destroy: size, id
       iommufd.destroy(this.#sys, this.fd, d);
     });
     t.step(() => this.#sys.close(this.fd));
@@ -327,7 +326,7 @@ export class IommufdSpace implements DmaSpace {
   unmap(iova: bigint, size: bigint, device: string): bigint {
     const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
     ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
-    return new DataView(a.buffer, a.byteOffset).getBigUint64(16, true); // the kernel writes back the length unmapped
+    return u64(a, 16); // the kernel writes back the length unmapped
   }
 }
 

@@ -19,6 +19,7 @@ import * as vfio from '../../shim/vfio';
 import * as kvm from '../../shim/kvm';
 import { ctx, Teardown } from './context';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode';
+import { setU32 } from '../../shim/bytes';
 
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
@@ -278,11 +279,10 @@ export class IrqRouting {
       case 'kvm-irqfd-assign': case 'kvm-irqfd-deassign': {
         const l = this.#line(a.index);
         const req = new Uint8Array(32); // struct kvm_irqfd: fd, gsi, flags, resamplefd, pad[16]
-        const dv = new DataView(req.buffer);
-        dv.setUint32(0, l.irqfd, true); dv.setUint32(4, l.gsi, true);
+        setU32(req, 0, l.irqfd); setU32(req, 4, l.gsi);
         const resample = a.kind === 'kvm-irqfd-assign' && a.arg === 1n;
-        dv.setUint32(8, a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0, true);
-        dv.setUint32(12, resample ? l.resampleFd : 0, true);
+        setU32(req, 8, a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0);
+        setU32(req, 12, resample ? l.resampleFd : 0);
         ctx(o.name, () => kvm.irqfd(o.sys, l.vmFd, req), {
           message: `cannot ${a.kind === 'kvm-irqfd-assign' ? 'assign' : 'deassign'} the irqfd of IRQ ${a.index} at GSI ${l.gsi}`,
           hint: (e) => e.errnoName === 'EINVAL' ? 'the VM needs an in-kernel interrupt controller (on arm64 a vGIC) and a GSI it routes' : e.hint,
@@ -316,8 +316,7 @@ export class IrqRouting {
       if (line.irqfd >= 0 && line.vmFd >= 0) {
         t.step(() => {
           const req = new Uint8Array(32);
-          const dv = new DataView(req.buffer);
-          dv.setUint32(0, line.irqfd, true); dv.setUint32(4, line.gsi, true); dv.setUint32(8, KVM_IRQFD_FLAG_DEASSIGN, true);
+          setU32(req, 0, line.irqfd); setU32(req, 4, line.gsi); setU32(req, 8, KVM_IRQFD_FLAG_DEASSIGN);
           kvm.irqfd(this.#owner.sys, line.vmFd, req);
         });
       }

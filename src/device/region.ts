@@ -8,6 +8,7 @@ import { Mapping, type Width } from '../mapping';
 import type { Sys } from '../../shim/sys';
 import { ctx } from './context';
 import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index';
+import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes';
 
 /** vfio_region_info.flags (include/uapi/linux/vfio.h). */
 export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
@@ -50,7 +51,6 @@ export class DeviceRegion {
   readonly msixMappable: boolean;
   #owner: RegionOwner;
   #buf = new Uint8Array(8);
-  #dv = new DataView(this.#buf.buffer); // our private bounce buffer for pread/pwrite, not a register
 
   /** @internal built by VfioDevice */
   constructor(owner: RegionOwner, init: { index: number; name: string; ok: boolean; error?: VfioError; flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }) {
@@ -85,7 +85,7 @@ export class DeviceRegion {
   read(offset: number | bigint, width: Width): bigint {
     if (width === 8) {
       if (!this.#transfer(offset, 8, 'read')) return this.#refused;
-      return this.#dv.getBigUint64(0, true);
+      return u64(this.#buf, 0);
     }
     return BigInt(this.#readNumber(offset, width));
   }
@@ -93,7 +93,7 @@ export class DeviceRegion {
   /** The trap-path read of up to 4 bytes as a number (no bigint on the way: read32 is hot). */
   #readNumber(offset: number | bigint, width: 1 | 2 | 4): number {
     if (!this.#transfer(offset, width, 'read')) return Number(this.#refused);
-    return width === 1 ? this.#buf[0]! : width === 2 ? this.#dv.getUint16(0, true) : this.#dv.getUint32(0, true);
+    return width === 1 ? this.#buf[0]! : width === 2 ? u16(this.#buf, 0) : u32(this.#buf, 0);
   }
 
   /** The all-ones value of the last refused read. */
@@ -121,13 +121,13 @@ export class DeviceRegion {
    * refuses is dropped and counted; returns false then, true when written.
    */
   write(offset: number | bigint, width: Width, value: number | bigint): boolean {
-    if (width === 8) this.#dv.setBigUint64(0, BigInt.asUintN(64, BigInt(value)), true);
+    if (width === 8) setU64(this.#buf, 0, BigInt(value));
     else {
       // Numbers stay numbers: only the low `width` bytes are written (as the bigint path did).
       const v = typeof value === 'number' ? value : Number(BigInt.asUintN(32, value));
       if (width === 1) this.#buf[0] = v & 0xff;
-      else if (width === 2) this.#dv.setUint16(0, v & 0xffff, true);
-      else this.#dv.setUint32(0, v >>> 0, true);
+      else if (width === 2) setU16(this.#buf, 0, v);
+      else setU32(this.#buf, 0, v);
     }
     return this.#transfer(offset, width, 'write');
   }

@@ -9,6 +9,7 @@
 import { core, TRANSIENT_BYTES } from '../core/loader';
 import { VfioError } from '../errors';
 import { check } from './status';
+import { u32be, u64be } from '../../shim/bytes';
 
 export interface FdtRegEntry { address: bigint; size: bigint }
 export interface FdtReservation { address: bigint; size: bigint }
@@ -25,19 +26,17 @@ export class FdtProperty {
   constructor(readonly name: string, readonly bytes: Uint8Array, readonly offset: number) {}
   get length(): number { return this.bytes.length; }
   /** The value as one u32 cell; 'bad-fdt' unless exactly 4 bytes. */
-  u32(): number { this.need(this.bytes.length === 4, 'one u32 cell'); return this.view().getUint32(0); }
+  u32(): number { this.need(this.bytes.length === 4, 'one u32 cell'); return u32be(this.bytes, 0); }
   /** The value as u32 cells; 'bad-fdt' unless a multiple of 4 bytes. */
   u32s(): number[] {
     this.need(this.bytes.length % 4 === 0, 'u32 cells');
-    const v = this.view();
-    return Array.from({ length: this.bytes.length / 4 }, (_, i) => v.getUint32(i * 4));
+    return Array.from({ length: this.bytes.length / 4 }, (_, i) => u32be(this.bytes, i * 4));
   }
   /** The value as one u64 (two cells); 'bad-fdt' unless exactly 8 bytes. */
-  u64(): bigint { this.need(this.bytes.length === 8, 'one u64'); return this.view().getBigUint64(0); }
+  u64(): bigint { this.need(this.bytes.length === 8, 'one u64'); return u64be(this.bytes, 0); }
   u64s(): bigint[] {
     this.need(this.bytes.length % 8 === 0, 'u64 values');
-    const v = this.view();
-    return Array.from({ length: this.bytes.length / 8 }, (_, i) => v.getBigUint64(i * 8));
+    return Array.from({ length: this.bytes.length / 8 }, (_, i) => u64be(this.bytes, i * 8));
   }
   /** The value as one NUL-terminated string. */
   string(): string {
@@ -52,7 +51,6 @@ export class FdtProperty {
     this.need(b[b.length - 1] === 0, 'NUL-terminated strings');
     return utf8.decode(b.subarray(0, b.length - 1)).split('\0');
   }
-  private view(): DataView { return new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength); }
   private need(ok: boolean, shape: string): void {
     if (!ok) throw new VfioError({ kind: 'bad-fdt', message: `property ${this.name} (${this.bytes.length} bytes) is not ${shape}`, offset: this.offset, hint: 'read it with bytes or another accessor' });
   }
@@ -116,8 +114,7 @@ export class FdtNode {
     if (p.length % entry !== 0) {
       throw new VfioError({ kind: 'bad-fdt', statusName: 'FDT_BAD_REG', status: -113, offset: p.offset, message: `${this.path}: reg is ${p.length} bytes, not a multiple of ${entry}` });
     }
-    const v = new DataView(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
-    const field = (at: number, n: number) => { let x = 0n; for (let k = 0; k < n; k++) x = (x << 32n) | BigInt(v.getUint32(at + k * 4)); return x; };
+    const field = (at: number, n: number) => { let x = 0n; for (let k = 0; k < n; k++) x = (x << 32n) | BigInt(u32be(p.bytes, at + k * 4)); return x; };
     const out: FdtRegEntry[] = [];
     for (let at = 0; at < p.length; at += entry) out.push({ address: field(at, ac), size: field(at + ac * 4, sc) });
     return out;
@@ -143,8 +140,7 @@ export class Fdt {
     this.bytes = bytes; this.ix = ix; this.nodeCount = nodes; this.propBase = nodes * 9;
     this.version = f.version; this.bootCpuid = f.bootCpuid; this.maxPhandle = f.maxPhandle;
     this.cache = new Array(nodes);
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.reservations = Array.from({ length: f.rsvCount }, (_, i) => ({ address: v.getBigUint64(f.rsvOffset + i * 16), size: v.getBigUint64(f.rsvOffset + i * 16 + 8) }));
+    this.reservations = Array.from({ length: f.rsvCount }, (_, i) => ({ address: u64be(bytes, f.rsvOffset + i * 16), size: u64be(bytes, f.rsvOffset + i * 16 + 8) }));
   }
 
   get root(): FdtNode { return this.nodeAt(0); }
@@ -221,9 +217,8 @@ export function parseFdt(bytes: Uint8Array): Fdt {
   const ix = new Uint32Array(c.u8.buffer.slice(out, out + need));
   const total = Number(c.result(9));
   const blob = bytes.slice(0, total);
-  const v = new DataView(blob.buffer);
   return new Fdt(blob, ix, st, {
     maxPhandle: Number(c.result(5)), version: Number(c.result(6)), rsvCount: Number(c.result(7)),
-    bootCpuid: Number(c.result(8)), rsvOffset: v.getUint32(16),
+    bootCpuid: Number(c.result(8)), rsvOffset: u32be(blob, 16),
   });
 }

@@ -10,6 +10,7 @@ import { core, type Core } from '../core/loader';
 import { VfioError, type VfioErrorKind } from '../errors';
 import type { RegionInfo, SparseArea } from '../vfio/decode';
 import { MAX_REGIONS } from '../vfio/uapi';
+import { setU64, u32, u64 } from '../../shim/bytes';
 
 /** Named bounds of the core's region table (assembly/region/index.ts; pinned by a test). */
 export const MAX_TABLES = 16;
@@ -100,8 +101,7 @@ export class RegionTable {
     }
     const areas = info.sparse ?? [];
     const bytes = new Uint8Array(areas.length * 16);
-    const dv = new DataView(bytes.buffer);
-    areas.forEach((a, i) => { dv.setBigUint64(16 * i, BigInt.asUintN(64, a.offset), true); dv.setBigUint64(16 * i + 8, BigInt.asUintN(64, a.size), true); });
+    areas.forEach((a, i) => { setU64(bytes, 16 * i, a.offset); setU64(bytes, 16 * i + 8, a.size); });
     const p = this.c.put(bytes, 0);
     const st = this.f.add!(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
     if (st < 0) throw this.err(st, `cannot record region ${index}`);
@@ -140,17 +140,16 @@ export class RegionTable {
    *  to pages and trapped): covering the region exactly, in order. */
   split(index: number, pageSize: bigint = 4096n, holes: Hole[] = []): SplitRange[] {
     const hb = new Uint8Array(holes.length * 16);
-    const dv = new DataView(hb.buffer);
-    holes.forEach((h, i) => { dv.setBigUint64(16 * i, BigInt.asUintN(64, h.offset), true); dv.setBigUint64(16 * i + 8, BigInt.asUintN(64, h.size), true); });
+    holes.forEach((h, i) => { setU64(hb, 16 * i, h.offset); setU64(hb, 16 * i + 8, h.size); });
     const hp = this.c.put(hb, 0);
     const out = this.c.transientPtr + 4096;
     const cap = 64 * 1024;   // (MAX_SPARSE_AREAS + MAX_HOLES) * 2 + 1 entries fit many times
     const st = this.f.split!(this.live(), index >>> 0, pageSize, hp, holes.length, out, cap);
     if (st < 0) throw this.err(st, `cannot split region ${index} for ${pageSize}-byte pages`);
-    const v = new DataView(this.c.u8.buffer, out, st * ENTRY);
+    const v = this.c.u8.subarray(out, out + st * ENTRY);
     const res: SplitRange[] = [];
     for (let i = 0; i < st; i++) {
-      res.push({ offset: v.getBigUint64(i * ENTRY, true), size: v.getBigUint64(i * ENTRY + 8, true), kind: v.getUint32(i * ENTRY + 16, true) === 1 ? 'map' : 'trap' });
+      res.push({ offset: u64(v, i * ENTRY), size: u64(v, i * ENTRY + 8), kind: u32(v, i * ENTRY + 16) === 1 ? 'map' : 'trap' });
     }
     return res;
   }

@@ -14,6 +14,7 @@ import {
   VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE, VFIO_NEED_ARGSZ, VFIO_ERR_SHORT_BUFFER,
 } from './uapi';
+import { u64 } from '../../shim/bytes';
 
 export type DeviceApi = 'pci' | 'platform' | 'amba' | 'ccw' | 'ap' | 'fsl-mc' | 'unknown';
 
@@ -111,7 +112,7 @@ function run(name: string, what: string, bytes: Uint8Array, index?: number): num
 }
 
 const u32 = (i: number) => Number(core().result(i));
-const le64 = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
+const le64 = u64;
 
 function apiOf(flags: number): DeviceApi {
   if (flags & VFIO_DEVICE_FLAGS_PCI) return 'pci';

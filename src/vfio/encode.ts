@@ -4,6 +4,7 @@
 
 import { core } from '../core/loader';
 import { VfioError } from '../errors';
+import { setU32 } from '../../shim/bytes';
 import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
@@ -44,10 +45,9 @@ export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
   if (req.fds) {
     dataType = VFIO_IRQ_SET_DATA_EVENTFD; count = req.fds.length;
     data = new Uint8Array(count * 4);
-    const dv = new DataView(data.buffer);
     req.fds.forEach((fd, i) => {
       if (!Number.isInteger(fd) || fd < -1 || fd > 0x7fffffff) throw new VfioError({ kind: 'bad-argument', message: `encodeIrqSet: fds[${i}] = ${fd} is not an fd or -1` });
-      dv.setInt32(i * 4, fd, true);
+      setU32(data!, i * 4, fd);
     });
   } else if (req.bools) {
     dataType = VFIO_IRQ_SET_DATA_BOOL; count = req.bools.length;

@@ -7,6 +7,7 @@
 import { VfioError } from '../errors';
 import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, type DeviceInfo, type RegionInfo, type IrqInfo, type IommuType1Info } from './decode';
 import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi';
+import { setU32, u32 } from '../../shim/bytes';
 
 /** Queries per INFO call: the kernel's need changes only when the capabilities change between two
  *  calls (a group joining the container adds reserved IOVA ranges), so 2 suffice and 4 tolerate a
@@ -30,15 +31,14 @@ export function queryWithArgsz<T>(what: string, initialSize: number, fill: (buf:
   let size = initialSize;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
     const buf = new Uint8Array(size);
-    const dv = new DataView(buf.buffer);
-    dv.setUint32(0, size, true);
+    setU32(buf, 0, size);
     fill(buf);
     query(buf);
     try {
       return decode(buf);
     } catch (e) {
       if (!(e instanceof VfioError) || e.status !== VFIO_NEED_ARGSZ) throw e;
-      const need = dv.getUint32(0, true);   // the kernel's argsz: what the core named in slot 0
+      const need = u32(buf, 0);   // the kernel's argsz: what the core named in slot 0
       if (need > MAX_REPLY_BYTES) {
         throw new VfioError({ kind: 'kernel-reply', message: `${what}: the kernel asks for argsz ${need}, beyond MAX_REPLY_BYTES (${MAX_REPLY_BYTES})`, hint: 'the kernel or driver reports an implausible reply size; report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
       }
@@ -48,7 +48,6 @@ export function queryWithArgsz<T>(what: string, initialSize: number, fill: (buf:
   throw new VfioError({ kind: 'kernel-reply', message: `${what}: the kernel asked for a larger buffer ${maxRetries + 1} times in a row`, hint: 'the capability chain keeps growing between queries; retry later or report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
 }
 
-const setU32 = (buf: Uint8Array, off: number, v: number) => new DataView(buf.buffer, buf.byteOffset).setUint32(off, v, true);
 
 /** VFIO_DEVICE_GET_INFO through `query`, growing the buffer as the kernel asks. */
 export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {

@@ -1,0 +1,24 @@
+// Byte order of plain buffers (struct arguments, kernel replies, DTB cells, copies out of Wasm
+// memory), shared by the shim and src. Not a syscall and not for device memory: registers are
+// read and written only through src/mapping.ts (Atomics on naturally aligned typed arrays).
+// There is no DataView in src/ or shim/ at all (a test checks), so that rule needs no judgment:
+// DataView splits 32-bit accesses in V8's interpreter (../shared/toolchain-notes.md).
+// Offsets are relative to the Uint8Array given (its byteOffset is respected); out-of-range reads
+// give undefined-as-0 like typed-array indexing, so callers check lengths first.
+
+export const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+export const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+export const u64 = (b: Uint8Array, o: number): bigint => BigInt(u32(b, o)) | (BigInt(u32(b, o + 4)) << 32n);
+export const u32be = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+export const u64be = (b: Uint8Array, o: number): bigint => (BigInt(u32be(b, o)) << 32n) | BigInt(u32be(b, o + 4));
+
+export function setU16(b: Uint8Array, o: number, v: number): void { b[o] = v & 0xff; b[o + 1] = (v >>> 8) & 0xff; }
+/** Writes the low 32 bits of v (a negative number is written in two's complement, as for an s32). */
+export function setU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff; b[o + 1] = (v >>> 8) & 0xff; b[o + 2] = (v >>> 16) & 0xff; b[o + 3] = (v >>> 24) & 0xff;
+}
+/** Writes v modulo 2^64. */
+export function setU64(b: Uint8Array, o: number, v: bigint): void {
+  const x = BigInt.asUintN(64, v);
+  setU32(b, o, Number(x & 0xffff_ffffn)); setU32(b, o + 4, Number(x >> 32n));
+}
