@@ -1,8 +1,9 @@
 // Byte order of plain buffers (struct arguments, kernel replies, DTB cells, copies out of Wasm
 // memory), shared by the shim and src. Not a syscall and not for device memory: registers are
 // read and written only through src/mapping.ts (Atomics on naturally aligned typed arrays).
-// There is no DataView in src/ or shim/ at all (a test checks), so that rule needs no judgment:
-// DataView splits 32-bit accesses in V8's interpreter (../shared/toolchain-notes.md).
+// src/ and shim/ use no data-view objects at all (test/unit/shim/bytes.test.ts checks), so that
+// rule needs no judgment: their 32-bit accessors are split into byte accesses by V8's interpreter
+// (../shared/toolchain-notes.md).
 // Offsets are relative to the Uint8Array given (its byteOffset is respected); out-of-range reads
 // give undefined-as-0 like typed-array indexing, so callers check lengths first.
 
