@@ -306,8 +306,13 @@ export function subtreeEnd(node: u32): i32 {
 export function firstSubnode(node: u32): i32 {
   let st = afterProps(node);
   if (st < 0) return st;
-  const off = <u32>st;
-  st = token(off);
+  return childAt(<u32>st);
+}
+
+/** What stands at `off` among a node's children: a subnode (its offset), the parent's end
+ *  (ERR_NOT_FOUND), or a nesting fault. */
+function childAt(off: u32): i32 {
+  const st = token(off);
   if (st < 0) return st;
   if (TOK == FDT_BEGIN_NODE) return <i32>off;
   if (TOK == FDT_END_NODE) return ERR_NOT_FOUND;
@@ -320,12 +325,7 @@ export function nextSubnode(node: u32): i32 {
   if (st < 0) return st;
   st = skipNops(<u32>st);
   if (st < 0) return st;
-  const off = <u32>st;
-  st = token(off);
-  if (st < 0) return st;
-  if (TOK == FDT_BEGIN_NODE) return <i32>off;
-  if (TOK == FDT_END_NODE) return ERR_NOT_FOUND;
-  return fault(off, FDT_ERR_BAD_NESTING);
+  return childAt(<u32>st);
 }
 
 /** First property of node (decoded on return), ERR_NOT_FOUND, or a status. */
