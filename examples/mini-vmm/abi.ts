@@ -32,6 +32,12 @@ export const irqfd = (fd: number, gsi: number, flags: number, resamplefd = 0): U
   le(32, [[0, 4, fd], [4, 4, gsi], [8, 4, flags], [12, 4, resamplefd]]);
 
 // ---- struct kvm_vcpu_init { u32 target @0; u32 features[7] @4 } ----
+/** struct kvm_irq_level { u32 irq @0, level @4 }; arm64's irq: type << 24 | vcpu << 16 | number,
+ *  type 1 (KVM_ARM_IRQ_TYPE_SPI) takes the INTID (SPI + 32) and ignores the vCPU. */
+export const KVM_ARM_IRQ_TYPE_SPI = 1;
+export const irqLevel = (spi: number, level: boolean): Uint8Array =>
+  le(8, [[0, 4, (KVM_ARM_IRQ_TYPE_SPI << 24) | (spi + SPI_BASE)], [4, 4, level ? 1 : 0]]);
+
 export const KVM_ARM_VCPU_POWER_OFF = 0;   // features[0] bits
 export const KVM_ARM_VCPU_EL1_32BIT = 1;
 export const KVM_ARM_VCPU_PSCI_0_2 = 2;

@@ -17,7 +17,7 @@ import {
   MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, SIZEOF_KVM_VCPU_INIT, type Sys,
 } from '../../shim/index';
 import {
-  createDevice, decodeExit, deviceAttr, GICD_SIZE, GICR_SIZE_PER_CPU, irqfd, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
+  createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, irqfd, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
   KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
 } from './abi';
@@ -125,6 +125,22 @@ export class Vm {
     ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, hva));
     this.#slots++;
     return slot;
+  }
+
+  /** Re-points memslot `slot` (from mapHost) at `hva`, or deletes it with size 0n: the guest's
+   *  accesses to [gpa, gpa+size) then exit to the VMM. Safe while a vCPU runs on another thread:
+   *  KVM kicks it and the next access faults in the new layout. */
+  setHostSlot(slot: number, gpa: bigint, size: bigint, hva: bigint): void {
+    this.#need(['created', 'gic-addressed', 'ready'], 'setHostSlot');
+    if (slot >= this.#slots) throw new Error(`vm: setHostSlot(${slot}): no such slot (have ${this.#slots})`);
+    ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, size === 0n ? 0n : hva));
+  }
+
+  /** KVM_IRQ_LINE: raises or lowers SPI `spi` (INTID spi+32) of the vGIC, as a device model in
+   *  the VMM does. arm64 encodes the line as (type SPI << 24) | INTID. */
+  irqLine(spi: number, level: boolean): void {
+    this.#need(['ready'], 'irqLine');
+    ioc.irqLine(this.sys, this.fd, irqLevel(spi, level));
   }
 
   /** KVM_CREATE_DEVICE(VGIC_V3) and its addresses; nrIrqs total lines. */

@@ -12,9 +12,14 @@
 //
 // Every KVM_RUN return is a VMM wake-up, recorded with the console position at that moment, so
 // a report can say how many wake-ups happened while the guest waited for an interrupt.
-// runGuestRelay is the comparison: the same guest with the IRQ relayed through the VMM's event
-// loop (VFIO's trigger, taken with irqs[0].onTrigger -> VMM -> KVM irqfd eventfd; KVM resample
-// -> VMM -> irqs[0].unmask()) while KVM_RUN runs on a libuv thread (async-run.ts).
+// Two comparisons run the same guest with KVM_RUN on a libuv thread (async-run.ts), so the event
+// loop is free for the IRQ: runGuestRelay relays it through the VMM's event loop (VFIO's trigger,
+// taken with irqs[0].onTrigger -> VMM -> KVM irqfd eventfd; KVM resample -> VMM ->
+// irqs[0].unmask()); runGuestMachine is the userspace IRQ mode, QEMU's vfio-platform scheme,
+// through vfiokit's IRQ state machine (routeIrqs without wireIrqfd): on VFIO's trigger the
+// machine turns direct MMIO off (the memslot is deleted) and raises the SPI with KVM_IRQ_LINE;
+// the guest's next device access traps, the VMM forwards it and reports it (trappedAccess), and
+// the machine lowers the line and unmasks VFIO; 1.1 s later the memslot comes back.
 // Close order (Machine.close): the IRQ routing (its irqfd deassigned while the VM fd is open),
 // the VM (its memslot points into the device's mapping; the KVM-VFIO device lets go of the device
 // fd), the VMM's own relay eventfds, the device (mapping, IRQs, fds), the bus.
@@ -45,6 +50,11 @@ export interface ExitRecord {
   at: number;
 }
 
+export type IrqEvent = 'trigger' | 'resample' | 'assert' | 'deassert' | 'mmap-off' | 'mmap-on';
+/** How the device's IRQ reaches the vGIC: KVM irqfd (no VMM code), relayed by the VMM's event
+ *  loop, or vfiokit's userspace state machine driving KVM_IRQ_LINE. */
+export type IrqMode = 'irqfd' | 'relay' | 'machine';
+
 export interface Placement { regionGpa: bigint; spi: number; intid: number }
 
 export interface RunReport {
@@ -63,8 +73,10 @@ export interface RunReport {
   end: string;
   /** Per "wait" the guest printed: VMM wake-ups until the guest's first access after the IRQ, and the time blocked. */
   waits: { wakeups: number; blockedNs: bigint }[];
-  /** Relay mode: each time the VMM's event loop woke for the IRQ path, with the console position then. */
-  relayWakeups: { what: 'trigger' | 'resample'; at: number }[];
+  /** Relay and machine modes: each time the VMM's event loop woke for the IRQ path, with the
+   *  console position then (machine: the actions that show the event: assert = VFIO's trigger,
+   *  deassert = the EOI trap, mmap-on = the timer). */
+  relayWakeups: { what: IrqEvent; at: number }[];
 }
 
 export interface RunOptions {
@@ -87,6 +99,8 @@ interface Machine {
   vm: Vm; vcpu: Vcpu; dev: VfioDevice; regs: Mapping; placement: Placement; window: DeviceWindow;
   /** Relay mode: the two eventfds the VMM handed to KVM's irqfd (trigger in, resample out). */
   relay?: { trigger: number; resample: number };
+  /** Machine mode: the routing whose machine the VMM feeds trapped accesses to. */
+  routing?: IrqRouting;
   close(): void;
 }
 
@@ -97,7 +111,15 @@ const PL031_IMSC = 0x10, PL031_ICR = 0x1c;
  *  `irq` 'irqfd': routeIrqs().wireIrqfd(): VFIO's eventfds go straight to KVM; 'relay': the VMM
  *  takes VFIO's trigger (onTrigger), KVM gets two of the VMM's eventfds (returned), and the VMM
  *  carries events between them. */
-function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine {
+interface BuildHooks {
+  /** Machine mode: each line change and MMIO switch the machine asked for. */
+  event?: (what: IrqEvent) => void;
+  /** Machine mode: an error while carrying out actions from an event callback. */
+  error?: (e: unknown) => void;
+}
+
+function build(opts: RunOptions, irq: IrqMode, hooks: BuildHooks = {}): Machine {
+  const onEvent = hooks.event ?? ((): void => {});
   const bus = new PlatformBus(LAYOUT.bus);
   const sys = hostSys();
   let dev: VfioDevice | undefined;
@@ -128,7 +150,7 @@ function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine {
     if (opts.guest.byteLength > LAYOUT.dtbOffset) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps the DTB at +0x${LAYOUT.dtbOffset.toString(16)}`);
     ram.bytes.set(opts.guest, 0);
     const trap = opts.deviceMmio === 'trap';
-    if (!trap) vm.mapHost(region.address, size, regs.hostAddress);
+    const slot = trap ? -1 : vm.mapHost(region.address, size, regs.hostAddress);
     // The group (legacy container) or the device cdev (iommufd), as KVM's VFIO device wants it.
     vm.addVfioFile(dev.kvmVfioFile);
     const vcpu = vm.addVcpu();
@@ -139,6 +161,16 @@ function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine {
       // never asserts the line in userspace: setLine has nothing to do (the vGIC is KVM's).
       routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
       routing.wireIrqfd(0, vm.fd, spi.spi);
+    } else if (irq === 'machine') {
+      // The machine asks for the line (KVM_IRQ_LINE on the vGIC) and for direct MMIO off/on (the
+      // memslot deleted/restored, from the event loop while the vCPU runs on its thread).
+      const theVm = vm;
+      routing = dev.routeIrqs({
+        indexes: [0],
+        setLine: (_i, level) => { onEvent(level ? 'assert' : 'deassert'); theVm.irqLine(spi.spi, level); },
+        onMmap: (on) => { onEvent(on ? 'mmap-on' : 'mmap-off'); if (slot >= 0) theVm.setHostSlot(slot, region.address, on ? size : 0n, regs.hostAddress); },
+        ...(hooks.error ? { onError: hooks.error } : {}),
+      });
     } else {
       relay = { trigger: sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), resample: -1 };
       ownFds.push(relay.trigger);
@@ -158,8 +190,11 @@ function build(opts: RunOptions, irq: 'irqfd' | 'relay'): Machine {
       [xreg(3), LAYOUT.console], [xreg(4), LAYOUT.gicd], [xreg(5), LAYOUT.gicr], [REG_PC, LAYOUT.ram.gpa],
     ];
     for (const [id, v] of cpuRegs) vcpu.setReg(id, v);
-    const window = { base: region.address, size, regs: trap ? regs : undefined };
-    return { vm, vcpu, dev, regs, placement, window, close, ...(relay ? { relay } : {}) };
+    // Machine mode forwards whatever traps (the memslot is gone while a line is active), then
+    // tells the machine: for an active line that access is its EOI.
+    const machine = irq === 'machine' ? routing : undefined;
+    const window: DeviceWindow = { base: region.address, size, regs: trap || machine ? regs : undefined, afterAccess: machine && (() => machine.trappedAccess()) };
+    return { vm, vcpu, dev, regs, placement, window, close, ...(relay ? { relay } : {}), ...(machine ? { routing: machine } : {}) };
   } catch (e) { close(); throw e; }
 }
 /** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. The IRQ
@@ -199,7 +234,35 @@ export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
   }
 }
 
-export interface DeviceWindow { base: bigint; size: bigint; /** Set when accesses are forwarded (trap mode). */ regs: Mapping | undefined }
+/** The pl031 guest in the userspace IRQ mode: vfiokit's state machine (routeIrqs, no irqfd)
+ *  raises and lowers the SPI with KVM_IRQ_LINE and switches the memslot off while a line is
+ *  active, so the guest's acknowledge traps and is forwarded; KVM_RUN runs on a libuv thread so
+ *  the event loop takes VFIO's trigger. Each IRQ costs the VMM wake-ups (recorded in
+ *  relayWakeups: assert, deassert, mmap-off/on). An error in the machine's actions ends the run. */
+export async function runGuestMachine(opts: RunOptions): Promise<RunReport> {
+  let log: ExitLog | undefined;
+  let failure: unknown;
+  const m = build(opts, 'machine', { event: (w) => log?.relay(w), error: (e) => { failure ??= e; } });
+  log = new ExitLog(m.window, opts.onLine);
+  try {
+    while (!log.done) {
+      const t0 = process.hrtime.bigint();
+      const e = await m.vcpu.stepAsync(kvmRunAsync);
+      log.handle(e, process.hrtime.bigint() - t0, m.vcpu.run);
+      if (failure !== undefined) throw failure;
+    }
+    m.regs.write32(PL031_IMSC, 0);
+    return log.report(m.placement);
+  } finally { m.close(); }
+}
+
+export interface DeviceWindow {
+  base: bigint; size: bigint;
+  /** Set when accesses are forwarded (trap mode; machine mode while direct MMIO is off). */
+  regs: Mapping | undefined;
+  /** Called after each forwarded access (machine mode: IrqRouting.trappedAccess). */
+  afterAccess?: (() => void) | undefined;
+}
 
 /** Forwards one trapped access to the device mapping: naturally aligned 32-bit only (the pl031's
  *  registers are 32-bit); anything else reads all-ones and is dropped (counted by the caller). */
@@ -214,14 +277,14 @@ function forward(regs: Mapping, off: bigint, len: number, isWrite: boolean, data
 export class ExitLog {
   readonly exits: ExitRecord[] = [];
   readonly con = new MmioConsole(LAYOUT.console);
-  readonly relayWakeups: { what: 'trigger' | 'resample'; at: number }[] = [];
+  readonly relayWakeups: { what: IrqEvent; at: number }[] = [];
   deviceExits = 0; strayExits = 0; forwarded = 0; forwardNs = 0n;
   end = '';
   #lineStart = 0;
   readonly #start = process.hrtime.bigint();
   constructor(private readonly dev: DeviceWindow, private readonly onLine?: (line: string, ms: number) => void) {}
   get done(): boolean { return this.end !== ''; }
-  relay(what: 'trigger' | 'resample'): void { this.relayWakeups.push({ what, at: this.con.length }); }
+  relay(what: IrqEvent): void { this.relayWakeups.push({ what, at: this.con.length }); }
 
   handle(exit: Exit, runNs: bigint, run: Uint8Array): void {
     this.exits.push({ exit, runNs, at: this.con.length });
@@ -240,6 +303,7 @@ export class ExitLog {
             const v = forward(this.dev.regs, exit.addr - this.dev.base, exit.len, exit.isWrite, exit.data);
             this.forwardNs += process.hrtime.bigint() - f0;
             if (v === undefined) this.strayExits++; else { this.forwarded++; reply = v; }
+            this.dev.afterAccess?.();
           }
         } else this.strayExits++;
       }

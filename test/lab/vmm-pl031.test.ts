@@ -12,7 +12,7 @@ import guest from '../../build/guest/pl031.bin';
 import { readFileSync } from 'node:fs';
 import { parseFdt } from '../../src/index';
 import { guestDtb } from '../../examples/mini-vmm/dtb';
-import { LAYOUT, runGuest, runGuestRelay, type Placement, type RunReport } from '../../examples/mini-vmm/vmm';
+import { LAYOUT, runGuest, runGuestMachine, runGuestRelay, type Placement, type RunReport } from '../../examples/mini-vmm/vmm';
 import { openFds } from '../support/fds';
 
 const ms = (ns: bigint): string => (Number(ns) / 1e6).toFixed(1);
@@ -107,6 +107,30 @@ test('the comparison: the IRQ relayed through the VMM\'s event loop instead of i
   assert.is(r.relayWakeups.filter((w) => w.what === 'trigger').length, 2, 'one trigger relayed per alarm');
   assert.is(r.relayWakeups.filter((w) => w.what === 'resample').length, 2, 'one unmask relayed per EOI');
   for (const w of r.waits) assert.ok(w.wakeups >= 1, 'the VMM woke during the wait to carry the trigger');
+  assert.equal(openFds(), before, 'open fds equal before and after');
+});
+
+// The userspace IRQ mode: vfiokit's state machine (routeIrqs with setLine = KVM_IRQ_LINE, onMmap =
+// the memslot deleted/restored), QEMU's vfio-platform scheme. Per alarm: VFIO's trigger wakes the
+// VMM (mmap-off, assert), the handler's ICR write traps (forwarded, then trappedAccess: deassert,
+// unmask), and 1.1 s later the timer brings the memslot back (mmap-on).
+test('the userspace IRQ mode: vfiokit\'s IRQ state machine raises the SPI with KVM_IRQ_LINE and takes the guest\'s acknowledge as a trapped access', async () => {
+  const before = openFds();
+  const t0 = process.hrtime.bigint();
+  const r = await runGuestMachine({ guest, dtb: (p, dev) => makeDtb(p, dev.irqs[0]!.flags), onLine: (l, t) => console.log(`  [${t.toFixed(1)} ms] guest (machine): ${l}`) });
+  console.log(`  run (machine): ${ms(process.hrtime.bigint() - t0)} ms`);
+  show(r);
+  console.log(`  machine events: ${r.relayWakeups.map((w) => `${w.what}@${w.at}`).join(' ')}`);
+  const hex = r.placement.intid.toString(16).padStart(3, '0');
+  assert.ok(r.console.includes(`IRQ 1 intid ${hex}\n`) && r.console.includes(`IRQ 2 intid ${hex}\n`), 'both alarms arrive through the state machine');
+  assert.is(r.end, 'shutdown');
+  const count = (w: string): number => r.relayWakeups.filter((x) => x.what === w).length;
+  assert.ok(count('assert') >= 2, 'the machine raised the line for each alarm');
+  assert.is(count('deassert'), count('assert'), 'and lowered it as often, on the trapped acknowledge');
+  assert.ok(count('mmap-off') >= 2, 'direct MMIO went off for each alarm');
+  assert.ok(r.forwarded >= 2 && r.deviceExits === r.forwarded, 'the acknowledges trapped and were forwarded to the mapping');
+  assert.is(r.strayExits, 0);
+  for (const w of r.waits) assert.ok(w.wakeups >= 1, 'the VMM woke during the wait to raise the line');
   assert.equal(openFds(), before, 'open fds equal before and after');
 });
 

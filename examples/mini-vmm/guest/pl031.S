@@ -18,16 +18,6 @@
 .equ RTCIMSC, 0x10      // interrupt mask set/clear
 .equ RTCICR,  0x1c      // interrupt clear
 .equ CELLID0, 0xff0     // PrimeCell ID 0..3 at 0xff0, 0xff4, 0xff8, 0xffc
-// GICv3 distributor / redistributor
-.equ GICD_CTLR,       0x0000   // bit 4 ARE, bit 1 EnableGrp1
-.equ GICD_IGROUPR,    0x0080
-.equ GICD_ISENABLER,  0x0100
-.equ GICD_IPRIORITYR, 0x0400
-.equ GICD_ICFGR,      0x0c00   // 2 bits per INTID; bit 1 of the pair: 1 edge, 0 level
-.equ GICD_IROUTER,    0x6000
-.equ GICR_WAKER,      0x0014   // bit 1 ProcessorSleep
-// CPU interface system registers, by encoding (op0 3, op1 0): ICC_PMR_EL1 S3_0_C4_C6_0, ICC_IAR1_EL1
-// S3_0_C12_C12_0, ICC_EOIR1_EL1 S3_0_C12_C12_1, ICC_SRE_EL1 S3_0_C12_C12_5, ICC_IGRPEN1_EL1 S3_0_C12_C12_7
 .equ SPURIOUS, 1023
 .equ PSCI_SYSTEM_OFF, 0x84000008
 
@@ -66,55 +56,8 @@ _start:
     mov     w9, #'\n'
     strb    w9, [x21]
 
-    // 2. GIC: distributor
-    mov     w9, #0x12               // ARE | EnableGrp1
-    str     w9, [x22, #GICD_CTLR]
-    lsr     w10, w20, #5            // register index: INTID / 32
-    lsl     x10, x10, #2            // byte offset of the INTID's word
-    and     w11, w20, #31
-    mov     w12, #1
-    lsl     w12, w12, w11           // the INTID's bit
-    add     x13, x22, x10
-    ldr     w9, [x13, #GICD_IGROUPR]
-    orr     w9, w9, w12
-    str     w9, [x13, #GICD_IGROUPR]  // group 1
-    add     x13, x22, #GICD_IPRIORITYR
-    mov     w9, #0xa0
-    strb    w9, [x13, x20]          // priority 0xa0 (below the 0xff mask)
-    // Level-sensitive, as the DTB's interrupts = <0 spi 4> says: KVM's SPIs reset to edge, and
-    // only a level SPI makes KVM ask for the EOI that drives the irqfd resample (and so VFIO's
-    // unmask of the host line). With edge, the first alarm arrives and the second never does.
-    lsr     w10, w20, #4            // ICFGR index: INTID / 16
-    lsl     x10, x10, #2
-    add     x13, x22, x10
-    and     w11, w20, #15
-    lsl     w11, w11, #1
-    add     w11, w11, #1            // the pair's edge bit
-    mov     w14, #1
-    lsl     w14, w14, w11
-    ldr     w9, [x13, #GICD_ICFGR]
-    bic     w9, w9, w14
-    str     w9, [x13, #GICD_ICFGR]
-    lsr     w10, w20, #5            // back to the INTID's 32-bit word offset
-    lsl     x10, x10, #2
-    add     x13, x22, #GICD_IROUTER
-    str     xzr, [x13, x20, lsl #3] // route to affinity 0.0.0.0: vCPU 0
-    add     x13, x22, x10
-    str     w12, [x13, #GICD_ISENABLER]  // enable
-    // redistributor: wake
-    ldr     w9, [x23, #GICR_WAKER]
-    bic     w9, w9, #2
-    str     w9, [x23, #GICR_WAKER]
-    // CPU interface
-    mrs     x9, S3_0_C12_C12_5
-    orr     x9, x9, #1              // system register interface
-    msr     S3_0_C12_C12_5, x9
-    isb
-    mov     x9, #0xff
-    msr     S3_0_C4_C6_0, x9
-    mov     x9, #1
-    msr     S3_0_C12_C12_7, x9
-    isb
+    // 2. GIC
+    bl      gic_setup
 
     adr     x9, vectors
     msr     vbar_el1, x9            // exceptions go to our table (only its IRQ entry is used)
@@ -165,6 +108,7 @@ alarm:
 3:  b       3b
 
     .include "console.inc"
+    .include "gic.inc"
 
 s_dtb:   .asciz "DTB "
 s_id:    .asciz "ID"
