@@ -13,7 +13,7 @@ import { measureLatency, median, type LatencyRun } from '../../examples/mini-vmm
 import type { IrqMode } from '../../examples/mini-vmm/vmm';
 import { openFds } from '../support/fds';
 
-const ROUNDS = 5; // .equ ROUNDS in guest/latency.S
+const ROUNDS = 7; // .equ ROUNDS in guest/latency.S
 const us = (ns: number): string => (ns / 1e3).toFixed(1);
 const runs = new Map<IrqMode, LatencyRun>();
 
@@ -44,9 +44,10 @@ test('the ratios: userspace paths against irqfd, medians of the same run', () =>
   const base = runs.get('irqfd');
   assert.ok(base && runs.size === 3, 'all three paths measured');
   const m = (r: LatencyRun, k: 'deliveryNs' | 'ackNs' | 'roundTripNs'): number => median(r.rounds.map((x) => x[k]));
-  console.log('  path     delivery us  ack us  round trip us  ratio (round trip / irqfd)');
+  const span = (r: LatencyRun): string => { const v = r.rounds.map((x) => x.roundTripNs); return `${us(Math.min(...v))}..${us(Math.max(...v))}`; };
+  console.log('  medians of ROUNDS alarms, us: path, delivery, acknowledge, round trip (its min..max), ratio of round trips to irqfd');
   for (const [mode, r] of runs) {
-    console.log(`  ${mode.padEnd(8)} ${us(m(r, 'deliveryNs')).padStart(11)} ${us(m(r, 'ackNs')).padStart(7)} ${us(m(r, 'roundTripNs')).padStart(14)}  ${(m(r, 'roundTripNs') / m(base!, 'roundTripNs')).toFixed(2)}`);
+    console.log(`  ${mode.padEnd(8)} ${us(m(r, 'deliveryNs')).padStart(9)} ${us(m(r, 'ackNs')).padStart(9)} ${us(m(r, 'roundTripNs')).padStart(9)} (${span(r)})  ${(m(r, 'roundTripNs') / m(base!, 'roundTripNs')).toFixed(2)}`);
   }
   console.log(`@@VFIOKIT-LATENCY@@ ${JSON.stringify(Object.fromEntries([...runs].map(([k, r]) => [k, r.rounds])))}`);
   assert.ok(m(runs.get('machine')!, 'roundTripNs') > m(base!, 'roundTripNs'), 'the state machine path (VMM wake-up, KVM_IRQ_LINE, trapped acknowledge) is slower than irqfd');

@@ -12,7 +12,7 @@
 // machine's direct-MMIO timer (1.1 s after the previous EOI) has expired and the poll does not trap.
 // Console: "F <CNTFRQ, 8 hex>\n", then per round "L <t1-t0, 8 hex> <t2-t1, 8 hex>\n", "off\n".
 
-.equ ROUNDS,  5
+.equ ROUNDS,  7
 .equ RTCDR,   0x00
 .equ RTCMR,   0x04
 .equ RTCIMSC, 0x10
