@@ -3,25 +3,41 @@
 //   node examples/mini-vmm/guest/build.mjs
 //   npx esbuild examples/mini-vmm/main.ts --bundle --platform=node --format=esm --target=node20 \
 //     --external:koffi --loader:.wasm=binary --loader:.bin=binary --outfile=build/mini-vmm.mjs
-//   node build/mini-vmm.mjs [--trap | --edu]
+//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency]
+// --trap: no memslot for the device (every access forwarded); --machine: the userspace IRQ mode
+// (vfiokit's IRQ state machine, KVM_IRQ_LINE); --latency: guest/latency.S on the irqfd, machine
+// and relay paths, with the medians and the ratios to irqfd.
 // Prints the guest's console as it comes, then what the VMM saw. Exit status 0 when the guest
 // powered off through PSCI.
 import { readFileSync } from 'node:fs';
 import pl031 from '../../build/guest/pl031.bin';
 import edu from '../../build/guest/edu.bin';
+import latency from '../../build/guest/latency.bin';
 import { guestDtb } from './dtb';
 import { runEduGuest } from './edu';
-import { LAYOUT, runGuest } from './vmm';
+import { measureLatency, median } from './latency';
+import { LAYOUT, runGuest, runGuestMachine, type RunOptions, type RunReport } from './vmm';
 
 const onLine = (line: string, ms: number): void => console.log(`[${ms.toFixed(1)} ms] ${line}`);
+const us = (ns: number): string => (ns / 1e3).toFixed(1);
+
 if (process.argv.includes('--edu')) {
   const r = runEduGuest({ guest: edu, onLine });
   console.log(`edu BAR0 at 0x${r.barGpa.toString(16)}; ${r.exits.length} exits, ${r.deviceExits} for the device; VMM memory after guest RAM: ${r.canaryChanged} bytes changed; end: ${r.end}`);
   process.exitCode = r.end === 'shutdown' && r.canaryChanged === 0 ? 0 : 1;
+} else if (process.argv.includes('--latency')) {
+  let base = 0;
+  for (const mode of ['irqfd', 'machine', 'relay'] as const) {
+    const r = await measureLatency(mode, { guest: latency });
+    const m = (k: 'deliveryNs' | 'ackNs' | 'roundTripNs'): number => median(r.rounds.map((x) => x[k]));
+    if (mode === 'irqfd') base = m('roundTripNs');
+    console.log(`${mode}: delivery ${us(m('deliveryNs'))} us, acknowledge ${us(m('ackNs'))} us, round trip ${us(m('roundTripNs'))} us (medians of ${r.rounds.length}); ratio to irqfd ${(m('roundTripNs') / base).toFixed(2)}`);
+  }
 } else {
   const trap = process.argv.includes('--trap');
   const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
-  const r = runGuest({
+  const run = process.argv.includes('--machine') ? runGuestMachine : async (o: RunOptions): Promise<RunReport> => runGuest(o);
+  const r = await run({
     guest: pl031, deviceMmio: trap ? 'trap' : 'memslot',
     dtb: (p, dev) => guestDtb({ hostDtb, deviceName: '9010000.pl031', regionGpa: p.regionGpa, spi: p.spi, irqFlags: dev.irqs[0]!.flags,
       ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus }),
@@ -29,5 +45,6 @@ if (process.argv.includes('--edu')) {
   });
   console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; ${r.exits.length} exits, ${r.deviceExits} for the device; end: ${r.end}`);
   r.waits.forEach((w, i) => console.log(`wait ${i + 1}: ${w.wakeups} VMM wake-ups, ${(Number(w.blockedNs) / 1e6).toFixed(1)} ms in KVM_RUN`));
+  if (r.relayWakeups.length) console.log(`IRQ events in the VMM: ${r.relayWakeups.map((w) => `${w.what}@${w.at}`).join(' ')}`);
   process.exitCode = r.end === 'shutdown' ? 0 : 1;
 }
