@@ -48,6 +48,8 @@ export interface ExitRecord {
   runNs: bigint;
   /** Console bytes written before this exit (a console write exit is byte number `at`). */
   at: number;
+  /** Nanoseconds the VMM spent handling this exit (forwarding, the IRQ machine, the console). */
+  handleNs: bigint;
 }
 
 export type IrqEvent = 'trigger' | 'resample' | 'assert' | 'deassert' | 'mmap-off' | 'mmap-on';
@@ -287,7 +289,13 @@ export class ExitLog {
   relay(what: IrqEvent): void { this.relayWakeups.push({ what, at: this.con.length }); }
 
   handle(exit: Exit, runNs: bigint, run: Uint8Array): void {
-    this.exits.push({ exit, runNs, at: this.con.length });
+    const h0 = process.hrtime.bigint();
+    const rec: ExitRecord = { exit, runNs, at: this.con.length, handleNs: 0n };
+    this.exits.push(rec);
+    try { this.#handle(exit, run); } finally { rec.handleNs = process.hrtime.bigint() - h0; }
+  }
+
+  #handle(exit: Exit, run: Uint8Array): void {
     if (exit.kind === 'mmio') {
       const c = this.con.handle(exit.addr, exit.len, exit.isWrite, exit.data);
       if (this.onLine && c.handled && exit.isWrite && exit.len === 1 && (exit.data & 0xffn) === 0x0an) {

@@ -110,8 +110,8 @@ test('console: 1-byte writes at its address are text; reads are all-ones; other 
 
 test('waitsIn: the wait ends at the guest\'s first MMIO exit after "wait\\n"; exits before it are wake-ups', () => {
   const text = 'wait\nIRQ';
-  const mmio = (at: number, runNs = 1n): ExitRecord => ({ exit: { kind: 'mmio', addr: 0n, len: 1, isWrite: true, data: 0n }, runNs, at });
-  const intr = (at: number, runNs: bigint): ExitRecord => ({ exit: { kind: 'retry', reason: 'KVM_EXIT_INTR' }, runNs, at });
+  const mmio = (at: number, runNs = 1n): ExitRecord => ({ exit: { kind: 'mmio', addr: 0n, len: 1, isWrite: true, data: 0n }, runNs, at, handleNs: 0n });
+  const intr = (at: number, runNs: bigint): ExitRecord => ({ exit: { kind: 'retry', reason: 'KVM_EXIT_INTR' }, runNs, at, handleNs: 0n });
   const head = [0, 1, 2, 3, 4].map((i) => mmio(i));
   // irqfd path: the thread stays in KVM_RUN until the guest writes "I"
   assert.equal(waitsIn(text, [...head, mmio(5, 2_000_000_000n), mmio(6), mmio(7)]), [{ wakeups: 0, blockedNs: 2_000_000_000n }]);
