@@ -105,6 +105,9 @@ export interface LinuxReport {
   runMs: number;
   /** ms spent inside KVM_RUN (the rest is the VMM's exit handling). */
   inKvmMs: number;
+  /** The longest single KVM_RUN, in ms, and the console line that followed it: the guest blocked
+   *  in read() on /dev/rtc0 shows here as the alarm's delay, spent with the VMM asleep in KVM_RUN. */
+  longestRun: { ms: number; before: string };
   /** The host's view of the same RTC (DR through the VMM's own mapping), before and after the run. */
   hostRtc: { before: number; after: number };
 }
@@ -159,11 +162,13 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
     const counts = { uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, stray: 0, retry: 0, end: 0 };
     const strayAddrs: string[] = [];
     const maxExits = opts.maxExits ?? LINUX_MAX_EXITS;
-    let end = '', exits = 0, inKvm = 0n;
+    let end = '', exits = 0, inKvm = 0n, longest = 0n, longestAt = 0;
     while (end === '') {
       const r0 = process.hrtime.bigint();
       const e: Exit = vcpu.step();
-      inKvm += process.hrtime.bigint() - r0;
+      const took = process.hrtime.bigint() - r0;
+      inKvm += took;
+      if (took > longest) { longest = took; longestAt = lines.length; }
       exits++;
       if (e.kind === 'mmio') {
         const u = uart.handle(e.addr, e.len, e.isWrite, e.data);
@@ -184,7 +189,7 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
     regs.write32(PL031_IMSC, 0);
     return {
       console: uart.text(), lines, placement, layout, dtbBytes: dtb.byteLength, end, exits, counts, strayAddrs,
-      runMs, inKvmMs: Number(inKvm) / 1e6, hostRtc: { before: hostBefore, after: hostAfter },
+      runMs, inKvmMs: Number(inKvm) / 1e6, longestRun: { ms: Number(longest) / 1e6, before: lines[longestAt]?.text ?? '' }, hostRtc: { before: hostBefore, after: hostAfter },
     };
   } finally {
     try { routing?.close(); } finally {

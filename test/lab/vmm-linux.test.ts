@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runLinux, type LinuxReport } from '../../examples/mini-vmm/linux';
+import { LINUX_BOOTARGS, runLinux, type LinuxReport } from '../../examples/mini-vmm/linux';
 import { openFds } from '../support/fds';
 
 // The bundle lives in /opt/vfiokit/test/lab/; the payload in /opt/vfiokit/l2/.
@@ -41,6 +41,7 @@ test('mini-vmm boots Linux as the nested guest: its rtc-pl031 driver runs the pa
   console.log(`  end: ${r.end}; ${r.exits} exits: uart DR writes ${c.uartWrites}, FR reads ${c.uartFrReads}, other uart ${c.uartOther}, device ${c.device}, stray ${c.stray}${r.strayAddrs.length ? ` (${r.strayAddrs.join(' ')})` : ''}, retry ${c.retry}`);
   const initMs = lineMs(r, /l2: init running/);
   console.log(`  timing: first console line ${(r.lines[0]?.ms ?? NaN).toFixed(0)} ms, /init ${initMs?.toFixed(0)} ms, run ${r.runMs.toFixed(0)} ms (in KVM_RUN ${r.inKvmMs.toFixed(0)} ms), whole runLinux ${wholeMs.toFixed(0)} ms; console ${r.console.length} bytes`);
+  console.log(`  longest KVM_RUN ${r.longestRun.ms.toFixed(0)} ms, before the line: ${r.longestRun.before}`);
   console.log(`  host RTC (DR via the VMM's mapping): ${r.hostRtc.before} .. ${r.hostRtc.after}; L1 clock now ${l1Now}`);
   console.log(`  open fds: ${before.length} before, ${after.length} after`);
 
@@ -60,7 +61,33 @@ test('mini-vmm boots Linux as the nested guest: its rtc-pl031 driver runs the pa
   assert.ok(irqAfter > 0 && irqAfter > irqBefore, `the rtc-pl031 line counted the interrupt in /proc/interrupts (${irqBefore} -> ${irqAfter})`);
   assert.match(r.console, /l2: PASS$/m);
   assert.is(c.device, 0, 'no MMIO exit for the device: the driver went through the memslot');
+  // Every exit was the earlycon's (DR write + two FR polls per byte) or the power-off: the VMM
+  // never woke for the device or its interrupt, the alarm wait included.
+  assert.is(r.exits, c.uartWrites + c.uartFrReads + 1, 'exits = console accesses + SYSTEM_OFF');
+  assert.is(c.uartFrReads, 2 * c.uartWrites);
+  assert.match(r.longestRun.before, /l2: alarm-read/, 'the longest KVM_RUN was the wait for the alarm');
+  assert.ok(r.longestRun.ms >= 900, `and it lasted the alarm's delay (${r.longestRun.ms.toFixed(0)} ms)`);
   assert.equal(after, before, 'open fds equal before and after');
+});
+
+// The same boot with `quiet`: the kernel prints nothing below KERN_WARNING, so the console costs
+// (three exits per byte) drop out and what is left is the nested boot itself. The verdict comes
+// from how the guest ends: /init powers off on PASS and resets on FAIL.
+test('the same boot with a quiet console: /init still passes its RTC checks (PSCI SYSTEM_OFF, not a reset), in fewer exits', () => {
+  if (!existsSync(l2('Image')) || !existsSync(l2('initrd.gz'))) { console.log('  SKIP: no l2 payload'); return; }
+  const before = openFds();
+  const r = runLinux({
+    kernel: new Uint8Array(readFileSync(l2('Image'))), initrd: new Uint8Array(readFileSync(l2('initrd.gz'))),
+    hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), bootargs: `${LINUX_BOOTARGS} quiet`,
+    onLine: (l, ms) => console.log(`  [${(ms / 1000).toFixed(3)} s] ${l}`),
+  });
+  const c = r.counts;
+  console.log(`  quiet: end ${r.end}; ${r.exits} exits (uart DR ${c.uartWrites}, FR ${c.uartFrReads}, device ${c.device}, stray ${c.stray}); run ${r.runMs.toFixed(0)} ms (in KVM_RUN ${r.inKvmMs.toFixed(0)} ms), longest KVM_RUN ${r.longestRun.ms.toFixed(0)} ms; console ${r.console.length} bytes`);
+  assert.is(r.end, 'shutdown', '/init passed its checks and powered off');
+  assert.is(c.device, 0);
+  assert.is(c.stray, 0);
+  assert.ok(r.exits < 3000, `a quiet boot makes few exits (${r.exits})`);
+  assert.equal(openFds(), before, 'open fds equal before and after');
 });
 
 test.run();

@@ -6,7 +6,9 @@
 //   3. RTC_ALM_SET (now + ALARM_DELAY_S) + RTC_AIE_ON, then a blocking read() on /dev/rtc0 that
 //      must return (guarded by poll() with ALARM_TIMEOUT_MS), and the rtc-pl031 line's count in
 //      /proc/interrupts before and after;
-// then powers off (reboot(RB_POWER_OFF): PSCI SYSTEM_OFF, KVM_EXIT_SYSTEM_EVENT for the VMM).
+// then powers off (reboot(RB_POWER_OFF): PSCI SYSTEM_OFF, KVM_EXIT_SYSTEM_EVENT for the VMM), or
+// resets when a check failed (RB_AUTOBOOT: PSCI SYSTEM_RESET), so the VMM sees the verdict even
+// when the console is quiet.
 // There is no console device in the guest (no UART node in its DTB): every result goes to
 // /dev/kmsg, which the kernel prints through the pl011 earlycon the VMM emulates. Each result is
 // one line "l2: KEY VALUE..." so the VMM's caller can parse it (test/lab/vmm-linux.test.ts).
@@ -154,9 +156,12 @@ int main(void) {
   say("init running, uptime %.3f s\n", up.tv_sec + up.tv_nsec / 1e9);
   int rc = rtc_checks();
   say("%s\n", rc == 0 ? "PASS" : "FAIL");
-  say("power-off\n");
+  // The verdict is also the way out, so the VMM knows it without the console (a `quiet` boot
+  // prints none of the above): PASS powers off (PSCI SYSTEM_OFF, "shutdown"), FAIL resets
+  // (PSCI SYSTEM_RESET, "reset", as a panic does with panic=-1).
+  say("%s\n", rc == 0 ? "power-off" : "reset");
   sync();
-  reboot(RB_POWER_OFF);
+  reboot(rc == 0 ? RB_POWER_OFF : RB_AUTOBOOT);
   say("FAIL reboot returned: errno %d\n", errno);
   return 1;   // the kernel panics when init exits: with panic=-1 that is a PSCI reset the VMM sees
 }
