@@ -81,6 +81,13 @@ async function project(out, log, kernel) {
     const initrd = sh('node', [l2build], { cwd: root }).trim();
     cpSync(initrd, join(l2, 'initrd.gz'));
   }
+  // The mini-vmm as a command (examples/mini-vmm/main.ts): `mini-vmm [--trap | --edu | --linux IMAGE INITRD]`.
+  const vmmMain = join(root, 'examples/mini-vmm/main.ts');
+  if (existsSync(vmmMain)) {
+    await esbuild.build({ entryPoints: [vmmMain], outfile: join(out, 'opt/vfiokit/mini-vmm/main.mjs'), bundle: true, platform: 'node', format: 'esm',
+      target: 'node20', external: ['koffi'], loader: { '.wasm': 'binary', '.bin': 'binary' }, logLevel: 'silent' });
+    writeFileSync(join(bin, 'mini-vmm'), '#!/bin/sh\nexec node /opt/vfiokit/mini-vmm/main.mjs "$@"\n'); chmodSync(join(bin, 'mini-vmm'), 0o755);
+  }
   cpSync(join(root, 'lab/init.sh'), join(out, 'init')); chmodSync(join(out, 'init'), 0o755);
   return { tests: tests.map((t) => relative(root, t)) };
 }
