@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the L2 initramfs of the mini-vmm's Linux guest (demonstration 3): linux/init.c compiled
 // static for aarch64 (Debian's gcc-aarch64-linux-gnu + libc6-dev-arm64-cross), as /init in a
-// gzip'd newc cpio written here in JS (a handful of entries; no cpio tool, no root for the
+// gzip'd newc cpio written in JS (newc.mjs: a handful of entries; no cpio tool, no root for the
 // /dev/console node, byte-identical output for the same init so the lab's image hash is stable).
 //   node examples/mini-vmm/linux/build.mjs        prints the path of build/linux/initrd.gz
 // Not responsible for: the kernel (lab/kernel.sh builds the one Image both L1 and L2 boot).
@@ -10,24 +10,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { newc } from './newc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');
-
-/** One newc entry: mode includes the file type bits (S_IFDIR 0o040000, S_IFREG 0o100000, S_IFCHR 0o020000). */
-function newcEntry(ino, name, mode, data = Buffer.alloc(0), rdev = [0, 0]) {
-  const fields = [ino, mode, 0, 0, (mode & 0o170000) === 0o040000 ? 2 : 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length + 1, 0];
-  const head = Buffer.from('070701' + fields.map((f) => f.toString(16).padStart(8, '0')).join('') + name + '\0', 'latin1');
-  const pad = (n) => Buffer.alloc((4 - (n % 4)) % 4);
-  return Buffer.concat([head, pad(head.length), data, pad(data.length)]);
-}
-
-/** A newc archive of `entries` ({ name, mode, data?, rdev? }) and the trailer. */
-export function newc(entries) {
-  const parts = entries.map((e, i) => newcEntry(i + 1, e.name, e.mode, e.data, e.rdev));
-  parts.push(newcEntry(0, 'TRAILER!!!', 0));
-  return Buffer.concat(parts);
-}
 
 export function buildLinuxInitrd({ out = join(root, 'build/linux') } = {}) {
   mkdirSync(out, { recursive: true });

@@ -1,6 +1,7 @@
 // The host-independent parts of the mini-vmm's Linux guest (examples/mini-vmm/linux.ts, pl011.ts,
 // dtb.ts's linuxGuestDtb): the earlycon's UART model, the arm64 Image header, where the Image,
-// initrd and DTB go in RAM, and the tree a Linux guest gets (read back by dtc and fdtget).
+// initrd and DTB go in RAM, the tree a Linux guest gets (read back by dtc and fdtget), and the
+// L2 initramfs's newc writer (read back by GNU cpio).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,8 @@ import { linuxLayout, parseImageHeader, LINUX_BOOTARGS, LINUX_RAM_SIZE } from '.
 import { linuxGuestDtb } from '../../../examples/mini-vmm/dtb';
 import { LAYOUT } from '../../../examples/mini-vmm/vmm';
 import { virtDtb } from '../dtnode/virt-dtb';
+// @ts-ignore: a plain ESM module of the lab scripts
+import { newc } from '../../../examples/mini-vmm/linux/newc.mjs';
 
 test('pl011 model: FR reads TXFE|RXFE (never TXFF or BUSY), each 32-bit DR write is a byte, "\\r\\n" ends a line', () => {
   const lines: string[] = [];
@@ -87,6 +90,21 @@ test('the Linux guest tree: the timer PPIs, the initrd and bootargs in chosen, t
   assert.match(tool('fdtget', ['-t', 's', f, '/chosen', 'bootargs']), /^earlycon=pl011,mmio32,0x9000000 keep_bootcon rdinit=\/init/);
   assert.is(tool('fdtget', ['-t', 'x', f, '/memory@40000000', 'reg']), '0 40000000 0 10000000');
   assert.is(tool('fdtget', ['-t', 'x', f, '/platform-bus@c000000/pl031@c000000', 'interrupts']), '0 70 4');
+});
+
+test('the L2 initramfs writer: GNU cpio (an independent reader) lists each newc entry with its type, mode and device numbers', () => {
+  const archive = newc([
+    { name: 'dev', mode: 0o040755 }, { name: 'dev/console', mode: 0o020600, rdev: [5, 1] },
+    { name: 'init', mode: 0o100755, data: Buffer.from('odd-length!') },
+  ]);
+  assert.is(archive.byteLength % 4, 0, 'newc pads every header, name and file to 4 bytes');
+  const r = spawnSync('cpio', ['-itv', '--quiet'], { input: archive, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+  assert.equal(rows.map((c) => [c[0], c.at(-1)]), [['drwxr-xr-x', 'dev'], ['crw-------', 'dev/console'], ['-rwxr-xr-x', 'init']]);
+  assert.match(r.stdout, /5,\s+1 .* dev\/console/);
+  const x = spawnSync('sh', ['-c', `cd ${dir} && cpio -i --quiet --to-stdout init`], { input: archive });
+  assert.is(x.stdout.toString(), 'odd-length!');
 });
 
 test.run();
