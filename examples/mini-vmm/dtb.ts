@@ -75,8 +75,8 @@ export interface LinuxBoardDtbRequest extends BoardDtbRequest {
 export const ARCH_TIMER_PPIS = [13, 14, 11, 10] as const;
 
 /** The board a Linux kernel needs to boot on the mini-vmm: what boardDtb writes, plus the
- *  architected timer (without it Linux has no clock event and hangs in calibrate_delay) and the
- *  initrd in chosen. No UART node: the console is the pl011 earlycon (bootargs), which needs none. */
+ *  architected timer (Linux's clocksource and tick; the DT is how the arm64 kernel finds its PPIs)
+ *  and the initrd in chosen. No UART node: the console is the pl011 earlycon (bootargs), which needs none. */
 export function linuxBoardDtb(req: LinuxBoardDtbRequest): { dtb: Uint8Array; gicPhandle: number } {
   using b = new FdtBuilder();
   const gic = b.allocPhandle();
