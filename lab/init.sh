@@ -10,6 +10,8 @@ echo "$M {\"ev\":\"init\",\"kernel\":\"$(uname -r)\"}"
 bind() { # bus device driver
   d=/sys/bus/$1/devices/$2
   [ -e "$d" ] || { echo "lab: $2 not present"; return; }
+  # A builtin driver may have taken the device at boot (rtc-pl031 takes the pl031): let it go first.
+  [ -e "$d/driver" ] && echo "$2" > "$d/driver/unbind"
   echo "$3" > "$d/driver_override"; echo "$2" > "/sys/bus/$1/drivers_probe" 2>/dev/null
   drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
   echo "$M {\"ev\":\"bound\",\"dev\":\"$2\",\"driver\":\"$drv\"}"

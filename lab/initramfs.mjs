@@ -44,8 +44,10 @@ function userland(log) {
   return dir;
 }
 
-/** Builds dist/ (core + CLI bundle) and bundles test/lab/*.test.ts into `out`; returns what was built. */
-async function project(out, log) {
+/** Builds dist/ (core + CLI bundle) and bundles test/lab/*.test.ts into `out`; returns what was built.
+ *  With `kernel` (the lab's Image), also the mini-vmm's Linux guest payload: that same Image and the
+ *  L2 initramfs (examples/mini-vmm/linux/build.mjs) in opt/vfiokit/l2/. */
+async function project(out, log, kernel) {
   const esbuild = await import('esbuild');
   log('lab: [initramfs] building the core and the vfiokit package');
   sh('npm', ['run', '--silent', 'build:core'], { cwd: root });
@@ -70,6 +72,22 @@ async function project(out, log) {
   // VFIOKIT_LAB_BENCH): other images stay as small as the tests need.
   const bench = join(root, 'build/bench-lab');
   if (process.env.VFIOKIT_LAB_BENCH === '1' && existsSync(bench)) cpSync(bench, join(out, 'opt/vfiokit/bench'), { recursive: true });
+  // The nested Linux guest (docs/mini-vmm.md, demonstration 3): the Image L1 boots is L2's kernel
+  // too (about 8 MB more in the image), and its initramfs is one static /init.
+  const l2build = join(root, 'examples/mini-vmm/linux/build.mjs');
+  if (kernel && existsSync(kernel) && existsSync(l2build)) {
+    const l2 = join(out, 'opt/vfiokit/l2'); mkdirSync(l2, { recursive: true });
+    cpSync(kernel, join(l2, 'Image'));
+    const initrd = sh('node', [l2build], { cwd: root }).trim();
+    cpSync(initrd, join(l2, 'initrd.gz'));
+  }
+  // The mini-vmm as a command (examples/mini-vmm/main.ts): `mini-vmm [--trap | --edu | --linux IMAGE INITRD]`.
+  const vmmMain = join(root, 'examples/mini-vmm/main.ts');
+  if (existsSync(vmmMain)) {
+    await esbuild.build({ entryPoints: [vmmMain], outfile: join(out, 'opt/vfiokit/mini-vmm/main.mjs'), bundle: true, platform: 'node', format: 'esm',
+      target: 'node20', external: ['koffi'], loader: { '.wasm': 'binary', '.bin': 'binary' }, logLevel: 'silent' });
+    writeFileSync(join(bin, 'mini-vmm'), '#!/bin/sh\nexec node /opt/vfiokit/mini-vmm/main.mjs "$@"\n'); chmodSync(join(bin, 'mini-vmm'), 0o755);
+  }
   cpSync(join(root, 'lab/init.sh'), join(out, 'init')); chmodSync(join(out, 'init'), 0o755);
   return { tests: tests.map((t) => relative(root, t)) };
 }
@@ -84,11 +102,12 @@ function hashTree(dir, h = createHash('sha256'), base = dir) {
   return h;
 }
 
-/** Builds (or reuses) the initramfs; resolves { path, rebuilt, tests }. */
-export async function buildInitramfs({ log = (s) => process.stderr.write(s + '\n') } = {}) {
+/** Builds (or reuses) the initramfs; resolves { path, rebuilt, tests }. `kernel`: the Image path,
+ *  carried into the image for the mini-vmm's Linux guest (none: that test skips). */
+export async function buildInitramfs({ log = (s) => process.stderr.write(s + '\n'), kernel } = {}) {
   const base = userland(log);
   const stage = join(cacheDir(), 'project-stage'); rmSync(stage, { recursive: true, force: true }); mkdirSync(stage, { recursive: true });
-  const { tests } = await project(stage, log);
+  const { tests } = await project(stage, log, kernel);
   const key = createHash('sha256').update(base).update(hashTree(stage).digest('hex')).digest('hex').slice(0, 16);
   const path = join(cacheDir(), `initrd-${key}.gz`);
   if (existsSync(path)) { log(`lab: [initramfs] unchanged (${key})`); return { path, rebuilt: false, tests }; }

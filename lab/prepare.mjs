@@ -39,7 +39,7 @@ export async function prepareLab({ log }) {
   }
   t = Date.now();
   let initrd;
-  try { initrd = await buildInitramfs({ log }); } catch (e) { return { cannotRun: `the initramfs could not be built: ${String(e.stderr ?? '').trim().split('\n').pop() || e.message}` }; }
+  try { initrd = await buildInitramfs({ log, kernel: k.stdout }); } catch (e) { return { cannotRun: `the initramfs could not be built: ${String(e.stderr ?? '').trim().split('\n').pop() || e.message}` }; }
   times.initramfsS = (Date.now() - t) / 1000;
   return { kernel: k.stdout, initrd: initrd.path, tests: initrd.tests, rebuilt: initrd.rebuilt, times };
 }

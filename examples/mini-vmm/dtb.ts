@@ -62,3 +62,56 @@ export function guestDtb(req: GuestDtbRequest): Uint8Array {
   });
   return mergeFdt(board.dtb, dev.dtb, '/');
 }
+
+// ---- Demonstration 3: a Linux guest (linux.ts) ----
+
+export interface LinuxBoardDtbRequest extends BoardDtbRequest {
+  /** The initramfs in guest RAM: chosen's linux,initrd-start and linux,initrd-end (exclusive). */
+  initrd?: { start: bigint; end: bigint };
+}
+
+/** The ARM architected timer's PPIs (secure phys, non-secure phys, virtual, hyp), as QEMU virt
+ *  lists them; flags 4 = level-high. KVM's vtimer is PPI 11 (INTID 27), its ptimer PPI 14. */
+export const ARCH_TIMER_PPIS = [13, 14, 11, 10] as const;
+
+/** The board a Linux kernel needs to boot on the mini-vmm: what boardDtb writes, plus the
+ *  architected timer (Linux's clocksource and tick; the DT is how the arm64 kernel finds its PPIs)
+ *  and the initrd in chosen. No UART node: the console is the pl011 earlycon (bootargs), which needs none. */
+export function linuxBoardDtb(req: LinuxBoardDtbRequest): { dtb: Uint8Array; gicPhandle: number } {
+  using b = new FdtBuilder();
+  const gic = b.allocPhandle();
+  if (gic >= FIRST_DEVICE_PHANDLE) throw new Error(`board phandle ${gic} is not below the device's ${FIRST_DEVICE_PHANDLE}`);
+  b.beginNode('')
+    .propString('compatible', 'linux,dummy-virt').propU32('#address-cells', 2).propU32('#size-cells', 2)
+    .propU32('interrupt-parent', gic);
+  b.beginNode('psci').propStrings('compatible', ['arm,psci-1.0', 'arm,psci-0.2']).propString('method', 'hvc').endNode();
+  b.beginNode('cpus').propU32('#address-cells', 1).propU32('#size-cells', 0)
+    .beginNode('cpu@0').propString('device_type', 'cpu').propString('compatible', 'arm,arm-v8').propU32('reg', 0).propString('enable-method', 'psci').endNode()
+    .endNode();
+  b.beginNode(`memory@${req.ram.gpa.toString(16)}`).propString('device_type', 'memory').propU64('reg', req.ram.gpa, req.ram.size).endNode();
+  b.beginNode(`intc@${req.gic.dist.toString(16)}`)
+    .propString('compatible', 'arm,gic-v3').propU32('#interrupt-cells', 3).propU32('#address-cells', 0).propEmpty('interrupt-controller')
+    .propU64('reg', req.gic.dist, GICD_SIZE, req.gic.redist, GICR_SIZE_PER_CPU).propU32('phandle', gic)
+    .endNode();
+  const GIC_PPI = 1, IRQ_TYPE_LEVEL_HIGH = 4;
+  b.beginNode('timer').propStrings('compatible', ['arm,armv8-timer'])
+    .propU32('interrupts', ...ARCH_TIMER_PPIS.flatMap((ppi) => [GIC_PPI, ppi, IRQ_TYPE_LEVEL_HIGH])).endNode();
+  b.beginNode('chosen');
+  if (req.bootargs !== undefined) b.propString('bootargs', req.bootargs);
+  if (req.initrd) b.propU64('linux,initrd-start', req.initrd.start).propU64('linux,initrd-end', req.initrd.end);
+  b.endNode();
+  b.endNode();
+  return { dtb: b.finish(), gicPhandle: gic };
+}
+
+/** The Linux guest's whole tree: linuxBoardDtb, then the device's clocks and platform bus from
+ *  guestNodeFor merged under "/" (as guestDtb does for the bare-metal guest). */
+export function linuxGuestDtb(req: GuestDtbRequest & LinuxBoardDtbRequest): Uint8Array {
+  const board = linuxBoardDtb(req);
+  const dev = guestNodeFor({
+    hostDtb: req.hostDtb, deviceName: req.deviceName,
+    placement: { regions: [req.regionGpa], spis: [req.spi] }, irqFlags: [req.irqFlags],
+    bus: req.bus, interruptParent: board.gicPhandle, firstPhandle: FIRST_DEVICE_PHANDLE,
+  });
+  return mergeFdt(board.dtb, dev.dtb, '/');
+}

@@ -3,12 +3,13 @@
 //   node examples/mini-vmm/guest/build.mjs
 //   npx esbuild examples/mini-vmm/main.ts --bundle --platform=node --format=esm --target=node20 \
 //     --external:koffi --loader:.wasm=binary --loader:.bin=binary --outfile=build/mini-vmm.mjs
-//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency]
+//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --linux IMAGE INITRD]
 // --trap: no memslot for the device (every access forwarded); --machine: the userspace IRQ mode
 // (vfiokit's IRQ state machine, KVM_IRQ_LINE); --latency: guest/latency.S on the irqfd, machine
 // and relay paths, with the medians and the ratios to irqfd.
 // Prints the guest's console as it comes, then what the VMM saw. Exit status 0 when the guest
-// powered off through PSCI.
+// powered off through PSCI. --linux boots a Linux arm64 Image with a gzip'd cpio initramfs (in the
+// lab: /opt/vfiokit/l2/Image and /opt/vfiokit/l2/initrd.gz), the pl031 passed through.
 import { readFileSync } from 'node:fs';
 import pl031 from '../../build/guest/pl031.bin';
 import edu from '../../build/guest/edu.bin';
@@ -16,12 +17,23 @@ import latency from '../../build/guest/latency.bin';
 import { guestDtb } from './dtb';
 import { runEduGuest } from './edu';
 import { measureLatency, median } from './latency';
+import { runLinux } from './linux';
 import { LAYOUT, runGuest, runGuestMachine, type RunOptions, type RunReport } from './vmm';
 
 const onLine = (line: string, ms: number): void => console.log(`[${ms.toFixed(1)} ms] ${line}`);
 const us = (ns: number): string => (ns / 1e3).toFixed(1);
-
-if (process.argv.includes('--edu')) {
+const linuxAt = process.argv.indexOf('--linux');
+if (linuxAt >= 0) {
+  const [image, initrd] = process.argv.slice(linuxAt + 1, linuxAt + 3);
+  if (!image || !initrd) throw new Error('--linux IMAGE INITRD: the arm64 Image and a gzip\'d newc initramfs');
+  const r = runLinux({
+    kernel: new Uint8Array(readFileSync(image)), initrd: new Uint8Array(readFileSync(initrd)),
+    hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), onLine: (l, ms) => console.log(`[${(ms / 1000).toFixed(3)} s] ${l}`),
+  });
+  const c = r.counts;
+  console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; end: ${r.end}; ${r.exits} exits (uart DR ${c.uartWrites}, FR ${c.uartFrReads}, device ${c.device}, stray ${c.stray}); run ${(r.runMs / 1000).toFixed(1)} s`);
+  process.exitCode = r.end === 'shutdown' && /l2: PASS$/m.test(r.console) ? 0 : 1;
+} else if (process.argv.includes('--edu')) {
   const r = runEduGuest({ guest: edu, onLine });
   console.log(`edu BAR0 at 0x${r.barGpa.toString(16)}; ${r.exits.length} exits, ${r.deviceExits} for the device; VMM memory after guest RAM: ${r.canaryChanged} bytes changed; end: ${r.end}`);
   process.exitCode = r.end === 'shutdown' && r.canaryChanged === 0 ? 0 : 1;

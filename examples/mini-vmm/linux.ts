@@ -1,0 +1,199 @@
+// Demonstration 3: the mini-vmm boots a Linux kernel (the lab's own arm64 Image) with the pl031
+// passed through, and the guest kernel's rtc-pl031 driver runs the device: its registers through a
+// KVM memslot over the VFIO mapping (no exits), its alarm IRQ through
+// routeIrqs().wireIrqfd() (VFIO eventfd -> KVM irqfd + resample -> vGICv3), exactly as runGuest
+// does for the bare-metal guest. The guest's tree is vfiokit's (linuxGuestDtb: FdtBuilder +
+// guestNodeFor + mergeFdt). The console is a pl011 earlycon on a minimal model (pl011.ts).
+//
+// Guest physical map: vmm.ts's LAYOUT (GICD 0x0800_0000, GICR 0x080a_0000, the UART at 0x0900_0000,
+// the platform bus at 0x0c00_0000), RAM at 0x4000_0000 (LINUX_RAM_SIZE):
+//   RAM + 2 MiB + text_offset   the Image (arm64 booting.rst: a 2 MiB-aligned base)
+//   top of RAM - 2 MiB          the DTB (8-byte aligned, at most 2 MiB)
+//   just below the DTB          the initrd (4 KiB aligned), which must not reach the Image's end
+// Boot state (booting.rst): x0 = DTB, x1..x3 = 0, pc = the Image's first byte; KVM's vCPU reset
+// gives EL1h with DAIF masked and the MMU off.
+//
+// Close order: the IRQ routing, the VM, the device, the bus (as vmm.ts's Machine.close).
+// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the tree (dtb.ts), the UART
+// model (pl011.ts), what the guest prints (linux/init.c).
+import { openDevice, PlatformBus, type IrqRouting, type VfioDevice } from '../../src/index';
+import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
+import { linuxGuestDtb } from './dtb';
+import { Vm } from './kvm';
+import { Pl011Console } from './pl011';
+import { LAYOUT } from './vmm';
+
+/** Guest RAM of the Linux guest: room for the Image (about 10 MiB with its bss), the initrd, and a
+ *  kernel that has little to do; small, so the nested guest's memmap init stays short. */
+export const LINUX_RAM_SIZE = 0x1000_0000n;   // 256 MiB
+/** Where the Image goes: the first 2 MiB-aligned address above RAM's start (plus text_offset). */
+export const IMAGE_BASE_OFFSET = 0x20_0000n;
+/** The DTB sits 2 MiB below the top of RAM (booting.rst: at most 2 MiB, 8-byte aligned). */
+export const DTB_MAX = 0x20_0000n;
+/** Exits after which a Linux run is stopped as runaway. The earlycon costs three exits per console
+ *  byte (FR, DR, FR), and a verbose boot prints about 10 to 20 KB: 1M leaves a wide margin without
+ *  letting a guest that spins on an unbacked register run forever. */
+export const LINUX_MAX_EXITS = 1_000_000;
+/** The arm64 Image header (Documentation/arch/arm64/booting.rst): text_offset @8, image_size @16,
+ *  the magic "ARM\x64" @56. */
+const IMAGE_MAGIC = 0x644d_5241, IMAGE_MAGIC_AT = 56, IMAGE_TEXT_OFFSET_AT = 8, IMAGE_SIZE_AT = 16;
+/** pl031 registers the VMM reads or writes itself (not on the guest's path). */
+const PL031_DR = 0x00, PL031_IMSC = 0x10, PL031_ICR = 0x1c;
+
+/** The default kernel command line: the pl011 earlycon at the UART, kept after boot (there is no
+ *  other console); /dev/kmsg not rate-limited (the init reports through it); panic=-1 turns a
+ *  panic into a PSCI reset the VMM sees instead of a hang. */
+export const LINUX_BOOTARGS = `earlycon=pl011,mmio32,0x${LAYOUT.console.toString(16)} keep_bootcon rdinit=/init printk.devkmsg=on panic=-1`;
+
+export interface ImageHeader { textOffset: bigint; imageSize: bigint }
+/** Reads the arm64 Image header; throws when the bytes are not an arm64 Image. */
+export function parseImageHeader(image: Uint8Array): ImageHeader {
+  if (image.byteLength < 64) throw new Error(`kernel image of ${image.byteLength} bytes is shorter than the 64-byte arm64 header`);
+  const dv = new DataView(image.buffer, image.byteOffset, 64);   // a copy of a file, not device memory
+  if (dv.getUint32(IMAGE_MAGIC_AT, true) !== IMAGE_MAGIC) throw new Error('kernel image has no arm64 magic "ARM\\x64" at offset 56: pass arch/arm64/boot/Image (uncompressed)');
+  const imageSize = dv.getBigUint64(IMAGE_SIZE_AT, true);
+  // image_size 0: a kernel older than 3.17, whose effective size is unknown; refuse it.
+  if (imageSize === 0n) throw new Error('kernel image_size is 0 (pre-3.17 kernel): its memory footprint is unknown');
+  return { textOffset: dv.getBigUint64(IMAGE_TEXT_OFFSET_AT, true), imageSize };
+}
+
+export interface LinuxLayout { kernel: bigint; kernelEnd: bigint; initrd: { start: bigint; end: bigint }; dtb: bigint }
+/** Where the Image, the initrd and the DTB go in RAM (see the header); throws when they do not fit. */
+export function linuxLayout(ram: { gpa: bigint; size: bigint }, header: ImageHeader, imageBytes: number, initrdBytes: number): LinuxLayout {
+  const kernel = ram.gpa + IMAGE_BASE_OFFSET + header.textOffset;
+  const footprint = header.imageSize > BigInt(imageBytes) ? header.imageSize : BigInt(imageBytes);
+  const kernelEnd = kernel + footprint;
+  const dtb = ram.gpa + ram.size - DTB_MAX;
+  const start = (dtb - BigInt(initrdBytes)) & ~0xfffn;
+  if (start < kernelEnd) throw new Error(`RAM of ${ram.size} bytes is too small: the initrd (${initrdBytes} bytes) would overlap the kernel's ${footprint} bytes`);
+  return { kernel, kernelEnd, initrd: { start, end: start + BigInt(initrdBytes) }, dtb };
+}
+
+export interface LinuxRunOptions {
+  /** arch/arm64/boot/Image. */
+  kernel: Uint8Array;
+  /** A gzip'd newc cpio (linux/build.mjs). */
+  initrd: Uint8Array;
+  /** The host's DTB (/sys/firmware/fdt), where guestNodeFor finds the device's node. */
+  hostDtb: Uint8Array;
+  /** Default the lab's pl031, "9010000.pl031". */
+  device?: string;
+  ramSize?: bigint;
+  bootargs?: string;
+  maxExits?: number;
+  /** Each console line as it arrives, with ms since the vCPU first entered the guest. */
+  onLine?: (line: string, ms: number) => void;
+}
+
+export interface LinuxReport {
+  /** The guest's console (earlycon output), "\r\n" as "\n". */
+  console: string;
+  /** Console lines with the ms (since the first KVM_RUN) at which each completed. */
+  lines: { ms: number; text: string }[];
+  placement: { regionGpa: bigint; spi: number; intid: number };
+  layout: LinuxLayout;
+  dtbBytes: number;
+  /** 'shutdown' (PSCI SYSTEM_OFF), 'reset' (a panic with panic=-1), 'max-exits', or the failing exit. */
+  end: string;
+  exits: number;
+  /** KVM_RUN returns by cause: UART data writes, UART FR polls, other UART accesses, the device's
+   *  window (0 with the memslot), any other address (answered all-ones / dropped), retries, the end. */
+  counts: { uartWrites: number; uartFrReads: number; uartOther: number; device: number; stray: number; retry: number; end: number };
+  /** First few stray addresses, for diagnosis. */
+  strayAddrs: string[];
+  /** ms from the first KVM_RUN to the end of the run. */
+  runMs: number;
+  /** ms spent inside KVM_RUN (the rest is the VMM's exit handling). */
+  inKvmMs: number;
+  /** The longest single KVM_RUN, in ms, and the console line that followed it: the guest blocked
+   *  in read() on /dev/rtc0 shows here as the alarm's delay, spent with the VMM asleep in KVM_RUN. */
+  longestRun: { ms: number; before: string };
+  /** The host's view of the same RTC (DR through the VMM's own mapping), before and after the run. */
+  hostRtc: { before: number; after: number };
+}
+
+/** Boots the kernel with the device passed through and runs it to PSCI SYSTEM_OFF (or reset, a
+ *  failing exit, or maxExits). Blocks the thread while the guest runs; onLine is the live view. */
+export function runLinux(opts: LinuxRunOptions): LinuxReport {
+  const header = parseImageHeader(opts.kernel);
+  const ramSize = opts.ramSize ?? LINUX_RAM_SIZE;
+  const ram = { gpa: LAYOUT.ram.gpa, size: ramSize };
+  const layout = linuxLayout(ram, header, opts.kernel.byteLength, opts.initrd.byteLength);
+  const deviceName = opts.device ?? '9010000.pl031';
+  const bus = new PlatformBus(LAYOUT.bus);
+  let dev: VfioDevice | undefined;
+  let vm: Vm | undefined;
+  let routing: IrqRouting | undefined;
+  try {
+    dev = openDevice(deviceName);
+    const regs = dev.regions[0]!.map();
+    const size = BigInt(regs.size);
+    // A quiet device: no alarm armed or pending from an earlier user.
+    regs.write32(PL031_IMSC, 0); regs.write32(PL031_ICR, 1);
+    const region = bus.placeRegion(size);
+    const spi = bus.placeIrq(undefined, { device: region.device });
+    const placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+
+    vm = Vm.create();
+    vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
+    const mem = vm.addRam(ram.gpa, ram.size);
+    const at = (gpa: bigint): number => Number(gpa - ram.gpa);
+    mem.bytes.set(opts.kernel, at(layout.kernel));
+    mem.bytes.set(opts.initrd, at(layout.initrd.start));
+    const dtb = linuxGuestDtb({
+      hostDtb: opts.hostDtb, deviceName, regionGpa: region.address, spi: spi.spi, irqFlags: dev.irqs[0]!.flags, bus: LAYOUT.bus,
+      ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bootargs: opts.bootargs ?? LINUX_BOOTARGS, initrd: layout.initrd,
+    });
+    if (BigInt(dtb.byteLength) > DTB_MAX) throw new Error(`guest DTB of ${dtb.byteLength} bytes is over the 2 MiB the boot protocol allows`);
+    mem.bytes.set(dtb, at(layout.dtb));
+    vm.mapHost(region.address, size, regs.hostAddress);
+    vm.addVfioFile(dev.kvmVfioFile);
+    const vcpu = vm.addVcpu();
+    vm.initGic();
+    routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
+    routing.wireIrqfd(0, vm.fd, spi.spi);
+    for (const [id, v] of [[xreg(0), layout.dtb], [xreg(1), 0n], [xreg(2), 0n], [xreg(3), 0n], [REG_PC, layout.kernel]] as [bigint, bigint][]) vcpu.setReg(id, v);
+
+    const hostBefore = regs.read32(PL031_DR);
+    const lines: { ms: number; text: string }[] = [];
+    const t0 = process.hrtime.bigint();
+    const sinceStart = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
+    const uart = new Pl011Console(LAYOUT.console, (text) => { const ms = sinceStart(); lines.push({ ms, text }); opts.onLine?.(text, ms); });
+    const counts = { uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, stray: 0, retry: 0, end: 0 };
+    const strayAddrs: string[] = [];
+    const maxExits = opts.maxExits ?? LINUX_MAX_EXITS;
+    let end = '', exits = 0, inKvm = 0n, longest = 0n, longestAt = 0;
+    while (end === '') {
+      const r0 = process.hrtime.bigint();
+      const e: Exit = vcpu.step();
+      const took = process.hrtime.bigint() - r0;
+      inKvm += took;
+      if (took > longest) { longest = took; longestAt = lines.length; }
+      exits++;
+      if (e.kind === 'mmio') {
+        const u = uart.handle(e.addr, e.len, e.isWrite, e.data);
+        const reply = u.reply;
+        if (u.handled) {
+          const off = e.addr - LAYOUT.console;
+          if (e.isWrite && off === 0n) counts.uartWrites++; else if (!e.isWrite && off === 0x18n) counts.uartFrReads++; else counts.uartOther++;
+        } else if (e.addr >= region.address && e.addr - region.address < size) counts.device++;
+        else { counts.stray++; if (strayAddrs.length < 8) strayAddrs.push(`${e.isWrite ? 'W' : 'R'}${e.len}@0x${e.addr.toString(16)}`); }
+        if (!e.isWrite) completeMmioRead(vcpu.run, e.len, reply ?? (1n << BigInt(8 * e.len)) - 1n);
+      } else if (e.kind === 'retry') counts.retry++;
+      else { counts.end++; end = e.kind === 'system-event' ? e.event : `${e.reason} (0x${e.detail.toString(16)})`; }
+      if (end === '' && exits >= maxExits) end = 'max-exits';
+    }
+    const runMs = sinceStart();
+    const hostAfter = regs.read32(PL031_DR);
+    // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
+    regs.write32(PL031_IMSC, 0);
+    return {
+      console: uart.text(), lines, placement, layout, dtbBytes: dtb.byteLength, end, exits, counts, strayAddrs,
+      runMs, inKvmMs: Number(inKvm) / 1e6, longestRun: { ms: Number(longest) / 1e6, before: lines[longestAt]?.text ?? '' }, hostRtc: { before: hostBefore, after: hostAfter },
+    };
+  } finally {
+    try { routing?.close(); } finally {
+      try { vm?.close(); } finally { try { dev?.close(); } finally { bus.close(); } }
+    }
+  }
+}
