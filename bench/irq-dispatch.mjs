@@ -4,6 +4,8 @@
 //   poll    koffi.node.poll: uv_poll on Node's own event loop (no thread held)
 //   epoll   one epoll_wait.async on the threadpool for all eventfds (one thread held)
 //   worker  a worker thread blocked in epoll_wait, posting to the main thread
+//   vfiokit the library's own path: IrqDispatcher over the shim (sys.watch = koffi.node.poll,
+//           sys.eventfdRead), the handler a device's onTrigger() gets
 // Writes bench/results/irq-dispatch.json. Absolute times on a shared machine mean little: the
 // ratio to C is the figure.
 import koffi from 'koffi';
@@ -12,6 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeResults } from './lib.mjs';
+import { createSys, realLibc } from '../shim/index';
+import { IrqDispatcher } from '../src/irq/dispatcher';
 
 // The repository root: benchmarks run bundled from build/bench/ with the root as cwd (bench/run.mjs).
 const here = join(process.env.VFIOKIT_ROOT ?? process.cwd(), 'bench');
@@ -110,13 +114,21 @@ const viaWorker = (fd, onIrq) => {
   return () => { Atomics.store(new Int32Array(stop), 0, 1); w.unref(); };
 };
 
+// The library: what device.irqs[i].onTrigger(handler) runs on (src/device/irq.ts dispatcherFor).
+const sys = createSys(realLibc());
+const viaVfiokit = (fd, onIrq) => {
+  const d = new IrqDispatcher(sys.watch, sys.readCounter);
+  d.add(fd, (count) => onIrq(Number(count)), 'bench');
+  return () => d.close();
+};
+
 const results = [];
 const cc = join(here, '..', 'build', 'bench', 'eventfd_hop');
 mkdirSync(dirname(cc), { recursive: true });
 execFileSync('cc', ['-O2', '-pthread', '-o', cc, join(here, 'native', 'eventfd_hop.c')]);
 const c = JSON.parse(execFileSync(cc, [String(N)], { encoding: 'utf8' }));
 results.push({ name: 'c-two-threads', ...c });
-for (const [name, arm] of [['koffi.node.poll', viaPoll], ['epoll_wait.async', viaEpollAsync], ['worker+epoll', viaWorker]]) {
+for (const [name, arm] of [['vfiokit IrqDispatcher', viaVfiokit], ['koffi.node.poll', viaPoll], ['epoll_wait.async', viaEpollAsync], ['worker+epoll', viaWorker]]) {
   results.push(await measure(name, arm));
 }
 writeResults('irq-dispatch', {
