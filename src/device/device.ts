@@ -155,6 +155,10 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   #mappings = new Set<Mapping>();
   #routing: IrqRouting | undefined;
   #dma = new Map<bigint, DmaMappingRecord & { buffer?: DmaBuffer }>();
+  /** The IOVAs of #dma in ascending order, for unmapDma's range lookup; it may also hold IOVAs
+   *  unmapped since (not in #dma any more: skipped, and dropped once they outnumber the live
+   *  ones), so that unmapping one mapping never shifts the array. */
+  #dmaOrder: bigint[] = [];
 
   /** @internal use openDevice() */
   constructor(sys: Sys, entry: DeviceEntry, iommu: IommuKind, opts: OpenOptions) {
@@ -329,6 +333,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     space.map(req.iova, host, req.size, read, write, this.name);
     const rec = { iova: req.iova, size: req.size, hostAddress: host, read, write, buffer };
     this.#dma.set(req.iova, rec);
+    this.#dmaIndexAdd(req.iova);
     if (buffer) buffer.dmaRefs++;
     return { iova: rec.iova, size: rec.size, hostAddress: host, read, write };
   }
@@ -342,7 +347,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   unmapDma(iova: bigint, size: bigint): bigint {
     const space = this.#dmaSpace();
     const last = checkDmaRange(iova, size, this.name, 'unmapDma');
-    const inside = [...this.#dma.values()].filter((m) => m.iova >= iova && m.iova + m.size - 1n <= last);
+    const inside = this.#dmaInside(iova, last);
     if (inside.length === 0) throw new VfioError({ kind: 'not-found', device: this.name, message: `no DMA mapping of this device lies inside IOVA 0x${iova.toString(16)}..0x${last.toString(16)}`, hint: 'unmap the IOVA and size that mapDma() was given' });
     let total = 0n;
     for (const m of inside) {
@@ -351,6 +356,34 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       if (m.buffer) m.buffer.dmaRefs--;
     }
     return total;
+  }
+
+  /** This device's mappings that lie wholly inside [iova, last], in IOVA order: one Map lookup
+   *  when the range is exactly one mapping (unmapping piece by piece), else a binary search in
+   *  #dmaOrder and a walk over the range only. Mappings never overlap (the kernel refuses it). */
+  #dmaInside(iova: bigint, last: bigint): (DmaMappingRecord & { buffer?: DmaBuffer })[] {
+    const hit = this.#dma.get(iova);
+    if (hit && hit.iova + hit.size - 1n === last) return [hit];
+    const order = this.#dmaOrder;
+    const out: (DmaMappingRecord & { buffer?: DmaBuffer })[] = [];
+    for (let i = lowerBound(order, iova); i < order.length && order[i]! <= last; i++) {
+      const m = this.#dma.get(order[i]!);
+      if (m && m.iova + m.size - 1n <= last) out.push(m);
+    }
+    return out;
+  }
+
+  #dmaIndexAdd(iova: bigint): void {
+    const order = this.#dmaOrder;
+    // Drop the unmapped IOVAs once they are the majority (amortized O(1) per unmap).
+    if (order.length > 64 && order.length > 2 * this.#dma.size) {
+      this.#dmaOrder = order.filter((x) => this.#dma.has(x) && x !== iova);
+      return this.#dmaIndexAdd(iova);
+    }
+    const n = order.length;
+    if (n === 0 || order[n - 1]! < iova) { order.push(iova); return; } // ascending: the usual case
+    const i = lowerBound(order, iova);
+    if (order[i] !== iova) order.splice(i, 0, iova);
   }
 
   /** The DMA mappings this device owns. */
@@ -390,6 +423,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       if (m.buffer) m.buffer.dmaRefs--;
     }
     this.#dma.clear();
+    this.#dmaOrder = [];
     if (this.regionTable) { const h = this.regionTable; t.step(() => h.close()); }
     if (this.#fd >= 0) { const fd = this.#fd; t.step(() => this.sys.close(fd)); this.#fd = -1; }
     if (this.#group) { const g = this.#group; t.step(() => g.release()); this.#group = undefined; }
@@ -399,4 +433,11 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     leaks.unregister(this);
     t.finish();
   }
+}
+
+/** The first index of the ascending `a` whose value is >= x (a.length when none). */
+function lowerBound(a: readonly bigint[], x: bigint): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid]! < x) lo = mid + 1; else hi = mid; }
+  return lo;
 }

@@ -66,10 +66,12 @@ export function dmaBufferOf(buf: ArrayBuffer | Uint8Array): { dma: DmaBuffer; of
   return dma ? { dma, offset: buf instanceof Uint8Array ? buf.byteOffset : 0 } : undefined;
 }
 
+let pageBig: bigint | undefined;
+
 /** Checks a DMA range: size > 0, both ends inside 2^64 (inclusive end, no overflow), and aligned
  *  to the page size. Returns the inclusive last IOVA. */
 export function checkDmaRange(iova: bigint, size: bigint, device: string, what: string): bigint {
-  const page = BigInt(systemPageSize());
+  const page = pageBig ??= BigInt(systemPageSize());
   if (typeof iova !== 'bigint' || typeof size !== 'bigint') throw new VfioError({ kind: 'bad-argument', device, message: `${what}: iova and size must be bigints`, hint: 'write 0x100000n, not 0x100000' });
   if (iova < 0n || iova > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA ${iova} is not an unsigned 64-bit value` });
   if (size <= 0n || size > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: size ${size} is not in 1..2^64-1` });

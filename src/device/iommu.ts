@@ -24,8 +24,9 @@ import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl';
 import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
-import { ctx, Teardown } from './context';
-import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
+import { ctx, rethrowWithContext, Teardown } from './context';
+import { encodeDmaMapInto, encodeDmaUnmapInto } from '../vfio/encode';
+import { LAYOUT } from '../vfio/uapi';
 import { queryIommuType1Info } from '../vfio/query';
 import type { IovaRange } from '../vfio/decode';
 import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
@@ -150,14 +151,23 @@ export class Container implements DmaSpace {
     return { pageSizes: i.flags & 1 ? i.iovaPgsizes : undefined, iovaRanges: i.iovaRanges, dmaAvail: i.dmaAvail };
   }
 
+  // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
+  // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
+  // core would: encodeDmaMapInto).
+  #mapReq = new Uint8Array(LAYOUT.vfio_iommu_type1_dma_map.size);
+  #unmapReq = new Uint8Array(LAYOUT.vfio_iommu_type1_dma_unmap.size);
+
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
-    const req = ctx(device, () => encodeDmaMap({ vaddr, iova, size, read, write }));
-    ctx(device, () => vfio.iommuMapDma(this.#sys, this.fd, req), {
-      message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
-      hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
-        : e.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : e.hint,
-    });
+    let req: Uint8Array;
+    try { req = encodeDmaMapInto(this.#mapReq, vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { vfio.iommuMapDma(this.#sys, this.fd, req); } catch (e) {
+      rethrowWithContext(e, device, {
+        message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
+        hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
+          : x.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : x.hint,
+      });
+    }
   }
 
   /** " (ranges: 0x0-0x7ffffff, ...)" for a hint; empty when they cannot be read. */
@@ -170,8 +180,11 @@ export class Container implements DmaSpace {
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     if (this.kind === 'noiommu') throw noDma(device);
-    const req = ctx(device, () => encodeDmaUnmap({ iova, size }));
-    ctx(device, () => vfio.iommuUnmapDma(this.#sys, this.fd, req), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    let req: Uint8Array;
+    try { req = encodeDmaUnmapInto(this.#unmapReq, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
+      rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    }
     return u64(req, 16); // the kernel writes back the size unmapped
   }
 }
@@ -318,14 +331,14 @@ export class IommufdSpace implements DmaSpace {
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     const a = ctx(device, () => encodeIoasMap({ ioasId: this.ioasId, userVa: vaddr, length: size, iova, read, write }));
     ctx(device, () => iommufd.ioasMap(this.#sys, this.fd, a), {
-      message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
+      message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
       hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : e.hint,
     });
   }
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
-    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     return u64(a, 16); // the kernel writes back the length unmapped
   }
 }
