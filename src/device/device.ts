@@ -16,7 +16,7 @@
 // Not responsible for: the VM (guest memory slots, interrupt controller): the VMM owns those and
 // hears about them through IrqRouting's callbacks.
 import { VfioError } from '../errors';
-import { findDevice, validateDeviceName, VFIO_DRIVER, type Bus, type DeviceEntry, type SysfsOptions } from '../sysfs';
+import { findDeviceForOpen, validateDeviceName, VFIO_DRIVER, type Bus, type OpenEntry, type SysfsOptions } from '../sysfs';
 import type { Mapping } from '../mapping';
 import type { Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
@@ -97,7 +97,7 @@ export function allocDma(size: number, opts: { sys?: Sys } = {}): DmaBuffer {
  */
 export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   validateDeviceName(name);
-  const entry = findDevice(name, opts);
+  const entry = findDeviceForOpen(name, opts);
   const sys = opts.sys ?? processSys();
   const want = VFIO_DRIVER[entry.bus];
   if (entry.driver !== want) {
@@ -116,7 +116,7 @@ export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   return dev;
 }
 
-function chooseIommu(entry: DeviceEntry, want: IommuOption, opts: SysfsOptions): IommuKind {
+function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): IommuKind {
   const name = entry.name;
   if (entry.iommuGroup === null) {
     throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `without an IOMMU, VFIO needs the no-IOMMU mode: ${NOIOMMU_HINT}, then rebind (vfiokit unbind ${name}; vfiokit bind ${name})` });
@@ -161,7 +161,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   #dmaOrder: bigint[] = [];
 
   /** @internal use openDevice() */
-  constructor(sys: Sys, entry: DeviceEntry, iommu: IommuKind, opts: OpenOptions) {
+  constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
     this.sys = sys;
     this.name = entry.name;
     this.bus = entry.bus;
