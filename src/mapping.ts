@@ -54,22 +54,24 @@ export class Mapping {
   /** Gone from the address space (closed and munmap succeeded). */
   get unmapped(): boolean { return !this.#mapped; }
 
-  #check(offset: number, width: Width): Views {
-    const v = this.#views;
-    if (!v) throw new VfioError({ kind: 'closed', device: this.label, message: 'the mapping was unmapped', hint: 'map the region again' });
-    if (!Number.isInteger(offset) || offset < 0 || offset > this.size - width || offset % width !== 0) {
-      throw new VfioError({ kind: 'bad-argument', device: this.label, message: `access of ${width} bytes at offset ${offset} is outside the ${this.size}-byte mapping or misaligned`, hint: 'use a naturally aligned offset inside the mapping' });
-    }
-    return v;
+  // Each accessor's check is one expression on numbers: `offset >>> 0 === offset` refuses a
+  // negative, fractional, NaN or huge offset at once (a mapping is at most 1 GiB), then the end and
+  // the natural alignment. The error is built only when the check fails (#fail).
+  #ok(offset: number, width: number): boolean {
+    return this.#views !== null && typeof offset === 'number' && offset >>> 0 === offset && offset <= this.size - width && (offset & (width - 1)) === 0;
   }
-  read8(offset: number): number { return Atomics.load(this.#check(offset, 1).u8, offset); }
-  read16(offset: number): number { return Atomics.load(this.#check(offset, 2).u16, offset >>> 1); }
-  read32(offset: number): number { return Atomics.load(this.#check(offset, 4).u32, offset >>> 2); }
-  read64(offset: number): bigint { return Atomics.load(this.#check(offset, 8).u64, offset >>> 3); }
-  write8(offset: number, value: number): void { Atomics.store(this.#check(offset, 1).u8, offset, value); }
-  write16(offset: number, value: number): void { Atomics.store(this.#check(offset, 2).u16, offset >>> 1, value); }
-  write32(offset: number, value: number): void { Atomics.store(this.#check(offset, 4).u32, offset >>> 2, value >>> 0); }
-  write64(offset: number, value: bigint): void { Atomics.store(this.#check(offset, 8).u64, offset >>> 3, BigInt.asUintN(64, value)); }
+  #fail(offset: number, width: Width): never {
+    if (!this.#views) throw new VfioError({ kind: 'closed', device: this.label, message: 'the mapping was unmapped', hint: 'map the region again' });
+    throw new VfioError({ kind: 'bad-argument', device: this.label, message: `access of ${width} bytes at offset ${offset} is outside the ${this.size}-byte mapping or misaligned`, hint: 'use a naturally aligned offset inside the mapping' });
+  }
+  read8(offset: number): number { if (!this.#ok(offset, 1)) this.#fail(offset, 1); return Atomics.load(this.#views!.u8, offset); }
+  read16(offset: number): number { if (!this.#ok(offset, 2)) this.#fail(offset, 2); return Atomics.load(this.#views!.u16, offset >>> 1); }
+  read32(offset: number): number { if (!this.#ok(offset, 4)) this.#fail(offset, 4); return Atomics.load(this.#views!.u32, offset >>> 2); }
+  read64(offset: number): bigint { if (!this.#ok(offset, 8)) this.#fail(offset, 8); return Atomics.load(this.#views!.u64, offset >>> 3); }
+  write8(offset: number, value: number): void { if (!this.#ok(offset, 1)) this.#fail(offset, 1); Atomics.store(this.#views!.u8, offset, value); }
+  write16(offset: number, value: number): void { if (!this.#ok(offset, 2)) this.#fail(offset, 2); Atomics.store(this.#views!.u16, offset >>> 1, value); }
+  write32(offset: number, value: number): void { if (!this.#ok(offset, 4)) this.#fail(offset, 4); Atomics.store(this.#views!.u32, offset >>> 2, value >>> 0); }
+  write64(offset: number, value: bigint): void { if (!this.#ok(offset, 8)) this.#fail(offset, 8); Atomics.store(this.#views!.u64, offset >>> 3, BigInt.asUintN(64, value)); }
 
   /** Reads `width` bytes as a bigint (for generic trap/forward paths). */
   read(offset: number, width: Width): bigint {
