@@ -325,7 +325,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       buffer = b.dma;
     } else if (req.hostAddress !== undefined) {
       host = req.hostAddress;
-      checkDmaRange(host, req.size, this.name, `${what} (host address)`);
+      checkDmaRange(host, req.size, this.name, 'mapDma (host address)');
     } else {
       throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: neither buffer nor hostAddress given`, hint: 'pass buffer (from allocDma) or hostAddress' });
     }

@@ -88,7 +88,6 @@ export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
 
 /** The core's statuses that the TypeScript twins below return (assembly/status.ts). */
 const ERR_BAD_ARG = -1, ERR_NO_SPACE = -3, ERR_OVERFLOW = -7;
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
 const DMA_MAP_SIZE = LAYOUT.vfio_iommu_type1_dma_map.size, DMA_UNMAP_SIZE = LAYOUT.vfio_iommu_type1_dma_unmap.size;
 
 /**
@@ -102,7 +101,7 @@ const DMA_MAP_SIZE = LAYOUT.vfio_iommu_type1_dma_map.size, DMA_UNMAP_SIZE = LAYO
 export function encodeDmaMapInto(out: Uint8Array, vaddr: bigint, iova: bigint, size: bigint, read: boolean, write: boolean): Uint8Array {
   u64(vaddr); u64(iova); u64(size);
   const st = size === 0n ? ERR_BAD_ARG
-    : size - 1n > U64_MAX - iova || size - 1n > U64_MAX - vaddr ? ERR_OVERFLOW
+    : iova + size > TWO_64 || vaddr + size > TWO_64 ? ERR_OVERFLOW
     : out.length < DMA_MAP_SIZE ? ERR_NO_SPACE : 0;
   if (st < 0) fail(st, `encodeDmaMap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
   setU32(out, 0, DMA_MAP_SIZE);
@@ -115,7 +114,7 @@ export function encodeDmaMapInto(out: Uint8Array, vaddr: bigint, iova: bigint, s
  *  (size 0, outside [0, 2^64), iova + size past 2^64, `out` too small) as for encodeDmaMapInto. */
 export function encodeDmaUnmapInto(out: Uint8Array, iova: bigint, size: bigint): Uint8Array {
   u64(iova); u64(size);
-  const st = size === 0n ? ERR_BAD_ARG : size - 1n > U64_MAX - iova ? ERR_OVERFLOW : out.length < DMA_UNMAP_SIZE ? ERR_NO_SPACE : 0;
+  const st = size === 0n ? ERR_BAD_ARG : iova + size > TWO_64 ? ERR_OVERFLOW : out.length < DMA_UNMAP_SIZE ? ERR_NO_SPACE : 0;
   if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
   setU32(out, 0, DMA_UNMAP_SIZE); setU32(out, 4, 0);
   setU64(out, 8, iova); setU64(out, 16, size);
@@ -141,7 +140,8 @@ export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
 }
 
 /** Core exports take u64 as BigInt; values outside [0, 2^64) are the caller's error. */
+const TWO_64 = 1n << 64n;
 function u64(v: bigint): bigint {
-  if (v < 0n || v >= 1n << 64n) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
+  if (v < 0n || v >= TWO_64) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
   return v;
 }
