@@ -190,7 +190,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
         this.#container = Container.acquire(sys, iommu, name);
         this.#group = Group.acquire(sys, this.group, iommu === 'noiommu', this.#container, name, opts);
         this.#fd = ctx(name, () => vfio.groupGetDeviceFd(sys, this.#group!.fd, name), {
-          message: `cannot get a device fd from ${this.#group.path}`,
+          message: () => `cannot get a device fd from ${this.#group!.path}`,
           hint: (e) => e.kind === 'not-found' || e.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : e.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : e.hint,
         });
       }
@@ -237,8 +237,8 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: `cannot read the info of region ${i}` });
-        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: `region ${i} is inconsistent` });
+        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: () => `cannot read the info of region ${i}` });
+        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
         out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;
@@ -257,7 +257,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numIrqs; i++) {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
       try {
-        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }), { message: `cannot read the info of IRQ ${i}` });
+        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }), { message: () => `cannot read the info of IRQ ${i}` });
         out.push(new DeviceIrq(this, i, name, r.flags, r.count));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;

@@ -95,7 +95,7 @@ export class Container implements DmaSpace {
     let c = reg.containers.get(kind);
     if (!c) {
       const fd = ctx(device, () => sys.open(VFIO_CONTAINER_PATH, O_RDWR | O_CLOEXEC), {
-        message: `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
+        message: () => `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
         hint: (e) => e.kind === 'permission' ? `give this user read/write access to ${VFIO_CONTAINER_PATH} (or run as root)`
           : e.kind === 'not-found' ? `the kernel has no legacy VFIO container (CONFIG_VFIO_CONTAINER); use { iommu: 'iommufd' }` : undefined,
       });
@@ -130,7 +130,7 @@ export class Container implements DmaSpace {
   setIommuOnce(device: string): void {
     if (this.iommuType !== 0) return;
     ctx(device, () => vfio.setIommu(this.#sys, this.fd, this.#candidate), {
-      message: `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
+      message: () => `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
       hint: (e) => e.kind === 'permission' && this.kind === 'noiommu' ? 'the no-IOMMU mode needs CAP_SYS_RAWIO (run as root)' : e.hint,
     });
     this.iommuType = this.#candidate;
@@ -217,7 +217,7 @@ export class Group {
     }
     if (!g) {
       const fd = ctx(device, () => sys.open(path, O_RDWR | O_CLOEXEC), {
-        message: `cannot open the VFIO group ${path}`,
+        message: () => `cannot open the VFIO group ${path}`,
         hint: (e) => e.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
           : e.kind === 'busy' ? `another process (or an fd opened outside vfiokit) holds ${path}; close it there first`
           : e.kind === 'not-found' ? `${path} appears once the device is bound to its VFIO driver: vfiokit bind ${device}` : undefined,
@@ -226,11 +226,11 @@ export class Group {
       try {
         const status = new Uint8Array(8);
         setU32(status, 0, 8);
-        ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: `cannot read the status of ${path}` });
+        ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: () => `cannot read the status of ${path}` });
         const flags = u32(status, 4);
         if ((flags & VFIO_GROUP_FLAGS_VIABLE) === 0) throw notViable(group, device, sysfs);
         ctx(device, () => vfio.groupSetContainer(sys, fd, container.fd), {
-          message: `cannot add ${path} to the process's ${container.kind} container`,
+          message: () => `cannot add ${path} to the process's ${container.kind} container`,
           hint: (e) => e.errnoName === 'EPERM' && container.kind === 'type1' ? 'the group cannot share this container (incompatible IOMMU domain); close the other devices first' : e.hint,
         });
         g.#attached = true;

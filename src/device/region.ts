@@ -222,7 +222,7 @@ export class DeviceRegion {
     try {
       for (const r of ranges) {
         const label = `${this.#owner.name} region ${this.index} (${this.name}) +0x${r.offset.toString(16)}`;
-        const mapping = ctx(this.#owner.name, () => new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label), { message: `cannot map region ${this.index} (${this.name})` });
+        const mapping = ctx(this.#owner.name, () => new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label), { message: () => `cannot map region ${this.index} (${this.name})` });
         this.#owner.adopt(mapping);
         out.push({ offset: r.offset, size: r.size, mapping });
       }
