@@ -104,13 +104,16 @@ export type OpenEntry = Pick<DeviceEntry, 'name' | 'bus' | 'driver' | 'iommuGrou
  */
 export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
   validateDeviceName(name);
+  // Paths by concatenation, not path.join: its normalization loop over every character is most of
+  // this function's own time under emulation, and these parts are a validated name, a bus, a
+  // number and the root (extra slashes in a root the caller gave mean nothing to the kernel).
   const sys = root(o);
   for (const bus of BUSES) {
-    const dir = join(sys, 'bus', bus, 'devices', name);
+    const dir = `${sys}/bus/${bus}/devices/${name}`;
     if (!existsSync(dir)) continue;
     const groupText = linkName(`${dir}/iommu_group`);
     const iommuGroup = groupText !== null && /^\d+$/.test(groupText) ? Number(groupText) : null;
-    const groupName = iommuGroup === null ? null : readText(join(sys, 'kernel', 'iommu_groups', String(iommuGroup), 'name'))?.trim();
+    const groupName = iommuGroup === null ? null : readText(`${sys}/kernel/iommu_groups/${iommuGroup}/name`)?.trim();
     return { name, bus, driver: linkName(`${dir}/driver`), iommuGroup, noiommu: groupName === 'vfio-noiommu' };
   }
   throw new VfioError({ kind: 'not-found', device: name, message: 'no such device on the platform, AMBA or PCI bus', hint: 'list the devices with `vfiokit list`' });
