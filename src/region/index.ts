@@ -61,6 +61,18 @@ function kindOf(name: string): VfioErrorKind {
   return 'bad-argument';
 }
 
+/** The core's region_* exports, looked up once per core (every device opens a table). */
+const exportsCache = new WeakMap<Core, Record<string, F>>();
+function exportsOf(c: Core): Record<string, F> {
+  let e = exportsCache.get(c);
+  if (!e) {
+    const f = (n: string): F => c.fn<F>(`region_${n}`);
+    e = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
+    exportsCache.set(c, e);
+  }
+  return e;
+}
+
 export class RegionTable {
   private readonly c: Core;
   private handle: number;
@@ -69,8 +81,7 @@ export class RegionTable {
 
   constructor() {
     this.c = core();
-    const f = (n: string): F => this.c.fn<F>(`region_${n}`);
-    this.f = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
+    this.f = exportsOf(this.c);
     const h = this.f.create!();
     if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
     this.handle = h;
