@@ -71,6 +71,12 @@ export interface DmaMapOptions {
 
 export interface DmaMappingRecord { iova: bigint; size: bigint; hostAddress: bigint; read: boolean; write: boolean }
 
+/** The first buffer of every device-info and region-info query of every open (the usual reply
+ *  fits in it; a longer chain gets its own): one 256-byte buffer instead of one per region, as a
+ *  typed array above 64 bytes is allocated outside V8's heap. Opens run one at a time (synchronous)
+ *  and the decoders keep nothing of it. */
+const infoBuffer = new Uint8Array(256);
+
 /** Devices open per Sys, so that opening one twice is a clear error (the group is shared, so the
  *  kernel itself would allow a second device fd). */
 const openNames = new WeakMap<Sys, Set<string>>();
@@ -226,7 +232,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   }
 
   #queryInfo(fd: number): VfioDeviceInfo {
-    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }), { message: 'cannot read the device info' });
+    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: 'cannot read the device info' });
     const f = d.flags;
     const kind: VfioDeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
     return { flags: f, kind, reset: (f & VFIO_DEVICE_FLAGS_RESET) !== 0, numRegions: d.numRegions, numIrqs: d.numIrqs };
@@ -237,7 +243,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: () => `cannot read the info of region ${i}` });
+        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
         ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
         out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
