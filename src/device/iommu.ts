@@ -193,6 +193,10 @@ export function noDma(device: string): VfioError {
   return new VfioError({ kind: 'not-supported', device, message: 'no IOMMU: DMA cannot be confined', hint: 'a no-IOMMU device can DMA anywhere in physical memory; VFIO offers no DMA mapping for it (use a device behind an IOMMU for DMA)' });
 }
 
+/** struct vfio_group_status {argsz, flags}, reused by every group open (a new small typed array
+ *  is moved outside V8's heap the first time koffi passes it to C). */
+const groupStatus = new Uint8Array(8);
+
 /** An IOMMU group's fd, attached to a container. */
 export class Group {
   readonly path: string;
@@ -224,7 +228,7 @@ export class Group {
       });
       g = new Group(sys, path, group, fd, container);
       try {
-        const status = new Uint8Array(8);
+        const status = groupStatus.fill(0);
         setU32(status, 0, 8);
         ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: () => `cannot read the status of ${path}` });
         const flags = u32(status, 4);
