@@ -113,7 +113,7 @@ function run(name: string, label: string | (() => string), bytes: Uint8Array, in
   });
 }
 
-const u32 = (i: number) => Number(core().result(i));
+const u32 = (i: number): number => core().resultNumber(i);
 const le64 = u64;
 
 function apiOf(flags: number): DeviceApi {
