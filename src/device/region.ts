@@ -146,7 +146,8 @@ export class DeviceRegion {
   #allowed(offset: number, width: number, flag: number): boolean {
     if (this.#owner.regionTable.generation !== this.#gen) this.#refill();
     // offset % width also refuses fractions, NaN and the infinities; -0 and negatives fail >= 0.
-    return (this.#fastFlags & flag) !== 0 && offset >= 0 && offset % width === 0 && offset <= this.#fastSize - width;
+    // A width other than 1, 2 or 4 (a caller outside TypeScript) is left to the core, which refuses it.
+    return (width === 4 || width === 1 || width === 2) && (this.#fastFlags & flag) !== 0 && offset >= 0 && offset % width === 0 && offset <= this.#fastSize - width;
   }
 
   #refill(): void {

@@ -87,6 +87,16 @@ test('a failed pread/pwrite gives the same VfioError through the fast path as th
   assert.ok(w.message.includes('region 0 (BAR0) write of 4 bytes at 0x10'), w.message);
 }));
 
+test('a width other than 1, 2, 4 or 8 is refused by the core (bad-argument), as before the fast path, with no syscall', withEdu((f, dev) => {
+  const r = dev.regions[0]!;
+  const n = f.libc.log.length;
+  for (const w of [3, 0, -4, 16]) {
+    assert.is(caught(() => r.read(0, w as 4)).kind, 'bad-argument', `read width ${w}`);
+    assert.is(caught(() => r.write(0, w as 4, 1)).kind, 'bad-argument', `write width ${w}`);
+  }
+  assert.is(f.libc.log.length, n);
+}));
+
 test('a short pread is a syscall error that names the width', withEdu((f, dev) => {
   const r = dev.regions[0]!;
   const real = f.libc.pread;
