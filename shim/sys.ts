@@ -33,7 +33,7 @@ export function argszFits(call: string, buf: Uint8Array): void {
 /** ioctl with a struct led by its own u32 length (VFIO argsz, iommufd size), checked to fit first
  *  (the call's name is built only for the error). */
 export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Array, name: string): number {
-  if (!(buf.byteLength >= 4 && u32(buf, 0) <= buf.byteLength)) argszFits(`ioctl(${name})`, buf);
+  if (!(buf && buf.byteLength >= 4 && u32(buf, 0) <= buf.byteLength)) argszFits(`ioctl(${name})`, buf);
   return sys.ioctl(fd, request, buf, name);
 }
 
@@ -107,7 +107,7 @@ export function createSys(libc: Libc): Sys {
     // The ioctl's name goes into a string only when the call fails (DMA maps are hot).
     ioctl(fd, request, arg, name) {
       const size = requestSize(request);
-      if (size > 0 && !(arg !== null && arg.byteLength >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
+      if (size > 0 && !((arg?.byteLength ?? 0) >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
       const r = libc.ioctl(fd, request, arg);
       if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
       return r;

@@ -169,6 +169,8 @@ test('lengths beyond the buffer are refused before the kernel sees them (kind ba
   // _IOR(KVMIO, 0xaf, struct kvm_vcpu_init): the request number says 32 bytes.
   assert.is(caught(() => kvm.armPreferredTarget(sys, fd, new Uint8Array(16))).kind, 'bad-argument');
   assert.is(caught(() => kvm.irqfd(sys, fd, null as unknown as Uint8Array)).kind, 'bad-argument');
+  assert.is(caught(() => kvm.irqfd(sys, fd, undefined as unknown as Uint8Array)).kind, 'bad-argument');
+  assert.is(caught(() => vfio.deviceGetInfo(sys, fd, null as unknown as Uint8Array)).kind, 'bad-argument', 'no buffer at all');
   assert.is(fake.calls.ioctl, undefined, 'no ioctl reached the libc');
   assert.is(kvm.armPreferredTarget(sys, fd, new Uint8Array(32)), 0, 'the right size passes');
 });
