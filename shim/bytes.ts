@@ -9,7 +9,17 @@
 
 export const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 export const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-export const u64 = (b: Uint8Array, o: number): bigint => BigInt(u32(b, o)) | (BigInt(u32(b, o + 4)) << 32n);
+// 64-bit values pass through one 8-byte scratch word: a BigUint64Array element converts to and
+// from a bigint modulo 2^64 in one step, where shifts and masks would make a bigint at each step
+// (DMA requests encode three u64 per ioctl). Its bytes are copied in little-endian order.
+const word = new BigUint64Array(1);
+const wordBytes = new Uint8Array(word.buffer);
+const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export function u64(b: Uint8Array, o: number): bigint {
+  if (hostLE) for (let i = 0; i < 8; i++) wordBytes[i] = b[o + i]!;
+  else for (let i = 0; i < 8; i++) wordBytes[7 - i] = b[o + i]!;
+  return word[0]!;
+}
 export const u32be = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 export const u64be = (b: Uint8Array, o: number): bigint => (BigInt(u32be(b, o)) << 32n) | BigInt(u32be(b, o + 4));
 
@@ -20,6 +30,7 @@ export function setU32(b: Uint8Array, o: number, v: number): void {
 }
 /** Writes v modulo 2^64. */
 export function setU64(b: Uint8Array, o: number, v: bigint): void {
-  const x = BigInt.asUintN(64, v);
-  setU32(b, o, Number(x & 0xffff_ffffn)); setU32(b, o + 4, Number(x >> 32n));
+  word[0] = v;
+  if (hostLE) for (let i = 0; i < 8; i++) b[o + i] = wordBytes[i]!;
+  else for (let i = 0; i < 8; i++) b[o + i] = wordBytes[7 - i]!;
 }

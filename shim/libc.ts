@@ -22,8 +22,9 @@ export interface Libc {
   /** Returns the address, or -errno (addresses are below 2^63 on Linux user space, so never negative). */
   mmap(addr: bigint, length: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
   munmap(addr: bigint, length: bigint): number;
-  pread(fd: number, buf: Uint8Array, count: number, offset: bigint): number;
-  pwrite(fd: number, buf: Uint8Array, count: number, offset: bigint): number;
+  /** offset: a bigint, or a number when exact (koffi takes either for an int64_t). */
+  pread(fd: number, buf: Uint8Array, count: number, offset: bigint | number): number;
+  pwrite(fd: number, buf: Uint8Array, count: number, offset: bigint | number): number;
   read(fd: number, buf: Uint8Array, count: number): number;
   write(fd: number, buf: Uint8Array, count: number): number;
   eventfd(initval: number, flags: number): number;

@@ -30,9 +30,10 @@ export function argszFits(call: string, buf: Uint8Array): void {
   fits(call, buf, u32(buf, 0), 'an argsz');
 }
 
-/** ioctl with a struct led by its own u32 length (VFIO argsz, iommufd size), checked to fit first. */
+/** ioctl with a struct led by its own u32 length (VFIO argsz, iommufd size), checked to fit first
+ *  (the call's name is built only for the error). */
 export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Array, name: string): number {
-  argszFits(`ioctl(${name})`, buf);
+  if (!(buf && buf.byteLength >= 4 && u32(buf, 0) <= buf.byteLength)) argszFits(`ioctl(${name})`, buf);
   return sys.ioctl(fd, request, buf, name);
 }
 
@@ -49,9 +50,10 @@ export interface Sys extends MappingSys {
   mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
   munmap(addr: bigint, len: bigint): void;
   view(addr: bigint, len: number): ArrayBuffer;
-  /** pread into buf (all of it unless count is given): bytes read (short reads are returned, not retried). */
-  pread(fd: number, buf: Uint8Array, offset: bigint, count?: number): number;
-  pwrite(fd: number, buf: Uint8Array, offset: bigint, count?: number): number;
+  /** pread into buf (all of it unless count is given): bytes read (short reads are returned, not
+   *  retried). The offset may be a number when it is exact (below 2^53). */
+  pread(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
+  pwrite(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
   read(fd: number, buf: Uint8Array, count?: number): number;
   write(fd: number, buf: Uint8Array, count?: number): number;
   eventfd(initval: number, flags: number): number;
@@ -102,12 +104,19 @@ export function createSys(libc: Libc): Sys {
     libc,
     open: (path, flags, mode = 0) => check('open', libc.open(path, flags, mode), path),
     close: (fd) => { check('close', libc.close(fd), `fd ${fd}`); },
-    ioctl(fd, request, arg, name = ioctlName(request)) {
+    // The ioctl's name goes into a string only when the call fails (DMA maps are hot).
+    ioctl(fd, request, arg, name) {
       const size = requestSize(request);
-      if (size > 0) fits(`ioctl(${name})`, arg, size, 'the struct the request number names');
-      return check(`ioctl(${name})`, libc.ioctl(fd, request, arg), `on fd ${fd}`);
+      if (size > 0 && !((arg?.byteLength ?? 0) >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
+      const r = libc.ioctl(fd, request, arg);
+      if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
+      return r;
     },
-    ioctlValue: (fd, request, value, name = ioctlName(request)) => check(`ioctl(${name})`, libc.ioctlValue(fd, request, value), `on fd ${fd}`),
+    ioctlValue(fd, request, value, name) {
+      const r = libc.ioctlValue(fd, request, value);
+      if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
+      return r;
+    },
     mmap(len, prot, flags, fd, offset) {
       const r = libc.mmap(0n, len, prot, flags, fd, offset);
       if (r < 0n) throw syscallError('mmap', Number(-r), `of ${len} bytes at offset 0x${offset.toString(16)} of fd ${fd}`);
@@ -115,8 +124,19 @@ export function createSys(libc: Libc): Sys {
     },
     munmap: (addr, len) => { check('munmap', libc.munmap(addr, len), `of ${len} bytes at 0x${addr.toString(16)}`); },
     view: (addr, len) => libc.view(addr, len),
-    pread(fd, buf, offset, count = buf.byteLength) { fits('pread', buf, count, 'a count'); return check('pread', libc.pread(fd, buf, count, offset), () => `of fd ${fd} at 0x${offset.toString(16)}`); },
-    pwrite(fd, buf, offset, count = buf.byteLength) { fits('pwrite', buf, count, 'a count'); return check('pwrite', libc.pwrite(fd, buf, count, offset), () => `of fd ${fd} at 0x${offset.toString(16)}`); },
+    // pread/pwrite are the trap path's calls: nothing is allocated unless they fail.
+    pread(fd, buf, offset, count = buf.byteLength) {
+      fits('pread', buf, count, 'a count');
+      const r = libc.pread(fd, buf, count, offset);
+      if (r < 0) throw syscallError('pread', -r, `of fd ${fd} at 0x${offset.toString(16)}`);
+      return r;
+    },
+    pwrite(fd, buf, offset, count = buf.byteLength) {
+      fits('pwrite', buf, count, 'a count');
+      const r = libc.pwrite(fd, buf, count, offset);
+      if (r < 0) throw syscallError('pwrite', -r, `of fd ${fd} at 0x${offset.toString(16)}`);
+      return r;
+    },
     read(fd, buf, count = buf.byteLength) { fits('read', buf, count, 'a count'); return check('read', libc.read(fd, buf, count), `of fd ${fd}`); },
     write(fd, buf, count = buf.byteLength) { fits('write', buf, count, 'a count'); return check('write', libc.write(fd, buf, count), `of fd ${fd}`); },
     eventfd: (initval, flags) => check('eventfd', libc.eventfd(initval, flags)),

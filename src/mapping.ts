@@ -19,7 +19,6 @@ export const PROT_READ = 0x1, PROT_WRITE = 0x2, MAP_SHARED = 0x1;
 export const MAX_VIEW_BYTES = 1 << 30;
 
 export type Width = 1 | 2 | 4 | 8;
-type Views = { u8: Uint8Array; u16: Uint16Array; u32: Uint32Array; u64: BigUint64Array };
 
 export class Mapping {
   readonly hostAddress: bigint;
@@ -27,7 +26,13 @@ export class Mapping {
   readonly fileOffset: bigint;
   readonly label: string;
   #sys: MappingSys;
-  #views: Views | null;
+  /** The koffi view of the pages; null once closed. The typed arrays over it are made on first
+   *  use of their width (opening a device maps every region, and most are never read). */
+  #buf: ArrayBuffer | null;
+  #u8: Uint8Array | null = null;
+  #u16: Uint16Array | null = null;
+  #u32: Uint32Array | null = null;
+  #u64: BigUint64Array | null = null;
   /** Still mapped: a munmap that failed leaves it true, and the next close() tries again. */
   #mapped = true;
 
@@ -42,34 +47,35 @@ export class Mapping {
     this.fileOffset = fileOffset;
     this.hostAddress = sys.mmap(BigInt(size), prot, MAP_SHARED, fd, fileOffset);
     try {
-      const buf = sys.view(this.hostAddress, size);
-      this.#views = { u8: new Uint8Array(buf), u16: new Uint16Array(buf, 0, size >>> 1), u32: new Uint32Array(buf, 0, size >>> 2), u64: new BigUint64Array(buf, 0, size >>> 3) };
+      this.#buf = sys.view(this.hostAddress, size);
     } catch (e) {
       sys.munmap(this.hostAddress, BigInt(size));
       throw e;
     }
   }
 
-  get closed(): boolean { return this.#views === null; }
+  get closed(): boolean { return this.#buf === null; }
   /** Gone from the address space (closed and munmap succeeded). */
   get unmapped(): boolean { return !this.#mapped; }
 
-  #check(offset: number, width: Width): Views {
-    const v = this.#views;
-    if (!v) throw new VfioError({ kind: 'closed', device: this.label, message: 'the mapping was unmapped', hint: 'map the region again' });
-    if (!Number.isInteger(offset) || offset < 0 || offset > this.size - width || offset % width !== 0) {
-      throw new VfioError({ kind: 'bad-argument', device: this.label, message: `access of ${width} bytes at offset ${offset} is outside the ${this.size}-byte mapping or misaligned`, hint: 'use a naturally aligned offset inside the mapping' });
-    }
-    return v;
+  // Each accessor's check is one expression on numbers: `offset >>> 0 === offset` refuses a
+  // negative, fractional, NaN or huge offset at once (a mapping is at most 1 GiB), then the end and
+  // the natural alignment. The error is built only when the check fails (#fail).
+  #ok(offset: number, width: number): boolean {
+    return this.#buf !== null && typeof offset === 'number' && offset >>> 0 === offset && offset <= this.size - width && (offset & (width - 1)) === 0;
   }
-  read8(offset: number): number { return Atomics.load(this.#check(offset, 1).u8, offset); }
-  read16(offset: number): number { return Atomics.load(this.#check(offset, 2).u16, offset >>> 1); }
-  read32(offset: number): number { return Atomics.load(this.#check(offset, 4).u32, offset >>> 2); }
-  read64(offset: number): bigint { return Atomics.load(this.#check(offset, 8).u64, offset >>> 3); }
-  write8(offset: number, value: number): void { Atomics.store(this.#check(offset, 1).u8, offset, value); }
-  write16(offset: number, value: number): void { Atomics.store(this.#check(offset, 2).u16, offset >>> 1, value); }
-  write32(offset: number, value: number): void { Atomics.store(this.#check(offset, 4).u32, offset >>> 2, value >>> 0); }
-  write64(offset: number, value: bigint): void { Atomics.store(this.#check(offset, 8).u64, offset >>> 3, BigInt.asUintN(64, value)); }
+  #fail(offset: number, width: Width): never {
+    if (!this.#buf) throw new VfioError({ kind: 'closed', device: this.label, message: 'the mapping was unmapped', hint: 'map the region again' });
+    throw new VfioError({ kind: 'bad-argument', device: this.label, message: `access of ${width} bytes at offset ${offset} is outside the ${this.size}-byte mapping or misaligned`, hint: 'use a naturally aligned offset inside the mapping' });
+  }
+  read8(offset: number): number { if (!this.#ok(offset, 1)) this.#fail(offset, 1); return Atomics.load((this.#u8 ??= new Uint8Array(this.#buf!)), offset); }
+  read16(offset: number): number { if (!this.#ok(offset, 2)) this.#fail(offset, 2); return Atomics.load((this.#u16 ??= new Uint16Array(this.#buf!, 0, this.size >>> 1)), offset >>> 1); }
+  read32(offset: number): number { if (!this.#ok(offset, 4)) this.#fail(offset, 4); return Atomics.load((this.#u32 ??= new Uint32Array(this.#buf!, 0, this.size >>> 2)), offset >>> 2); }
+  read64(offset: number): bigint { if (!this.#ok(offset, 8)) this.#fail(offset, 8); return Atomics.load((this.#u64 ??= new BigUint64Array(this.#buf!, 0, this.size >>> 3)), offset >>> 3); }
+  write8(offset: number, value: number): void { if (!this.#ok(offset, 1)) this.#fail(offset, 1); Atomics.store((this.#u8 ??= new Uint8Array(this.#buf!)), offset, value); }
+  write16(offset: number, value: number): void { if (!this.#ok(offset, 2)) this.#fail(offset, 2); Atomics.store((this.#u16 ??= new Uint16Array(this.#buf!, 0, this.size >>> 1)), offset >>> 1, value); }
+  write32(offset: number, value: number): void { if (!this.#ok(offset, 4)) this.#fail(offset, 4); Atomics.store((this.#u32 ??= new Uint32Array(this.#buf!, 0, this.size >>> 2)), offset >>> 2, value >>> 0); }
+  write64(offset: number, value: bigint): void { if (!this.#ok(offset, 8)) this.#fail(offset, 8); Atomics.store((this.#u64 ??= new BigUint64Array(this.#buf!, 0, this.size >>> 3)), offset >>> 3, BigInt.asUintN(64, value)); }
 
   /** Reads `width` bytes as a bigint (for generic trap/forward paths). */
   read(offset: number, width: Width): bigint {
@@ -84,7 +90,7 @@ export class Mapping {
    *  is thrown and the mapping stays recorded, so a second close() tries again; closing a closed
    *  mapping is harmless. */
   close(): void {
-    this.#views = null;
+    this.#buf = null; this.#u8 = null; this.#u16 = null; this.#u32 = null; this.#u64 = null;
     if (!this.#mapped) return;
     this.#sys.munmap(this.hostAddress, BigInt(this.size));
     this.#mapped = false;

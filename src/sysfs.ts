@@ -92,6 +92,33 @@ export function findDevice(name: string, o?: SysfsOptions): DeviceEntry {
   throw new VfioError({ kind: 'not-found', device: name, message: 'no such device on the platform, AMBA or PCI bus', hint: 'list the devices with `vfiokit list`' });
 }
 
+/** What openDevice needs to know of a device. */
+export type OpenEntry = Pick<DeviceEntry, 'name' | 'bus' | 'driver' | 'iommuGroup' | 'noiommu'>;
+
+/**
+ * findDevice for openDevice: the same answers for the fields open uses, with only the lookups
+ * they need (which bus has it, its driver link, its iommu_group link and that group's name, as the
+ * C reference does). findDevice also reads driver_override, compatible, uevent and the PCI IDs:
+ * a file read each, which open never uses and which cost more than the ioctls under emulation.
+ * Throws what findDevice throws ('bad-argument', 'not-found').
+ */
+export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
+  validateDeviceName(name);
+  // Paths by concatenation, not path.join: its normalization loop over every character is most of
+  // this function's own time under emulation, and these parts are a validated name, a bus, a
+  // number and the root (extra slashes in a root the caller gave mean nothing to the kernel).
+  const sys = root(o);
+  for (const bus of BUSES) {
+    const dir = `${sys}/bus/${bus}/devices/${name}`;
+    if (!existsSync(dir)) continue;
+    const groupText = linkName(`${dir}/iommu_group`);
+    const iommuGroup = groupText !== null && /^\d+$/.test(groupText) ? Number(groupText) : null;
+    const groupName = iommuGroup === null ? null : readText(`${sys}/kernel/iommu_groups/${iommuGroup}/name`)?.trim();
+    return { name, bus, driver: linkName(`${dir}/driver`), iommuGroup, noiommu: groupName === 'vfio-noiommu' };
+  }
+  throw new VfioError({ kind: 'not-found', device: name, message: 'no such device on the platform, AMBA or PCI bus', hint: 'list the devices with `vfiokit list`' });
+}
+
 /** The devices in an IOMMU group with their drivers (for viability errors). */
 export function groupMembers(group: number, o?: SysfsOptions): { name: string; driver: string | null }[] {
   let names: string[];

@@ -1,14 +1,17 @@
 // Not a benchmark pair: where vfiokit's time goes in the lab, for docs/BENCH.md. Each figure is
 // ns per call, median of rounds, printed as impl 'diag' lines that the host lists apart.
 //   koffi pread: the bare libc.pread through koffi on the pl031 device fd (what region.read32 adds
-//     on top of it is the API: the core's access check, BigInt conversions, error context);
+//     on top of it is the API: the access check, cached from the core's table, and the checked syscall layer);
 //   the same for pwrite / region.write32;
 //   koffi ioctl: VFIO_GET_API_VERSION on a fresh container fd (the bare cost of one ioctl from JS);
-//   encodeDmaMap: the core encoding one vfio_iommu_type1_dma_map (part of every mapDma);
+//   encodeDmaMap: the core encoding one vfio_iommu_type1_dma_map (mapDma's encoding until it moved to
+//     TypeScript), and encodeDmaMapInto, the TypeScript twin mapDma uses now;
 //   raw Atomics.load on a Uint32Array over libc.view of the mapped page, vs Mapping.read32, and
 //     a plain indexed read of the same array (what Atomics costs under TCG); the same for stores;
-//   openDevice + close alone (no region mapped), to split lab-open.
-import { encodeDmaMap, openDevice } from '../../src/index';
+//   openDevice + close alone (no region mapped), to split lab-open;
+//   mapDma + unmapDma of one 4 KiB piece (set against lab-dma's C map and unmap).
+import { allocDma, encodeDmaMap, openDevice } from '../../src/index';
+import { encodeDmaMapInto } from '../../src/vfio/encode';
 import { realLibc } from '../../shim/libc';
 import { EDU, PL031, emit, now } from './common';
 
@@ -34,7 +37,9 @@ const cont = libc.open('/dev/vfio/vfio', 2, 0);
 const VFIO_GET_API_VERSION = 15204;
 measure('koffi ioctl VFIO_GET_API_VERSION (libc.ioctl)', 1000, () => { libc.ioctl(cont, VFIO_GET_API_VERSION, null); });
 libc.close(cont);
-measure('encodeDmaMap (the core, per mapDma)', 1000, () => { encodeDmaMap({ vaddr: 0x7f0000000000n, iova: 0x10000000n, size: 4096n, read: true, write: true }); });
+measure('encodeDmaMap (the core; mapDma no longer calls it)', 1000, () => { encodeDmaMap({ vaddr: 0x7f0000000000n, iova: 0x10000000n, size: 4096n, read: true, write: true }); });
+const req = new Uint8Array(32);
+measure('encodeDmaMapInto (TypeScript, a reused buffer: per mapDma)', 1000, () => { encodeDmaMapInto(req, 0x7f0000000000n, 0x10000000n, 4096n, true, true); });
 const m = r.map();
 const raw = new Uint32Array(libc.view(m.hostAddress, 4096));
 measure('Atomics.load on a bare Uint32Array over the page', 100000, () => { sink += Atomics.load(raw, 0); });
@@ -46,4 +51,8 @@ measure('plain raw[4] = 0 on the same Uint32Array (not Atomics)', 100000, () => 
 dev.close();
 measure('openDevice + close, pl031 (nothing mapped)', 20, () => { openDevice(PL031).close(); });
 measure('openDevice + close, edu (nothing mapped)', 20, () => { openDevice(EDU).close(); });
+// One DMA piece through the API, to set against lab-dma's C figures (map + unmap per piece).
+const edu = openDevice(EDU), mem = allocDma(4096);
+measure('mapDma + unmapDma of one 4 KiB piece, edu (the API), per pair', 1000, () => { edu.mapDma({ iova: 0x10000000n, hostAddress: mem.hostAddress, size: 4096n }); edu.unmapDma(0x10000000n, 4096n); });
+edu.close(); mem.close();
 if (sink === -1) console.log(sink);

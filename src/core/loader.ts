@@ -122,6 +122,15 @@ export class Core {
   /** Result slot i of the last call, as an unsigned 64-bit value. */
   result(i: number): bigint { return this.results[i]!; }
 
+  /** Number(result(i)) without making a bigint when the slot is below 2^32 (the decoders read
+   *  many u32 fields per reply; a bigint is an allocation and a conversion each). Wasm memory is
+   *  little-endian whatever the host. */
+  resultNumber(i: number): number {
+    const p = this.resultPtr + 8 * i, b = this.u8;
+    if ((b[p + 4]! | b[p + 5]! | b[p + 6]! | b[p + 7]!) !== 0) return Number(this.results[i]!);
+    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+  }
+
   /** "NAME: meaning" of a status code ("" when unknown). */
   statusName(code: number): string {
     const n = this.exports.status_name(code);

@@ -35,16 +35,22 @@ function stripDevice(e: VfioError, device: string): string {
   return m;
 }
 
+export interface ContextExtra { hint?: string | ((e: VfioError) => string | undefined); kind?: VfioErrorKind | ((e: VfioError) => VfioErrorKind | undefined); message?: string | (() => string) }
+
 /** Runs `f`; a VfioError it throws gets the device's context. */
-export function ctx<T>(device: string, f: () => T, extra?: { hint?: string | ((e: VfioError) => string | undefined); kind?: VfioErrorKind | ((e: VfioError) => VfioErrorKind | undefined); message?: string | (() => string) }): T {
-  try { return f(); } catch (e) {
-    if (!(e instanceof VfioError) || !extra) withContext(e, device);
-    const hint = typeof extra.hint === 'function' ? extra.hint(e) : extra.hint;
-    const kind = typeof extra.kind === 'function' ? extra.kind(e) : extra.kind;
-    // A message may be a function so that hot paths build it only on failure.
-    const message = typeof extra.message === 'function' ? extra.message() : extra.message;
-    withContext(e, device, { hint, kind, message });
-  }
+export function ctx<T>(device: string, f: () => T, extra?: ContextExtra): T {
+  try { return f(); } catch (e) { rethrowWithContext(e, device, extra); }
+}
+
+/** What ctx() does with what `f` threw, for hot paths that use try/catch themselves (no closure
+ *  per call) and pass `extra` only in the catch block (no strings per call). */
+export function rethrowWithContext(e: unknown, device: string, extra?: ContextExtra): never {
+  if (!(e instanceof VfioError) || !extra) withContext(e, device);
+  const hint = typeof extra.hint === 'function' ? extra.hint(e) : extra.hint;
+  const kind = typeof extra.kind === 'function' ? extra.kind(e) : extra.kind;
+  // A message may be a function so that hot paths build it only on failure.
+  const message = typeof extra.message === 'function' ? extra.message() : extra.message;
+  withContext(e, device, { hint, kind, message });
 }
 
 export function closedError(what: string, device: string): VfioError {

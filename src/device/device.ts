@@ -16,7 +16,7 @@
 // Not responsible for: the VM (guest memory slots, interrupt controller): the VMM owns those and
 // hears about them through IrqRouting's callbacks.
 import { VfioError } from '../errors';
-import { findDevice, validateDeviceName, VFIO_DRIVER, type Bus, type DeviceEntry, type SysfsOptions } from '../sysfs';
+import { findDeviceForOpen, validateDeviceName, VFIO_DRIVER, type Bus, type OpenEntry, type SysfsOptions } from '../sysfs';
 import type { Mapping } from '../mapping';
 import type { Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
@@ -29,7 +29,7 @@ import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
 import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
 
-import { VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
+import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
 import { setU32 } from '../../shim/bytes';
 
 export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
@@ -71,6 +71,15 @@ export interface DmaMapOptions {
 
 export interface DmaMappingRecord { iova: bigint; size: bigint; hostAddress: bigint; read: boolean; write: boolean }
 
+/** The first buffer of every info query of every open (the usual reply fits in it; a longer
+ *  chain gets its own), instead of a new one per region and IRQ: a typed array above 64 bytes is
+ *  allocated outside V8's heap, and a smaller one is moved there the first time koffi passes it
+ *  to C (each about 0.6 us natively, more than the ioctl under emulation). Opens run one at a
+ *  time (synchronous) and the decoders keep nothing of it. */
+const infoBuffer = new Uint8Array(256);
+/** The IRQ queries' first buffer: struct vfio_irq_info's exact size, over the same memory. */
+const irqInfoBuffer = infoBuffer.subarray(0, LAYOUT.vfio_irq_info.size);
+
 /** Devices open per Sys, so that opening one twice is a clear error (the group is shared, so the
  *  kernel itself would allow a second device fd). */
 const openNames = new WeakMap<Sys, Set<string>>();
@@ -97,7 +106,7 @@ export function allocDma(size: number, opts: { sys?: Sys } = {}): DmaBuffer {
  */
 export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   validateDeviceName(name);
-  const entry = findDevice(name, opts);
+  const entry = findDeviceForOpen(name, opts);
   const sys = opts.sys ?? processSys();
   const want = VFIO_DRIVER[entry.bus];
   if (entry.driver !== want) {
@@ -116,7 +125,7 @@ export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   return dev;
 }
 
-function chooseIommu(entry: DeviceEntry, want: IommuOption, opts: SysfsOptions): IommuKind {
+function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): IommuKind {
   const name = entry.name;
   if (entry.iommuGroup === null) {
     throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `without an IOMMU, VFIO needs the no-IOMMU mode: ${NOIOMMU_HINT}, then rebind (vfiokit unbind ${name}; vfiokit bind ${name})` });
@@ -155,9 +164,13 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   #mappings = new Set<Mapping>();
   #routing: IrqRouting | undefined;
   #dma = new Map<bigint, DmaMappingRecord & { buffer?: DmaBuffer }>();
+  /** The IOVAs of #dma in ascending order, for unmapDma's range lookup; it may also hold IOVAs
+   *  unmapped since (not in #dma any more: skipped, and dropped once they outnumber the live
+   *  ones), so that unmapping one mapping never shifts the array. */
+  #dmaOrder: bigint[] = [];
 
   /** @internal use openDevice() */
-  constructor(sys: Sys, entry: DeviceEntry, iommu: IommuKind, opts: OpenOptions) {
+  constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
     this.sys = sys;
     this.name = entry.name;
     this.bus = entry.bus;
@@ -186,7 +199,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
         this.#container = Container.acquire(sys, iommu, name);
         this.#group = Group.acquire(sys, this.group, iommu === 'noiommu', this.#container, name, opts);
         this.#fd = ctx(name, () => vfio.groupGetDeviceFd(sys, this.#group!.fd, name), {
-          message: `cannot get a device fd from ${this.#group.path}`,
+          message: () => `cannot get a device fd from ${this.#group!.path}`,
           hint: (e) => e.kind === 'not-found' || e.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : e.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : e.hint,
         });
       }
@@ -222,7 +235,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   }
 
   #queryInfo(fd: number): VfioDeviceInfo {
-    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }), { message: 'cannot read the device info' });
+    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: 'cannot read the device info' });
     const f = d.flags;
     const kind: VfioDeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
     return { flags: f, kind, reset: (f & VFIO_DEVICE_FLAGS_RESET) !== 0, numRegions: d.numRegions, numIrqs: d.numIrqs };
@@ -233,8 +246,8 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }), { message: `cannot read the info of region ${i}` });
-        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: `region ${i} is inconsistent` });
+        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
+        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
         out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;
@@ -253,7 +266,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numIrqs; i++) {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
       try {
-        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }), { message: `cannot read the info of IRQ ${i}` });
+        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }, { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
         out.push(new DeviceIrq(this, i, name, r.flags, r.count));
       } catch (e) {
         if (!(e instanceof VfioError)) throw e;
@@ -321,7 +334,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       buffer = b.dma;
     } else if (req.hostAddress !== undefined) {
       host = req.hostAddress;
-      checkDmaRange(host, req.size, this.name, `${what} (host address)`);
+      checkDmaRange(host, req.size, this.name, 'mapDma (host address)');
     } else {
       throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: neither buffer nor hostAddress given`, hint: 'pass buffer (from allocDma) or hostAddress' });
     }
@@ -329,6 +342,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     space.map(req.iova, host, req.size, read, write, this.name);
     const rec = { iova: req.iova, size: req.size, hostAddress: host, read, write, buffer };
     this.#dma.set(req.iova, rec);
+    this.#dmaIndexAdd(req.iova);
     if (buffer) buffer.dmaRefs++;
     return { iova: rec.iova, size: rec.size, hostAddress: host, read, write };
   }
@@ -342,7 +356,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   unmapDma(iova: bigint, size: bigint): bigint {
     const space = this.#dmaSpace();
     const last = checkDmaRange(iova, size, this.name, 'unmapDma');
-    const inside = [...this.#dma.values()].filter((m) => m.iova >= iova && m.iova + m.size - 1n <= last);
+    const inside = this.#dmaInside(iova, last);
     if (inside.length === 0) throw new VfioError({ kind: 'not-found', device: this.name, message: `no DMA mapping of this device lies inside IOVA 0x${iova.toString(16)}..0x${last.toString(16)}`, hint: 'unmap the IOVA and size that mapDma() was given' });
     let total = 0n;
     for (const m of inside) {
@@ -351,6 +365,34 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       if (m.buffer) m.buffer.dmaRefs--;
     }
     return total;
+  }
+
+  /** This device's mappings that lie wholly inside [iova, last], in IOVA order: one Map lookup
+   *  when the range is exactly one mapping (unmapping piece by piece), else a binary search in
+   *  #dmaOrder and a walk over the range only. Mappings never overlap (the kernel refuses it). */
+  #dmaInside(iova: bigint, last: bigint): (DmaMappingRecord & { buffer?: DmaBuffer })[] {
+    const hit = this.#dma.get(iova);
+    if (hit && hit.iova + hit.size - 1n === last) return [hit];
+    const order = this.#dmaOrder;
+    const out: (DmaMappingRecord & { buffer?: DmaBuffer })[] = [];
+    for (let i = lowerBound(order, iova); i < order.length && order[i]! <= last; i++) {
+      const m = this.#dma.get(order[i]!);
+      if (m && m.iova + m.size - 1n <= last) out.push(m);
+    }
+    return out;
+  }
+
+  #dmaIndexAdd(iova: bigint): void {
+    const order = this.#dmaOrder;
+    // Drop the unmapped IOVAs once they are the majority (amortized O(1) per unmap).
+    if (order.length > 64 && order.length > 2 * this.#dma.size) {
+      this.#dmaOrder = order.filter((x) => this.#dma.has(x) && x !== iova);
+      return this.#dmaIndexAdd(iova);
+    }
+    const n = order.length;
+    if (n === 0 || order[n - 1]! < iova) { order.push(iova); return; } // ascending: the usual case
+    const i = lowerBound(order, iova);
+    if (order[i] !== iova) order.splice(i, 0, iova);
   }
 
   /** The DMA mappings this device owns. */
@@ -390,6 +432,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       if (m.buffer) m.buffer.dmaRefs--;
     }
     this.#dma.clear();
+    this.#dmaOrder = [];
     if (this.regionTable) { const h = this.regionTable; t.step(() => h.close()); }
     if (this.#fd >= 0) { const fd = this.#fd; t.step(() => this.sys.close(fd)); this.#fd = -1; }
     if (this.#group) { const g = this.#group; t.step(() => g.release()); this.#group = undefined; }
@@ -399,4 +442,11 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     leaks.unregister(this);
     t.finish();
   }
+}
+
+/** The first index of the ascending `a` whose value is >= x (a.length when none). */
+function lowerBound(a: readonly bigint[], x: bigint): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid]! < x) lo = mid + 1; else hi = mid; }
+  return lo;
 }

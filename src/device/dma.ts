@@ -66,14 +66,18 @@ export function dmaBufferOf(buf: ArrayBuffer | Uint8Array): { dma: DmaBuffer; of
   return dma ? { dma, offset: buf instanceof Uint8Array ? buf.byteOffset : 0 } : undefined;
 }
 
+let pageBig: bigint | undefined;
+
 /** Checks a DMA range: size > 0, both ends inside 2^64 (inclusive end, no overflow), and aligned
  *  to the page size. Returns the inclusive last IOVA. */
 export function checkDmaRange(iova: bigint, size: bigint, device: string, what: string): bigint {
-  const page = BigInt(systemPageSize());
+  const page = pageBig ??= BigInt(systemPageSize());
   if (typeof iova !== 'bigint' || typeof size !== 'bigint') throw new VfioError({ kind: 'bad-argument', device, message: `${what}: iova and size must be bigints`, hint: 'write 0x100000n, not 0x100000' });
   if (iova < 0n || iova > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA ${iova} is not an unsigned 64-bit value` });
   if (size <= 0n || size > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: size ${size} is not in 1..2^64-1` });
-  if (size - 1n > U64_MAX - iova) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA 0x${iova.toString(16)} + 0x${size.toString(16)} passes 2^64`, hint: 'pick a range that ends below 2^64' });
+  // Both in range, so the sum is exact (a bigint): one addition gives the end and the overflow test.
+  const last = iova + size - 1n;
+  if (last > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA 0x${iova.toString(16)} + 0x${size.toString(16)} passes 2^64`, hint: 'pick a range that ends below 2^64' });
   if (iova % page !== 0n || size % page !== 0n) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA 0x${iova.toString(16)} and size 0x${size.toString(16)} must be multiples of the ${page}-byte page` });
-  return iova + size - 1n;
+  return last;
 }

@@ -24,8 +24,9 @@ import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl';
 import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
-import { ctx, Teardown } from './context';
-import { encodeDmaMap, encodeDmaUnmap } from '../vfio/encode';
+import { ctx, rethrowWithContext, Teardown } from './context';
+import { encodeDmaMapInto, encodeDmaUnmapInto } from '../vfio/encode';
+import { LAYOUT } from '../vfio/uapi';
 import { queryIommuType1Info } from '../vfio/query';
 import type { IovaRange } from '../vfio/decode';
 import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
@@ -94,7 +95,7 @@ export class Container implements DmaSpace {
     let c = reg.containers.get(kind);
     if (!c) {
       const fd = ctx(device, () => sys.open(VFIO_CONTAINER_PATH, O_RDWR | O_CLOEXEC), {
-        message: `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
+        message: () => `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
         hint: (e) => e.kind === 'permission' ? `give this user read/write access to ${VFIO_CONTAINER_PATH} (or run as root)`
           : e.kind === 'not-found' ? `the kernel has no legacy VFIO container (CONFIG_VFIO_CONTAINER); use { iommu: 'iommufd' }` : undefined,
       });
@@ -129,7 +130,7 @@ export class Container implements DmaSpace {
   setIommuOnce(device: string): void {
     if (this.iommuType !== 0) return;
     ctx(device, () => vfio.setIommu(this.#sys, this.fd, this.#candidate), {
-      message: `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
+      message: () => `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
       hint: (e) => e.kind === 'permission' && this.kind === 'noiommu' ? 'the no-IOMMU mode needs CAP_SYS_RAWIO (run as root)' : e.hint,
     });
     this.iommuType = this.#candidate;
@@ -150,14 +151,23 @@ export class Container implements DmaSpace {
     return { pageSizes: i.flags & 1 ? i.iovaPgsizes : undefined, iovaRanges: i.iovaRanges, dmaAvail: i.dmaAvail };
   }
 
+  // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
+  // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
+  // core would: encodeDmaMapInto).
+  #mapReq = new Uint8Array(LAYOUT.vfio_iommu_type1_dma_map.size);
+  #unmapReq = new Uint8Array(LAYOUT.vfio_iommu_type1_dma_unmap.size);
+
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
-    const req = ctx(device, () => encodeDmaMap({ vaddr, iova, size, read, write }));
-    ctx(device, () => vfio.iommuMapDma(this.#sys, this.fd, req), {
-      message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
-      hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
-        : e.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : e.hint,
-    });
+    let req: Uint8Array;
+    try { req = encodeDmaMapInto(this.#mapReq, vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { vfio.iommuMapDma(this.#sys, this.fd, req); } catch (e) {
+      rethrowWithContext(e, device, {
+        message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
+        hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
+          : x.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : x.hint,
+      });
+    }
   }
 
   /** " (ranges: 0x0-0x7ffffff, ...)" for a hint; empty when they cannot be read. */
@@ -170,8 +180,11 @@ export class Container implements DmaSpace {
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     if (this.kind === 'noiommu') throw noDma(device);
-    const req = ctx(device, () => encodeDmaUnmap({ iova, size }));
-    ctx(device, () => vfio.iommuUnmapDma(this.#sys, this.fd, req), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    let req: Uint8Array;
+    try { req = encodeDmaUnmapInto(this.#unmapReq, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
+      rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    }
     return u64(req, 16); // the kernel writes back the size unmapped
   }
 }
@@ -179,6 +192,10 @@ export class Container implements DmaSpace {
 export function noDma(device: string): VfioError {
   return new VfioError({ kind: 'not-supported', device, message: 'no IOMMU: DMA cannot be confined', hint: 'a no-IOMMU device can DMA anywhere in physical memory; VFIO offers no DMA mapping for it (use a device behind an IOMMU for DMA)' });
 }
+
+/** struct vfio_group_status {argsz, flags}, reused by every group open (a new small typed array
+ *  is moved outside V8's heap the first time koffi passes it to C). */
+const groupStatus = new Uint8Array(8);
 
 /** An IOMMU group's fd, attached to a container. */
 export class Group {
@@ -204,20 +221,20 @@ export class Group {
     }
     if (!g) {
       const fd = ctx(device, () => sys.open(path, O_RDWR | O_CLOEXEC), {
-        message: `cannot open the VFIO group ${path}`,
+        message: () => `cannot open the VFIO group ${path}`,
         hint: (e) => e.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
           : e.kind === 'busy' ? `another process (or an fd opened outside vfiokit) holds ${path}; close it there first`
           : e.kind === 'not-found' ? `${path} appears once the device is bound to its VFIO driver: vfiokit bind ${device}` : undefined,
       });
       g = new Group(sys, path, group, fd, container);
       try {
-        const status = new Uint8Array(8);
+        const status = groupStatus.fill(0);
         setU32(status, 0, 8);
-        ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: `cannot read the status of ${path}` });
+        ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: () => `cannot read the status of ${path}` });
         const flags = u32(status, 4);
         if ((flags & VFIO_GROUP_FLAGS_VIABLE) === 0) throw notViable(group, device, sysfs);
         ctx(device, () => vfio.groupSetContainer(sys, fd, container.fd), {
-          message: `cannot add ${path} to the process's ${container.kind} container`,
+          message: () => `cannot add ${path} to the process's ${container.kind} container`,
           hint: (e) => e.errnoName === 'EPERM' && container.kind === 'type1' ? 'the group cannot share this container (incompatible IOMMU domain); close the other devices first' : e.hint,
         });
         g.#attached = true;
@@ -318,14 +335,14 @@ export class IommufdSpace implements DmaSpace {
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     const a = ctx(device, () => encodeIoasMap({ ioasId: this.ioasId, userVa: vaddr, length: size, iova, read, write }));
     ctx(device, () => iommufd.ioasMap(this.#sys, this.fd, a), {
-      message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
+      message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
       hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : e.hint,
     });
   }
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
-    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     return u64(a, 16); // the kernel writes back the length unmapped
   }
 }

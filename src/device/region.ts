@@ -6,7 +6,7 @@
 import { VfioError } from '../errors';
 import { Mapping, type Width } from '../mapping';
 import type { Sys } from '../../shim/sys';
-import { ctx } from './context';
+import { ctx, withContext } from './context';
 import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index';
 import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes';
 
@@ -90,10 +90,85 @@ export class DeviceRegion {
     return BigInt(this.#readNumber(offset, width));
   }
 
+  /** read() of 4 bytes as a number. */
+  read32(offset: number | bigint): number { return this.#readNumber(offset, 4); }
+
   /** The trap-path read of up to 4 bytes as a number (no bigint on the way: read32 is hot). */
   #readNumber(offset: number | bigint, width: 1 | 2 | 4): number {
-    if (!this.#transfer(offset, width, 'read')) return Number(this.#refused);
+    const fd = this.#owner.liveFd();
+    if (typeof offset === 'number' && this.#allowed(offset, width, VFIO_REGION_INFO_FLAG_READ)) {
+      this.#fastIo(fd, offset, width, 'read');
+    } else if (!this.#transfer(offset, width, 'read')) return Number(this.#refused);
     return width === 1 ? this.#buf[0]! : width === 2 ? u16(this.#buf, 0) : u32(this.#buf, 0);
+  }
+
+  /**
+   * Writes `width` bytes at `offset` through the device fd (pwrite). An access the region table
+   * refuses is dropped and counted; returns false then, true when written.
+   */
+  write(offset: number | bigint, width: Width, value: number | bigint): boolean {
+    if (width === 8) {
+      setU64(this.#buf, 0, BigInt(value));
+      return this.#transfer(offset, 8, 'write');
+    }
+    // Numbers stay numbers: only the low `width` bytes are written (as the bigint path did).
+    return this.#writeNumber(offset, width, typeof value === 'number' ? value : Number(BigInt.asUintN(32, value)));
+  }
+
+  write32(offset: number | bigint, value: number): boolean { return this.#writeNumber(offset, 4, value); }
+
+  #writeNumber(offset: number | bigint, width: 1 | 2 | 4, v: number): boolean {
+    const fd = this.#owner.liveFd();
+    if (width === 1) this.#buf[0] = v & 0xff;
+    else if (width === 2) setU16(this.#buf, 0, v);
+    else setU32(this.#buf, 0, v);
+    if (typeof offset === 'number' && this.#allowed(offset, width, VFIO_REGION_INFO_FLAG_WRITE)) {
+      this.#fastIo(fd, offset, width, 'write');
+      return true;
+    }
+    return this.#transfer(offset, width, 'write');
+  }
+
+  // The trap fast path. The core's region table is the rule (region_check: inside the region,
+  // naturally aligned, READ or WRITE in the flags); an access it accepts changes no counter, so
+  // the same answer for accepted accesses can be cached per region as plain numbers, taken from
+  // the core's own entry, and checked here with a few compares: no Wasm call, no bigint, no
+  // closure, no string. Anything the cache does not accept (refused, a bigint offset, a region
+  // beyond 2^53, a table changed since) goes the checked way through the core, which counts it.
+  /** RegionTable.generation the cache was filled at (-1: never). */
+  #gen = -1;
+  /** Region size, file offset and flags from the core's entry; size 0 when the cache cannot apply. */
+  #fastSize = 0;
+  #fastFile = 0;
+  #fastFlags = 0;
+
+  /** Whether the core would accept this access: the cached form of region_check's rule. */
+  #allowed(offset: number, width: number, flag: number): boolean {
+    if (this.#owner.regionTable.generation !== this.#gen) this.#refill();
+    // offset % width also refuses fractions, NaN and the infinities; -0 and negatives fail >= 0.
+    // A width other than 1, 2 or 4 (a caller outside TypeScript) is left to the core, which refuses it.
+    return (width === 4 || width === 1 || width === 2) && (this.#fastFlags & flag) !== 0 && offset >= 0 && offset % width === 0 && offset <= this.#fastSize - width;
+  }
+
+  #refill(): void {
+    const t = this.#owner.regionTable;
+    this.#gen = t.generation;
+    this.#fastSize = 0; this.#fastFile = 0; this.#fastFlags = 0;
+    if (!this.ok || t.closed) return;
+    const e = t.get(this.index);
+    // Every file offset the fast path computes must be exact in a double.
+    if (e?.state !== 'ok' || e.offset + e.size > BigInt(Number.MAX_SAFE_INTEGER)) return;
+    this.#fastSize = Number(e.size); this.#fastFile = Number(e.offset); this.#fastFlags = e.flags;
+  }
+
+  /** pread/pwrite of an access #allowed() accepted, with the same errors as the checked way. */
+  #fastIo(fd: number, offset: number, width: 1 | 2 | 4, dir: 'read' | 'write'): void {
+    const sys = this.#owner.sys;
+    let n: number;
+    try {
+      n = dir === 'read' ? sys.pread(fd, this.#buf, this.#fastFile + offset, width) : sys.pwrite(fd, this.#buf, this.#fastFile + offset, width);
+    } catch (e) { withContext(e, this.#owner.name, { message: this.#where(offset, width, dir) }); }
+    if (n !== width) throw this.#short(offset, width, dir, n);
   }
 
   /** The all-ones value of the last refused read. */
@@ -105,35 +180,21 @@ export class DeviceRegion {
     const fd = this.#live();
     const chk = this.#check(offset, width, dir);
     if (!chk.ok) { this.#refused = chk.readValue; return false; }
-    const where = () => `region ${this.index} (${this.name}) ${dir} of ${width} bytes at 0x${BigInt(offset).toString(16)}`;
-    const n = ctx(this.#owner.name, () => (dir === 'read'
-      ? this.#owner.sys.pread(fd, this.#buf, chk.fileOffset, width)
-      : this.#owner.sys.pwrite(fd, this.#buf, chk.fileOffset, width)), { message: where });
-    if (n !== width) throw new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: dir === 'read' ? 'pread' : 'pwrite', message: `${where()}: a short ${dir} (${n} of ${width} bytes)`, hint: 'the driver does not allow this access width here; check dmesg' });
+    let n: number;
+    try {
+      n = dir === 'read' ? this.#owner.sys.pread(fd, this.#buf, chk.fileOffset, width) : this.#owner.sys.pwrite(fd, this.#buf, chk.fileOffset, width);
+    } catch (e) { withContext(e, this.#owner.name, { message: this.#where(offset, width, dir) }); }
+    if (n !== width) throw this.#short(offset, width, dir, n);
     return true;
   }
 
-  /** read() of 4 bytes as a number. */
-  read32(offset: number | bigint): number { return this.#readNumber(offset, 4); }
-
-  /**
-   * Writes `width` bytes at `offset` through the device fd (pwrite). An access the region table
-   * refuses is dropped and counted; returns false then, true when written.
-   */
-  write(offset: number | bigint, width: Width, value: number | bigint): boolean {
-    if (width === 8) setU64(this.#buf, 0, BigInt(value));
-    else {
-      // Numbers stay numbers: only the low `width` bytes are written (as the bigint path did).
-      const v = typeof value === 'number' ? value : Number(BigInt.asUintN(32, value));
-      if (width === 1) this.#buf[0] = v & 0xff;
-      else if (width === 2) setU16(this.#buf, 0, v);
-      else setU32(this.#buf, 0, v);
-    }
-    return this.#transfer(offset, width, 'write');
+  #where(offset: number | bigint, width: number, dir: 'read' | 'write'): string {
+    return `region ${this.index} (${this.name}) ${dir} of ${width} bytes at 0x${BigInt(offset).toString(16)}`;
   }
 
-
-  write32(offset: number | bigint, value: number): boolean { return this.write(offset, 4, value); }
+  #short(offset: number | bigint, width: number, dir: 'read' | 'write', n: number): VfioError {
+    return new VfioError({ kind: 'syscall', device: this.#owner.name, syscall: dir === 'read' ? 'pread' : 'pwrite', message: `${this.#where(offset, width, dir)}: a short ${dir} (${n} of ${width} bytes)`, hint: 'the driver does not allow this access width here; check dmesg' });
+  }
 
   /** The core's check of one access; an offset outside [0, 2^64) is out of range like any other. */
   #check(offset: number | bigint, width: Width, dir: 'read' | 'write'): AccessResult {
@@ -162,7 +223,7 @@ export class DeviceRegion {
     try {
       for (const r of ranges) {
         const label = `${this.#owner.name} region ${this.index} (${this.name}) +0x${r.offset.toString(16)}`;
-        const mapping = ctx(this.#owner.name, () => new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label), { message: `cannot map region ${this.index} (${this.name})` });
+        const mapping = ctx(this.#owner.name, () => new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label), { message: () => `cannot map region ${this.index} (${this.name})` });
         this.#owner.adopt(mapping);
         out.push({ offset: r.offset, size: r.size, mapping });
       }

@@ -61,15 +61,27 @@ function kindOf(name: string): VfioErrorKind {
   return 'bad-argument';
 }
 
+/** The core's region_* exports, looked up once per core (every device opens a table). */
+const exportsCache = new WeakMap<Core, Record<string, F>>();
+function exportsOf(c: Core): Record<string, F> {
+  let e = exportsCache.get(c);
+  if (!e) {
+    const f = (n: string): F => c.fn<F>(`region_${n}`);
+    e = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
+    exportsCache.set(c, e);
+  }
+  return e;
+}
+
 export class RegionTable {
   private readonly c: Core;
   private handle: number;
   private readonly f: Record<string, F>;
+  #generation = 0;
 
   constructor() {
     this.c = core();
-    const f = (n: string): F => this.c.fn<F>(`region_${n}`);
-    this.f = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
+    this.f = exportsOf(this.c);
     const h = this.f.create!();
     if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
     this.handle = h;
@@ -94,6 +106,11 @@ export class RegionTable {
 
   get closed(): boolean { return this.handle === 0; }
 
+  /** Changes whenever an entry is recorded (add, addFailed) or the table closes: a caller that
+   *  caches what an entry allows (DeviceRegion's trap fast path) compares it to know the cache
+   *  still says what the core would. */
+  get generation(): number { return this.#generation; }
+
   /** Records region `index` (replacing a previous entry; its counters restart at 0). */
   add(index: number, info: RegionSpec | RegionInfo): void {
     if (info.index !== undefined && info.index !== index) {
@@ -103,12 +120,14 @@ export class RegionTable {
     const bytes = new Uint8Array(areas.length * 16);
     areas.forEach((a, i) => { setU64(bytes, 16 * i, a.offset); setU64(bytes, 16 * i + 8, a.size); });
     const p = this.c.put(bytes, 0);
+    this.#generation++;
     const st = this.f.add!(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
     if (st < 0) throw this.err(st, `cannot record region ${index}`);
   }
 
   /** Records that region `index`'s query failed with core status `status` (< 0). */
   addFailed(index: number, status: number): void {
+    this.#generation++;
     const st = this.f.failed!(this.live(), index >>> 0, status);
     if (st < 0) throw this.err(st, `cannot record region ${index} as failed`);
   }
@@ -176,6 +195,7 @@ export class RegionTable {
   /** Frees the table; closing twice is harmless. */
   close(): void {
     if (this.handle === 0) return;
+    this.#generation++;
     this.f.free!(this.handle);
     this.handle = 0;
   }

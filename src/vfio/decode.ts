@@ -85,11 +85,13 @@ export interface IommuType1Info {
 
 type Raw = (p: number, len: number, index?: number) => number;
 
-/** Runs one decoder over `bytes`; returns the status (>= 0) or throws. */
-function run(name: string, what: string, bytes: Uint8Array, index?: number): number {
+/** Runs one decoder over `bytes`; returns the status (>= 0) or throws. `label` names the reply in
+ *  errors (a function when it has to be built: only on failure, as open decodes many replies). */
+function run(name: string, label: string | (() => string), bytes: Uint8Array, index?: number): number {
   const c = core();
+  const what = (): string => (typeof label === 'function' ? label() : label);
   if (bytes.length > TRANSIENT_BYTES) {
-    throw new VfioError({ kind: 'bad-argument', message: `${what}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
+    throw new VfioError({ kind: 'bad-argument', message: `${what()}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
   }
   const p = c.put(bytes, 0);
   const f = c.fn<Raw>(name);
@@ -99,19 +101,19 @@ function run(name: string, what: string, bytes: Uint8Array, index?: number): num
   const statusName = full.split(':')[0];
   const slot0 = c.result(0);
   if (st === VFIO_NEED_ARGSZ) {
-    throw new VfioError({ kind: 'no-space', message: `${what}: the kernel needs argsz ${slot0} but the buffer has ${bytes.length} bytes`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, status: st, statusName, offset: 0 });
+    throw new VfioError({ kind: 'no-space', message: `${what()}: the kernel needs argsz ${slot0} but the buffer has ${bytes.length} bytes`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, status: st, statusName, offset: 0 });
   }
   let kind: VfioErrorKind = 'kernel-reply';
   if (st === VFIO_ERR_SHORT_BUFFER || statusName === 'BAD_ARG') kind = 'bad-argument';
   if (statusName === 'INTERNAL') kind = 'core-bug';
   throw new VfioError({
-    kind, message: `${what}: ${full}${kind === 'kernel-reply' ? ` at byte ${slot0}` : ''}`,
+    kind, message: `${what()}: ${full}${kind === 'kernel-reply' ? ` at byte ${slot0}` : ''}`,
     hint: kind === 'kernel-reply' ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
     status: st, statusName, offset: kind === 'kernel-reply' ? Number(slot0) : undefined,
   });
 }
 
-const u32 = (i: number) => Number(core().result(i));
+const u32 = (i: number): number => core().resultNumber(i);
 const le64 = u64;
 
 function apiOf(flags: number): DeviceApi {
@@ -134,7 +136,7 @@ export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
 /** struct vfio_region_info (and its chain) as VFIO_DEVICE_GET_REGION_INFO left it. `index`: the
  *  index asked for; a reply for another index is a kernel-reply error. */
 export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
-  const caps = run('vfio_region_info_decode', `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
+  const caps = run('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
   const c = core();
   const flags = u32(0);
   const info: RegionInfo = {
@@ -154,7 +156,7 @@ export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo 
 
 /** struct vfio_irq_info as VFIO_DEVICE_GET_IRQ_INFO left it. */
 export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
-  run('vfio_irq_info_decode', `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
+  run('vfio_irq_info_decode', () => `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
   const flags = u32(0);
   return {
     argsz: u32(3), index: u32(1), flags, count: u32(2), eventfd: (flags & VFIO_IRQ_INFO_EVENTFD) !== 0,

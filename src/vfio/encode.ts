@@ -4,7 +4,7 @@
 
 import { core } from '../core/loader';
 import { VfioError } from '../errors';
-import { setU32 } from '../../shim/bytes';
+import { setU32, setU64 } from '../../shim/bytes';
 import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
@@ -86,6 +86,41 @@ export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
   return c.take(c.transientPtr, st);
 }
 
+/** The core's statuses that the TypeScript twins below return (assembly/status.ts). */
+const ERR_BAD_ARG = -1, ERR_NO_SPACE = -3, ERR_OVERFLOW = -7;
+const DMA_MAP_SIZE = LAYOUT.vfio_iommu_type1_dma_map.size, DMA_UNMAP_SIZE = LAYOUT.vfio_iommu_type1_dma_unmap.size;
+
+/**
+ * encodeDmaMap for the hot path: the same struct, written into `out` (the caller reuses it; 32
+ * bytes) instead of a new copy out of the core, with the core's checks of vfio_dma_map_encode
+ * done here in TypeScript (a Wasm call, its bigint arguments and the copy cost more than the
+ * ioctl under emulation): size 0, a value outside [0, 2^64), iova or vaddr + size past 2^64, and
+ * `out` too small fail with the same VfioError as encodeDmaMap (test/unit/vfio/encode-fast.test.ts
+ * holds the two to the same answers). Messages are built only on failure.
+ */
+export function encodeDmaMapInto(out: Uint8Array, vaddr: bigint, iova: bigint, size: bigint, read: boolean, write: boolean): Uint8Array {
+  u64(vaddr); u64(iova); u64(size);
+  const st = size === 0n ? ERR_BAD_ARG
+    : iova + size > TWO_64 || vaddr + size > TWO_64 ? ERR_OVERFLOW
+    : out.length < DMA_MAP_SIZE ? ERR_NO_SPACE : 0;
+  if (st < 0) fail(st, `encodeDmaMap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
+  setU32(out, 0, DMA_MAP_SIZE);
+  setU32(out, 4, (read ? VFIO_DMA_MAP_FLAG_READ : 0) | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0));
+  setU64(out, 8, vaddr); setU64(out, 16, iova); setU64(out, 24, size);
+  return out;
+}
+
+/** encodeDmaUnmap of a range (no flags) into `out` (24 bytes, reused), with the core's checks
+ *  (size 0, outside [0, 2^64), iova + size past 2^64, `out` too small) as for encodeDmaMapInto. */
+export function encodeDmaUnmapInto(out: Uint8Array, iova: bigint, size: bigint): Uint8Array {
+  u64(iova); u64(size);
+  const st = size === 0n ? ERR_BAD_ARG : iova + size > TWO_64 ? ERR_OVERFLOW : out.length < DMA_UNMAP_SIZE ? ERR_NO_SPACE : 0;
+  if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
+  setU32(out, 0, DMA_UNMAP_SIZE); setU32(out, 4, 0);
+  setU64(out, 8, iova); setU64(out, 16, size);
+  return out;
+}
+
 export interface DmaUnmapRequest {
   iova?: bigint;
   size?: bigint;
@@ -105,7 +140,8 @@ export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
 }
 
 /** Core exports take u64 as BigInt; values outside [0, 2^64) are the caller's error. */
+const TWO_64 = 1n << 64n;
 function u64(v: bigint): bigint {
-  if (v < 0n || v >= 1n << 64n) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
+  if (v < 0n || v >= TWO_64) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
   return v;
 }

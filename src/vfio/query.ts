@@ -21,16 +21,24 @@ export interface QueryOptions {
   /** First buffer size (default: the fixed struct plus room for a typical chain). */
   initialSize?: number;
   maxRetries?: number;
+  /** The caller's buffer for the first query (its length is the first argsz; it is zeroed here
+   *  first, and nothing keeps it after the call): a device open queries every region, and V8
+   *  allocates a typed array of more than 64 bytes outside its heap, which costs more than the
+   *  ioctl under emulation. A larger query the kernel asks for allocates its own. */
+  buffer?: Uint8Array;
 }
 
-/** Generic loop: `fill(buf)` writes the request fields (argsz at 0 is written here), `query(buf)`
- *  runs the ioctl in place, `decode(buf)` decodes it; repeats with a larger buffer while the
- *  decoder answers VFIO_NEED_ARGSZ. Throws kind 'kernel-reply' when the retries run out or argsz
- *  passes MAX_REPLY_BYTES, and whatever query/decode throw. */
-export function queryWithArgsz<T>(what: string, initialSize: number, fill: (buf: Uint8Array) => void, query: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => T, maxRetries = MAX_ARGSZ_RETRIES): T {
-  let size = initialSize;
+/** Generic loop (`label` names the query in errors; a function is called only then): `fill(buf)`
+ *  writes the request fields (argsz at 0 is written here), `query(buf)` runs the ioctl in place,
+ *  `decode(buf)` decodes it; repeats with a larger buffer while the decoder answers
+ *  VFIO_NEED_ARGSZ. `first`, when given, is the first attempt's buffer (zeroed here; its length
+ *  replaces initialSize). Throws kind 'kernel-reply' when the retries run out or argsz passes
+ *  MAX_REPLY_BYTES, and whatever query/decode throw. */
+export function queryWithArgsz<T>(label: string | (() => string), initialSize: number, fill: (buf: Uint8Array) => void, query: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => T, maxRetries = MAX_ARGSZ_RETRIES, first?: Uint8Array): T {
+  const what = (): string => (typeof label === 'function' ? label() : label);
+  let size = first ? first.length : initialSize;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
-    const buf = new Uint8Array(size);
+    const buf = attempt === 0 && first ? first.fill(0) : new Uint8Array(size);
     setU32(buf, 0, size);
     fill(buf);
     query(buf);
@@ -40,31 +48,31 @@ export function queryWithArgsz<T>(what: string, initialSize: number, fill: (buf:
       if (!(e instanceof VfioError) || e.status !== VFIO_NEED_ARGSZ) throw e;
       const need = u32(buf, 0);   // the kernel's argsz: what the core named in slot 0
       if (need > MAX_REPLY_BYTES) {
-        throw new VfioError({ kind: 'kernel-reply', message: `${what}: the kernel asks for argsz ${need}, beyond MAX_REPLY_BYTES (${MAX_REPLY_BYTES})`, hint: 'the kernel or driver reports an implausible reply size; report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
+        throw new VfioError({ kind: 'kernel-reply', message: `${what()}: the kernel asks for argsz ${need}, beyond MAX_REPLY_BYTES (${MAX_REPLY_BYTES})`, hint: 'the kernel or driver reports an implausible reply size; report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
       }
       size = need;
     }
   }
-  throw new VfioError({ kind: 'kernel-reply', message: `${what}: the kernel asked for a larger buffer ${maxRetries + 1} times in a row`, hint: 'the capability chain keeps growing between queries; retry later or report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
+  throw new VfioError({ kind: 'kernel-reply', message: `${what()}: the kernel asked for a larger buffer ${maxRetries + 1} times in a row`, hint: 'the capability chain keeps growing between queries; retry later or report it', status: VFIO_NEED_ARGSZ, statusName: 'VFIO_NEED_ARGSZ', offset: 0 });
 }
 
 
 /** VFIO_DEVICE_GET_INFO through `query`, growing the buffer as the kernel asks. */
 export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {
-  return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries);
+  return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
 
 /** VFIO_DEVICE_GET_REGION_INFO for `index` through `query`. */
 export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): RegionInfo {
-  return queryWithArgsz(`VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, (b) => decodeRegionInfo(b, index), opts.maxRetries);
+  return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, (b) => decodeRegionInfo(b, index), opts.maxRetries, opts.buffer);
 }
 
 /** VFIO_DEVICE_GET_IRQ_INFO for `index` through `query`. */
 export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IrqInfo {
-  return queryWithArgsz(`VFIO_DEVICE_GET_IRQ_INFO(${index})`, opts.initialSize ?? LAYOUT.vfio_irq_info.size, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), opts.maxRetries);
+  return queryWithArgsz(() => `VFIO_DEVICE_GET_IRQ_INFO(${index})`, opts.initialSize ?? LAYOUT.vfio_irq_info.size, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), opts.maxRetries, opts.buffer);
 }
 
 /** VFIO_IOMMU_GET_INFO (type1) through `query`. */
 export function queryIommuType1Info(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IommuType1Info {
-  return queryWithArgsz('VFIO_IOMMU_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeIommuType1Info, opts.maxRetries);
+  return queryWithArgsz('VFIO_IOMMU_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeIommuType1Info, opts.maxRetries, opts.buffer);
 }

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listDevices, findDevice, validateDeviceName, bind, groupMembers } from '../../../src/sysfs';
+import { listDevices, findDevice, findDeviceForOpen, validateDeviceName, bind, groupMembers } from '../../../src/sysfs';
 import { VfioError } from '../../../src/errors';
 import { makeFakeSysfs } from '../../support/fake-sysfs';
 
@@ -30,6 +30,22 @@ test('listDevices reports bus, driver, group, noiommu and compatible strings', (
     assert.ok(virtio.noiommu);
     const edu = all.find((d) => d.name === '0000:00:02.0')!;
     assert.equal([edu.vendor, edu.device, edu.iommuGroup, edu.noiommu], ['1234', '11e8', 1, false]);
+  } finally { s.dispose(); }
+});
+
+test('findDeviceForOpen answers what findDevice answers for every field openDevice uses, and refuses the same names', () => {
+  const s = lab();
+  try {
+    for (const d of listDevices({ sysfs: s.root })) {
+      const full = findDevice(d.name, { sysfs: s.root });
+      assert.equal(findDeviceForOpen(d.name, { sysfs: s.root }), { name: full.name, bus: full.bus, driver: full.driver, iommuGroup: full.iommuGroup, noiommu: full.noiommu }, d.name);
+    }
+    for (const name of ['9999999.nothing', '../etc']) {
+      let a: unknown, b: unknown;
+      try { findDevice(name, { sysfs: s.root }); } catch (e) { a = e; }
+      try { findDeviceForOpen(name, { sysfs: s.root }); } catch (e) { b = e; }
+      assert.ok(a instanceof VfioError && b instanceof VfioError && a.kind === b.kind && a.message === b.message, `${name}: ${String(a)} / ${String(b)}`);
+    }
   } finally { s.dispose(); }
 });
 

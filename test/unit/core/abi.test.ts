@@ -3,10 +3,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { Core, TRANSIENT_BYTES } from '../../../src/core/loader';
 
 const release = readFileSync('build/vfiokit-core.wasm');
 const portable = readFileSync('build/vfiokit-core.portable.wasm');
+
+test('resultNumber(i) is Number(result(i)) for any 64-bit slot value (no bigint below 2^32)', () => {
+  const c = new Core(new Uint8Array(release));
+  const base = c.exports.result_ptr() >>> 0;
+  fc.assert(fc.property(fc.nat(63), fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 32n - 1n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 64n - 1n)), (slot, v) => {
+    for (let k = 0; k < 8; k++) c.u8[base + 8 * slot + k] = Number((v >> BigInt(8 * k)) & 0xffn);
+    assert.is(c.result(slot), v);
+    assert.is(c.resultNumber(slot), Number(v));
+  }), { numRuns: 3000 });
+});
 
 test('the release core imports nothing but env.abort', () => {
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(release));

@@ -108,6 +108,26 @@ test('a failure in a Mapping constructor (mmap EPERM) maps nothing; a view failu
   assert.is(fake.calls.munmap, 1);
 });
 
+test('Mapping accessors refuse what is outside, misaligned or not an offset (bad-argument), and every access after close (closed)', () => {
+  const fake = createFakeLibc();
+  const sys = createSys(fake);
+  const fd = sys.open('/dev/vfio/5', O_RDWR);
+  const m = new Mapping(sys, fd, 0n, 4096, 'bar0');
+  const bad: [string, () => unknown][] = [
+    ['past the end', () => m.read32(4096)], ['straddling the end', () => m.read32(4094)], ['misaligned', () => m.read32(2)],
+    ['misaligned 16', () => m.write16(1, 0)], ['misaligned 64', () => m.read64(4)], ['negative', () => m.read8(-1)],
+    ['fraction', () => m.read8(1.5)], ['fraction, aligned part', () => m.read32(4.5)], ['NaN', () => m.write8(NaN, 0)],
+    ['huge', () => m.read8(2 ** 32)], ['a bigint', () => m.read32(4n as unknown as number)], ['a string', () => m.read32('4' as unknown as number)],
+  ];
+  for (const [what, fn] of bad) assert.is(caught(fn).kind, 'bad-argument', what);
+  assert.ok(caught(() => m.read32(2)).message.includes('access of 4 bytes at offset 2 is outside the 4096-byte mapping or misaligned'));
+  m.write64(4088, -1n);
+  assert.equal([m.read64(4088), m.read32(4092), m.read16(4090), m.read8(4095), m.read32(-0)], [2n ** 64n - 1n, 0xffff_ffff, 0xffff, 0xff, 0]);
+  m.close();
+  for (const fn of [() => m.read32(0), () => m.write8(0, 1), () => m.read64(4096)]) assert.is(caught(fn).kind, 'closed');
+  sys.close(fd);
+});
+
 test('eventfdRead: EAGAIN is 0n (nothing pending), EINTR is an error', () => {
   const fake = createFakeLibc();
   const sys = createSys(fake);
@@ -149,6 +169,8 @@ test('lengths beyond the buffer are refused before the kernel sees them (kind ba
   // _IOR(KVMIO, 0xaf, struct kvm_vcpu_init): the request number says 32 bytes.
   assert.is(caught(() => kvm.armPreferredTarget(sys, fd, new Uint8Array(16))).kind, 'bad-argument');
   assert.is(caught(() => kvm.irqfd(sys, fd, null as unknown as Uint8Array)).kind, 'bad-argument');
+  assert.is(caught(() => kvm.irqfd(sys, fd, undefined as unknown as Uint8Array)).kind, 'bad-argument');
+  assert.is(caught(() => vfio.deviceGetInfo(sys, fd, null as unknown as Uint8Array)).kind, 'bad-argument', 'no buffer at all');
   assert.is(fake.calls.ioctl, undefined, 'no ioctl reached the libc');
   assert.is(kvm.armPreferredTarget(sys, fd, new Uint8Array(32)), 0, 'the right size passes');
 });

@@ -158,6 +158,26 @@ test('queryRegionInfo retries with the argsz the kernel asked for, and writes th
   assert.equal(r.sparse, [{ offset: 0n, size: 0x3000n }]);
 });
 
+test('queryRegionInfo with a caller buffer: zeroed and used for the first query (its length is argsz), a larger reply gets its own', () => {
+  const full = regionReply({ flags: 7, index: 3, size: 0x100000n, offset: 0n, caps: [sparseCap([[0n, 0x3000n]]), msixCap()] });
+  const calls: number[] = [];
+  const used: Uint8Array[] = [];
+  const q = fakeKernel(full, 32, calls);
+  const mine = new Uint8Array(32).fill(0xee);
+  const r = queryRegionInfo(3, (b) => {
+    used.push(b);
+    if (used.length === 1) assert.equal([...b.subarray(4)], [...new Uint8Array(28)].map((_, i) => (i === 4 ? 3 : 0)), 'zeroed, index written');
+    q(b);
+  }, { buffer: mine });
+  assert.equal(calls, [32, full.length]);
+  assert.ok(used[0] === mine && used[1] !== mine, 'the caller buffer first, then a new one');
+  assert.equal(r.sparse, [{ offset: 0n, size: 0x3000n }]);
+  // A reply that fits the caller buffer is decoded from it alone.
+  const small = regionReply({ flags: 7, index: 1, size: 0x1000n, offset: 1n << 40n });
+  const r1 = queryRegionInfo(1, (b) => { assert.ok(b === mine); b.set(small); }, { buffer: mine });
+  assert.equal([r1.size, r1.offset], [0x1000n, 1n << 40n]);
+});
+
 test('a kernel that keeps asking for more gives up after MAX_ARGSZ_RETRIES + 1 queries', () => {
   let n = 64;
   const calls: number[] = [];
