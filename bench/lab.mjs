@@ -6,7 +6,7 @@
 //      /opt/vfiokit/bench/ in the image;
 //   3. boots the lab once running that script, collects the measurement lines from the console
 //      (bench/lab/parse.mjs) and writes one results file per case (the C reference first).
-// Sizes: LAB_BENCH_PASSES (3), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 128 MiB: see docs/BENCH.md),
+// Sizes: LAB_BENCH_PASSES (3), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 256 MiB: see docs/BENCH.md),
 // LAB_BENCH_DMA_2M (in 2 MiB pieces, 256 MiB), LAB_BENCH_OPEN_ROUNDS (100), LAB_BENCH_DMA_ROUNDS (3).
 // LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
 // first (a cold build takes 6-10 minutes); without it the lab benchmarks are skipped, loudly.
@@ -94,7 +94,7 @@ async function measureInLab() {
   if (lab.cannotRun) { log(`!!! lab benchmarks SKIPPED: LAB CANNOT RUN: ${lab.cannotRun} !!!`); process.exit(0); }
   const env = {
     PASSES: process.env.LAB_BENCH_PASSES ?? '3',
-    DMA_TOTAL_4K: process.env.LAB_BENCH_DMA_4K ?? String(128 << 20),
+    DMA_TOTAL_4K: process.env.LAB_BENCH_DMA_4K ?? String(256 << 20),
     DMA_TOTAL_2M: process.env.LAB_BENCH_DMA_2M ?? String(256 << 20),
     DMA_ROUNDS: process.env.LAB_BENCH_DMA_ROUNDS ?? '3',
     OPEN_ROUNDS: process.env.LAB_BENCH_OPEN_ROUNDS ?? '100',
