@@ -18,7 +18,7 @@
 import { VfioError } from '../errors';
 import { findDeviceForOpen, validateDeviceName, VFIO_DRIVER, type Bus, type OpenEntry, type SysfsOptions } from '../sysfs';
 import type { Mapping } from '../mapping';
-import type { Sys } from '../../shim/sys';
+import { argszFits, syscallError, type Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import * as vfio from '../../shim/vfio';
 import { closedError, ctx, processSys, systemPageSize, Teardown } from './context';
@@ -30,7 +30,8 @@ import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOpt
 import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
-import { setU32 } from '../../shim/bytes';
+import { setU32, u32 } from '../../shim/bytes';
+import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl';
 
 export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
 
@@ -93,6 +94,32 @@ const leaks = new FinalizationRegistry<string>((name) => {
 /** Allocates page-aligned memory for DMA (anonymous mmap), released with close(). */
 export function allocDma(size: number, opts: { sys?: Sys } = {}): DmaBuffer {
   return new DmaBuffer(opts.sys ?? processSys(), size);
+}
+
+
+/** What an info query the kernel refuses throws inside openDevice: not an Error, so nothing
+ *  captures a stack. Every open of a PCI device meets it (vfio-pci has no VGA region to describe,
+ *  and no ERR IRQ on a conventional function), and under emulation one VfioError costs about
+ *  0.1 ms; `error()` hands the index a thunk that builds the same VfioError as the checked call
+ *  would have thrown, only when someone reads `.error`. */
+class Refused {
+  constructor(readonly errno: number) {}
+  error(device: string, call: string, fd: number, message: string): () => VfioError {
+    const errno = this.errno;
+    return () => {
+      try { ctx(device, () => { throw syscallError(call, errno, `on fd ${fd}`); }, { message }); } catch (e) { return e as VfioError; }
+      throw new Error('unreachable: ctx rethrows');
+    };
+  }
+}
+
+/** The query callback for an INFO ioctl whose refusal is an answer, not a failure (Refused). */
+function refusable(sys: Sys, fd: number, request: number, name: string): (b: Uint8Array) => void {
+  return (b) => {
+    if (!(b.byteLength >= 4 && u32(b, 0) <= b.byteLength)) argszFits(`ioctl(${name})`, b);
+    const r = sys.libc.ioctl(fd, request, b);
+    if (r < 0) throw new Refused(-r);
+  };
 }
 
 /**
@@ -246,14 +273,19 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, (b) => { vfio.deviceGetRegionInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
+        const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
         ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
         out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
-        if (!(e instanceof VfioError)) throw e;
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or
         // whose reply is malformed keeps its index, marked, so later indexes do not shift.
         // The table keeps the core's status, or ERR_BAD_ARG (-1) as a marker for an ioctl failure.
+        if (e instanceof Refused) {
+          this.regionTable.addFailed(i, -1);
+          out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
+          continue;
+        }
+        if (!(e instanceof VfioError)) throw e;
         this.regionTable.addFailed(i, e.status !== undefined && e.status < 0 ? e.status : -1);
         out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e }));
       }
@@ -266,12 +298,13 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numIrqs; i++) {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
       try {
-        const r = ctx(this.name, () => queryIrqInfo(i, (b) => { vfio.deviceGetIrqInfo(this.sys, fd, b); }, { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
+        const r = ctx(this.name, () => queryIrqInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO'), { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
         out.push(new DeviceIrq(this, i, name, r.flags, r.count));
       } catch (e) {
-        if (!(e instanceof VfioError)) throw e;
         // vfio-pci refuses ERR on a conventional (non-PCIe) function with EINVAL: the
         // index stays, with count 0 and the error, as for regions.
+        if (e instanceof Refused) { out.push(new DeviceIrq(this, i, name, 0, 0, e.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
+        if (!(e instanceof VfioError)) throw e;
         out.push(new DeviceIrq(this, i, name, 0, 0, e));
       }
     }

@@ -62,14 +62,16 @@ export class DeviceIrq {
   routed = false;
 
   /** @internal built by VfioDevice */
-  constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError) {
-    this.#owner = owner; this.index = index; this.name = name; this.flags = flags; this.count = count; this.error = error;
+  constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError | (() => VfioError)) {
+    this.#owner = owner; this.index = index; this.name = name; this.flags = flags; this.count = count; this.#error = error;
   }
 
   /** False when the kernel would not describe this index (vfio-pci's ERR/REQ on a conventional
    *  PCI function) or its reply was malformed; `error` says why, count is 0. */
-  get ok(): boolean { return this.error === undefined; }
-  readonly error: VfioError | undefined;
+  get ok(): boolean { return this.#error === undefined; }
+  /** Why the index is unusable (built on first read when the kernel simply refused the query). */
+  get error(): VfioError | undefined { if (typeof this.#error === 'function') this.#error = this.#error(); return this.#error; }
+  #error: VfioError | (() => VfioError) | undefined;
 
   /** Level-triggered: VFIO masks it on delivery (VFIO_IRQ_INFO_AUTOMASKED) until unmask(). */
   get level(): boolean { return (this.flags & VFIO_IRQ_INFO_AUTOMASKED) !== 0; }

@@ -40,7 +40,9 @@ export class DeviceRegion {
   /** False when the kernel's reply for this index failed to decode or the ioctl failed: the index
    *  is kept (later indexes do not shift) and `error` says why. */
   readonly ok: boolean;
-  readonly error: VfioError | undefined;
+  /** Why the index is unusable (built on first read when the kernel simply refused the query). */
+  get error(): VfioError | undefined { if (typeof this.#error === 'function') this.#error = this.#error(); return this.#error; }
+  #error: VfioError | (() => VfioError) | undefined;
   readonly flags: number;
   readonly size: bigint;
   /** The region's offset in the device fd (for pread/pwrite/mmap). */
@@ -53,9 +55,9 @@ export class DeviceRegion {
   #buf = new Uint8Array(8);
 
   /** @internal built by VfioDevice */
-  constructor(owner: RegionOwner, init: { index: number; name: string; ok: boolean; error?: VfioError; flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }) {
+  constructor(owner: RegionOwner, init: { index: number; name: string; ok: boolean; error?: VfioError | (() => VfioError); flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }) {
     this.#owner = owner;
-    this.index = init.index; this.name = init.name; this.ok = init.ok; this.error = init.error;
+    this.index = init.index; this.name = init.name; this.ok = init.ok; this.#error = init.error;
     this.flags = init.flags ?? 0; this.size = init.size ?? 0n; this.fileOffset = init.fileOffset ?? 0n;
     this.sparse = init.sparse ?? null; this.capType = init.capType ?? null; this.msixMappable = init.msixMappable ?? false;
   }

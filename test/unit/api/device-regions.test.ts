@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
-import { VFIO_DEVICE_GET_REGION_INFO } from '../../../shim/ioctl';
+import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../../shim/ioctl';
 import { fakeVfio } from './fake-vfio';
 
 const EDU = '0000:00:02.0';
@@ -73,6 +73,39 @@ test('a malformed region reply marks that region (kernel-reply) and keeps every 
     assert.ok(e instanceof VfioError && e.kind === 'not-found', String(e));
     assert.ok(dev.regions[0]!.read(0, 4) >= 0n, 'the region before it works');
     dev.close();
+  } finally { f.dispose(); }
+});
+
+test('a region and an IRQ the kernel refuses to describe (EINVAL, as vfio-pci for VGA and ERR): marked, the index kept, the error built when read, the same as the checked call gives', () => {
+  const f = fakeVfio();
+  const EINVAL = 22;
+  try {
+    const real = f.libc.on.ioctl!;
+    f.libc.on.ioctl = (fd, req, arg) => {
+      const info = req === VFIO_DEVICE_GET_REGION_INFO || req === VFIO_DEVICE_GET_IRQ_INFO;
+      const index = info ? new DataView(arg!.buffer, arg!.byteOffset).getUint32(8, true) : -1;
+      if ((req === VFIO_DEVICE_GET_REGION_INFO && index === 1) || (req === VFIO_DEVICE_GET_IRQ_INFO && index === 0)) return -EINVAL;
+      return real(fd, req, arg);
+    };
+    const dev = openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'type1' });
+    assert.equal(dev.regions.map((r) => r.ok), [true, false, ...dev.regions.slice(2).map(() => true)], 'region 1 marked, every other index read and in place');
+    assert.equal(dev.regions.map((r) => r.index), dev.regions.map((_, i) => i));
+    assert.equal(dev.irqs.map((q) => q.ok), [false], 'the one IRQ index marked, count 0');
+    assert.is(dev.irqs[0]!.count, 0);
+    for (const [what, n, x] of [['region', 1, dev.regions[1]!.error], ['IRQ', 0, dev.irqs[0]!.error]] as const) {
+      assert.ok(x instanceof VfioError, `${what}: a VfioError`);
+      assert.is(x!.kind, 'syscall', `${what}: a failed syscall`);
+      assert.is(x!.errnoName, 'EINVAL');
+      assert.is(x!.device, EDU);
+      assert.ok(x!.message.includes(`cannot read the info of ${what} ${n}`), x!.message);
+      assert.ok(x!.syscall?.includes(what === 'region' ? 'VFIO_DEVICE_GET_REGION_INFO' : 'VFIO_DEVICE_GET_IRQ_INFO'), String(x!.syscall));
+    }
+    assert.is(dev.regions[1]!.error, dev.regions[1]!.error, 'built once, then the same object');
+    let e: unknown;
+    try { dev.regions[1]!.read32(0); } catch (x) { e = x; }
+    assert.ok(e instanceof VfioError && e.kind === 'not-found' && e.message.includes('EINVAL'), String(e));
+    dev.close();
+    assert.is(f.libc.openFds.size, 0);
   } finally { f.dispose(); }
 });
 
