@@ -143,12 +143,13 @@ export function createSys(libc: Libc): Sys {
     eventfdRead(fd) {
       const r = libc.read(fd, counter, 8);
       if (r === -EAGAIN) return 0n;
-      check('read', r, `of eventfd ${fd}`);
+      if (r < 0) throw syscallError('read', -r, `of eventfd ${fd}`);
       return u64(counter, 0);
     },
     eventfdWrite(fd, value) {
       setU64(counter, 0, value);
-      check('write', libc.write(fd, counter, 8), `of eventfd ${fd}`);
+      const r = libc.write(fd, counter, 8);
+      if (r < 0) throw syscallError('write', -r, `of eventfd ${fd}`);
     },
     epollCreate1: (flags) => check('epoll_create1', libc.epoll_create1(flags)),
     epollCtl: (epfd, op, fd, event) => { check('epoll_ctl', libc.epoll_ctl(epfd, op, fd, event), `of fd ${fd} on epoll fd ${epfd}`); },
