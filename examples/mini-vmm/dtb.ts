@@ -12,6 +12,11 @@ export interface BoardDtbRequest {
   ram: { gpa: bigint; size: bigint };
   gic: { dist: bigint; redist: bigint };
   bootargs?: string;
+  /** The architected timer's node (a Linux guest needs it: it is how arm64 Linux finds the timer's
+   *  PPIs; the bare-metal guests use no timer). */
+  timer?: boolean;
+  /** The initramfs in guest RAM: chosen's linux,initrd-start and linux,initrd-end (exclusive). */
+  initrd?: { start: bigint; end: bigint };
 }
 
 export interface GuestDtbRequest extends BoardDtbRequest {
@@ -25,7 +30,7 @@ export interface GuestDtbRequest extends BoardDtbRequest {
 /** The first phandle guestNodeFor may hand out (its default); the board's are below it. */
 export const FIRST_DEVICE_PHANDLE = 0x1_0000;
 
-/** The board alone: / { psci; cpus { cpu@0 }; memory; intc (the GIC, phandle); chosen }. Returns
+/** The board alone: / { psci; cpus { cpu@0 }; memory; intc (the GIC, phandle); [timer]; chosen }. Returns
  *  the blob and the GIC's phandle (the root's interrupt-parent). */
 export function boardDtb(req: BoardDtbRequest): { dtb: Uint8Array; gicPhandle: number } {
   using b = new FdtBuilder();
@@ -44,8 +49,14 @@ export function boardDtb(req: BoardDtbRequest): { dtb: Uint8Array; gicPhandle: n
     .propString('compatible', 'arm,gic-v3').propU32('#interrupt-cells', 3).propU32('#address-cells', 0).propEmpty('interrupt-controller')
     .propU64('reg', req.gic.dist, GICD_SIZE, req.gic.redist, GICR_SIZE_PER_CPU).propU32('phandle', gic)
     .endNode();
+  if (req.timer) {
+    const GIC_PPI = 1, IRQ_TYPE_LEVEL_HIGH = 4;
+    b.beginNode('timer').propStrings('compatible', ['arm,armv8-timer'])
+      .propU32('interrupts', ...ARCH_TIMER_PPIS.flatMap((ppi) => [GIC_PPI, ppi, IRQ_TYPE_LEVEL_HIGH])).endNode();
+  }
   b.beginNode('chosen');
   if (req.bootargs !== undefined) b.propString('bootargs', req.bootargs);
+  if (req.initrd) b.propU64('linux,initrd-start', req.initrd.start).propU64('linux,initrd-end', req.initrd.end);
   b.endNode();
   b.endNode();
   return { dtb: b.finish(), gicPhandle: gic };
@@ -65,53 +76,21 @@ export function guestDtb(req: GuestDtbRequest): Uint8Array {
 
 // ---- Demonstration 3: a Linux guest (linux.ts) ----
 
-export interface LinuxBoardDtbRequest extends BoardDtbRequest {
-  /** The initramfs in guest RAM: chosen's linux,initrd-start and linux,initrd-end (exclusive). */
-  initrd?: { start: bigint; end: bigint };
-}
+/** What a Linux guest's board adds is optional in BoardDtbRequest (timer, initrd). */
+export type LinuxBoardDtbRequest = BoardDtbRequest;
 
 /** The ARM architected timer's PPIs (secure phys, non-secure phys, virtual, hyp), as QEMU virt
  *  lists them; flags 4 = level-high. KVM's vtimer is PPI 11 (INTID 27), its ptimer PPI 14. */
 export const ARCH_TIMER_PPIS = [13, 14, 11, 10] as const;
 
-/** The board a Linux kernel needs to boot on the mini-vmm: what boardDtb writes, plus the
- *  architected timer (Linux's clocksource and tick; the DT is how the arm64 kernel finds its PPIs)
- *  and the initrd in chosen. No UART node: the console is the pl011 earlycon (bootargs), which needs none. */
+/** The board a Linux kernel needs to boot on the mini-vmm: boardDtb with the architected timer
+ *  (and the initrd in chosen when given). No UART node: the console is the pl011 earlycon
+ *  (bootargs), which needs none. */
 export function linuxBoardDtb(req: LinuxBoardDtbRequest): { dtb: Uint8Array; gicPhandle: number } {
-  using b = new FdtBuilder();
-  const gic = b.allocPhandle();
-  if (gic >= FIRST_DEVICE_PHANDLE) throw new Error(`board phandle ${gic} is not below the device's ${FIRST_DEVICE_PHANDLE}`);
-  b.beginNode('')
-    .propString('compatible', 'linux,dummy-virt').propU32('#address-cells', 2).propU32('#size-cells', 2)
-    .propU32('interrupt-parent', gic);
-  b.beginNode('psci').propStrings('compatible', ['arm,psci-1.0', 'arm,psci-0.2']).propString('method', 'hvc').endNode();
-  b.beginNode('cpus').propU32('#address-cells', 1).propU32('#size-cells', 0)
-    .beginNode('cpu@0').propString('device_type', 'cpu').propString('compatible', 'arm,arm-v8').propU32('reg', 0).propString('enable-method', 'psci').endNode()
-    .endNode();
-  b.beginNode(`memory@${req.ram.gpa.toString(16)}`).propString('device_type', 'memory').propU64('reg', req.ram.gpa, req.ram.size).endNode();
-  b.beginNode(`intc@${req.gic.dist.toString(16)}`)
-    .propString('compatible', 'arm,gic-v3').propU32('#interrupt-cells', 3).propU32('#address-cells', 0).propEmpty('interrupt-controller')
-    .propU64('reg', req.gic.dist, GICD_SIZE, req.gic.redist, GICR_SIZE_PER_CPU).propU32('phandle', gic)
-    .endNode();
-  const GIC_PPI = 1, IRQ_TYPE_LEVEL_HIGH = 4;
-  b.beginNode('timer').propStrings('compatible', ['arm,armv8-timer'])
-    .propU32('interrupts', ...ARCH_TIMER_PPIS.flatMap((ppi) => [GIC_PPI, ppi, IRQ_TYPE_LEVEL_HIGH])).endNode();
-  b.beginNode('chosen');
-  if (req.bootargs !== undefined) b.propString('bootargs', req.bootargs);
-  if (req.initrd) b.propU64('linux,initrd-start', req.initrd.start).propU64('linux,initrd-end', req.initrd.end);
-  b.endNode();
-  b.endNode();
-  return { dtb: b.finish(), gicPhandle: gic };
+  return boardDtb({ ...req, timer: true });
 }
 
-/** The Linux guest's whole tree: linuxBoardDtb, then the device's clocks and platform bus from
- *  guestNodeFor merged under "/" (as guestDtb does for the bare-metal guest). */
-export function linuxGuestDtb(req: GuestDtbRequest & LinuxBoardDtbRequest): Uint8Array {
-  const board = linuxBoardDtb(req);
-  const dev = guestNodeFor({
-    hostDtb: req.hostDtb, deviceName: req.deviceName,
-    placement: { regions: [req.regionGpa], spis: [req.spi] }, irqFlags: [req.irqFlags],
-    bus: req.bus, interruptParent: board.gicPhandle, firstPhandle: FIRST_DEVICE_PHANDLE,
-  });
-  return mergeFdt(board.dtb, dev.dtb, '/');
+/** The Linux guest's whole tree: guestDtb over linuxBoardDtb's board. */
+export function linuxGuestDtb(req: GuestDtbRequest): Uint8Array {
+  return guestDtb({ ...req, timer: true });
 }
