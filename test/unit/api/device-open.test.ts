@@ -8,7 +8,7 @@ import { openDevice } from '../../../src/device/device';
 import { openIommuObjects } from '../../../src/device/iommu';
 import { VfioError } from '../../../src/errors';
 import { VFIO_NOIOMMU_IOMMU, VFIO_SET_IOMMU, VFIO_GROUP_GET_DEVICE_FD } from '../../../shim/ioctl';
-import { fakeVfio, type FakeVfio } from './fake-vfio';
+import { fakeVfio, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
 
 const EPERM = 1, ENODEV = 19, EINVAL = 22, EBUSY = 16, EACCES = 13;
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
@@ -38,7 +38,7 @@ test('noiommu open: container checks, group status, set container, SET_IOMMU, de
   const setIommu = f.libc.log.find((e) => e.method === 'ioctlValue' && e.args[1] === VFIO_SET_IOMMU)!;
   assert.is(setIommu.args[2], VFIO_NOIOMMU_IOMMU);
   dev.close();
-  assert.equal(f.trace().slice(-4), ['close 500', 'ioctl VFIO_GROUP_UNSET_CONTAINER', 'close 101', 'close 100'], 'device fd, then group (unset, close), then container');
+  assert.equal(f.trace().slice(-4), [`close ${FIRST_DEVICE_FD}`, 'ioctl VFIO_GROUP_UNSET_CONTAINER', 'close 101', 'close 100'], 'device fd, then group (unset, close), then container');
   assert.is(f.libc.openFds.size, 0);
   assert.equal(openIommuObjects(f.sys), { containers: 0, groups: 0, iommufd: 0 });
 }));

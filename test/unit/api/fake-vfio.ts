@@ -9,6 +9,10 @@ import {
   VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_IOMMU_UNMAP_DMA, ioctlName,
 } from '../../../shim/ioctl';
 
+/** The first device fd the fake hands out: far above the fake libc's own fds (from 100, one per
+ *  open), so that a long loop of opens and closes never makes the two ranges meet. */
+export const FIRST_DEVICE_FD = 100_000;
+
 export interface FakeVfio {
   libc: FakeLibc;
   sys: Sys;
@@ -46,7 +50,7 @@ export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[] } 
     },
     dispose: s.dispose,
   };
-  let nextDeviceFd = 500;
+  let nextDeviceFd = FIRST_DEVICE_FD;
   const deviceNames = new Map<number, string>();
   libc.on.ioctlValue = (_fd, request, value) => {
     if (request === VFIO_CHECK_EXTENSION) return f.extensions.get(Number(value)) ?? 1;
