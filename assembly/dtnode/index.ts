@@ -41,6 +41,7 @@ import { BUILDER_XGMAC, BUILDER_XGBE, builderOf, xgbeCheck, xgbeEmit } from "./b
 import {
   emitTo, emitStatus, beginBytes, beginUnit, end, prop, propCopy, propWord, propEmpty, putCells, fitsCells,
 } from "./emit";
+import { VFIO_IRQ_INFO_AUTOMASKED } from "../vfio/uapi";
 
 /** Interrupt lines of one device: vfio-platform devices have a handful (xgbe has 7). */
 const MAX_IRQS: i32 = 64;
@@ -54,7 +55,6 @@ const MAX_OUT_STRINGS: u32 = 2048;
 const MEASURE_CAP: u32 = FDT_HEADER_SIZE + FDT_RESERVE_ENTRY_SIZE + MAX_OUT_STRUCT + MAX_OUT_STRINGS;
 const MEASURE = memory.data(<i32>MEASURE_CAP, 8);
 
-const VFIO_IRQ_INFO_AUTOMASKED: u32 = 1 << 2;
 const GIC_SPI: u32 = 0;
 const IRQ_TYPE_EDGE_RISING: u32 = 1;
 const IRQ_TYPE_LEVEL_HIGH: u32 = 4;

@@ -22,6 +22,7 @@ import { MAX_WRITERS } from "../fdt/writer";
 import { scratchBase, SCRATCH_SIZE, st8, st32le, st64le, getResult } from "../mem";
 import { ERR_INTERNAL, ERR_NO_SPACE } from "../status";
 import { DTNODE_ERR_BAD_DTB } from "../dtnode/status";
+import { VFIO_IRQ_INFO_AUTOMASKED } from "../vfio/uapi";
 
 /** Regions and IRQ lines a request gives at most (the generator allows 32 and 64). */
 const FUZZ_REGS: u32 = 8;
@@ -40,7 +41,6 @@ const PATHS: StaticArray<string> = [
   "/platform-bus@c000000/x",
 ];
 const DEVICE_NAME = "9010000.pl031";
-const VFIO_IRQ_INFO_AUTOMASKED: u32 = 4;
 
 function ascii(off: usize, s: string): usize {
   const p = scratchBase() + off;

@@ -87,6 +87,7 @@ import {
   IRQ_ERR_WIRED, IRQ_ERR_NOT_WIRED, IRQ_ERR_LINE_BUSY, IRQ_ERR_NO_TIMER, IRQ_ERR_WRONG_KIND,
   IRQ_ERR_INTX_OFF,
 } from "./status";
+import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE } from "../vfio/uapi";
 
 /** Machines that can exist at once. One per passed-through device; QEMU's virt board gives its
  *  platform bus 64 SPIs (PLATFORM_BUS_NUM_IRQS), so at most 64 IRQ-using platform devices, and a
@@ -106,11 +107,6 @@ export const DEFAULT_TIMEOUT_NS: u64 = 1_100_000_000;
 export const PCI_MSI_MAX_VECTORS: u32 = 32;
 export const PCI_MSIX_MAX_VECTORS: u32 = 2048;
 
-// VFIO uapi (include/uapi/linux/vfio.h, struct vfio_irq_info.flags)
-export const VFIO_IRQ_INFO_EVENTFD: u32 = 1 << 0;
-export const VFIO_IRQ_INFO_MASKABLE: u32 = 1 << 1;
-export const VFIO_IRQ_INFO_AUTOMASKED: u32 = 1 << 2;
-export const VFIO_IRQ_INFO_NORESIZE: u32 = 1 << 3;
 // VFIO PCI IRQ indexes
 export const VFIO_PCI_INTX_IRQ_INDEX: i32 = 0;
 export const VFIO_PCI_MSI_IRQ_INDEX: i32 = 1;

@@ -26,9 +26,7 @@ import {
   REGION_ERR_AREAS_OVERLAP, REGION_ERR_HOLE_OUTSIDE,
 } from "./status";
 
-const VFIO_REGION_INFO_FLAG_READ: u32 = 1 << 0;
-const VFIO_REGION_INFO_FLAG_WRITE: u32 = 1 << 1;
-const VFIO_REGION_INFO_FLAG_MMAP: u32 = 1 << 2;
+import { VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE } from "../vfio/uapi";
 
 /** Tables open at once: one per passed-through device, with room for several VMs in a process. */
 const MAX_TABLES: i32 = 16;

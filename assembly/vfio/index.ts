@@ -34,7 +34,6 @@ import {
 
 // --- uapi constants (include/uapi/linux/vfio.h) ---
 const VFIO_DEVICE_FLAGS_CAPS: u32 = 1 << 7;          // vfio_device_info.flags
-const VFIO_REGION_INFO_FLAG_CAPS: u32 = 1 << 3;      // vfio_region_info.flags
 const VFIO_IOMMU_INFO_CAPS: u32 = 1 << 1;            // vfio_iommu_type1_info.flags
 const VFIO_REGION_INFO_CAP_SPARSE_MMAP: u32 = 1;
 const VFIO_REGION_INFO_CAP_TYPE: u32 = 2;
@@ -87,6 +86,7 @@ const DMA_MAP_SIZE: u32 = 32;
 const DMA_UNMAP_SIZE: u32 = 24;
 
 import { MAX_REGIONS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_SPARSE_AREAS, MAX_IOVA_RANGES } from "./bounds";
+import { VFIO_REGION_INFO_FLAG_CAPS } from "./uapi";
 
 const U64_MAX: u64 = 0xffff_ffff_ffff_ffff;
 
