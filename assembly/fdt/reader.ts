@@ -135,6 +135,16 @@ export let NAMELEN: u32 = 0;
 export let DATA: u32 = 0;
 export let DATALEN: u32 = 0;
 
+/** Where a name starting at p ends: the offset of its NUL, searched below end and within
+ *  FDT_MAX_NAME bytes; NO_NUL when there is none there. */
+const NO_NUL: u32 = 0xffff_ffff;
+function nulWithin(p: u32, end: u32): u32 {
+  let lim = end;
+  if (lim - p > FDT_MAX_NAME) lim = p + FDT_MAX_NAME;
+  for (let q = p; q < lim; q++) if (ld8(B + q) == 0) return q;
+  return NO_NUL;
+}
+
 /** Decodes the token at off; OK, or a status with FAULT = off. Every byte read is inside the
  *  structure or strings block of the open blob. NEXT > off always, so walks terminate. */
 export function token(off: u32): i32 {
@@ -142,14 +152,8 @@ export function token(off: u32): i32 {
   TOK = ld32be(B + off);
   const p = off + 4;
   if (TOK == FDT_BEGIN_NODE) {
-    let lim = S1;
-    if (lim - p > FDT_MAX_NAME) lim = p + FDT_MAX_NAME;
-    let q = p;
-    while (true) {
-      if (q >= lim) return fault(off, FDT_ERR_BAD_NAME);
-      if (ld8(B + q) == 0) break;
-      q++;
-    }
+    const q = nulWithin(p, S1);
+    if (q == NO_NUL) return fault(off, FDT_ERR_BAD_NAME);
     NAME = p; NAMELEN = q - p;
     NEXT = (q + 4) & ~3;   // past the NUL, aligned up
     return OK;
@@ -162,14 +166,8 @@ export function token(off: u32): i32 {
     if (dl > S1 - d) return fault(off, FDT_ERR_BAD_PROP);
     if (no >= T1 - T0) return fault(off, FDT_ERR_BAD_STRING);
     const n0 = T0 + no;
-    let lim = T1;
-    if (lim - n0 > FDT_MAX_NAME) lim = n0 + FDT_MAX_NAME;
-    let q = n0;
-    while (true) {
-      if (q >= lim) return fault(off, FDT_ERR_BAD_STRING);
-      if (ld8(B + q) == 0) break;
-      q++;
-    }
+    const q = nulWithin(n0, T1);
+    if (q == NO_NUL) return fault(off, FDT_ERR_BAD_STRING);
     NAME = n0; NAMELEN = q - n0; DATA = d; DATALEN = dl;
     NEXT = (d + dl + 3) & ~3;
     return OK;

@@ -56,22 +56,22 @@ export function fdt_sw_prop_u64(h: i32, np: usize, nl: usize, x: u64): i32 {
 }
 /** A property of n u32 cells read little-endian from cp (4n bytes in scratch), written big-endian. */
 export function fdt_sw_prop_cells(h: i32, np: usize, nl: usize, cp: usize, n: u32): i32 {
-  if (n > 0x3fff_ffff || !inScratch(cp, <usize>n * 4)) return ERR_BAD_ARG;
-  const v = propBegin(h, np, nl, n * 4);
-  if (v < 0) return v;
-  const o = bufferPtr(h) + <usize>v;
-  for (let i: u32 = 0; i < n; i++) st32be(o + i * 4, ld32le(cp + i * 4));
-  propEnd(h, np, nl, <u32>v, n * 4);
-  return OK;
+  return propArray(h, np, nl, cp, n, 4);
 }
 /** A property of n u64 values read little-endian from cp (8n bytes), each written as two cells. */
 export function fdt_sw_prop_cells64(h: i32, np: usize, nl: usize, cp: usize, n: u32): i32 {
-  if (n > 0x1fff_ffff || !inScratch(cp, <usize>n * 8)) return ERR_BAD_ARG;
-  const v = propBegin(h, np, nl, n * 8);
+  return propArray(h, np, nl, cp, n, 8);
+}
+/** n little-endian values of `width` bytes (4 or 8) from cp, written big-endian; the byte count
+ *  must fit a u32 (n below 2^32 / width). */
+function propArray(h: i32, np: usize, nl: usize, cp: usize, n: u32, width: u32): i32 {
+  if (n > 0xffff_ffff / width || !inScratch(cp, <usize>n * width)) return ERR_BAD_ARG;
+  const v = propBegin(h, np, nl, n * width);
   if (v < 0) return v;
   const o = bufferPtr(h) + <usize>v;
-  for (let i: u32 = 0; i < n; i++) st64be(o + i * 8, ld64le(cp + i * 8));
-  propEnd(h, np, nl, <u32>v, n * 8);
+  if (width == 4) for (let i: u32 = 0; i < n; i++) st32be(o + i * 4, ld32le(cp + i * 4));
+  else for (let i: u32 = 0; i < n; i++) st64be(o + i * 8, ld64le(cp + i * 8));
+  propEnd(h, np, nl, <u32>v, n * width);
   return OK;
 }
 /** A string property: the bytes (sp, sl), which may not hold NUL, plus a NUL.
