@@ -19,8 +19,13 @@ export function processSys(): Sys {
  *  when we have nothing better). Non-VfioErrors pass through untouched. */
 export function withContext(e: unknown, device: string, extra: { hint?: string; kind?: VfioErrorKind; message?: string } = {}): never {
   if (!(e instanceof VfioError)) throw e;
+  throw contextError(e, device, extra);
+}
+
+/** `e` with the device's context, as withContext throws it. */
+export function contextError(e: VfioError, device: string, extra: { hint?: string; kind?: VfioErrorKind; message?: string } = {}): VfioError {
   const message = (extra.message ? `${extra.message}: ` : '') + stripDevice(e, device);
-  throw new VfioError({
+  return new VfioError({
     kind: extra.kind ?? e.kind, message, device, hint: extra.hint ?? e.hint, errno: e.errno, errnoName: e.errnoName,
     syscall: e.syscall, status: e.status, statusName: e.statusName, offset: e.offset, cause: e,
   });

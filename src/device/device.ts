@@ -21,7 +21,7 @@ import type { Mapping } from '../mapping';
 import { argszFits, syscallError, type Sys } from '../../shim/sys';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
 import * as vfio from '../../shim/vfio';
-import { closedError, ctx, processSys, systemPageSize, Teardown } from './context';
+import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } from './context';
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
 import { RegionTable } from '../region/index';
@@ -106,10 +106,7 @@ class Refused {
   constructor(readonly errno: number) {}
   error(device: string, call: string, fd: number, message: string): () => VfioError {
     const errno = this.errno;
-    return () => {
-      try { ctx(device, () => { throw syscallError(call, errno, `on fd ${fd}`); }, { message }); } catch (e) { return e as VfioError; }
-      throw new Error('unreachable: ctx rethrows');
-    };
+    return () => contextError(syscallError(call, errno, `on fd ${fd}`), device, { message });
   }
 }
 
