@@ -12,6 +12,8 @@ export { guestNodeFor, hostNodeOfDevice } from './dtnode';
 export type { GuestNodeRequest, GuestNode } from './dtnode';
 export { IrqMachine } from './irq/machine';
 export { IrqDispatcher } from './irq/dispatcher';
+export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter';
+export type { IrqFired } from './irq/waiter';
 export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './pci/config';
 export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config';
 export {

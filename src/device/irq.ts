@@ -1,6 +1,7 @@
 // The IRQs of an open device, two ways to take them:
 // - direct: `device.irqs[i].onTrigger(handler)`: an eventfd as the index's trigger, watched by
 //   the process's one IrqDispatcher; mask()/unmask()/disable() are the VFIO_DEVICE_SET_IRQS calls.
+//   `triggerEventfd()` is the same trigger left unwatched, for an IRQ thread (IrqWaiter).
 // - routed: `device.routeIrqs({ setLine, onMmap })`: the core's IRQ state machine (IrqMachine)
 //   decides, this file carries out its actions (assert/deassert the guest line through the VMM's
 //   callback, tell the VMM to disable/enable direct MMIO, Node timers, VFIO mask/unmask/trigger,
@@ -77,7 +78,7 @@ export class DeviceIrq {
   get level(): boolean { return (this.flags & VFIO_IRQ_INFO_AUTOMASKED) !== 0; }
   get maskable(): boolean { return (this.flags & VFIO_IRQ_INFO_MASKABLE) !== 0; }
   get eventfdCapable(): boolean { return (this.flags & VFIO_IRQ_INFO_EVENTFD) !== 0; }
-  /** The trigger eventfd while onTrigger is active, else undefined. */
+  /** The trigger eventfd while onTrigger or triggerEventfd is active, else undefined. */
   get eventfd(): number | undefined { return this.#efd >= 0 ? this.#efd : undefined; }
 
   /**
@@ -87,7 +88,18 @@ export class DeviceIrq {
    * each delivery until unmask(). Replaces an earlier handler. Throws 'not-supported' for an
    * index without VFIO_IRQ_INFO_EVENTFD, 'bad-state' while routeIrqs() owns it.
    */
-  onTrigger(handler: IrqHandler): void {
+  onTrigger(handler: IrqHandler): void { this.#arm(handler); }
+
+  /**
+   * Sets an eventfd as the trigger of vector 0, as onTrigger does, but watches it nowhere and
+   * returns it: for an IRQ thread of the VMM's own (an IrqWaiter in a worker_threads Worker,
+   * which wakes faster than the main thread's event loop). The fd is a process-wide number that
+   * any thread can wait on; it stays this index's until disable() (or the device's close()),
+   * which closes it: remove it from the waiter first. Same errors as onTrigger.
+   */
+  triggerEventfd(): number { return this.#arm(null); }
+
+  #arm(handler: IrqHandler | null): number {
     this.#owner.liveFd();
     if (this.routed) throw new VfioError({ kind: 'bad-state', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) is routed through the IRQ machine`, hint: 'close the routing first' });
     if (!this.ok) throw new VfioError({ kind: 'not-found', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) could not be read from the kernel: ${this.error!.message}`, hint: 'this index is unusable; the others are fine' });
@@ -96,12 +108,13 @@ export class DeviceIrq {
     const efd = newEventfd(this.#owner);
     try {
       setIrqs(this.#owner, { index: this.index, action: 'trigger', fds: [efd] }, 'set the eventfd trigger of');
-      dispatcherFor(this.#owner.sys).add(efd, handler, `${this.#owner.name} IRQ ${this.index}`);
+      if (handler) dispatcherFor(this.#owner.sys).add(efd, handler, `${this.#owner.name} IRQ ${this.index}`);
     } catch (e) {
       try { this.#owner.sys.close(efd); } catch { /* report the first error */ }
       throw e;
     }
     this.#efd = efd;
+    return efd;
   }
 
   /** VFIO_IRQ_SET_ACTION_MASK of vector 0. */

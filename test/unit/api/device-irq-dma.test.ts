@@ -63,6 +63,34 @@ test('onTrigger: an eventfd becomes the trigger and is watched; disable() sends 
   assert.is(f.libc.openFds.size, 0);
 }));
 
+test('triggerEventfd: the same trigger, watched by nobody (for an IrqWaiter thread); disable() and close() close it', withFake((f) => {
+  const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
+  const watches = (): number => f.libc.log.filter((e) => e.method === 'watchReadable').length;
+  const watchesBefore = watches();
+  const efd = dev.irqs[0]!.triggerEventfd();
+  assert.is(dev.irqs[0]!.eventfd, efd);
+  assert.equal(irqSets(f).at(-1), { flags: DATA_EVENTFD | TRIGGER, index: 0, start: 0, count: 1, fds: [efd] });
+  assert.is(watches(), watchesBefore, 'not watched on the event loop');
+  const before = f.libc.log.length;
+  dev.irqs[0]!.disable();
+  assert.equal(f.libc.log.slice(before).map((e) => e.method === 'ioctl' ? 'SET_IRQS' : e.method), ['SET_IRQS', 'close'], 'disabled in the kernel, then closed');
+  assert.ok(!f.libc.openFds.has(efd));
+  const again = dev.irqs[0]!.triggerEventfd();
+  const last0 = dev.irqs[0]!.triggerEventfd(); // a second call replaces the first trigger
+  assert.ok(!f.libc.openFds.has(again), 'the replaced eventfd was closed');
+  assert.is(dev.irqs[0]!.eventfd, last0);
+  const last = dev.irqs[0]!.eventfd!;
+  dev.close();
+  const t = f.trace();
+  assert.ok(t.indexOf(`close ${last}`) < t.indexOf(`close ${FIRST_DEVICE_FD}`), t.join(' | '));
+  assert.is(f.libc.openFds.size, 0);
+  const routedDev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
+  routedDev.routeIrqs({ setLine: () => {}, onMmap: () => {} });
+  assert.is(caught(() => routedDev.irqs[0]!.triggerEventfd()).kind, 'bad-state', 'a routed index gives no eventfd away');
+  routedDev.close();
+  assert.is(f.libc.openFds.size, 0);
+}));
+
 test('close() with a handler still set disables the IRQ and closes its eventfd before the device fd', withFake((f) => {
   const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
   dev.irqs[0]!.onTrigger(() => {});
