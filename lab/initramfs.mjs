@@ -65,7 +65,11 @@ async function project(out, log, kernel) {
   // The mini-vmm's guest images (build/guest/*.bin), imported by its lab test through the .bin loader.
   if (existsSync(join(root, 'examples/mini-vmm/guest/build.mjs'))) sh('node', [join(root, 'examples/mini-vmm/guest/build.mjs')], { cwd: root });
   const testDir = join(root, 'test/lab');
-  const tests = existsSync(testDir) ? readdirSync(testDir).filter((f) => f.endsWith('.test.ts')).map((f) => join(testDir, f)) : [];
+  // LAB_TESTS=name,name (parts of file names) builds only those into the image: one file's turn
+  // without the whole suite's (the image's hash covers the choice, so the next full run rebuilds).
+  const only = (process.env.LAB_TESTS ?? '').split(',').filter(Boolean);
+  const tests = existsSync(testDir) ? readdirSync(testDir).filter((f) => f.endsWith('.test.ts') && (only.length === 0 || only.some((o) => f.includes(o)))).map((f) => join(testDir, f)) : [];
+  if (only.length) log(`lab: [initramfs] LAB_TESTS=${only.join(',')}: ${tests.length} test file(s) only`);
   if (tests.length) await esbuild.build({ entryPoints: tests, outdir: join(out, 'opt/vfiokit/test/lab'), bundle: true, platform: 'node', format: 'esm',
     target: 'node20', outExtension: { '.js': '.mjs' }, external: ['koffi'], loader: { '.wasm': 'binary', '.bin': 'binary' }, logLevel: 'silent' });
   // The lab benchmarks, only for the boot bench/lab.mjs makes (it builds build/bench-lab/ and sets
