@@ -40,6 +40,8 @@ if (!isMainThread) {
       let armedAt = 0n;
       const arm = (): void => { m.write32(ICR, 1); m.write32(MR, m.read32(DR) + 1); m.write32(IMSC, 1); armedAt = process.hrtime.bigint(); };
       const w = worker = new Worker(new URL(import.meta.url), { workerData: { fd: efd } });
+      // Listened for from the start: 'exit' can come in the same turn as the last message.
+      const exited = new Promise((r) => w.once('exit', r));
       await new Promise<void>((resolve, reject) => {
         const limit = setTimeout(() => reject(new Error(`no alarm within ${ALARM_LIMIT_MS} ms (got ${got.length})`)), ALARM_LIMIT_MS * ROUNDS);
         w.on('error', reject);
@@ -55,7 +57,7 @@ if (!isMainThread) {
           else IrqWaiter.wake(wakeFd);
         });
       });
-      await new Promise((r) => w.once('exit', r));
+      await exited;
       worker = undefined;
       console.log(`IRQ thread: alarms after ${got.map((g) => g.ms.toFixed(0)).join(', ')} ms`);
     } finally {

@@ -128,6 +128,8 @@ function mainTests(): void {
     const before = countFds();
     const a = efd(), b = efd();
     const worker = new Worker(new URL(import.meta.url), { workerData: { fds: [a, b] } });
+    // Listened for from the start: 'exit' can come in the same turn as the last message.
+    const exited = new Promise((r) => worker.once('exit', r));
     const got: { key: number; count: bigint }[] = [];
     try {
       const done = new Promise<void>((resolve, reject) => {
@@ -141,7 +143,7 @@ function mainTests(): void {
         });
       });
       await done;
-      await new Promise((r) => worker.once('exit', r));
+      await exited;
     } finally { sys.close(a); sys.close(b); }
     assert.equal(got, [{ key: 10, count: 2n }, { key: 11, count: 7n }]);
     assert.is(countFds(), before, 'the worker closed its epoll fd and wake eventfd');
