@@ -53,6 +53,31 @@ function workerMain({ mode, fd, n }) {
     parentPort.postMessage({ lat });
     return;
   }
+  if (mode === 'bare-epoll' || mode === 'bare-read') {
+    // The floors of IrqWaiter: raw koffi calls, no vfiokit code. bare-read blocks in read() on
+    // a blocking eventfd (one fd only, as C does); bare-epoll in epoll_wait, then read().
+    const koffiLibc = koffi.load('libc.so.6');
+    const read = koffiLibc.func('intptr_t read(int, _Out_ uint8_t *buf, size_t)');
+    const epollWait = koffiLibc.func('int epoll_wait(int, _Out_ uint8_t *evs, int, int)');
+    const buf = new Uint8Array(8), value = new BigUint64Array(buf.buffer);
+    let ep = -1;
+    const evs = new Uint8Array(16 * 8);
+    if (mode === 'bare-epoll') {
+      ep = sys.epollCreate1(0);
+      const ev = new Uint8Array(16); new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
+      sys.epollCtl(ep, EPOLL_CTL_ADD, fd, ev);
+    }
+    parentPort.postMessage({ ready: true });
+    const lat = [];
+    for (let signalled = 0; signalled < n;) {
+      if (ep >= 0 && epollWait(ep, evs, 8, 1000) < 1) continue;
+      if (read(fd, buf, 8) !== 8) continue;
+      signalled += account(lat, value[0], process.hrtime.bigint());
+    }
+    if (ep >= 0) sys.close(ep);
+    parentPort.postMessage({ lat });
+    return;
+  }
   // 'relay': blocked in epoll_wait, the counter posted to the main thread.
   const ep = sys.epollCreate1(0);
   const ev = new Uint8Array(16); const dv = new DataView(ev.buffer);
@@ -112,7 +137,7 @@ async function main() {
   /** A worker way: the worker reports ready, then the writer starts; it ends with its samples. */
   function onWorker(name, mode) {
     return new Promise((resolve, reject) => {
-      const fd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      const fd = sys.eventfd(0, (mode === 'bare-read' ? 0 : EFD_NONBLOCK) | EFD_CLOEXEC);
       const w = new Worker(new URL(import.meta.url), { workerData: { mode, fd, n: N } });
       const lat = [];
       let signalled = 0;
@@ -148,12 +173,16 @@ async function main() {
   const results = [{ name: 'c-two-threads', ...JSON.parse(execFileSync(cc, [String(N), String(GAP_US)], { encoding: 'utf8' })) }];
   results.push(await onWorker('vfiokit IrqWaiter (IRQ thread)', 'waiter'));
   results.push(await onMain('vfiokit IrqDispatcher (main loop)', viaDispatcher));
-  results.push(await onMain('koffi.node.poll', viaPoll));
-  results.push(await onMain('epoll_wait.async', viaEpollAsync));
-  results.push(await onWorker('worker+epoll, handler on main', 'relay'));
+  // Without vfiokit's API: the floors and the alternatives the dispatcher was chosen among.
+  const diagnostics = [];
+  diagnostics.push(await onWorker('worker: koffi read() (floor of a thread)', 'bare-read'));
+  diagnostics.push(await onWorker('worker: koffi epoll_wait + read (floor of IrqWaiter)', 'bare-epoll'));
+  diagnostics.push(await onMain('koffi.node.poll (floor of the dispatcher)', viaPoll));
+  diagnostics.push(await onMain('epoll_wait.async', viaEpollAsync));
+  diagnostics.push(await onWorker('worker+epoll, handler on main', 'relay'));
   writeResults('irq-dispatch', {
     what: 'IRQ wake-up: eventfd signalled -> handler runs (median; p99 in json)',
-    reference: 'C, two threads, one hop on an eventfd', goal: 2.0, results,
+    reference: 'C, two threads, one hop on an eventfd', goal: 2.0, results, diagnostics,
     note: `${N} signals about ${GAP_US} us apart from one C writer thread for every way (bench/native/eventfd_writer.c); IrqWaiter is the IRQ-thread path, IrqDispatcher the main-loop one (docs/DESIGN.md)`,
   });
   process.exit(0);

@@ -9,7 +9,7 @@
 import { VfioError } from '../errors';
 import type { Sys } from '../../shim/sys';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_DATA_OFFSET, EPOLLIN, SIZEOF_EPOLL_EVENT } from '../../shim/libc';
-import { EINTR, errnoEntry } from '../../shim/errno';
+import { EAGAIN, EINTR, errnoEntry } from '../../shim/errno';
 import { setU32, u32 } from '../../shim/bytes';
 import { processSys } from '../device/context';
 import { syscallError } from '../../shim/sys';
@@ -35,6 +35,9 @@ export class IrqWaiter {
   #keys = new Map<number, number>();
   #events = new Uint8Array(SIZEOF_EPOLL_EVENT * IRQ_WAITER_MAX_EVENTS);
   #ev = new Uint8Array(SIZEOF_EPOLL_EVENT);
+  // The eventfd counter is a native-endian u64: one BigUint64Array read makes it a bigint.
+  #counterBytes = new Uint8Array(8);
+  #counter = new BigUint64Array(this.#counterBytes.buffer);
   #fired: IrqFired[] = [];
   #firedPool: IrqFired[] = [];
 
@@ -94,11 +97,16 @@ export class IrqWaiter {
     if (n < 0) throw syscallError('epoll_wait', -n, `on epoll fd ${this.#epfd}`);
     for (let i = 0; i < n; i++) {
       const fd = u32(this.#events, i * SIZEOF_EPOLL_EVENT + EPOLL_EVENT_DATA_OFFSET);
-      if (fd === this.wakeFd) { this.#sys.eventfdRead(fd); this.woken = true; continue; }
-      const key = this.#keys.get(fd);
+      const wake = fd === this.wakeFd;
+      const key = wake ? 0 : this.#keys.get(fd);
       if (key === undefined) continue; // removed by an earlier entry's owner
-      const count = this.#sys.eventfdRead(fd);
-      if (count === 0n) continue; // another reader took it
+      const r = this.#sys.libc.read(fd, this.#counterBytes, 8);
+      if (r !== 8) {
+        if (r === -EAGAIN) continue; // another reader took it
+        throw syscallError('read', -r, `of eventfd ${fd}`);
+      }
+      if (wake) { this.woken = true; continue; }
+      const count = this.#counter[0]!;
       const f = this.#firedPool[fired.length] ??= { key: 0, fd: 0, count: 0n };
       f.key = key; f.fd = fd; f.count = count;
       fired.push(f);
