@@ -34,6 +34,7 @@ export const ERRNO_TABLE: readonly ErrnoEntry[] = Object.freeze([
   { errno: 25, name: 'ENOTTY', text: 'inappropriate ioctl for device', kind: 'not-supported', hint: 'the fd is not of the kind this ioctl is for, or this kernel lacks the feature' },
   { errno: 28, name: 'ENOSPC', text: 'no space left on device', kind: 'no-space', hint: 'an address space or a table in the kernel is full' },
   { errno: 38, name: 'ENOSYS', text: 'function not implemented', kind: 'not-supported', hint: 'this kernel lacks the system call' },
+  { errno: 90, name: 'EMSGSIZE', text: 'message too long', kind: 'no-space', hint: 'the output array passed to the kernel is too small; query again with the count it wrote back' },
   { errno: 95, name: 'EOPNOTSUPP', text: 'operation not supported', kind: 'not-supported', hint: 'the kernel or the device lacks the feature' },
   { errno: 110, name: 'ETIMEDOUT', text: 'connection timed out', kind: 'syscall' },
 ]);
@@ -46,4 +47,4 @@ export function errnoEntry(errno: number): ErrnoEntry {
 }
 
 /** Numbers the shim itself compares against. */
-export const EAGAIN = 11, EINTR = 4;
+export const EAGAIN = 11, EINTR = 4, EMSGSIZE = 90;

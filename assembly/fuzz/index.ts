@@ -6,6 +6,7 @@ export { fuzz_irq } from "./irq";
 export { fuzz_place } from "./place";
 export { fuzz_pci } from "./pci";
 export { fuzz_vfio } from "./vfio";
+export { fuzz_ioas } from "./ioas";
 export { fuzz_fdt } from "./fdt";
 export { fuzz_fdt_merge } from "./fdt";
 export { fuzz_dtnode } from "./dtnode";

@@ -12,7 +12,11 @@ export const MAX_IRQS: u32 = 2048;
 /** Sparse mmap areas per region: vfio-pci makes at most 2 (around the MSI-X table); mdev vendor
  *  drivers a handful. 32 leaves room and bounds the region table's static storage. */
 export const MAX_SPARSE_AREAS: u32 = 32;
-/** IOVA ranges of a type1 container: the valid IOVA space minus reserved regions (MSI window,
- *  RMRRs, PCI holes) of every group; real lists have a few entries. */
+/** IOVA ranges of a type1 container or an iommufd IOAS: the valid IOVA space minus reserved
+ *  regions (MSI window, RMRRs, PCI holes) of every group or attached device; real lists have a few
+ *  entries. */
 export const MAX_IOVA_RANGES: u32 = 1024;
+/** iommufd's out_iova_alignment: the uapi says it "cannot be higher than the system PAGE_SIZE",
+ *  and the largest PAGE_SIZE Linux builds with is 256 KiB (hexagon, powerpc 44x). */
+export const MAX_IOVA_ALIGNMENT: u64 = 256 * 1024;
 

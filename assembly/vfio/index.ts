@@ -4,7 +4,8 @@
 // Strict decoders of what the kernel's VFIO ioctls answer (struct vfio_device_info,
 // vfio_region_info, vfio_irq_info, vfio_iommu_type1_info and their capability chains) and
 // encoders of the request structs (vfio_irq_set, vfio_iommu_type1_dma_map / dma_unmap, and
-// iommufd's iommu_ioas_map / iommu_ioas_unmap). Layouts are those of include/uapi/linux/vfio.h
+// iommufd's iommu_ioas_map / iommu_ioas_unmap), and iommufd's IOMMU_IOAS_IOVA_RANGES both ways
+// (request encoder, reply decoder). Layouts are those of include/uapi/linux/vfio.h
 // and iommufd.h; test/unit/vfio/layout.c and iommufd.c pin them against the headers.
 //
 // QEMU and rust-vmm follow a chain's `next` blindly. Here every reply is distrusted:
@@ -29,7 +30,7 @@ import {
   VFIO_NEED_ARGSZ, VFIO_ERR_ARGSZ_SMALL, VFIO_ERR_SHORT_BUFFER, VFIO_ERR_CHAIN_LOOP,
   VFIO_ERR_CHAIN_OUT_OF_BUFFER, VFIO_ERR_CAP_TRUNCATED, VFIO_ERR_CAP_DUPLICATE, VFIO_ERR_TOO_MANY,
   VFIO_ERR_AREA_OUT_OF_REGION, VFIO_ERR_AREAS_OVERLAP, VFIO_ERR_AREAS_UNSORTED,
-  VFIO_ERR_RANGE_INVERTED, VFIO_ERR_INDEX_MISMATCH,
+  VFIO_ERR_RANGE_INVERTED, VFIO_ERR_INDEX_MISMATCH, VFIO_ERR_BAD_ALIGNMENT,
 } from "./status";
 
 // --- uapi constants (include/uapi/linux/vfio.h) ---
@@ -85,7 +86,7 @@ const DMA_MAP_SIZE: u32 = 32;
 /** vfio_iommu_type1_dma_unmap: argsz @0, flags @4, iova @8, size @16. */
 const DMA_UNMAP_SIZE: u32 = 24;
 
-import { MAX_REGIONS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_SPARSE_AREAS, MAX_IOVA_RANGES } from "./bounds";
+import { MAX_REGIONS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_SPARSE_AREAS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT } from "./bounds";
 import { VFIO_REGION_INFO_FLAG_CAPS } from "./uapi";
 
 const U64_MAX: u64 = 0xffff_ffff_ffff_ffff;
@@ -417,11 +418,71 @@ export function vfio_ioas_unmap_encode(out: usize, cap: u32, ioasId: u32, iova: 
   return <i32>IOAS_UNMAP_SIZE;
 }
 
+/** struct iommu_ioas_iova_ranges: size @0, ioas_id @4, num_iovas @8, __reserved @12,
+ *  allowed_iovas @16 (a user pointer to struct iommu_iova_range[num_iovas]), out_iova_alignment @24. */
+const IOAS_IOVA_RANGES_SIZE: u32 = 32;
+/** struct iommu_iova_range: start @0, last @8 (inclusive). */
+const IOMMU_IOVA_RANGE: u32 = 16;
+
+/** Encodes a struct iommu_ioas_iova_ranges (32 bytes) for IOMMU_IOAS_IOVA_RANGES: room for
+ *  `numIovas` ranges at the user address `allowedIovas` (0 with numIovas 0: the first of the two
+ *  steps, which only asks how many there are). Returns 32. Statuses: ERR_BAD_ARG (out outside
+ *  scratch; numIovas > 0 with allowedIovas 0), VFIO_ERR_TOO_MANY (numIovas > MAX_IOVA_RANGES),
+ *  ERR_OVERFLOW (the array would end past 2^64), ERR_NO_SPACE (slot 0 = 32). */
+export function vfio_ioas_iova_ranges_encode(out: usize, cap: u32, ioasId: u32, numIovas: u32, allowedIovas: u64): i32 {
+  clearResults();
+  if (!inScratch(out, <usize>cap)) return ERR_BAD_ARG;
+  if (numIovas > MAX_IOVA_RANGES) return VFIO_ERR_TOO_MANY;
+  if (numIovas > 0) {
+    if (allowedIovas == 0) return ERR_BAD_ARG;
+    if (<u64>numIovas * IOMMU_IOVA_RANGE - 1 > U64_MAX - allowedIovas) return ERR_OVERFLOW;
+  }
+  if (cap < IOAS_IOVA_RANGES_SIZE) { setResult(0, IOAS_IOVA_RANGES_SIZE); return ERR_NO_SPACE; }
+  st32le(out, IOAS_IOVA_RANGES_SIZE); st32le(out + 4, ioasId); st32le(out + 8, numIovas); st32le(out + 12, 0);
+  st64le(out + 16, allowedIovas); st64le(out + 24, 0);
+  return <i32>IOAS_IOVA_RANGES_SIZE;
+}
+
+/** Decodes what IOMMU_IOAS_IOVA_RANGES left: the 32-byte struct iommu_ioas_iova_ranges followed,
+ *  in the same buffer, by the host's copy of the array it passed (len = 32 + 16 * capacity; the
+ *  host copies the array there from its allowed_iovas memory). The kernel sets num_iovas to the
+ *  total it has, fills as many as fit, and answers EMSGSIZE when they do not (the reply is still
+ *  written back and decodes to ERR_NO_SPACE here).
+ *  Checks, in order: num_iovas <= MAX_IOVA_RANGES; out_iova_alignment a power of two up to
+ *  MAX_IOVA_ALIGNMENT; num_iovas <= capacity; every range start <= last, in increasing order,
+ *  disjoint. Returns num_iovas (>= 0; 0 is a valid, empty list). Slots: 0 num_iovas,
+ *  1 out_iova_alignment, 2 ioas_id, 3 byte offset of ranges[0] (32).
+ *  Statuses: ERR_BAD_ARG (buffer outside scratch, or len not 32 + a multiple of 16),
+ *  VFIO_ERR_SHORT_BUFFER (len < 32), VFIO_ERR_TOO_MANY, VFIO_ERR_BAD_ALIGNMENT, ERR_NO_SPACE (the
+ *  array is too small: slot 0 = the len needed, 32 + 16 * num_iovas, slot 1 = num_iovas; query
+ *  again with that many), VFIO_ERR_RANGE_INVERTED, VFIO_ERR_AREAS_UNSORTED, VFIO_ERR_AREAS_OVERLAP.
+ *  On the other errors slot 0 is the byte offset of the fault. */
+export function vfio_ioas_iova_ranges_decode(p: usize, len: u32): i32 {
+  clearResults();
+  if (!inScratch(p, <usize>len)) return ERR_BAD_ARG;
+  if (len < IOAS_IOVA_RANGES_SIZE) return fail(VFIO_ERR_SHORT_BUFFER, <u64>len);
+  if (((len - IOAS_IOVA_RANGES_SIZE) & (IOMMU_IOVA_RANGE - 1)) != 0) return ERR_BAD_ARG;
+  const capacity = (len - IOAS_IOVA_RANGES_SIZE) / IOMMU_IOVA_RANGE;
+  const ioasId = ld32le(p + 4), n = ld32le(p + 8);
+  const align = ld64le(p + 24);
+  if (n > MAX_IOVA_RANGES) return fail(VFIO_ERR_TOO_MANY, 8);
+  if (align == 0 || (align & (align - 1)) != 0 || align > MAX_IOVA_ALIGNMENT) return fail(VFIO_ERR_BAD_ALIGNMENT, 24);
+  if (n > capacity) {
+    clearResults();
+    setResult(0, <u64>IOAS_IOVA_RANGES_SIZE + <u64>n * IOMMU_IOVA_RANGE); setResult(1, n);
+    return ERR_NO_SPACE;
+  }
+  const st = checkAreas(p + IOAS_IOVA_RANGES_SIZE, IOAS_IOVA_RANGES_SIZE, n, true);
+  if (st < 0) return st;
+  setResult(0, n); setResult(1, align); setResult(2, ioasId); setResult(3, IOAS_IOVA_RANGES_SIZE);
+  return <i32>n;
+}
+
 /** The named bounds, for hosts to pin their copies: slots 0 MAX_REGIONS, 1 MAX_IRQ_INDEXES,
- *  2 MAX_IRQS, 3 MAX_SPARSE_AREAS, 4 MAX_IOVA_RANGES. Returns 0. */
+ *  2 MAX_IRQS, 3 MAX_SPARSE_AREAS, 4 MAX_IOVA_RANGES, 5 MAX_IOVA_ALIGNMENT. Returns 0. */
 export function vfio_limits(): i32 {
   clearResults();
   setResult(0, MAX_REGIONS); setResult(1, MAX_IRQ_INDEXES); setResult(2, MAX_IRQS);
-  setResult(3, MAX_SPARSE_AREAS); setResult(4, MAX_IOVA_RANGES);
+  setResult(3, MAX_SPARSE_AREAS); setResult(4, MAX_IOVA_RANGES); setResult(5, MAX_IOVA_ALIGNMENT);
   return 0;
 }

@@ -33,6 +33,9 @@ export const VFIO_ERR_RANGE_INVERTED: i32 = -211;
 /** The reply's index is not the index asked for. */
 export const VFIO_ERR_INDEX_MISMATCH: i32 = -212;
 
+/** iommufd's out_iova_alignment is not a power of two, or is above MAX_IOVA_ALIGNMENT. */
+export const VFIO_ERR_BAD_ALIGNMENT: i32 = -213;
+
 /** Name and meaning of a code in this module's range; "" when unknown. */
 export function vfioStatusName(code: i32): string {
   switch (code) {
@@ -49,6 +52,7 @@ export function vfioStatusName(code: i32): string {
     case VFIO_ERR_AREAS_UNSORTED: return "VFIO_AREAS_UNSORTED: sparse areas or IOVA ranges are not in increasing order";
     case VFIO_ERR_RANGE_INVERTED: return "VFIO_RANGE_INVERTED: an IOVA range has start > end";
     case VFIO_ERR_INDEX_MISMATCH: return "VFIO_INDEX_MISMATCH: the reply's index is not the one asked for";
+    case VFIO_ERR_BAD_ALIGNMENT: return "VFIO_BAD_ALIGNMENT: the IOVA alignment is not a power of two up to MAX_IOVA_ALIGNMENT";
   }
   return "";
 }

@@ -378,7 +378,9 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   }
 
   /** What the IOMMU accepts for DMA: page sizes and usable IOVA ranges (type1: VFIO_IOMMU_GET_INFO;
-   *  iommufd: not read yet, all undefined). 'not-supported' for a no-IOMMU device. */
+   *  iommufd: IOMMU_IOAS_IOVA_RANGES gives the ranges and iovaAlignment, no page sizes). Read anew
+   *  on each call (ranges narrow as devices attach). 'not-supported' for a no-IOMMU device;
+   *  'kernel-reply' for a malformed reply; a failed ioctl keeps its errno. */
   dmaInfo(): DmaInfo { return this.#dmaSpace().info(this.name); }
 
   /** Unmaps the DMA mappings this device made inside [iova, iova + size) (whole mappings only, as

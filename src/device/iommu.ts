@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { VfioError } from '../errors';
 import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs';
 import type { Sys } from '../../shim/sys';
-import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
+import { MAP_ANONYMOUS, MAP_PRIVATE, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from '../../shim/libc';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl';
 import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
@@ -29,7 +29,7 @@ import { encodeDmaMapInto, encodeDmaUnmapInto } from '../vfio/encode';
 import { LAYOUT } from '../vfio/uapi';
 import { queryIommuType1Info } from '../vfio/query';
 import type { IovaRange } from '../vfio/decode';
-import { encodeIoasMap, encodeIoasUnmap } from '../vfio/iommufd';
+import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd';
 import { setU32, u32, u64 } from '../../shim/bytes';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
@@ -55,6 +55,9 @@ export interface DmaInfo {
   iovaRanges: IovaRange[] | undefined;
   /** DMA mappings that may still be made (type1's VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL), if reported. */
   dmaAvail: number | undefined;
+  /** iommufd's out_iova_alignment: a map's IOVA and IOVA + size must be multiples of it (1: any,
+   *  at most the system page size). Absent for type1, which reports page sizes instead. */
+  iovaAlignment?: bigint;
 }
 
 /** Per-Sys state: tests with a fake libc get their own, so nothing leaks between them. */
@@ -327,9 +330,23 @@ export class IommufdSpace implements DmaSpace {
     t.finish();
   }
 
-  /** iommufd: IOMMU_IOAS_IOVA_RANGES needs a user pointer to an array; not read yet. */
-  info(_device: string): DmaInfo {
-    return { pageSizes: undefined, iovaRanges: undefined, dmaAvail: undefined };
+  /** The IOAS's usable IOVA ranges from IOMMU_IOAS_IOVA_RANGES, in its two steps
+   *  (queryIoasIovaRanges: ask the count, EMSGSIZE, ask again with an array that large). The kernel
+   *  writes the array through a user pointer, so it goes into an anonymous mapping of ours that is
+   *  unmapped before this returns. The ranges are those of the IOAS, narrowed by every device
+   *  attached to it (an SMMU's MSI window is a hole); they change when devices attach or detach.
+   *  iovaAlignment is the kernel's out_iova_alignment. pageSizes is undefined: iommufd has no
+   *  cheap page-size bitmap (IOMMU_GET_HW_INFO reports driver-specific registers, not a bitmap).
+   *  dmaAvail is type1's only: undefined. Errors: the ioctl's (errno kept), 'kernel-reply' for a
+   *  malformed reply (status, offset), mmap's if the array cannot be had. */
+  info(device: string): DmaInfo {
+    const sys = this.#sys;
+    const r = ctx(device, () => queryIoasIovaRanges(this.ioasId, (req) => { iommufd.ioasIovaRanges(sys, this.fd, req); }, (bytes) => {
+      const len = BigInt(bytes);
+      const addr = sys.mmap(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+      return { addr, bytes: () => new Uint8Array(sys.view(addr, bytes)), free: () => sys.munmap(addr, len) };
+    }), { message: () => `cannot read the usable IOVA ranges of IOAS ${this.ioasId}` });
+    return { pageSizes: undefined, iovaRanges: r.ranges, dmaAvail: undefined, iovaAlignment: r.iovaAlignment };
   }
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {

@@ -86,8 +86,10 @@ export interface IommuType1Info {
 type Raw = (p: number, len: number, index?: number) => number;
 
 /** Runs one decoder over `bytes`; returns the status (>= 0) or throws. `label` names the reply in
- *  errors (a function when it has to be built: only on failure, as open decodes many replies). */
-function run(name: string, label: string | (() => string), bytes: Uint8Array, index?: number): number {
+ *  errors (a function when it has to be built: only on failure, as open decodes many replies).
+ *  A decoder's NO_SPACE (a reply whose array did not fit what the caller passed: iommufd's IOVA
+ *  ranges) throws kind 'no-space' with status NO_SPACE, like VFIO_NEED_ARGSZ. */
+export function runDecoder(name: string, label: string | (() => string), bytes: Uint8Array, index?: number): number {
   const c = core();
   const what = (): string => (typeof label === 'function' ? label() : label);
   if (bytes.length > TRANSIENT_BYTES) {
@@ -102,6 +104,9 @@ function run(name: string, label: string | (() => string), bytes: Uint8Array, in
   const slot0 = c.result(0);
   if (st === VFIO_NEED_ARGSZ) {
     throw new VfioError({ kind: 'no-space', message: `${what()}: the kernel needs argsz ${slot0} but the buffer has ${bytes.length} bytes`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, status: st, statusName, offset: 0 });
+  }
+  if (statusName === 'NO_SPACE') {
+    throw new VfioError({ kind: 'no-space', message: `${what()}: the reply needs ${slot0} bytes but the buffer has ${bytes.length}`, hint: 'query again with an array as large as the kernel asks for', status: st, statusName, offset: 0 });
   }
   let kind: VfioErrorKind = 'kernel-reply';
   if (st === VFIO_ERR_SHORT_BUFFER || statusName === 'BAD_ARG') kind = 'bad-argument';
@@ -128,7 +133,7 @@ function apiOf(flags: number): DeviceApi {
 
 /** struct vfio_device_info as VFIO_DEVICE_GET_INFO left it. */
 export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
-  const caps = run('vfio_device_info_decode', 'VFIO_DEVICE_GET_INFO reply', bytes);
+  const caps = runDecoder('vfio_device_info_decode', 'VFIO_DEVICE_GET_INFO reply', bytes);
   const flags = u32(0);
   return { argsz: u32(4), flags, reset: (flags & VFIO_DEVICE_FLAGS_RESET) !== 0, api: apiOf(flags), numRegions: u32(1), numIrqs: u32(2), capOffset: u32(3), caps };
 }
@@ -136,7 +141,7 @@ export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
 /** struct vfio_region_info (and its chain) as VFIO_DEVICE_GET_REGION_INFO left it. `index`: the
  *  index asked for; a reply for another index is a kernel-reply error. */
 export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
-  const caps = run('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
+  const caps = runDecoder('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
   const c = core();
   const flags = u32(0);
   const info: RegionInfo = {
@@ -156,7 +161,7 @@ export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo 
 
 /** struct vfio_irq_info as VFIO_DEVICE_GET_IRQ_INFO left it. */
 export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
-  run('vfio_irq_info_decode', () => `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
+  runDecoder('vfio_irq_info_decode', () => `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
   const flags = u32(0);
   return {
     argsz: u32(3), index: u32(1), flags, count: u32(2), eventfd: (flags & VFIO_IRQ_INFO_EVENTFD) !== 0,
@@ -167,7 +172,7 @@ export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
 
 /** struct vfio_iommu_type1_info (and its chain) as VFIO_IOMMU_GET_INFO left it. */
 export function decodeIommuType1Info(bytes: Uint8Array): IommuType1Info {
-  const caps = run('vfio_iommu_type1_info_decode', 'VFIO_IOMMU_GET_INFO reply', bytes);
+  const caps = runDecoder('vfio_iommu_type1_info_decode', 'VFIO_IOMMU_GET_INFO reply', bytes);
   const c = core();
   const info: IommuType1Info = { argsz: u32(8), flags: u32(0), iovaPgsizes: c.result(1), capOffset: u32(2), caps };
   if (c.result(6) === 1n) info.dmaAvail = u32(7);

@@ -1,15 +1,23 @@
-// iommufd request encoders (include/uapi/linux/iommufd.h) over the core's vfio_ioas_*_encode:
-// IOMMU_IOAS_MAP and IOMMU_IOAS_UNMAP, the iommufd counterparts of type1's MAP_DMA / UNMAP_DMA.
+// iommufd requests and replies (include/uapi/linux/iommufd.h) over the core's vfio_ioas_*
+// exports: IOMMU_IOAS_MAP and IOMMU_IOAS_UNMAP, the iommufd counterparts of type1's MAP_DMA /
+// UNMAP_DMA, and IOMMU_IOAS_IOVA_RANGES (request, reply, and its two-step EMSGSIZE protocol).
 // Layouts are pinned by test/unit/vfio/iommufd.test.ts against the header when the host has one.
-// Not responsible for: opening /dev/iommu, allocating the IOAS, or issuing the ioctls.
+// Not responsible for: opening /dev/iommu, allocating the IOAS, the memory the kernel writes the
+// ranges into, or issuing the ioctls (the callers' callbacks do).
 
 import { core } from '../core/loader';
 import { VfioError } from '../errors';
 import { _IO } from './uapi';
+import { runDecoder, type IovaRange } from './decode';
+import { MAX_ARGSZ_RETRIES } from './query';
+import { u32, u64 as le64 } from '../../shim/bytes';
+import { EMSGSIZE } from '../../shim/errno';
 
 export const IOMMUFD_TYPE = 0x3b; // ';'
+export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84;
 export const IOMMUFD_CMD_IOAS_MAP = 0x85;
 export const IOMMUFD_CMD_IOAS_UNMAP = 0x86;
+export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES);
 export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP);
 export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP);
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
@@ -19,6 +27,8 @@ export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
 export const IOMMUFD_LAYOUT = {
   iommu_ioas_map: { size: 40, size_: 0, flags: 4, ioas_id: 8, __reserved: 12, user_va: 16, length: 24, iova: 32 },
   iommu_ioas_unmap: { size: 24, size_: 0, ioas_id: 4, iova: 8, length: 16 },
+  iommu_ioas_iova_ranges: { size: 32, size_: 0, ioas_id: 4, num_iovas: 8, __reserved: 12, allowed_iovas: 16, out_iova_alignment: 24 },
+  iommu_iova_range: { size: 16, start: 0, last: 8 },
 } as const;
 
 export interface IoasMapRequest {
@@ -60,4 +70,78 @@ export function encodeIoasUnmap(req: { ioasId: number; iova?: bigint; length?: b
   const st = c.fn<F>('vfio_ioas_unmap_encode')(c.transientPtr, IOMMUFD_LAYOUT.iommu_ioas_unmap.size, req.ioasId >>> 0, u64(iova), u64(length));
   if (st < 0) fail(st, `encodeIoasUnmap(ioas ${req.ioasId})`);
   return c.take(c.transientPtr, st);
+}
+
+/** The request of IOMMU_IOAS_IOVA_RANGES: room for `numIovas` ranges (struct iommu_iova_range,
+ *  16 bytes each) at the process address `allowedIovas` (0n with numIovas 0: only asks how many). */
+export function encodeIoasIovaRanges(req: { ioasId: number; numIovas: number; allowedIovas: bigint }): Uint8Array {
+  const c = core();
+  const st = c.fn<F>('vfio_ioas_iova_ranges_encode')(c.transientPtr, IOMMUFD_LAYOUT.iommu_ioas_iova_ranges.size, req.ioasId >>> 0, req.numIovas >>> 0, u64(req.allowedIovas));
+  if (st < 0) fail(st, `encodeIoasIovaRanges(ioas ${req.ioasId}, ${req.numIovas} ranges)`);
+  return c.take(c.transientPtr, st);
+}
+
+export interface IoasIovaRanges {
+  /** The usable IOVA ranges, inclusive [start, end], sorted and disjoint (the core checked). */
+  ranges: IovaRange[];
+  /** out_iova_alignment: IOVA and IOVA + length of a map must be multiples of it (1: any). */
+  iovaAlignment: bigint;
+}
+
+/** Decodes the reply of IOMMU_IOAS_IOVA_RANGES: the 32-byte struct as the kernel left it, followed
+ *  by a copy of the array its allowed_iovas pointed at (32 + 16 * the num_iovas passed bytes). A
+ *  malformed reply throws kind 'kernel-reply' (status, offset); an array too small for the kernel's
+ *  num_iovas throws kind 'no-space' with statusName NO_SPACE (queryIoasIovaRanges handles it). */
+export function decodeIoasIovaRanges(bytes: Uint8Array): IoasIovaRanges {
+  const n = runDecoder('vfio_ioas_iova_ranges_decode', 'IOMMU_IOAS_IOVA_RANGES reply', bytes);
+  const c = core();
+  const iovaAlignment = c.result(1), at = c.resultNumber(3);
+  const ranges: IovaRange[] = [];
+  for (let i = 0; i < n; i++) ranges.push({ start: le64(bytes, at + 16 * i), end: le64(bytes, at + 16 * i + 8) });
+  return { ranges, iovaAlignment };
+}
+
+/** Memory the kernel writes the ranges into: `addr` is what allowed_iovas gets; `bytes()` reads it
+ *  back after the call; `free()` releases it. */
+export interface IovaRangesArray { readonly addr: bigint; bytes(): Uint8Array; free(): void }
+
+/**
+ * IOMMU_IOAS_IOVA_RANGES in its two steps. The first call passes no array (num_iovas 0): the
+ * kernel writes back how many ranges it has and answers EMSGSIZE when that is more than 0; the
+ * second passes an array of that many, from `alloc(bytes)`. The core decides from each reply
+ * whether the array sufficed (its NO_SPACE names the count); ranges can change between two calls
+ * (a device attached meanwhile), so this repeats up to MAX_ARGSZ_RETRIES + 1 calls.
+ * `ioctl(req)` issues the call in place and throws the shim's VfioError; EMSGSIZE is expected
+ * and absorbed, any other errno propagates unchanged (errno kept). Throws kind 'kernel-reply' for
+ * a malformed reply, for EMSGSIZE when the array already held num_iovas, and when the count keeps
+ * growing. Every array from `alloc` is freed before this returns or throws.
+ */
+export function queryIoasIovaRanges(ioasId: number, ioctl: (req: Uint8Array) => void, alloc: (bytes: number) => IovaRangesArray, maxRetries = MAX_ARGSZ_RETRIES): IoasIovaRanges {
+  const RANGE = IOMMUFD_LAYOUT.iommu_iova_range.size, FIXED = IOMMUFD_LAYOUT.iommu_ioas_iova_ranges.size;
+  let capacity = 0;
+  for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    const array = capacity > 0 ? alloc(capacity * RANGE) : undefined;
+    try {
+      const req = encodeIoasIovaRanges({ ioasId, numIovas: capacity, allowedIovas: array?.addr ?? 0n });
+      let tooSmall = false;
+      try { ioctl(req); } catch (e) {
+        if (!(e instanceof VfioError) || e.errnoName !== 'EMSGSIZE') throw e;
+        tooSmall = true;
+      }
+      const reply = new Uint8Array(FIXED + capacity * RANGE);
+      reply.set(req.subarray(0, FIXED));
+      if (array) reply.set(array.bytes().subarray(0, capacity * RANGE), FIXED);
+      try {
+        const r = decodeIoasIovaRanges(reply);
+        if (tooSmall) {
+          throw new VfioError({ kind: 'kernel-reply', message: `IOMMU_IOAS_IOVA_RANGES answered EMSGSIZE although its ${r.ranges.length} range(s) fit the array of ${capacity}`, hint: 'the kernel contradicts its own count; report the kernel version', errno: EMSGSIZE, errnoName: 'EMSGSIZE', syscall: 'ioctl(IOMMU_IOAS_IOVA_RANGES)' });
+        }
+        return r;
+      } catch (e) {
+        if (!(e instanceof VfioError) || e.kind !== 'no-space' || e.statusName !== 'NO_SPACE') throw e;
+        capacity = u32(reply, IOMMUFD_LAYOUT.iommu_ioas_iova_ranges.num_iovas); // the count the core named (<= MAX_IOVA_RANGES)
+      }
+    } finally { array?.free(); }
+  }
+  throw new VfioError({ kind: 'kernel-reply', message: `IOMMU_IOAS_IOVA_RANGES: the number of IOVA ranges grew on ${maxRetries + 1} calls in a row`, hint: 'devices keep attaching to or detaching from the IOAS meanwhile; retry once they are settled', statusName: 'NO_SPACE', status: -3 });
 }

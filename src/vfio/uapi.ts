@@ -100,6 +100,7 @@ export const MAX_IRQ_INDEXES = 32;
 export const MAX_IRQS = 2048;
 export const MAX_SPARSE_AREAS = 32;
 export const MAX_IOVA_RANGES = 1024;
+export const MAX_IOVA_ALIGNMENT = 256 * 1024;
 
 /** Status codes of the core's vfio module (assembly/vfio/status.ts). */
 export const VFIO_NEED_ARGSZ = -200;

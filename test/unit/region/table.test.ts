@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RegionTable, MAX_TABLES, MAX_HOLES, type SplitRange } from '../../../src/region/index';
-import { decodeRegionInfo, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_IOVA_RANGES } from '../../../src/vfio/index';
+import { decodeRegionInfo, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT } from '../../../src/vfio/index';
 import { regionReply } from '../vfio/replies';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
@@ -157,7 +157,7 @@ test('the TypeScript copies of the named bounds equal the core\'s', () => {
   const r = [0, 1, 2, 3, 4, 5].map((i) => Number(c.result(i)));
   assert.equal(r, [MAX_TABLES, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_HOLES, 4096, 65536]);
   c.fn<F>('vfio_limits')();
-  assert.equal([0, 1, 2, 3, 4].map((i) => Number(c.result(i))), [MAX_REGIONS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_SPARSE_AREAS, MAX_IOVA_RANGES]);
+  assert.equal([0, 1, 2, 3, 4, 5].map((i) => Number(c.result(i))), [MAX_REGIONS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_SPARSE_AREAS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT]);
 });
 
 test.run();

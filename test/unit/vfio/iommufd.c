@@ -16,6 +16,11 @@ int main(void) {
   O(iommu_ioas_map, __reserved); O(iommu_ioas_map, user_va); O(iommu_ioas_map, length); O(iommu_ioas_map, iova);
   S(iommu_ioas_unmap); O(iommu_ioas_unmap, size); O(iommu_ioas_unmap, ioas_id); O(iommu_ioas_unmap, iova);
   O(iommu_ioas_unmap, length);
+  S(iommu_ioas_iova_ranges); O(iommu_ioas_iova_ranges, size); O(iommu_ioas_iova_ranges, ioas_id);
+  O(iommu_ioas_iova_ranges, num_iovas); O(iommu_ioas_iova_ranges, __reserved);
+  O(iommu_ioas_iova_ranges, allowed_iovas); O(iommu_ioas_iova_ranges, out_iova_alignment);
+  S(iommu_iova_range); O(iommu_iova_range, start); O(iommu_iova_range, last);
+  C(IOMMUFD_CMD_IOAS_IOVA_RANGES); C(IOMMU_IOAS_IOVA_RANGES);
   C(IOMMUFD_TYPE); C(IOMMUFD_CMD_IOAS_MAP); C(IOMMUFD_CMD_IOAS_UNMAP); C(IOMMU_IOAS_MAP); C(IOMMU_IOAS_UNMAP);
   C(IOMMU_IOAS_MAP_FIXED_IOVA); C(IOMMU_IOAS_MAP_WRITEABLE); C(IOMMU_IOAS_MAP_READABLE);
   printf("\"end\":0}\n");

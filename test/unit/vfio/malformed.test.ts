@@ -3,13 +3,14 @@
 // valid reply (checked to decode first) and changes one thing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, MAX_SPARSE_AREAS, MAX_REGIONS, MAX_IRQS, MAX_IOVA_RANGES } from '../../../src/vfio/index';
+import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, decodeIoasIovaRanges, MAX_SPARSE_AREAS, MAX_REGIONS, MAX_IRQS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT } from '../../../src/vfio/index';
 import { VfioError } from '../../../src/errors';
-import { regionReply, sparseCap, msixCap, typeCap, type1Reply, iovaCap, dmaAvailCap, deviceReply, irqReply, pairsBody, Bytes } from './replies';
+import { regionReply, sparseCap, msixCap, typeCap, type1Reply, iovaCap, dmaAvailCap, deviceReply, irqReply, pairsBody, Bytes, ioasRangesReply } from './replies';
 
-type Decoder = 'device' | 'region' | 'irq' | 'type1';
+type Decoder = 'device' | 'region' | 'irq' | 'type1' | 'ioas';
 const decoders: Record<Decoder, (b: Uint8Array) => unknown> = {
   device: decodeDeviceInfo, region: (b) => decodeRegionInfo(b), irq: (b) => decodeIrqInfo(b), type1: decodeIommuType1Info,
+  ioas: decodeIoasIovaRanges,
 };
 const set32 = (b: Uint8Array, o: number, v: number) => { new DataView(b.buffer).setUint32(o, v >>> 0, true); return b; };
 const set64 = (b: Uint8Array, o: number, v: bigint) => { new DataView(b.buffer).setBigUint64(o, v, true); return b; };
@@ -19,6 +20,8 @@ const region2 = () => regionReply({ flags: 7, index: 0, size: 0x10000n, offset: 
 const regionWith = (...caps: Parameters<typeof sparseCap>[0][]) => regionReply({ flags: 7, index: 0, size: 0x10000n, offset: 0n, caps: caps.map(sparseCap) });
 const typeOnly = () => regionReply({ flags: 7, index: 0, size: 0x1000n, offset: 0n, caps: [typeCap(1, 1)] });
 const type1 = () => type1Reply(0x1000n, [iovaCap([[0n, 0xffffn], [0x20000n, 0x2ffffn]]), dmaAvailCap(10)]);
+// iommufd: struct iommu_ioas_iova_ranges (32 bytes) then the array: ranges[0] at 32, ranges[1] at 48.
+const ioas = () => ioasRangesReply([[0n, 0x7ffffffn], [0x8100000n, 0xffffffffffffn]]);
 
 interface Row { name: string; decoder: Decoder; bytes: () => Uint8Array; status: string; offset?: number; kind?: string }
 const rows: Row[] = [
@@ -53,6 +56,16 @@ const rows: Row[] = [
   { name: 'IOVA range with start > end', decoder: 'type1', bytes: () => type1Reply(0x1000n, [iovaCap([[0x2000n, 0x1000n]])]), status: 'VFIO_RANGE_INVERTED', offset: 40 },
   { name: 'IOVA ranges overlap', decoder: 'type1', bytes: () => type1Reply(0x1000n, [iovaCap([[0n, 0x2000n], [0x2000n, 0x3000n]])]), status: 'VFIO_AREAS_OVERLAP', offset: 56 },
   { name: 'IOVA ranges unsorted', decoder: 'type1', bytes: () => type1Reply(0x1000n, [iovaCap([[0x5000n, 0x6000n], [0n, 0x1000n]])]), status: 'VFIO_AREAS_UNSORTED', offset: 56 },
+  { name: 'iommufd IOVA range with start > last', decoder: 'ioas', bytes: () => ioasRangesReply([[0n, 0xfffn], [0x3000n, 0x2000n]]), status: 'VFIO_RANGE_INVERTED', offset: 48 },
+  { name: 'iommufd IOVA ranges overlap', decoder: 'ioas', bytes: () => ioasRangesReply([[0n, 0x2000n], [0x2000n, 0x3000n]]), status: 'VFIO_AREAS_OVERLAP', offset: 48 },
+  { name: 'iommufd IOVA ranges unsorted', decoder: 'ioas', bytes: () => ioasRangesReply([[0x8100000n, 0xffffffffffffn], [0n, 0x7ffffffn]]), status: 'VFIO_AREAS_UNSORTED', offset: 48 },
+  { name: `iommufd num_iovas beyond MAX_IOVA_RANGES (${MAX_IOVA_RANGES})`, decoder: 'ioas', bytes: () => set32(ioas(), 8, MAX_IOVA_RANGES + 1), status: 'VFIO_TOO_MANY', offset: 8 },
+  { name: 'iommufd num_iovas 2^32-1', decoder: 'ioas', bytes: () => set32(ioas(), 8, 0xffff_ffff), status: 'VFIO_TOO_MANY', offset: 8 },
+  { name: 'iommufd out_iova_alignment 0', decoder: 'ioas', bytes: () => set64(ioas(), 24, 0n), status: 'VFIO_BAD_ALIGNMENT', offset: 24 },
+  { name: 'iommufd out_iova_alignment not a power of two', decoder: 'ioas', bytes: () => set64(ioas(), 24, 0x3000n), status: 'VFIO_BAD_ALIGNMENT', offset: 24 },
+  { name: 'iommufd out_iova_alignment above MAX_IOVA_ALIGNMENT', decoder: 'ioas', bytes: () => set64(ioas(), 24, BigInt(MAX_IOVA_ALIGNMENT) * 2n), status: 'VFIO_BAD_ALIGNMENT', offset: 24 },
+  { name: 'iommufd num_iovas beyond the array passed (the first step)', decoder: 'ioas', bytes: () => set32(ioas(), 8, 3), status: 'NO_SPACE', kind: 'no-space' },
+  { name: 'iommufd reply shorter than the fixed struct (a caller error)', decoder: 'ioas', bytes: () => ioas().subarray(0, 24), status: 'VFIO_SHORT_BUFFER', kind: 'bad-argument' },
   { name: 'buffer shorter than the fixed struct (a caller error)', decoder: 'region', bytes: () => new Bytes(16).u32(0, 16).b, status: 'VFIO_SHORT_BUFFER', kind: 'bad-argument' },
 ];
 
@@ -60,6 +73,7 @@ test('every base reply decodes', () => {
   assert.is((decodeRegionInfo(region2()) as { caps: number }).caps, 2);
   assert.ok(decodeRegionInfo(typeOnly()).type);
   assert.is(decodeIommuType1Info(type1()).iovaRanges?.length, 2);
+  assert.is(decodeIoasIovaRanges(ioas()).ranges.length, 2);
 });
 
 for (const row of rows) {

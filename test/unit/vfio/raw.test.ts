@@ -51,6 +51,26 @@ test('dma encoders: unknown flags and GET_DIRTY_BITMAP are refused; NO_SPACE giv
   assert.is(fn('vfio_dma_unmap_encode')(S, 24, 4, 0x1000n, 0x1000n), 24, 'VADDR');
 });
 
+test('ioas_iova_ranges: the encoder refuses an array without an address, a count beyond the bound, an array past 2^64; the decoder names the len and count needed', () => {
+  const enc = fn('vfio_ioas_iova_ranges_encode');
+  assert.is(enc(S, 32, 1, 0, 0n), 32, 'the first step: no array');
+  assert.is(name(enc(S, 32, 1, 1, 0n)), 'BAD_ARG', 'ranges but no address');
+  assert.is(name(enc(S, 32, 1, 1025, 0x1000n)), 'VFIO_TOO_MANY');
+  assert.is(name(enc(S, 32, 1, 2, (1n << 64n) - 16n)), 'OVERFLOW', 'the second range would end past 2^64');
+  assert.is(enc(S, 32, 1, 1, (1n << 64n) - 16n), 32, 'one range ends exactly at 2^64 - 1');
+  assert.is(name(enc(S, 31, 1, 0, 0n)), 'NO_SPACE');
+  assert.is(c.result(0), 32n);
+  const dec = fn('vfio_ioas_iova_ranges_decode');
+  const reply = new Uint8Array(32);
+  new DataView(reply.buffer).setUint32(8, 3, true);
+  new DataView(reply.buffer).setBigUint64(24, 1n, true);
+  const p = c.put(reply, 0);
+  assert.is(name(dec(p, 32)), 'NO_SPACE');
+  assert.equal([c.result(0), c.result(1)], [80n, 3n], 'len needed, num_iovas');
+  assert.is(name(dec(p, 40)), 'BAD_ARG', 'len not 32 + 16k');
+  assert.is(name(dec(0, 32)), 'BAD_ARG', 'outside scratch');
+});
+
 test('region table bounds: MAX_TABLES tables, MAX_HOLES holes, NO_SPACE gives the bytes needed', () => {
   const hs: number[] = [];
   for (;;) { const h = fn('region_table_create')(); if (h < 0) { assert.is(name(h), 'LIMIT'); break; } hs.push(h); }
@@ -70,7 +90,7 @@ test('region table bounds: MAX_TABLES tables, MAX_HOLES holes, NO_SPACE gives th
 
 test('random arguments to every vfio_ and region_ export never trap and never grow memory', () => {
   const names = ['vfio_device_info_decode', 'vfio_region_info_decode', 'vfio_irq_info_decode', 'vfio_iommu_type1_info_decode',
-    'vfio_irq_set_encode', 'vfio_dma_map_encode', 'vfio_dma_unmap_encode', 'vfio_ioas_map_encode', 'vfio_ioas_unmap_encode', 'vfio_limits', 'region_table_create', 'region_table_free',
+    'vfio_irq_set_encode', 'vfio_dma_map_encode', 'vfio_dma_unmap_encode', 'vfio_ioas_map_encode', 'vfio_ioas_unmap_encode', 'vfio_ioas_iova_ranges_encode', 'vfio_ioas_iova_ranges_decode', 'vfio_limits', 'region_table_create', 'region_table_free',
     'region_add', 'region_add_failed', 'region_get', 'region_area', 'region_split', 'region_check', 'region_counters', 'region_limits'];
   const i32 = fc.oneof(fc.integer({ min: -3, max: 64 }), fc.integer(), fc.integer({ min: S, max: S + c.scratchSize + 64 }));
   const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 0x20000n }), fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }));
@@ -79,7 +99,7 @@ test('random arguments to every vfio_ and region_ export never trap and never gr
     const f = c.exports[n] as (...a: unknown[]) => number;
     // pick i32 or u64 per parameter by position, as the signatures say (u64 where BigInt is needed)
     const sig: Record<string, string> = {
-      vfio_dma_map_encode: 'iiiUUU', vfio_dma_unmap_encode: 'iiiUU', vfio_ioas_map_encode: 'iiiiUUU', vfio_ioas_unmap_encode: 'iiiUU', region_limits: '', region_add: 'iiiUUiii', region_split: 'iiUiiii', region_check: 'iiUii',
+      vfio_dma_map_encode: 'iiiUUU', vfio_dma_unmap_encode: 'iiiUU', vfio_ioas_map_encode: 'iiiiUUU', vfio_ioas_unmap_encode: 'iiiUU', vfio_ioas_iova_ranges_encode: 'iiiiU', region_limits: '', region_add: 'iiiUUiii', region_split: 'iiUiiii', region_check: 'iiUii',
     };
     const s = sig[n] ?? 'iiiiiiii';
     const a = [...s].map((k, i) => (k === 'U' ? args[i]![1] : args[i]![0]));

@@ -75,3 +75,15 @@ export function type1Reply(pgsizes: bigint, caps: Cap[]): Uint8Array {
   x.u32(T.argsz, x.b.length).u32(T.flags, caps.length ? 3 : 1).u64(T.iova_pgsizes, pgsizes).u32(T.cap_offset, at[0] ?? 0);
   return x.b;
 }
+
+/** What IOMMU_IOAS_IOVA_RANGES leaves, as the decoder takes it: struct iommu_ioas_iova_ranges
+ *  (size @0, ioas_id @4, num_iovas @8, __reserved @12, allowed_iovas @16, out_iova_alignment @24)
+ *  followed by the array of `capacity` struct iommu_iova_range {start, last}. num_iovas defaults to
+ *  the ranges given, capacity to as many, the alignment to 4 KiB. */
+export function ioasRangesReply(ranges: [bigint, bigint][], o: { num?: number; capacity?: number; align?: bigint; ioasId?: number; allowedIovas?: bigint } = {}): Uint8Array {
+  const capacity = o.capacity ?? ranges.length;
+  const x = new Bytes(32 + 16 * capacity).u32(0, 32).u32(4, o.ioasId ?? 2).u32(8, o.num ?? ranges.length)
+    .u64(16, o.allowedIovas ?? 0x7f00_0000_0000n).u64(24, o.align ?? 0x1000n);
+  ranges.slice(0, capacity).forEach(([a, b], i) => x.u64(32 + 16 * i, a).u64(40 + 16 * i, b));
+  return x.b;
+}
