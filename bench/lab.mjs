@@ -8,7 +8,7 @@
 //      (bench/lab/parse.mjs) and writes one results file per case (the C reference first).
 // Sizes: LAB_BENCH_PASSES (3), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 256 MiB: see docs/BENCH.md),
 // LAB_BENCH_DMA_2M (in 2 MiB pieces, 256 MiB), LAB_BENCH_OPEN_ROUNDS (100), LAB_BENCH_DMA_ROUNDS (3).
-// LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
+// LAB_BENCH_ONLY="dma dmadiag" runs only those parts of bench/guest/run.sh. LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
 // first (a cold build takes 6-10 minutes); without it the lab benchmarks are skipped, loudly.
 // Writes bench/results/lab-*.json. Absolute times under TCG mean little; the ratios are the figures.
 import { execFileSync } from 'node:child_process';
@@ -100,7 +100,10 @@ async function measureInLab() {
     OPEN_ROUNDS: process.env.LAB_BENCH_OPEN_ROUNDS ?? '100',
   };
   for (const [k, v] of Object.entries(env)) if (!/^\d+$/.test(v)) { log(`bench: lab: ${k} must be a number, not ${v}`); process.exit(2); }
-  const cmd = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${GUEST_CMD}`;
+  // LAB_BENCH_ONLY: the parts of run.sh to run (names, e.g. "dma dmadiag"); all but dmadiag when unset.
+  const only = process.env.LAB_BENCH_ONLY;
+  if (only !== undefined && !/^[a-z]+( [a-z]+)*$/.test(only)) { log(`bench: lab: LAB_BENCH_ONLY must be names separated by spaces, not ${only}`); process.exit(2); }
+  const cmd = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}${only ? ` ONLY='${only}'` : ''} ${GUEST_CMD}`;
   log(`bench: lab: booting: ${cmd}`);
   let started = false;
   const t0 = Date.now();

@@ -14,21 +14,34 @@ fail() { echo "$M {\"error\":\"$1 exited with status $2\"}"; status=1; }
 c()  { n=$1; shift; "$B/$n-c" "$@" || fail "$n-c" $?; }
 js() { n=$1; shift; node "$B/$n.mjs" "$@" || fail "$n.mjs" $?; }
 pair() { if [ $(( pass % 2 )) -eq 1 ]; then c "$@"; js "$@"; else js "$@"; c "$@"; fi; }
+# ONLY: the parts to run (default: every pair and diag; dmadiag, the DMA layout diagnostics, only when named).
+want() { case " ${ONLY:-trap mmio open dma memory diag} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # type1 refuses more DMA mappings than this per container (ENOSPC): the 4 KiB case stays below it.
 echo "bench: vfio_iommu_type1 dma_entry_limit=$(cat /sys/module/vfio_iommu_type1/parameters/dma_entry_limit 2>/dev/null || echo unknown)"
 pass=1
 while [ "$pass" -le "$PASSES" ]; do
   echo "bench: pass $pass of $PASSES"
-  pair trap "${TRAP_ROUNDS:-21}" "${TRAP_PER:-1000}" "${TRAP_SAMPLES:-5000}"
-  pair mmio "${MMIO_ROUNDS:-11}" "${MMIO_PER:-100000}"
-  pair open amba 9010000.pl031 "${OPEN_ROUNDS:-100}"
-  pair open pci 0000:00:02.0 "${OPEN_ROUNDS:-100}"
-  pair dma "${DMA_TOTAL_4K:-67108864}" 4096 "${DMA_ROUNDS:-3}"
-  pair dma "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}"
-  pair memory
-  node -e "const k=+require('fs').readFileSync('/proc/self/status','utf8').match(/VmRSS:\s+(\d+)/)[1];console.log('$M '+JSON.stringify({bench:'lab-memory',case:'pl031 open and mapped',impl:'node',unit:'bytes',rounds:[k*1024]}))" || fail node-baseline $?
-  c diag; js diag
+  if want trap; then pair trap "${TRAP_ROUNDS:-21}" "${TRAP_PER:-1000}" "${TRAP_SAMPLES:-5000}"; fi
+  if want mmio; then pair mmio "${MMIO_ROUNDS:-11}" "${MMIO_PER:-100000}"; fi
+  if want open; then pair open amba 9010000.pl031 "${OPEN_ROUNDS:-100}"; pair open pci 0000:00:02.0 "${OPEN_ROUNDS:-100}"; fi
+  if want dma; then
+    pair dma "${DMA_TOTAL_4K:-67108864}" 4096 "${DMA_ROUNDS:-3}"
+    pair dma "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}"
+  fi
+  if want memory; then
+    pair memory
+    node -e "const k=+require('fs').readFileSync('/proc/self/status','utf8').match(/VmRSS:\s+(\d+)/)[1];console.log('$M '+JSON.stringify({bench:'lab-memory',case:'pl031 open and mapped',impl:'node',unit:'bytes',rounds:[k*1024]}))" || fail node-baseline $?
+  fi
+  if want diag; then c diag; js diag; fi
+  if want dmadiag; then
+    # 2 MiB pieces: the memory touched three ways on each side, then C with extra threads.
+    for t in fwd rev pop; do pair dmadiag "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" $t; done
+    # node without its helper threads' work (no concurrent JIT or GC): does the gap follow them?
+    node --single-threaded "$B/dmadiag.mjs" "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" fwd || fail dmadiag-single $?
+    c dmadiag "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" fwd 4 1
+    c dmadiag "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" fwd 4 0
+  fi
   pass=$((pass + 1))
 done
 exit $status
