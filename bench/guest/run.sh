@@ -19,6 +19,14 @@ want() { case " ${ONLY:-trap mmio open dma memory diag} " in *" $1 "*) return 0 
 
 # type1 refuses more DMA mappings than this per container (ENOSPC): the 4 KiB case stays below it.
 echo "bench: vfio_iommu_type1 dma_entry_limit=$(cat /sys/module/vfio_iommu_type1/parameters/dma_entry_limit 2>/dev/null || echo unknown)"
+# lab-dma maps this tmpfs file on both sides (MAP_SHARED), written once here: the same physical
+# pages for C and vfiokit in every pass, since the kernel's work per MAP_DMA follows their layout
+# (docs/BENCH.md, "DMA, fourth round").
+DMA_MEM=/tmp/vfiokit-dma.mem
+if want dma || want dmadiag || [ -n "$PROFILE" ]; then
+  t4=${DMA_TOTAL_4K:-67108864}; t2=${DMA_TOTAL_2M:-268435456}
+  dd if=/dev/zero of=$DMA_MEM bs=1048576 count=$(( (t4 > t2 ? t4 : t2) >> 20 )) 2>/dev/null || fail dd-dma-memory $?
+fi
 pass=1
 while [ "$pass" -le "$PASSES" ]; do
   echo "bench: pass $pass of $PASSES"
@@ -26,8 +34,8 @@ while [ "$pass" -le "$PASSES" ]; do
   if want mmio; then pair mmio "${MMIO_ROUNDS:-11}" "${MMIO_PER:-100000}"; fi
   if want open; then pair open amba 9010000.pl031 "${OPEN_ROUNDS:-100}"; pair open pci 0000:00:02.0 "${OPEN_ROUNDS:-100}"; fi
   if want dma; then
-    pair dma "${DMA_TOTAL_4K:-67108864}" 4096 "${DMA_ROUNDS:-3}"
-    pair dma "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}"
+    pair dma "${DMA_TOTAL_4K:-67108864}" 4096 "${DMA_ROUNDS:-3}" $DMA_MEM
+    pair dma "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" $DMA_MEM
   fi
   if want memory; then
     pair memory
@@ -35,6 +43,8 @@ while [ "$pass" -le "$PASSES" ]; do
   fi
   if want diag; then c diag; js diag; fi
   if want dmadiag; then
+    # 4 KiB pieces on the shared file: the API against bare koffi against C (the JS per call).
+    pair dmadiag "${DMA_TOTAL_4K:-67108864}" 4096 2 $DMA_MEM
     # 2 MiB pieces: the memory touched three ways on each side, then C with extra threads.
     for t in fwd rev pop; do pair dmadiag "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" $t; done
     # node without its helper threads' work (no concurrent JIT or GC): does the gap follow them?
