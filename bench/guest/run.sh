@@ -54,4 +54,15 @@ while [ "$pass" -le "$PASSES" ]; do
   fi
   pass=$((pass + 1))
 done
+# PROFILE: "NAME ARGS..." runs the vfiokit side of bench NAME once more under node --cpu-prof and
+# prints the profile, gzip'd and in base64, on @@VFIOKIT-PROFILE@@ lines (bench/lab.mjs writes it
+# to build/bench-lab.cpuprofile). The word DMA_MEM in ARGS stands for the DMA memory file.
+if [ -n "$PROFILE" ]; then
+  args=; for a in $PROFILE; do [ "$a" = DMA_MEM ] && a=$DMA_MEM; args="$args $a"; done
+  set -- $args; n=$1; shift
+  rm -rf /tmp/prof
+  node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval "${PROFILE_INTERVAL_US:-500}" "$B/$n.mjs" "$@" || fail "profile of $n" $?
+  P='@@VFIOKIT-PROFILE@@'
+  echo "$P begin"; gzip -c /tmp/prof/*.cpuprofile | base64 | sed "s/^/$P /"; echo "$P end"
+fi
 exit $status
