@@ -11,6 +11,8 @@
 // a shared mapping of that file, filled, as dma.ts with a memory file).
 // Prints one line `@@VFIOKIT-DMADIAG@@ {json}`. Twin: bench/native/lab/dmadiag.c.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
 import { allocDma, openDevice } from '../../src/index';
 import { realLibc, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../shim/libc';
 import { VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '../../shim/ioctl';
@@ -109,6 +111,12 @@ const m = new Uint8Array(32), u = new Uint8Array(24);
 setU32(m, 0, 32); setU32(m, 4, 3); setU64(m, 24, size);
 setU32(u, 0, 24); setU32(u, 4, 0); setU64(u, 16, size);
 const m64 = new BigUint64Array(m.buffer), u64 = new BigUint64Array(u.buffer);
+const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
+const ioctlAddr = koffi.load('libc.so.6').func('ioctl', 'int', ['int', 'unsigned long', 'uintptr_t']);
+const mPtr = koffi.alloc('uint8_t', 32), uPtr = koffi.alloc('uint8_t', 24);
+const am64 = new BigUint64Array(koffi.view(mPtr, 32)), au64 = new BigUint64Array(koffi.view(uPtr, 24));
+new Uint8Array(koffi.view(mPtr, 32)).set(m); new Uint8Array(koffi.view(uPtr, 24)).set(u);
+const mAddr = Number(koffi.address(mPtr)), uAddr = Number(koffi.address(uPtr));
 // Twice each, alternating, so that neither way always runs first (JIT compilation, GC).
 for (let k = 0; k < 2; k++) {
   loop('api', (i) => { const off = BigInt(i) * size; dev.mapDma({ iova: IOVA_BASE + off, hostAddress: host + off, size }); },
@@ -120,6 +128,17 @@ for (let k = 0; k < 2; k++) {
   }, (i) => {
     u64[1] = IOVA_BASE + BigInt(i) * size; u64[2] = size;
     if (libc.ioctl(cont, VFIO_IOMMU_UNMAP_DMA, u) < 0) throw new Error(`UNMAP_DMA ${i}`);
+  });
+  if (n <= 4096) continue;
+  // koffi's own share: the same ioctl declared with the struct's address as an integer (uintptr_t,
+  // a number) and the structs in memory from koffi.alloc, instead of a Uint8Array koffi must
+  // resolve to a pointer on every call; no wrapper, no errno read.
+  loop('koffi-addr', (i) => {
+    const off = BigInt(i) * size; am64[1] = host + off; am64[2] = IOVA_BASE + off;
+    if ((ioctlAddr(cont, VFIO_IOMMU_MAP_DMA, mAddr) as number) < 0) throw new Error(`MAP_DMA ${i}`);
+  }, (i) => {
+    au64[1] = IOVA_BASE + BigInt(i) * size; au64[2] = size;
+    if ((ioctlAddr(cont, VFIO_IOMMU_UNMAP_DMA, uAddr) as number) < 0) throw new Error(`UNMAP_DMA ${i}`);
   });
 }
 dev.close();
