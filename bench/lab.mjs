@@ -8,13 +8,14 @@
 //      (bench/lab/parse.mjs) and writes one results file per case (the C reference first).
 // Sizes: LAB_BENCH_PASSES (3), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 256 MiB: see docs/BENCH.md),
 // LAB_BENCH_DMA_2M (in 2 MiB pieces, 256 MiB), LAB_BENCH_OPEN_ROUNDS (100), LAB_BENCH_DMA_ROUNDS (3).
-// LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
+// LAB_BENCH_ONLY="dma dmadiag" runs only those parts of bench/guest/run.sh. LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
 // first (a cold build takes 6-10 minutes); without it the lab benchmarks are skipped, loudly.
 // Writes bench/results/lab-*.json. Absolute times under TCG mean little; the ratios are the figures.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { root, writeResults } from './lib.mjs';
 import { parseLine, summarize } from './lab/parse.mjs';
@@ -38,6 +39,13 @@ if (fromLog) {
 } else {
   problems.push(...await measureInLab());
   writeFileSync(join(root, 'build/bench-lab.console.log'), consoleLog.join('\n') + '\n');
+  // A profile (LAB_BENCH_PROFILE) comes back as base64 lines of a gzip'd .cpuprofile.
+  const P = '@@VFIOKIT-PROFILE@@ ';
+  const b64 = consoleLog.filter((l) => l.includes(P)).map((l) => l.slice(l.indexOf(P) + P.length).trim()).filter((l) => l !== 'begin' && l !== 'end').join('');
+  if (b64) {
+    writeFileSync(join(root, 'build/bench-lab.cpuprofile'), gunzipSync(Buffer.from(b64, 'base64')));
+    log('bench: lab: profile written to build/bench-lab.cpuprofile');
+  }
 }
 const summary = summarize(measurements);
 for (const { file, doc } of summary.docs) writeResults(file, doc);
@@ -100,7 +108,14 @@ async function measureInLab() {
     OPEN_ROUNDS: process.env.LAB_BENCH_OPEN_ROUNDS ?? '100',
   };
   for (const [k, v] of Object.entries(env)) if (!/^\d+$/.test(v)) { log(`bench: lab: ${k} must be a number, not ${v}`); process.exit(2); }
-  const cmd = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${GUEST_CMD}`;
+  // LAB_BENCH_ONLY: the parts of run.sh to run (names, e.g. "dma dmadiag"); all but dmadiag when unset.
+  const only = process.env.LAB_BENCH_ONLY;
+  if (only !== undefined && !/^[a-z]+( [a-z]+)*$/.test(only)) { log(`bench: lab: LAB_BENCH_ONLY must be names separated by spaces, not ${only}`); process.exit(2); }
+  // LAB_BENCH_PROFILE: "NAME ARGS..." profiles the vfiokit side of one bench once more (run.sh; node --cpu-prof),
+  // written to build/bench-lab.cpuprofile; e.g. "dma 268435456 4096 2 DMA_MEM".
+  const profile = process.env.LAB_BENCH_PROFILE;
+  if (profile !== undefined && !/^[a-z]+( [A-Za-z0-9_./-]+)*$/.test(profile)) { log(`bench: lab: LAB_BENCH_PROFILE must be a bench name and plain arguments, not ${profile}`); process.exit(2); }
+  const cmd = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}${only ? ` ONLY='${only}'` : ''}${profile ? ` PROFILE='${profile}'` : ''} ${GUEST_CMD}`;
   log(`bench: lab: booting: ${cmd}`);
   let started = false;
   const t0 = Date.now();

@@ -20,6 +20,21 @@ export function u64(b: Uint8Array, o: number): bigint {
   else for (let i = 0; i < 8; i++) wordBytes[7 - i] = b[o + i]!;
   return word[0]!;
 }
+/**
+ * A struct for a hot ioctl, reused, with 32- and 64-bit views over the same bytes: a store through
+ * a view is one access, where setU32/setU64 are four or eight byte stores and a loop (and V8's
+ * interpreter, which runs a path's first calls, pays for every bytecode). Offsets in the views are
+ * in words (u32[1] is bytes 4..7, u64[1] bytes 8..15). The views are in the host's byte order, the
+ * order the kernel reads its structs in; `LITTLE_ENDIAN_HOST` says whether that is the order
+ * setU32/setU64 write (the encoders use the views only then).
+ */
+export interface StructWords { readonly bytes: Uint8Array; readonly u32: Uint32Array; readonly u64: BigUint64Array }
+/** A zeroed StructWords of `size` bytes (a multiple of 8). */
+export function structWords(size: number): StructWords {
+  const buf = new ArrayBuffer(size);
+  return { bytes: new Uint8Array(buf), u32: new Uint32Array(buf), u64: new BigUint64Array(buf) };
+}
+export const LITTLE_ENDIAN_HOST = hostLE;
 export const u32be = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 export const u64be = (b: Uint8Array, o: number): bigint => (BigInt(u32be(b, o)) << 32n) | BigInt(u32be(b, o + 4));
 

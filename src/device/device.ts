@@ -27,7 +27,8 @@ import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
 import { RegionTable } from '../region/index';
 import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
-import { checkDmaRange, DmaBuffer, dmaBufferOf } from './dma';
+import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange } from './dma';
+import { DmaIndex } from './dma-index';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
 import { setU32, u32 } from '../../shim/bytes';
@@ -187,11 +188,8 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   #iommufd: IommufdSpace | undefined;
   #mappings = new Set<Mapping>();
   #routing: IrqRouting | undefined;
-  #dma = new Map<bigint, DmaMappingRecord & { buffer?: DmaBuffer }>();
-  /** The IOVAs of #dma in ascending order, for unmapDma's range lookup; it may also hold IOVAs
-   *  unmapped since (not in #dma any more: skipped, and dropped once they outnumber the live
-   *  ones), so that unmapping one mapping never shifts the array. */
-  #dmaOrder: bigint[] = [];
+  /** This device's DMA mappings, in IOVA order (dma-index.ts). */
+  #dma = new DmaIndex();
 
   /** @internal use openDevice() */
   constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
@@ -352,29 +350,33 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   mapDma(req: DmaMapOptions): DmaMappingRecord {
     const space = this.#dmaSpace();
     const what = 'mapDma';
-    checkDmaRange(req.iova, req.size, this.name, what);
+    const iova = req.iova, size = req.size, buf = req.buffer, addr = req.hostAddress;
     let host: bigint;
     let buffer: DmaBuffer | undefined;
-    if (req.buffer !== undefined) {
-      const b = dmaBufferOf(req.buffer);
-      if (!b) throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: the buffer was not allocated with allocDma()`, hint: 'a JS ArrayBuffer has no stable, page-aligned address: allocate DMA memory with allocDma(size), or pass hostAddress' });
-      if (BigInt(b.offset) + req.size > BigInt(b.dma.size)) throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: 0x${req.size.toString(16)} bytes do not fit the ${b.dma.size}-byte DMA buffer at offset ${b.offset}` });
-      b.dma.bytes; // throws 'closed' for a freed buffer
-      host = b.dma.hostAddress + BigInt(b.offset);
-      buffer = b.dma;
-    } else if (req.hostAddress !== undefined) {
-      host = req.hostAddress;
-      checkDmaRange(host, req.size, this.name, 'mapDma (host address)');
+    if (buf === undefined && addr !== undefined && isPlainDmaRange(iova, size, addr)) {
+      host = addr; // the usual request: both ranges below 2^53 and aligned, shown by comparisons alone
     } else {
-      throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: neither buffer nor hostAddress given`, hint: 'pass buffer (from allocDma) or hostAddress' });
+      checkDmaRange(iova, size, this.name, what);
+      if (buf !== undefined) {
+        const b = dmaBufferOf(buf);
+        if (!b) throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: the buffer was not allocated with allocDma()`, hint: 'a JS ArrayBuffer has no stable, page-aligned address: allocate DMA memory with allocDma(size), or pass hostAddress' });
+        if (size > BigInt(b.dma.size - b.offset)) throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: 0x${size.toString(16)} bytes do not fit the ${b.dma.size}-byte DMA buffer at offset ${b.offset}` });
+        b.dma.bytes; // throws 'closed' for a freed buffer
+        host = b.offset === 0 ? b.dma.hostAddress : b.dma.hostAddress + BigInt(b.offset);
+        buffer = b.dma;
+      } else if (addr !== undefined) {
+        host = addr;
+        checkDmaRange(host, size, this.name, 'mapDma (host address)');
+      } else {
+        throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: neither buffer nor hostAddress given`, hint: 'pass buffer (from allocDma) or hostAddress' });
+      }
     }
     const read = req.read ?? true, write = req.write ?? true;
-    space.map(req.iova, host, req.size, read, write, this.name);
-    const rec = { iova: req.iova, size: req.size, hostAddress: host, read, write, buffer };
-    this.#dma.set(req.iova, rec);
-    this.#dmaIndexAdd(req.iova);
+    space.map(iova, host, size, read, write, this.name);
+    const replaced = this.#dma.add(iova, size, host, read, write, buffer);
+    if (replaced) replaced.dmaRefs--;
     if (buffer) buffer.dmaRefs++;
-    return { iova: rec.iova, size: rec.size, hostAddress: host, read, write };
+    return { iova, size, hostAddress: host, read, write };
   }
 
   /** What the IOMMU accepts for DMA: page sizes and usable IOVA ranges (type1: VFIO_IOMMU_GET_INFO;
@@ -384,52 +386,49 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   dmaInfo(): DmaInfo { return this.#dmaSpace().info(this.name); }
 
   /** Unmaps the DMA mappings this device made inside [iova, iova + size) (whole mappings only, as
-   *  type1v2 requires); returns the bytes unmapped. */
+   *  type1v2 requires), in IOVA order; returns the bytes unmapped. 'not-found' when none lies
+   *  inside. If the kernel refuses one, its error is thrown: those before it are unmapped, it and
+   *  those after it are still mapped (and listed). */
   unmapDma(iova: bigint, size: bigint): bigint {
     const space = this.#dmaSpace();
-    const last = checkDmaRange(iova, size, this.name, 'unmapDma');
-    const inside = this.#dmaInside(iova, last);
-    if (inside.length === 0) throw new VfioError({ kind: 'not-found', device: this.name, message: `no DMA mapping of this device lies inside IOVA 0x${iova.toString(16)}..0x${last.toString(16)}`, hint: 'unmap the IOVA and size that mapDma() was given' });
-    let total = 0n;
-    for (const m of inside) {
-      total += space.unmap(m.iova, m.size, this.name);
-      this.#dma.delete(m.iova);
-      if (m.buffer) m.buffer.dmaRefs--;
+    if (!isPlainDmaRange(iova, size)) checkDmaRange(iova, size, this.name, 'unmapDma');
+    const d = this.#dma;
+    const one = d.indexOfMapping(iova, size);
+    if (one >= 0) {
+      // Exactly one mapping: unmapping piece by piece.
+      const unmapped = space.unmap(iova, size, this.name);
+      this.#dmaDrop(one);
+      d.compact();
+      return unmapped;
     }
+    let i = d.lowerBound(iova);
+    const end = iova + size, last = end - 1n;
+    let total = 0n, found = false;
+    try {
+      for (; i < d.rows; i++) {
+        const at = d.iovaAt(i);
+        if (at > last) break;
+        if (!d.isLive(i)) continue;
+        const sz = d.sizeAt(i);
+        if (at + sz > end) continue;
+        found = true;
+        total += space.unmap(at, sz, this.name);
+        this.#dmaDrop(i);
+      }
+    } finally { d.compact(); }
+    if (!found) throw new VfioError({ kind: 'not-found', device: this.name, message: `no DMA mapping of this device lies inside IOVA 0x${iova.toString(16)}..0x${last.toString(16)}`, hint: 'unmap the IOVA and size that mapDma() was given' });
     return total;
   }
 
-  /** This device's mappings that lie wholly inside [iova, last], in IOVA order: one Map lookup
-   *  when the range is exactly one mapping (unmapping piece by piece), else a binary search in
-   *  #dmaOrder and a walk over the range only. Mappings never overlap (the kernel refuses it). */
-  #dmaInside(iova: bigint, last: bigint): (DmaMappingRecord & { buffer?: DmaBuffer })[] {
-    const hit = this.#dma.get(iova);
-    if (hit && hit.iova + hit.size - 1n === last) return [hit];
-    const order = this.#dmaOrder;
-    const out: (DmaMappingRecord & { buffer?: DmaBuffer })[] = [];
-    for (let i = lowerBound(order, iova); i < order.length && order[i]! <= last; i++) {
-      const m = this.#dma.get(order[i]!);
-      if (m && m.iova + m.size - 1n <= last) out.push(m);
-    }
-    return out;
-  }
-
-  #dmaIndexAdd(iova: bigint): void {
-    const order = this.#dmaOrder;
-    // Drop the unmapped IOVAs once they are the majority (amortized O(1) per unmap).
-    if (order.length > 64 && order.length > 2 * this.#dma.size) {
-      this.#dmaOrder = order.filter((x) => this.#dma.has(x) && x !== iova);
-      return this.#dmaIndexAdd(iova);
-    }
-    const n = order.length;
-    if (n === 0 || order[n - 1]! < iova) { order.push(iova); return; } // ascending: the usual case
-    const i = lowerBound(order, iova);
-    if (order[i] !== iova) order.splice(i, 0, iova);
+  /** Marks row i unmapped; its buffer may be freed again once no other mapping uses it. */
+  #dmaDrop(i: number): void {
+    const b = this.#dma.drop(i);
+    if (b) b.dmaRefs--;
   }
 
   /** The DMA mappings this device owns. */
   dmaMappings(): DmaMappingRecord[] {
-    return [...this.#dma.values()].map(({ iova, size, hostAddress, read, write }) => ({ iova, size, hostAddress, read, write }));
+    return this.#dma.entries().map(({ iova, size, hostAddress, read, write }) => ({ iova, size, hostAddress, read, write }));
   }
 
   /**
@@ -459,12 +458,11 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     if (this.#routing) { const r = this.#routing; t.step(() => r.close()); this.#routing = undefined; }
     for (const q of this.irqs ?? []) t.step(() => q.disable());
     const space = this.#iommufd ?? this.#container;
-    for (const m of this.#dma.values()) {
+    for (const m of this.#dma.entries()) {
       t.step(() => { if (space && this.#fd >= 0) space.unmap(m.iova, m.size, this.name); });
       if (m.buffer) m.buffer.dmaRefs--;
     }
     this.#dma.clear();
-    this.#dmaOrder = [];
     if (this.regionTable) { const h = this.regionTable; t.step(() => h.close()); }
     if (this.#fd >= 0) { const fd = this.#fd; t.step(() => this.sys.close(fd)); this.#fd = -1; }
     if (this.#group) { const g = this.#group; t.step(() => g.release()); this.#group = undefined; }
@@ -476,9 +474,3 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   }
 }
 
-/** The first index of the ascending `a` whose value is >= x (a.length when none). */
-function lowerBound(a: readonly bigint[], x: bigint): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid]! < x) lo = mid + 1; else hi = mid; }
-  return lo;
-}

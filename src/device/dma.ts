@@ -7,6 +7,7 @@ import type { Sys } from '../../shim/sys';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../shim/libc';
 import { MAX_VIEW_BYTES } from '../mapping';
 import { systemPageSize } from './context';
+import { LITTLE_ENDIAN_HOST } from '../../shim/bytes';
 
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
@@ -67,6 +68,36 @@ export function dmaBufferOf(buf: ArrayBuffer | Uint8Array): { dma: DmaBuffer; of
 }
 
 let pageBig: bigint | undefined;
+
+// The low 32 bits of a bigint through one 8-byte scratch word: an alignment test that makes no
+// bigint (`x % page` makes one per call, and each is a heap object for the collector).
+const scratch64 = new BigUint64Array(1), scratch32 = new Uint32Array(scratch64.buffer);
+const LOW_WORD = LITTLE_ENDIAN_HOST ? 0 : 1;
+/** Below it, no sum of two DMA values can pass 2^64. */
+const TWO_53 = 1n << 53n;
+
+/** The page size less one, for the alignment tests (the system's page size is a power of two). */
+let pageMask = -1;
+
+/**
+ * True for the usual DMA range, checked by comparisons alone (no bigint is made): iova and size
+ * bigints below 2^53, size > 0, both multiples of the page size (a power of two, at most 2^31).
+ * Such a range passes checkDmaRange and cannot overflow. False means "not shown by this test":
+ * call checkDmaRange, which throws the precise error, or accepts a valid range at or above 2^53.
+ * With `host`, the same of [host, host + size) (mapDma checks both ranges in one call).
+ */
+export function isPlainDmaRange(iova: bigint, size: bigint, host?: bigint): boolean {
+  if (typeof iova !== 'bigint' || typeof size !== 'bigint' || !(iova >= 0n && size > 0n && iova < TWO_53 && size < TWO_53)) return false;
+  if (pageMask < 0) pageMask = systemPageSize() - 1;
+  scratch64[0] = iova;
+  if ((scratch32[LOW_WORD]! & pageMask) !== 0) return false;
+  scratch64[0] = size;
+  if ((scratch32[LOW_WORD]! & pageMask) !== 0) return false;
+  if (host === undefined) return true;
+  if (typeof host !== 'bigint' || !(host >= 0n && host < TWO_53)) return false;
+  scratch64[0] = host;
+  return (scratch32[LOW_WORD]! & pageMask) === 0;
+}
 
 /** Checks a DMA range: size > 0, both ends inside 2^64 (inclusive end, no overflow), and aligned
  *  to the page size. Returns the inclusive last IOVA. */

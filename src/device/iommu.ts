@@ -25,12 +25,12 @@ import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYP
 import * as vfio from '../../shim/vfio';
 import * as iommufd from '../../shim/iommufd';
 import { ctx, rethrowWithContext, Teardown } from './context';
-import { encodeDmaMapInto, encodeDmaUnmapInto } from '../vfio/encode';
+import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode';
 import { LAYOUT } from '../vfio/uapi';
 import { queryIommuType1Info } from '../vfio/query';
 import type { IovaRange } from '../vfio/decode';
 import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd';
-import { setU32, u32, u64 } from '../../shim/bytes';
+import { LITTLE_ENDIAN_HOST, setU32, structWords, u32, u64 } from '../../shim/bytes';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 
@@ -156,14 +156,14 @@ export class Container implements DmaSpace {
 
   // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
   // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
-  // core would: encodeDmaMapInto).
-  #mapReq = new Uint8Array(LAYOUT.vfio_iommu_type1_dma_map.size);
-  #unmapReq = new Uint8Array(LAYOUT.vfio_iommu_type1_dma_unmap.size);
+  // core would: encodeDmaMapInto; they write through word views, shim/bytes.ts StructWords).
+  #mapReq = structWords(LAYOUT.vfio_iommu_type1_dma_map.size);
+  #unmapReq = structWords(LAYOUT.vfio_iommu_type1_dma_unmap.size);
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
     let req: Uint8Array;
-    try { req = encodeDmaMapInto(this.#mapReq, vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { req = encodeDmaMapWords(this.#mapReq, vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
     try { vfio.iommuMapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, {
         message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
@@ -184,11 +184,12 @@ export class Container implements DmaSpace {
   unmap(iova: bigint, size: bigint, device: string): bigint {
     if (this.kind === 'noiommu') throw noDma(device);
     let req: Uint8Array;
-    try { req = encodeDmaUnmapInto(this.#unmapReq, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    try { req = encodeDmaUnmapWords(this.#unmapReq, iova, size); } catch (e) { rethrowWithContext(e, device); }
     try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
-    return u64(req, 16); // the kernel writes back the size unmapped
+    // The kernel writes back the size unmapped (in its byte order: the view's, on a little-endian host).
+    return LITTLE_ENDIAN_HOST ? this.#unmapReq.u64[2]! : u64(req, 16);
   }
 }
 

@@ -96,5 +96,24 @@ static inline void region_info(int fd, unsigned index, struct vfio_region_info *
   CHK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, ri));
 }
 
+/** The physical layout of `len` bytes at `mem` (touched, so present), from /proc/self/pagemap
+ *  (root sees the PFNs): how many physically contiguous runs there are when the memory is cut
+ *  into `piece`-byte pieces. type1 pins and iommu_map()s one run at a time, so this is the kernel's
+ *  work per MAP_DMA beyond the pages themselves. -1 when pagemap cannot be read. */
+static inline long layout_runs(const void *mem, size_t len, size_t piece) {
+  size_t pages = len / 4096, per = piece / 4096;
+  uint64_t *e = malloc(pages * sizeof *e);
+  int fd = open("/proc/self/pagemap", O_RDONLY);
+  long runs = -1;
+  if (e && fd >= 0 && pread(fd, e, pages * 8, (off_t)((uintptr_t)mem / 4096 * 8)) == (ssize_t)(pages * 8)) {
+    const uint64_t PFN = (1ull << 55) - 1;
+    runs = 0;
+    for (size_t i = 0; i < pages; i++) if (i % per == 0 || (e[i] & PFN) != (e[i - 1] & PFN) + 1) runs++;
+  }
+  if (fd >= 0) close(fd);
+  free(e);
+  return runs;
+}
+
 /** A positive integer from argv[i], or the default. */
 static inline long arg(int argc, char **argv, int i, long def) { return argc > i ? strtol(argv[i], NULL, 0) : def; }

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { u16, u32, u64, u32be, u64be, setU16, setU32, setU64 } from '../../../shim/bytes';
+import { u16, u32, u64, u32be, u64be, setU16, setU32, setU64, structWords, LITTLE_ENDIAN_HOST } from '../../../shim/bytes';
 
 test('reads agree with DataView at every offset of a subarray, both byte orders', () => {
   fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 64 }), fc.nat(8), (raw, start) => {
@@ -30,6 +30,17 @@ test('writes agree with DataView, negatives as two\'s complement, 64-bit modulo 
     assert.equal([...a], [...b]);
     setU64(a, o, w); new DataView(b.buffer).setBigUint64(o, BigInt.asUintN(64, w), true);
     assert.equal([...a], [...b]);
+  }));
+});
+
+test('structWords: a store through its views writes the bytes setU32/setU64 write, on a little-endian host', () => {
+  assert.ok(LITTLE_ENDIAN_HOST, 'the hosts vfiokit runs on (x86_64, AArch64 Linux) are little-endian');
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.nat(1), (v, w, i) => {
+    const s = structWords(16), plain = new Uint8Array(16);
+    s.u32[i] = v; setU32(plain, i * 4, v);
+    s.u64[1] = w; setU64(plain, 8, w);
+    assert.equal([...s.bytes], [...plain]);
+    assert.is(s.u64[1], u64(s.bytes, 8));
   }));
 });
 

@@ -1,10 +1,12 @@
-// The TypeScript twins of the core's DMA encoders (encodeDmaMapInto, encodeDmaUnmapInto: the hot
-// path of mapDma/unmapDma) against the core's own (encodeDmaMap, encodeDmaUnmap): for any input,
-// the same bytes, or the same error (kind, status and message).
+// The TypeScript twins of the core's DMA encoders (encodeDmaMapInto, encodeDmaUnmapInto, and their
+// word-view forms encodeDmaMapWords, encodeDmaUnmapWords: the hot path of mapDma/unmapDma) against
+// the core's own (encodeDmaMap, encodeDmaUnmap): for any input, the same bytes, or the same error
+// (kind, status and message).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { encodeDmaMap, encodeDmaMapInto, encodeDmaUnmap, encodeDmaUnmapInto } from '../../../src/vfio/encode';
+import { encodeDmaMap, encodeDmaMapInto, encodeDmaMapWords, encodeDmaUnmap, encodeDmaUnmapInto, encodeDmaUnmapWords } from '../../../src/vfio/encode';
+import { structWords } from '../../../shim/bytes';
 import { VfioError } from '../../../src/errors';
 
 type Outcome = { bytes: number[] } | { kind: string; status: number | undefined; message: string };
@@ -38,6 +40,22 @@ test('encodeDmaUnmapInto answers what the core answers, bytes or error', () => {
   }), { numRuns: 5000 });
 });
 
+test('encodeDmaMapWords answers what the core answers, bytes or error, over a reused struct', () => {
+  const out = structWords(32);
+  fc.assert(fc.property(big, big, big, fc.boolean(), fc.boolean(), (vaddr, iova, size, read, write) => {
+    out.bytes.fill(0xee);
+    assert.equal(outcome(() => encodeDmaMapWords(out, vaddr, iova, size, read, write).slice()), outcome(() => encodeDmaMap({ vaddr, iova, size, read, write })));
+  }), { numRuns: 5000 });
+});
+
+test('encodeDmaUnmapWords answers what the core answers, bytes or error, over a reused struct', () => {
+  const out = structWords(24);
+  fc.assert(fc.property(big, big, (iova, size) => {
+    out.bytes.fill(0xee);
+    assert.equal(outcome(() => encodeDmaUnmapWords(out, iova, size).slice()), outcome(() => encodeDmaUnmap({ iova, size })));
+  }), { numRuns: 5000 });
+});
+
 test('an output buffer too small is refused (NO_SPACE) and left untouched', () => {
   const small = new Uint8Array(31);
   let e: unknown;
@@ -46,6 +64,10 @@ test('an output buffer too small is refused (NO_SPACE) and left untouched', () =
   assert.ok(small.every((b) => b === 0));
   try { encodeDmaUnmapInto(new Uint8Array(23), 0x1000n, 0x1000n); e = undefined; } catch (x) { e = x; }
   assert.ok(e instanceof VfioError && e.statusName === 'NO_SPACE', String(e));
+  const words = structWords(24); // a map request does not fit an unmap's struct
+  try { encodeDmaMapWords(words, 0x1000n, 0x2000n, 0x1000n, true, true); e = undefined; } catch (x) { e = x; }
+  assert.ok(e instanceof VfioError && e.statusName === 'NO_SPACE', String(e));
+  assert.ok(words.bytes.every((b) => b === 0));
 });
 
 test.run();
