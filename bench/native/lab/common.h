@@ -1,4 +1,4 @@
-/* Shared by the C references of the lab benchmarks (bench/lab.mjs): the clock, the statistics,
+/* Shared by the C references of the lab benchmarks (bench/lab.mjs): ../timing.h (the clock, the statistics),
  * the console line the host collects, and the VFIO open sequence of /work/shared/reference/vfio_poc.c.
  * Each reference does the same work as its bench/guest/<name>.ts twin, in the same boot.
  * Not responsible for: judging the figures (the host computes medians over every pass and the ratios). */
@@ -21,21 +21,7 @@
 #define PL031 "9010000.pl031"
 #define EDU "0000:00:02.0"
 
-#define CHK(x) do { if ((x) < 0) { fprintf(stderr, "bench: %s failed: %s\n", #x, strerror(errno)); exit(1); } } while (0)
-
-static inline uint64_t now_ns(void) {
-  struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static inline int cmp_double(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
-
-/** The p-th percentile of n samples (sorts them), the same rule as bench/lib.mjs's percentile. */
-static inline double percentile(double *xs, int n, double p) {
-  qsort(xs, n, sizeof *xs, cmp_double);
-  int i = (int)((n - 1) * p); if (i > n - 1) i = n - 1;
-  return xs[i];
-}
+#include "../timing.h"
 
 /** One measurement line: per-round values (ns per operation, or bytes), and p99 of single
  *  operations when >= 0. `extra` is more JSON members (with a leading comma) or "". */
