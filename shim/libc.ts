@@ -50,7 +50,7 @@ export const EPOLL_CLOEXEC = 0o2000000;
 export const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010;
 export const POLLIN = 0x001, POLLOUT = 0x004, POLLERR = 0x008, POLLHUP = 0x010, POLLNVAL = 0x020;
-export const MFD_CLOEXEC = 0x1;
+export const MFD_CLOEXEC = 0x1, MFD_HUGETLB = 0x4;
 export const F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
 /** struct pollfd: int fd (0), short events (4), short revents (6). */
 export const SIZEOF_POLLFD = 8;

@@ -36,5 +36,6 @@ export { DeviceRegion } from './device/region';
 export type { RegionMap } from './device/region';
 export { DeviceIrq, IrqRouting } from './device/irq';
 export type { IrqRoutingOptions } from './device/irq';
-export { DmaBuffer } from './device/dma';
+export { DmaBuffer, hugePageSize } from './device/dma';
+export type { DmaBacking } from './device/dma';
 export type { IommuKind, DmaInfo } from './device/iommu';

@@ -109,7 +109,7 @@ async function main() {
       if (ci) problems.push('lab suite could not run under CI');
     } else {
       const { runLabSuite } = await import(suitePath);
-      const r = await runLabSuite({ log: say });
+      const r = await runLabSuite({ log: say, echo: process.env.LAB_ECHO === '1' });
       totals.passed += r.passed; totals.failed += r.failed; totals.skipped += r.skipped;
       if (r.cannotRun) {
         say(`\n!!! LAB SUITE SKIPPED: ${r.cannotRun} !!!`);

@@ -27,7 +27,7 @@ import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
 import { RegionTable } from '../region/index';
 import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
-import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange } from './dma';
+import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma';
 import { DmaIndex } from './dma-index';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
@@ -92,9 +92,11 @@ const leaks = new FinalizationRegistry<string>((name) => {
   process.emitWarning(`a VfioDevice for ${name} was garbage-collected without close(); its fds stay open until the process exits`, { code: 'VFIOKIT_LEAK' });
 });
 
-/** Allocates page-aligned memory for DMA (anonymous mmap), released with close(). */
-export function allocDma(size: number, opts: { sys?: Sys } = {}): DmaBuffer {
-  return new DmaBuffer(opts.sys ?? processSys(), size);
+/** Allocates page-aligned memory for DMA, released with close(): anonymous memory by default,
+ *  or a memfd ('memfd', shareable through `fd`) or a memfd of huge pages ('hugetlb'); `name` names
+ *  the memfd (/proc/PID/fd). */
+export function allocDma(size: number, opts: { sys?: Sys; backing?: DmaBacking; name?: string } = {}): DmaBuffer {
+  return new DmaBuffer(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
 

@@ -1,10 +1,14 @@
-// Memory a device may DMA to and from: page-aligned anonymous mappings whose host address is
-// known (a JS ArrayBuffer's address is neither known nor page-aligned), plus the checked 64-bit
-// arithmetic of DMA requests.
-// Not responsible for: the IOMMU mapping itself (iommu.ts), which device owns it (device.ts).
+// Memory a device may DMA to and from: page-aligned mappings whose host address is known (a JS
+// ArrayBuffer's address is neither known nor page-aligned): anonymous memory, a memfd (shareable
+// through its fd), or a memfd of huge pages (physically contiguous per huge page: type1 pins and
+// maps memory run by contiguous run, so fewer runs are cheaper, docs/BENCH.md "DMA, fourth
+// round"); plus the checked 64-bit arithmetic of DMA requests.
+// Not responsible for: the IOMMU mapping itself (iommu.ts), which device owns it (device.ts),
+// reserving huge pages (the administrator's vm.nr_hugepages).
+import { readFileSync } from 'node:fs';
 import { VfioError } from '../errors';
 import type { Sys } from '../../shim/sys';
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../shim/libc';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MFD_CLOEXEC, MFD_HUGETLB, PROT_READ, PROT_WRITE } from '../../shim/libc';
 import { MAX_VIEW_BYTES } from '../mapping';
 import { systemPageSize } from './context';
 import { LITTLE_ENDIAN_HOST } from '../../shim/bytes';
@@ -14,30 +18,77 @@ export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 /** Buffers made by allocDma, by their ArrayBuffer, so mapDma({ buffer }) finds the address. */
 const known = new WeakMap<ArrayBuffer, DmaBuffer>();
 
+/** What backs a DmaBuffer: 'anonymous' (private anonymous memory, the default), 'memfd' (a memfd
+ *  mapped shared: its fd can be handed to another process or a vhost-user backend) or 'hugetlb' (a
+ *  memfd of huge pages: one IOMMU run per huge page; needs vm.nr_hugepages reserved). */
+export type DmaBacking = 'anonymous' | 'memfd' | 'hugetlb';
+export const DMA_BACKINGS: readonly DmaBacking[] = ['anonymous', 'memfd', 'hugetlb'];
+
+/** The huge page size a 'hugetlb' buffer is rounded to: Hugepagesize in /proc/meminfo (2 MiB on
+ *  x86-64 and on arm64 with 4 KiB pages when it cannot be read). */
+const DEFAULT_HUGE_PAGE = 2 << 20;
+let hugePage: number | undefined;
+export function hugePageSize(): number {
+  if (hugePage !== undefined) return hugePage;
+  hugePage = DEFAULT_HUGE_PAGE;
+  try {
+    const m = /^Hugepagesize:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) hugePage = Number(m[1]) * 1024;
+  } catch { /* no /proc: the default */ }
+  return hugePage;
+}
+
 export class DmaBuffer {
   readonly hostAddress: bigint;
+  /** Bytes mapped: the size asked for rounded up to the page (or, for 'hugetlb', the huge page). */
   readonly size: number;
+  readonly backing: DmaBacking;
   #sys: Sys;
   #bytes: Uint8Array | null;
+  /** The memfd of a 'memfd' or 'hugetlb' buffer (-1 for 'anonymous', and once closed). */
+  #fd = -1;
   /** Still mapped in our address space: a failed munmap leaves it true for the next close(). */
   #mapped = true;
   /** How many DMA mappings use it: it is not unmapped from the process while any does. */
   dmaRefs = 0;
 
   /** @internal use allocDma() */
-  constructor(sys: Sys, size: number) {
-    const page = systemPageSize();
-    if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_VIEW_BYTES) throw new VfioError({ kind: 'bad-argument', message: `cannot allocate ${size} bytes of DMA memory`, hint: `allocate between 1 and ${MAX_VIEW_BYTES} bytes` });
+  constructor(sys: Sys, size: number, backing: DmaBacking = 'anonymous', name = 'vfiokit-dma') {
+    if (!DMA_BACKINGS.includes(backing)) throw new VfioError({ kind: 'bad-argument', message: `unknown DMA backing ${JSON.stringify(backing)}`, hint: `use one of ${DMA_BACKINGS.join(', ')}` });
+    const page = backing === 'hugetlb' ? hugePageSize() : systemPageSize();
+    if (!Number.isSafeInteger(size) || size <= 0 || Math.ceil(size / page) * page > MAX_VIEW_BYTES) throw new VfioError({ kind: 'bad-argument', message: `cannot allocate ${size} bytes of DMA memory`, hint: `allocate between 1 and ${MAX_VIEW_BYTES} bytes` });
     this.size = Math.ceil(size / page) * page;
+    this.backing = backing;
     this.#sys = sys;
-    this.hostAddress = sys.mmap(BigInt(this.size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+    const len = BigInt(this.size);
+    if (backing !== 'anonymous') {
+      this.#fd = sys.memfdCreate(name, MFD_CLOEXEC | (backing === 'hugetlb' ? MFD_HUGETLB : 0));
+      try { sys.ftruncate(this.#fd, len); } catch (e) { this.#closeFd(); throw hugeHint(e, backing, this.size); }
+    }
+    try {
+      this.hostAddress = backing === 'anonymous'
+        ? sys.mmap(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n)
+        : sys.mmap(len, PROT_READ | PROT_WRITE, MAP_SHARED, this.#fd, 0n);
+    } catch (e) { this.#closeFd(); throw hugeHint(e, backing, this.size); }
     try {
       this.#bytes = new Uint8Array(sys.view(this.hostAddress, this.size));
     } catch (e) {
-      sys.munmap(this.hostAddress, BigInt(this.size));
+      sys.munmap(this.hostAddress, len);
+      this.#closeFd();
       throw e;
     }
     known.set(this.#bytes.buffer as ArrayBuffer, this);
+  }
+
+  /** The memfd of a 'memfd' or 'hugetlb' buffer, owned by the buffer (close() closes it): share
+   *  it, don't close it. undefined for 'anonymous', and after close(). */
+  get fd(): number | undefined { return this.#fd >= 0 ? this.#fd : undefined; }
+
+  #closeFd(): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    this.#sys.close(fd);
   }
 
   /** The memory as bytes (zero-copy). Throws 'closed' after close(). */
@@ -53,11 +104,25 @@ export class DmaBuffer {
   close(): void {
     if (this.#bytes && this.dmaRefs > 0) throw new VfioError({ kind: 'bad-state', message: `the DMA buffer at 0x${this.hostAddress.toString(16)} is still mapped for DMA ${this.dmaRefs} time(s)`, hint: 'unmapDma() it first (or close the device)' });
     this.#bytes = null;
-    if (!this.#mapped) return;
-    this.#sys.munmap(this.hostAddress, BigInt(this.size));
-    this.#mapped = false;
+    if (this.#mapped) {
+      this.#sys.munmap(this.hostAddress, BigInt(this.size));
+      this.#mapped = false;
+    }
+    this.#closeFd();
   }
   [Symbol.dispose](): void { this.close(); }
+}
+
+/** A huge-page buffer the kernel refused (no huge pages reserved: mmap's ENOMEM, or a size the
+ *  hugetlbfs does not take: EINVAL) gets a hint that says what to do; other errors pass as they are. */
+function hugeHint(e: unknown, backing: DmaBacking, size: number): unknown {
+  if (backing !== 'hugetlb' || !(e instanceof VfioError) || (e.errnoName !== 'ENOMEM' && e.errnoName !== 'EINVAL')) return e;
+  const pages = Math.ceil(size / hugePageSize());
+  return new VfioError({
+    kind: e.kind, errno: e.errno, errnoName: e.errnoName, syscall: e.syscall, cause: e,
+    message: `cannot allocate ${size} bytes of huge-page DMA memory (${pages} page(s) of ${hugePageSize() >> 10} KiB)`,
+    hint: `reserve huge pages first (as root: echo ${pages} > /proc/sys/vm/nr_hugepages, or more), or use backing 'memfd'`,
+  });
 }
 
 /** The DmaBuffer that `buf` views (at its byteOffset), or undefined. */
