@@ -5,23 +5,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openSync, readSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { countFds } from '../support/fds';
-import { allocDma, hugePageSize, openDevice, type DmaBacking, type DmaBuffer, type Mapping } from '../../src/index';
+import { allocDma, hugePageSize, openDevice, type DmaBacking, type DmaBuffer } from '../../src/index';
+import { DMA_TO_RAM, EDU, EDU_BUF, eduDma as dma, enableBusMaster } from '../support/edu';
 
-const EDU = '0000:00:02.0';
-const DMA_SRC = 0x80, DMA_DST = 0x88, DMA_COUNT = 0x90, DMA_CMD = 0x98, DMA_START = 1, DMA_TO_RAM = 2;
-const EDU_BUF = 0x40000n, CONFIG = 7, PCI_COMMAND = 0x04;
 // edu's DMA engine clamps addresses to its 28-bit mask: the IOVA stays below 256 MiB.
 const SIZE = 4 << 20, IOVA = 0x0100_0000n, PAGE = 4096;
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
-
-async function dma(bar: Mapping, src: bigint, dst: bigint, count: number, cmd: number): Promise<void> {
-  bar.write64(DMA_SRC, src); bar.write64(DMA_DST, dst); bar.write64(DMA_COUNT, BigInt(count));
-  bar.write32(DMA_CMD, cmd | DMA_START);
-  for (let i = 0; i < 300 && (bar.read32(DMA_CMD) & DMA_START); i++) await sleep(10);
-  assert.is(bar.read32(DMA_CMD) & DMA_START, 0, 'the DMA finished');
-}
 
 /** Runs of physically contiguous pages in the buffer (root reads the PFNs in /proc/self/pagemap). */
 function physicalRuns(b: DmaBuffer): number {
@@ -43,8 +33,7 @@ test('edu DMA through each backing: device reads and writes the memory at its IO
   const lines: string[] = [];
   try {
     const bar = dev.regions[0]!.map();
-    const cfg = dev.regions[CONFIG]!;
-    cfg.write(PCI_COMMAND, 2, Number(cfg.read(PCI_COMMAND, 2)) | 0x6); // memory space + bus master
+    enableBusMaster(dev);
     for (const backing of ['anonymous', 'memfd', 'hugetlb'] as DmaBacking[]) {
       const b = allocDma(SIZE, { backing });
       let mapped = false;

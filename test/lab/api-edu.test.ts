@@ -6,34 +6,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { countFds } from '../support/fds';
-import { allocDma, openDevice, VfioError, type Mapping, type VfioDevice } from '../../src/index';
-
-const EDU = '0000:00:02.0';
+import { allocDma, openDevice, VfioError } from '../../src/index';
+import { CONFIG, DMA_TO_RAM, EDU, EDU_BUF, FACT, ID, IRQ_ACK, IRQ_RAISE, IRQ_STATUS, LIVENESS, STATUS, eduDma as dma, enableBusMaster } from '../support/edu';
 const fds = countFds;
 const vfioMaps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('vfio')).length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-// edu registers (QEMU docs/specs/edu.rst)
-const ID = 0x00, LIVENESS = 0x04, FACT = 0x08, STATUS = 0x20, IRQ_STATUS = 0x24, IRQ_RAISE = 0x60, IRQ_ACK = 0x64;
-const DMA_SRC = 0x80, DMA_DST = 0x88, DMA_COUNT = 0x90, DMA_CMD = 0x98;
-const DMA_START = 1, DMA_TO_RAM = 2;
-const EDU_BUF = 0x40000n;
-const PCI_COMMAND = 0x04, PCI_COMMAND_MEMORY = 0x2, PCI_COMMAND_MASTER = 0x4;
-const CONFIG = 7;
-
-async function dma(bar: Mapping, src: bigint, dst: bigint, count: number, cmd: number): Promise<void> {
-  bar.write64(DMA_SRC, src); bar.write64(DMA_DST, dst); bar.write64(DMA_COUNT, BigInt(count));
-  bar.write32(DMA_CMD, cmd | DMA_START);
-  for (let i = 0; i < 300 && (bar.read32(DMA_CMD) & DMA_START); i++) await sleep(10);
-  assert.is(bar.read32(DMA_CMD) & DMA_START, 0, 'the DMA finished');
-}
-
-function enableBusMaster(dev: VfioDevice): void {
-  const cfg = dev.regions[CONFIG]!;
-  const cmd = Number(cfg.read(PCI_COMMAND, 2));
-  cfg.write(PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-  assert.is(Number(cfg.read(PCI_COMMAND, 2)) & 0x6, 0x6);
-}
-
 test('edu opens through type1: PCI flags, 9 regions by kernel index, BAR0 1 MiB mappable, 5 IRQ indexes', () => {
   const before = fds();
   const dev = openDevice(EDU);
