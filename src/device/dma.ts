@@ -12,6 +12,7 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MFD_CLOEXEC, MFD_HUGETLB, PROT_
 import { MAX_VIEW_BYTES } from '../mapping';
 import { systemPageSize } from './context';
 import { LITTLE_ENDIAN_HOST } from '../../shim/bytes';
+import { TWO_53 } from '../vfio/encode';
 
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
@@ -56,8 +57,9 @@ export class DmaBuffer {
   constructor(sys: Sys, size: number, backing: DmaBacking = 'anonymous', name = 'vfiokit-dma') {
     if (!DMA_BACKINGS.includes(backing)) throw new VfioError({ kind: 'bad-argument', message: `unknown DMA backing ${JSON.stringify(backing)}`, hint: `use one of ${DMA_BACKINGS.join(', ')}` });
     const page = backing === 'hugetlb' ? hugePageSize() : systemPageSize();
-    if (!Number.isSafeInteger(size) || size <= 0 || Math.ceil(size / page) * page > MAX_VIEW_BYTES) throw new VfioError({ kind: 'bad-argument', message: `cannot allocate ${size} bytes of DMA memory`, hint: `allocate between 1 and ${MAX_VIEW_BYTES} bytes` });
-    this.size = Math.ceil(size / page) * page;
+    const rounded = Math.ceil(size / page) * page;
+    if (!Number.isSafeInteger(size) || size <= 0 || rounded > MAX_VIEW_BYTES) throw new VfioError({ kind: 'bad-argument', message: `cannot allocate ${size} bytes of DMA memory`, hint: `allocate between 1 and ${MAX_VIEW_BYTES} bytes` });
+    this.size = rounded;
     this.backing = backing;
     this.#sys = sys;
     const len = BigInt(this.size);
@@ -138,8 +140,6 @@ let pageBig: bigint | undefined;
 // bigint (`x % page` makes one per call, and each is a heap object for the collector).
 const scratch64 = new BigUint64Array(1), scratch32 = new Uint32Array(scratch64.buffer);
 const LOW_WORD = LITTLE_ENDIAN_HOST ? 0 : 1;
-/** Below it, no sum of two DMA values can pass 2^64. */
-const TWO_53 = 1n << 53n;
 
 /** The page size less one, for the alignment tests (the system's page size is a power of two). */
 let pageMask = -1;

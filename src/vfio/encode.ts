@@ -142,8 +142,8 @@ export function encodeDmaUnmapWords(out: StructWords, iova: bigint, size: bigint
 }
 
 /** Below it a sum of two values cannot pass 2^64, so the usual request is checked by comparisons
- *  alone, with no bigint made (each bigint sum is a new heap object). */
-const TWO_53 = 1n << 53n;
+ *  alone, with no bigint made (each bigint sum is a new heap object). mapDma's range test uses it too. */
+export const TWO_53 = 1n << 53n;
 
 /** vfio_dma_map_encode's checks on its values: 0, or the status (BAD_ARG for size 0, OVERFLOW for
  *  an end past 2^64); throws for a value outside [0, 2^64), vaddr's first, as the core does. */
