@@ -3,7 +3,7 @@
 // sparc and parisc differ; vfiokit does not run there). test/unit/shim/errno.test.ts checks them
 // against koffi.os.errno on the running machine.
 // Not responsible for: context (device, region): src/ adds it.
-import type { VfioErrorKind } from '../src/errors';
+import type { VfioErrorKind } from '../src/errors.js';
 
 export interface ErrnoEntry {
   readonly errno: number;

@@ -1,8 +1,8 @@
 // One function per iommufd ioctl (include/uapi/linux/iommufd.h) over the checked layer. Every
 // struct starts with u32 size; the caller builds it. Failures throw VfioError (see sys.ts).
 // Not responsible for: struct layouts, IOAS bookkeeping, fd ownership.
-import { argszIoctl, type Sys } from './sys';
-import { IOMMU_DESTROY, IOMMU_IOAS_ALLOC, IOMMU_IOAS_IOVA_RANGES, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP } from './ioctl';
+import { argszIoctl, type Sys } from './sys.js';
+import { IOMMU_DESTROY, IOMMU_IOAS_ALLOC, IOMMU_IOAS_IOVA_RANGES, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP } from './ioctl.js';
 
 /** struct iommu_destroy {size, id} (8 bytes). */
 export const destroy = (sys: Sys, iommufd: number, arg: Uint8Array): number =>

@@ -2,12 +2,12 @@
 // hand a device to a VM: the VM, the VFIO KVM device, irqfds, memslots, and the vCPU calls the
 // lab's nested test uses. Struct buffers are caller-built. Failures throw VfioError (see sys.ts).
 // Not responsible for: running a VM (a VMM does), struct layouts, fd ownership.
-import type { Sys } from './sys';
+import type { Sys } from './sys.js';
 import {
   KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CHECK_EXTENSION, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM,
   KVM_GET_API_VERSION, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_RUN, KVM_SET_DEVICE_ATTR,
   KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION,
-} from './ioctl';
+} from './ioctl.js';
 
 /** /dev/kvm fd: KVM_API_VERSION (12). */
 export const getApiVersion = (sys: Sys, kvm: number): number => sys.ioctl(kvm, KVM_GET_API_VERSION, null, 'KVM_GET_API_VERSION');

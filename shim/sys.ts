@@ -3,13 +3,13 @@
 // from the errno table. One method per system call; it does what the call does and nothing else.
 // Not responsible for: retrying (EINTR is reported, not retried), owning fds or mappings (src/
 // does), adding the device or region to messages (src/ does), struct layouts.
-import { VfioError } from '../src/errors';
-import type { MappingSys } from '../src/mapping';
-import type { ReadCounterFn, WatchFn } from '../src/irq/dispatcher';
-import { EAGAIN, errnoEntry } from './errno';
-import { ioctlName } from './ioctl';
-import type { Libc } from './libc';
-import { setU64, u32, u64 } from './bytes';
+import { VfioError } from '../src/errors.js';
+import type { MappingSys } from '../src/mapping.js';
+import type { ReadCounterFn, WatchFn } from '../src/irq/dispatcher.js';
+import { EAGAIN, errnoEntry } from './errno.js';
+import { ioctlName } from './ioctl.js';
+import type { Libc } from './libc.js';
+import { setU64, u32, u64 } from './bytes.js';
 
 /** Builds the VfioError for a failed call. `call` names the syscall as it appears in messages. */
 export function syscallError(call: string, errno: number, detail?: string): VfioError {

@@ -4,14 +4,14 @@
 // the kernel returns: 0, a count, or a new fd. Failures throw VfioError (see sys.ts); a struct
 // whose argsz exceeds its buffer is refused before the call (kind bad-argument).
 // Not responsible for: struct layouts (the core's encoders/decoders), call order, fd ownership.
-import { argszIoctl, type Sys } from './sys';
-import { setU32 } from './bytes';
+import { argszIoctl, type Sys } from './sys.js';
+import { setU32 } from './bytes.js';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_DETACH_IOMMUFD_PT,
   VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_RESET, VFIO_DEVICE_SET_IRQS,
   VFIO_GET_API_VERSION, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER,
   VFIO_GROUP_UNSET_CONTAINER, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA, VFIO_SET_IOMMU,
-} from './ioctl';
+} from './ioctl.js';
 
 /** Container fd: the VFIO API version (VFIO_API_VERSION = 0). */
 export const getApiVersion = (sys: Sys, container: number): number =>

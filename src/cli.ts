@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `vfiokit` command. Each command lives in src/cli/<name>.ts and is listed in COMMANDS;
 // this file only dispatches and turns a VfioError into a message and an exit status.
-import { VfioError } from './errors';
-import { COMMANDS } from './cli/commands';
+import { VfioError } from './errors.js';
+import { COMMANDS } from './cli/commands.js';
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  vfiokit ${name.padEnd(12)} ${c.summary}`);

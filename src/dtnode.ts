@@ -5,8 +5,8 @@
 // Not responsible for: placing the device (src/placement.ts) or merging the result into the VMM's
 // tree (the FDT module).
 
-import { core, TRANSIENT_BYTES } from './core/loader';
-import { VfioError, type VfioErrorKind } from './errors';
+import { core, TRANSIENT_BYTES } from './core/loader.js';
+import { VfioError, type VfioErrorKind } from './errors.js';
 
 export interface GuestNodeRequest {
   /** The host's flattened device tree (/sys/firmware/fdt). */

@@ -4,7 +4,7 @@
 // touch after munmap impossible: the views are dropped before munmap and every accessor checks
 // the state first.
 // Not responsible for: deciding what may be mapped (the core's region table does).
-import { VfioError } from './errors';
+import { VfioError } from './errors.js';
 
 /** What a Mapping needs from the shim: the mmap family only. */
 export interface MappingSys {

@@ -4,8 +4,8 @@
 // and gives them all back with free(device) on unplug.
 // Not responsible for: mapping anything or writing the device tree (src/dtnode.ts does that).
 
-import { core, type Core } from './core/loader';
-import { VfioError, type VfioErrorKind } from './errors';
+import { core, type Core } from './core/loader.js';
+import { VfioError, type VfioErrorKind } from './errors.js';
 
 export type DeviceHandle = number;
 

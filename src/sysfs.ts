@@ -4,7 +4,7 @@
 // Not responsible for: opening anything under /dev (src/device/ does that).
 import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { VfioError } from './errors';
+import { VfioError } from './errors.js';
 
 export type Bus = 'platform' | 'amba' | 'pci';
 export const BUSES: readonly Bus[] = ['amba', 'pci', 'platform'];

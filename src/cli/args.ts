@@ -1,6 +1,6 @@
 // A small argument parser for the CLI: --flag, --key value, --key=value and positionals, checked
 // against a declared spec so that a typo is an error that names the options.
-import { VfioError } from '../errors';
+import { VfioError } from '../errors.js';
 
 export interface ArgSpec { flags?: string[]; options?: string[] }
 export interface Parsed { flags: Set<string>; options: Map<string, string>; positionals: string[] }

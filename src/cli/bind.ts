@@ -1,9 +1,9 @@
 // `vfiokit bind <device>` and `vfiokit unbind <device>`: hand a device to its bus's VFIO driver
 // (driver_override + probe) and back to the kernel's own driver.
-import { bind as bindDevice, unbind as unbindDevice } from '../sysfs';
-import { VfioError } from '../errors';
-import { parseArgs } from './args';
-import type { Command } from './commands';
+import { bind as bindDevice, unbind as unbindDevice } from '../sysfs.js';
+import { VfioError } from '../errors.js';
+import { parseArgs } from './args.js';
+import type { Command } from './commands.js';
 
 const one = (verb: string, args: string[]) => {
   const usage = `usage: vfiokit ${verb} <device> [--json] [--sysfs DIR]`;

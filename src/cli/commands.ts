@@ -6,13 +6,13 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-import { list } from './list';
-import { bind, unbind } from './bind';
-import { inspect } from './inspect';
-import { fdt } from './fdt';
-import { dt } from './dt';
-import { lab } from './lab';
-import { walkthrough } from './walkthrough';
+import { list } from './list.js';
+import { bind, unbind } from './bind.js';
+import { inspect } from './inspect.js';
+import { fdt } from './fdt.js';
+import { dt } from './dt.js';
+import { lab } from './lab.js';
+import { walkthrough } from './walkthrough.js';
 
 export const COMMANDS: Record<string, Command> = {
   list,

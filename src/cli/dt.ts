@@ -10,16 +10,16 @@
 // VMMs that attach properties to it.
 // Not responsible for: merging the node into the VMM's tree (mergeFdt) or binding the device.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { VfioError } from '../errors';
-import { PlatformBus } from '../placement';
-import { guestNodeFor } from '../dtnode';
-import { FdtBuilder } from '../fdt/index';
-import { openDevice, type IommuOption } from '../device/device';
-import { validateDeviceName } from '../sysfs';
-import { parseArgs } from './args';
-import { dumpFdt } from './fdt';
-import { inspectReport, type InspectReport } from './inspect';
-import type { Command } from './commands';
+import { VfioError } from '../errors.js';
+import { PlatformBus } from '../placement.js';
+import { guestNodeFor } from '../dtnode.js';
+import { FdtBuilder } from '../fdt/index.js';
+import { openDevice, type IommuOption } from '../device/device.js';
+import { validateDeviceName } from '../sysfs.js';
+import { parseArgs } from './args.js';
+import { dumpFdt } from './fdt.js';
+import { inspectReport, type InspectReport } from './inspect.js';
+import type { Command } from './commands.js';
 
 const USAGE = 'usage: vfiokit dt <device> --mmio-base ADDR --spi N [--mmio-size SIZE] [--page-size 4096|65536] '
   + '[--host-dtb FILE] [--info FILE.json] [--format dts|dtb] [-o FILE] [--iommu MODE] [--sysfs DIR]';

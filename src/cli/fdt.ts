@@ -4,11 +4,11 @@
 // Reading goes through parseFdt, so a malformed blob is reported with its fault and offset.
 // Not responsible for: labels, phandle references or comments (a blob does not keep them).
 import { readFileSync } from 'node:fs';
-import { parseFdt, type FdtNode, type FdtProperty } from '../fdt/index';
-import { VfioError } from '../errors';
-import { parseArgs } from './args';
-import type { Command } from './commands';
-import { u32be } from '../../shim/bytes';
+import { parseFdt, type FdtNode, type FdtProperty } from '../fdt/index.js';
+import { VfioError } from '../errors.js';
+import { parseArgs } from './args.js';
+import type { Command } from './commands.js';
+import { u32be } from '../../shim/bytes.js';
 
 const USAGE = 'usage: vfiokit fdt dump FILE.dtb';
 

@@ -4,13 +4,13 @@
 // region (index, flags, size, offset, sparse areas, the core's map/trap split) and each IRQ index
 // (flags, count). The --json form is stable and documented in docs/CLI.md.
 // Not responsible for: binding (vfiokit bind) or changing the device in any way.
-import { openDevice, type IommuOption, type OpenOptions, type VfioDevice } from '../device/device';
+import { openDevice, type IommuOption, type OpenOptions, type VfioDevice } from '../device/device.js';
 import { readFileSync } from 'node:fs';
-import { VfioError } from '../errors';
-import type { Sys } from '../../shim/sys';
-import { parseArgs } from './args';
-import type { Command } from './commands';
-import { printTable } from './list';
+import { VfioError } from '../errors.js';
+import type { Sys } from '../../shim/sys.js';
+import { parseArgs } from './args.js';
+import type { Command } from './commands.js';
+import { printTable } from './list.js';
 
 const USAGE = 'usage: vfiokit inspect <device> [--json] [--iommu auto|type1|noiommu|iommufd] [--sysfs DIR]';
 

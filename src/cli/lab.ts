@@ -8,8 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { VfioError } from '../errors';
-import type { Command } from './commands';
+import { VfioError } from '../errors.js';
+import type { Command } from './commands.js';
 
 export const lab: Command = {
   summary: 'boot the lab (real VFIO kernel under QEMU) and walk through a passthrough session; -- CMD runs CMD there',

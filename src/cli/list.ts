@@ -1,8 +1,8 @@
 // `vfiokit list [--json]`: the devices on the platform, AMBA and PCI buses with their driver and
 // IOMMU group. The --json form is stable: an array of DeviceEntry (src/sysfs.ts, docs/CLI.md).
-import { listDevices, VFIO_DRIVER } from '../sysfs';
-import { parseArgs } from './args';
-import type { Command } from './commands';
+import { listDevices, VFIO_DRIVER } from '../sysfs.js';
+import { parseArgs } from './args.js';
+import type { Command } from './commands.js';
 
 const USAGE = 'usage: vfiokit list [--json] [--sysfs DIR]';
 

@@ -11,12 +11,12 @@
 // Each step that fails prints why and the walkthrough exits 1.
 // Not responsible for: booting the lab (lab/run.mjs) or binding the devices (lab/init.sh did).
 import { readFileSync } from 'node:fs';
-import { listDevices } from '../sysfs';
-import { openDevice, allocDma } from '../device/device';
-import { PlatformBus } from '../placement';
-import { guestNodeFor } from '../dtnode';
-import { dumpFdt } from './fdt';
-import type { Command } from './commands';
+import { listDevices } from '../sysfs.js';
+import { openDevice, allocDma } from '../device/device.js';
+import { PlatformBus } from '../placement.js';
+import { guestNodeFor } from '../dtnode.js';
+import { dumpFdt } from './fdt.js';
+import type { Command } from './commands.js';
 
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 /** pl031 registers: data, match, interrupt mask set/clear, raw status, clear. */

@@ -3,7 +3,7 @@
 // Not responsible for: any decoding; each API module calls the core's raw exports itself.
 
 import coreBytes from '../../build/vfiokit-core.wasm';
-import { VfioError } from '../errors';
+import { VfioError } from '../errors.js';
 
 /** Raw exports every module of the core provides; module-specific ones are looked up by name. */
 export interface CoreExports {

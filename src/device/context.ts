@@ -3,10 +3,10 @@
 // VfioErrors, and the page size.
 // Not responsible for: any policy about what to open (device.ts, iommu.ts decide).
 import { readFileSync } from 'node:fs';
-import { VfioError, type VfioErrorKind } from '../errors';
-import { createSys, type Sys } from '../../shim/sys';
-import { realLibc } from '../../shim/libc';
-import { u64 } from '../../shim/bytes';
+import { VfioError, type VfioErrorKind } from '../errors.js';
+import { createSys, type Sys } from '../../shim/sys.js';
+import { realLibc } from '../../shim/libc.js';
+import { u64 } from '../../shim/bytes.js';
 
 let defaultSys: Sys | undefined;
 /** The checked layer over the real C library, created on first use (koffi loads then). */

@@ -15,24 +15,24 @@
 // from the container, closed) -> container or iommufd (when no other device uses them).
 // Not responsible for: the VM (guest memory slots, interrupt controller): the VMM owns those and
 // hears about them through IrqRouting's callbacks.
-import { VfioError } from '../errors';
-import { findDeviceForOpen, validateDeviceName, VFIO_DRIVER, type Bus, type OpenEntry, type SysfsOptions } from '../sysfs';
-import type { Mapping } from '../mapping';
-import { argszFits, syscallError, type Sys } from '../../shim/sys';
-import { O_CLOEXEC, O_RDWR } from '../../shim/libc';
-import * as vfio from '../../shim/vfio';
-import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } from './context';
-import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu';
-import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query';
-import { RegionTable } from '../region/index';
-import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region';
-import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq';
-import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma';
-import { DmaIndex } from './dma-index';
+import { VfioError } from '../errors.js';
+import { findDeviceForOpen, validateDeviceName, VFIO_DRIVER, type Bus, type OpenEntry, type SysfsOptions } from '../sysfs.js';
+import type { Mapping } from '../mapping.js';
+import { argszFits, syscallError, type Sys } from '../../shim/sys.js';
+import { O_CLOEXEC, O_RDWR } from '../../shim/libc.js';
+import * as vfio from '../../shim/vfio.js';
+import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } from './context.js';
+import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
+import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
+import { RegionTable } from '../region/index.js';
+import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region.js';
+import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq.js';
+import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
+import { DmaIndex } from './dma-index.js';
 
-import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi';
-import { setU32, u32 } from '../../shim/bytes';
-import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl';
+import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
+import { setU32, u32 } from '../../shim/bytes.js';
+import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
 export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
 

@@ -14,7 +14,7 @@
 // order of whole ranges.
 // Not responsible for: the ioctls (iommu.ts), the range checks (dma.ts), the buffers' refcounts
 // beyond telling the caller which buffer a row used.
-import type { DmaBuffer } from './dma';
+import type { DmaBuffer } from './dma.js';
 
 const LIVE = 1, READ = 2, WRITE = 4;
 /** Rows first allocated; the columns double when full. */

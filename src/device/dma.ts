@@ -6,13 +6,13 @@
 // Not responsible for: the IOMMU mapping itself (iommu.ts), which device owns it (device.ts),
 // reserving huge pages (the administrator's vm.nr_hugepages).
 import { readFileSync } from 'node:fs';
-import { VfioError } from '../errors';
-import type { Sys } from '../../shim/sys';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MFD_CLOEXEC, MFD_HUGETLB, PROT_READ, PROT_WRITE } from '../../shim/libc';
-import { MAX_VIEW_BYTES } from '../mapping';
-import { systemPageSize } from './context';
-import { LITTLE_ENDIAN_HOST } from '../../shim/bytes';
-import { TWO_53 } from '../vfio/encode';
+import { VfioError } from '../errors.js';
+import type { Sys } from '../../shim/sys.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MFD_CLOEXEC, MFD_HUGETLB, PROT_READ, PROT_WRITE } from '../../shim/libc.js';
+import { MAX_VIEW_BYTES } from '../mapping.js';
+import { systemPageSize } from './context.js';
+import { LITTLE_ENDIAN_HOST } from '../../shim/bytes.js';
+import { TWO_53 } from '../vfio/encode.js';
 
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 

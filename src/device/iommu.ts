@@ -17,20 +17,20 @@
 // Not responsible for: device fds (device.ts), DMA bookkeeping per device (device.ts owns the list).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { VfioError } from '../errors';
-import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs';
-import type { Sys } from '../../shim/sys';
-import { MAP_ANONYMOUS, MAP_PRIVATE, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from '../../shim/libc';
-import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl';
-import * as vfio from '../../shim/vfio';
-import * as iommufd from '../../shim/iommufd';
-import { ctx, rethrowWithContext, Teardown } from './context';
-import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode';
-import { LAYOUT } from '../vfio/uapi';
-import { queryIommuType1Info } from '../vfio/query';
-import type { IovaRange } from '../vfio/decode';
-import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd';
-import { LITTLE_ENDIAN_HOST, setU32, structWords, u32, u64 } from '../../shim/bytes';
+import { VfioError } from '../errors.js';
+import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs.js';
+import type { Sys } from '../../shim/sys.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from '../../shim/libc.js';
+import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl.js';
+import * as vfio from '../../shim/vfio.js';
+import * as iommufd from '../../shim/iommufd.js';
+import { ctx, rethrowWithContext, Teardown } from './context.js';
+import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode.js';
+import { LAYOUT } from '../vfio/uapi.js';
+import { queryIommuType1Info } from '../vfio/query.js';
+import type { IovaRange } from '../vfio/decode.js';
+import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd.js';
+import { LITTLE_ENDIAN_HOST, setU32, structWords, u32, u64 } from '../../shim/bytes.js';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 

@@ -10,17 +10,17 @@
 // are unwatched and closed.
 // Not responsible for: the guest's interrupt controller (the VMM's setLine), guest memory slots
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
-import { VfioError } from '../errors';
-import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher';
-import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../irq/machine';
-import type { Sys } from '../../shim/sys';
-import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc';
-import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioctl';
-import * as vfio from '../../shim/vfio';
-import * as kvm from '../../shim/kvm';
-import { ctx, Teardown } from './context';
-import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode';
-import { setU32 } from '../../shim/bytes';
+import { VfioError } from '../errors.js';
+import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher.js';
+import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../irq/machine.js';
+import type { Sys } from '../../shim/sys.js';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc.js';
+import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioctl.js';
+import * as vfio from '../../shim/vfio.js';
+import * as kvm from '../../shim/kvm.js';
+import { ctx, Teardown } from './context.js';
+import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
+import { setU32 } from '../../shim/bytes.js';
 
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;

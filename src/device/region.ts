@@ -3,12 +3,12 @@
 // zero-copy mappings of the ranges the core's map/trap split allows.
 // Not responsible for: deciding what is mappable (the core's region table), the device's
 // lifetime (the VfioDevice closes its regions' mappings first).
-import { VfioError } from '../errors';
-import { Mapping, type Width } from '../mapping';
-import type { Sys } from '../../shim/sys';
-import { ctx, withContext } from './context';
-import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index';
-import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes';
+import { VfioError } from '../errors.js';
+import { Mapping, type Width } from '../mapping.js';
+import type { Sys } from '../../shim/sys.js';
+import { ctx, withContext } from './context.js';
+import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index.js';
+import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes.js';
 
 /** vfio_region_info.flags (include/uapi/linux/vfio.h). */
 export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;

@@ -7,9 +7,9 @@
 // 'bad-state' (the tree is complete).
 // Not responsible for: what the properties mean (src/dtnode.ts and the VMM decide that).
 
-import { core, type Core } from '../core/loader';
-import { VfioError } from '../errors';
-import { check } from './status';
+import { core, type Core } from '../core/loader.js';
+import { VfioError } from '../errors.js';
+import { check } from './status.js';
 
 export interface FdtBuilderOptions {
   /** First buffer size in bytes (default 16 KiB); it grows as needed. */

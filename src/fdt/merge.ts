@@ -4,9 +4,9 @@
 // Not responsible for: phandle allocation (build the subtree with firstPhandle above
 // fdtMaxPhandle(base)) or references between the trees.
 
-import { core, TRANSIENT_BYTES } from '../core/loader';
-import { VfioError } from '../errors';
-import { check } from './status';
+import { core, TRANSIENT_BYTES } from '../core/loader.js';
+import { VfioError } from '../errors.js';
+import { check } from './status.js';
 
 type F = (...a: number[]) => number;
 const align = (n: number) => Math.ceil(n / 16) * 16;

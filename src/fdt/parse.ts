@@ -6,10 +6,10 @@
 // are the core's; docs/fdt.md describes them.
 // Not responsible for: writing (builder.ts), merging (merge.ts), interpreting bindings.
 
-import { core, TRANSIENT_BYTES } from '../core/loader';
-import { VfioError } from '../errors';
-import { check } from './status';
-import { u32be, u64be } from '../../shim/bytes';
+import { core, TRANSIENT_BYTES } from '../core/loader.js';
+import { VfioError } from '../errors.js';
+import { check } from './status.js';
+import { u32be, u64be } from '../../shim/bytes.js';
 
 export interface FdtRegEntry { address: bigint; size: bigint }
 export interface FdtReservation { address: bigint; size: bigint }

@@ -1,7 +1,7 @@
 // Turns the core's FDT statuses into VfioErrors (one place, decisions as data).
 // Not responsible for: deciding whether to retry (the builder grows its buffer on NO_SPACE itself).
-import { STATUS_INTERNAL, type Core } from '../core/loader';
-import { VfioError, type VfioErrorKind } from '../errors';
+import { STATUS_INTERNAL, type Core } from '../core/loader.js';
+import { VfioError, type VfioErrorKind } from '../errors.js';
 
 /** Kind of each status, by the name status_name() gives it; reader statuses (FDT_*) are 'bad-fdt'. */
 const KIND_BY_NAME: Record<string, VfioErrorKind> = {

@@ -4,7 +4,7 @@
 // has the figures and the choice. On wake-up the eventfd is read (which resets its counter) and
 // the handler receives how many times it was signalled since the last read.
 // Not responsible for: what an IRQ means (the IRQ machine decides), nor creating eventfds.
-import { VfioError } from '../errors';
+import { VfioError } from '../errors.js';
 
 /** Watches fd for readability on the event loop; the returned handle stops and frees the watch. */
 export type WatchFn = (fd: number, onReadable: () => void) => { close(): void };

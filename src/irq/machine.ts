@@ -8,10 +8,10 @@
 // An ARM_TIMER action's `arg` is an absolute deadline on that clock; the device has one timer and
 // arming replaces it.
 
-import { core, type Core } from '../core/loader';
-import { VfioError, type VfioErrorKind } from '../errors';
+import { core, type Core } from '../core/loader.js';
+import { VfioError, type VfioErrorKind } from '../errors.js';
 
-import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi';
+import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi.js';
 /** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
 export { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE };
 /** Flags of a level-triggered line as vfio-platform reports it (flags 0x7 in the lab's pl031). */

@@ -10,8 +10,8 @@
 // status, statusName and the config offset of the fault; bad caller input is 'bad-argument';
 // a closed PciConfig is 'closed'; MAX_CONFIGS in use is 'no-space'. Guest accesses never throw.
 
-import { core, type Core } from '../core/loader';
-import { VfioError, type VfioErrorKind } from '../errors';
+import { core, type Core } from '../core/loader.js';
+import { VfioError, type VfioErrorKind } from '../errors.js';
 
 /** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
 export const PCI_CAP_ID_MSI = 0x05;

@@ -6,11 +6,11 @@
 // Not responsible for: the mmap and the pread/pwrite (the device layer does them from the split
 // and the checked file offsets), or decoding the kernel's reply (src/vfio/decode.ts).
 
-import { core, type Core } from '../core/loader';
-import { VfioError, type VfioErrorKind } from '../errors';
-import type { RegionInfo, SparseArea } from '../vfio/decode';
-import { MAX_REGIONS } from '../vfio/uapi';
-import { setU64, u32, u64 } from '../../shim/bytes';
+import { core, type Core } from '../core/loader.js';
+import { VfioError, type VfioErrorKind } from '../errors.js';
+import type { RegionInfo, SparseArea } from '../vfio/decode.js';
+import { MAX_REGIONS } from '../vfio/uapi.js';
+import { setU64, u32, u64 } from '../../shim/bytes.js';
 
 /** Named bounds of the core's region table (assembly/region/index.ts; pinned by a test). */
 export const MAX_TABLES = 16;

@@ -6,15 +6,15 @@
 // 'no-space' with status VFIO_NEED_ARGSZ (queryWithArgsz in src/vfio/query.ts handles that).
 // Not responsible for: issuing the ioctls.
 
-import { core, TRANSIENT_BYTES } from '../core/loader';
-import { VfioError, type VfioErrorKind } from '../errors';
+import { core, TRANSIENT_BYTES } from '../core/loader.js';
+import { VfioError, type VfioErrorKind } from '../errors.js';
 import {
   VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_AMBA,
   VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_REGION_INFO_FLAG_READ,
   VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE, VFIO_NEED_ARGSZ, VFIO_ERR_SHORT_BUFFER,
-} from './uapi';
-import { u64 } from '../../shim/bytes';
+} from './uapi.js';
+import { u64 } from '../../shim/bytes.js';
 
 export type DeviceApi = 'pci' | 'platform' | 'amba' | 'ccw' | 'ap' | 'fsl-mc' | 'unknown';
 

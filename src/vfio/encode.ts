@@ -2,14 +2,14 @@
 // checks every argument). Each returns the exact bytes to pass to the ioctl, argsz included.
 // Not responsible for: issuing the ioctls or owning the eventfds.
 
-import { core } from '../core/loader';
-import { VfioError } from '../errors';
-import { LITTLE_ENDIAN_HOST, setU32, setU64, type StructWords } from '../../shim/bytes';
+import { core } from '../core/loader.js';
+import { VfioError } from '../errors.js';
+import { LITTLE_ENDIAN_HOST, setU32, setU64, type StructWords } from '../../shim/bytes.js';
 import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, LAYOUT,
-} from './uapi';
+} from './uapi.js';
 
 export type IrqSetAction = 'trigger' | 'mask' | 'unmask';
 

@@ -5,13 +5,13 @@
 // Not responsible for: opening /dev/iommu, allocating the IOAS, the memory the kernel writes the
 // ranges into, or issuing the ioctls (the callers' callbacks do).
 
-import { core } from '../core/loader';
-import { VfioError } from '../errors';
-import { _IO } from './uapi';
-import { runDecoder, type IovaRange } from './decode';
-import { MAX_ARGSZ_RETRIES } from './query';
-import { u32, u64 as le64 } from '../../shim/bytes';
-import { EMSGSIZE } from '../../shim/errno';
+import { core } from '../core/loader.js';
+import { VfioError } from '../errors.js';
+import { _IO } from './uapi.js';
+import { runDecoder, type IovaRange } from './decode.js';
+import { MAX_ARGSZ_RETRIES } from './query.js';
+import { u32, u64 as le64 } from '../../shim/bytes.js';
+import { EMSGSIZE } from '../../shim/errno.js';
 
 export const IOMMUFD_TYPE = 0x3b; // ';'
 export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84;

@@ -4,10 +4,10 @@
 // this loop only re-queries, within named bounds.
 // Not responsible for: the ioctl itself (the `query` callback does it, e.g. through shim/).
 
-import { VfioError } from '../errors';
-import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, type DeviceInfo, type RegionInfo, type IrqInfo, type IommuType1Info } from './decode';
-import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi';
-import { setU32, u32 } from '../../shim/bytes';
+import { VfioError } from '../errors.js';
+import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, type DeviceInfo, type RegionInfo, type IrqInfo, type IommuType1Info } from './decode.js';
+import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi.js';
+import { setU32, u32 } from '../../shim/bytes.js';
 
 /** Queries per INFO call: the kernel's need changes only when the capabilities change between two
  *  calls (a group joining the container adds reserved IOVA ranges), so 2 suffice and 4 tolerate a
