@@ -53,7 +53,7 @@ export interface VfioErrorInit {
   device?: string;
   /** The Wasm core's status code (negative) for 'bad-fdt', 'kernel-reply', 'no-space', 'core-bug'. */
   status?: number;
-  /** The core status's name ('BAD_MAGIC', 'TRUNCATED', ...). */
+  /** The core status's name ('NO_SPACE', 'FDT_NAME_CLASH', ...). */
   statusName?: string;
   /** Where the fault is: a byte offset into the blob or reply, or an address (bigint). */
   offset?: number | bigint;
@@ -94,7 +94,7 @@ export class VfioError extends Error {
   readonly device?: string;
   /** The Wasm core's (negative) status code, for 'bad-fdt', 'kernel-reply', 'no-space' and 'core-bug'. */
   readonly status?: number;
-  /** The core status's name ('BAD_MAGIC', 'TRUNCATED', ...). */
+  /** The core status's name ('NO_SPACE', 'FDT_NAME_CLASH', ...). */
   readonly statusName?: string;
   /** Where the fault is: a byte offset into the blob or kernel reply, or a guest address (bigint). */
   readonly offset?: number | bigint;
