@@ -82,7 +82,18 @@ export interface DmaMapOptions {
 }
 
 /** One DMA mapping a device owns, as {@link VfioDevice.mapDma} made it and {@link VfioDevice.dmaMappings} lists it. */
-export interface DmaMappingRecord { iova: bigint; size: bigint; hostAddress: bigint; read: boolean; write: boolean }
+export interface DmaMappingRecord {
+  /** The IOVA the device uses. */
+  iova: bigint;
+  /** Bytes mapped. */
+  size: bigint;
+  /** The host virtual address behind `iova`. */
+  hostAddress: bigint;
+  /** The device may read the memory. */
+  read: boolean;
+  /** The device may write the memory. */
+  write: boolean;
+}
 
 /** The first buffer of every info query of every open (the usual reply fits in it; a longer
  *  chain gets its own), instead of a new one per region and IRQ: a typed array above 64 bytes is
