@@ -94,9 +94,9 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
  * core does the work, no syscall.
  *
  * @throws VfioError 'bad-argument' (SPIs and IRQ flags of different lengths, neither
- *   hostNodePath nor deviceName, inputs too big for the core's scratch, a region or IRQ count
- *   that differs from the host node's, a placement that does not fit the cells, a host node
- *   without compatible), 'not-found' (no such host node), 'bad-fdt' (a host blob that fails
+ *   hostNodePath nor deviceName, inputs too big for the core's scratch, fewer regions than
+ *   the host node's reg entries, more than 64 IRQs, a placement that does not fit the cells, a
+ *   host node without compatible or without a property its device needs), 'not-found' (no such host node), 'bad-fdt' (a host blob that fails
  *   validation), 'not-supported' (a clock that cannot be copied: not a fixed-clock), 'no-space'
  *   (the node does not fit the output, or every FDT writer is taken by open FdtBuilders).
  *
