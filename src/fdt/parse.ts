@@ -40,6 +40,12 @@ const utf8 = new TextDecoder();
  * 'bad-fdt' with the property's offset. Made by {@link FdtNode}; not meant to be constructed.
  */
 export class FdtProperty {
+  /**
+   * Made by {@link FdtNode}'s lookups; not for callers.
+   * @param name - The property's name.
+   * @param bytes - Its raw value: a view into the Fdt's copy of the blob (don't write to it).
+   * @param offset - Byte offset of the property's FDT_PROP token in the blob (for error reports).
+   */
   constructor(readonly name: string, readonly bytes: Uint8Array, readonly offset: number) {}
   /** The value's length in bytes. */
   get length(): number { return this.bytes.length; }
@@ -86,6 +92,10 @@ export class FdtProperty {
  */
 export class FdtNode {
   private kids?: FdtNode[];
+  /**
+   * Made by the {@link Fdt}; not for callers.
+   * @param index - The node's position in structure order (0: the root); {@link Fdt.nodes} has it there.
+   */
   constructor(private readonly fdt: Fdt, readonly index: number) {}
   /** Byte offset of the node's BEGIN_NODE token in the blob (as the core's fdt_* exports use). */
   get offset(): number { return this.fdt.word(this.index, N_OFF); }
