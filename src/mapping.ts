@@ -8,8 +8,11 @@ import { VfioError } from './errors.js';
 
 /** What a Mapping needs from the shim: the mmap family only. */
 export interface MappingSys {
+  /** mmap(NULL, len, prot, flags, fd, offset): the address. */
   mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  /** munmap(2). */
   munmap(addr: bigint, len: bigint): void;
+  /** An ArrayBuffer over `len` bytes at `addr` (no copy). */
   view(addr: bigint, len: number): ArrayBuffer;
 }
 
