@@ -2,11 +2,12 @@
 // makes them (tsconfig.build.json, into a temporary directory), and every entry point that
 // package.json's "exports" gives types for is walked by test/support/dts-docs.ts, which names each
 // export and public member without a /** */ comment. The reader itself is checked first on a small
-// declaration file whose gaps are known.
+// declaration file whose gaps are known. Then every @example in the declarations is compiled, as a
+// user's module importing 'vfiokit' (and its subpaths), against those declarations.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkDocs } from '../../support/dts-docs';
@@ -14,6 +15,23 @@ import { checkDocs } from '../../support/dts-docs';
 const dir = mkdtempSync(join(tmpdir(), 'vfiokit-tsdoc-'));
 /** Where package.json's types paths live, relative to the package root (tsconfig.build.json's outDir). */
 const TYPES_DIR = './dist/types/';
+const out = join(dir, 'types');
+const tsc = (args: string[]) => spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', ...args], { encoding: 'utf8' });
+
+/** package.json's entry points with types: [subpath ('.', './core'), types file in `out`]. */
+function entries(): [string, string][] {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types?: string }> };
+  return Object.entries(pkg.exports).flatMap(([sub, target]) => {
+    if (typeof target !== 'object' || !target.types) return [];
+    assert.ok(target.types.startsWith(TYPES_DIR), `${sub}: types under ${TYPES_DIR}`);
+    return [[sub, join(out, target.types.slice(TYPES_DIR.length))] as [string, string]];
+  });
+}
+const importName = (sub: string) => (sub === '.' ? 'vfiokit' : `vfiokit${sub.slice(1)}`);
+
+function dtsFiles(d: string): string[] {
+  return readdirSync(d).flatMap((n) => { const p = join(d, n); return statSync(p).isDirectory() ? dtsFiles(p) : n.endsWith('.d.ts') ? [p] : []; });
+}
 
 test('the reader names undocumented exports, members and union variants, and skips private, #private and @internal ones', () => {
   const file = join(dir, 'sample.d.ts');
@@ -70,24 +88,46 @@ test('the reader names undocumented exports, members and union variants, and ski
 });
 
 test('every export and public member of every entry point has a doc comment', () => {
-  const out = join(dir, 'types');
-  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], { encoding: 'utf8' });
-  assert.is(tsc.status, 0, `tsc failed:\n${tsc.stdout}${tsc.stderr}`);
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types?: string }> };
-  const entries = Object.entries(pkg.exports).flatMap(([sub, target]) =>
-    typeof target === 'object' && target.types ? [[sub, target.types] as const] : []);
-  assert.ok(entries.some(([sub]) => sub === '.'), 'package.json exports the main entry with types');
+  const build = tsc(['-p', 'tsconfig.build.json', '--outDir', out]);
+  assert.is(build.status, 0, `tsc failed:\n${build.stdout}${build.stderr}`);
+  const list = entries();
+  assert.ok(list.some(([sub]) => sub === '.'), 'package.json exports the main entry with types');
   const missing: string[] = [];
   let exports = 0, members = 0;
-  for (const [sub, types] of entries) {
-    assert.ok(types.startsWith(TYPES_DIR), `${sub}: types under ${TYPES_DIR}`);
-    const name = sub === '.' ? 'vfiokit' : `vfiokit${sub.slice(1)}`;
-    const r = checkDocs(join(out, types.slice(TYPES_DIR.length)), `${name}: `);
+  for (const [sub, types] of list) {
+    const r = checkDocs(types, `${importName(sub)}: `);
     exports += r.exports; members += r.members;
     missing.push(...r.missing);
   }
   assert.ok(exports > 50 && members > 200, `the reader found the API (${exports} exports, ${members} members)`);
   assert.ok(missing.length === 0, `${missing.length} of ${exports} exports and ${members} members lack a doc comment:\n  ${missing.join('\n  ')}`);
+});
+
+test('every @example in the declarations compiles against them, as a user module (strict, noUncheckedIndexedAccess)', () => {
+  const exDir = join(dir, 'examples');
+  mkdirSync(exDir);
+  let n = 0;
+  for (const file of dtsFiles(out)) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/@example\s*\n((?:[ \t]*\*.*\n)*?)[ \t]*\*\//g)) {
+      const body = m[1]!.split('\n').map((l) => l.replace(/^\s*\* ?/, '')).join('\n');
+      const code = /```ts\n([\s\S]*?)```/.exec(body);
+      assert.ok(code, `${file}: an @example without a \`\`\`ts block`);
+      writeFileSync(join(exDir, `example-${++n}.ts`), `// from ${file.slice(out.length + 1)}\n${code![1]}\nexport {};\n`);
+    }
+  }
+  assert.ok(n >= 10, `found the examples (${n})`);
+  const paths = Object.fromEntries(entries().map(([sub, types]) => [importName(sub), [types]]));
+  writeFileSync(join(exDir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2023', 'ESNext.Disposable'],
+      types: ['node'], typeRoots: [join(process.cwd(), 'node_modules/@types')], strict: true,
+      noUncheckedIndexedAccess: true, skipLibCheck: true, noEmit: true, paths,
+    },
+    include: ['*.ts'],
+  }));
+  const r = tsc(['-p', join(exDir, 'tsconfig.json')]);
+  assert.is(r.status, 0, `the examples do not compile:\n${r.stdout}${r.stderr}`);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
