@@ -86,7 +86,7 @@ export class VfioError extends Error {
   readonly hint?: string;
   /** The errno of the failed syscall; set for kinds that come from one ('syscall', 'busy', 'permission', ...). */
   readonly errno?: number;
-  /** The errno's name ('EBUSY', 'EINVAL', ...); `E<n>` for a number vfiokit has no name for. */
+  /** The errno's symbolic name ('EBUSY', 'EINVAL', ...). */
   readonly errnoName?: string;
   /** The syscall or ioctl that failed ('open', 'mmap', 'VFIO_IOMMU_MAP_DMA', ...). */
   readonly syscall?: string;
