@@ -5,11 +5,17 @@
 // Not responsible for: context (device, region): src/ adds it.
 import type { VfioErrorKind } from '../src/errors.js';
 
+/** One row of the errno table: how vfiokit names, explains and classifies an errno. */
 export interface ErrnoEntry {
+  /** The errno (asm-generic numbering). */
   readonly errno: number;
+  /** Its symbolic name ('EBUSY'). */
   readonly name: string;
+  /** What it says, for messages ('device or resource busy'). */
   readonly text: string;
+  /** The VfioError kind it maps to. */
   readonly kind: VfioErrorKind;
+  /** What to do about it, when there is a general answer. */
   readonly hint?: string;
 }
 

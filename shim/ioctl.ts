@@ -23,6 +23,7 @@ export function _IOC(dir: number, type: number, nr: number, size: number): numbe
   }
   return dir * 2 ** IOC_DIRSHIFT + size * 2 ** IOC_SIZESHIFT + type * 2 ** IOC_TYPESHIFT + nr * 2 ** IOC_NRSHIFT;
 }
+/** The kernel's _IO(type, nr): an ioctl number with no size and no direction (every VFIO ioctl is one: its struct carries argsz). */
 export const _IO = (type: number, nr: number): number => _IOC(IOC_NONE, type, nr, 0);
 export const _IOR = (type: number, nr: number, size: number): number => _IOC(IOC_READ, type, nr, size);
 export const _IOW = (type: number, nr: number, size: number): number => _IOC(IOC_WRITE, type, nr, size);
@@ -33,22 +34,39 @@ export const VFIO_API_VERSION = 0;
 export const VFIO_TYPE1_IOMMU = 1;
 export const VFIO_TYPE1v2_IOMMU = 3;
 export const VFIO_NOIOMMU_IOMMU = 8;
+/** The ioctl type byte of VFIO (';', 0x3b). */
 export const VFIO_TYPE = 0x3b; // ';'
+/** The first VFIO ioctl number (100); each VFIO ioctl is VFIO_BASE + n. */
 export const VFIO_BASE = 100;
+/** VFIO_GET_API_VERSION on the container fd: answers VFIO_API_VERSION (0). */
 export const VFIO_GET_API_VERSION = _IO(VFIO_TYPE, VFIO_BASE + 0);
+/** VFIO_CHECK_EXTENSION on the container fd: whether an IOMMU type (VFIO_TYPE1v2_IOMMU, ...) is supported. */
 export const VFIO_CHECK_EXTENSION = _IO(VFIO_TYPE, VFIO_BASE + 1);
+/** VFIO_SET_IOMMU on the container fd: chooses its IOMMU type, once a group is attached. */
 export const VFIO_SET_IOMMU = _IO(VFIO_TYPE, VFIO_BASE + 2);
+/** VFIO_GROUP_GET_STATUS on a group fd: viable (every device bound to VFIO) and container set. */
 export const VFIO_GROUP_GET_STATUS = _IO(VFIO_TYPE, VFIO_BASE + 3);
+/** VFIO_GROUP_SET_CONTAINER on a group fd: attaches the group to a container fd. */
 export const VFIO_GROUP_SET_CONTAINER = _IO(VFIO_TYPE, VFIO_BASE + 4);
+/** VFIO_GROUP_UNSET_CONTAINER on a group fd: detaches it from its container. */
 export const VFIO_GROUP_UNSET_CONTAINER = _IO(VFIO_TYPE, VFIO_BASE + 5);
+/** VFIO_GROUP_GET_DEVICE_FD on a group fd: opens a device of the group by name. */
 export const VFIO_GROUP_GET_DEVICE_FD = _IO(VFIO_TYPE, VFIO_BASE + 6);
+/** VFIO_DEVICE_GET_INFO on a device fd: struct vfio_device_info (flags, region and IRQ counts, capabilities). */
 export const VFIO_DEVICE_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 7);
+/** VFIO_DEVICE_GET_REGION_INFO on a device fd: struct vfio_region_info of one region index. */
 export const VFIO_DEVICE_GET_REGION_INFO = _IO(VFIO_TYPE, VFIO_BASE + 8);
+/** VFIO_DEVICE_GET_IRQ_INFO on a device fd: struct vfio_irq_info of one IRQ index. */
 export const VFIO_DEVICE_GET_IRQ_INFO = _IO(VFIO_TYPE, VFIO_BASE + 9);
+/** VFIO_DEVICE_SET_IRQS on a device fd: triggers, masks, unmasks or sets eventfds of an IRQ index's vectors. */
 export const VFIO_DEVICE_SET_IRQS = _IO(VFIO_TYPE, VFIO_BASE + 10);
+/** VFIO_DEVICE_RESET on a device fd (when VFIO_DEVICE_FLAGS_RESET is set). */
 export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
+/** VFIO_IOMMU_GET_INFO on a type1 container: page sizes and capabilities (IOVA ranges, DMA mappings available). */
 export const VFIO_IOMMU_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 12);
+/** VFIO_IOMMU_MAP_DMA on a type1 container: maps process memory at an IOVA. */
 export const VFIO_IOMMU_MAP_DMA = _IO(VFIO_TYPE, VFIO_BASE + 13);
+/** VFIO_IOMMU_UNMAP_DMA on a type1 container: unmaps an IOVA range. */
 export const VFIO_IOMMU_UNMAP_DMA = _IO(VFIO_TYPE, VFIO_BASE + 14);
 export const VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18);
 export const VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19);

@@ -37,9 +37,18 @@ export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Arra
   return sys.ioctl(fd, request, buf, name);
 }
 
+/**
+ * The checked syscall layer vfiokit runs on: one method per system call, each turning the C
+ * library's -errno into a VfioError that keeps `errno`, `errnoName`, `syscall` and the errno
+ * table's kind and hint. {@link createSys} builds it over the real C library or a fake (tests).
+ * It owns nothing: the fds and mappings it returns are the caller's to close.
+ */
 export interface Sys extends MappingSys {
+  /** The unchecked C library calls underneath (each returns -errno). */
   readonly libc: Libc;
+  /** open(2): the new fd. */
   open(path: string, flags: number, mode?: number): number;
+  /** close(2). */
   close(fd: number): void;
   /** ioctl with a struct (or string) buffer the kernel reads and/or fills in place. Returns the
    *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...). */
@@ -48,27 +57,38 @@ export interface Sys extends MappingSys {
   ioctlValue(fd: number, request: number, value: number | bigint, name?: string): number;
   /** mmap(NULL, len, prot, flags, fd, offset): the address. */
   mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  /** munmap(2). */
   munmap(addr: bigint, len: bigint): void;
+  /** An ArrayBuffer over `len` bytes of process memory at `addr` (no copy; no syscall). Valid until the memory is unmapped. */
   view(addr: bigint, len: number): ArrayBuffer;
   /** pread into buf (all of it unless count is given): bytes read (short reads are returned, not
    *  retried). The offset may be a number when it is exact (below 2^53). */
   pread(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
+  /** pwrite from buf (all of it unless count is given): bytes written (short writes are returned, not retried). */
   pwrite(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
+  /** read(2) into buf: bytes read. */
   read(fd: number, buf: Uint8Array, count?: number): number;
+  /** write(2) from buf: bytes written. */
   write(fd: number, buf: Uint8Array, count?: number): number;
+  /** eventfd2(2): the new eventfd. */
   eventfd(initval: number, flags: number): number;
   /** Reads the 8-byte counter of an eventfd; 0n when nothing was pending (EAGAIN on a non-blocking fd). */
   eventfdRead(fd: number): bigint;
   /** Adds `value` to the counter of an eventfd. */
   eventfdWrite(fd: number, value: bigint): void;
+  /** epoll_create1(2): the new epoll fd. */
   epollCreate1(flags: number): number;
+  /** epoll_ctl(2) with a struct epoll_event (or null for EPOLL_CTL_DEL). */
   epollCtl(epfd: number, op: number, fd: number, event: Uint8Array | null): void;
   /** Fills `events` (maxevents = its length / SIZEOF_EPOLL_EVENT); returns how many are ready. */
   epollWait(epfd: number, events: Uint8Array, maxevents: number, timeoutMs: number): number;
   /** poll over `nfds` struct pollfd in `fds`; returns how many have revents. */
   poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
+  /** memfd_create(2): the new memfd. */
   memfdCreate(name: string, flags: number): number;
+  /** ftruncate(2). */
   ftruncate(fd: number, length: bigint): void;
+  /** fcntl(2) with an integer argument: its result. */
   fcntl(fd: number, cmd: number, arg?: number): number;
   /** WatchFn for the IRQ dispatcher: koffi.node.poll on Node's loop. */
   watch: WatchFn;

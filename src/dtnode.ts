@@ -8,6 +8,7 @@
 import { core, TRANSIENT_BYTES } from './core/loader.js';
 import { VfioError, type VfioErrorKind } from './errors.js';
 
+/** What {@link guestNodeFor} needs: the host's DTB and which node of it, where the device was placed in the guest, and how the guest's tree around it looks. Give `hostNodePath` or `deviceName`. */
 export interface GuestNodeRequest {
   /** The host's flattened device tree (/sys/firmware/fdt). */
   hostDtb: Uint8Array;
@@ -15,6 +16,7 @@ export interface GuestNodeRequest {
   hostNodePath?: string;
   /** the device's name in /sys/bus/platform/devices ("9010000.pl031"). */
   deviceName?: string;
+  /** Where the device sits in the guest, from a {@link PlatformBus} (placeRegion, placeIrq). */
   placement: {
     /** Guest address of each region, in the order of the host node's reg entries. */
     regions: bigint[];
@@ -23,7 +25,8 @@ export interface GuestNodeRequest {
   };
   /** VFIO IRQ info flags per line: AUTOMASKED (4) gives level-high, anything else edge-rising. */
   irqFlags: number[];
-  /** The platform-bus node to emit around the device; false when the VMM supplies one. */
+  /** The platform-bus node to emit around the device (simple-bus at `base`, `size` bytes); false
+   *  or left out when the VMM supplies one. */
   bus?: { base: bigint; size: bigint } | false;
   /** Cells of the device's guest parent (default 2/2). With a generated bus and other cells, reg
    *  is relative to bus.base (ranges = <0 base size>). */
@@ -36,6 +39,7 @@ export interface GuestNodeRequest {
   firstPhandle?: number;
 }
 
+/** What {@link guestNodeFor} made: a standalone DTB to merge into the guest's tree ({@link mergeFdt}). */
 export interface GuestNode {
   /** A standalone DTB: / { clocks...; platform-bus@base { device@addr } }. */
   dtb: Uint8Array;
@@ -60,7 +64,15 @@ function fail(st: number, what: string): never {
   throw new VfioError({ kind, message: `${what}: ${name}`, status: st, statusName: name.split(':')[0], hint });
 }
 
-/** Finds the host node path of a platform/AMBA device name ("9010000.pl031"). */
+/** Finds the host node path of a platform/AMBA device name ("9010000.pl031").
+ * The name is the kernel's platform device name "<hex address>.<node name>": the node whose name
+ * before '@' is <node name> and whose first reg address (in its parent's cells) is <hex address>
+ * ("9010000.pl031" is /pl031@9010000). Pure: the Wasm core reads the blob, no syscall.
+ * @param hostDtb - The host's flattened device tree (/sys/firmware/fdt).
+ * @throws VfioError 'not-found' (no node for that name), 'bad-fdt' (a blob that fails
+ *   validation), 'bad-argument' (a name without '.' or a bad hex address; a tree too big for the
+ *   core's scratch: pass it without padding).
+ */
 export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): string {
   const c = core();
   const name = new TextEncoder().encode(deviceName);
@@ -74,7 +86,43 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
   return new TextDecoder().decode(c.take(outPtr, st));
 }
 
-/** Generates the guest DTB for a passed-through device (see GuestNodeRequest). */
+/** Generates the guest DTB for a passed-through device (see GuestNodeRequest).
+ * From the host node: its compatible strings, `reg` translated to the placed guest addresses,
+ * `interrupts` as GIC SPI triples (level-high for an AUTOMASKED line, edge-rising otherwise),
+ * dma-coherent, and every fixed-clock it references copied as a root node with a new phandle
+ * (from `firstPhandle` on), adjusted for devices that need more (xgmac, xgbe). Pure: the Wasm
+ * core does the work, no syscall.
+ *
+ * @throws VfioError 'bad-argument' (SPIs and IRQ flags of different lengths, neither
+ *   hostNodePath nor deviceName, inputs too big for the core's scratch, fewer regions than
+ *   the host node's reg entries, more than 64 IRQs, a placement that does not fit the cells, a
+ *   host node without compatible or without a property its device needs), 'not-found' (no such host node), 'bad-fdt' (a host blob that fails
+ *   validation), 'not-supported' (a clock that cannot be copied: not a fixed-clock), 'no-space'
+ *   (the node does not fit the output, or every FDT writer is taken by open FdtBuilders).
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { guestNodeFor, openDevice, PlatformBus } from 'vfiokit';
+ *
+ * const dev = openDevice('9010000.pl031');
+ * const bus = new PlatformBus({ base: 0x0c00_0000n, size: 32n << 20n, spiFirst: 112, spiCount: 16 });
+ * const device = bus.newDevice();
+ * const node = guestNodeFor({
+ *   hostDtb: readFileSync('/sys/firmware/fdt'),
+ *   deviceName: dev.name,
+ *   placement: {
+ *     regions: [bus.placeRegion(dev.region(0).size, { device }).address],
+ *     spis: [bus.placeIrq(undefined, { device }).spi],
+ *   },
+ *   irqFlags: [dev.irqs[0]!.flags],
+ *   bus: { base: 0x0c00_0000n, size: 32n << 20n },
+ * });
+ * console.log(node.hostNodePath, node.dtb.length, node.phandlesUsed);
+ * bus.close();
+ * dev.close();
+ * ```
+ */
 export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   const c = core();
   if (req.placement.spis.length !== req.irqFlags.length) {

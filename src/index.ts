@@ -21,6 +21,7 @@ export {
   encodeIrqSet, encodeDmaMap, encodeDmaUnmap, encodeIoasMap, encodeIoasUnmap,
   queryWithArgsz, queryDeviceInfo, queryRegionInfo, queryIrqInfo, queryIommuType1Info, MAX_ARGSZ_RETRIES, MAX_REPLY_BYTES,
 } from './vfio/index.js';
+/** The VFIO uapi constants (include/uapi/linux/vfio.h) by their kernel names: ioctl numbers, flags, vfio-pci's fixed indexes, the core's bounds on replies. */
 export * as vfioUapi from './vfio/uapi.js';
 export type {
   DeviceInfo, DeviceApi, RegionInfo, SparseArea, IrqInfo, IommuType1Info, IovaRange, QueryOptions,

@@ -7,8 +7,10 @@
 import { core, type Core } from './core/loader.js';
 import { VfioError, type VfioErrorKind } from './errors.js';
 
+/** A device on a {@link PlatformBus}: a positive number that groups its MMIO ranges and SPIs, freed together by free(). */
 export type DeviceHandle = number;
 
+/** The guest platform bus a {@link PlatformBus} hands out: an MMIO window and a range of GIC SPIs, both reserved by the VMM for passed-through devices. */
 export interface PlatformBusOptions {
   /** First guest physical address of the MMIO window. */
   base: bigint;
@@ -22,6 +24,7 @@ export interface PlatformBusOptions {
   pageSize?: bigint;
 }
 
+/** How {@link PlatformBus.placeRegion} places a range: first fit (the default), `fixed` at a guest address, or `identity` at the host's physical address. `fixed` and `identity` exclude each other. */
 export interface PlaceRegionOptions {
   /** The device the range belongs to; a new device is created when omitted. */
   device?: DeviceHandle;
@@ -33,7 +36,9 @@ export interface PlaceRegionOptions {
   identity?: bigint;
 }
 
+/** An MMIO range placed on the bus, from {@link PlatformBus.placeRegion}. */
 export interface PlacedRegion {
+  /** The device the range belongs to (the one given, or a new one). */
   device: DeviceHandle;
   /** Guest physical address. */
   address: bigint;
@@ -43,21 +48,33 @@ export interface PlacedRegion {
   align: bigint;
 }
 
+/** An SPI given to a device, from {@link PlatformBus.placeIrq}. */
 export interface PlacedIrq {
+  /** The device the SPI belongs to (the one given, or a new one). */
   device: DeviceHandle;
   /** SPI number (INTID - 32): the second cell of a GIC interrupts triple. */
   spi: number;
+  /** The GIC interrupt ID (SPI + 32), for the VMM's interrupt controller and KVM. */
   intid: number;
 }
 
+/** A snapshot of a {@link PlatformBus}, from {@link PlatformBus.info}: the window, the SPI range and what is placed. */
 export interface BusInfo {
+  /** First guest address of the window. */
   first: bigint;
+  /** Last guest address of the window (inclusive: may be 2^64 - 1). */
   last: bigint;
+  /** The page size every range is rounded to. */
   pageSize: bigint;
+  /** First SPI of the bus (INTID - 32). */
   spiFirst: number;
+  /** SPIs in the bus's range. */
   spiCount: number;
+  /** SPIs given out. */
   spisTaken: number;
+  /** Device handles alive. */
   devices: number;
+  /** Every placed range, in address order: its device, first and last (inclusive) guest address, and how it was placed. */
   regions: { device: DeviceHandle; first: bigint; last: bigint; mode: 'first-fit' | 'fixed' | 'identity' }[];
 }
 
@@ -73,11 +90,39 @@ function kindOf(name: string): VfioErrorKind {
   return 'bad-argument';
 }
 
+/**
+ * The allocator of a guest platform bus (the core's placement allocator): a VMM makes one per
+ * bus with the MMIO window and SPI range it reserved; each passed-through platform or AMBA device
+ * gets a device handle, page-rounded MMIO ranges (first fit, fixed or identity) and SPIs, and
+ * gives them all back with free() on unplug. Pure bookkeeping in the Wasm core: no syscall, no
+ * mapping. The bus holds core memory until close() (or `using`).
+ *
+ * @example
+ * ```ts
+ * import { openDevice, PlatformBus } from 'vfiokit';
+ *
+ * const dev = openDevice('9010000.pl031');
+ * using bus = new PlatformBus({ base: 0x0c00_0000n, size: 32n << 20n, spiFirst: 112, spiCount: 16 });
+ * const device = bus.newDevice();
+ * const regs = bus.placeRegion(dev.region(0).size, { device }); // guest address for reg0
+ * const irq = bus.placeIrq(undefined, { device });              // SPI for irq0
+ * console.log(regs.address.toString(16), irq.spi, irq.intid);
+ * // ... map dev.region(0) at regs.address, route the IRQ to irq.intid, describe it to the guest
+ * bus.free(device); // unplug
+ * dev.close();
+ * ```
+ */
 export class PlatformBus {
   private readonly c: Core;
   private handle: number;
   private readonly f: Record<string, F>;
 
+  /**
+   * Creates the bus in the core.
+   * @throws VfioError 'bad-argument' (a window empty or not page-aligned, an SPI range outside
+   *   0..987, a page size that is not a power of two from 4096 to 65536), 'no-space' (8 buses are
+   *   open already: the core's limit).
+   */
   constructor(opts: PlatformBusOptions) {
     this.c = core();
     const f = (n: string): F => this.c.fn<F>(`place_${n}`);
@@ -90,14 +135,25 @@ export class PlatformBus {
     this.handle = st;
   }
 
+  /** True once close() has run. */
   get closed(): boolean { return this.handle === 0; }
 
-  /** A new device handle (for ranges and SPIs that belong together and are freed together). */
+  /** A new device handle (for ranges and SPIs that belong together and are freed together).
+   * @throws VfioError 'closed', 'no-space' (64 devices on the bus: the core's limit).
+   */
   newDevice(): DeviceHandle {
     return this.check(this.f.dev!(this.live()), 'no room for another device on the platform bus');
   }
 
-  /** Places an MMIO range of `size` bytes (first fit, fixed or identity). */
+  /** Places an MMIO range of `size` bytes (first fit, fixed or identity).
+   * The range is rounded up to whole pages and aligned to `opts.align` (default: its size rounded
+   * up to a power of two).
+   * @param size - Bytes (a region's size); at least 1.
+   * @throws VfioError 'closed', 'bad-argument' (size 0, fixed and identity both, an alignment that
+   *   is not a power of two, an address misaligned or outside the window, an unknown device),
+   *   'no-space' (no room in the window, or 256 ranges on the bus), 'busy' (a fixed or identity
+   *   range overlaps one already placed).
+   */
   placeRegion(size: bigint, opts: PlaceRegionOptions = {}): PlacedRegion {
     const device = opts.device ?? this.newDevice();
     let mode = MODE_FIRST_FIT, addr = 0n;
@@ -109,7 +165,12 @@ export class PlatformBus {
     return { device, address: this.c.result(0), size: this.c.result(1), align: this.c.result(2) };
   }
 
-  /** Gives a device an SPI: the lowest free one, or `fixed` (an SPI number). */
+  /** Gives a device an SPI: the lowest free one, or `fixed` (an SPI number).
+   * @param fixed - An SPI number inside the bus's range, or undefined for the lowest free one.
+   * @param opts - `device`: the device handle (a new device when omitted).
+   * @throws VfioError 'closed', 'no-space' (no free SPI), 'busy' (`fixed` is taken),
+   *   'bad-argument' (outside the range, an unknown device).
+   */
   placeIrq(fixed?: number, opts: { device?: DeviceHandle } = {}): PlacedIrq {
     const device = opts.device ?? this.newDevice();
     const st = this.f.irq!(this.live(), device, fixed ?? -1);
@@ -117,18 +178,24 @@ export class PlatformBus {
     return { device, spi: st, intid: Number(this.c.result(0)) };
   }
 
-  /** Unplug: frees every range and SPI of the device. */
+  /** Unplug: frees every range and SPI of the device.
+   * @returns How many ranges and SPIs were freed.
+   * @throws VfioError 'closed', 'bad-argument' (an unknown device).
+   */
   free(device: DeviceHandle): { regions: number; spis: number } {
     this.check(this.f.devFree!(this.live(), device), `cannot free device ${device}`);
     return { regions: Number(this.c.result(0)), spis: Number(this.c.result(1)) };
   }
 
-  /** Owner of an SPI (undefined when free). */
+  /** Owner of an SPI (undefined when free).
+   * @throws VfioError 'closed', 'bad-argument' (an SPI outside the bus's range).
+   */
   spiOwner(spi: number): DeviceHandle | undefined {
     const st = this.check(this.f.owner!(this.live(), spi), `SPI ${spi}`);
     return st === 0 ? undefined : st;
   }
 
+  /** A snapshot of the bus (see {@link BusInfo}). Throws 'closed' after close(). */
   info(): BusInfo {
     const n = this.check(this.f.info!(this.live()), 'bus info');
     const r = (i: number) => this.c.result(i);
@@ -146,6 +213,7 @@ export class PlatformBus {
     this.f.free!(this.handle);
     this.handle = 0;
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   private live(): number {

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } fr
 import { basename, join } from 'node:path';
 import { VfioError } from './errors.js';
 
+/** A bus vfiokit passes devices through from, named as in /sys/bus. */
 export type Bus = 'platform' | 'amba' | 'pci';
 export const BUSES: readonly Bus[] = ['amba', 'pci', 'platform'];
 
@@ -16,10 +17,17 @@ export const VFIO_DRIVER: Readonly<Record<Bus, string>> = { amba: 'vfio-amba', p
 export const MAX_DEVICE_NAME = 128;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:@,+-]*$/;
 
-export interface SysfsOptions { /** Root of sysfs; tests pass a fake tree. Default /sys. */ sysfs?: string }
+/** Where sysfs is, for every function that reads it. */
+export interface SysfsOptions {
+  /** Root of sysfs; tests pass a fake tree. Default /sys. */
+  sysfs?: string;
+}
 
+/** One device as sysfs shows it ({@link listDevices}, {@link findDevice}). */
 export interface DeviceEntry {
+  /** The device's sysfs name ('0000:00:03.0', '9010000.pl031'). */
   name: string;
+  /** The bus it sits on. */
   bus: Bus;
   /** The driver bound now, or null. */
   driver: string | null;
@@ -33,12 +41,16 @@ export interface DeviceEntry {
   compatible: string[];
   /** The device-tree node path (from of_node), or null. */
   ofNode: string | null;
-  /** PCI vendor and device IDs ("1234", "11e8"), undefined elsewhere. */
+  /** PCI vendor ID, lowercase hex without 0x ("1234"); undefined elsewhere. */
   vendor?: string;
+  /** PCI device ID, lowercase hex without 0x ("11e8"); undefined elsewhere. */
   device?: string;
 }
 
-/** Throws 'bad-argument' unless `name` is a plain device name (no path, no traversal). */
+/** Throws 'bad-argument' unless `name` is a plain device name (no path, no traversal).
+ * Letters, digits and `._:@,+-`, starting with a letter or digit, without "..", at most 128
+ * characters. Returns the name. Every function here calls it before building a path.
+ */
 export function validateDeviceName(name: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_DEVICE_NAME || !NAME_RE.test(name) || name.includes('..')) {
     throw new VfioError({ kind: 'bad-argument', message: `'${String(name).slice(0, 60)}' is not a device name`, hint: 'use a name from `vfiokit list`, e.g. 9010000.pl031 or 0000:00:02.0' });
@@ -74,7 +86,19 @@ function entryFor(bus: Bus, name: string, o?: SysfsOptions): DeviceEntry {
   return entry;
 }
 
-/** Every device on the platform, AMBA and PCI buses, sorted by bus then name. */
+/** Every device on the platform, AMBA and PCI buses, sorted by bus then name.
+ * Reads /sys/bus/{amba,pci,platform}/devices; a bus that is absent is skipped. Never throws
+ * for a missing file (the field is null or empty).
+ *
+ * @example
+ * ```ts
+ * import { listDevices } from 'vfiokit';
+ *
+ * for (const d of listDevices()) {
+ *   if (d.iommuGroup !== null) console.log(d.bus, d.name, d.driver ?? '-', `group ${d.iommuGroup}`);
+ * }
+ * ```
+ */
 export function listDevices(o?: SysfsOptions): DeviceEntry[] {
   const out: DeviceEntry[] = [];
   for (const bus of BUSES) {
@@ -85,7 +109,9 @@ export function listDevices(o?: SysfsOptions): DeviceEntry[] {
   return out;
 }
 
-/** The entry of one device; 'not-found' when no bus has it. */
+/** The entry of one device; 'not-found' when no bus has it.
+ * @throws VfioError 'bad-argument' (not a device name), 'not-found'.
+ */
 export function findDevice(name: string, o?: SysfsOptions): DeviceEntry {
   validateDeviceName(name);
   for (const bus of BUSES) if (existsSync(join(root(o), 'bus', bus, 'devices', name))) return entryFor(bus, name, o);
@@ -119,7 +145,9 @@ export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
   throw new VfioError({ kind: 'not-found', device: name, message: 'no such device on the platform, AMBA or PCI bus', hint: 'list the devices with `vfiokit list`' });
 }
 
-/** The devices in an IOMMU group with their drivers (for viability errors). */
+/** The devices in an IOMMU group with their drivers (for viability errors).
+ * Sorted by name; [] when the group does not exist. Never throws.
+ */
 export function groupMembers(group: number, o?: SysfsOptions): { name: string; driver: string | null }[] {
   let names: string[];
   try { names = readdirSync(join(root(o), 'kernel', 'iommu_groups', String(group), 'devices')); } catch { return []; }
@@ -140,12 +168,37 @@ function sysWrite(path: string, value: string, device: string, what: string): vo
   }
 }
 
-export interface BindResult { device: string; bus: Bus; previousDriver: string | null; driver: string }
+/** What {@link bind} did. */
+export interface BindResult {
+  /** The device's name. */
+  device: string;
+  /** Its bus. */
+  bus: Bus;
+  /** The driver it had before (null: none; equal to `driver` when it was bound already). */
+  previousDriver: string | null;
+  /** The VFIO driver it is bound to now. */
+  driver: string;
+}
 
 /**
  * Binds a device to its bus's VFIO driver: unbinds the current driver, sets driver_override,
  * probes. Idempotent when already bound to it. On failure the previous override is put back and
  * the device re-probed, so it is left as it was found.
+ * Writes sysfs as root: driver/unbind, driver_override, drivers_probe.
+ * @throws VfioError 'bad-argument', 'not-found' (no such device), 'not-supported' (no VFIO driver
+ *   for the bus in this kernel, or it did not take the device), 'permission' (not root),
+ *   'busy', 'syscall' (a sysfs write failed otherwise; `syscall` names the file).
+ *
+ * @example
+ * ```ts
+ * import { bind, openDevice, unbind } from 'vfiokit';
+ *
+ * const r = bind('0000:00:03.0');               // as root
+ * console.log(`${r.previousDriver} -> ${r.driver}`);
+ * const dev = openDevice('0000:00:03.0');       // may need no root, given access to /dev/vfio/N
+ * dev.close();
+ * unbind('0000:00:03.0');                       // back to the device's own driver
+ * ```
  */
 export function bind(name: string, o?: SysfsOptions): BindResult {
   const dev = findDevice(name, o);
@@ -176,11 +229,22 @@ function restore(dir: string, dev: DeviceEntry, o?: SysfsOptions): void {
   try { if (dev.driver && !linkName(join(dir, 'driver'))) writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), dev.name); } catch { /* idem */ }
 }
 
-export interface UnbindResult { device: string; bus: Bus; previousDriver: string | null; driver: string | null }
+/** What {@link unbind} did. */
+export interface UnbindResult {
+  /** The device's name. */
+  device: string;
+  /** Its bus. */
+  bus: Bus;
+  /** The driver it had before (null: none). */
+  previousDriver: string | null;
+  /** The driver the kernel bound after the re-probe, or null. */
+  driver: string | null;
+}
 
 /**
  * Unbinds a device from its driver, clears driver_override and re-probes, so the kernel binds the
  * device's own driver again (if it has one): the driver it had before `bind`.
+ * @throws VfioError 'bad-argument', 'not-found', 'permission', 'busy', 'syscall' (as bind).
  */
 export function unbind(name: string, o?: SysfsOptions): UnbindResult {
   const dev = findDevice(name, o);

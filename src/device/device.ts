@@ -34,20 +34,27 @@ import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAG
 import { setU32, u32 } from '../../shim/bytes.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
+/** The kind of device, from vfio_device_info.flags: VFIO_DEVICE_FLAGS_PCI, _AMBA, _PLATFORM, or 'other' (ccw, fsl-mc, ...). */
 export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
 
+/** What VFIO_DEVICE_GET_INFO said about an open device ({@link VfioDevice.info}). */
 export interface VfioDeviceInfo {
   /** Raw vfio_device_info.flags. */
   flags: number;
+  /** The bus kind VFIO reports (decides region and IRQ names: BAR0.., INTx.. for PCI). */
   kind: VfioDeviceKind;
   /** VFIO_DEVICE_FLAGS_RESET: reset() is supported. */
   reset: boolean;
+  /** How many region indexes the device has; {@link VfioDevice.regions} has this length. */
   numRegions: number;
+  /** How many IRQ indexes the device has; {@link VfioDevice.irqs} has this length. */
   numIrqs: number;
 }
 
+/** Which IOMMU path {@link openDevice} takes: 'auto' (see {@link OpenOptions.iommu}), or one named: 'type1' (legacy container), 'iommufd' (device cdev, Linux 6.6+) or 'noiommu' (no DMA). */
 export type IommuOption = 'auto' | IommuKind;
 
+/** Options of {@link openDevice}; `sysfs` (from {@link SysfsOptions}) reads another sysfs root, for tests. */
 export interface OpenOptions extends SysfsOptions {
   /** 'auto' (default): 'noiommu' for a device in a no-IOMMU group, 'type1' for one in a real
    *  group when /dev/vfio/vfio exists, else 'iommufd' when /dev/iommu and the device's cdev exist. */
@@ -58,12 +65,15 @@ export interface OpenOptions extends SysfsOptions {
   pageSize?: number;
 }
 
+/** A request to {@link VfioDevice.mapDma}: `size` bytes at `iova`, backed by `buffer` or by `hostAddress` (one of the two). */
 export interface DmaMapOptions {
+  /** The I/O virtual address the device will use; a multiple of the page size, inside a usable range of {@link VfioDevice.dmaInfo}. */
   iova: bigint;
   /** Memory from allocDma() (or a Uint8Array view into it). */
   buffer?: ArrayBuffer | Uint8Array;
   /** A host virtual address the caller owns (guest RAM mapped by the VMM), instead of buffer. */
   hostAddress?: bigint;
+  /** Bytes to map: a positive multiple of the page size; with `buffer`, at most the buffer's size from the view's offset. */
   size: bigint;
   /** The device may read the memory (default true). */
   read?: boolean;
@@ -71,7 +81,19 @@ export interface DmaMapOptions {
   write?: boolean;
 }
 
-export interface DmaMappingRecord { iova: bigint; size: bigint; hostAddress: bigint; read: boolean; write: boolean }
+/** One DMA mapping a device owns, as {@link VfioDevice.mapDma} made it and {@link VfioDevice.dmaMappings} lists it. */
+export interface DmaMappingRecord {
+  /** The IOVA the device uses. */
+  iova: bigint;
+  /** Bytes mapped. */
+  size: bigint;
+  /** The host virtual address behind `iova`. */
+  hostAddress: bigint;
+  /** The device may read the memory. */
+  read: boolean;
+  /** The device may write the memory. */
+  write: boolean;
+}
 
 /** The first buffer of every info query of every open (the usual reply fits in it; a longer
  *  chain gets its own), instead of a new one per region and IRQ: a typed array above 64 bytes is
@@ -94,7 +116,33 @@ const leaks = new FinalizationRegistry<string>((name) => {
 
 /** Allocates page-aligned memory for DMA, released with close(): anonymous memory by default,
  *  or a memfd ('memfd', shareable through `fd`) or a memfd of huge pages ('hugetlb'); `name` names
- *  the memfd (/proc/PID/fd). */
+ *  the memfd (/proc/PID/fd).
+ * `size` is in bytes (1 byte to 1 GiB), rounded up to the page (the huge page for 'hugetlb').
+ * Pass the buffer, or a `bytes.subarray()` view of it, to {@link VfioDevice.mapDma}; it refuses to
+ * be freed while a device maps it. Syscalls: mmap, and memfd_create plus ftruncate for a memfd.
+ * `sys` is the syscall layer (tests); leave it out.
+ *
+ * @throws VfioError 'bad-argument' (size out of range, an unknown backing); for 'hugetlb' with
+ *   no huge pages reserved, the kernel's ENOMEM or EINVAL ('syscall') with a hint to reserve
+ *   vm.nr_hugepages; the errno kinds of mmap and memfd_create otherwise.
+ *
+ * @example
+ * ```ts
+ * import { allocDma, openDevice } from 'vfiokit';
+ *
+ * const dev = openDevice('0000:00:03.0');
+ * const buf = allocDma(64 * 1024);
+ * try {
+ *   buf.bytes.fill(0);
+ *   dev.mapDma({ iova: 0x10_0000n, buffer: buf.bytes, size: 64n * 1024n });
+ *   // ... point the device at IOVA 0x100000 and let it run ...
+ *   dev.unmapDma(0x10_0000n, 64n * 1024n);
+ * } finally {
+ *   dev.close(); // unmaps whatever is still mapped, so the buffer can go
+ *   buf.close();
+ * }
+ * ```
+ */
 export function allocDma(size: number, opts: { sys?: Sys; backing?: DmaBacking; name?: string } = {}): DmaBuffer {
   return new DmaBuffer(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
@@ -130,6 +178,28 @@ function refusable(sys: Sys, fd: number, request: number, name: string): (b: Uin
  * 'permission' (the /dev/vfio node), 'not-supported' (no-IOMMU mode off, no type1, no iommufd),
  * 'not-viable' (other devices of the group are not bound to VFIO: named, with their drivers),
  * 'kernel-reply' (a malformed info reply), 'syscall' (any other failure, errno kept).
+ * The device's regions and IRQs are queried at open (VFIO_DEVICE_GET_INFO, then
+ * VFIO_DEVICE_GET_REGION_INFO and VFIO_DEVICE_GET_IRQ_INFO per index); the caller owns the device
+ * and must `close()` it (or declare it with `using`). One VfioDevice per device per process.
+ *
+ * @param name - The device's sysfs name: a PCI address ('0000:00:03.0') or a platform/AMBA
+ *   device name ('9010000.pl031'), bound to vfio-pci, vfio-platform or vfio-amba.
+ * @throws VfioError 'bad-argument', 'not-found', 'bad-state', 'busy', 'permission',
+ *   'not-supported', 'not-viable', 'kernel-reply', 'syscall' (as above).
+ *
+ * @example
+ * ```ts
+ * import { openDevice } from 'vfiokit';
+ *
+ * const dev = openDevice('0000:00:03.0', { iommu: 'auto' });
+ * try {
+ *   console.log(dev.info.kind, dev.iommu, dev.group, dev.regions.length, dev.irqs.length);
+ *   const bar0 = dev.region(0);
+ *   console.log(bar0.name, bar0.size, bar0.read32(0));
+ * } finally {
+ *   dev.close();
+ * }
+ * ```
  */
 export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   validateDeviceName(name);
@@ -169,19 +239,53 @@ function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): I
   return want;
 }
 
+/**
+ * A host device opened through VFIO ({@link openDevice}): its regions (MMIO through mappings or
+ * the trap path), its IRQs (eventfds, or routed through the IRQ state machine), and DMA through
+ * the IOMMU. It owns the device fd, its group and a share of the container or iommufd: `close()`
+ * releases them in a fixed order (mappings, IRQs, DMA mappings, device fd, group, container or
+ * iommufd). After close() every method and getter throws VfioError 'closed'.
+ *
+ * @example
+ * ```ts
+ * import { openDevice } from 'vfiokit';
+ *
+ * const dev = openDevice('9010000.pl031');
+ * try {
+ *   const regs = dev.region(0).map(); // the register page, zero-copy
+ *   console.log(regs.read32(0xfe0).toString(16)); // PeriphID0
+ *   const irq = dev.irqs[0];
+ *   if (irq) {
+ *     irq.onTrigger((count) => { // on the main thread, once the kernel signalled the eventfd
+ *       console.log(`RTC interrupt x${count}`);
+ *       irq.unmask(); // a level line stays masked until then
+ *     });
+ *   }
+ * } finally {
+ *   dev.close();
+ * }
+ * ```
+ */
 export class VfioDevice implements RegionOwner, IrqOwner {
+  /** The device's sysfs name ('0000:00:03.0', '9010000.pl031'). */
   readonly name: string;
+  /** The bus the device sits on in sysfs ('pci', 'platform', 'amba'). */
   readonly bus: Bus;
+  /** The IOMMU path this device was opened with: 'type1', 'iommufd' or 'noiommu' (no DMA). */
   readonly iommu: IommuKind;
   /** The IOMMU group number (the N of /dev/vfio/N or noiommu-N). */
   readonly group: number;
+  /** What VFIO_DEVICE_GET_INFO said: kind, flags, reset support, region and IRQ counts. */
   readonly info: VfioDeviceInfo;
   /** Indexed by the kernel's region index; a region that failed to decode keeps its index (ok: false). */
   readonly regions: readonly DeviceRegion[];
   /** Indexed by the kernel's IRQ index. */
   readonly irqs: readonly DeviceIrq[];
+  /** The syscall layer the device uses (the real C library unless {@link OpenOptions.sys} gave one). */
   readonly sys: Sys;
+  /** The page size of the map/trap split, in bytes ({@link OpenOptions.pageSize} or the system's). */
   readonly pageSize: number;
+  /** The core's table of this device's regions: the map/trap split and the access checks behind {@link DeviceRegion}. Closed with the device. */
   readonly regionTable: RegionTable;
   #fd: number;
   #closing = false;
@@ -244,6 +348,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
    *  KVM_DEV_VFIO_FILE_ADD): the group fd with a legacy container, which every kernel accepts;
    *  the device's cdev fd with iommufd (Linux 6.6+). Throws 'closed' after close(). */
   get kvmVfioFile(): number { const fd = this.liveFd(); return this.#group?.fd ?? fd; }
+  /** True once close() has run (the device fd is closed). */
   get closed(): boolean { return this.#fd < 0; }
 
   /** @internal */
@@ -308,14 +413,37 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     return out;
   }
 
-  /** VFIO_DEVICE_RESET. 'not-supported' when the device does not offer it (no VFIO_DEVICE_FLAGS_RESET). */
+  /** VFIO_DEVICE_RESET. 'not-supported' when the device does not offer it (no VFIO_DEVICE_FLAGS_RESET).
+   * Resets the device through the kernel's reset (PCI: FLR, a bus or PM reset; platform: the
+   * vfio-platform reset module of its compatible).
+   * @throws VfioError 'closed', 'not-supported' (no reset offered), the errno kinds of the ioctl
+   *   ('busy', 'syscall', ...).
+   */
   reset(): void {
     const fd = this.liveFd();
     if (!this.info.reset) throw new VfioError({ kind: 'not-supported', device: this.name, message: 'offers no reset (VFIO_DEVICE_FLAGS_RESET is clear)', hint: 'for platform devices the kernel needs a vfio-platform reset module for this compatible' });
     ctx(this.name, () => vfio.deviceReset(this.sys, fd), { message: 'reset failed' });
   }
 
-  /** Region `index`; 'not-found' when the device has no such index. */
+  /** Region `index`; 'not-found' when the device has no such index.
+   * The same object as `regions[index]`, checked: an index the kernel refused to describe
+   * is returned too (its `ok` is false and its methods throw 'not-found').
+   * @param index - The kernel's region index (0..info.numRegions - 1; for PCI, VFIO_PCI_BAR0_REGION_INDEX..).
+   * @throws VfioError 'closed', 'not-found'.
+   *
+   * @example
+   * ```ts
+   * import { openDevice } from 'vfiokit';
+   *
+   * const dev = openDevice('0000:00:03.0');
+   * const bar0 = dev.region(0);
+   * for (const r of bar0.split()) console.log(r.kind, r.offset, r.size); // what maps and what traps
+   * const regs = bar0.map();         // mmap of the whole BAR (one mappable range)
+   * regs.write32(0x04, 0x1234_5678); // a register store, zero-copy
+   * console.log(bar0.read32(0x00));  // the trap path: pread on the device fd
+   * dev.close();                     // unmaps regs first
+   * ```
+   */
   region(index: number): DeviceRegion {
     this.liveFd();
     const r = this.regions[index];
@@ -326,6 +454,25 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   /**
    * Takes the device's IRQs through the core's IRQ state machine (userspace delivery with QEMU's
    * vfio-platform semantics; for PCI, INTx). One routing per device. See IrqRoutingOptions.
+   * The routing owns its eventfds and the IRQ thread, and closes with the device; `close()`
+   * it to route again. Syscalls: eventfd2 and VFIO_DEVICE_SET_IRQS per IRQ index.
+   *
+   * @throws VfioError 'closed', 'bad-state' (already routed), 'bad-argument' (options), and the
+   *   errno kinds of eventfd2 and VFIO_DEVICE_SET_IRQS.
+   *
+   * @example
+   * ```ts
+   * import { openDevice } from 'vfiokit';
+   *
+   * const dev = openDevice('9010000.pl031');
+   * const routing = dev.routeIrqs({
+   *   setLine: (index, level) => console.log(`guest line of IRQ ${index}: ${level ? 'raise' : 'lower'}`),
+   *   onMmap: (enabled) => console.log(enabled ? 'map the registers into the guest again' : 'trap every access'),
+   * });
+   * // the VMM's MMIO exit handler, for a guest access to a trapped register (the EOI):
+   * routing.trappedAccess();
+   * dev.close(); // closes the routing too
+   * ```
    */
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
@@ -348,6 +495,25 @@ export class VfioDevice implements RegionOwner, IrqOwner {
    * close() removes it. Throws 'not-supported' for a no-IOMMU device ("no IOMMU: DMA cannot be
    * confined"), 'bad-argument' (sizes, alignment, 64-bit overflow, a buffer not from allocDma or
    * too small), and the kernel's errors (EEXIST for an overlap, ...).
+   * Syscalls: VFIO_IOMMU_MAP_DMA (type1) or IOMMU_IOAS_MAP (iommufd). A second mapping at the
+   * same IOVA is the kernel's to refuse.
+   *
+   * @throws VfioError 'closed', 'not-supported' (no-IOMMU), 'bad-argument', and the errno kinds of
+   *   the ioctl: 'syscall' (EEXIST: an overlap; EINVAL: outside the usable ranges; ENOMEM:
+   *   RLIMIT_MEMLOCK too low for the pinned pages), 'permission'.
+   *
+   * @example
+   * ```ts
+   * import { allocDma, openDevice } from 'vfiokit';
+   *
+   * const dev = openDevice('0000:00:03.0');
+   * const ring = allocDma(4096);
+   * const rec = dev.mapDma({ iova: 0x8000_0000n, buffer: ring.bytes, size: 4096n, write: true });
+   * console.log(rec.hostAddress.toString(16), dev.dmaMappings().length); // 1
+   * dev.unmapDma(rec.iova, rec.size);
+   * ring.close();
+   * dev.close();
+   * ```
    */
   mapDma(req: DmaMapOptions): DmaMappingRecord {
     const space = this.#dmaSpace();
@@ -384,13 +550,20 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   /** What the IOMMU accepts for DMA: page sizes and usable IOVA ranges (type1: VFIO_IOMMU_GET_INFO;
    *  iommufd: IOMMU_IOAS_IOVA_RANGES gives the ranges and iovaAlignment, no page sizes). Read anew
    *  on each call (ranges narrow as devices attach). 'not-supported' for a no-IOMMU device;
-   *  'kernel-reply' for a malformed reply; a failed ioctl keeps its errno. */
+   *  'kernel-reply' for a malformed reply; a failed ioctl keeps its errno.
+   * @throws VfioError 'closed', 'not-supported', 'kernel-reply', the errno kinds of the ioctl.
+   */
   dmaInfo(): DmaInfo { return this.#dmaSpace().info(this.name); }
 
   /** Unmaps the DMA mappings this device made inside [iova, iova + size) (whole mappings only, as
    *  type1v2 requires), in IOVA order; returns the bytes unmapped. 'not-found' when none lies
    *  inside. If the kernel refuses one, its error is thrown: those before it are unmapped, it and
-   *  those after it are still mapped (and listed). */
+   *  those after it are still mapped (and listed).
+   * `iova` and `size` are page multiples (bigint, bytes). Syscalls: VFIO_IOMMU_UNMAP_DMA or
+   * IOMMU_IOAS_UNMAP, one per mapping.
+   * @throws VfioError 'closed', 'not-supported' (no-IOMMU), 'bad-argument' (range), 'not-found',
+   *   the errno kinds of the ioctl.
+   */
   unmapDma(iova: bigint, size: bigint): bigint {
     const space = this.#dmaSpace();
     if (!isPlainDmaRange(iova, size)) checkDmaRange(iova, size, this.name, 'unmapDma');
@@ -428,7 +601,9 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     if (b) b.dmaRefs--;
   }
 
-  /** The DMA mappings this device owns. */
+  /** The DMA mappings this device owns.
+   * A fresh array of copies in IOVA order; an empty array after close().
+   */
   dmaMappings(): DmaMappingRecord[] {
     return this.#dma.entries().map(({ iova, size, hostAddress, read, write }) => ({ iova, size, hostAddress, read, write }));
   }
@@ -437,6 +612,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
    * Closes in the fixed order (mappings, IRQs, DMA, device fd, group, container/iommufd). Every
    * step runs even if one fails; the first failure is thrown at the end. Closing twice is
    * harmless. Afterwards every method throws 'closed', and so do the device's Mappings.
+   * @throws VfioError the first failure of a step (its errno kind), after every step has run.
    */
   close(): void {
     if (this.#closing) return;
@@ -452,6 +628,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (const m of [...this.#mappings]) t.step(() => { m.close(); this.#mappings.delete(m); });
     t.finish();
   }
+  /** close(), for `using dev = openDevice(...)`. */
   [Symbol.dispose](): void { this.close(); }
 
   #release(): void {

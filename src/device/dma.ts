@@ -29,6 +29,7 @@ export const DMA_BACKINGS: readonly DmaBacking[] = ['anonymous', 'memfd', 'huget
  *  x86-64 and on arm64 with 4 KiB pages when it cannot be read). */
 const DEFAULT_HUGE_PAGE = 2 << 20;
 let hugePage: number | undefined;
+/** The huge page size in bytes that a 'hugetlb' {@link DmaBuffer} is rounded to: Hugepagesize in /proc/meminfo, read once (2 MiB when it cannot be read). */
 export function hugePageSize(): number {
   if (hugePage !== undefined) return hugePage;
   hugePage = DEFAULT_HUGE_PAGE;
@@ -39,10 +40,29 @@ export function hugePageSize(): number {
   return hugePage;
 }
 
+/**
+ * Page-aligned memory for DMA with a known host address, from {@link allocDma}: anonymous
+ * memory, or a memfd (its `fd` can be shared), or a memfd of huge pages. The buffer owns the
+ * mapping and the memfd; close() (or `using`) frees both. Map it for a device with
+ * {@link VfioDevice.mapDma} (`buffer: buf.bytes`, or a subarray of it at a page-aligned offset);
+ * it refuses to be freed while a mapping uses it.
+ *
+ * @example
+ * ```ts
+ * import { allocDma } from 'vfiokit';
+ *
+ * const buf = allocDma(2 << 20, { backing: 'memfd', name: 'vm-ram' });
+ * console.log(buf.size, buf.hostAddress.toString(16), buf.fd); // fd: share it with a backend
+ * buf.bytes.set([1, 2, 3], 0);
+ * buf.close();
+ * ```
+ */
 export class DmaBuffer {
+  /** The buffer's address in this process (page-aligned): what the IOMMU maps. */
   readonly hostAddress: bigint;
   /** Bytes mapped: the size asked for rounded up to the page (or, for 'hugetlb', the huge page). */
   readonly size: number;
+  /** What backs the memory ('anonymous', 'memfd' or 'hugetlb'). */
   readonly backing: DmaBacking;
   #sys: Sys;
   #bytes: Uint8Array | null;
@@ -50,7 +70,7 @@ export class DmaBuffer {
   #fd = -1;
   /** Still mapped in our address space: a failed munmap leaves it true for the next close(). */
   #mapped = true;
-  /** How many DMA mappings use it: it is not unmapped from the process while any does. */
+  /** How many DMA mappings use it: it is not unmapped from the process while any does. @internal */
   dmaRefs = 0;
 
   /** @internal use allocDma() */
@@ -99,10 +119,14 @@ export class DmaBuffer {
     return this.#bytes;
   }
 
+  /** True once close() has freed the memory. */
   get closed(): boolean { return this.#bytes === null; }
 
   /** Frees the memory. Refused ('bad-state') while a DMA mapping still uses it: the device could
-   *  still write there. Closing twice is harmless. */
+   *  still write there. Closing twice is harmless.
+   * Syscalls: munmap, and close of the memfd.
+   * @throws VfioError 'bad-state' (still mapped for DMA), and the errno kinds of munmap.
+   */
   close(): void {
     if (this.#bytes && this.dmaRefs > 0) throw new VfioError({ kind: 'bad-state', message: `the DMA buffer at 0x${this.hostAddress.toString(16)} is still mapped for DMA ${this.dmaRefs} time(s)`, hint: 'unmapDma() it first (or close the device)' });
     this.#bytes = null;
@@ -112,6 +136,7 @@ export class DmaBuffer {
     }
     this.#closeFd();
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 }
 

@@ -32,6 +32,7 @@ import type { IovaRange } from '../vfio/decode.js';
 import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd.js';
 import { LITTLE_ENDIAN_HOST, setU32, structWords, u32, u64 } from '../../shim/bytes.js';
 
+/** The IOMMU path of an open device: 'type1' (a legacy /dev/vfio/vfio container), 'iommufd' (/dev/iommu and the device's cdev) or 'noiommu' (no IOMMU: no DMA mapping, unsafe mode only). */
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 
 export const VFIO_CONTAINER_PATH = '/dev/vfio/vfio';
@@ -48,6 +49,7 @@ export interface DmaSpace {
   unmap(iova: bigint, size: bigint, device: string): bigint;
 }
 
+/** What the IOMMU accepts for DMA, from {@link VfioDevice.dmaInfo}. */
 export interface DmaInfo {
   /** Bitmap of the IOMMU page sizes (bit n set: 2^n bytes), or undefined when not reported. */
   pageSizes: bigint | undefined;

@@ -50,16 +50,42 @@ function setIrqs(owner: IrqOwner, req: IrqSetRequest, what: string): void {
   ctx(owner.name, () => vfio.deviceSetIrqs(owner.sys, owner.liveFd(), bytes), { message: `cannot ${what} IRQ ${req.index}` });
 }
 
+/**
+ * One IRQ index of an open device (a platform interrupt line; for PCI: INTx, MSI, MSI-X, ERR,
+ * REQ), taken directly: onTrigger() delivers it to a handler on the main thread, triggerEventfd()
+ * hands its eventfd to an IRQ thread ({@link IrqWaiter}); mask()/unmask()/disable() are the
+ * VFIO_DEVICE_SET_IRQS calls. For the guest-facing semantics (level lines, EOI, KVM irqfd) route
+ * the device's IRQs instead ({@link VfioDevice.routeIrqs}). Built by {@link openDevice}; the
+ * device's close() disables it.
+ *
+ * @example
+ * ```ts
+ * import { openDevice } from 'vfiokit';
+ *
+ * const dev = openDevice('9010000.pl031');
+ * const irq = dev.irqs[0];
+ * if (irq?.ok && irq.eventfdCapable) {
+ *   irq.onTrigger((count) => {
+ *     console.log(`${irq.name} fired ${count} time(s)`);
+ *     if (irq.level) irq.unmask(); // VFIO masked the level line on delivery
+ *   });
+ * }
+ * // ... later
+ * dev.close(); // disables the index and closes its eventfd
+ * ```
+ */
 export class DeviceIrq {
+  /** The kernel's IRQ index (for PCI, VFIO_PCI_INTX_IRQ_INDEX..VFIO_PCI_REQ_IRQ_INDEX). */
   readonly index: number;
   /** "INTX".."REQ" for PCI, "irq0".. for platform/AMBA devices. */
   readonly name: string;
+  /** vfio_irq_info.flags: VFIO_IRQ_INFO_EVENTFD, _MASKABLE, _AUTOMASKED, _NORESIZE (see the getters). */
   readonly flags: number;
   /** Vectors in this index (1 for a platform line and INTx; 0 when the device has none here). */
   readonly count: number;
   #owner: IrqOwner;
   #efd = -1;
-  /** Set while the routed mode (IrqRouting) owns this index. */
+  /** Set while the routed mode (IrqRouting) owns this index. @internal */
   routed = false;
 
   /** @internal built by VfioDevice */
@@ -76,7 +102,9 @@ export class DeviceIrq {
 
   /** Level-triggered: VFIO masks it on delivery (VFIO_IRQ_INFO_AUTOMASKED) until unmask(). */
   get level(): boolean { return (this.flags & VFIO_IRQ_INFO_AUTOMASKED) !== 0; }
+  /** VFIO_IRQ_INFO_MASKABLE: mask() and unmask() work on it. */
   get maskable(): boolean { return (this.flags & VFIO_IRQ_INFO_MASKABLE) !== 0; }
+  /** VFIO_IRQ_INFO_EVENTFD: it can signal an eventfd (onTrigger, triggerEventfd, routing). */
   get eventfdCapable(): boolean { return (this.flags & VFIO_IRQ_INFO_EVENTFD) !== 0; }
   /** The trigger eventfd while onTrigger or triggerEventfd is active, else undefined. */
   get eventfd(): number | undefined { return this.#efd >= 0 ? this.#efd : undefined; }
@@ -87,6 +115,11 @@ export class DeviceIrq {
    * ACTION_TRIGGER) and the process's dispatcher watches it. A level line stays masked after
    * each delivery until unmask(). Replaces an earlier handler. Throws 'not-supported' for an
    * index without VFIO_IRQ_INFO_EVENTFD, 'bad-state' while routeIrqs() owns it.
+   * Syscalls: eventfd2, VFIO_DEVICE_SET_IRQS; the eventfd is read on each wake-up.
+   * @param handler - Called with the eventfd's counter (how many signals since the last call);
+   *   an exception it throws is counted and logged by the dispatcher, never thrown into the loop.
+   * @throws VfioError 'closed', 'bad-state' (routed), 'not-found' (an index the kernel would not
+   *   describe), 'not-supported', and the errno kinds of eventfd2 and VFIO_DEVICE_SET_IRQS.
    */
   onTrigger(handler: IrqHandler): void { this.#arm(handler); }
 
@@ -96,6 +129,19 @@ export class DeviceIrq {
    * which wakes faster than the main thread's event loop). The fd is a process-wide number that
    * any thread can wait on; it stays this index's until disable() (or the device's close()),
    * which closes it: remove it from the waiter first. Same errors as onTrigger.
+   * @example
+   * ```ts
+   * import { openDevice, IrqWaiter } from 'vfiokit';
+   *
+   * const dev = openDevice('9010000.pl031');
+   * const efd = dev.irqs[0]!.triggerEventfd();
+   * const waiter = new IrqWaiter(); // in an IRQ thread of the VMM's (a Worker), usually
+   * waiter.add(efd, 0);
+   * for (const f of waiter.wait(1000)) console.log(`IRQ key ${f.key} fired ${f.count}x`);
+   * waiter.remove(efd); // before the eventfd closes
+   * waiter.close();
+   * dev.close();
+   * ```
    */
   triggerEventfd(): number { return this.#arm(null); }
 
@@ -117,13 +163,19 @@ export class DeviceIrq {
     return efd;
   }
 
-  /** VFIO_IRQ_SET_ACTION_MASK of vector 0. */
+  /** VFIO_IRQ_SET_ACTION_MASK of vector 0.
+   * @throws VfioError 'closed', and the errno kinds of VFIO_DEVICE_SET_IRQS (EINVAL: not maskable).
+   */
   mask(): void { setIrqs(this.#owner, { index: this.index, action: 'mask', count: 1 }, 'mask'); }
-  /** VFIO_IRQ_SET_ACTION_UNMASK of vector 0 (after a level line's delivery). */
+  /** VFIO_IRQ_SET_ACTION_UNMASK of vector 0 (after a level line's delivery).
+   * @throws VfioError 'closed', and the errno kinds of VFIO_DEVICE_SET_IRQS.
+   */
   unmask(): void { setIrqs(this.#owner, { index: this.index, action: 'unmask', count: 1 }, 'unmask'); }
 
   /** Disables the index in the kernel (SET_IRQS count 0), then unwatches and closes the eventfd.
-   *  Harmless when nothing is set; after the device closed it only releases what is left. */
+   *  Harmless when nothing is set; after the device closed it only releases what is left.
+   * @throws VfioError the first failure (SET_IRQS, close), after every step has run.
+   */
   disable(): void {
     if (this.#efd < 0) return;
     const efd = this.#efd;
@@ -136,6 +188,7 @@ export class DeviceIrq {
   }
 }
 
+/** What {@link VfioDevice.routeIrqs} needs from the VMM: `setLine` (the guest's interrupt controller) and, for the MMIO fast path, `onMmap`; the rest tunes and observes. */
 export interface IrqRoutingOptions {
   /** Raise (true) or lower (false) the guest's line for VFIO IRQ `index`. */
   setLine(index: number, level: boolean): void;
@@ -163,6 +216,7 @@ interface Line { index: number; userFd: number; irqfd: number; resampleFd: numbe
  * indexes in the kernel, then closes the eventfds, cancels the timer and frees the machine.
  */
 export class IrqRouting {
+  /** The device's IRQ state machine (read its lines' states; don't drive it: the routing does). */
   readonly machine: IrqMachine;
   #owner: IrqOwner;
   #irqs: readonly DeviceIrq[];
@@ -196,9 +250,14 @@ export class IrqRouting {
     }
   }
 
+  /** True once close() has run. */
   get closed(): boolean { return this.#closed; }
 
-  /** The guest touched trapped MMIO of the device (for an ACTIVE line: its EOI). */
+  /** The guest touched trapped MMIO of the device (for an ACTIVE line: its EOI).
+   * Call it from the VMM's MMIO exit for every guest access to the device's registers while
+   * direct MMIO is off (onMmap(false)).
+   * @throws VfioError 'closed', and the errno kinds of the VFIO calls the machine's actions make.
+   */
   trappedAccess(): void { this.#live(); this.#run(this.machine.trappedAccess(this.#now())); }
 
   /**
@@ -206,6 +265,11 @@ export class IrqRouting {
    * KVM's EOI unmasks in VFIO) assigned with KVM_IRQFD on `vmFd` at `gsi`, through the machine's
    * wire steps. A signal pending on the userspace eventfd is fed to the machine first; a line
    * that is asserted and not yet EOI'd cannot be wired ('bad-state').
+   * @param index - A routed IRQ index.
+   * @param vmFd - The KVM VM fd (KVM_CREATE_VM), owned by the VMM.
+   * @param gsi - The guest interrupt number KVM injects (on arm64 with a vGIC: the SPI's INTID - 32).
+   * @throws VfioError 'closed', 'not-found' (not routed), 'bad-state', and the errno kinds of
+   *   eventfd2, KVM_IRQFD ('syscall' EINVAL: no in-kernel interrupt controller) and SET_IRQS.
    */
   wireIrqfd(index: number, vmFd: number, gsi: number): void {
     this.#live();
@@ -226,7 +290,9 @@ export class IrqRouting {
     }
   }
 
-  /** Routes IRQ `index` back to userspace delivery and closes its irqfd eventfds. */
+  /** Routes IRQ `index` back to userspace delivery and closes its irqfd eventfds.
+   * @throws VfioError 'closed', 'not-found' (not routed), 'bad-state', the errno kinds of KVM_IRQFD and SET_IRQS.
+   */
   unwireIrqfd(index: number): void {
     this.#live();
     const line = this.#line(index);
@@ -320,7 +386,9 @@ export class IrqRouting {
   }
 
   /** Disables every routed index in the kernel, then closes its eventfds; cancels the timer and
-   *  frees the machine. Closing twice is harmless. */
+   *  frees the machine. Closing twice is harmless.
+   * @throws VfioError the first failure of a step, after every step has run.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -349,6 +417,7 @@ export class IrqRouting {
     t.step(() => this.machine.close());
     t.finish();
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   /** @internal whether PCI */

@@ -31,9 +31,41 @@ export interface RegionOwner {
   adopt(m: Mapping): void;
 }
 
-export interface RegionMap { /** Offset of the mapped range inside the region. */ offset: bigint; size: bigint; mapping: Mapping }
+/** One mapped range of a region, from {@link DeviceRegion.mapAll}: `size` bytes at `offset` in the region, as a {@link Mapping} the device owns (unmapped at its close). */
+export interface RegionMap {
+  /** Offset of the mapped range inside the region. */
+  offset: bigint;
+  /** Bytes mapped (a multiple of the page size). */
+  size: bigint;
+  /** The zero-copy mapping; its offsets count from `offset`. */
+  mapping: Mapping;
+}
 
+/**
+ * One region of an open device: a PCI BAR, the ROM, config space or VGA (by vfio-pci's fixed
+ * index), or a platform/AMBA device's `reg` entry. Two ways in: the trap path (read()/write():
+ * pread/pwrite on the device fd, each access checked by the core's region table first: a refused
+ * one reads all-ones and writes nothing, and is counted) and zero-copy mappings (map()/mapAll():
+ * mmap of the page-aligned ranges the core's split allows). Built by {@link openDevice}; lives and
+ * dies with its {@link VfioDevice}: after the device closes, every method throws 'closed'.
+ *
+ * @example
+ * ```ts
+ * import { openDevice } from 'vfiokit';
+ *
+ * const dev = openDevice('0000:00:03.0');
+ * const cfg = dev.regions.find((r) => r.name === 'CONFIG');
+ * if (cfg?.ok) console.log('vendor', cfg.read(0, 2).toString(16));
+ * const bar0 = dev.region(0);
+ * if (bar0.mmappable) {
+ *   for (const { offset, mapping } of bar0.mapAll()) console.log(offset, mapping.hostAddress);
+ * }
+ * console.log(bar0.counters()); // accesses the table refused so far
+ * dev.close();
+ * ```
+ */
 export class DeviceRegion {
+  /** The kernel's region index (for PCI, VFIO_PCI_BAR0_REGION_INDEX.. VFIO_PCI_VGA_REGION_INDEX). */
   readonly index: number;
   /** "BAR0".."VGA" for PCI, "reg0".. for platform/AMBA devices. */
   readonly name: string;
@@ -43,13 +75,17 @@ export class DeviceRegion {
   /** Why the index is unusable (built on first read when the kernel simply refused the query). */
   get error(): VfioError | undefined { if (typeof this.#error === 'function') this.#error = this.#error(); return this.#error; }
   #error: VfioError | (() => VfioError) | undefined;
+  /** vfio_region_info.flags: VFIO_REGION_INFO_FLAG_READ, _WRITE, _MMAP, _CAPS (see readable, writable, mmappable). */
   readonly flags: number;
+  /** The region's size in bytes (0 for an index the device does not implement). */
   readonly size: bigint;
   /** The region's offset in the device fd (for pread/pwrite/mmap). */
   readonly fileOffset: bigint;
   /** Sparse mmap areas (VFIO_REGION_INFO_CAP_SPARSE_MMAP), or null when the region has none. */
   readonly sparse: readonly { offset: bigint; size: bigint }[] | null;
+  /** The region's VFIO_REGION_INFO_CAP_TYPE (type, subtype: a device-specific region), or null. */
   readonly capType: { type: number; subtype: number } | null;
+  /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: the MSI-X table inside this BAR may be mmapped too (the split then maps over it). */
   readonly msixMappable: boolean;
   #owner: RegionOwner;
   #buf = new Uint8Array(8);
@@ -62,8 +98,11 @@ export class DeviceRegion {
     this.sparse = init.sparse ?? null; this.capType = init.capType ?? null; this.msixMappable = init.msixMappable ?? false;
   }
 
+  /** VFIO_REGION_INFO_FLAG_READ: the kernel allows reads (the trap path refuses them otherwise). */
   get readable(): boolean { return (this.flags & VFIO_REGION_INFO_FLAG_READ) !== 0; }
+  /** VFIO_REGION_INFO_FLAG_WRITE: the kernel allows writes. */
   get writable(): boolean { return (this.flags & VFIO_REGION_INFO_FLAG_WRITE) !== 0; }
+  /** VFIO_REGION_INFO_FLAG_MMAP: some of the region may be mmapped (see split() for which ranges). */
   get mmappable(): boolean { return (this.flags & VFIO_REGION_INFO_FLAG_MMAP) !== 0; }
 
   #live(): number {
@@ -72,7 +111,10 @@ export class DeviceRegion {
     return fd;
   }
 
-  /** The core's split of this region into ranges to map and ranges to trap, for the page size. */
+  /** The core's split of this region into ranges to map and ranges to trap, for the page size.
+   * Offsets are relative to the region, in bytes; 'map' ranges are page-aligned.
+   * @throws VfioError 'closed', 'not-found' (an index the kernel would not describe).
+   */
   split(): SplitRange[] {
     this.#live();
     return ctx(this.#owner.name, () => this.#owner.regionTable.split(this.index, BigInt(this.#owner.pageSize)));
@@ -83,6 +125,11 @@ export class DeviceRegion {
    * refuses (outside the region, misaligned, or a region without READ) returns all-ones of the
    * width and is counted (see counters()): what a guest reads from nothing. Throws 'closed' after
    * the device closed, and the syscall error (with the device and region) if pread fails.
+   * @param offset - Byte offset in the region.
+   * @param width - 1, 2, 4 or 8 bytes; the access must be naturally aligned.
+   * @returns The value read (zero-extended), or all-ones of the width when refused.
+   * @throws VfioError 'closed', 'not-found' (an unusable index), 'syscall' (a failed or short pread),
+   *   and the other errno kinds of pread.
    */
   read(offset: number | bigint, width: Width): bigint {
     if (width === 8) {
@@ -92,7 +139,9 @@ export class DeviceRegion {
     return BigInt(this.#readNumber(offset, width));
   }
 
-  /** read() of 4 bytes as a number. */
+  /** read() of 4 bytes as a number.
+   * Same rules and errors as read(); the hot path of a trapped 32-bit register.
+   */
   read32(offset: number | bigint): number { return this.#readNumber(offset, 4); }
 
   /** The trap-path read of up to 4 bytes as a number (no bigint on the way: read32 is hot). */
@@ -107,6 +156,10 @@ export class DeviceRegion {
   /**
    * Writes `width` bytes at `offset` through the device fd (pwrite). An access the region table
    * refuses is dropped and counted; returns false then, true when written.
+   * @param offset - Byte offset in the region.
+   * @param width - 1, 2, 4 or 8 bytes, naturally aligned; only the low `width` bytes of `value` are written.
+   * @throws VfioError 'closed', 'not-found' (an unusable index), 'syscall' (a failed or short
+   *   pwrite), and the other errno kinds of pwrite.
    */
   write(offset: number | bigint, width: Width, value: number | bigint): boolean {
     if (width === 8) {
@@ -117,6 +170,7 @@ export class DeviceRegion {
     return this.#writeNumber(offset, width, typeof value === 'number' ? value : Number(BigInt.asUintN(32, value)));
   }
 
+  /** write() of 4 bytes from a number; same rules and errors. Returns false when refused. */
   write32(offset: number | bigint, value: number): boolean { return this.#writeNumber(offset, 4, value); }
 
   #writeNumber(offset: number | bigint, width: 1 | 2 | 4, v: number): boolean {
@@ -205,7 +259,9 @@ export class DeviceRegion {
     return ctx(this.#owner.name, () => this.#owner.regionTable.check(this.index, off, width, dir));
   }
 
-  /** Refused accesses counted by the core since the device opened. */
+  /** Refused accesses counted by the core since the device opened.
+   * @throws VfioError 'closed', 'not-found' (an unusable index).
+   */
   counters(): RegionCounters {
     this.#live();
     return ctx(this.#owner.name, () => this.#owner.regionTable.counters(this.index));
@@ -215,6 +271,9 @@ export class DeviceRegion {
    * Maps every range the split marks 'map' (zero-copy; the device unmaps them when it closes).
    * Throws 'not-supported' for a region without VFIO_REGION_INFO_FLAG_MMAP or with nothing
    * mappable at this page size.
+   * Syscall: mmap of the device fd (MAP_SHARED) per range; on failure nothing stays mapped.
+   * @throws VfioError 'closed', 'not-found' (an unusable index), 'not-supported', 'bad-argument' (a
+   *   range over 1 GiB), and the errno kinds of mmap ('permission', 'syscall', ...).
    */
   mapAll(): RegionMap[] {
     const fd = this.#live();
@@ -238,8 +297,9 @@ export class DeviceRegion {
 
   /**
    * Maps the region when its mappable part is one range (the common case: a whole BAR, a platform
-   * register page). Offsets in the Mapping are relative to that range; `mapOffset` says where it
-   * starts in the region (0 unless sparse). Several ranges: use mapAll().
+   * register page). Offsets in the Mapping are relative to that range; the Mapping's `fileOffset`
+   * less the region's says where it starts in the region (0 unless sparse). Several ranges: use mapAll().
+   * @throws VfioError as mapAll(), and 'not-supported' when the region maps as several ranges.
    */
   map(): Mapping {
     const all = this.mapAll();

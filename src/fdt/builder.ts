@@ -11,6 +11,7 @@ import { core, type Core } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
 
+/** Options of {@link FdtBuilder}. */
 export interface FdtBuilderOptions {
   /** First buffer size in bytes (default 16 KiB); it grows as needed. */
   initialSize?: number;
@@ -30,6 +31,28 @@ const DATA_OFF = 64 << 10;
 /** Longest name or value accepted (the value area runs to the end of the transient half). */
 const MAX_INPUT = (4 << 20) - DATA_OFF;
 
+/**
+ * Writes a device tree blob node by node, through the core's sequential writer (libfdt's fdt_sw
+ * order): reservations, then the root (`beginNode('')`), each node's properties before its
+ * children, `endNode()` for each node, then `finish()`. Calls chain. A call out of that order
+ * throws VfioError 'bad-state'; a bad name or value 'bad-argument'. The writer's buffer lives in
+ * the core and grows as needed; finish() returns the blob and frees it, close() frees it without
+ * one (at most 16 writers are open at once: close the ones you drop, or use `using`).
+ *
+ * @example
+ * ```ts
+ * import { FdtBuilder, parseFdt } from 'vfiokit';
+ *
+ * using b = new FdtBuilder();
+ * b.beginNode('').propU32('#address-cells', 2).propU32('#size-cells', 2).propString('model', 'mini-vmm');
+ * b.beginNode('memory@40000000').propString('device_type', 'memory').propU64('reg', 0x4000_0000n, 256n << 20n).endNode();
+ * const gic = b.allocPhandle();
+ * b.beginNode('intc@8000000').propStrings('compatible', ['arm,gic-v3']).propEmpty('interrupt-controller').propU32('phandle', gic).endNode();
+ * b.endNode();
+ * const dtb = b.finish();
+ * console.log(parseFdt(dtb).node('/memory').reg());
+ * ```
+ */
 export class FdtBuilder {
   private readonly c: Core;
   private readonly f: Record<(typeof NAMES)[number], F>;
@@ -41,6 +64,11 @@ export class FdtBuilder {
   private readonly u32: Uint32Array;
   private readonly u64: BigUint64Array;
 
+  /**
+   * Opens a writer in the core.
+   * @throws VfioError 'bad-argument' (firstPhandle outside 1..0xfffffffe), 'no-space' (16 writers
+   *   are open already).
+   */
   constructor(opts: FdtBuilderOptions = {}) {
     this.c = core();
     this.u32 = new Uint32Array(this.c.u8.buffer);
@@ -60,20 +88,29 @@ export class FdtBuilder {
     }
   }
 
+  /** True once close() has run (finish() alone leaves it false). */
   get closed(): boolean { return this.state === 'closed'; }
 
-  /** A /memreserve/ entry; only before the root node. */
+  /** A /memreserve/ entry; only before the root node.
+   * @throws VfioError 'bad-state' (after beginNode('')), 'closed'.
+   */
   addReserve(address: bigint, size: bigint): this {
     return this.call(this.f.add_reserve!, 'add_reserve', 'add a reservation', BigInt.asUintN(64, address), BigInt.asUintN(64, size));
   }
-  /** Opens a node: the root first (name ""), then "name" or "name@unit". */
+  /** Opens a node: the root first (name ""), then "name" or "name@unit".
+   * @throws VfioError 'bad-argument' (a name with "/", empty, or 256 bytes or more; a node 64
+   *   levels deep), 'bad-state' (a second root, after the root closed), 'closed'.
+   */
   beginNode(name: string): this {
     const len = this.putText(name, NAME_OFF);
     return this.call(this.f.begin_node!, 'begin_node', name, this.c.transientPtr + NAME_OFF, len);
   }
+  /** Closes the node opened last; closing the root completes the tree (then only finish()). Throws 'bad-state' with no node open, 'closed'. */
   endNode(): this { return this.call(this.f.end_node!, 'end_node', 'end node'); }
 
-  /** u32 cells: one value is a single cell, several are an array of cells. */
+  /** u32 cells: one value is a single cell, several are an array of cells.
+   * Throws 'bad-argument' for a value that is not an integer in 0..2^32-1, 'bad-state' outside a node's properties (after a child node), 'closed'.
+   */
   propU32(name: string, ...values: number[]): this {
     for (const v of values) if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new VfioError({ kind: 'bad-argument', message: `property ${name}: ${v} is not a u32` });
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
@@ -82,7 +119,9 @@ export class FdtBuilder {
     for (let i = 0; i < values.length; i++) this.u32[w + i] = values[i]!;
     return this.call(this.f.prop_cells!, 'prop_cells', name, t + NAME_OFF, nl, t + DATA_OFF, values.length);
   }
-  /** u64 values, each as two cells (high first). */
+  /** u64 values, each as two cells (high first).
+   * Values are taken modulo 2^64. Throws 'bad-state' outside a node's properties, 'closed'.
+   */
   propU64(name: string, ...values: bigint[]): this {
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
     if (values.length === 1) return this.call(this.f.prop_u64!, 'prop_u64', name, t + NAME_OFF, nl, BigInt.asUintN(64, values[0]!));
@@ -90,14 +129,17 @@ export class FdtBuilder {
     for (let i = 0; i < values.length; i++) this.u64[w + i] = BigInt.asUintN(64, values[i]!);
     return this.call(this.f.prop_cells64!, 'prop_cells64', name, t + NAME_OFF, nl, t + DATA_OFF, values.length);
   }
+  /** One NUL-terminated UTF-8 string. Throws 'bad-argument' (a value holding NUL), 'bad-state' outside a node's properties, 'closed'. */
   propString(name: string, value: string): this {
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF), dl = this.putText(value, DATA_OFF);
     return this.call(this.f.prop_string!, 'prop_string', name, t + NAME_OFF, nl, t + DATA_OFF, dl);
   }
+  /** A string list (each NUL-terminated), e.g. compatible. Throws 'bad-argument' (too long), 'bad-state' outside a node's properties, 'closed'. */
   propStrings(name: string, values: string[]): this {
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF), dl = this.putText(values.map((s) => s + '\0').join(''), DATA_OFF);
     return this.call(this.f.prop_strings!, 'prop_strings', name, t + NAME_OFF, nl, t + DATA_OFF, dl);
   }
+  /** A raw value, copied as is. Throws 'bad-argument' (too long), 'bad-state' outside a node's properties, 'closed'. */
   propBytes(name: string, value: Uint8Array): this {
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
     this.c.put(value, DATA_OFF);
@@ -106,14 +148,18 @@ export class FdtBuilder {
   /** A property without a value (e.g. "ranges;", "dma-coherent;"). */
   propEmpty(name: string): this { return this.propBytes(name, new Uint8Array(0)); }
 
-  /** The next free phandle (a "phandle" property written with a higher value moves it past that). */
+  /** The next free phandle (a "phandle" property written with a higher value moves it past that).
+   * Throws 'no-space' when phandles run out (0xfffffffe), 'bad-state' after finish(), 'closed'.
+   */
   allocPhandle(): number {
     this.call(this.f.alloc_phandle!, 'alloc_phandle', 'phandle');
     return Number(this.c.result(0));
   }
 
   /** Completes the tree (the root must be closed) and returns the blob; frees the writer. A second
-   *  call returns the same blob. */
+   *  call returns the same blob.
+   * @throws VfioError 'bad-state' (a node is still open), 'closed'.
+   */
   finish(): Uint8Array {
     if (this.state === 'finished') return this.blob!;
     this.live();
@@ -129,6 +175,7 @@ export class FdtBuilder {
     if (this.state === 'open') this.release();
     this.state = 'closed';
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   private release(): void {

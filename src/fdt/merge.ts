@@ -14,7 +14,23 @@ const align = (n: number) => Math.ceil(n / 16) * 16;
 /** The merged blob. VfioError 'bad-fdt' (a malformed input; `offset` is in the input named in the
  *  message), 'not-found' (no node at parentPath), 'bad-argument' (FDT_NAME_CLASH: the parent already
  *  has a child of that name; FDT_PHANDLE_CLASH: a subtree phandle is used in the base; a path not
- *  starting with "/"), 'no-space' (inputs and output exceed the core's 4 MiB transient scratch). */
+ *  starting with "/"), 'no-space' (inputs and output exceed the core's 4 MiB transient scratch).
+ * @param base - The tree to graft into (e.g. the VMM's board tree).
+ * @param subtree - A complete DTB whose root's children are the nodes to add (from
+ *   {@link guestNodeFor} or an {@link FdtBuilder}); its root's properties are not copied.
+ * @param parentPath - Where to add them in `base` ("/" for the root).
+ *
+ * @example
+ * ```ts
+ * import { FdtBuilder, fdtMaxPhandle, mergeFdt } from 'vfiokit';
+ *
+ * declare const board: Uint8Array; // the VMM's tree
+ * using b = new FdtBuilder({ firstPhandle: fdtMaxPhandle(board) + 1 });
+ * b.beginNode('').beginNode('fw-cfg@9020000').propStrings('compatible', ['qemu,fw-cfg-mmio'])
+ *   .propU64('reg', 0x902_0000n, 0x18n).endNode().endNode();
+ * const merged = mergeFdt(board, b.finish(), '/');
+ * ```
+ */
 export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: string): Uint8Array {
   const c = core();
   const path = new TextEncoder().encode(parentPath);
@@ -28,7 +44,9 @@ export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: stri
   return c.take(out, st);
 }
 
-/** Largest phandle of a DTB (0 when it has none); VfioError 'bad-fdt' when it is malformed. */
+/** Largest phandle of a DTB (0 when it has none); VfioError 'bad-fdt' when it is malformed.
+ * Build a subtree to merge with `firstPhandle` above it. Also 'bad-argument' for a blob over 4 MiB.
+ */
 export function fdtMaxPhandle(blob: Uint8Array): number {
   const c = core();
   if (blob.length > TRANSIENT_BYTES) throw new VfioError({ kind: 'bad-argument', message: `a ${blob.length}-byte blob does not fit the core's transient scratch` });

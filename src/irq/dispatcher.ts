@@ -11,25 +11,39 @@ export type WatchFn = (fd: number, onReadable: () => void) => { close(): void };
 /** Reads the 8-byte eventfd counter; returns 0 when nothing was pending (EAGAIN on a non-blocking fd). */
 export type ReadCounterFn = (fd: number) => bigint;
 
+/** Handles an eventfd's signals: `count` is how many times it was signalled since the last read (at least 1). */
 export type IrqHandler = (count: bigint) => void;
 
 interface Entry { handler: IrqHandler; watch: { close(): void }; label: string }
 
+/**
+ * Delivers eventfd signals to handlers on the main thread: each eventfd is watched on Node's own
+ * event loop (uv_poll through koffi), read when readable (which resets its counter), and its
+ * handler called with the count. {@link DeviceIrq.onTrigger} uses the process's one dispatcher;
+ * a VMM rarely makes its own. The eventfds stay the caller's: remove() and close() only stop
+ * watching. For lower wake-up latency, wait in a thread of your own ({@link IrqWaiter}).
+ */
 export class IrqDispatcher {
   #watch: WatchFn;
   #readCounter: ReadCounterFn;
   #entries = new Map<number, Entry>();
   #closed = false;
-  /** Handler exceptions are not allowed to kill the loop: they are counted and reported here. */
+  /** Handler exceptions are not allowed to kill the loop: they are counted and reported here.
+   * Default: console.error. Replace it to route them to the VMM's log.
+   */
   onHandlerError: (error: unknown, label: string) => void = (e, label) => { console.error(`vfiokit: IRQ handler for ${label} threw:`, e); };
+  /** How many handler calls have thrown since the dispatcher was made. */
   handlerErrors = 0;
 
+  /** `watch` starts watching an fd for readability (the shim's uv_poll), `readCounter` reads an eventfd's counter (0n when nothing is pending). */
   constructor(watch: WatchFn, readCounter: ReadCounterFn) {
     this.#watch = watch;
     this.#readCounter = readCounter;
   }
 
-  /** Starts delivering signals of `fd` to `handler`. One handler per fd. */
+  /** Starts delivering signals of `fd` to `handler`. One handler per fd.
+   * `label` names the fd in error reports. Throws VfioError 'closed', 'bad-state' (the fd has a handler already).
+   */
   add(fd: number, handler: IrqHandler, label = `eventfd ${fd}`): void {
     if (this.#closed) throw new VfioError({ kind: 'closed', message: 'the IRQ dispatcher was closed', hint: 'create a new one' });
     if (this.#entries.has(fd)) throw new VfioError({ kind: 'bad-state', message: `${label} already has a handler`, hint: 'remove it first' });
@@ -53,12 +67,15 @@ export class IrqDispatcher {
     e.watch.close();
   }
 
+  /** How many fds are watched. */
   get size(): number { return this.#entries.size; }
 
+  /** Stops watching every fd (they stay open) and refuses add() from then on. Closing twice is harmless. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const fd of [...this.#entries.keys()]) this.remove(fd);
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 }

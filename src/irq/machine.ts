@@ -25,48 +25,76 @@ export const ACTION_KINDS = [
   'cancel-timer', 'mask', 'unmask', 'kvm-irqfd-assign', 'kvm-irqfd-deassign', 'set-trigger',
   'set-unmask-fd', 'disable-index', 'enable-index',
 ] as const;
+/** The name of an {@link IrqAction}'s step; docs/irq-machine.md's table says what the host does for each. */
 export type IrqActionKind = Exclude<(typeof ACTION_KINDS)[number], undefined>;
 
 /** set-trigger's argument: which eventfd becomes the line's trigger. */
 export const ROUTE_USER = 0n;
+/** set-trigger's argument for the KVM irqfd eventfd ({@link ROUTE_USER}: the userspace one). */
 export const ROUTE_KVM = 1n;
 
 /** One step for the host. `arg`: arm-timer deadline (ns); kvm-irqfd-assign 1n = with resamplefd;
  *  set-trigger ROUTE_USER/ROUTE_KVM; set-unmask-fd 1n = the resamplefd, 0n = clear; enable-index
  *  the vector count; 0n otherwise. */
 export interface IrqAction {
+  /** What to do. */
   readonly kind: IrqActionKind;
+  /** The VFIO IRQ index the step is for. */
   readonly index: number;
+  /** The step's argument (see above); 0n when it has none. */
   readonly arg: bigint;
 }
 
+/** Which rules an {@link IrqMachine} follows: vfio-platform's (one line per index, any index) or PCI's (INTx, MSI, MSI-X modes). */
 export type DeviceKind = 'platform' | 'pci';
+/** A PCI device's interrupt mode ({@link IrqMachine.setPciMode}). */
 export type PciIrqMode = 'none' | 'intx' | 'msi' | 'msix';
+/** A line's state: 'inactive', 'pending' (queued behind the active line), 'active' (asserted, awaiting its EOI), 'active-pending' (an edge line fired again while active), 'wired' (routed to a KVM irqfd). */
 export type LineState = 'inactive' | 'pending' | 'active' | 'active-pending' | 'wired';
+/** The device's state: 'config' (declaring lines), 'idle-mapped' (direct MMIO on), 'idle-trapped' (MMIO trapped, waiting for the timer), 'busy' (a line is active). */
 export type MachineState = 'config' | 'idle-mapped' | 'idle-trapped' | 'busy';
 
+/** A line's state and counters, from {@link IrqMachine.line}. */
 export interface LineInfo {
+  /** The line's state. */
   state: LineState;
+  /** Events fed by fire(). */
   fires: bigint;
+  /** Times the line was asserted to the guest. */
   delivered: bigint;
+  /** Fires merged into one already pending (or into an active level line). */
   coalesced: bigint;
+  /** EOIs taken (trapped accesses while the line was active). */
   eois: bigint;
+  /** Unmask actions issued (level lines). */
   unmasks: bigint;
+  /** Fires that could not be delivered (e.g. while wired, or in a PCI mode other than INTx). */
   dropped: bigint;
+  /** The vfio_irq_info flags the line was declared with. */
   flags: number;
+  /** Vectors declared (1 for a platform line and INTx). */
   count: number;
 }
 
+/** The device-level state, from {@link IrqMachine.info}. */
 export interface MachineInfo {
+  /** The device's state. */
   state: MachineState;
+  /** Direct MMIO is on (the VMM's guest mapping of the registers is in place). */
   mapped: boolean;
+  /** The device's timer is armed (see `deadline`). */
   timerArmed: boolean;
+  /** The armed timer's deadline (ns, on the host's clock); meaningless when not armed. */
   deadline: bigint;
   /** The ACTIVE line, or undefined. */
   active: number | undefined;
+  /** Lines pending behind the active one. */
   queueLength: number;
+  /** PCI: the current interrupt mode ('none' for a platform device). */
   pciMode: PciIrqMode;
+  /** PCI: vectors enabled in that mode. */
   pciCount: number;
+  /** How long direct MMIO stays off after the last EOI (ns; default 1.1 s, QEMU's). */
   timeoutNs: bigint;
 }
 
@@ -142,12 +170,41 @@ function readActions(u32: Uint32Array, u64: BigUint64Array, ptr: number, n: numb
 }
 
 /** A device's IRQ machine. Declare its lines, start(), then feed events; close() frees it. */
+/**
+ * The core's IRQ state machine for one device (docs/irq-machine.md has the rules): the host
+ * feeds it events (a line's eventfd fired, the guest touched trapped MMIO, the timer expired,
+ * wire/unwire to KVM) and carries out the {@link IrqAction}s it returns, in order. It touches no
+ * fd, clock or guest: {@link IrqRouting} is the host that does, for a {@link VfioDevice}.
+ * Times are nanoseconds on one monotonic clock (process.hrtime.bigint()); an earlier `now` than
+ * the last event's is refused. Holds a slot of the core (64 at most) until close().
+ *
+ * Errors: VfioError 'bad-state' (an event in the wrong state: before start(), a wired line, no
+ * timer armed, INTx off), 'not-found' (an undeclared index), 'bad-argument' (declared twice,
+ * bad flags or count, time going backwards), 'not-supported' (a call for the other device
+ * kind), 'no-space' (64 machines in use), 'closed', 'core-bug'.
+ *
+ * @example
+ * ```ts
+ * import { IrqMachine } from 'vfiokit';
+ *
+ * using m = new IrqMachine('platform', { device: 'pl031' });
+ * m.declareLine(0, { level: true });
+ * m.start();
+ * const t0 = process.hrtime.bigint();
+ * console.log(m.fire(0, t0).map((a) => a.kind));               // ['mmap-disable', 'assert-line']
+ * console.log(m.trappedAccess(t0 + 1000n).map((a) => a.kind)); // ['deassert-line', 'unmask', 'arm-timer']
+ * ```
+ */
 export class IrqMachine implements Disposable {
+  /** The rules this machine follows ('platform' or 'pci'). */
   readonly kind: DeviceKind;
+  /** The device name used in error messages, if given. */
   readonly device: string | undefined;
   private handle: number;
 
-  /** Takes a slot in the core's machine table ('no-space' when all MAX_MACHINES are in use). */
+  /** Takes a slot in the core's machine table ('no-space' when all MAX_MACHINES are in use).
+   * `opts.timeoutNs`: how long direct MMIO stays off after the last EOI (default 1.1 s); 'bad-argument' outside 0..2^64-1.
+   */
   constructor(kind: DeviceKind, opts: { device?: string; timeoutNs?: bigint } = {}) {
     const { x } = exportsOf();
     this.kind = kind;
@@ -165,10 +222,13 @@ export class IrqMachine implements Disposable {
     }
   }
 
+  /** True once close() has run. */
   get closed(): boolean { return this.handle === 0; }
 
   /** Declares VFIO IRQ index `index` from its vfio_irq_info: raw flags, or {level} for a
-   *  vfio-platform line (level = AUTOMASKED). count: 1 for platform lines and INTx. */
+   *  vfio-platform line (level = AUTOMASKED). count: 1 for platform lines and INTx.
+   * Only before start(). Indexes below 64 (below 5 for PCI).
+   */
   declareLine(index: number, flags: number | { level: boolean }, count = 1): void {
     const f = typeof flags === 'number' ? flags : flags.level ? LEVEL_FLAGS : EDGE_FLAGS;
     this.check(exportsOf().x.declareLine(this.live(), index, f >>> 0, count >>> 0), `declare IRQ ${index}`, index);
@@ -241,6 +301,7 @@ export class IrqMachine implements Disposable {
     this.handle = 0;
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   private live(): number {

@@ -21,10 +21,42 @@ export const IRQ_WAITER_MAX_EVENTS = 64;
 
 /** One eventfd that fired: its key (given to add()), its fd, and its counter (how many times it
  *  was signalled since the last read). */
-export interface IrqFired { key: number; fd: number; count: bigint }
+export interface IrqFired {
+  /** The key given to add() (the fd itself by default). */
+  key: number;
+  /** The eventfd that fired. */
+  fd: number;
+  /** How many times it was signalled since the last read (at least 1n). */
+  count: bigint;
+}
 
 const closedError = (): VfioError => new VfioError({ kind: 'closed', message: 'the IRQ waiter was closed', hint: 'create a new IrqWaiter' });
 
+/**
+ * An IRQ thread's wait: blocks the calling thread in epoll_wait on many eventfds (the
+ * {@link DeviceIrq.triggerEventfd}s of the IRQs it serves), then reads each ready one and returns
+ * what fired. Meant for a worker_threads Worker of the VMM's own (nothing of Node's event loop is
+ * on the path, so it wakes faster than {@link IrqDispatcher}); another thread stops a blocked
+ * wait with {@link IrqWaiter.wake}. Owns its epoll fd and wake eventfd (close() closes them),
+ * never the eventfds it waits on: remove() one before its owner closes it.
+ *
+ * @example
+ * ```ts
+ * import { IrqWaiter } from 'vfiokit';
+ *
+ * // In a Worker: the IRQ eventfd numbers came from the main thread (triggerEventfd()).
+ * declare const eventfds: number[];
+ * declare let stopping: boolean;
+ * const waiter = new IrqWaiter();
+ * eventfds.forEach((fd, i) => waiter.add(fd, i));
+ * while (!stopping) {
+ *   for (const f of waiter.wait()) console.log(`IRQ ${f.key} x${f.count}`); // inject into the guest here
+ * }
+ * for (const fd of eventfds) waiter.remove(fd);
+ * waiter.close();
+ * // The main thread stops it with: IrqWaiter.wake(waiter.wakeFd) (the number, passed to it).
+ * ```
+ */
 export class IrqWaiter {
   /** Write to it (IrqWaiter.wake) from any thread to make a blocked wait() return. */
   readonly wakeFd: number;
@@ -41,7 +73,9 @@ export class IrqWaiter {
   #fired: IrqFired[] = [];
   #firedPool: IrqFired[] = [];
 
-  /** Opens the epoll fd and the wake eventfd (both closed by close()). */
+  /** Opens the epoll fd and the wake eventfd (both closed by close()).
+   * `opts.sys` is the syscall layer (tests). Syscalls: epoll_create1, eventfd2, epoll_ctl. Throws VfioError with the errno kind of the one that failed ('syscall' for EMFILE).
+   */
   constructor(opts: { sys?: Sys } = {}) {
     this.#sys = opts.sys ?? processSys();
     this.#epfd = this.#sys.epollCreate1(EPOLL_CLOEXEC);
@@ -53,14 +87,20 @@ export class IrqWaiter {
   }
 
   /** Makes the wait() of the waiter whose wakeFd this is return (with woken = true). Call it only
-   *  while that waiter is open: its owner closes it after its thread stopped waiting. */
+   *  while that waiter is open: its owner closes it after its thread stopped waiting.
+   * Safe from any thread (a write of 1 to the eventfd). Throws the errno kind of write.
+   */
   static wake(wakeFd: number, sys: Sys = processSys()): void { sys.eventfdWrite(wakeFd, 1n); }
 
+  /** True once close() has run. */
   get closed(): boolean { return this.#epfd < 0; }
+  /** How many eventfds are waited for (the wake eventfd not counted). */
   get size(): number { return this.#keys.size; }
 
   /** Waits for `fd` (an eventfd) too; wait() reports it with `key`. Throws 'bad-state' for an fd
-   *  already added, and the epoll_ctl error (EBADF: not an open fd) with its errno. */
+   *  already added, and the epoll_ctl error (EBADF: not an open fd) with its errno.
+   * Also 'closed' after close().
+   */
   add(fd: number, key: number = fd): void {
     this.#live();
     if (this.#keys.has(fd) || fd === this.wakeFd) throw new VfioError({ kind: 'bad-state', message: `eventfd ${fd} is already waited for`, hint: 'remove() it first' });
@@ -73,7 +113,9 @@ export class IrqWaiter {
   }
 
   /** Stops waiting for `fd` (which stays open). Unknown fds are ignored. Remove an eventfd before
-   *  it is closed: a closed fd's number can be reused by the next open. */
+   *  it is closed: a closed fd's number can be reused by the next open.
+   * Throws the epoll_ctl error (other than ENOENT/EBADF: already gone) with its errno.
+   */
   remove(fd: number): void {
     if (this.closed || !this.#keys.delete(fd)) return;
     const r = this.#ctl(EPOLL_CTL_DEL, fd);
@@ -86,6 +128,7 @@ export class IrqWaiter {
    * then returns what fired. The array and its entries are reused by the next wait(). An empty
    * array means a timeout, a wake (woken is true) or a signal (EINTR): check your stop condition
    * and wait again.
+   * @throws VfioError 'closed', 'syscall' (epoll_wait or a read failing otherwise than EINTR/EAGAIN).
    */
   wait(timeoutMs = -1): readonly IrqFired[] {
     this.#live();
@@ -114,7 +157,9 @@ export class IrqWaiter {
     return fired;
   }
 
-  /** Closes the epoll fd and the wake eventfd (not the IRQ eventfds). Closing twice is harmless. */
+  /** Closes the epoll fd and the wake eventfd (not the IRQ eventfds). Closing twice is harmless.
+   * Call it once no thread waits in it any more.
+   */
   close(): void {
     if (this.closed) return;
     const epfd = this.#epfd;
@@ -122,6 +167,7 @@ export class IrqWaiter {
     this.#keys.clear();
     try { this.#sys.close(epfd); } finally { this.#sys.close(this.wakeFd); }
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   #live(): void { if (this.closed) throw closedError(); }

@@ -15,19 +15,24 @@ import { VfioError, type VfioErrorKind } from '../errors.js';
 
 /** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
 export const PCI_CAP_ID_MSI = 0x05;
+/** PCI_CAP_ID_MSIX: the MSI-X capability's ID. */
 export const PCI_CAP_ID_MSIX = 0x11;
 /** VFIO region index of the expansion ROM (VFIO_PCI_ROM_REGION_INDEX); BARs are 0..5. */
 export const ROM_INDEX = 6;
 
+/** What an implemented BAR is: 32-bit or 64-bit memory, I/O space, or the expansion ROM. */
 export type BarKind = 'memory32' | 'memory64' | 'io' | 'rom';
 const KINDS = ['none', 'memory32', 'memory64', 'io', 'memory64-upper', 'rom'] as const;
+/** What a BAR slot of a {@link PciConfig} holds: a {@link BarKind}, 'none' (unimplemented) or 'memory64-upper' (the upper half of the 64-bit BAR in the slot before). */
 export type BarSlotKind = (typeof KINDS)[number];
 
 /** An implemented BAR as the device's config shows it. */
 export interface Bar {
   /** 0..5, or ROM_INDEX (6) for the expansion ROM: the VFIO region index. */
   readonly index: number;
+  /** What the BAR is. */
   readonly kind: BarKind;
+  /** Memory BARs: the prefetchable bit. */
   readonly prefetchable: boolean;
   /** The VFIO region size. */
   readonly size: bigint;
@@ -39,55 +44,89 @@ export interface Bar {
   readonly romEnabled: boolean;
 }
 
-export interface Capability { readonly id: number; readonly offset: number }
-export interface MsiCapability {
+/** One entry of the standard capability list. */
+export interface Capability {
+  /** PCI_CAP_ID_* (0x05 MSI, 0x10 PCI Express, 0x11 MSI-X, ...). */
+  readonly id: number;
+  /** Its offset in config space. */
   readonly offset: number;
+}
+/** The MSI capability as the device's config shows it. */
+export interface MsiCapability {
+  /** The capability's offset in config space. */
+  readonly offset: number;
+  /** Its Message Control register. */
   readonly control: number;
+  /** 64-bit message addresses (Message Control bit 7). */
   readonly is64Bit: boolean;
+  /** Per-vector masking (Message Control bit 8). */
   readonly perVectorMask: boolean;
   /** Vectors the function is capable of: 2^MMC (1..32). */
   readonly vectors: number;
 }
+/** The MSI-X capability as the device's config shows it. */
 export interface MsixCapability {
+  /** The capability's offset in config space. */
   readonly offset: number;
+  /** Its Message Control register. */
   readonly control: number;
   /** Table entries (Table Size + 1). */
   readonly tableSize: number;
+  /** The BAR (0..5) that holds the vector table (BIR). */
   readonly tableBar: number;
+  /** The table's offset in that BAR. */
   readonly tableOffset: number;
+  /** The BAR that holds the Pending Bit Array. */
   readonly pbaBar: number;
+  /** The PBA's offset in that BAR. */
   readonly pbaOffset: number;
 }
+/** The capability list, from {@link findCapabilities}. */
 export interface Capabilities {
+  /** Every capability, in list order. */
   readonly list: readonly Capability[];
+  /** The MSI capability, if the function has one. */
   readonly msi?: MsiCapability;
+  /** The MSI-X capability, if the function has one. */
   readonly msix?: MsixCapability;
 }
 
 /** A page-rounded range of a BAR that must stay trapped (not mmapped). */
 export interface MsixHole {
+  /** The BAR (0..5) the hole is in. */
   readonly bar: number;
+  /** Offset of the hole in the BAR (page-aligned). */
   readonly offset: bigint;
+  /** Bytes in the hole (whole pages). */
   readonly size: bigint;
+  /** What it keeps trapped: the vector table, the PBA, or both (they share a page). */
   readonly covers: 'table' | 'pba' | 'table+pba';
 }
 
 /** What the caller must do after a guest config write, in the order given. */
 export type PciAction =
+  /** Remove the guest mapping of BAR `bar`: `size` bytes at guest address `address`. */
   | { readonly kind: 'unmap'; readonly bar: number; readonly address: bigint; readonly size: bigint }
+  /** Map BAR `bar` (`size` bytes) at guest address `address` (KVM memory slot or trap range). */
   | { readonly kind: 'map'; readonly bar: number; readonly address: bigint; readonly size: bigint }
   /** Write `value` (`width` bytes) to the device's config at `offset` (through VFIO region 7). */
   | { readonly kind: 'forward-write'; readonly offset: number; readonly width: number; readonly value: number }
   /** The guest changed the MSI (or MSI-X) capability; `control` is its Message Control now. */
   | { readonly kind: 'msi-update'; readonly offset: number; readonly control: number }
+  /** The guest changed the MSI-X capability; `control` is its Message Control now. */
   | { readonly kind: 'msix-update'; readonly offset: number; readonly control: number };
 
+/** A BAR slot of a {@link PciConfig} as the guest programmed it ({@link PciConfig.bar}). */
 export interface BarState {
+  /** The slot: 0..5, or 6 for the ROM. */
   readonly index: number;
+  /** What the slot holds. */
   readonly kind: BarSlotKind;
   /** The guest address programmed in the shadow register (0: unassigned). */
   readonly address: bigint;
+  /** The BAR's size in bytes (0 for an unimplemented slot). */
   readonly size: bigint;
+  /** Mapped into the guest: memory (or I/O) decoding is on in COMMAND and the address is assigned. */
   readonly mapped: boolean;
   /** Where the BAR is mapped (after the actions returned so far were carried out). */
   readonly mappedAt: bigint | undefined;
@@ -95,9 +134,11 @@ export interface BarState {
   readonly sizing: boolean;
   /** 64-bit: the low half was written, the upper not yet. */
   readonly pending: boolean;
+  /** Memory BARs: the prefetchable bit. */
   readonly prefetchable: boolean;
 }
 
+/** Counters of a {@link PciConfig}, from {@link PciConfig.stats}. */
 export interface PciConfigStats {
   /** Guest writes dropped: bad width, misaligned, or past the config space. */
   readonly badWrites: bigint;
@@ -109,6 +150,7 @@ export interface PciConfigStats {
   readonly command: number;
 }
 
+/** Config ranges a {@link PciConfig} passes through to the device for guest reads (vendor capabilities, for instance); guest writes there come back as 'forward-write' actions. */
 export interface ForwardOptions {
   /** Dword-aligned ranges of config space passed through to the device (not the header, MSI or
    *  MSI-X capability). */
@@ -117,9 +159,11 @@ export interface ForwardOptions {
   read(offset: number, width: 1 | 2 | 4): number;
 }
 
+/** Options of {@link PciConfig}. */
 export interface PciConfigOptions {
   /** Device name for error messages (0000:00:02.0). */
   readonly device?: string;
+  /** Config ranges read from the device instead of the shadow (default: none). */
   readonly forward?: ForwardOptions;
 }
 
@@ -184,7 +228,24 @@ function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
 /** Decodes the implemented BARs (and the ROM, index 6) of a type 0 config space. `sizes`: the
  *  VFIO region sizes of regions 0..5 and optionally 6 (ROM); 0n = unimplemented. Throws
  *  'kernel-reply' for a malformed config (64-bit BAR in slot 5, size not a power of two, too
- *  small or too large, reserved type, upper slot of a 64-bit BAR with a size, not type 0). */
+ *  small or too large, reserved type, upper slot of a 64-bit BAR with a size, not type 0).
+ * Also 'bad-argument' for a config that is not 256 or 4096 bytes, or sizes that are not 6 or 7
+ * bigints in [0, 2^64). Pure: the Wasm core decodes, no syscall.
+ *
+ * @example
+ * ```ts
+ * import { decodeBars, findCapabilities, openDevice } from 'vfiokit';
+ *
+ * const dev = openDevice('0000:00:03.0');
+ * const cfgRegion = dev.region(7); // VFIO_PCI_CONFIG_REGION_INDEX
+ * const config = new Uint8Array(256);
+ * for (let off = 0; off < 256; off += 4) new DataView(config.buffer).setUint32(off, cfgRegion.read32(off), true);
+ * const sizes = dev.regions.slice(0, 7).map((r) => (r.ok ? r.size : 0n));
+ * for (const bar of decodeBars(config, sizes)) console.log(bar.index, bar.kind, bar.size);
+ * console.log(findCapabilities(config).msix?.tableSize);
+ * dev.close();
+ * ```
+ */
 export function decodeBars(config: Uint8Array, sizes: readonly bigint[]): Bar[] {
   const [cfg, len, sp] = stage(config, sizes);
   const { f, u32, u64 } = coreOf();
@@ -205,7 +266,9 @@ export function decodeBars(config: Uint8Array, sizes: readonly bigint[]): Bar[] 
   return bars;
 }
 
-/** Walks the capability list (the first 256 bytes; extended capabilities are not walked). */
+/** Walks the capability list (the first 256 bytes; extended capabilities are not walked).
+ * Throws 'kernel-reply' for a malformed list (a loop, an offset out of range), 'bad-argument' for a config that is not 256 or 4096 bytes.
+ */
 export function findCapabilities(config: Uint8Array): Capabilities {
   const [cfg, len] = stage(config, [0n, 0n, 0n, 0n, 0n, 0n]);
   const { c, f } = coreOf();
@@ -228,7 +291,9 @@ export function findCapabilities(config: Uint8Array): Capabilities {
 
 /** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
  *  host's mmap page (4096 or 65536; any power of two between). `mappable`: BAR indexes whose
- *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there). */
+ *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there).
+ * `config` and `sizes` as for {@link decodeBars}. Throws 'bad-argument' (page size, mappable indexes), 'kernel-reply' (a table or PBA outside its BAR).
+ */
 export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
   const [cfg, len, sp] = stage(config, sizes);
   let mask = 0;
@@ -275,12 +340,37 @@ function readActions(out: number, n: number): PciAction[] {
 
 /** The shadow config space of one passed-through function. Guest config reads and writes go
  *  through read()/write(); write() returns what the caller must do (map/unmap BARs, forward
- *  COMMAND to the device, reprogram MSI). close() frees its slot in the core. */
+ *  COMMAND to the device, reprogram MSI). close() frees its slot in the core.
+ * Guest accesses never throw; a caller's mistake (an offset that is not a u32) is 'bad-argument',
+ * a closed config 'closed'.
+ *
+ * @example
+ * ```ts
+ * import { PciConfig } from 'vfiokit';
+ *
+ * declare const config: Uint8Array;      // the device's config space (VFIO region 7)
+ * declare const sizes: readonly bigint[]; // region sizes of BAR0..BAR5 and the ROM
+ * using shadow = new PciConfig(config, sizes, { device: '0000:00:03.0' });
+ * shadow.write(0x10, 4, 0xffff_ffff);          // the guest sizes BAR0
+ * console.log(shadow.read(0x10, 4).toString(16));
+ * shadow.write(0x10, 4, 0x1000_0000);          // and places it
+ * for (const a of shadow.write(0x04, 2, 0x2)) { // memory decoding on
+ *   if (a.kind === 'map') console.log(`map BAR${a.bar} at 0x${a.address.toString(16)}, ${a.size} bytes`);
+ * }
+ * ```
+ */
 export class PciConfig implements Disposable {
+  /** The device name used in error messages, if given. */
   readonly device: string | undefined;
   private handle = 0;
   private readonly forward: ForwardOptions | undefined;
 
+  /**
+   * Makes the shadow from the device's config bytes and region sizes (as {@link decodeBars} takes
+   * them); the guest sees the BARs unassigned and decoding off.
+   * @throws VfioError 'bad-argument' (config or sizes, forward ranges), 'kernel-reply' (a
+   *   malformed config), 'no-space' (64 shadows are open: the core's limit).
+   */
   constructor(config: Uint8Array, sizes: readonly bigint[], opts: PciConfigOptions = {}) {
     this.device = opts.device;
     this.forward = opts.forward;
@@ -298,6 +388,7 @@ export class PciConfig implements Disposable {
     }
   }
 
+  /** True once close() has run. */
   get closed(): boolean { return this.handle === 0; }
 
   /** A guest read of `width` (1, 2, 4) bytes at `offset`. Never throws for what a guest can do:
@@ -341,9 +432,12 @@ export class PciConfig implements Disposable {
     };
   }
 
-  /** All seven slots. */
+  /** All seven slots.
+   * Throws 'closed' after close().
+   */
   bars(): BarState[] { return [0, 1, 2, 3, 4, 5, 6].map((i) => this.bar(i)); }
 
+  /** The counters of refused guest accesses and the guest's COMMAND register. Throws 'closed' after close(). */
   stats(): PciConfigStats {
     const h = this.live();
     const { c, f } = coreOf();
@@ -360,6 +454,7 @@ export class PciConfig implements Disposable {
     this.handle = 0;
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   private live(): number {

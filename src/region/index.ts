@@ -16,10 +16,13 @@ import { setU64, u32, u64 } from '../../shim/bytes.js';
 export const MAX_TABLES = 16;
 export const MAX_HOLES = 8;
 
+/** A region as {@link RegionTable.add} records it: what VFIO_DEVICE_GET_REGION_INFO said (a decoded {@link RegionInfo} fits too). */
 export interface RegionSpec {
   /** The index the reply carried; when given it must equal the index passed to add(). */
   index?: number;
+  /** vfio_region_info.flags (READ, WRITE, MMAP, CAPS). */
   flags: number;
+  /** The region's size in bytes. */
   size: bigint;
   /** Offset of the region in the device fd. */
   offset: bigint;
@@ -27,24 +30,48 @@ export interface RegionSpec {
   sparse?: SparseArea[];
 }
 
+/** What a {@link RegionTable} holds at an index ({@link RegionTable.get}). */
 export type RegionEntry =
+  /** A recorded region: its flags, size, fd offset and sparse areas, as given to add(). */
   | { state: 'ok'; index: number; flags: number; size: bigint; offset: bigint; sparse?: SparseArea[] }
+  /** A region whose query failed: the core status it failed with (addFailed), and its name. */
   | { state: 'failed'; index: number; status: number; statusName: string };
 
-export interface SplitRange { offset: bigint; size: bigint; kind: 'map' | 'trap' }
-export interface Hole { offset: bigint; size: bigint }
+/** One range of a region's split ({@link RegionTable.split}, {@link DeviceRegion.split}). */
+export interface SplitRange {
+  /** Offset in the region, in bytes ('map' ranges are page-aligned). */
+  offset: bigint;
+  /** Bytes in the range ('map' ranges are whole pages). */
+  size: bigint;
+  /** 'map': may be mmapped (zero-copy guest access); 'trap': must go through read()/write(). */
+  kind: 'map' | 'trap';
+}
+/** A range of a region that must stay trapped (e.g. an MSI-X table), for {@link RegionTable.split}. */
+export interface Hole {
+  /** Offset in the region, in bytes. */
+  offset: bigint;
+  /** Bytes in the hole (rounded out to pages by the split). */
+  size: bigint;
+}
 
+/** The core's answer to one guest access ({@link RegionTable.check}). */
 export type AccessResult =
+  /** Allowed: do the access at `fileOffset` in the device fd. */
   | { ok: true; fileOffset: bigint }
+  /** Refused and counted: out of the region, not naturally aligned, or not allowed by its flags. */
   | { ok: false; reason: 'out-of-range' | 'misaligned' | 'denied'; /** What a refused read returns: all-ones of the width. */ readValue: bigint };
 
+/** Refused guest accesses to one region ({@link RegionTable.counters}, {@link DeviceRegion.counters}). */
 export interface RegionCounters {
   /** Refused reads (answered all-ones). */
   readsRefused: bigint;
   /** Refused writes (dropped). */
   writesDropped: bigint;
+  /** Accesses past the region's end. */
   outOfRange: bigint;
+  /** Accesses not naturally aligned. */
   misaligned: bigint;
+  /** Accesses the region's flags do not allow (a read without READ, a write without WRITE). */
   denied: bigint;
 }
 
@@ -73,12 +100,31 @@ function exportsOf(c: Core): Record<string, F> {
   return e;
 }
 
+/**
+ * The core's table of one device's regions: for each, the split into ranges to map and ranges to
+ * trap for a page size, and the check of every trapped guest access (refused ones counted). A
+ * {@link VfioDevice} has one ({@link VfioDevice.regionTable}); a VMM with its own open path can
+ * fill one from decoded replies. Holds a slot of the core (16 at most) until close().
+ * Errors: VfioError 'not-found' (nothing recorded at the index, or a failed region),
+ * 'bad-argument' (a reply that does not fit the rules), 'no-space' (16 tables open), 'closed'.
+ *
+ * @example
+ * ```ts
+ * import { RegionTable } from 'vfiokit';
+ *
+ * using t = new RegionTable();
+ * t.add(0, { flags: 0x7, size: 0x10000n, offset: 0n, sparse: [{ offset: 0x2000n, size: 0xe000n }] });
+ * console.log(t.split(0, 4096n));               // trap [0, 0x2000), map [0x2000, 0x10000)
+ * console.log(t.check(0, 0x20000n, 4, 'read')); // { ok: false, reason: 'out-of-range', readValue: 0xffffffffn }
+ * ```
+ */
 export class RegionTable {
   private readonly c: Core;
   private handle: number;
   private readonly f: Record<string, F>;
   #generation = 0;
 
+  /** Takes a table slot in the core. Throws 'no-space' when all 16 are open. */
   constructor() {
     this.c = core();
     this.f = exportsOf(this.c);
@@ -88,7 +134,9 @@ export class RegionTable {
   }
 
   /** Fills a table by querying regions 0..numRegions-1; a query that throws a VfioError of kind
-   *  'kernel-reply' records that region as failed and the others keep their indexes. */
+   *  'kernel-reply' records that region as failed and the others keep their indexes.
+   * Other errors close the table and pass through.
+   */
   static fromQueries(numRegions: number, queryRegion: (index: number) => RegionInfo): RegionTable {
     const t = new RegionTable();
     try {
@@ -104,6 +152,7 @@ export class RegionTable {
     return t;
   }
 
+  /** True once close() has run. */
   get closed(): boolean { return this.handle === 0; }
 
   /** Changes whenever an entry is recorded (add, addFailed) or the table closes: a caller that
@@ -111,7 +160,9 @@ export class RegionTable {
    *  still says what the core would. */
   get generation(): number { return this.#generation; }
 
-  /** Records region `index` (replacing a previous entry; its counters restart at 0). */
+  /** Records region `index` (replacing a previous entry; its counters restart at 0).
+   * Throws 'bad-argument' (an index that differs from `info.index`, over 32 sparse areas, areas outside the region), 'closed'.
+   */
   add(index: number, info: RegionSpec | RegionInfo): void {
     if (info.index !== undefined && info.index !== index) {
       throw new VfioError({ kind: 'bad-argument', message: `region info for index ${info.index} given as region ${index}`, hint: 'pass the index the info was queried for' });
@@ -125,7 +176,9 @@ export class RegionTable {
     if (st < 0) throw this.err(st, `cannot record region ${index}`);
   }
 
-  /** Records that region `index`'s query failed with core status `status` (< 0). */
+  /** Records that region `index`'s query failed with core status `status` (< 0).
+   * Throws 'bad-argument' (an index out of range, a status >= 0), 'closed'.
+   */
   addFailed(index: number, status: number): void {
     this.#generation++;
     const st = this.f.failed!(this.live(), index >>> 0, status);
@@ -156,7 +209,9 @@ export class RegionTable {
   }
 
   /** The region's MAP and TRAP ranges for `pageSize` (4 KiB..64 KiB), minus `holes` (rounded out
-   *  to pages and trapped): covering the region exactly, in order. */
+   *  to pages and trapped): covering the region exactly, in order.
+   * Throws 'not-found' (nothing at the index, a failed region), 'bad-argument' (a page size that is not a power of two in range, too many holes), 'closed'.
+   */
   split(index: number, pageSize: bigint = 4096n, holes: Hole[] = []): SplitRange[] {
     const hb = new Uint8Array(holes.length * 16);
     holes.forEach((h, i) => { setU64(hb, 16 * i, h.offset); setU64(hb, 16 * i + 8, h.size); });
@@ -174,7 +229,9 @@ export class RegionTable {
   }
 
   /** Checks a guest access; a refused one is counted (the read gives readValue, the write is
-   *  dropped). Throws only for a VMM bug: width not 1/2/4/8, unknown or failed region. */
+   *  dropped). Throws only for a VMM bug: width not 1/2/4/8, unknown or failed region.
+   * Those are 'bad-argument' and 'not-found'; 'closed' after close().
+   */
   check(index: number, offset: bigint, width: number, dir: 'read' | 'write' = 'read'): AccessResult {
     const st = this.f.check!(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
     if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
@@ -184,7 +241,9 @@ export class RegionTable {
     throw this.err(st, `cannot check a ${width}-byte ${dir} at 0x${offset.toString(16)} of region ${index}`);
   }
 
-  /** Refused guest accesses to the region since it was added. */
+  /** Refused guest accesses to the region since it was added.
+   * Throws 'not-found', 'closed'.
+   */
   counters(index: number): RegionCounters {
     const st = this.f.counters!(this.live(), index >>> 0);
     if (st < 0) throw this.err(st, `region ${index}`);
@@ -199,6 +258,7 @@ export class RegionTable {
     this.f.free!(this.handle);
     this.handle = 0;
   }
+  /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
 
   private live(): number {

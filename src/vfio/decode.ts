@@ -16,16 +16,22 @@ import {
 } from './uapi.js';
 import { u64 } from '../../shim/bytes.js';
 
+/** The bus driver of a device, from the VFIO_DEVICE_FLAGS_* bit of its info ('unknown' when none vfiokit knows is set). */
 export type DeviceApi = 'pci' | 'platform' | 'amba' | 'ccw' | 'ap' | 'fsl-mc' | 'unknown';
 
+/** struct vfio_device_info, decoded ({@link decodeDeviceInfo}). */
 export interface DeviceInfo {
+  /** The reply's argsz: the bytes the whole reply needs (more than the buffer when the kernel has more to say). */
   argsz: number;
+  /** vfio_device_info.flags, raw. */
   flags: number;
   /** VFIO_DEVICE_FLAGS_RESET. */
   reset: boolean;
   /** The bus driver, from the VFIO_DEVICE_FLAGS_* bit that is set. */
   api: DeviceApi;
+  /** num_regions: region indexes 0..numRegions-1. */
   numRegions: number;
+  /** num_irqs: IRQ indexes 0..numIrqs-1. */
   numIrqs: number;
   /** 0 when the reply has no capability chain. */
   capOffset: number;
@@ -33,18 +39,33 @@ export interface DeviceInfo {
   caps: number;
 }
 
-export interface SparseArea { offset: bigint; size: bigint }
+/** One area of a region that may be mmapped (VFIO_REGION_INFO_CAP_SPARSE_MMAP). */
+export interface SparseArea {
+  /** Offset in the region, in bytes. */
+  offset: bigint;
+  /** Bytes in the area. */
+  size: bigint;
+}
 
+/** struct vfio_region_info and its capabilities, decoded ({@link decodeRegionInfo}). */
 export interface RegionInfo {
+  /** The reply's argsz (the bytes the whole reply with its capabilities needs). */
   argsz: number;
+  /** The region index the reply is for. */
   index: number;
+  /** vfio_region_info.flags, raw. */
   flags: number;
+  /** VFIO_REGION_INFO_FLAG_READ. */
   read: boolean;
+  /** VFIO_REGION_INFO_FLAG_WRITE. */
   write: boolean;
+  /** VFIO_REGION_INFO_FLAG_MMAP. */
   mmap: boolean;
+  /** The region's size in bytes. */
   size: bigint;
   /** Offset of the region in the device fd (for pread/pwrite and mmap). */
   offset: bigint;
+  /** Offset of the first capability in the reply (0: none). */
   capOffset: number;
   /** VFIO_REGION_INFO_CAP_SPARSE_MMAP: only these areas may be mmapped (sorted, disjoint, inside
    *  the region); undefined when the region has no such capability. */
@@ -53,33 +74,53 @@ export interface RegionInfo {
   type?: { type: number; subtype: number };
   /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: the MSI-X table may be mmapped. */
   msixMappable: boolean;
+  /** Capabilities in the chain (every one bounds-checked; the three above interpreted). */
   caps: number;
 }
 
+/** struct vfio_irq_info, decoded ({@link decodeIrqInfo}). */
 export interface IrqInfo {
+  /** The reply's argsz. */
   argsz: number;
+  /** The IRQ index the reply is for. */
   index: number;
+  /** vfio_irq_info.flags, raw. */
   flags: number;
+  /** Vectors in the index (0: the device has none here). */
   count: number;
+  /** VFIO_IRQ_INFO_EVENTFD: can signal an eventfd. */
   eventfd: boolean;
+  /** VFIO_IRQ_INFO_MASKABLE: can be masked and unmasked. */
   maskable: boolean;
+  /** VFIO_IRQ_INFO_AUTOMASKED: level-triggered, masked by the kernel on delivery. */
   automasked: boolean;
+  /** VFIO_IRQ_INFO_NORESIZE: the vector count cannot change while enabled. */
   noresize: boolean;
 }
 
 /** An inclusive IOVA range [start, end]. */
-export interface IovaRange { start: bigint; end: bigint }
+export interface IovaRange {
+  /** First usable IOVA. */
+  start: bigint;
+  /** Last usable IOVA (inclusive, so a range may end at 2^64 - 1). */
+  end: bigint;
+}
 
+/** struct vfio_iommu_type1_info and its capabilities, decoded ({@link decodeIommuType1Info}). */
 export interface IommuType1Info {
+  /** The reply's argsz. */
   argsz: number;
+  /** vfio_iommu_type1_info.flags (VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_INFO_CAPS). */
   flags: number;
   /** Bitmap of supported IOMMU page sizes. */
   iovaPgsizes: bigint;
+  /** Offset of the first capability in the reply (0: none). */
   capOffset: number;
   /** VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: sorted, disjoint; undefined without the capability. */
   iovaRanges?: IovaRange[];
   /** VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: DMA mappings that may still be made. */
   dmaAvail?: number;
+  /** Capabilities in the chain (every one bounds-checked). */
   caps: number;
 }
 
@@ -131,7 +172,14 @@ function apiOf(flags: number): DeviceApi {
   return 'unknown';
 }
 
-/** struct vfio_device_info as VFIO_DEVICE_GET_INFO left it. */
+/** struct vfio_device_info as VFIO_DEVICE_GET_INFO left it.
+ * Pure: the Wasm core validates the bytes (argsz, the capability chain, every bound) before
+ * anything is read from them.
+ * @throws VfioError 'kernel-reply' (a malformed reply: `status`, `statusName`, `offset` of the
+ *   fault), 'bad-argument' (a buffer shorter than the fixed struct, or over 4 MiB), 'no-space'
+ *   with status VFIO_NEED_ARGSZ (the reply needs a larger buffer: query again with the size the
+ *   message names; {@link queryWithArgsz} does it for you).
+ */
 export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
   const caps = runDecoder('vfio_device_info_decode', 'VFIO_DEVICE_GET_INFO reply', bytes);
   const flags = u32(0);
@@ -139,7 +187,14 @@ export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
 }
 
 /** struct vfio_region_info (and its chain) as VFIO_DEVICE_GET_REGION_INFO left it. `index`: the
- *  index asked for; a reply for another index is a kernel-reply error. */
+ *  index asked for; a reply for another index is a kernel-reply error.
+ * Pure: the Wasm core validates the bytes (argsz, the capability chain, every bound) before
+ * anything is read from them.
+ * @throws VfioError 'kernel-reply' (a malformed reply: `status`, `statusName`, `offset` of the
+ *   fault), 'bad-argument' (a buffer shorter than the fixed struct, or over 4 MiB), 'no-space'
+ *   with status VFIO_NEED_ARGSZ (the reply needs a larger buffer: query again with the size the
+ *   message names; {@link queryWithArgsz} does it for you).
+ */
 export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
   const caps = runDecoder('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
   const c = core();
@@ -159,7 +214,15 @@ export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo 
   return info;
 }
 
-/** struct vfio_irq_info as VFIO_DEVICE_GET_IRQ_INFO left it. */
+/** struct vfio_irq_info as VFIO_DEVICE_GET_IRQ_INFO left it.
+ * `index`: the index asked for (checked as for regions).
+ * Pure: the Wasm core validates the bytes (argsz, the capability chain, every bound) before
+ * anything is read from them.
+ * @throws VfioError 'kernel-reply' (a malformed reply: `status`, `statusName`, `offset` of the
+ *   fault), 'bad-argument' (a buffer shorter than the fixed struct, or over 4 MiB), 'no-space'
+ *   with status VFIO_NEED_ARGSZ (the reply needs a larger buffer: query again with the size the
+ *   message names; {@link queryWithArgsz} does it for you).
+ */
 export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
   runDecoder('vfio_irq_info_decode', () => `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
   const flags = u32(0);
@@ -170,7 +233,14 @@ export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
   };
 }
 
-/** struct vfio_iommu_type1_info (and its chain) as VFIO_IOMMU_GET_INFO left it. */
+/** struct vfio_iommu_type1_info (and its chain) as VFIO_IOMMU_GET_INFO left it.
+ * Pure: the Wasm core validates the bytes (argsz, the capability chain, every bound) before
+ * anything is read from them.
+ * @throws VfioError 'kernel-reply' (a malformed reply: `status`, `statusName`, `offset` of the
+ *   fault), 'bad-argument' (a buffer shorter than the fixed struct, or over 4 MiB), 'no-space'
+ *   with status VFIO_NEED_ARGSZ (the reply needs a larger buffer: query again with the size the
+ *   message names; {@link queryWithArgsz} does it for you).
+ */
 export function decodeIommuType1Info(bytes: Uint8Array): IommuType1Info {
   const caps = runDecoder('vfio_iommu_type1_info_decode', 'VFIO_IOMMU_GET_INFO reply', bytes);
   const c = core();

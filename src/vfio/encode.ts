@@ -11,13 +11,16 @@ import {
   VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, LAYOUT,
 } from './uapi.js';
 
+/** What a VFIO_DEVICE_SET_IRQS request does to the vectors: VFIO_IRQ_SET_ACTION_TRIGGER, _MASK or _UNMASK. */
 export type IrqSetAction = 'trigger' | 'mask' | 'unmask';
 
+/** A VFIO_DEVICE_SET_IRQS request for {@link encodeIrqSet}: exactly one of `fds`, `bools`, `count` says the data type. */
 export interface IrqSetRequest {
   /** IRQ index (e.g. VFIO_PCI_MSIX_IRQ_INDEX). */
   index: number;
   /** First sub-index (vector) the request applies to. */
   start?: number;
+  /** What to do to the vectors. */
   action: IrqSetAction;
   /** DATA_EVENTFD: one fd per vector from `start`, -1 to detach (or skip) that vector. */
   fds?: number[];
@@ -35,7 +38,20 @@ function fail(st: number, what: string): never {
   throw new VfioError({ kind: st === -1000 ? 'core-bug' : 'bad-argument', message: `${what}: ${full}`, status: st, statusName: full.split(':')[0], hint: 'check the arguments against the uapi rules in docs/vfio-region.md' });
 }
 
-/** struct vfio_irq_set for VFIO_DEVICE_SET_IRQS. Give exactly one of fds, bools or count. */
+/** struct vfio_irq_set for VFIO_DEVICE_SET_IRQS. Give exactly one of fds, bools or count.
+ * Pure: the Wasm core checks and encodes (no syscall); issue the ioctl yourself.
+ * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which), 'core-bug'.
+ *
+ * @example
+ * ```ts
+ * import { encodeIrqSet, vfioUapi } from 'vfiokit';
+ *
+ * // MSI-X vectors 0 and 1 signal these eventfds; -1 would detach a vector.
+ * const req = encodeIrqSet({ index: vfioUapi.VFIO_PCI_MSIX_IRQ_INDEX, start: 0, action: 'trigger', fds: [17, 18] });
+ * const disable = encodeIrqSet({ index: vfioUapi.VFIO_PCI_MSIX_IRQ_INDEX, action: 'trigger', count: 0 });
+ * console.log(req.length, disable.length); // 28, 20
+ * ```
+ */
 export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
   const given = [req.fds, req.bools, req.count].filter((x) => x !== undefined).length;
   if (given !== 1) throw new VfioError({ kind: 'bad-argument', message: 'encodeIrqSet: give exactly one of fds, bools or count', hint: 'fds for DATA_EVENTFD, bools for DATA_BOOL, count for DATA_NONE' });
@@ -64,10 +80,13 @@ export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
   return c.take(out, st);
 }
 
+/** A VFIO_IOMMU_MAP_DMA request for {@link encodeDmaMap}. */
 export interface DmaMapRequest {
   /** Process virtual address of the memory (a bigint pointer, as koffi gives). */
   vaddr: bigint;
+  /** The IOVA to map at (page-aligned). */
   iova: bigint;
+  /** Bytes to map (page-aligned; iova + size - 1 below 2^64). */
   size: bigint;
   /** Device may read the memory (default true). */
   read?: boolean;
@@ -77,7 +96,10 @@ export interface DmaMapRequest {
   updateVaddr?: boolean;
 }
 
-/** struct vfio_iommu_type1_dma_map for VFIO_IOMMU_MAP_DMA. */
+/** struct vfio_iommu_type1_dma_map for VFIO_IOMMU_MAP_DMA.
+ * Pure: the Wasm core checks and encodes (no syscall); issue the ioctl yourself.
+ * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which), 'core-bug'.
+ */
 export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
   const flags = (req.read ?? true ? VFIO_DMA_MAP_FLAG_READ : 0) | (req.write ?? true ? VFIO_DMA_MAP_FLAG_WRITE : 0) | (req.updateVaddr ? VFIO_DMA_MAP_FLAG_VADDR : 0);
   const c = core();
@@ -160,8 +182,11 @@ function dmaUnmapStatus(iova: bigint, size: bigint): number {
   return size === 0n ? ERR_BAD_ARG : iova + size > TWO_64 ? ERR_OVERFLOW : 0;
 }
 
+/** A VFIO_IOMMU_UNMAP_DMA request for {@link encodeDmaUnmap}. */
 export interface DmaUnmapRequest {
+  /** First IOVA of the range to unmap (0n with `all`). */
   iova?: bigint;
+  /** Bytes in the range (0n with `all`); type1v2 unmaps whole mappings only. */
   size?: bigint;
   /** VFIO_DMA_UNMAP_FLAG_ALL: every mapping (iova and size must be 0 or omitted). */
   all?: boolean;
@@ -169,7 +194,10 @@ export interface DmaUnmapRequest {
   vaddrOnly?: boolean;
 }
 
-/** struct vfio_iommu_type1_dma_unmap for VFIO_IOMMU_UNMAP_DMA (no dirty bitmap). */
+/** struct vfio_iommu_type1_dma_unmap for VFIO_IOMMU_UNMAP_DMA (no dirty bitmap).
+ * Pure: the Wasm core checks and encodes (no syscall); issue the ioctl yourself.
+ * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which), 'core-bug'.
+ */
 export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
   const flags = (req.all ? VFIO_DMA_UNMAP_FLAG_ALL : 0) | (req.vaddrOnly ? VFIO_DMA_UNMAP_FLAG_VADDR : 0);
   const c = core();

@@ -31,9 +31,13 @@ export const IOMMUFD_LAYOUT = {
   iommu_iova_range: { size: 16, start: 0, last: 8 },
 } as const;
 
+/** An IOMMU_IOAS_MAP request for {@link encodeIoasMap}. */
 export interface IoasMapRequest {
+  /** The IOAS to map into (IOMMU_IOAS_ALLOC's id). */
   ioasId: number;
+  /** Process virtual address of the memory. */
   userVa: bigint;
+  /** Bytes to map. */
   length: bigint;
   /** Place the mapping exactly here; omitted: the kernel picks the IOVA and writes it back. */
   iova?: bigint;
@@ -53,7 +57,10 @@ const u64 = (v: bigint) => {
   return v;
 };
 
-/** struct iommu_ioas_map for IOMMU_IOAS_MAP. The kernel writes the chosen IOVA at offset 32. */
+/** struct iommu_ioas_map for IOMMU_IOAS_MAP. The kernel writes the chosen IOVA at offset 32.
+ * Pure: the Wasm core checks and encodes (no syscall).
+ * @throws VfioError 'bad-argument' (a value that is not a u64, or outside the uapi's rules), 'core-bug'.
+ */
 export function encodeIoasMap(req: IoasMapRequest): Uint8Array {
   const flags = (req.iova !== undefined ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) | (req.read ?? true ? IOMMU_IOAS_MAP_READABLE : 0) | (req.write ?? true ? IOMMU_IOAS_MAP_WRITEABLE : 0);
   const c = core();
@@ -62,7 +69,10 @@ export function encodeIoasMap(req: IoasMapRequest): Uint8Array {
   return c.take(c.transientPtr, st);
 }
 
-/** struct iommu_ioas_unmap for IOMMU_IOAS_UNMAP; `all` unmaps everything (iova 0, length 2^64-1). */
+/** struct iommu_ioas_unmap for IOMMU_IOAS_UNMAP; `all` unmaps everything (iova 0, length 2^64-1).
+ * Pure: the Wasm core checks and encodes (no syscall).
+ * @throws VfioError 'bad-argument' (a value that is not a u64, or outside the uapi's rules), 'core-bug'.
+ */
 export function encodeIoasUnmap(req: { ioasId: number; iova?: bigint; length?: bigint; all?: boolean }): Uint8Array {
   const iova = req.all ? 0n : req.iova ?? 0n;
   const length = req.all ? (1n << 64n) - 1n : req.length ?? 0n;

@@ -17,9 +17,11 @@ export const MAX_ARGSZ_RETRIES = 4;
  *  (about 16 KiB); a hostile argsz of gigabytes must not become an allocation. */
 export const MAX_REPLY_BYTES = 1 << 20;
 
+/** Options of the query functions ({@link queryDeviceInfo}, ...). */
 export interface QueryOptions {
   /** First buffer size (default: the fixed struct plus room for a typical chain). */
   initialSize?: number;
+  /** Re-queries allowed when the kernel asks for a larger buffer (default {@link MAX_ARGSZ_RETRIES}). */
   maxRetries?: number;
   /** The caller's buffer for the first query (its length is the first argsz; it is zeroed here
    *  first, and nothing keeps it after the call): a device open queries every region, and V8
@@ -57,22 +59,41 @@ export function queryWithArgsz<T>(label: string | (() => string), initialSize: n
 }
 
 
-/** VFIO_DEVICE_GET_INFO through `query`, growing the buffer as the kernel asks. */
+/** VFIO_DEVICE_GET_INFO through `query`, growing the buffer as the kernel asks.
+ * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
+ */
 export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {
   return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
 
-/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query`. */
+/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query`.
+ * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
+ *
+ * @example
+ * ```ts
+ * import { openDevice, queryRegionInfo, vfioUapi } from 'vfiokit';
+ *
+ * declare function ioctl(fd: number, request: number, buf: Uint8Array): void; // yours; throws on failure
+ * const dev = openDevice('0000:00:03.0');
+ * const bar0 = queryRegionInfo(0, (buf) => ioctl(dev.fd, vfioUapi.VFIO_DEVICE_GET_REGION_INFO, buf));
+ * console.log(bar0.size, bar0.sparse);
+ * dev.close();
+ * ```
+ */
 export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): RegionInfo {
   return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, (b) => decodeRegionInfo(b, index), opts.maxRetries, opts.buffer);
 }
 
-/** VFIO_DEVICE_GET_IRQ_INFO for `index` through `query`. */
+/** VFIO_DEVICE_GET_IRQ_INFO for `index` through `query`.
+ * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
+ */
 export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IrqInfo {
   return queryWithArgsz(() => `VFIO_DEVICE_GET_IRQ_INFO(${index})`, opts.initialSize ?? LAYOUT.vfio_irq_info.size, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), opts.maxRetries, opts.buffer);
 }
 
-/** VFIO_IOMMU_GET_INFO (type1) through `query`. */
+/** VFIO_IOMMU_GET_INFO (type1) through `query`.
+ * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
+ */
 export function queryIommuType1Info(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IommuType1Info {
   return queryWithArgsz('VFIO_IOMMU_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeIommuType1Info, opts.maxRetries, opts.buffer);
 }
