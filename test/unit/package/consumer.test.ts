@@ -139,13 +139,14 @@ for (const ep of ENTRY_POINTS) {
 }
 
 test('the installed CLI: vfiokit --help prints the usage; vfiokit list --sysfs lists a fake tree', () => {
+  // The bin link npm made, run by this node (not the one on PATH): CI runs the suite on each line.
   const bin = join(scratch, 'node_modules/.bin/vfiokit');
-  const help = run(bin, ['--help']);
+  const help = run(process.execPath, [bin, '--help']);
   assert.is(help.status, 0, shown(help));
   assert.match(help.stdout + help.stderr, /usage: vfiokit/);
   const sys = makeFakeSysfs([{ bus: 'amba', name: '9010000.pl031', driver: 'vfio-amba', group: 0, compatible: ['arm,pl031', 'arm,primecell'] }]);
   try {
-    const list = run(bin, ['list', '--sysfs', sys.root]);
+    const list = run(process.execPath, [bin, 'list', '--sysfs', sys.root]);
     assert.is(list.status, 0, shown(list));
     assert.match(list.stdout, /9010000\.pl031/);
     assert.match(list.stdout, /vfio-amba/);
