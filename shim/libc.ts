@@ -76,7 +76,7 @@ function bind(): Bound {
   koffi.alias('vfiokit_ssize_t', 'intptr_t');
   // Variadic C functions (open, ioctl, fcntl) get fixed prototypes: with integer and pointer
   // arguments the x86_64 and AArch64 Linux calling conventions pass them as for a fixed call, and
-  // a fixed prototype is the fast path in koffi (see toolchain-notes.md).
+  // a fixed prototype is the fast path in koffi (docs/NODE.md).
   bound = {
     koffi,
     open: lib.func('int open(const char *path, int flags, unsigned int mode)'),

@@ -87,7 +87,7 @@ const irqInfoBuffer = infoBuffer.subarray(0, LAYOUT.vfio_irq_info.size);
 const openNames = new WeakMap<Sys, Set<string>>();
 const namesOf = (sys: Sys): Set<string> => { let s = openNames.get(sys); if (!s) { s = new Set(); openNames.set(sys, s); } return s; };
 
-/** Warns about a device dropped without close(); it never closes anything (STYLE.md: lifetimes). */
+/** Warns about a device dropped without close(); it never closes anything: closing is the owner's explicit act. */
 const leaks = new FinalizationRegistry<string>((name) => {
   process.emitWarning(`a VfioDevice for ${name} was garbage-collected without close(); its fds stay open until the process exits`, { code: 'VFIOKIT_LEAK' });
 });
