@@ -25,8 +25,8 @@ import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } 
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
 import { RegionTable } from '../region/index.js';
-import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region.js';
-import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq.js';
+import { DeviceRegion, PCI_REGION_NAMES } from './region.js';
+import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqRoutingOptions } from './irq.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
 import { DmaIndex } from './dma-index.js';
 
@@ -52,7 +52,7 @@ export interface OpenOptions extends SysfsOptions {
   /** 'auto' (default): 'noiommu' for a device in a no-IOMMU group, 'type1' for one in a real
    *  group when /dev/vfio/vfio exists, else 'iommufd' when /dev/iommu and the device's cdev exist. */
   iommu?: IommuOption;
-  /** The syscall layer (tests pass createSys(fakeLibc)); default: the real C library. */
+  /** @internal The syscall layer (unit tests pass createSys(fakeLibc)); default: the real C library. */
   sys?: Sys;
   /** Page size for the map/trap split (default: the system's, from AT_PAGESZ). */
   pageSize?: number;
@@ -92,10 +92,19 @@ const leaks = new FinalizationRegistry<string>((name) => {
   process.emitWarning(`a VfioDevice for ${name} was garbage-collected without close(); its fds stay open until the process exits`, { code: 'VFIOKIT_LEAK' });
 });
 
+export interface AllocDmaOptions {
+  /** 'anonymous' (default), 'memfd' or 'hugetlb'. */
+  backing?: DmaBacking;
+  /** The memfd's name (/proc/PID/fd), for 'memfd' and 'hugetlb'. */
+  name?: string;
+  /** @internal The syscall layer (unit tests pass createSys(fakeLibc)); default: the real C library. */
+  sys?: Sys;
+}
+
 /** Allocates page-aligned memory for DMA, released with close(): anonymous memory by default,
  *  or a memfd ('memfd', shareable through `fd`) or a memfd of huge pages ('hugetlb'); `name` names
  *  the memfd (/proc/PID/fd). */
-export function allocDma(size: number, opts: { sys?: Sys; backing?: DmaBacking; name?: string } = {}): DmaBuffer {
+export function allocDma(size: number, opts: AllocDmaOptions = {}): DmaBuffer {
   return new DmaBuffer(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
@@ -146,7 +155,7 @@ export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   const iommu = chooseIommu(entry, opts.iommu ?? 'auto', opts);
   const names = namesOf(sys);
   if (names.has(name)) throw new VfioError({ kind: 'busy', device: name, errnoName: 'EBUSY', message: 'is already open in this process', hint: 'close the other VfioDevice first (or share it)' });
-  const dev = new VfioDevice(sys, entry, iommu, opts);
+  const dev = VfioDevice.open(sys, entry, iommu, opts);
   names.add(name);
   leaks.register(dev, name, dev);
   return dev;
@@ -169,7 +178,9 @@ function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): I
   return want;
 }
 
-export class VfioDevice implements RegionOwner, IrqOwner {
+// RegionOwner and IrqOwner are what regions and IRQs need of their device (checked where they are
+// built); they are not named here so that the published declarations do not carry them.
+export class VfioDevice {
   readonly name: string;
   readonly bus: Bus;
   readonly iommu: IommuKind;
@@ -180,6 +191,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   readonly regions: readonly DeviceRegion[];
   /** Indexed by the kernel's IRQ index. */
   readonly irqs: readonly DeviceIrq[];
+  /** @internal */
   readonly sys: Sys;
   readonly pageSize: number;
   readonly regionTable: RegionTable;
@@ -194,7 +206,9 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   #dma = new DmaIndex();
 
   /** @internal use openDevice() */
-  constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
+  static open(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions): VfioDevice { return new VfioDevice(sys, entry, iommu, opts); }
+
+  private constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
     this.sys = sys;
     this.name = entry.name;
     this.bus = entry.bus;

@@ -25,6 +25,11 @@ export interface IrqFired { key: number; fd: number; count: bigint }
 
 const closedError = (): VfioError => new VfioError({ kind: 'closed', message: 'the IRQ waiter was closed', hint: 'create a new IrqWaiter' });
 
+export interface IrqWaiterOptions {
+  /** @internal The syscall layer (unit tests pass createSys(fakeLibc)); default: the real C library. */
+  sys?: Sys;
+}
+
 export class IrqWaiter {
   /** Write to it (IrqWaiter.wake) from any thread to make a blocked wait() return. */
   readonly wakeFd: number;
@@ -42,7 +47,7 @@ export class IrqWaiter {
   #firedPool: IrqFired[] = [];
 
   /** Opens the epoll fd and the wake eventfd (both closed by close()). */
-  constructor(opts: { sys?: Sys } = {}) {
+  constructor(opts: IrqWaiterOptions = {}) {
     this.#sys = opts.sys ?? processSys();
     this.#epfd = this.#sys.epollCreate1(EPOLL_CLOEXEC);
     try {
@@ -54,6 +59,9 @@ export class IrqWaiter {
 
   /** Makes the wait() of the waiter whose wakeFd this is return (with woken = true). Call it only
    *  while that waiter is open: its owner closes it after its thread stopped waiting. */
+  static wake(wakeFd: number): void;
+  /** @internal with the syscall layer of the unit tests */
+  static wake(wakeFd: number, sys: Sys): void;
   static wake(wakeFd: number, sys: Sys = processSys()): void { sys.eventfdWrite(wakeFd, 1n); }
 
   get closed(): boolean { return this.#epfd < 0; }
