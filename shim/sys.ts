@@ -44,6 +44,10 @@ export interface Sys extends MappingSys {
   /** ioctl with a struct (or string) buffer the kernel reads and/or fills in place. Returns the
    *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...). */
   ioctl(fd: number, request: number, arg: Uint8Array | null, name?: string): number;
+  /** ioctl on a libuv thread-pool thread, for a call that blocks (KVM_RUN) while the event loop
+   *  goes on: the same checks and errors as ioctl (errno kept). `arg` must stay untouched until
+   *  the promise settles. */
+  ioctlAsync(fd: number, request: number, arg: Uint8Array | null, name?: string): Promise<number>;
   /** ioctl with an integer argument passed by value. */
   ioctlValue(fd: number, request: number, value: number | bigint, name?: string): number;
   /** mmap(NULL, len, prot, flags, fd, offset): the address. */
@@ -109,6 +113,13 @@ export function createSys(libc: Libc): Sys {
       const size = requestSize(request);
       if (size > 0 && !((arg?.byteLength ?? 0) >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
       const r = libc.ioctl(fd, request, arg);
+      if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
+      return r;
+    },
+    async ioctlAsync(fd, request, arg, name) {
+      const size = requestSize(request);
+      if (size > 0 && !((arg?.byteLength ?? 0) >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
+      const r = await libc.ioctlAsync(fd, request, arg);
       if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
       return r;
     },

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as publicApi from '../../../src/index';
 import * as coreApi from '../../../src/core-api';
+import * as sysApi from '../../../src/sys-api';
 
 const ENTRIES = {
   'vfiokit': {
@@ -45,6 +46,14 @@ const ENTRIES = {
       'IovaRange', 'IrqInfo', 'IrqSetAction', 'IrqSetRequest', 'LineInfo', 'LineState', 'MachineInfo', 'MachineState', 'PciIrqMode',
       'QueryOptions', 'RegionCounters', 'RegionEntry', 'RegionInfo', 'RegionSpec', 'SparseArea', 'SplitRange',
     ],
+  },
+  'vfiokit/sys': {
+    module: sysApi, file: 'src/sys-api',
+    values: [
+      'EFD_CLOEXEC', 'EFD_NONBLOCK', 'MAP_ANONYMOUS', 'MAP_PRIVATE', 'MAP_SHARED', 'O_CLOEXEC', 'O_RDWR', 'PROT_READ', 'PROT_WRITE',
+      '_IO', '_IOR', '_IOW', '_IOWR', 'hostSys',
+    ],
+    types: ['HostSys'],
   },
 } as const;
 
