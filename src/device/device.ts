@@ -105,7 +105,7 @@ export interface AllocDmaOptions {
  *  or a memfd ('memfd', shareable through `fd`) or a memfd of huge pages ('hugetlb'); `name` names
  *  the memfd (/proc/PID/fd). */
 export function allocDma(size: number, opts: AllocDmaOptions = {}): DmaBuffer {
-  return new DmaBuffer(opts.sys ?? processSys(), size, opts.backing, opts.name);
+  return DmaBuffer.alloc(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
 
@@ -286,19 +286,19 @@ export class VfioDevice {
       try {
         const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
         ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
-        out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
+        out.push(DeviceRegion.of(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or
         // whose reply is malformed keeps its index, marked, so later indexes do not shift.
         // The table keeps the core's status, or ERR_BAD_ARG (-1) as a marker for an ioctl failure.
         if (e instanceof Refused) {
           this.regionTable.addFailed(i, -1);
-          out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
+          out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: e.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
           continue;
         }
         if (!(e instanceof VfioError)) throw e;
         this.regionTable.addFailed(i, e.status !== undefined && e.status < 0 ? e.status : -1);
-        out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e }));
+        out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: e }));
       }
     }
     return out;
@@ -310,13 +310,13 @@ export class VfioDevice {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
       try {
         const r = ctx(this.name, () => queryIrqInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO'), { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
-        out.push(new DeviceIrq(this, i, name, r.flags, r.count));
+        out.push(DeviceIrq.of(this, i, name, r.flags, r.count));
       } catch (e) {
         // vfio-pci refuses ERR on a conventional (non-PCIe) function with EINVAL: the
         // index stays, with count 0 and the error, as for regions.
-        if (e instanceof Refused) { out.push(new DeviceIrq(this, i, name, 0, 0, e.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
+        if (e instanceof Refused) { out.push(DeviceIrq.of(this, i, name, 0, 0, e.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
         if (!(e instanceof VfioError)) throw e;
-        out.push(new DeviceIrq(this, i, name, 0, 0, e));
+        out.push(DeviceIrq.of(this, i, name, 0, 0, e));
       }
     }
     return out;
@@ -344,7 +344,7 @@ export class VfioDevice {
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
     if (this.#routing && !this.#routing.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: 'close the existing routing first' });
-    this.#routing = new IrqRouting(this, this.irqs, this.info.kind === 'pci', opts);
+    this.#routing = IrqRouting.of(this, this.irqs, this.info.kind === 'pci', opts);
     return this.#routing;
   }
 

@@ -33,6 +33,9 @@ export interface RegionOwner {
 
 export interface RegionMap { /** Offset of the mapped range inside the region. */ offset: bigint; size: bigint; mapping: Mapping }
 
+/** @internal What VfioDevice knows of a region when it builds one. */
+export interface RegionInit { index: number; name: string; ok: boolean; error?: VfioError | (() => VfioError); flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }
+
 export class DeviceRegion {
   readonly index: number;
   /** "BAR0".."VGA" for PCI, "reg0".. for platform/AMBA devices. */
@@ -55,7 +58,8 @@ export class DeviceRegion {
   #buf = new Uint8Array(8);
 
   /** @internal built by VfioDevice */
-  constructor(owner: RegionOwner, init: { index: number; name: string; ok: boolean; error?: VfioError | (() => VfioError); flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }) {
+  static of(owner: RegionOwner, init: RegionInit): DeviceRegion { return new DeviceRegion(owner, init); }
+  private constructor(owner: RegionOwner, init: RegionInit) {
     this.#owner = owner;
     this.index = init.index; this.name = init.name; this.ok = init.ok; this.#error = init.error;
     this.flags = init.flags ?? 0; this.size = init.size ?? 0n; this.fileOffset = init.fileOffset ?? 0n;

@@ -123,7 +123,7 @@ function internalNames(): [string, string][] {
     if (f.endsWith('.d.ts')) continue;
     const text = readFileSync(f, 'utf8');
     // The doc comment holding @internal, then the declaration it documents (modifiers skipped).
-    for (const m of text.matchAll(/\/\*\*(?:(?!\*\/)[\s\S])*?@internal[\s\S]*?\*\/\s*(?:(?:export|declare|public|static|readonly|get|set|async|abstract|override)\s+)*([A-Za-z_$][\w$]*)/g)) {
+    for (const m of text.matchAll(/\/\*\*(?:(?!\*\/)[\s\S])*?@internal[\s\S]*?\*\/\s*(?:(?:export|declare|public|static|readonly|get|set|async|abstract|override|interface|class|type|function|enum)\s+)*([A-Za-z_$][\w$]*)/g)) {
       // A constructor is named by its class (the nearest class declaration above it).
       const cls = m[1] === 'constructor' ? [...text.slice(0, m.index).matchAll(/\bclass (\w+)/g)].pop()?.[1] : undefined;
       out.push([relative(root, f).replace(/\.ts$/, ''), cls ? `${cls}.constructor` : m[1]!]);
@@ -149,7 +149,7 @@ test('no @internal member of src/ or shim/ is in the built declarations', () => 
     }
     // A member: the declarations of that name in the .d.ts are at most the source's public ones
     // (an overload set's implementation signature is not emitted).
-    const member = new RegExp(`^\\s*(?:\\/\\*\\*.*?\\*\\/\\s*)?(?:(?:export|declare|public|private|protected|static|readonly|get|set|abstract|async|override)\\s+)*${name.replace(/\$/g, '\\$')}\\??\\s*[(<:]`, 'gm');
+    const member = new RegExp(`^\\s*(?:\\/\\*\\*.*?\\*\\/\\s*)?(?:(?:export|declare|public|private|protected|static|readonly|get|set|abstract|async|override|interface|class|type|function|enum)\\s+)*${name.replace(/\$/g, '\\$')}\\??\\s*[(<:{=]`, 'gm');
     const source = readFileSync(join(root, `${file}.ts`), 'utf8');
     const inSource = source.match(member)?.length ?? 0;
     const internalHere = internal.filter(([f, n]) => f === file && n === name).length;
@@ -199,6 +199,18 @@ test('every project type a public declaration names is exported by an entry poin
     }
   }
   assert.equal(sorted(new Set(problems)), [], 'project types in public signatures that no entry point exports');
+});
+
+test('every public class declares its constructor: public, or private behind an @internal factory, never an implicit one', () => {
+  // A stripped @internal constructor would leave the class with an implicit public `constructor()`.
+  const implicit: string[] = [];
+  for (const f of files(out, '.d.ts')) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/^export declare class (\w+)[\s\S]*?^\}/gm)) {
+      const isPublic = Object.values(ENTRIES).some((e) => (e.values as readonly string[]).includes(m[1]!));
+      if (isPublic && !/^\s*(?:private |protected )?constructor\(/m.test(m[0])) implicit.push(m[1]!);
+    }
+  }
+  assert.equal(implicit, []);
 });
 
 test.after(() => rmSync(out, { recursive: true, force: true }));
