@@ -37,34 +37,49 @@ export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Arra
   return sys.ioctl(fd, request, buf, name);
 }
 
-export interface Sys extends MappingSys {
-  readonly libc: Libc;
+/** The system calls a VMM makes on fds and memory of its own (its KVM fds, eventfds, guest RAM):
+ *  the part of Sys published as `vfiokit/sys`'s HostSys (src/sys-api.ts). Each throws a VfioError
+ *  with errno, its name and the call (for an ioctl, the `name` given). Nothing here owns anything. */
+export interface HostSys {
+  /** open(2): the new fd. */
   open(path: string, flags: number, mode?: number): number;
+  /** close(2). The fd is gone even when this throws (Linux releases it anyway). */
   close(fd: number): void;
   /** ioctl with a struct (or string) buffer the kernel reads and/or fills in place. Returns the
-   *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...). */
+   *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...).
+   *  A buffer shorter than the size the request number names is refused before the call. */
   ioctl(fd: number, request: number, arg: Uint8Array | null, name?: string): number;
   /** ioctl on a libuv thread-pool thread, for a call that blocks (KVM_RUN) while the event loop
    *  goes on: the same checks and errors as ioctl (errno kept). `arg` must stay untouched until
-   *  the promise settles. */
+   *  the promise settles; each pending call holds one of libuv's threads (4 by default). */
   ioctlAsync(fd: number, request: number, arg: Uint8Array | null, name?: string): Promise<number>;
   /** ioctl with an integer argument passed by value. */
   ioctlValue(fd: number, request: number, value: number | bigint, name?: string): number;
-  /** mmap(NULL, len, prot, flags, fd, offset): the address. */
+  /** mmap(NULL, len, prot, flags, fd, offset): the address (fd -1 with MAP_ANONYMOUS). */
   mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  /** munmap(2). Drop every view of the range first: touching one afterwards is SIGSEGV. */
   munmap(addr: bigint, len: bigint): void;
+  /** A zero-copy ArrayBuffer over `len` bytes at `addr`; about 2 us to make (docs/NODE.md). */
   view(addr: bigint, len: number): ArrayBuffer;
+  /** eventfd(2): the new fd. */
+  eventfd(initval: number, flags: number): number;
+  /** Reads the 8-byte counter of an eventfd; 0n when nothing was pending (EAGAIN on a non-blocking fd). */
+  eventfdRead(fd: number): bigint;
+  /** Adds `value` to the counter of an eventfd. */
+  eventfdWrite(fd: number, value: bigint): void;
+  /** Calls `onReadable` on Node's event loop whenever `fd` is readable (koffi.node.poll), until
+   *  close(); the IRQ dispatcher's WatchFn. */
+  watch: WatchFn;
+}
+
+export interface Sys extends HostSys, MappingSys {
+  readonly libc: Libc;
   /** pread into buf (all of it unless count is given): bytes read (short reads are returned, not
    *  retried). The offset may be a number when it is exact (below 2^53). */
   pread(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
   pwrite(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
   read(fd: number, buf: Uint8Array, count?: number): number;
   write(fd: number, buf: Uint8Array, count?: number): number;
-  eventfd(initval: number, flags: number): number;
-  /** Reads the 8-byte counter of an eventfd; 0n when nothing was pending (EAGAIN on a non-blocking fd). */
-  eventfdRead(fd: number): bigint;
-  /** Adds `value` to the counter of an eventfd. */
-  eventfdWrite(fd: number, value: bigint): void;
   epollCreate1(flags: number): number;
   epollCtl(epfd: number, op: number, fd: number, event: Uint8Array | null): void;
   /** Fills `events` (maxevents = its length / SIZEOF_EPOLL_EVENT); returns how many are ready. */
@@ -74,8 +89,6 @@ export interface Sys extends MappingSys {
   memfdCreate(name: string, flags: number): number;
   ftruncate(fd: number, length: bigint): void;
   fcntl(fd: number, cmd: number, arg?: number): number;
-  /** WatchFn for the IRQ dispatcher: koffi.node.poll on Node's loop. */
-  watch: WatchFn;
   /** ReadCounterFn for the IRQ dispatcher: eventfdRead. */
   readCounter: ReadCounterFn;
 }

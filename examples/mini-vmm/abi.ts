@@ -1,33 +1,9 @@
 // The KVM ABI the mini-vmm speaks, as pure data and pure functions (include/uapi/linux/kvm.h and
-// arch/arm64/include/uapi/asm/kvm.h, Linux 6.12): the ioctl numbers, struct layouts with their offsets, arm64 core
+// arch/arm64/include/uapi/asm/kvm.h, Linux 6.12): struct layouts with their offsets (the ioctl numbers
+// and struct sizes are vfiokit/sys's, which vfiokit pins against C), arm64 core
 // register ids, the exit reasons table, and the kvm_run decoder. No syscalls here, so all of it is
 // unit-tested on any machine (test/unit/vmm/abi.test.ts).
 // Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (vmm.ts).
-
-import { _IO, _IOR, _IOW, _IOWR } from '../../src/sys-api';
-
-// ---- ioctl numbers (asm-generic _IOC, the same on x86-64 and arm64); the sizes are the structs'
-// below. test/unit/vmm/abi.test.ts holds each against vfiokit's table, which is pinned against C.
-export const KVMIO = 0xae;
-export const SIZEOF_KVM_USERSPACE_MEMORY_REGION = 32, SIZEOF_KVM_IRQ_LEVEL = 8, SIZEOF_KVM_IRQFD = 32;
-export const SIZEOF_KVM_ONE_REG = 16, SIZEOF_KVM_VCPU_INIT = 32, SIZEOF_KVM_CREATE_DEVICE = 12, SIZEOF_KVM_DEVICE_ATTR = 24;
-export const KVM_CREATE_VM = _IO(KVMIO, 0x01);
-export const KVM_GET_VCPU_MMAP_SIZE = _IO(KVMIO, 0x04);
-export const KVM_CREATE_VCPU = _IO(KVMIO, 0x41);
-export const KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, SIZEOF_KVM_USERSPACE_MEMORY_REGION);
-export const KVM_IRQ_LINE = _IOW(KVMIO, 0x61, SIZEOF_KVM_IRQ_LEVEL);
-export const KVM_IRQFD = _IOW(KVMIO, 0x76, SIZEOF_KVM_IRQFD);
-export const KVM_RUN = _IO(KVMIO, 0x80);
-export const KVM_GET_ONE_REG = _IOW(KVMIO, 0xab, SIZEOF_KVM_ONE_REG);
-export const KVM_SET_ONE_REG = _IOW(KVMIO, 0xac, SIZEOF_KVM_ONE_REG);
-export const KVM_ARM_VCPU_INIT = _IOW(KVMIO, 0xae, SIZEOF_KVM_VCPU_INIT);
-export const KVM_ARM_PREFERRED_TARGET = _IOR(KVMIO, 0xaf, SIZEOF_KVM_VCPU_INIT);
-export const KVM_CREATE_DEVICE = _IOWR(KVMIO, 0xe0, SIZEOF_KVM_CREATE_DEVICE);
-export const KVM_SET_DEVICE_ATTR = _IOW(KVMIO, 0xe1, SIZEOF_KVM_DEVICE_ATTR);
-/** struct kvm_irqfd flags */
-export const KVM_IRQFD_FLAG_DEASSIGN = 1 << 0, KVM_IRQFD_FLAG_RESAMPLE = 1 << 1;
-/** The KVM-VFIO device (enum kvm_device_type) and its attributes (named ..._GROUP_... before 6.6, same values). */
-export const KVM_DEV_TYPE_VFIO = 4, KVM_DEV_VFIO_FILE = 1, KVM_DEV_VFIO_FILE_ADD = 1, KVM_DEV_VFIO_FILE_DEL = 2;
 
 // ---- structs: little-endian, offsets as in the uapi headers ----
 
