@@ -87,7 +87,7 @@ function atomicsWrite() {
   return { rounds: rs };
 }
 // Not the API's way (V8 gives a plain element access no width guarantee the project relies on;
-// ../shared/toolchain-notes.md): what Atomics cost over it, for the figures' reading only.
+// docs/NODE.md): what Atomics cost over it, for the figures' reading only.
 function plainRead() {
   const dr = DR >>> 2;
   for (let i = 0; i < WARMUP; i++) sink = (sink + raw[dr]) | 0;

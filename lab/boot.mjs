@@ -7,7 +7,7 @@ import { ConsoleMonitor } from './protocol.mjs';
 export const IDLE_LIMIT_S = 180;
 /** Seconds a whole boot may take, whatever it prints. */
 export const TOTAL_LIMIT_S = 1800;
-/** Kernel parameters the lab needs (lab-notes.md): noiommu for the platform/AMBA devices, no reset
+/** Kernel parameters the lab needs (docs/LAB.md): noiommu for the platform/AMBA devices, no reset
  *  module; and room for 131,072 type1 DMA mappings per container (the default 65,535 is one short
  *  of the 256 MiB in 4 KiB pieces that the DMA benchmark maps, docs/BENCH.md). */
 export const KERNEL_PARAMS = 'console=ttyAMA0 rdinit=/init vfio.enable_unsafe_noiommu_mode=1 vfio_platform.reset_required=0 vfio_iommu_type1.dma_entry_limit=131072 panic=-1 quiet';

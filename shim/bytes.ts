@@ -3,7 +3,7 @@
 // read and written only through src/mapping.ts (Atomics on naturally aligned typed arrays).
 // src/ and shim/ use no data-view objects at all (test/unit/shim/bytes.test.ts checks), so that
 // rule needs no judgment: their 32-bit accessors are split into byte accesses by V8's interpreter
-// (../shared/toolchain-notes.md).
+// (docs/NODE.md).
 // Offsets are relative to the Uint8Array given (its byteOffset is respected); out-of-range reads
 // give undefined-as-0 like typed-array indexing, so callers check lengths first.
 

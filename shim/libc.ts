@@ -19,6 +19,10 @@ export interface Libc {
   ioctl(fd: number, request: number, arg: Uint8Array | null): number;
   /** ioctl(fd, request, value) for requests that take an integer by value (VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, KVM_CREATE_VM, ...). */
   ioctlValue(fd: number, request: number, value: number | bigint): number;
+  /** ioctl with a pointer argument on a libuv thread-pool thread (koffi's `.async`), for a call
+   *  that blocks (KVM_RUN) while the event loop goes on; resolves with the result or -errno.
+   *  The buffer must stay untouched until it resolves. */
+  ioctlAsync(fd: number, request: number, arg: Uint8Array | null): Promise<number>;
   /** Returns the address, or -errno (addresses are below 2^63 on Linux user space, so never negative). */
   mmap(addr: bigint, length: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
   munmap(addr: bigint, length: bigint): number;
@@ -59,6 +63,8 @@ export const SIZEOF_EPOLL_EVENT = process.arch === 'x64' ? 12 : 16;
 export const EPOLL_EVENT_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
 
 type Fn = (...args: unknown[]) => unknown;
+/** A koffi function's `.async` form: the arguments, then a Node-style callback. */
+type AsyncFn = { async(...args: [...unknown[], (err: unknown, result: unknown) => void]): void };
 interface Bound {
   koffi: typeof Koffi;
   open: Fn; close: Fn; ioctl: Fn; ioctlValue: Fn; mmap: Fn; munmap: Fn; pread: Fn; pwrite: Fn; read: Fn; write: Fn;
@@ -76,7 +82,7 @@ function bind(): Bound {
   koffi.alias('vfiokit_ssize_t', 'intptr_t');
   // Variadic C functions (open, ioctl, fcntl) get fixed prototypes: with integer and pointer
   // arguments the x86_64 and AArch64 Linux calling conventions pass them as for a fixed call, and
-  // a fixed prototype is the fast path in koffi (see toolchain-notes.md).
+  // a fixed prototype is the fast path in koffi (docs/NODE.md).
   bound = {
     koffi,
     open: lib.func('int open(const char *path, int flags, unsigned int mode)'),
@@ -110,6 +116,17 @@ export function realLibc(): Libc {
     close(fd) { const b = bind(); const r = b.close(fd) as number; return r === -1 ? -b.koffi.errno() : r; },
     ioctl(fd, request, arg) { const b = bind(); const r = b.ioctl(fd, request, arg) as number; return r === -1 ? -b.koffi.errno() : r; },
     ioctlValue(fd, request, value) { const b = bind(); const r = b.ioctlValue(fd, request, value) as number; return r === -1 ? -b.koffi.errno() : r; },
+    // errno in the callback is the pool thread's after the call: koffi (since 3.2) saves it there
+    // and restores it around the callback (docs/NODE.md), so it is read on the callback's first line.
+    ioctlAsync(fd, request, arg) {
+      const b = bind();
+      return new Promise((resolve, reject) => {
+        (b.ioctl as unknown as AsyncFn).async(fd, request, arg, (err, r) => {
+          if (err) { reject(err); return; }
+          resolve(r === -1 ? -b.koffi.errno() : (r as number));
+        });
+      });
+    },
     mmap(addr, length, prot, flags, fd, offset) {
       const b = bind();
       const r = b.mmap(addr === 0n ? null : addr, length, prot, flags, fd, offset) as bigint | null;

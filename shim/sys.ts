@@ -37,30 +37,51 @@ export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Arra
   return sys.ioctl(fd, request, buf, name);
 }
 
+/** The system calls a VMM makes on fds and memory of its own (its KVM fds, eventfds, guest RAM):
+ *  the part of Sys published as `vfiokit/sys`'s HostSys (src/sys-api.ts). Each throws a VfioError
+ *  with errno, its name and the call (for an ioctl, the `name` given). Nothing here owns anything. */
+export interface HostSys {
+  /** open(2): the new fd. */
+  open(path: string, flags: number, mode?: number): number;
+  /** close(2). The fd is gone even when this throws (Linux releases it anyway). */
+  close(fd: number): void;
+  /** ioctl with a struct (or string) buffer the kernel reads and/or fills in place. Returns the
+   *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...).
+   *  A buffer shorter than the size the request number names is refused before the call. */
+  ioctl(fd: number, request: number, arg: Uint8Array | null, name?: string): number;
+  /** ioctl on a libuv thread-pool thread, for a call that blocks (KVM_RUN) while the event loop
+   *  goes on: the same checks and errors as ioctl (errno kept). `arg` must stay untouched until
+   *  the promise settles; each pending call holds one of libuv's threads (4 by default). */
+  ioctlAsync(fd: number, request: number, arg: Uint8Array | null, name?: string): Promise<number>;
+  /** ioctl with an integer argument passed by value. */
+  ioctlValue(fd: number, request: number, value: number | bigint, name?: string): number;
+  /** mmap(NULL, len, prot, flags, fd, offset): the address (fd -1 with MAP_ANONYMOUS). */
+  mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  /** munmap(2). Drop every view of the range first: touching one afterwards is SIGSEGV. */
+  munmap(addr: bigint, len: bigint): void;
+  /** A zero-copy ArrayBuffer over `len` bytes at `addr` (no copy; no syscall), valid until the
+   *  memory is unmapped; about 2 us to make (docs/NODE.md). */
+  view(addr: bigint, len: number): ArrayBuffer;
+  /** eventfd2(2): the new eventfd. */
+  eventfd(initval: number, flags: number): number;
+  /** Reads the 8-byte counter of an eventfd; 0n when nothing was pending (EAGAIN on a non-blocking fd). */
+  eventfdRead(fd: number): bigint;
+  /** Adds `value` to the counter of an eventfd. */
+  eventfdWrite(fd: number, value: bigint): void;
+  /** Calls `onReadable` on Node's event loop whenever `fd` is readable (koffi.node.poll), until
+   *  close(); the IRQ dispatcher's WatchFn. */
+  watch: WatchFn;
+}
+
 /**
  * The checked syscall layer vfiokit runs on: one method per system call, each turning the C
  * library's -errno into a VfioError that keeps `errno`, `errnoName`, `syscall` and the errno
  * table's kind and hint. {@link createSys} builds it over the real C library or a fake (tests).
  * It owns nothing: the fds and mappings it returns are the caller's to close.
  */
-export interface Sys extends MappingSys {
+export interface Sys extends HostSys, MappingSys {
   /** The unchecked C library calls underneath (each returns -errno). */
   readonly libc: Libc;
-  /** open(2): the new fd. */
-  open(path: string, flags: number, mode?: number): number;
-  /** close(2). */
-  close(fd: number): void;
-  /** ioctl with a struct (or string) buffer the kernel reads and/or fills in place. Returns the
-   *  kernel's non-negative result (a new fd for VFIO_GROUP_GET_DEVICE_FD, KVM_CREATE_DEVICE...). */
-  ioctl(fd: number, request: number, arg: Uint8Array | null, name?: string): number;
-  /** ioctl with an integer argument passed by value. */
-  ioctlValue(fd: number, request: number, value: number | bigint, name?: string): number;
-  /** mmap(NULL, len, prot, flags, fd, offset): the address. */
-  mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
-  /** munmap(2). */
-  munmap(addr: bigint, len: bigint): void;
-  /** An ArrayBuffer over `len` bytes of process memory at `addr` (no copy; no syscall). Valid until the memory is unmapped. */
-  view(addr: bigint, len: number): ArrayBuffer;
   /** pread into buf (all of it unless count is given): bytes read (short reads are returned, not
    *  retried). The offset may be a number when it is exact (below 2^53). */
   pread(fd: number, buf: Uint8Array, offset: bigint | number, count?: number): number;
@@ -70,12 +91,6 @@ export interface Sys extends MappingSys {
   read(fd: number, buf: Uint8Array, count?: number): number;
   /** write(2) from buf: bytes written. */
   write(fd: number, buf: Uint8Array, count?: number): number;
-  /** eventfd2(2): the new eventfd. */
-  eventfd(initval: number, flags: number): number;
-  /** Reads the 8-byte counter of an eventfd; 0n when nothing was pending (EAGAIN on a non-blocking fd). */
-  eventfdRead(fd: number): bigint;
-  /** Adds `value` to the counter of an eventfd. */
-  eventfdWrite(fd: number, value: bigint): void;
   /** epoll_create1(2): the new epoll fd. */
   epollCreate1(flags: number): number;
   /** epoll_ctl(2) with a struct epoll_event (or null for EPOLL_CTL_DEL). */
@@ -90,8 +105,6 @@ export interface Sys extends MappingSys {
   ftruncate(fd: number, length: bigint): void;
   /** fcntl(2) with an integer argument: its result. */
   fcntl(fd: number, cmd: number, arg?: number): number;
-  /** WatchFn for the IRQ dispatcher: koffi.node.poll on Node's loop. */
-  watch: WatchFn;
   /** ReadCounterFn for the IRQ dispatcher: eventfdRead. */
   readCounter: ReadCounterFn;
 }
@@ -129,6 +142,13 @@ export function createSys(libc: Libc): Sys {
       const size = requestSize(request);
       if (size > 0 && !((arg?.byteLength ?? 0) >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
       const r = libc.ioctl(fd, request, arg);
+      if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
+      return r;
+    },
+    async ioctlAsync(fd, request, arg, name) {
+      const size = requestSize(request);
+      if (size > 0 && !((arg?.byteLength ?? 0) >= size)) fits(`ioctl(${name ?? ioctlName(request)})`, arg, size, 'the struct the request number names');
+      const r = await libc.ioctlAsync(fd, request, arg);
       if (r < 0) throw syscallError(`ioctl(${name ?? ioctlName(request)})`, -r, `on fd ${fd}`);
       return r;
     },

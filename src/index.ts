@@ -1,42 +1,39 @@
-// The public API of vfiokit. Everything a VMM imports comes from here; each line names the module
-// that owns it. Internal modules (core/loader, the shim) are not re-exported.
+// The public API of vfiokit (`import ... from 'vfiokit'`): what a VMM needs to take a host device
+// through VFIO. Discovery and binding (sysfs), opening a device and its regions, IRQs and DMA,
+// the PCI config-space emulation, placement on a guest platform bus, the guest's device-tree node,
+// device trees, and the one error class. Each line names the module that owns it.
+// The core's low-level wrappers (kernel-reply decoders, request encoders, the uapi tables, the
+// region table, the IRQ machine on its own) are `vfiokit/core` (src/core-api.ts); the system calls
+// a VMM makes on its own fds are `vfiokit/sys` (src/sys-api.ts). docs/API.md says why.
+// test/unit/api/exports.test.ts pins every name below: a change to this list is a change to the API.
 export { VfioError } from './errors.js';
 export type { VfioErrorKind, VfioErrorInit } from './errors.js';
 export { listDevices, findDevice, groupMembers, bind, unbind, validateDeviceName, VFIO_DRIVER } from './sysfs.js';
 export type { Bus, DeviceEntry, BindResult, UnbindResult, SysfsOptions } from './sysfs.js';
-export { Mapping } from './mapping.js';
-export type { Width } from './mapping.js';
-export { PlatformBus } from './placement.js';
-export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo } from './placement.js';
-export { guestNodeFor, hostNodeOfDevice } from './dtnode.js';
-export type { GuestNodeRequest, GuestNode } from './dtnode.js';
-export { IrqMachine } from './irq/machine.js';
-export { IrqDispatcher } from './irq/dispatcher.js';
-export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';
-export type { IrqFired } from './irq/waiter.js';
-export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './pci/config.js';
-export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config.js';
-export {
-  decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info,
-  encodeIrqSet, encodeDmaMap, encodeDmaUnmap, encodeIoasMap, encodeIoasUnmap,
-  queryWithArgsz, queryDeviceInfo, queryRegionInfo, queryIrqInfo, queryIommuType1Info, MAX_ARGSZ_RETRIES, MAX_REPLY_BYTES,
-} from './vfio/index.js';
-/** The VFIO uapi constants (include/uapi/linux/vfio.h) by their kernel names: ioctl numbers, flags, vfio-pci's fixed indexes, the core's bounds on replies. */
-export * as vfioUapi from './vfio/uapi.js';
-export type {
-  DeviceInfo, DeviceApi, RegionInfo, SparseArea, IrqInfo, IommuType1Info, IovaRange, QueryOptions,
-  IrqSetRequest, IrqSetAction, DmaMapRequest, DmaUnmapRequest, IoasMapRequest,
-} from './vfio/index.js';
-export { RegionTable } from './region/index.js';
-export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './region/index.js';
-export { parseFdt, Fdt, FdtNode, FdtProperty, FdtBuilder, mergeFdt, fdtMaxPhandle } from './fdt/index.js';
-export type { FdtRegEntry, FdtReservation, FdtBuilderOptions } from './fdt/index.js';
 export { openDevice, allocDma, VfioDevice } from './device/device.js';
-export type { OpenOptions, IommuOption, VfioDeviceInfo, VfioDeviceKind, DmaMapOptions, DmaMappingRecord } from './device/device.js';
+export type { OpenOptions, AllocDmaOptions, IommuOption, VfioDeviceInfo, VfioDeviceKind, DmaMapOptions, DmaMappingRecord } from './device/device.js';
+export type { IommuKind, DmaInfo } from './device/iommu.js';
 export { DeviceRegion } from './device/region.js';
 export type { RegionMap } from './device/region.js';
+export { Mapping } from './mapping.js';
+export type { Width, MappingSys } from './mapping.js';
 export { DeviceIrq, IrqRouting } from './device/irq.js';
 export type { IrqRoutingOptions } from './device/irq.js';
+export type { IrqAction, IrqActionKind } from './irq/machine.js';
+export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';
+export type { IrqFired, IrqWaiterOptions } from './irq/waiter.js';
+export type { IrqHandler } from './irq/dispatcher.js';
 export { DmaBuffer, hugePageSize } from './device/dma.js';
 export type { DmaBacking } from './device/dma.js';
-export type { IommuKind, DmaInfo } from './device/iommu.js';
+export {
+  VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX,
+  VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
+} from './vfio/uapi.js';
+export { PciConfig } from './pci/config.js';
+export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config.js';
+export { PlatformBus } from './placement.js';
+export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo, DeviceHandle } from './placement.js';
+export { guestNodeFor, hostNodeOfDevice } from './dtnode.js';
+export type { GuestNodeRequest, GuestNode } from './dtnode.js';
+export { parseFdt, Fdt, FdtNode, FdtProperty, FdtBuilder, mergeFdt, fdtMaxPhandle } from './fdt/index.js';
+export type { FdtRegEntry, FdtReservation, FdtBuilderOptions } from './fdt/index.js';

@@ -1,6 +1,6 @@
 // A zero-copy mapping of a device region (or part of one): register accessors that use Atomics
 // on naturally aligned typed arrays (never a data-view object: it tears 32-bit accesses, see
-// ../shared/toolchain-notes.md), the host address for a KVM memslot, and a lifetime that makes a
+// docs/NODE.md), the host address for a KVM memslot, and a lifetime that makes a
 // touch after munmap impossible: the views are dropped before munmap and every accessor checks
 // the state first.
 // Not responsible for: deciding what may be mapped (the core's region table does).

@@ -11,7 +11,8 @@
 //     a plain indexed read of the same array (what Atomics costs under TCG); the same for stores;
 //   openDevice + close alone (no region mapped), to split lab-open;
 //   mapDma + unmapDma of one 4 KiB piece (set against lab-dma's C map and unmap).
-import { allocDma, encodeDmaMap, openDevice } from '../../src/index';
+import { allocDma, openDevice } from '../../src/index';
+import { encodeDmaMap } from '../../src/core-api';
 import { encodeDmaMapInto, encodeDmaMapWords } from '../../src/vfio/encode';
 import { structWords } from '../../shim/bytes';
 import { realLibc } from '../../shim/libc';

@@ -1,5 +1,6 @@
 // The KVM ABI the mini-vmm speaks, as pure data and pure functions (include/uapi/linux/kvm.h and
-// arch/arm64/include/uapi/asm/kvm.h, Linux 6.12): struct layouts with their offsets, arm64 core
+// arch/arm64/include/uapi/asm/kvm.h, Linux 6.12): struct layouts with their offsets (the ioctl numbers
+// and struct sizes are vfiokit/sys's, which vfiokit pins against C), arm64 core
 // register ids, the exit reasons table, and the kvm_run decoder. No syscalls here, so all of it is
 // unit-tested on any machine (test/unit/vmm/abi.test.ts).
 // Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (vmm.ts).

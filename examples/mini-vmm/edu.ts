@@ -14,7 +14,7 @@
 // Close order: the VM (memslots over RAM and BAR0; FILE_DEL), the device (BAR mapping, the DMA
 // mapping of RAM, fds), the host memory, the bus.
 // Not responsible for: the guest (guest/edu.S), KVM (kvm.ts), what an exit means (vmm.ts ExitLog).
-import { allocDma, openDevice, PlatformBus, type DmaBuffer, type DmaMappingRecord, type VfioDevice } from '../../src/index';
+import { allocDma, openDevice, PlatformBus, VFIO_PCI_CONFIG_REGION_INDEX, type DmaBuffer, type DmaMappingRecord, type VfioDevice } from '../../src/index';
 import { REG_PC, xreg } from './abi';
 import { Vm } from './kvm';
 import { ExitLog, LAYOUT, type ExitRecord } from './vmm';
@@ -30,8 +30,6 @@ export const EDU_LAYOUT = Object.freeze({
 export const EDU_DMA_LIMIT = 1n << 28n;
 /** What the VMM's own memory after guest RAM holds; any other byte there after the run was written by someone. */
 export const CANARY = 0xee;
-/** vfio-pci's region index of the config space (VFIO_PCI_CONFIG_REGION_INDEX). */
-export const VFIO_PCI_CONFIG_REGION_INDEX = 7;
 const PCI_COMMAND = 0x04;            // 16-bit command register
 const PCI_COMMAND_MEMORY = 0x2, PCI_COMMAND_MASTER = 0x4;
 

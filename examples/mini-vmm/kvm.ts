@@ -1,4 +1,6 @@
-// A thin KVM for the mini-vmm, over vfiokit's shim (shim/kvm.ts: one function per ioctl): a VM
+// A thin KVM of the mini-vmm's own, over vfiokit's system calls for a VMM's own fds (vfiokit/sys:
+// ioctl, mmap, views, and the KVM numbers vfiokit pins; errors keep errno and name the ioctl) and
+// the structs of abi.ts: a VM
 // with an in-kernel GICv3, guest RAM, memslots over any host mapping (a VFIO region's mmap is just
 // another one), irqfds, and vCPUs with the kvm_run mapping and its exit decoder (abi.ts).
 //
@@ -12,19 +14,18 @@
 // installed as memslots (a VFIO region) must be unmapped by their owner AFTER this close().
 // Not responsible for: what an exit means (vmm.ts), the device itself (vfiokit's openDevice).
 import {
-  createSys, realLibc, kvm as ioc, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL,
-  KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE,
-  MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, SIZEOF_KVM_VCPU_INIT, type Sys,
-} from '../../shim/index';
+  hostSys, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type HostSys,
+  KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
+  KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
+  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT,
+} from '../../src/sys-api';
 import {
   createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, irqfd, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
   KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
 } from './abi';
 
-let defaultSys: Sys | undefined;
-/** The process's Sys over the real libc (created on first use, so importing this file is free). */
-export const hostSys = (): Sys => (defaultSys ??= createSys(realLibc()));
+export { hostSys };
 
 type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 
@@ -32,7 +33,7 @@ type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 class Scratch {
   readonly addr: bigint;
   readonly q: BigUint64Array;
-  constructor(private readonly sys: Sys) {
+  constructor(private readonly sys: HostSys) {
     this.addr = sys.mmap(4096n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     this.q = new BigUint64Array(sys.view(this.addr, 4096));
   }
@@ -49,20 +50,20 @@ export class Vcpu {
   readonly run: Uint8Array;
   /** Times KVM_RUN returned to us: each one is a VMM wake-up. */
   exits = 0;
-  constructor(private readonly sys: Sys, readonly fd: number, readonly id: number,
+  constructor(private readonly sys: HostSys, readonly fd: number, readonly id: number,
               private readonly runAddr: bigint, private readonly runSize: number, private readonly scratch: Scratch) {
     this.run = new Uint8Array(sys.view(runAddr, runSize), 0, RUN_DECODED_BYTES);
   }
   #live(what: string): void { if (this.#closed) throw new Error(`vcpu ${this.id}: ${what} after close()`); }
-  setReg(id: bigint, value: bigint): void { this.#live('setReg'); ioc.setOneReg(this.sys, this.fd, oneReg(id, this.scratch.put(1, value))); }
-  getReg(id: bigint): bigint { this.#live('getReg'); ioc.getOneReg(this.sys, this.fd, oneReg(id, this.scratch.addr + 16n)); return this.scratch.q[2]!; }
+  setReg(id: bigint, value: bigint): void { this.#live('setReg'); this.sys.ioctl(this.fd, KVM_SET_ONE_REG, oneReg(id, this.scratch.put(1, value)), 'KVM_SET_ONE_REG'); }
+  getReg(id: bigint): bigint { this.#live('getReg'); this.sys.ioctl(this.fd, KVM_GET_ONE_REG, oneReg(id, this.scratch.addr + 16n), 'KVM_GET_ONE_REG'); return this.scratch.q[2]!; }
   /** KVM_RUN: blocks this thread until the guest exits to us, then decodes the exit. */
-  step(): Exit { this.#live('run'); ioc.run(this.sys, this.fd); this.exits++; return decodeExit(this.run); }
-  /** KVM_RUN through `run` (async-run.ts: on a libuv thread), then decodes the exit. */
-  async stepAsync(run: (fd: number) => Promise<number>): Promise<Exit> {
+  step(): Exit { this.#live('run'); this.sys.ioctl(this.fd, KVM_RUN, null, 'KVM_RUN'); this.exits++; return decodeExit(this.run); }
+  /** KVM_RUN on a libuv thread-pool thread (vfiokit/sys ioctlAsync), so the event loop goes on
+   *  while the guest runs; then decodes the exit. A failure is the VfioError of KVM_RUN, errno kept. */
+  async stepAsync(): Promise<Exit> {
     this.#live('run');
-    const r = await run(this.fd);
-    if (r < 0) throw new Error(`vcpu ${this.id}: KVM_RUN (async) returned ${r}`);
+    await this.sys.ioctlAsync(this.fd, KVM_RUN, null, 'KVM_RUN');
     this.exits++;
     return decodeExit(this.run);
   }
@@ -87,13 +88,13 @@ export class Vm {
   #kvmVfio = -1;
   #vfioFiles: number[] = [];
   readonly #scratch: Scratch;
-  private constructor(private readonly sys: Sys, private readonly kvmFd: number, readonly fd: number) { this.#scratch = new Scratch(sys); }
+  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, readonly fd: number) { this.#scratch = new Scratch(sys); }
 
   /** Opens /dev/kvm and creates a VM. */
-  static create(sys: Sys = hostSys()): Vm {
+  static create(sys: HostSys = hostSys()): Vm {
     const kvmFd = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
     let vm = -1;
-    try { vm = ioc.createVm(sys, kvmFd); return new Vm(sys, kvmFd, vm); } catch (e) {
+    try { vm = sys.ioctlValue(kvmFd, KVM_CREATE_VM, 0, 'KVM_CREATE_VM'); return new Vm(sys, kvmFd, vm); } catch (e) {
       if (vm >= 0) sys.close(vm);
       sys.close(kvmFd);
       throw e;
@@ -110,7 +111,7 @@ export class Vm {
     this.#need(['created', 'gic-addressed', 'ready'], 'addRam');
     const hva = this.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     const slot = this.#slots;
-    try { ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, hva)); } catch (e) { this.sys.munmap(hva, size); throw e; }
+    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
     this.#slots++;
     const ram = { gpa, size, hva, bytes: new Uint8Array(this.sys.view(hva, Number(size))), slot };
     this.#ram.push(ram);
@@ -122,7 +123,7 @@ export class Vm {
   mapHost(gpa: bigint, size: bigint, hva: bigint): number {
     this.#need(['created', 'gic-addressed', 'ready'], 'mapHost');
     const slot = this.#slots;
-    ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, hva));
+    this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva), 'KVM_SET_USER_MEMORY_REGION');
     this.#slots++;
     return slot;
   }
@@ -133,28 +134,28 @@ export class Vm {
   setHostSlot(slot: number, gpa: bigint, size: bigint, hva: bigint): void {
     this.#need(['created', 'gic-addressed', 'ready'], 'setHostSlot');
     if (slot >= this.#slots) throw new Error(`vm: setHostSlot(${slot}): no such slot (have ${this.#slots})`);
-    ioc.setUserMemoryRegion(this.sys, this.fd, memoryRegion(slot, gpa, size, size === 0n ? 0n : hva));
+    this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, size === 0n ? 0n : hva), 'KVM_SET_USER_MEMORY_REGION');
   }
 
   /** KVM_IRQ_LINE: raises or lowers SPI `spi` (INTID spi+32) of the vGIC, as a device model in
    *  the VMM does. arm64 encodes the line as (type SPI << 24) | INTID. */
   irqLine(spi: number, level: boolean): void {
     this.#need(['ready'], 'irqLine');
-    ioc.irqLine(this.sys, this.fd, irqLevel(spi, level));
+    this.sys.ioctl(this.fd, KVM_IRQ_LINE, irqLevel(spi, level), 'KVM_IRQ_LINE');
   }
 
   /** KVM_CREATE_DEVICE(VGIC_V3) and its addresses; nrIrqs total lines. */
   addGicV3(layout: GicLayout): void {
     this.#need(['created'], 'addGicV3');
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
-    ioc.createDevice(this.sys, this.fd, cd);
+    this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
     this.#gic = new DataView(cd.buffer).getUint32(4, true);
     const s = this.#scratch;
-    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, s.put(0, layout.dist)));
-    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, s.put(0, layout.redist)));
+    this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, s.put(0, layout.dist)), 'KVM_SET_DEVICE_ATTR');
+    this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, s.put(0, layout.redist)), 'KVM_SET_DEVICE_ATTR');
     // GRP_NR_IRQS reads a u32 at addr.
     s.put(0, BigInt(layout.nrIrqs));
-    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, s.addr));
+    this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, s.addr), 'KVM_SET_DEVICE_ATTR');
     this.#state = 'gic-addressed';
   }
 
@@ -162,13 +163,13 @@ export class Vm {
   addVcpu(): Vcpu {
     this.#need(['created', 'gic-addressed'], 'addVcpu');
     const id = this.#vcpus.length;
-    const fd = ioc.createVcpu(this.sys, this.fd, id);
+    const fd = this.sys.ioctlValue(this.fd, KVM_CREATE_VCPU, id, 'KVM_CREATE_VCPU');
     let runAddr = 0n, runSize = 0;
     try {
       const init = new Uint8Array(SIZEOF_KVM_VCPU_INIT);
-      ioc.armPreferredTarget(this.sys, this.fd, init);
-      ioc.armVcpuInit(this.sys, fd, withFeature(init, KVM_ARM_VCPU_PSCI_0_2));
-      runSize = ioc.getVcpuMmapSize(this.sys, this.kvmFd);
+      this.sys.ioctl(this.fd, KVM_ARM_PREFERRED_TARGET, init, 'KVM_ARM_PREFERRED_TARGET');
+      this.sys.ioctl(fd, KVM_ARM_VCPU_INIT, withFeature(init, KVM_ARM_VCPU_PSCI_0_2), 'KVM_ARM_VCPU_INIT');
+      runSize = this.sys.ioctl(this.kvmFd, KVM_GET_VCPU_MMAP_SIZE, null, 'KVM_GET_VCPU_MMAP_SIZE');
       runAddr = this.sys.mmap(BigInt(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     } catch (e) { this.sys.close(fd); throw e; }
     const v = new Vcpu(this.sys, fd, id, runAddr, runSize, this.#scratch);
@@ -180,7 +181,7 @@ export class Vm {
   initGic(): void {
     this.#need(['gic-addressed'], 'initGic');
     if (this.#vcpus.length === 0) throw new Error('vm: initGic before any vCPU (the redistributors are per vCPU)');
-    ioc.setDeviceAttr(this.sys, this.#gic, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n));
+    this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n), 'KVM_SET_DEVICE_ATTR');
     this.#state = 'ready';
   }
 
@@ -188,7 +189,7 @@ export class Vm {
    *  level: it stays high until the guest EOIs it, then KVM lowers it and signals resamplefd. */
   irqfd(fd: number, gsi: number, resamplefd?: number): void {
     this.#need(['ready'], 'irqfd');
-    ioc.irqfd(this.sys, this.fd, irqfd(fd, gsi, resamplefd === undefined ? 0 : KVM_IRQFD_FLAG_RESAMPLE, resamplefd ?? 0));
+    this.sys.ioctl(this.fd, KVM_IRQFD, irqfd(fd, gsi, resamplefd === undefined ? 0 : KVM_IRQFD_FLAG_RESAMPLE, resamplefd ?? 0), 'KVM_IRQFD');
     this.#irqfds.push({ fd, gsi });
   }
 
@@ -201,13 +202,13 @@ export class Vm {
     this.#need(['created', 'gic-addressed', 'ready'], 'addVfioFile');
     if (this.#kvmVfio < 0) {
       const cd = createDevice(KVM_DEV_TYPE_VFIO);
-      ioc.createDevice(this.sys, this.fd, cd);
+      this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
       this.#kvmVfio = new DataView(cd.buffer).getUint32(4, true);
     }
     // attr.addr points at an s32 holding the fd.
     const s = this.#scratch;
     new Int32Array(s.q.buffer, s.q.byteOffset, 2)[0] = fd;
-    ioc.setDeviceAttr(this.sys, this.#kvmVfio, deviceAttr(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, s.addr));
+    this.sys.ioctl(this.#kvmVfio, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, s.addr), 'KVM_SET_DEVICE_ATTR');
     this.#vfioFiles.push(fd);
   }
 
@@ -217,11 +218,11 @@ export class Vm {
     this.#state = 'closed';
     const errors: unknown[] = [];
     const attempt = (f: () => void): void => { try { f(); } catch (e) { errors.push(e); } };
-    for (const { fd, gsi } of this.#irqfds) attempt(() => ioc.irqfd(this.sys, this.fd, irqfd(fd, gsi, KVM_IRQFD_FLAG_DEASSIGN)));
+    for (const { fd, gsi } of this.#irqfds) attempt(() => this.sys.ioctl(this.fd, KVM_IRQFD, irqfd(fd, gsi, KVM_IRQFD_FLAG_DEASSIGN), 'KVM_IRQFD'));
     for (const fd of this.#vfioFiles) {
       attempt(() => {
         new Int32Array(this.#scratch.q.buffer, this.#scratch.q.byteOffset, 2)[0] = fd;
-        ioc.setDeviceAttr(this.sys, this.#kvmVfio, deviceAttr(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_DEL, this.#scratch.addr));
+        this.sys.ioctl(this.#kvmVfio, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_DEL, this.#scratch.addr), 'KVM_SET_DEVICE_ATTR');
       });
     }
     for (const v of [...this.#vcpus].reverse()) attempt(() => v.close());

@@ -12,7 +12,7 @@
 //
 // Every KVM_RUN return is a VMM wake-up, recorded with the console position at that moment, so
 // a report can say how many wake-ups happened while the guest waited for an interrupt.
-// Two comparisons run the same guest with KVM_RUN on a libuv thread (async-run.ts), so the event
+// Two comparisons run the same guest with KVM_RUN on a libuv thread (Vcpu.stepAsync), so the event
 // loop is free for the IRQ: runGuestRelay relays it through the VMM's event loop (VFIO's trigger,
 // taken with irqs[0].onTrigger -> VMM -> KVM irqfd eventfd; KVM resample -> VMM ->
 // irqs[0].unmask()); runGuestMachine is the userspace IRQ mode, QEMU's vfio-platform scheme,
@@ -27,9 +27,8 @@
 import { openDevice, PlatformBus, type IrqRouting, type Mapping, type VfioDevice } from '../../src/index';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { MmioConsole } from './console';
-import { hostSys, Vm, type Vcpu } from './kvm';
-import { kvmRunAsync } from './async-run';
-import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/index';
+import { Vm, type Vcpu } from './kvm';
+import { EFD_CLOEXEC, EFD_NONBLOCK, hostSys } from '../../src/sys-api';
 
 export const LAYOUT = Object.freeze({
   gicd: 0x0800_0000n, gicr: 0x080a_0000n, console: 0x0900_0000n,
@@ -227,7 +226,7 @@ export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
   // so VFIO keeps it masked until we unmask.
   const watch = sys.watch(relay.resample, () => { sys.eventfdRead(relay.resample); exits.relay('resample'); irq.unmask(); });
   try {
-    while (!exits.done) { const t0 = process.hrtime.bigint(); const e = await m.vcpu.stepAsync(kvmRunAsync); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
+    while (!exits.done) { const t0 = process.hrtime.bigint(); const e = await m.vcpu.stepAsync(); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
     m.regs.write32(PL031_IMSC, 0);
     return exits.report(m.placement);
   } finally {
@@ -249,7 +248,7 @@ export async function runGuestMachine(opts: RunOptions): Promise<RunReport> {
   try {
     while (!log.done) {
       const t0 = process.hrtime.bigint();
-      const e = await m.vcpu.stepAsync(kvmRunAsync);
+      const e = await m.vcpu.stepAsync();
       log.handle(e, process.hrtime.bigint() - t0, m.vcpu.run);
       if (failure !== undefined) throw failure;
     }

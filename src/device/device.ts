@@ -25,8 +25,8 @@ import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } 
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
 import { RegionTable } from '../region/index.js';
-import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region.js';
-import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq.js';
+import { DeviceRegion, PCI_REGION_NAMES } from './region.js';
+import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqRoutingOptions } from './irq.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
 import { DmaIndex } from './dma-index.js';
 
@@ -59,7 +59,7 @@ export interface OpenOptions extends SysfsOptions {
   /** 'auto' (default): 'noiommu' for a device in a no-IOMMU group, 'type1' for one in a real
    *  group when /dev/vfio/vfio exists, else 'iommufd' when /dev/iommu and the device's cdev exist. */
   iommu?: IommuOption;
-  /** The syscall layer (tests pass createSys(fakeLibc)); default: the real C library. */
+  /** @internal The syscall layer (unit tests pass createSys(fakeLibc)); default: the real C library. */
   sys?: Sys;
   /** Page size for the map/trap split (default: the system's, from AT_PAGESZ). */
   pageSize?: number;
@@ -109,10 +109,20 @@ const irqInfoBuffer = infoBuffer.subarray(0, LAYOUT.vfio_irq_info.size);
 const openNames = new WeakMap<Sys, Set<string>>();
 const namesOf = (sys: Sys): Set<string> => { let s = openNames.get(sys); if (!s) { s = new Set(); openNames.set(sys, s); } return s; };
 
-/** Warns about a device dropped without close(); it never closes anything (STYLE.md: lifetimes). */
+/** Warns about a device dropped without close(); it never closes anything: closing is the owner's explicit act. */
 const leaks = new FinalizationRegistry<string>((name) => {
   process.emitWarning(`a VfioDevice for ${name} was garbage-collected without close(); its fds stay open until the process exits`, { code: 'VFIOKIT_LEAK' });
 });
+
+/** Options of {@link allocDma}: the memory's backing and the memfd's name. */
+export interface AllocDmaOptions {
+  /** 'anonymous' (default), 'memfd' or 'hugetlb'. */
+  backing?: DmaBacking;
+  /** The memfd's name (/proc/PID/fd), for 'memfd' and 'hugetlb'. */
+  name?: string;
+  /** @internal The syscall layer (unit tests pass createSys(fakeLibc)); default: the real C library. */
+  sys?: Sys;
+}
 
 /** Allocates page-aligned memory for DMA, released with close(): anonymous memory by default,
  *  or a memfd ('memfd', shareable through `fd`) or a memfd of huge pages ('hugetlb'); `name` names
@@ -120,7 +130,6 @@ const leaks = new FinalizationRegistry<string>((name) => {
  * `size` is in bytes (1 byte to 1 GiB), rounded up to the page (the huge page for 'hugetlb').
  * Pass the buffer, or a `bytes.subarray()` view of it, to {@link VfioDevice.mapDma}; it refuses to
  * be freed while a device maps it. Syscalls: mmap, and memfd_create plus ftruncate for a memfd.
- * `sys` is the syscall layer (tests); leave it out.
  *
  * @throws VfioError 'bad-argument' (size out of range, an unknown backing); for 'hugetlb' with
  *   no huge pages reserved, the kernel's ENOMEM or EINVAL ('syscall') with a hint to reserve
@@ -143,8 +152,8 @@ const leaks = new FinalizationRegistry<string>((name) => {
  * }
  * ```
  */
-export function allocDma(size: number, opts: { sys?: Sys; backing?: DmaBacking; name?: string } = {}): DmaBuffer {
-  return new DmaBuffer(opts.sys ?? processSys(), size, opts.backing, opts.name);
+export function allocDma(size: number, opts: AllocDmaOptions = {}): DmaBuffer {
+  return DmaBuffer.alloc(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
 
@@ -216,7 +225,7 @@ export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   const iommu = chooseIommu(entry, opts.iommu ?? 'auto', opts);
   const names = namesOf(sys);
   if (names.has(name)) throw new VfioError({ kind: 'busy', device: name, errnoName: 'EBUSY', message: 'is already open in this process', hint: 'close the other VfioDevice first (or share it)' });
-  const dev = new VfioDevice(sys, entry, iommu, opts);
+  const dev = VfioDevice.open(sys, entry, iommu, opts);
   names.add(name);
   leaks.register(dev, name, dev);
   return dev;
@@ -239,6 +248,8 @@ function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): I
   return want;
 }
 
+// RegionOwner and IrqOwner are what regions and IRQs need of their device (checked where they are
+// built); they are not named here so that the published declarations do not carry them.
 /**
  * A host device opened through VFIO ({@link openDevice}): its regions (MMIO through mappings or
  * the trap path), its IRQs (eventfds, or routed through the IRQ state machine), and DMA through
@@ -264,9 +275,8 @@ function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): I
  * } finally {
  *   dev.close();
  * }
- * ```
  */
-export class VfioDevice implements RegionOwner, IrqOwner {
+export class VfioDevice {
   /** The device's sysfs name ('0000:00:03.0', '9010000.pl031'). */
   readonly name: string;
   /** The bus the device sits on in sysfs ('pci', 'platform', 'amba'). */
@@ -281,7 +291,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   readonly regions: readonly DeviceRegion[];
   /** Indexed by the kernel's IRQ index. */
   readonly irqs: readonly DeviceIrq[];
-  /** The syscall layer the device uses (the real C library unless {@link OpenOptions.sys} gave one). */
+  /** @internal */
   readonly sys: Sys;
   /** The page size of the map/trap split, in bytes ({@link OpenOptions.pageSize} or the system's). */
   readonly pageSize: number;
@@ -298,7 +308,9 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   #dma = new DmaIndex();
 
   /** @internal use openDevice() */
-  constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
+  static open(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions): VfioDevice { return new VfioDevice(sys, entry, iommu, opts); }
+
+  private constructor(sys: Sys, entry: OpenEntry, iommu: IommuKind, opts: OpenOptions) {
     this.sys = sys;
     this.name = entry.name;
     this.bus = entry.bus;
@@ -377,19 +389,19 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       try {
         const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
         ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
-        out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
+        out.push(DeviceRegion.of(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or
         // whose reply is malformed keeps its index, marked, so later indexes do not shift.
         // The table keeps the core's status, or ERR_BAD_ARG (-1) as a marker for an ioctl failure.
         if (e instanceof Refused) {
           this.regionTable.addFailed(i, -1);
-          out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
+          out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: e.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
           continue;
         }
         if (!(e instanceof VfioError)) throw e;
         this.regionTable.addFailed(i, e.status !== undefined && e.status < 0 ? e.status : -1);
-        out.push(new DeviceRegion(this, { index: i, name, ok: false, error: e }));
+        out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: e }));
       }
     }
     return out;
@@ -401,13 +413,13 @@ export class VfioDevice implements RegionOwner, IrqOwner {
       const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
       try {
         const r = ctx(this.name, () => queryIrqInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO'), { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
-        out.push(new DeviceIrq(this, i, name, r.flags, r.count));
+        out.push(DeviceIrq.of(this, i, name, r.flags, r.count));
       } catch (e) {
         // vfio-pci refuses ERR on a conventional (non-PCIe) function with EINVAL: the
         // index stays, with count 0 and the error, as for regions.
-        if (e instanceof Refused) { out.push(new DeviceIrq(this, i, name, 0, 0, e.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
+        if (e instanceof Refused) { out.push(DeviceIrq.of(this, i, name, 0, 0, e.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
         if (!(e instanceof VfioError)) throw e;
-        out.push(new DeviceIrq(this, i, name, 0, 0, e));
+        out.push(DeviceIrq.of(this, i, name, 0, 0, e));
       }
     }
     return out;
@@ -477,7 +489,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
     if (this.#routing && !this.#routing.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: 'close the existing routing first' });
-    this.#routing = new IrqRouting(this, this.irqs, this.info.kind === 'pci', opts);
+    this.#routing = IrqRouting.of(this, this.irqs, this.info.kind === 'pci', opts);
     return this.#routing;
   }
 

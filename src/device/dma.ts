@@ -74,7 +74,8 @@ export class DmaBuffer {
   dmaRefs = 0;
 
   /** @internal use allocDma() */
-  constructor(sys: Sys, size: number, backing: DmaBacking = 'anonymous', name = 'vfiokit-dma') {
+  static alloc(sys: Sys, size: number, backing?: DmaBacking, name?: string): DmaBuffer { return new DmaBuffer(sys, size, backing, name); }
+  private constructor(sys: Sys, size: number, backing: DmaBacking = 'anonymous', name = 'vfiokit-dma') {
     if (!DMA_BACKINGS.includes(backing)) throw new VfioError({ kind: 'bad-argument', message: `unknown DMA backing ${JSON.stringify(backing)}`, hint: `use one of ${DMA_BACKINGS.join(', ')}` });
     const page = backing === 'hugetlb' ? hugePageSize() : systemPageSize();
     const rounded = Math.ceil(size / page) * page;

@@ -89,7 +89,10 @@ export class DeviceIrq {
   routed = false;
 
   /** @internal built by VfioDevice */
-  constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError | (() => VfioError)) {
+  static of(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError | (() => VfioError)): DeviceIrq {
+    return new DeviceIrq(owner, index, name, flags, count, error);
+  }
+  private constructor(owner: IrqOwner, index: number, name: string, flags: number, count: number, error?: VfioError | (() => VfioError)) {
     this.#owner = owner; this.index = index; this.name = name; this.flags = flags; this.count = count; this.#error = error;
   }
 
@@ -228,7 +231,8 @@ export class IrqRouting {
   #now: () => bigint;
 
   /** @internal use device.routeIrqs() */
-  constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions) {
+  static of(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions): IrqRouting { return new IrqRouting(owner, irqs, pci, opts); }
+  private constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions) {
     this.#owner = owner; this.#irqs = irqs; this.#opts = opts; this.#pci = pci;
     this.#now = opts.now ?? (() => process.hrtime.bigint());
     const indexes = opts.indexes ?? (pci ? [0] : irqs.filter((q) => q.eventfdCapable && q.count >= 1).map((q) => q.index));

@@ -41,6 +41,9 @@ export interface RegionMap {
   mapping: Mapping;
 }
 
+/** @internal What VfioDevice knows of a region when it builds one. */
+export interface RegionInit { index: number; name: string; ok: boolean; error?: VfioError | (() => VfioError); flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }
+
 /**
  * One region of an open device: a PCI BAR, the ROM, config space or VGA (by vfio-pci's fixed
  * index), or a platform/AMBA device's `reg` entry. Two ways in: the trap path (read()/write():
@@ -91,7 +94,8 @@ export class DeviceRegion {
   #buf = new Uint8Array(8);
 
   /** @internal built by VfioDevice */
-  constructor(owner: RegionOwner, init: { index: number; name: string; ok: boolean; error?: VfioError | (() => VfioError); flags?: number; size?: bigint; fileOffset?: bigint; sparse?: { offset: bigint; size: bigint }[] | null; capType?: { type: number; subtype: number } | null; msixMappable?: boolean }) {
+  static of(owner: RegionOwner, init: RegionInit): DeviceRegion { return new DeviceRegion(owner, init); }
+  private constructor(owner: RegionOwner, init: RegionInit) {
     this.#owner = owner;
     this.index = init.index; this.name = init.name; this.ok = init.ok; this.#error = init.error;
     this.flags = init.flags ?? 0; this.size = init.size ?? 0n; this.fileOffset = init.fileOffset ?? 0n;

@@ -201,7 +201,8 @@ export class Fdt {
   private kidsOf?: number[][];
 
   /** @internal use parseFdt. */
-  constructor(bytes: Uint8Array, ix: Uint32Array, nodes: number, f: { version: number; bootCpuid: number; maxPhandle: number; rsvOffset: number; rsvCount: number }) {
+  static of(bytes: Uint8Array, ix: Uint32Array, nodes: number, f: { version: number; bootCpuid: number; maxPhandle: number; rsvOffset: number; rsvCount: number }): Fdt { return new Fdt(bytes, ix, nodes, f); }
+  private constructor(bytes: Uint8Array, ix: Uint32Array, nodes: number, f: { version: number; bootCpuid: number; maxPhandle: number; rsvOffset: number; rsvCount: number }) {
     this.bytes = bytes; this.ix = ix; this.nodeCount = nodes; this.propBase = nodes * 9;
     this.version = f.version; this.bootCpuid = f.bootCpuid; this.maxPhandle = f.maxPhandle;
     this.cache = new Array(nodes);
@@ -300,7 +301,7 @@ export function parseFdt(bytes: Uint8Array): Fdt {
   const ix = new Uint32Array(c.u8.buffer.slice(out, out + need));
   const total = Number(c.result(9));
   const blob = bytes.slice(0, total);
-  return new Fdt(blob, ix, st, {
+  return Fdt.of(blob, ix, st, {
     maxPhandle: Number(c.result(5)), version: Number(c.result(6)), rsvCount: Number(c.result(7)),
     bootCpuid: Number(c.result(8)), rsvOffset: u32be(blob, 16),
   });

@@ -32,11 +32,17 @@ export interface IrqFired {
 
 const closedError = (): VfioError => new VfioError({ kind: 'closed', message: 'the IRQ waiter was closed', hint: 'create a new IrqWaiter' });
 
+/** Options of {@link IrqWaiter}'s constructor (none a VMM needs today). */
+export interface IrqWaiterOptions {
+  /** @internal The syscall layer (unit tests pass createSys(fakeLibc)); default: the real C library. */
+  sys?: Sys;
+}
+
 /**
  * An IRQ thread's wait: blocks the calling thread in epoll_wait on many eventfds (the
  * {@link DeviceIrq.triggerEventfd}s of the IRQs it serves), then reads each ready one and returns
  * what fired. Meant for a worker_threads Worker of the VMM's own (nothing of Node's event loop is
- * on the path, so it wakes faster than {@link IrqDispatcher}); another thread stops a blocked
+ * on the path, so it wakes faster than the main loop's dispatcher); another thread stops a blocked
  * wait with {@link IrqWaiter.wake}. Owns its epoll fd and wake eventfd (close() closes them),
  * never the eventfds it waits on: remove() one before its owner closes it.
  *
@@ -74,9 +80,9 @@ export class IrqWaiter {
   #firedPool: IrqFired[] = [];
 
   /** Opens the epoll fd and the wake eventfd (both closed by close()).
-   * `opts.sys` is the syscall layer (tests). Syscalls: epoll_create1, eventfd2, epoll_ctl. Throws VfioError with the errno kind of the one that failed ('syscall' for EMFILE).
+   * Syscalls: epoll_create1, eventfd2, epoll_ctl. Throws VfioError with the errno kind of the one that failed ('syscall' for EMFILE).
    */
-  constructor(opts: { sys?: Sys } = {}) {
+  constructor(opts: IrqWaiterOptions = {}) {
     this.#sys = opts.sys ?? processSys();
     this.#epfd = this.#sys.epollCreate1(EPOLL_CLOEXEC);
     try {
@@ -90,6 +96,9 @@ export class IrqWaiter {
    *  while that waiter is open: its owner closes it after its thread stopped waiting.
    * Safe from any thread (a write of 1 to the eventfd). Throws the errno kind of write.
    */
+  static wake(wakeFd: number): void;
+  /** @internal with the syscall layer of the unit tests */
+  static wake(wakeFd: number, sys: Sys): void;
   static wake(wakeFd: number, sys: Sys = processSys()): void { sys.eventfdWrite(wakeFd, 1n); }
 
   /** True once close() has run. */

@@ -1,5 +1,5 @@
 // Runs INSIDE the lab guest (before the shim exists): the three lab devices are bound to their
-// VFIO drivers and /dev/vfio, /dev/kvm look as lab-notes.md says.
+// VFIO drivers and /dev/vfio, /dev/kvm look as docs/LAB.md says.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';

@@ -1,5 +1,5 @@
-// Runs INSIDE the lab guest (arm64, KVM under emulated EL2): the KVM ioctls of the shim, the way
-// ../shared/reference/nested.c used them. A nested guest's memslot is backed by the VFIO mmap of
+// Runs INSIDE the lab guest (arm64, KVM under emulated EL2): the KVM ioctls of the shim, in the
+// order a minimal nested VMM makes them. A nested guest's memslot is backed by the VFIO mmap of
 // the pl031, and a 10-instruction payload loads its registers with no exit (zero-copy MMIO
 // passthrough), then stores them to an unbacked address: three MMIO exits carry the values.
 // Then KVM_IRQ_LINE (userspace irqchip), and KVM_IRQFD with resample on a VM with a vGICv3.

@@ -1,6 +1,6 @@
 // Runs INSIDE the lab guest (arm64 Linux 6.12, koffi's arm64 binary): real VFIO devices driven
-// through the shim only (shim/vfio.ts, shim/kvm.ts over createSys(realLibc())), the same
-// sequences as ../shared/reference/vfio_poc.c and vfio_pci_poc.c. Structs are built by hand here,
+// through the shim only (shim/vfio.ts, shim/kvm.ts over createSys(realLibc())), in the sequences
+// the kernel's VFIO documentation gives (container, group, device; docs/API.md). Structs are built by hand here,
 // each field at its uapi offset, so this file does not depend on the core's encoders.
 // Every step that fails throws with the step's name and the VfioError message (syscall, errno name).
 // Open fds are counted before and after each device: equal.

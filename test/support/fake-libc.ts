@@ -70,6 +70,8 @@ export function createFakeLibc(): FakeLibc {
       return e ?? 0;
     },
     ioctl(fd, request, arg) { const e = enter('ioctl', [fd, request, arg]); if (e !== undefined) return e; if (!known(fd)) return -EBADF; return fake.on.ioctl ? fake.on.ioctl(fd, request, arg) : 0; },
+    // Settles on a later turn, as the real one does: the same answers as ioctl, recorded as its own method.
+    async ioctlAsync(fd, request, arg) { await Promise.resolve(); const e = enter('ioctlAsync', [fd, request, arg]); if (e !== undefined) return e; if (!known(fd)) return -EBADF; return fake.on.ioctl ? fake.on.ioctl(fd, request, arg) : 0; },
     ioctlValue(fd, request, value) { const e = enter('ioctlValue', [fd, request, value]); if (e !== undefined) return e; if (!known(fd)) return -EBADF; return fake.on.ioctlValue ? fake.on.ioctlValue(fd, request, value) : 0; },
     mmap(addr, length, prot, flags, fd, offset) {
       const e = enter('mmap', [addr, length, prot, flags, fd, offset]);

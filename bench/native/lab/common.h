@@ -1,5 +1,5 @@
 /* Shared by the C references of the lab benchmarks (bench/lab.mjs): ../timing.h (the clock, the statistics),
- * the console line the host collects, and the VFIO open sequence of /work/shared/reference/vfio_poc.c.
+ * the console line the host collects, and the VFIO open sequence (container, group, device: docs/API.md).
  * Each reference does the same work as its bench/guest/<name>.ts twin, in the same boot.
  * Not responsible for: judging the figures (the host computes medians over every pass and the ratios). */
 #define _GNU_SOURCE

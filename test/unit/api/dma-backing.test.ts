@@ -67,7 +67,7 @@ test('bad input: an unknown backing, a size past the view limit', () => {
 test('fake kernel: memfd_create, ftruncate, mmap(MAP_SHARED, fd); a failure at each step closes the memfd and keeps its errno', () => {
   const libc = createFakeLibc();
   const fsys = createSys(libc);
-  const b = new DmaBuffer(fsys, 8192, 'hugetlb');
+  const b = DmaBuffer.alloc(fsys, 8192, 'hugetlb');
   const calls = libc.log.map((e) => e.method);
   assert.equal(calls.slice(0, 3), ['memfd_create', 'ftruncate', 'mmap']);
   assert.is((libc.log[0]!.args[1] as number) & MFD_HUGETLB, MFD_HUGETLB);
@@ -76,11 +76,11 @@ test('fake kernel: memfd_create, ftruncate, mmap(MAP_SHARED, fd); a failure at e
   assert.equal(libc.log.slice(-2).map((e) => e.method), ['munmap', 'close'], 'unmapped, then the memfd closed');
   assert.is(libc.openFds.size, 0);
   libc.failOn('ftruncate', 22);
-  const e1 = caught(() => new DmaBuffer(fsys, 8192, 'memfd'));
+  const e1 = caught(() => DmaBuffer.alloc(fsys, 8192, 'memfd'));
   assert.is(e1.errnoName, 'EINVAL');
   assert.not.match(e1.hint ?? '', /nr_hugepages/, 'only a huge-page buffer gets the huge-page hint');
   libc.failOn('mmap', 12);
-  const e2 = caught(() => new DmaBuffer(fsys, 8192, 'hugetlb'));
+  const e2 = caught(() => DmaBuffer.alloc(fsys, 8192, 'hugetlb'));
   assert.is(e2.errno, 12);
   assert.match(e2.hint!, /nr_hugepages/);
   assert.is(libc.openFds.size, 0, 'the memfd was closed after each failure');

@@ -55,6 +55,44 @@ openDevice(42);
     wrongCode: 'TS2345',
     runtime: ['openDevice', 'allocDma', 'parseFdt', 'listDevices'],
   },
+  {
+    specifier: 'vfiokit/core',
+    use: `import { decodeRegionInfo, encodeIrqSet, RegionTable, IrqMachine, vfioUapi } from 'vfiokit/core';
+import type { RegionInfo, IrqSetRequest } from 'vfiokit/core';
+
+export function unmaskRequest(index: number): Uint8Array {
+  const req: IrqSetRequest = { index, start: 0, count: 1, action: 'unmask' };
+  return encodeIrqSet(req);
+}
+export function size(reply: Uint8Array): bigint { const info: RegionInfo = decodeRegionInfo(reply); return info.size; }
+export const tables = [RegionTable, IrqMachine] as const;
+export const setIrqs: number = vfioUapi.VFIO_DEVICE_SET_IRQS;
+`,
+    wrong: `import { decodeRegionInfo } from 'vfiokit/core';
+decodeRegionInfo('not bytes');
+`,
+    wrongCode: 'TS2345',
+    runtime: ['decodeRegionInfo', 'encodeIrqSet', 'RegionTable', 'IrqMachine'],
+  },
+  {
+    specifier: 'vfiokit/sys',
+    use: `import { hostSys, O_RDWR, O_CLOEXEC, EFD_CLOEXEC, KVM_CREATE_VM } from 'vfiokit/sys';
+import type { HostSys } from 'vfiokit/sys';
+
+export function kvm(): number {
+  const sys: HostSys = hostSys();
+  const fd: number = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
+  const efd: number = sys.eventfd(0, EFD_CLOEXEC);
+  sys.close(efd);
+  return sys.ioctlValue(fd, KVM_CREATE_VM, 0, 'KVM_CREATE_VM');
+}
+`,
+    wrong: `import { hostSys } from 'vfiokit/sys';
+hostSys().open(42, 0);
+`,
+    wrongCode: 'TS2345',
+    runtime: ['hostSys'],
+  },
 ];
 
 /** The resolution modes a consumer's tsconfig may use, each with the `module` it requires. */

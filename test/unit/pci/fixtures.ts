@@ -14,7 +14,7 @@ export class Cfg {
   cap(off: number, id: number, next: number): this { return this.u8(off, id).u8(off + 1, next); }
 }
 
-/** The QEMU edu device (hw/misc/edu.c, docs/specs/edu.rst; /work/shared/lab-notes.md):
+/** The QEMU edu device (QEMU's hw/misc/edu.c and docs/specs/edu.rst; as the lab's guest sees it):
  *  1234:11e8 rev 0x10, class 00ff00, BAR0 32-bit non-prefetchable memory of 1 MiB, one MSI
  *  capability at 0x40 (64-bit address, 1 vector, no per-vector mask). The host's firmware put
  *  BAR0 at 0x10000000 and left decoding on. */

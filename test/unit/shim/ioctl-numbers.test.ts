@@ -192,7 +192,7 @@ withTree('x86_64 and arm64 agree on every number both define (the _IOC encoding 
   assert.is(a.values.get('SIZEOF_EPOLL_EVENT'), 16);
 });
 
-test('known values: VFIO_GET_API_VERSION = 15204 (STYLE.md) and the direction/size bits of _IOW/_IOR/_IOWR', () => {
+test('known values: VFIO_GET_API_VERSION = 15204 (_IO(0x3b, 100)) and the direction/size bits of _IOW/_IOR/_IOWR', () => {
   assert.is(ioc.VFIO_GET_API_VERSION, 15204);
   assert.is(ioc._IOC(0, 0x3b, 100, 0), 0x3b64);
   assert.is(ioc.KVM_SET_USER_MEMORY_REGION, 0x4020ae46);   // _IOW: dir 1 << 30, size 32 << 16

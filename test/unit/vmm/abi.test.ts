@@ -6,6 +6,7 @@ import {
   completeMmioRead, decodeExit, deviceAttr, EXIT_REASONS, irqfd, memoryRegion, RUN_DECODED_BYTES, REG_PC, REG_PSTATE,
   withFeature, xreg, KVM_ARM_VCPU_PSCI_0_2,
 } from '../../../examples/mini-vmm/abi';
+import { SIZEOF_KVM_DEVICE_ATTR, SIZEOF_KVM_IRQFD, SIZEOF_KVM_USERSPACE_MEMORY_REGION } from '../../../src/sys-api';
 import { MmioConsole } from '../../../examples/mini-vmm/console';
 import { waitsIn, type ExitRecord } from '../../../examples/mini-vmm/vmm';
 
@@ -121,6 +122,12 @@ test('waitsIn: the wait ends at the guest\'s first MMIO exit after "wait\\n"; ex
   assert.equal(waitsIn(text, [...head, mmio(5, 9n), mmio(5, 1n), mmio(6), mmio(7)]), [{ wakeups: 0, blockedNs: 9n }]);
   // relay mode: the VMM's own wake-ups at that console position count too, others do not
   assert.equal(waitsIn(text, [...head, mmio(5, 3n), mmio(6), mmio(7)], [{ at: 5 }, { at: 6 }]), [{ wakeups: 1, blockedNs: 3n }]);
+});
+
+test('the struct builders write as many bytes as vfiokit/sys\'s (C-pinned) sizes say', () => {
+  assert.is(memoryRegion(0, 0n, 0n, 0n).byteLength, SIZEOF_KVM_USERSPACE_MEMORY_REGION);
+  assert.is(irqfd(0, 0, 0).byteLength, SIZEOF_KVM_IRQFD);
+  assert.is(deviceAttr(0, 0, 0n).byteLength, SIZEOF_KVM_DEVICE_ATTR);
 });
 
 test.run();
