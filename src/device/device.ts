@@ -275,6 +275,7 @@ function chooseIommu(entry: OpenEntry, want: IommuOption, opts: SysfsOptions): I
  * } finally {
  *   dev.close();
  * }
+ * ```
  */
 export class VfioDevice {
   /** The device's sysfs name ('0000:00:03.0', '9010000.pl031'). */
