@@ -6,7 +6,8 @@
 // tree (the FDT module).
 
 import { core, TRANSIENT_BYTES } from './core/loader.js';
-import { VfioError, type VfioErrorKind } from './errors.js';
+import { VfioError } from './errors.js';
+import { statusError, statusParts } from './core/status.js';
 
 export interface GuestNodeRequest {
   /** The host's flattened device tree (/sys/firmware/fdt). */
@@ -50,14 +51,10 @@ const OUT_CAP = 64 * 1024;
 
 function fail(st: number, what: string): never {
   const c = core();
-  const name = c.statusName(st);
-  const kind: VfioErrorKind = name.startsWith('DTNODE_NO_NODE') ? 'not-found'
-    : name.startsWith('DTNODE_BAD_DTB') ? 'bad-fdt'
-    : name.startsWith('NO_SPACE') || name.startsWith('DTNODE_TOO_BIG') || name.startsWith('LIMIT') ? 'no-space'
-    : name.startsWith('DTNODE_CLOCK') ? 'not-supported' : 'bad-argument';
   // LIMIT: every FDT writer is taken (generate needs one for the call; open FdtBuilders hold them).
-  const hint = name.startsWith('LIMIT') ? 'close FdtBuilders you no longer need' : undefined;
-  throw new VfioError({ kind, message: `${what}: ${name}`, status: st, statusName: name.split(':')[0], hint });
+  const hint = statusParts(c, st).name === 'LIMIT' ? 'close FdtBuilders you no longer need' : undefined;
+  // DTNODE_BAD_DTB puts the reader's fault offset in slot 1 only when the reader found it: none here.
+  throw statusError(c, st, { what, hint, faultSlot: null });
 }
 
 /** Finds the host node path of a platform/AMBA device name ("9010000.pl031"). */

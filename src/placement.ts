@@ -5,7 +5,8 @@
 // Not responsible for: mapping anything or writing the device tree (src/dtnode.ts does that).
 
 import { core, type Core } from './core/loader.js';
-import { VfioError, type VfioErrorKind } from './errors.js';
+import { VfioError } from './errors.js';
+import { checkStatus } from './core/status.js';
 
 export type DeviceHandle = number;
 
@@ -64,14 +65,6 @@ export interface BusInfo {
 type F = (...a: (number | bigint)[]) => number;
 const MODES = ['first-fit', 'fixed', 'identity'] as const;
 const MODE_FIRST_FIT = 0, MODE_FIXED = 1, MODE_IDENTITY = 2;
-
-function kindOf(name: string): VfioErrorKind {
-  if (name.startsWith('PLACE_WINDOW_FULL') || name.startsWith('PLACE_NO_SPI') || name.startsWith('LIMIT')) return 'no-space';
-  if (name.startsWith('BAD_HANDLE')) return 'bad-argument';
-  if (name.startsWith('INTERNAL')) return 'core-bug';
-  if (name.startsWith('PLACE_TAKEN') || name.startsWith('PLACE_SPI_TAKEN')) return 'busy';
-  return 'bad-argument';
-}
 
 export class PlatformBus {
   private readonly c: Core;
@@ -154,9 +147,7 @@ export class PlatformBus {
   }
 
   private check(st: number, what: string): number {
-    if (st >= 0) return st;
-    const statusName = this.c.statusName(st);
-    throw new VfioError({ kind: kindOf(statusName), message: `${what}: ${statusName}`, status: st, statusName: statusName.split(':')[0] });
+    return checkStatus(this.c, st, what);
   }
 }
 

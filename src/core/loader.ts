@@ -15,6 +15,7 @@ export interface CoreExports {
   result_slots(): number;
   text_ptr(): number;
   status_name(code: number): number;
+  status_kind(code: number): number;
   [name: string]: unknown;
 }
 
@@ -132,8 +133,13 @@ export class Core {
   }
 
   /** "NAME: meaning" of a status code ("" when unknown). */
-  statusName(code: number): string {
-    const n = this.exports.status_name(code);
+  statusName(code: number): string { return this.text(this.exports.status_name(code)); }
+
+  /** The error kind the core gives a status code ("not-found", "input"...; "" when unknown):
+   *  src/core/status.ts turns it into a VfioError kind. */
+  statusKind(code: number): string { return this.text(this.exports.status_kind(code)); }
+
+  private text(n: number): string {
     const p = this.exports.text_ptr() >>> 0;
     return new TextDecoder().decode(this.u8.subarray(p, p + n));
   }

@@ -9,7 +9,8 @@
 // arming replaces it.
 
 import { core, type Core } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { VfioError } from '../errors.js';
+import { checkStatus } from '../core/status.js';
 
 import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi.js';
 /** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
@@ -78,19 +79,6 @@ const PCI_MODES: readonly PciIrqMode[] = ['none', 'intx', 'msi', 'msix'];
 export const ACTION_SIZE = 16;
 const MAX_ACTIONS_PER_EVENT = 16;
 const OUT_CAP = ACTION_SIZE * MAX_ACTIONS_PER_EVENT;
-
-/** The error kind for each status an irq export can return. */
-function kindOf(status: number): VfioErrorKind {
-  switch (status) {
-    case -2: case -505: case -506: case -507: case -508: case -510: return 'bad-state';
-    case -4: case -501: return 'not-found';
-    case -5: return 'closed';
-    case -6: return 'no-space';
-    case -509: return 'not-supported';
-    case -1000: return 'core-bug';
-    default: return 'bad-argument'; // -1, -7, -500, -502, -503, -504
-  }
-}
 
 type Fn<A extends unknown[]> = (...a: A) => number;
 
@@ -256,17 +244,7 @@ export class IrqMachine implements Disposable {
   }
 
   private check(status: number, what: string, index?: number): void {
-    if (status >= 0) return;
-    const { c } = exportsOf();
-    const name = c.statusName(status);
-    throw new VfioError({
-      kind: kindOf(status),
-      message: `cannot ${what}: ${name || `status ${status}`}`,
-      hint: index === undefined ? undefined : `IRQ index ${index}`,
-      device: this.device,
-      status,
-      statusName: name.split(':')[0],
-    });
+    checkStatus(exportsOf().c, status, { what: `cannot ${what}`, hint: index === undefined ? undefined : `IRQ index ${index}`, device: this.device });
   }
 }
 

@@ -11,7 +11,8 @@
 // a closed PciConfig is 'closed'; MAX_CONFIGS in use is 'no-space'. Guest accesses never throw.
 
 import { core, type Core } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusKind } from '../core/status.js';
 
 /** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
 export const PCI_CAP_ID_MSI = 0x05;
@@ -143,23 +144,10 @@ function coreOf(): NonNullable<typeof bound> {
   return bound;
 }
 
-function kindOf(status: number): VfioErrorKind {
-  if (status <= -700 && status >= -739) return 'kernel-reply';
-  if (status === -5) return 'closed';
-  if (status === -6) return 'no-space';
-  if (status === -1000) return 'core-bug';
-  return 'bad-argument';
-}
-
 function fail(status: number, what: string, device?: string): never {
-  const { c } = coreOf();
-  const name = c.statusName(status);
-  const kind = kindOf(status);
-  const offset = kind === 'kernel-reply' ? Number(c.result(0)) : undefined;
-  throw new VfioError({
-    kind, device, status, statusName: name.split(':')[0], offset,
-    message: `cannot ${what}: ${name || `status ${status}`}${offset === undefined ? '' : ` (config offset 0x${offset.toString(16)})`}`,
-    hint: kind === 'kernel-reply' ? 'the config space or region sizes the device reported are malformed; this device cannot be passed through as is' : undefined,
+  throw statusError(coreOf().c, status, {
+    what: `cannot ${what}`, device, at: (offset) => ` (config offset 0x${offset.toString(16)})`,
+    hint: statusKind(coreOf().c, status) === 'kernel-reply' ? 'the config space or region sizes the device reported are malformed; this device cannot be passed through as is' : undefined,
   });
 }
 

@@ -7,7 +7,8 @@
 // and the checked file offsets), or decoding the kernel's reply (src/vfio/decode.ts).
 
 import { core, type Core } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusParts } from '../core/status.js';
 import type { RegionInfo, SparseArea } from '../vfio/decode.js';
 import { MAX_REGIONS } from '../vfio/uapi.js';
 import { setU64, u32, u64 } from '../../shim/bytes.js';
@@ -53,13 +54,6 @@ const ENTRY = 24;
 const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
   REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
 };
-
-function kindOf(name: string): VfioErrorKind {
-  if (name === 'NOT_FOUND' || name === 'REGION_FAILED') return 'not-found';
-  if (name === 'NO_SPACE') return 'no-space';
-  if (name === 'INTERNAL') return 'core-bug';
-  return 'bad-argument';
-}
 
 /** The core's region_* exports, looked up once per core (every device opens a table). */
 const exportsCache = new WeakMap<Core, Record<string, F>>();
@@ -141,7 +135,7 @@ export class RegionTable {
     const r = (i: number) => this.c.result(i);
     if (st === 2) {
       const status = Number(BigInt.asIntN(64, r(0)));
-      return { state: 'failed', index, status, statusName: this.c.statusName(status).split(':')[0]! };
+      return { state: 'failed', index, status, statusName: statusParts(this.c, status).name };
     }
     const e: RegionEntry = { state: 'ok', index, flags: Number(r(0)), size: r(1), offset: r(2) };
     if (r(3) === 1n) {
@@ -178,7 +172,7 @@ export class RegionTable {
   check(index: number, offset: bigint, width: number, dir: 'read' | 'write' = 'read'): AccessResult {
     const st = this.f.check!(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
     if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
-    const name = this.c.statusName(st).split(':')[0]!;
+    const { name } = statusParts(this.c, st);
     const reason = REASONS[name];
     if (reason) return { ok: false, reason, readValue: this.c.result(0) };
     throw this.err(st, `cannot check a ${width}-byte ${dir} at 0x${offset.toString(16)} of region ${index}`);
@@ -207,9 +201,12 @@ export class RegionTable {
   }
 
   private err(st: number, what: string): VfioError {
-    const full = this.c.statusName(st);
-    const statusName = full.split(':')[0]!;
-    const extra = statusName === 'REGION_FAILED' ? ` (its query failed: ${this.c.statusName(Number(BigInt.asIntN(64, this.c.result(0))))})` : '';
-    return new VfioError({ kind: kindOf(statusName), message: `${what}: ${full}${extra}`, status: st, statusName, hint: statusName === 'REGION_FAILED' ? 'the kernel gave a malformed reply for this region; it cannot be used' : undefined });
+    const failed = statusParts(this.c, st).name === 'REGION_FAILED';
+    return statusError(this.c, st, {
+      what,
+      detail: failed ? ` (its query failed: ${this.c.statusName(Number(BigInt.asIntN(64, this.c.result(0))))})` : '',
+      hint: failed ? 'the kernel gave a malformed reply for this region; it cannot be used' : undefined,
+    });
   }
+
 }

@@ -7,12 +7,13 @@
 // Not responsible for: issuing the ioctls.
 
 import { core, TRANSIENT_BYTES } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusKind, statusParts } from '../core/status.js';
 import {
   VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_AMBA,
   VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_REGION_INFO_FLAG_READ,
   VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
-  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE, VFIO_NEED_ARGSZ, VFIO_ERR_SHORT_BUFFER,
+  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE,
 } from './uapi.js';
 import { u64 } from '../../shim/bytes.js';
 
@@ -99,22 +100,18 @@ export function runDecoder(name: string, label: string | (() => string), bytes: 
   const f = c.fn<Raw>(name);
   const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
   if (st >= 0) return st;
-  const full = c.statusName(st);
-  const statusName = full.split(':')[0];
   const slot0 = c.result(0);
-  if (st === VFIO_NEED_ARGSZ) {
-    throw new VfioError({ kind: 'no-space', message: `${what()}: the kernel needs argsz ${slot0} but the buffer has ${bytes.length} bytes`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, status: st, statusName, offset: 0 });
+  const status = statusParts(c, st).name;
+  if (status === 'VFIO_NEED_ARGSZ') {
+    throw statusError(c, st, { what: what(), detail: ` (argsz ${slot0}; the buffer has ${bytes.length} bytes)`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, offset: 0 });
   }
-  if (statusName === 'NO_SPACE') {
-    throw new VfioError({ kind: 'no-space', message: `${what()}: the reply needs ${slot0} bytes but the buffer has ${bytes.length}`, hint: 'query again with an array as large as the kernel asks for', status: st, statusName, offset: 0 });
+  if (status === 'NO_SPACE') {
+    throw statusError(c, st, { what: what(), detail: ` (the reply needs ${slot0} bytes; the buffer has ${bytes.length})`, hint: 'query again with an array as large as the kernel asks for', offset: 0 });
   }
-  let kind: VfioErrorKind = 'kernel-reply';
-  if (st === VFIO_ERR_SHORT_BUFFER || statusName === 'BAD_ARG') kind = 'bad-argument';
-  if (statusName === 'INTERNAL') kind = 'core-bug';
-  throw new VfioError({
-    kind, message: `${what()}: ${full}${kind === 'kernel-reply' ? ` at byte ${slot0}` : ''}`,
-    hint: kind === 'kernel-reply' ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
-    status: st, statusName, offset: kind === 'kernel-reply' ? Number(slot0) : undefined,
+  const reply = statusKind(c, st, 'kernel-reply') === 'kernel-reply';
+  throw statusError(c, st, {
+    what: what(), input: 'kernel-reply',
+    hint: reply ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
   });
 }
 
