@@ -6,16 +6,16 @@ export { listDevices, findDevice, groupMembers, bind, unbind, validateDeviceName
 export type { Bus, DeviceEntry, BindResult, UnbindResult, SysfsOptions } from './sysfs.js';
 export { Mapping } from './mapping.js';
 export type { Width } from './mapping.js';
-export { PlatformBus } from './placement.js';
-export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo } from './placement.js';
-export { guestNodeFor, hostNodeOfDevice } from './dtnode.js';
-export type { GuestNodeRequest, GuestNode } from './dtnode.js';
-export { IrqMachine } from './irq/machine.js';
+export { PlatformBus } from './core/placement.js';
+export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo } from './core/placement.js';
+export { guestNodeFor, hostNodeOfDevice } from './core/dtnode.js';
+export type { GuestNodeRequest, GuestNode } from './core/dtnode.js';
+export { IrqMachine } from './core/irq-machine.js';
 export { IrqDispatcher } from './irq/dispatcher.js';
 export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';
 export type { IrqFired } from './irq/waiter.js';
-export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './pci/config.js';
-export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config.js';
+export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './core/pci.js';
+export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './core/pci.js';
 export {
   decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info,
   encodeIrqSet, encodeDmaMap, encodeDmaUnmap, encodeIoasMap, encodeIoasUnmap,
@@ -26,8 +26,8 @@ export type {
   DeviceInfo, DeviceApi, RegionInfo, SparseArea, IrqInfo, IommuType1Info, IovaRange, QueryOptions,
   IrqSetRequest, IrqSetAction, DmaMapRequest, DmaUnmapRequest, IoasMapRequest,
 } from './vfio/index.js';
-export { RegionTable } from './region/index.js';
-export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './region/index.js';
+export { RegionTable } from './core/region.js';
+export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './core/region.js';
 export { parseFdt, Fdt, FdtNode, FdtProperty, FdtBuilder, mergeFdt, fdtMaxPhandle } from './fdt/index.js';
 export type { FdtRegEntry, FdtReservation, FdtBuilderOptions } from './fdt/index.js';
 export { openDevice, allocDma, VfioDevice } from './device/device.js';

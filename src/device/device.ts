@@ -24,7 +24,7 @@ import * as vfio from '../../shim/vfio.js';
 import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } from './context.js';
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
-import { RegionTable } from '../region/index.js';
+import { RegionTable } from '../core/region.js';
 import { DeviceRegion, PCI_REGION_NAMES, type RegionOwner } from './region.js';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqOwner, type IrqRoutingOptions } from './irq.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';

@@ -7,7 +7,7 @@ import { VfioError } from '../errors.js';
 import { Mapping, type Width } from '../mapping.js';
 import type { Sys } from '../../shim/sys.js';
 import { ctx, withContext } from './context.js';
-import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../region/index.js';
+import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../core/region.js';
 import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes.js';
 
 /** vfio_region_info.flags (include/uapi/linux/vfio.h). */

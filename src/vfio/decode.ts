@@ -1,12 +1,12 @@
 // Strict decoders of the kernel's VFIO replies, over the core's vfio_*_decode exports
-// (assembly/vfio/index.ts, whose header states the chain rule and the checks). Each takes the
+// (assembly/vfio/codec.ts, whose header states the chain rule and the checks). Each takes the
 // whole buffer passed to the ioctl, as the kernel left it, and returns plain objects with u64
 // values as bigint. A malformed reply throws VfioError kind 'kernel-reply' with the core's status,
 // its name and the byte offset of the fault; a reply asking for a larger buffer throws kind
 // 'no-space' with status VFIO_NEED_ARGSZ (queryWithArgsz in src/vfio/query.ts handles that).
 // Not responsible for: issuing the ioctls.
 
-import { core, TRANSIENT_BYTES } from '../core/loader.js';
+import { bind, core, TRANSIENT_BYTES } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusKind, statusParts } from '../core/status.js';
 import {
@@ -84,8 +84,6 @@ export interface IommuType1Info {
   caps: number;
 }
 
-type Raw = (p: number, len: number, index?: number) => number;
-
 /** Runs one decoder over `bytes`; returns the status (>= 0) or throws. `label` names the reply in
  *  errors (a function when it has to be built: only on failure, as open decodes many replies).
  *  A decoder's NO_SPACE (a reply whose array did not fit what the caller passed: iommufd's IOVA
@@ -97,7 +95,7 @@ export function runDecoder(name: string, label: string | (() => string), bytes: 
     throw new VfioError({ kind: 'bad-argument', message: `${what()}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
   }
   const p = c.put(bytes, 0);
-  const f = c.fn<Raw>(name);
+  const f = bind(c, '', [name])[name]!;
   const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
   if (st >= 0) return st;
   const slot0 = c.result(0);

@@ -2,7 +2,7 @@
 // PlatformBus, plus raw-export checks of statuses that the wrapper cannot reach.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PlatformBus } from '../../../src/placement';
+import { PlatformBus } from '../../../src/core/placement';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { RegionTable } from '../../../src/region/index';
+import { RegionTable } from '../../../src/core/region';
 import { core } from '../../../src/core/loader';
 
 const RUNS = Number(process.env.REGION_PROPERTY_RUNS ?? 400);

@@ -2,7 +2,7 @@
 // carve-out holes rounded outward), guest access checks with counters, failed regions, handles.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RegionTable, MAX_TABLES, MAX_HOLES, type SplitRange } from '../../../src/region/index';
+import { RegionTable, MAX_TABLES, MAX_HOLES, type SplitRange } from '../../../src/core/region';
 import { decodeRegionInfo, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT } from '../../../src/vfio/index';
 import { regionReply } from '../vfio/replies';
 import { VfioError } from '../../../src/errors';

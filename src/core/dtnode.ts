@@ -2,12 +2,12 @@
 // (assembly/dtnode/; index.ts's header shows the generated tree). It copies the host DTB and the
 // placement into the core's transient scratch, calls dtnode_generate and returns a standalone DTB:
 // the copied fixed-clocks, the platform-bus node (unless the VMM has its own) and the device node.
-// Not responsible for: placing the device (src/placement.ts) or merging the result into the VMM's
+// Not responsible for: placing the device (src/core/placement.ts) or merging the result into the VMM's
 // tree (the FDT module).
 
-import { core, TRANSIENT_BYTES } from './core/loader.js';
-import { VfioError } from './errors.js';
-import { statusError, statusParts } from './core/status.js';
+import { bind, core, TRANSIENT_BYTES } from './loader.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusParts } from './status.js';
 
 export interface GuestNodeRequest {
   /** The host's flattened device tree (/sys/firmware/fdt). */
@@ -46,7 +46,7 @@ export interface GuestNode {
   phandlesUsed: number;
 }
 
-type F = (...a: (number | bigint)[]) => number;
+const DTNODE_EXPORTS = ['find_device', 'generate'] as const;
 const OUT_CAP = 64 * 1024;
 
 function fail(st: number, what: string): never {
@@ -66,7 +66,7 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
   const dtbPtr = c.put(hostDtb, 0);
   const namePtr = c.put(name, align8(hostDtb.length));
   const outPtr = namePtr + align8(name.length);
-  const st = c.fn<F>('dtnode_find_device')(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
+  const st = bind(c, 'dtnode_', DTNODE_EXPORTS).find_device(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
   if (st < 0) fail(st, `no host node for device ${deviceName}`);
   return new TextDecoder().decode(c.take(outPtr, st));
 }
@@ -96,7 +96,7 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   fits(off, Math.max(cap, 1));
   const outPtr = c.scratchPtr + off;
   const bus = req.bus === undefined ? { base: 0n, size: 0n } : req.bus === false ? { base: 0n, size: 0n } : req.bus;
-  const st = c.fn<F>('dtnode_generate')(
+  const st = bind(c, 'dtnode_', DTNODE_EXPORTS).generate(
     dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
     spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
     req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.interruptParent ?? 0, req.firstPhandle ?? 0x10000, outPtr, cap,

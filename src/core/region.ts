@@ -1,4 +1,4 @@
-// RegionTable: the TypeScript face of the core's region table (assembly/region/index.ts, whose
+// RegionTable: the TypeScript face of the core's region table (assembly/region/table.ts, whose
 // header holds the rules). One per device: regions are keyed by their kernel index, and a region
 // whose info query failed stays in the table as failed (with its status) instead of shifting the
 // indexes of the others. For each region: the split into MAP and TRAP ranges for a page size
@@ -6,14 +6,14 @@
 // Not responsible for: the mmap and the pread/pwrite (the device layer does them from the split
 // and the checked file offsets), or decoding the kernel's reply (src/vfio/decode.ts).
 
-import { core, type Core } from '../core/loader.js';
+import { bind, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
-import { statusError, statusParts } from '../core/status.js';
+import { statusError, statusParts } from './status.js';
 import type { RegionInfo, SparseArea } from '../vfio/decode.js';
 import { MAX_REGIONS } from '../vfio/uapi.js';
 import { setU64, u32, u64 } from '../../shim/bytes.js';
 
-/** Named bounds of the core's region table (assembly/region/index.ts; pinned by a test). */
+/** Named bounds of the core's region table (assembly/region/table.ts; pinned by a test). */
 export const MAX_TABLES = 16;
 export const MAX_HOLES = 8;
 
@@ -49,34 +49,23 @@ export interface RegionCounters {
   denied: bigint;
 }
 
-type F = (...a: (number | bigint)[]) => number;
 const ENTRY = 24;
 const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
   REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
 };
 
-/** The core's region_* exports, looked up once per core (every device opens a table). */
-const exportsCache = new WeakMap<Core, Record<string, F>>();
-function exportsOf(c: Core): Record<string, F> {
-  let e = exportsCache.get(c);
-  if (!e) {
-    const f = (n: string): F => c.fn<F>(`region_${n}`);
-    e = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
-    exportsCache.set(c, e);
-  }
-  return e;
-}
+const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_failed', 'get', 'area', 'split', 'check', 'counters'] as const;
 
 export class RegionTable {
   private readonly c: Core;
   private handle: number;
-  private readonly f: Record<string, F>;
+  private readonly f: Readonly<Record<(typeof REGION_EXPORTS)[number], CoreFn>>;
   #generation = 0;
 
   constructor() {
     this.c = core();
-    this.f = exportsOf(this.c);
-    const h = this.f.create!();
+    this.f = bind(this.c, 'region_', REGION_EXPORTS);
+    const h = this.f.table_create();
     if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
     this.handle = h;
   }
@@ -115,21 +104,21 @@ export class RegionTable {
     areas.forEach((a, i) => { setU64(bytes, 16 * i, a.offset); setU64(bytes, 16 * i + 8, a.size); });
     const p = this.c.put(bytes, 0);
     this.#generation++;
-    const st = this.f.add!(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
+    const st = this.f.add(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
     if (st < 0) throw this.err(st, `cannot record region ${index}`);
   }
 
   /** Records that region `index`'s query failed with core status `status` (< 0). */
   addFailed(index: number, status: number): void {
     this.#generation++;
-    const st = this.f.failed!(this.live(), index >>> 0, status);
+    const st = this.f.add_failed(this.live(), index >>> 0, status);
     if (st < 0) throw this.err(st, `cannot record region ${index} as failed`);
   }
 
   /** What the table holds at `index`; undefined when nothing was recorded there. */
   get(index: number): RegionEntry | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= MAX_REGIONS) return undefined;
-    const st = this.f.get!(this.live(), index);
+    const st = this.f.get(this.live(), index);
     if (st === -4) return undefined;
     if (st < 0) throw this.err(st, `region ${index}`);
     const r = (i: number) => this.c.result(i);
@@ -142,7 +131,7 @@ export class RegionTable {
       const n = Number(r(4));
       e.sparse = [];
       for (let i = 0; i < n; i++) {
-        this.f.area!(this.handle, index, i);
+        this.f.area(this.handle, index, i);
         e.sparse.push({ offset: r(0), size: r(1) });
       }
     }
@@ -157,7 +146,7 @@ export class RegionTable {
     const hp = this.c.put(hb, 0);
     const out = this.c.transientPtr + 4096;
     const cap = 64 * 1024;   // (MAX_SPARSE_AREAS + MAX_HOLES) * 2 + 1 entries fit many times
-    const st = this.f.split!(this.live(), index >>> 0, pageSize, hp, holes.length, out, cap);
+    const st = this.f.split(this.live(), index >>> 0, pageSize, hp, holes.length, out, cap);
     if (st < 0) throw this.err(st, `cannot split region ${index} for ${pageSize}-byte pages`);
     const v = this.c.u8.subarray(out, out + st * ENTRY);
     const res: SplitRange[] = [];
@@ -170,7 +159,7 @@ export class RegionTable {
   /** Checks a guest access; a refused one is counted (the read gives readValue, the write is
    *  dropped). Throws only for a VMM bug: width not 1/2/4/8, unknown or failed region. */
   check(index: number, offset: bigint, width: number, dir: 'read' | 'write' = 'read'): AccessResult {
-    const st = this.f.check!(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
+    const st = this.f.check(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
     if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
     const { name } = statusParts(this.c, st);
     const reason = REASONS[name];
@@ -180,7 +169,7 @@ export class RegionTable {
 
   /** Refused guest accesses to the region since it was added. */
   counters(index: number): RegionCounters {
-    const st = this.f.counters!(this.live(), index >>> 0);
+    const st = this.f.counters(this.live(), index >>> 0);
     if (st < 0) throw this.err(st, `region ${index}`);
     const r = (i: number) => this.c.result(i);
     return { readsRefused: r(0), writesDropped: r(1), outOfRange: r(2), misaligned: r(3), denied: r(4) };
@@ -190,7 +179,7 @@ export class RegionTable {
   close(): void {
     if (this.handle === 0) return;
     this.#generation++;
-    this.f.free!(this.handle);
+    this.f.table_free(this.handle);
     this.handle = 0;
   }
   [Symbol.dispose](): void { this.close(); }
