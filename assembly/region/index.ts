@@ -5,6 +5,7 @@ export {
   region_table_create,
   region_table_free,
   region_add,
+  region_add_info,
   region_add_failed,
   region_get,
   region_area,

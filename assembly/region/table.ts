@@ -15,11 +15,13 @@
 //   by the READ/WRITE flags. A refused access is a guest outcome, not a VMM failure: the read gives
 //   all-ones (slot 0), the write is dropped, and per-region counters count it.
 //
-// Not responsible for: decoding the kernel's reply (assembly/vfio validates it first; region_add
-// checks again so that a host in another language cannot corrupt the table), or doing the mmap.
+// Not responsible for: decoding the kernel's reply (region_add_info runs assembly/vfio's strict
+// decoder and records what it accepts in the same call; region_add, for a host that decodes
+// itself, checks what it is given so that it cannot corrupt the table), or doing the mmap.
 
 import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_NO_SPACE, ERR_NOT_FOUND, ERR_OVERFLOW } from "../status";
-import { inScratch, ld64le, st64le, st32le, clearResults, setResult } from "../mem";
+import { inScratch, ld64le, st64le, st32le, clearResults, setResult, getResult } from "../mem";
+import { vfio_region_info_decode } from "../vfio/codec";
 import { MAX_REGIONS, MAX_SPARSE_AREAS } from "../vfio/bounds";
 import {
   REGION_OUT_OF_RANGE, REGION_MISALIGNED, REGION_DENIED, REGION_ERR_FAILED, REGION_ERR_AREA_OUTSIDE,
@@ -141,20 +143,46 @@ export function region_add(h: i32, index: u32, flags: u32, size: u64, fileOffset
     prevEnd = o + z;
   }
   clearResults();
-  const r = s * NR + <i32>index;
+  record(s * NR + <i32>index, flags, size, fileOffset, sparse != 0, areas, nAreas);
+  return 0;
+}
+
+/** Decodes a VFIO_DEVICE_GET_REGION_INFO reply of `len` bytes at p, asked for region `index`, with
+ *  the strict decoder and records it in table h: one call where a host would otherwise decode,
+ *  read the sparse areas out and give them back to region_add, which checked them again. Returns
+ *  what vfio_region_info_decode returns (its capability count), with its result slots. Statuses:
+ *  ERR_BAD_HANDLE, ERR_LIMIT (index >= MAX_REGIONS), then every status of vfio_region_info_decode
+ *  (a reply for another index is VFIO_ERR_INDEX_MISMATCH); on error nothing is recorded: the host
+ *  queries again on VFIO_NEED_ARGSZ, or records the region as failed (region_add_failed). */
+export function region_add_info(h: i32, index: u32, p: usize, len: u32): i32 {
+  clearResults();
+  const s = slotOf(h);
+  if (s < 0) return ERR_BAD_HANDLE;
+  if (index >= MAX_REGIONS) return ERR_LIMIT;
+  const caps = vfio_region_info_decode(p, len, <i32>index);
+  if (caps < 0) return caps;
+  // The decoder has checked all that region_add checks (areas inside the region, sorted, disjoint,
+  // at most MAX_SPARSE_AREAS, offset + size without overflow), inside the reply's argsz bytes.
+  const sparse = getResult(5) != 0;
+  record(s * NR + <i32>index, <u32>getResult(0), getResult(2), getResult(3), sparse, p + <usize>getResult(7), sparse ? <u32>getResult(6) : 0);
+  return caps;
+}
+
+/** Writes a checked region into row r: counters reset, empty areas dropped (they map nothing, and
+ *  dropping them keeps the list strictly sorted). Leaves the result slots alone. */
+function record(r: i32, flags: u32, size: u64, fileOffset: u64, sparse: bool, areas: usize, nAreas: u32): void {
   clearRow(r);
   R_STATE[r] = STATE_OK; R_FLAGS[r] = flags; R_SIZE[r] = size; R_FOFF[r] = fileOffset;
-  R_SPARSE[r] = sparse != 0; R_NAREAS[r] = <i32>nAreas;
+  R_SPARSE[r] = sparse;
   let w = 0;
   for (let i: u32 = 0; i < nAreas; i++) {
     const z = ld64le(areas + <usize>i * 16 + 8);
-    if (z == 0) continue;   // empty areas map nothing; dropping them keeps the list strictly sorted
+    if (z == 0) continue;
     A_OFF[r * NA + w] = ld64le(areas + <usize>i * 16);
     A_SIZE[r * NA + w] = z;
     w++;
   }
   R_NAREAS[r] = w;
-  return 0;
 }
 
 /** Records that region `index`'s info query failed with `status` (< 0), keeping its index.

@@ -9,7 +9,7 @@
 import { bind, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusParts } from './status.js';
-import type { RegionInfo, SparseArea } from '../vfio/decode.js';
+import { decoderError, regionInfoFromResults, stageReply, type RegionInfo, type SparseArea } from '../vfio/decode.js';
 import { MAX_REGIONS } from '../vfio/uapi.js';
 import { setU64, u32, u64 } from '../../shim/bytes.js';
 
@@ -54,7 +54,7 @@ const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
   REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
 };
 
-const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_failed', 'get', 'area', 'split', 'check', 'counters'] as const;
+const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_info', 'add_failed', 'get', 'area', 'split', 'check', 'counters'] as const;
 
 export class RegionTable {
   private readonly c: Core;
@@ -106,6 +106,19 @@ export class RegionTable {
     this.#generation++;
     const st = this.f.add(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
     if (st < 0) throw this.err(st, `cannot record region ${index}`);
+  }
+
+  /** Decodes a VFIO_DEVICE_GET_REGION_INFO reply asked for region `index` and records it, in one
+   *  core call (region_add_info: the strict decoder, then the table, without the areas leaving
+   *  the core and coming back). Throws as decodeRegionInfo does (kernel-reply with the offset of
+   *  the fault; no-space with status VFIO_NEED_ARGSZ: query again), recording nothing then. */
+  addReply(index: number, bytes: Uint8Array): RegionInfo {
+    const label = (): string => `VFIO_DEVICE_GET_REGION_INFO reply for region ${index}`;
+    const p = stageReply(bytes, label);
+    this.#generation++;
+    const st = this.f.add_info(this.live(), index >>> 0, p, bytes.length);
+    if (st < 0) throw decoderError(st, label, bytes.length);
+    return regionInfoFromResults(bytes, st);
   }
 
   /** Records that region `index`'s query failed with core status `status` (< 0). */

@@ -270,8 +270,7 @@ export class VfioDevice implements RegionOwner, IrqOwner {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
-        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
+        const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer, table: this.regionTable }), { message: () => `cannot read the info of region ${i}` });
         out.push(new DeviceRegion(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or

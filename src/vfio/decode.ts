@@ -88,27 +88,43 @@ export interface IommuType1Info {
  *  errors (a function when it has to be built: only on failure, as open decodes many replies).
  *  A decoder's NO_SPACE (a reply whose array did not fit what the caller passed: iommufd's IOVA
  *  ranges) throws kind 'no-space' with status NO_SPACE, like VFIO_NEED_ARGSZ. */
-export function runDecoder(name: string, label: string | (() => string), bytes: Uint8Array, index?: number): number {
+export function runDecoder(name: string, label: Label, bytes: Uint8Array, index?: number): number {
   const c = core();
-  const what = (): string => (typeof label === 'function' ? label() : label);
-  if (bytes.length > TRANSIENT_BYTES) {
-    throw new VfioError({ kind: 'bad-argument', message: `${what()}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
-  }
-  const p = c.put(bytes, 0);
+  const p = stageReply(bytes, label);
   const f = bind(c, '', [name])[name]!;
   const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
   if (st >= 0) return st;
+  throw decoderError(st, label, bytes.length);
+}
+
+/** Names a reply in errors; a function is called only on failure. */
+export type Label = string | (() => string);
+const labelText = (label: Label): string => (typeof label === 'function' ? label() : label);
+
+/** Copies a reply to the start of the core's transient scratch, where the decoders read it. */
+export function stageReply(bytes: Uint8Array, label: Label): number {
+  if (bytes.length > TRANSIENT_BYTES) {
+    throw new VfioError({ kind: 'bad-argument', message: `${labelText(label)}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
+  }
+  return core().put(bytes, 0);
+}
+
+/** The VfioError of a decoder's negative status over a reply of `len` bytes: the kernel's faults
+ *  are 'kernel-reply' with the offset of the fault, VFIO_NEED_ARGSZ and NO_SPACE 'no-space'. */
+export function decoderError(st: number, label: Label, len: number): VfioError {
+  const c = core();
+  const what = labelText(label);
   const slot0 = c.result(0);
   const status = statusParts(c, st).name;
   if (status === 'VFIO_NEED_ARGSZ') {
-    throw statusError(c, st, { what: what(), detail: ` (argsz ${slot0}; the buffer has ${bytes.length} bytes)`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, offset: 0 });
+    return statusError(c, st, { what, detail: ` (argsz ${slot0}; the buffer has ${len} bytes)`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, offset: 0 });
   }
   if (status === 'NO_SPACE') {
-    throw statusError(c, st, { what: what(), detail: ` (the reply needs ${slot0} bytes; the buffer has ${bytes.length})`, hint: 'query again with an array as large as the kernel asks for', offset: 0 });
+    return statusError(c, st, { what, detail: ` (the reply needs ${slot0} bytes; the buffer has ${len})`, hint: 'query again with an array as large as the kernel asks for', offset: 0 });
   }
   const reply = statusKind(c, st, 'kernel-reply') === 'kernel-reply';
-  throw statusError(c, st, {
-    what: what(), input: 'kernel-reply',
+  return statusError(c, st, {
+    what, input: 'kernel-reply',
     hint: reply ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
   });
 }
@@ -137,6 +153,12 @@ export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
  *  index asked for; a reply for another index is a kernel-reply error. */
 export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
   const caps = runDecoder('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
+  return regionInfoFromResults(bytes, caps);
+}
+
+/** The RegionInfo that vfio_region_info_decode (or region_add_info, which runs it) left in the
+ *  result slots after accepting `bytes`, which returned `caps`. */
+export function regionInfoFromResults(bytes: Uint8Array, caps: number): RegionInfo {
   const c = core();
   const flags = u32(0);
   const info: RegionInfo = {
