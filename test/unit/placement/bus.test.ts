@@ -1,4 +1,4 @@
-// Unit cases of the platform-bus placement allocator (assembly/placement/index.ts) through
+// Unit cases of the platform-bus placement allocator (assembly/placement/bus.ts) through
 // PlatformBus, plus raw-export checks of statuses that the wrapper cannot reach.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
