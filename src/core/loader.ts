@@ -28,7 +28,6 @@ export const EXPECTED_ABI = 1;
 export const TRANSIENT_BYTES = 4 << 20;
 /** Persistent buffers are aligned to this (u64 fields stay aligned). */
 const ALLOC_ALIGN = 16;
-export const STATUS_INTERNAL = -1000;
 
 export class Core {
   readonly exports: CoreExports;

@@ -132,7 +132,7 @@ export class RegionTable {
   get(index: number): RegionEntry | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= MAX_REGIONS) return undefined;
     const st = this.f.get(this.live(), index);
-    if (st === -4) return undefined;
+    if (st < 0 && statusParts(this.c, st).name === 'NOT_FOUND') return undefined;
     if (st < 0) throw this.err(st, `region ${index}`);
     const r = (i: number) => this.c.result(i);
     if (st === 2) {
