@@ -63,9 +63,15 @@ export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOpt
   return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
 
-/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query`. With `table`, the reply is decoded and
- *  recorded in it in one core call (RegionTable.addReply); a reply that fails records nothing. */
-export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions & { table?: RegionTable } = {}): RegionInfo {
+/** Options of queryRegionInfo. */
+export interface RegionQueryOptions extends QueryOptions {
+  /** The device's region table: the reply is decoded and recorded in it in one core call
+   *  (RegionTable.addReply); a reply that fails records nothing. */
+  table?: RegionTable;
+}
+
+/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query` (with `opts.table`, recorded as well). */
+export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: RegionQueryOptions = {}): RegionInfo {
   const t = opts.table;
   const decode = t ? (b: Uint8Array) => t.addReply(index, b) : (b: Uint8Array) => decodeRegionInfo(b, index);
   return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, decode, opts.maxRetries, opts.buffer);
