@@ -46,11 +46,12 @@ export function getResult(i: i32): u64 {
 }
 export function clearResults(): void { memory.fill(RESULTS, 0, RESULT_SLOTS * 8); }
 
-/** Writes an ASCII string into TEXT; returns its length (truncated to TEXT_SIZE). */
-export function setText(s: string): i32 {
-  let n = s.length;
+/** Writes the ASCII characters [from, to) of s into TEXT (no allocation); returns the length
+ *  (truncated to TEXT_SIZE). */
+export function setTextSlice(s: string, from: i32, to: i32): i32 {
+  let n = to - from;
   if (n > TEXT_SIZE) n = TEXT_SIZE;
-  for (let i = 0; i < n; i++) store<u8>(TEXT + <usize>i, <u8>s.charCodeAt(i));
+  for (let i = 0; i < n; i++) store<u8>(TEXT + <usize>i, <u8>s.charCodeAt(from + i));
   return n;
 }
 

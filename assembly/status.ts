@@ -12,15 +12,20 @@
 //   -600 .. -699   guest device-tree nodes          (assembly/dtnode/status.ts)
 //   -700 .. -799   PCI BARs and shadow config space (assembly/pci/status.ts)
 //   -1000          a bug in vfiokit itself
-// status_name() gives each code's name and one line of meaning, for hosts in any language.
+// Each code has one row: "<error kind> <NAME>: <meaning>" (the switch of its module's status.ts),
+// so that a new code is one edit. status_name() gives "NAME: meaning" and status_kind() the kind,
+// for hosts in any language. The kinds are the host's error kinds (docs/ABI.md): bad-argument,
+// bad-fdt, bad-state, busy, closed, core-bug, kernel-reply, no-space, not-found, not-supported;
+// "input" (OVERFLOW) blames the input of the call, whoever gave it: the host knows whether that was
+// its caller (bad-argument) or the kernel (kernel-reply); "-" is OK, not an error.
 
-import { fdtStatusName } from "./fdt/status";
-import { vfioStatusName } from "./vfio/status";
-import { regionStatusName } from "./region/status";
-import { placementStatusName } from "./placement/status";
-import { irqStatusName } from "./irq/status";
-import { dtnodeStatusName } from "./dtnode/status";
-import { pciStatusName } from "./pci/status";
+import { fdtStatusRow } from "./fdt/status";
+import { vfioStatusRow } from "./vfio/status";
+import { regionStatusRow } from "./region/status";
+import { placementStatusRow } from "./placement/status";
+import { irqStatusRow } from "./irq/status";
+import { dtnodeStatusRow } from "./dtnode/status";
+import { pciStatusRow } from "./pci/status";
 
 export const OK: i32 = 0;
 /** A (ptr, len) outside the scratch area, or an argument outside its documented domain. */
@@ -40,30 +45,30 @@ export const ERR_OVERFLOW: i32 = -7;
 /** A bug in vfiokit itself: please report it. */
 export const ERR_INTERNAL: i32 = -1000;
 
-function genericStatusName(code: i32): string {
+function genericStatusRow(code: i32): string {
   switch (code) {
-    case OK: return "OK: success";
-    case ERR_BAD_ARG: return "BAD_ARG: a buffer outside the scratch area or an argument out of range";
-    case ERR_BAD_STATE: return "BAD_STATE: call not allowed in the current state";
-    case ERR_NO_SPACE: return "NO_SPACE: output buffer too small (result 0 holds the size needed)";
-    case ERR_NOT_FOUND: return "NOT_FOUND: no such item";
-    case ERR_BAD_HANDLE: return "BAD_HANDLE: unknown or freed handle";
-    case ERR_LIMIT: return "LIMIT: a named bound was exceeded";
-    case ERR_OVERFLOW: return "OVERFLOW: 64-bit arithmetic would overflow";
-    case ERR_INTERNAL: return "INTERNAL: a bug in vfiokit itself";
+    case OK: return "- OK: success";
+    case ERR_BAD_ARG: return "bad-argument BAD_ARG: a buffer outside the scratch area or an argument out of range";
+    case ERR_BAD_STATE: return "bad-state BAD_STATE: call not allowed in the current state";
+    case ERR_NO_SPACE: return "no-space NO_SPACE: output buffer too small (result 0 holds the size needed)";
+    case ERR_NOT_FOUND: return "not-found NOT_FOUND: no such item";
+    case ERR_BAD_HANDLE: return "closed BAD_HANDLE: unknown or freed handle";
+    case ERR_LIMIT: return "no-space LIMIT: a named bound was exceeded";
+    case ERR_OVERFLOW: return "input OVERFLOW: 64-bit arithmetic would overflow";
+    case ERR_INTERNAL: return "core-bug INTERNAL: a bug in vfiokit itself";
   }
   return "";
 }
 
-/** Name and meaning of a status code; "" when the code is unknown. */
-export function statusName(code: i32): string {
-  if (code > -100) return genericStatusName(code);
-  if (code > -200) return fdtStatusName(code);
-  if (code > -300) return vfioStatusName(code);
-  if (code > -400) return regionStatusName(code);
-  if (code > -500) return placementStatusName(code);
-  if (code > -600) return irqStatusName(code);
-  if (code > -700) return dtnodeStatusName(code);
-  if (code > -800) return pciStatusName(code);
-  return genericStatusName(code);
+/** The row of a status code ("<error kind> <NAME>: <meaning>"); "" when the code is unknown. */
+export function statusRow(code: i32): string {
+  if (code > -100) return genericStatusRow(code);
+  if (code > -200) return fdtStatusRow(code);
+  if (code > -300) return vfioStatusRow(code);
+  if (code > -400) return regionStatusRow(code);
+  if (code > -500) return placementStatusRow(code);
+  if (code > -600) return irqStatusRow(code);
+  if (code > -700) return dtnodeStatusRow(code);
+  if (code > -800) return pciStatusRow(code);
+  return genericStatusRow(code);
 }

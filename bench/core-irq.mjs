@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, median, writeResults } from './lib.mjs';
-import { IrqMachine } from '../src/irq/machine';
+import { IrqMachine } from '../src/core/irq-machine';
 import { Core } from '../src/core/loader';
 
 const ROUNDS = 21, PER = 20000;

@@ -1,5 +1,5 @@
 // Status codes of the dtnode module: -600 .. -699, see assembly/status.ts for the scheme.
-// Each code: a constant with a doc comment, and a line in dtnodeStatusName().
+// Each code: a constant with a doc comment, and one row in dtnodeStatusRow(): "<error kind> <NAME>: <meaning>".
 
 /** The host DTB fails the fdt reader's checks (when the reader found the fault: its offset in result
  *  slot 1, its FDT_ERR_* status in slot 2), a reg or clocks length is not whole entries, or a host
@@ -22,18 +22,18 @@ export const DTNODE_ERR_NO_COMPATIBLE: i32 = -607;
 /** A device-specific builder requires a property the host node lacks (phy-mode, amd,speed-set...). */
 export const DTNODE_ERR_MISSING_PROP: i32 = -608;
 
-/** Name and meaning of a code in this module's range; "" when unknown. */
-export function dtnodeStatusName(code: i32): string {
+/** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
+export function dtnodeStatusRow(code: i32): string {
   switch (code) {
-    case DTNODE_ERR_BAD_DTB: return "DTNODE_BAD_DTB: the host DTB fails its header or structure checks";
-    case DTNODE_ERR_NO_NODE: return "DTNODE_NO_NODE: no node at the host path";
-    case DTNODE_ERR_REG_COUNT: return "DTNODE_REG_COUNT: fewer guest regions than host reg entries";
-    case DTNODE_ERR_IRQ_COUNT: return "DTNODE_IRQ_COUNT: SPI count differs from IRQ flag count or exceeds MAX_IRQS";
-    case DTNODE_ERR_CLOCK: return "DTNODE_CLOCK: a referenced clock is not a fixed-clock";
-    case DTNODE_ERR_TOO_BIG: return "DTNODE_TOO_BIG: the generated tree exceeds its bound";
-    case DTNODE_ERR_CELLS: return "DTNODE_CELLS: cells outside 1..2 or a value that does not fit them";
-    case DTNODE_ERR_MISSING_PROP: return "DTNODE_MISSING_PROP: the host node lacks a property its device builder requires";
-    case DTNODE_ERR_NO_COMPATIBLE: return "DTNODE_NO_COMPATIBLE: the host node has no compatible property";
+    case DTNODE_ERR_BAD_DTB: return "bad-fdt DTNODE_BAD_DTB: the host DTB fails its header or structure checks";
+    case DTNODE_ERR_NO_NODE: return "not-found DTNODE_NO_NODE: no node at the host path";
+    case DTNODE_ERR_REG_COUNT: return "bad-argument DTNODE_REG_COUNT: fewer guest regions than host reg entries";
+    case DTNODE_ERR_IRQ_COUNT: return "bad-argument DTNODE_IRQ_COUNT: SPI count differs from IRQ flag count or exceeds MAX_IRQS";
+    case DTNODE_ERR_CLOCK: return "not-supported DTNODE_CLOCK: a referenced clock is not a fixed-clock";
+    case DTNODE_ERR_TOO_BIG: return "no-space DTNODE_TOO_BIG: the generated tree exceeds its bound";
+    case DTNODE_ERR_CELLS: return "bad-argument DTNODE_CELLS: cells outside 1..2 or a value that does not fit them";
+    case DTNODE_ERR_MISSING_PROP: return "bad-argument DTNODE_MISSING_PROP: the host node lacks a property its device builder requires";
+    case DTNODE_ERR_NO_COMPATIBLE: return "bad-argument DTNODE_NO_COMPATIBLE: the host node has no compatible property";
   }
   return "";
 }

@@ -188,6 +188,41 @@ export function isPhandleProp(): bool {
   return DATALEN == 4 && (nameIs("phandle") || nameIs("linux,phandle"));
 }
 
+// ---------------------------------------------------------------- the walker
+// Every walk of the structure that follows nesting goes through step(): it decodes the next token
+// (token() bounds-checks it) and keeps the stack of open nodes, so that the nesting and depth
+// faults are decided here once. A scan that ignores nesting (skipNops, nodeByCompatible) uses
+// token() alone.
+/** Offset of the token step() decoded last, and where the next step starts. */
+let W_AT: u32 = 0;
+let W_NEXT: u32 = 0;
+/** Nodes open after the last step (a BEGIN_NODE counts itself); W_OPEN[W_DEPTH - 1] is the
+ *  innermost one's offset. */
+let W_DEPTH: i32 = 0;
+const W_OPEN = new StaticArray<u32>(FDT_MAX_DEPTH + 1);
+
+/** Starts a walk at off (no node open). */
+function walkFrom(off: u32): void { W_NEXT = off; W_DEPTH = 0; }
+
+/** Decodes the next token of the walk (TOK, NAME, DATA... as token() leaves them): a BEGIN_NODE
+ *  opens a node (FDT_ERR_TOO_DEEP past FDT_MAX_DEPTH), an END_NODE closes one (FDT_ERR_BAD_NESTING
+ *  when none is open). OK or a status with FAULT at the token. */
+function step(): i32 {
+  const off = W_NEXT;
+  const st = token(off);
+  if (st < 0) return st;
+  W_AT = off; W_NEXT = NEXT;
+  if (TOK == FDT_BEGIN_NODE) {
+    if (W_DEPTH >= FDT_MAX_DEPTH) return fault(off, FDT_ERR_TOO_DEEP);
+    W_OPEN[W_DEPTH] = off;
+    W_DEPTH++;
+  } else if (TOK == FDT_END_NODE) {
+    if (W_DEPTH == 0) return fault(off, FDT_ERR_BAD_NESTING);
+    W_DEPTH--;
+  }
+  return OK;
+}
+
 // ---------------------------------------------------------------- whole-blob validation
 export let V_NODES: u32 = 0;
 export let V_PROPS: u32 = 0;
@@ -205,37 +240,31 @@ export function validate(p: usize, len: usize): i32 {
   if (st < 0) return st;
   V_RSV = <u32>st;
   V_NODES = 0; V_PROPS = 0; V_DEPTH = 0; V_MAXPH = 0;
-  let depth: i32 = 0;
   let seenRoot = false;
   let childSeen = false;   // the current node has had a subnode: no more properties
-  let off = S0;
+  walkFrom(S0);
   while (true) {
-    st = token(off);
+    st = step();
     if (st < 0) return st;
     if (TOK == FDT_BEGIN_NODE) {
-      if (depth == 0 && seenRoot) return fault(off, FDT_ERR_BAD_NESTING);
-      depth++;
-      if (depth > FDT_MAX_DEPTH) return fault(off, FDT_ERR_TOO_DEEP);
-      if (<u32>depth > V_DEPTH) V_DEPTH = <u32>depth;
+      if (W_DEPTH == 1 && seenRoot) return fault(W_AT, FDT_ERR_BAD_NESTING);
+      if (<u32>W_DEPTH > V_DEPTH) V_DEPTH = <u32>W_DEPTH;
       seenRoot = true;
       childSeen = false;
       V_NODES++;
     } else if (TOK == FDT_END_NODE) {
-      if (depth == 0) return fault(off, FDT_ERR_BAD_NESTING);
-      depth--;
       childSeen = true;
     } else if (TOK == FDT_PROP) {
-      if (depth == 0 || childSeen) return fault(off, FDT_ERR_BAD_NESTING);
+      if (W_DEPTH == 0 || childSeen) return fault(W_AT, FDT_ERR_BAD_NESTING);
       V_PROPS++;
       if (isPhandleProp()) {
         const v = ld32be(B + DATA);
         if (v > V_MAXPH && v != 0xffff_ffff) V_MAXPH = v;
       }
     } else if (TOK == FDT_END) {
-      if (depth != 0 || !seenRoot) return fault(off, FDT_ERR_BAD_NESTING);
+      if (W_DEPTH != 0 || !seenRoot) return fault(W_AT, FDT_ERR_BAD_NESTING);
       return OK;
     }
-    off = NEXT;
   }
 }
 
@@ -269,34 +298,26 @@ export function rootOffset(): i32 {
 
 /** Offset of the first token after the node's properties (its first subnode or END_NODE). */
 function afterProps(node: u32): i32 {
-  let st = token(node);
+  walkFrom(node);
+  let st = step();
   if (st < 0) return st;
-  let off = NEXT;
   while (true) {
+    const off = W_NEXT;
     st = token(off);
     if (st < 0) return st;
     if (TOK != FDT_PROP && TOK != FDT_NOP) return <i32>off;
-    off = NEXT;
+    W_NEXT = NEXT;
   }
 }
 
 /** Offset just past the node's END_NODE, or a status. */
 export function subtreeEnd(node: u32): i32 {
-  let depth: i32 = 0;
-  let off = node;
+  walkFrom(node);
   while (true) {
-    const st = token(off);
+    const st = step();
     if (st < 0) return st;
-    if (TOK == FDT_BEGIN_NODE) {
-      depth++;
-      if (depth > FDT_MAX_DEPTH) return fault(off, FDT_ERR_TOO_DEEP);
-    } else if (TOK == FDT_END_NODE) {
-      depth--;
-      if (depth == 0) return <i32>NEXT;
-    } else if (TOK == FDT_END) {
-      return fault(off, FDT_ERR_BAD_NESTING);
-    }
-    off = NEXT;
+    if (TOK == FDT_END_NODE && W_DEPTH == 0) return <i32>W_NEXT;
+    if (TOK == FDT_END) return fault(W_AT, FDT_ERR_BAD_NESTING);
   }
 }
 
@@ -367,28 +388,15 @@ export function getPropS(node: u32, s: string): i32 {
   return off;
 }
 
-const STACK = new StaticArray<u32>(FDT_MAX_DEPTH + 1);
-
 /** Parent of node (ERR_NOT_FOUND for the root), or a status. One walk from the root. */
 export function parentOf(node: u32): i32 {
-  let depth: i32 = 0;
-  let off = S0;
+  walkFrom(S0);
   while (true) {
-    const st = token(off);
+    const st = step();
     if (st < 0) return st;
-    if (TOK == FDT_BEGIN_NODE) {
-      if (off == node) return depth == 0 ? ERR_NOT_FOUND : <i32>STACK[depth - 1];
-      if (depth > FDT_MAX_DEPTH - 1) return fault(off, FDT_ERR_TOO_DEEP);
-      STACK[depth] = off;
-      depth++;
-    } else if (TOK == FDT_END_NODE) {
-      if (depth == 0) return fault(off, FDT_ERR_BAD_NESTING);
-      depth--;
-    } else if (TOK == FDT_END) {
-      return ERR_BAD_ARG;
-    }
-    if (off > node) return ERR_BAD_ARG;
-    off = NEXT;
+    if (TOK == FDT_BEGIN_NODE && W_AT == node) return W_DEPTH == 1 ? ERR_NOT_FOUND : <i32>W_OPEN[W_DEPTH - 2];
+    if (TOK == FDT_END) return ERR_BAD_ARG;
+    if (W_AT > node) return ERR_BAD_ARG;
   }
 }
 
@@ -430,24 +438,12 @@ export function pathOffset(pp: usize, pl: u32): i32 {
 
 /** Node whose phandle (or linux,phandle) is ph, ERR_NOT_FOUND, or a status. */
 export function nodeByPhandle(ph: u32): i32 {
-  let depth: i32 = 0;
-  let off = S0;
+  walkFrom(S0);
   while (true) {
-    const st = token(off);
+    const st = step();
     if (st < 0) return st;
-    if (TOK == FDT_BEGIN_NODE) {
-      if (depth > FDT_MAX_DEPTH - 1) return fault(off, FDT_ERR_TOO_DEEP);
-      STACK[depth] = off;
-      depth++;
-    } else if (TOK == FDT_END_NODE) {
-      if (depth == 0) return fault(off, FDT_ERR_BAD_NESTING);
-      depth--;
-    } else if (TOK == FDT_PROP) {
-      if (depth > 0 && isPhandleProp() && ld32be(B + DATA) == ph) return <i32>STACK[depth - 1];
-    } else if (TOK == FDT_END) {
-      return ERR_NOT_FOUND;
-    }
-    off = NEXT;
+    if (TOK == FDT_PROP && W_DEPTH > 0 && isPhandleProp() && ld32be(B + DATA) == ph) return <i32>W_OPEN[W_DEPTH - 1];
+    if (TOK == FDT_END) return ERR_NOT_FOUND;
   }
 }
 
@@ -552,13 +548,14 @@ export function indexBytes(): u32 { return V_NODES * INDEX_NODE_WORDS * 4 + V_PR
 export function writeIndex(out: usize): i32 {
   const props = out + <usize>(V_NODES * INDEX_NODE_WORDS * 4);
   let n: u32 = 0, pi: u32 = 0;
-  let depth: i32 = 0;
-  let off = S0;
+  walkFrom(S0);
   while (true) {
-    const st = token(off);
+    const st = step();
     if (st < 0) return st;
+    const off = W_AT;
     if (TOK == FDT_BEGIN_NODE) {
-      if (depth > FDT_MAX_DEPTH - 1 || n >= V_NODES) return fault(off, FDT_ERR_BAD_NESTING);
+      const depth = W_DEPTH - 1;   // of this node: its parent is open at depth - 1
+      if (n >= V_NODES) return fault(off, FDT_ERR_BAD_NESTING);
       const r = out + <usize>(n * INDEX_NODE_WORDS * 4);
       st32le(r, off);
       st32le(r + 4, depth == 0 ? NO_PARENT : IX_NODE[depth - 1]);
@@ -572,11 +569,9 @@ export function writeIndex(out: usize): i32 {
       st32le(r + 28, ac | (sc << 8));
       st32le(r + 32, 0);
       IX_NODE[depth] = n; IX_AC[depth] = DEFAULT_ADDRESS_CELLS; IX_SC[depth] = DEFAULT_SIZE_CELLS;
-      depth++; n++;
-    } else if (TOK == FDT_END_NODE) {
-      if (depth == 0) return fault(off, FDT_ERR_BAD_NESTING);
-      depth--;
+      n++;
     } else if (TOK == FDT_PROP) {
+      const depth = W_DEPTH;
       if (depth == 0 || pi >= V_PROPS) return fault(off, FDT_ERR_BAD_NESTING);
       const q = props + <usize>(pi * INDEX_PROP_WORDS * 4);
       st32le(q, NAME); st32le(q + 4, NAMELEN); st32le(q + 8, DATA); st32le(q + 12, DATALEN);
@@ -589,7 +584,6 @@ export function writeIndex(out: usize): i32 {
     } else if (TOK == FDT_END) {
       return OK;
     }
-    off = NEXT;
   }
 }
 function cellValue(): u32 {

@@ -1,5 +1,5 @@
 // Status codes of the FDT reader: -100 .. -149. Each: a constant with a doc comment and
-// a line in the switch below (name, then one line of meaning).
+// one row in the switch below: "<error kind> <NAME>: <meaning>" (assembly/status.ts).
 // Every validation fault puts the byte offset of the fault (from the blob's first byte) in result
 // slot 0; merge adds slot 1 = which input (0 base, 1 subtree). Generic codes used by the reader:
 // ERR_BAD_ARG (a (ptr, len) outside scratch, a node offset that is not a node), ERR_NOT_FOUND,
@@ -34,22 +34,22 @@ export const FDT_ERR_BAD_CELLS: i32 = -112;
 /** reg's length is not a multiple of (#address-cells + #size-cells) * 4. */
 export const FDT_ERR_BAD_REG: i32 = -113;
 
-export function fdtReadStatusName(code: i32): string {
+export function fdtReadStatusRow(code: i32): string {
   switch (code) {
-    case FDT_ERR_TRUNCATED: return "FDT_TRUNCATED: input shorter than the header or than its totalsize";
-    case FDT_ERR_BAD_MAGIC: return "FDT_BAD_MAGIC: the first word is not 0xd00dfeed";
-    case FDT_ERR_BAD_VERSION: return "FDT_BAD_VERSION: version < 16 or last_comp_version > 16";
-    case FDT_ERR_BAD_LAYOUT: return "FDT_BAD_LAYOUT: a block leaves totalsize, overlaps the header or a block, or is misaligned";
-    case FDT_ERR_BAD_RSVMAP: return "FDT_BAD_RSVMAP: the reservation map is not terminated before the next block";
-    case FDT_ERR_BAD_TOKEN: return "FDT_BAD_TOKEN: an unknown structure token";
-    case FDT_ERR_BAD_NESTING: return "FDT_BAD_NESTING: structure tokens are not well nested";
-    case FDT_ERR_BAD_NAME: return "FDT_BAD_NAME: a node name is not NUL-terminated within FDT_MAX_NAME bytes";
-    case FDT_ERR_BAD_PROP: return "FDT_BAD_PROP: a property header or value leaves the structure block";
-    case FDT_ERR_BAD_STRING: return "FDT_BAD_STRING: a property name offset or name leaves the strings block";
-    case FDT_ERR_TOO_DEEP: return "FDT_TOO_DEEP: nodes nest deeper than FDT_MAX_DEPTH (64)";
-    case FDT_ERR_NO_END: return "FDT_NO_END: the structure block ends before FDT_END";
-    case FDT_ERR_BAD_CELLS: return "FDT_BAD_CELLS: #address-cells/#size-cells not one cell or above 2";
-    case FDT_ERR_BAD_REG: return "FDT_BAD_REG: reg length not a multiple of the entry size";
+    case FDT_ERR_TRUNCATED: return "bad-fdt FDT_TRUNCATED: input shorter than the header or than its totalsize";
+    case FDT_ERR_BAD_MAGIC: return "bad-fdt FDT_BAD_MAGIC: the first word is not 0xd00dfeed";
+    case FDT_ERR_BAD_VERSION: return "bad-fdt FDT_BAD_VERSION: version < 16 or last_comp_version > 16";
+    case FDT_ERR_BAD_LAYOUT: return "bad-fdt FDT_BAD_LAYOUT: a block leaves totalsize, overlaps the header or a block, or is misaligned";
+    case FDT_ERR_BAD_RSVMAP: return "bad-fdt FDT_BAD_RSVMAP: the reservation map is not terminated before the next block";
+    case FDT_ERR_BAD_TOKEN: return "bad-fdt FDT_BAD_TOKEN: an unknown structure token";
+    case FDT_ERR_BAD_NESTING: return "bad-fdt FDT_BAD_NESTING: structure tokens are not well nested";
+    case FDT_ERR_BAD_NAME: return "bad-fdt FDT_BAD_NAME: a node name is not NUL-terminated within FDT_MAX_NAME bytes";
+    case FDT_ERR_BAD_PROP: return "bad-fdt FDT_BAD_PROP: a property header or value leaves the structure block";
+    case FDT_ERR_BAD_STRING: return "bad-fdt FDT_BAD_STRING: a property name offset or name leaves the strings block";
+    case FDT_ERR_TOO_DEEP: return "bad-fdt FDT_TOO_DEEP: nodes nest deeper than FDT_MAX_DEPTH (64)";
+    case FDT_ERR_NO_END: return "bad-fdt FDT_NO_END: the structure block ends before FDT_END";
+    case FDT_ERR_BAD_CELLS: return "bad-fdt FDT_BAD_CELLS: #address-cells/#size-cells not one cell or above 2";
+    case FDT_ERR_BAD_REG: return "bad-fdt FDT_BAD_REG: reg length not a multiple of the entry size";
   }
   return "";
 }

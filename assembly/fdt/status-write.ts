@@ -1,5 +1,5 @@
 // Status codes of the FDT writer and merge: -150 .. -199. Each: a constant with a doc comment and
-// a line in the switch below (name, then one line of meaning).
+// one row in the switch below: "<error kind> <NAME>: <meaning>" (assembly/status.ts).
 // Generic codes used here: ERR_BAD_STATE (a writer call its state does not allow: see the table in
 // writer.ts), ERR_NO_SPACE (result slot 0 = buffer bytes needed), ERR_BAD_HANDLE, ERR_LIMIT
 // (MAX_WRITERS open), ERR_BAD_ARG (a buffer outside scratch, overlapping buffers), ERR_NOT_FOUND
@@ -23,15 +23,15 @@ export const FDT_ERR_NAME_CLASH: i32 = -170;
 /** Merge: a phandle of the subtree is already used in the base tree (slot 0 = the phandle). */
 export const FDT_ERR_PHANDLE_CLASH: i32 = -171;
 
-export function fdtWriteStatusName(code: i32): string {
+export function fdtWriteStatusRow(code: i32): string {
   switch (code) {
-    case FDT_ERR_W_BAD_NAME: return "FDT_W_BAD_NAME: node or property name empty, holding NUL or '/', or too long";
-    case FDT_ERR_W_BAD_VALUE: return "FDT_W_BAD_VALUE: a string holding NUL or a string list not ending in NUL";
-    case FDT_ERR_W_TOO_DEEP: return "FDT_W_TOO_DEEP: nodes would nest deeper than FDT_MAX_DEPTH (64)";
-    case FDT_ERR_W_PHANDLES_EXHAUSTED: return "FDT_W_PHANDLES_EXHAUSTED: no phandle below 0xffffffff is left";
-    case FDT_ERR_W_CORRUPT: return "FDT_W_CORRUPT: the writer's buffer was changed by someone else between calls";
-    case FDT_ERR_NAME_CLASH: return "FDT_NAME_CLASH: the parent already has a child of that name";
-    case FDT_ERR_PHANDLE_CLASH: return "FDT_PHANDLE_CLASH: a subtree phandle is already used in the base tree (slot 0)";
+    case FDT_ERR_W_BAD_NAME: return "bad-argument FDT_W_BAD_NAME: node or property name empty, holding NUL or '/', or too long";
+    case FDT_ERR_W_BAD_VALUE: return "bad-argument FDT_W_BAD_VALUE: a string holding NUL or a string list not ending in NUL";
+    case FDT_ERR_W_TOO_DEEP: return "bad-argument FDT_W_TOO_DEEP: nodes would nest deeper than FDT_MAX_DEPTH (64)";
+    case FDT_ERR_W_PHANDLES_EXHAUSTED: return "no-space FDT_W_PHANDLES_EXHAUSTED: no phandle below 0xffffffff is left";
+    case FDT_ERR_W_CORRUPT: return "core-bug FDT_W_CORRUPT: the writer's buffer was changed by someone else between calls";
+    case FDT_ERR_NAME_CLASH: return "bad-argument FDT_NAME_CLASH: the parent already has a child of that name";
+    case FDT_ERR_PHANDLE_CLASH: return "bad-argument FDT_PHANDLE_CLASH: a subtree phandle is already used in the base tree (slot 0)";
   }
   return "";
 }

@@ -91,7 +91,7 @@ export function fuzz_dtnode(ptr: usize, len: usize): i32 {
   if (which < <u32>PATHS.length) {
     path = ascii(PATH_OFF, PATHS[which]); pathLen = <usize>PATHS[which].length;
   } else {
-    // By device name, as src/dtnode.ts does: the path found becomes the request's path.
+    // By device name, as src/core/dtnode.ts does: the path found becomes the request's path.
     const name = ascii(PATH_OFF, DEVICE_NAME);
     const out = s + PATH_OFF + 32;
     const st = dtnode_find_device(dtb, dtbLen, name, DEVICE_NAME.length, out, 224);

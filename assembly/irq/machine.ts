@@ -169,9 +169,16 @@ const STAT_DROPPED: i32 = 5;    // pending fires dropped because INTx was switch
 export const STAT_COUNT: i32 = 6;
 
 const NO_LINE: i32 = -1;
+/** Arrays a Machine may own (Machine.own): room for the five it has and a few more. */
+const MAX_PARTS: i32 = 8;
 const U64_MAX: u64 = 0xffff_ffff_ffff_ffff;
 
+// A machine's state is its fields, each written once with its initial value: a new field is that
+// one line. clear() and copyFrom() copy every field without naming any: the scalars are one
+// memory.copy of the bytes before `parts`, and each array registers itself in `parts` (own())
+// where it is declared.
 class Machine {
+  // --- scalars (declared before `parts`; plain values, no references) ---
   inUse: bool = false;
   generation: u32 = 0;
   kind: i32 = DEVICE_PLATFORM;
@@ -186,58 +193,38 @@ class Machine {
   qLen: i32 = 0;
   pciMode: i32 = PCI_MODE_NONE;
   pciCount: u32 = 0;
-  queue: StaticArray<i32> = new StaticArray<i32>(MAX_IRQS_PER_DEVICE);
-  state: StaticArray<u8> = new StaticArray<u8>(MAX_IRQS_PER_DEVICE);
-  flags: StaticArray<u32> = new StaticArray<u32>(MAX_IRQS_PER_DEVICE);
-  count: StaticArray<u32> = new StaticArray<u32>(MAX_IRQS_PER_DEVICE);
-  stats: StaticArray<u64> = new StaticArray<u64>(MAX_IRQS_PER_DEVICE * STAT_COUNT);
+  // --- arrays: (pointer, bytes) of each, in declaration order ---
+  parts: StaticArray<usize> = new StaticArray<usize>(2 * MAX_PARTS);
+  nParts: i32 = 0;
+  queue: StaticArray<i32> = this.own(new StaticArray<i32>(MAX_IRQS_PER_DEVICE));
+  state: StaticArray<u8> = this.own(new StaticArray<u8>(MAX_IRQS_PER_DEVICE));
+  flags: StaticArray<u32> = this.own(new StaticArray<u32>(MAX_IRQS_PER_DEVICE));
+  count: StaticArray<u32> = this.own(new StaticArray<u32>(MAX_IRQS_PER_DEVICE));
+  stats: StaticArray<u64> = this.own(new StaticArray<u64>(MAX_IRQS_PER_DEVICE * STAT_COUNT));
 
-  /** Back to a fresh CONFIG machine (generation kept). */
+  /** Registers an array of this machine's state, so that clear and copyFrom copy it. */
+  own<T>(a: StaticArray<T>): StaticArray<T> {
+    assert(this.nParts < MAX_PARTS, "irq: more state arrays than MAX_PARTS");
+    this.parts[2 * this.nParts] = changetype<usize>(a);
+    this.parts[2 * this.nParts + 1] = <usize>a.length << alignof<T>();
+    this.nParts++;
+    return a;
+  }
+
+  /** Back to a fresh CONFIG machine (slot ownership and generation kept): every field as its
+   *  initializer gives it. */
   clear(kind: i32): void {
+    const inUse = this.inUse, generation = this.generation;
+    this.copyFrom(FRESH);
+    this.inUse = inUse;
+    this.generation = generation;
     this.kind = kind;
-    this.phase = PHASE_CONFIG;
-    this.timeoutNs = DEFAULT_TIMEOUT_NS;
-    this.lastNow = 0;
-    this.mapped = true;
-    this.timerArmed = false;
-    this.deadline = 0;
-    this.active = NO_LINE;
-    this.qHead = 0;
-    this.qLen = 0;
-    this.pciMode = PCI_MODE_NONE;
-    this.pciCount = 0;
-    for (let i = 0; i < MAX_IRQS_PER_DEVICE; i++) {
-      this.queue[i] = 0;
-      this.state[i] = LINE_UNDECLARED;
-      this.flags[i] = 0;
-      this.count[i] = 0;
-    }
-    for (let i = 0; i < MAX_IRQS_PER_DEVICE * STAT_COUNT; i++) this.stats[i] = 0;
   }
 
   /** Copies every field of o (used to roll back an event whose actions did not fit). */
   copyFrom(o: Machine): void {
-    this.inUse = o.inUse;
-    this.generation = o.generation;
-    this.kind = o.kind;
-    this.phase = o.phase;
-    this.timeoutNs = o.timeoutNs;
-    this.lastNow = o.lastNow;
-    this.mapped = o.mapped;
-    this.timerArmed = o.timerArmed;
-    this.deadline = o.deadline;
-    this.active = o.active;
-    this.qHead = o.qHead;
-    this.qLen = o.qLen;
-    this.pciMode = o.pciMode;
-    this.pciCount = o.pciCount;
-    for (let i = 0; i < MAX_IRQS_PER_DEVICE; i++) {
-      this.queue[i] = o.queue[i];
-      this.state[i] = o.state[i];
-      this.flags[i] = o.flags[i];
-      this.count[i] = o.count[i];
-    }
-    for (let i = 0; i < MAX_IRQS_PER_DEVICE * STAT_COUNT; i++) this.stats[i] = o.stats[i];
+    memory.copy(changetype<usize>(this), changetype<usize>(o), offsetof<Machine>("parts"));
+    for (let i = 0; i < this.nParts; i++) memory.copy(this.parts[2 * i], o.parts[2 * i], this.parts[2 * i + 1]);
   }
 
   bump(line: i32, stat: i32): void {
@@ -273,6 +260,8 @@ class Machine {
 const machines = new StaticArray<Machine>(MAX_MACHINES);
 for (let i = 0; i < MAX_MACHINES; i++) machines[i] = new Machine();
 const backup = new Machine();
+/** Never changed: what clear() copies. */
+const FRESH = new Machine();
 const actKind = new StaticArray<u32>(MAX_ACTIONS_PER_EVENT);
 const actIndex = new StaticArray<u32>(MAX_ACTIONS_PER_EVENT);
 const actArg = new StaticArray<u64>(MAX_ACTIONS_PER_EVENT);

@@ -1,5 +1,5 @@
 // Status codes of the irq module: -500 .. -599, see assembly/status.ts for the scheme.
-// Each code: a constant with a doc comment, and a line in irqStatusName().
+// Each code: a constant with a doc comment, and one row in irqStatusRow(): "<error kind> <NAME>: <meaning>".
 // Calls in the wrong phase (CONFIG vs RUNNING) return the generic ERR_BAD_STATE; the codes below
 // name a wrong state of one line, or an input the machine refuses.
 
@@ -28,20 +28,20 @@ export const IRQ_ERR_WRONG_KIND: i32 = -509;
 /** A PCI INTx event (fire, wire, unwire) while the device is not in INTx mode. */
 export const IRQ_ERR_INTX_OFF: i32 = -510;
 
-/** Name and meaning of a code in this module's range; "" when unknown. */
-export function irqStatusName(code: i32): string {
+/** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
+export function irqStatusRow(code: i32): string {
   switch (code) {
-    case IRQ_ERR_DECLARED: return "IRQ_DECLARED: the IRQ index is already declared";
-    case IRQ_ERR_UNDECLARED: return "IRQ_UNDECLARED: the IRQ index was never declared";
-    case IRQ_ERR_FLAGS: return "IRQ_FLAGS: IRQ flags lack EVENTFD, or AUTOMASKED without MASKABLE";
-    case IRQ_ERR_COUNT: return "IRQ_COUNT: vector count outside its bound (declared count, 32 MSI, 2048 MSI-X)";
-    case IRQ_ERR_TIME_BACKWARDS: return "IRQ_TIME_BACKWARDS: now is earlier than a previous event's now";
-    case IRQ_ERR_WIRED: return "IRQ_WIRED: the line is wired to KVM irqfd; userspace events refused";
-    case IRQ_ERR_NOT_WIRED: return "IRQ_NOT_WIRED: unwire of a line that is not wired";
-    case IRQ_ERR_LINE_BUSY: return "IRQ_LINE_BUSY: the line is PENDING or ACTIVE; wire it after its EOI";
-    case IRQ_ERR_NO_TIMER: return "IRQ_NO_TIMER: timer event while no timer is armed";
-    case IRQ_ERR_WRONG_KIND: return "IRQ_WRONG_KIND: call does not fit the device kind (platform/PCI) or index";
-    case IRQ_ERR_INTX_OFF: return "IRQ_INTX_OFF: PCI INTx event while the device is not in INTx mode";
+    case IRQ_ERR_DECLARED: return "bad-argument IRQ_DECLARED: the IRQ index is already declared";
+    case IRQ_ERR_UNDECLARED: return "not-found IRQ_UNDECLARED: the IRQ index was never declared";
+    case IRQ_ERR_FLAGS: return "bad-argument IRQ_FLAGS: IRQ flags lack EVENTFD, or AUTOMASKED without MASKABLE";
+    case IRQ_ERR_COUNT: return "bad-argument IRQ_COUNT: vector count outside its bound (declared count, 32 MSI, 2048 MSI-X)";
+    case IRQ_ERR_TIME_BACKWARDS: return "bad-argument IRQ_TIME_BACKWARDS: now is earlier than a previous event's now";
+    case IRQ_ERR_WIRED: return "bad-state IRQ_WIRED: the line is wired to KVM irqfd; userspace events refused";
+    case IRQ_ERR_NOT_WIRED: return "bad-state IRQ_NOT_WIRED: unwire of a line that is not wired";
+    case IRQ_ERR_LINE_BUSY: return "bad-state IRQ_LINE_BUSY: the line is PENDING or ACTIVE; wire it after its EOI";
+    case IRQ_ERR_NO_TIMER: return "bad-state IRQ_NO_TIMER: timer event while no timer is armed";
+    case IRQ_ERR_WRONG_KIND: return "not-supported IRQ_WRONG_KIND: call does not fit the device kind (platform/PCI) or index";
+    case IRQ_ERR_INTX_OFF: return "bad-state IRQ_INTX_OFF: PCI INTx event while the device is not in INTx mode";
   }
   return "";
 }

@@ -1,5 +1,5 @@
 // Status codes of the pci module: -700 .. -799, see assembly/status.ts for the scheme.
-// Each code: a constant with a doc comment, and a line in pciStatusName().
+// Each code: a constant with a doc comment, and one row in pciStatusRow(): "<error kind> <NAME>: <meaning>".
 // Codes -700..-739 name a malformed configuration space or region size as the device and VFIO
 // report them (the host turns them into 'kernel-reply' errors with result slot 0 = the config
 // offset of the fault); -740.. name a host request the module refuses. Guest accesses never
@@ -40,25 +40,25 @@ export const PCI_ERR_FORWARD_RANGE: i32 = -740;
  *  the MSI or MSI-X capability) or another forwarded range. */
 export const PCI_ERR_FORWARD_VIRTUALIZED: i32 = -741;
 
-/** Name and meaning of a code in this module's range; "" when unknown. */
-export function pciStatusName(code: i32): string {
+/** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
+export function pciStatusRow(code: i32): string {
   switch (code) {
-    case PCI_ERR_CONFIG_LENGTH: return "PCI_CONFIG_LENGTH: config space is neither 256 nor 4096 bytes";
-    case PCI_ERR_HEADER_TYPE: return "PCI_HEADER_TYPE: header type is not 0 (only endpoints are passed through)";
-    case PCI_ERR_BAR64_LAST_SLOT: return "PCI_BAR64_LAST_SLOT: a 64-bit BAR in slot 5 has no upper slot";
-    case PCI_ERR_BAR_SIZE: return "PCI_BAR_SIZE: a BAR region size is not a power of two";
-    case PCI_ERR_BAR_TOO_SMALL: return "PCI_BAR_TOO_SMALL: a BAR region is below its minimum (16 memory, 4 I/O, 2048 ROM)";
-    case PCI_ERR_BAR_TOO_LARGE: return "PCI_BAR_TOO_LARGE: a BAR region is larger than its register can decode";
-    case PCI_ERR_BAR64_UPPER_SIZED: return "PCI_BAR64_UPPER_SIZED: the upper slot of a 64-bit BAR has a region size";
-    case PCI_ERR_BAR_TYPE: return "PCI_BAR_TYPE: a memory BAR has the reserved type 11b";
-    case PCI_ERR_CAP_POINTER: return "PCI_CAP_POINTER: a capability pointer points into the header (below 0x40)";
-    case PCI_ERR_CAP_LOOP: return "PCI_CAP_LOOP: the capability list has more than 48 entries (a loop)";
-    case PCI_ERR_CAP_TRUNCATED: return "PCI_CAP_TRUNCATED: an MSI or MSI-X capability runs past offset 256";
-    case PCI_ERR_MSI_MMC: return "PCI_MSI_MMC: MSI Multiple Message Capable is a reserved value (> 5)";
-    case PCI_ERR_MSIX_BIR: return "PCI_MSIX_BIR: MSI-X table or PBA BIR names no usable memory BAR";
-    case PCI_ERR_MSIX_RANGE: return "PCI_MSIX_RANGE: MSI-X table or PBA does not fit inside its BAR";
-    case PCI_ERR_FORWARD_RANGE: return "PCI_FORWARD_RANGE: forward range empty, not dword-aligned or outside config space";
-    case PCI_ERR_FORWARD_VIRTUALIZED: return "PCI_FORWARD_VIRTUALIZED: forward range overlaps a virtualized register or another range";
+    case PCI_ERR_CONFIG_LENGTH: return "kernel-reply PCI_CONFIG_LENGTH: config space is neither 256 nor 4096 bytes";
+    case PCI_ERR_HEADER_TYPE: return "kernel-reply PCI_HEADER_TYPE: header type is not 0 (only endpoints are passed through)";
+    case PCI_ERR_BAR64_LAST_SLOT: return "kernel-reply PCI_BAR64_LAST_SLOT: a 64-bit BAR in slot 5 has no upper slot";
+    case PCI_ERR_BAR_SIZE: return "kernel-reply PCI_BAR_SIZE: a BAR region size is not a power of two";
+    case PCI_ERR_BAR_TOO_SMALL: return "kernel-reply PCI_BAR_TOO_SMALL: a BAR region is below its minimum (16 memory, 4 I/O, 2048 ROM)";
+    case PCI_ERR_BAR_TOO_LARGE: return "kernel-reply PCI_BAR_TOO_LARGE: a BAR region is larger than its register can decode";
+    case PCI_ERR_BAR64_UPPER_SIZED: return "kernel-reply PCI_BAR64_UPPER_SIZED: the upper slot of a 64-bit BAR has a region size";
+    case PCI_ERR_BAR_TYPE: return "kernel-reply PCI_BAR_TYPE: a memory BAR has the reserved type 11b";
+    case PCI_ERR_CAP_POINTER: return "kernel-reply PCI_CAP_POINTER: a capability pointer points into the header (below 0x40)";
+    case PCI_ERR_CAP_LOOP: return "kernel-reply PCI_CAP_LOOP: the capability list has more than 48 entries (a loop)";
+    case PCI_ERR_CAP_TRUNCATED: return "kernel-reply PCI_CAP_TRUNCATED: an MSI or MSI-X capability runs past offset 256";
+    case PCI_ERR_MSI_MMC: return "kernel-reply PCI_MSI_MMC: MSI Multiple Message Capable is a reserved value (> 5)";
+    case PCI_ERR_MSIX_BIR: return "kernel-reply PCI_MSIX_BIR: MSI-X table or PBA BIR names no usable memory BAR";
+    case PCI_ERR_MSIX_RANGE: return "kernel-reply PCI_MSIX_RANGE: MSI-X table or PBA does not fit inside its BAR";
+    case PCI_ERR_FORWARD_RANGE: return "bad-argument PCI_FORWARD_RANGE: forward range empty, not dword-aligned or outside config space";
+    case PCI_ERR_FORWARD_VIRTUALIZED: return "bad-argument PCI_FORWARD_VIRTUALIZED: forward range overlaps a virtualized register or another range";
   }
   return "";
 }

@@ -1,5 +1,5 @@
 // Status codes of the region module: -300 .. -399, see assembly/status.ts for the scheme.
-// Each code: a constant with a doc comment, and a line in regionStatusName().
+// Each code: a constant with a doc comment, and one row in regionStatusRow(): "<error kind> <NAME>: <meaning>".
 // Table bounds (MAX_TABLES, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_HOLES) return the generic ERR_LIMIT;
 // stale handles ERR_BAD_HANDLE; an index never added ERR_NOT_FOUND; an access width other than
 // 1, 2, 4, 8 or a page size outside 4 KiB..64 KiB ERR_BAD_ARG; offset + size past 2^64 ERR_OVERFLOW.
@@ -21,16 +21,16 @@ export const REGION_ERR_AREAS_OVERLAP: i32 = -305;
 /** A carve-out hole given to region_split ends beyond the region. */
 export const REGION_ERR_HOLE_OUTSIDE: i32 = -306;
 
-/** Name and meaning of a code in this module's range; "" when unknown. */
-export function regionStatusName(code: i32): string {
+/** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
+export function regionStatusRow(code: i32): string {
   switch (code) {
-    case REGION_OUT_OF_RANGE: return "REGION_OUT_OF_RANGE: guest access outside the region (read all-ones, write dropped, counted)";
-    case REGION_MISALIGNED: return "REGION_MISALIGNED: guest access not naturally aligned (read all-ones, write dropped, counted)";
-    case REGION_DENIED: return "REGION_DENIED: the region does not allow this direction (read all-ones, write dropped, counted)";
-    case REGION_ERR_FAILED: return "REGION_FAILED: the region's info query failed (result 0 holds its status)";
-    case REGION_ERR_AREA_OUTSIDE: return "REGION_AREA_OUTSIDE: a sparse mmap area ends beyond the region";
-    case REGION_ERR_AREAS_OVERLAP: return "REGION_AREAS_OVERLAP: sparse mmap areas overlap or are unsorted";
-    case REGION_ERR_HOLE_OUTSIDE: return "REGION_HOLE_OUTSIDE: a carve-out hole ends beyond the region";
+    case REGION_OUT_OF_RANGE: return "bad-argument REGION_OUT_OF_RANGE: guest access outside the region (read all-ones, write dropped, counted)";
+    case REGION_MISALIGNED: return "bad-argument REGION_MISALIGNED: guest access not naturally aligned (read all-ones, write dropped, counted)";
+    case REGION_DENIED: return "bad-argument REGION_DENIED: the region does not allow this direction (read all-ones, write dropped, counted)";
+    case REGION_ERR_FAILED: return "not-found REGION_FAILED: the region's info query failed (result 0 holds its status)";
+    case REGION_ERR_AREA_OUTSIDE: return "bad-argument REGION_AREA_OUTSIDE: a sparse mmap area ends beyond the region";
+    case REGION_ERR_AREAS_OVERLAP: return "bad-argument REGION_AREAS_OVERLAP: sparse mmap areas overlap or are unsorted";
+    case REGION_ERR_HOLE_OUTSIDE: return "bad-argument REGION_HOLE_OUTSIDE: a carve-out hole ends beyond the region";
   }
   return "";
 }

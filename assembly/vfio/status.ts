@@ -1,5 +1,5 @@
 // Status codes of the vfio module: -200 .. -299, see assembly/status.ts for the scheme.
-// Each code: a constant with a doc comment, and a line in vfioStatusName().
+// Each code: a constant with a doc comment, and one row in vfioStatusRow(): "<error kind> <NAME>: <meaning>".
 // On every error below, result slot 0 holds the byte offset (in the reply) of the fault; for
 // VFIO_NEED_ARGSZ it holds the argsz the kernel asked for. A (ptr, len) outside scratch is the
 // generic ERR_BAD_ARG; a sum of 64-bit sizes and offsets that wraps is the generic ERR_OVERFLOW
@@ -36,23 +36,23 @@ export const VFIO_ERR_INDEX_MISMATCH: i32 = -212;
 /** iommufd's out_iova_alignment is not a power of two, or is above MAX_IOVA_ALIGNMENT. */
 export const VFIO_ERR_BAD_ALIGNMENT: i32 = -213;
 
-/** Name and meaning of a code in this module's range; "" when unknown. */
-export function vfioStatusName(code: i32): string {
+/** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
+export function vfioStatusRow(code: i32): string {
   switch (code) {
-    case VFIO_NEED_ARGSZ: return "VFIO_NEED_ARGSZ: the kernel needs a larger buffer (result 0 holds argsz); query again";
-    case VFIO_ERR_ARGSZ_SMALL: return "VFIO_ARGSZ_SMALL: the reply's argsz is smaller than the fixed struct";
-    case VFIO_ERR_SHORT_BUFFER: return "VFIO_SHORT_BUFFER: the buffer is shorter than the fixed struct";
-    case VFIO_ERR_CHAIN_LOOP: return "VFIO_CHAIN_LOOP: a capability offset does not move strictly forward (could loop)";
-    case VFIO_ERR_CHAIN_OUT_OF_BUFFER: return "VFIO_CHAIN_OUT_OF_BUFFER: a capability header leaves the reply";
-    case VFIO_ERR_CAP_TRUNCATED: return "VFIO_CAP_TRUNCATED: a capability is shorter than its type needs";
-    case VFIO_ERR_CAP_DUPLICATE: return "VFIO_CAP_DUPLICATE: a known capability appears twice";
-    case VFIO_ERR_TOO_MANY: return "VFIO_TOO_MANY: a count is beyond its named bound";
-    case VFIO_ERR_AREA_OUT_OF_REGION: return "VFIO_AREA_OUT_OF_REGION: a sparse mmap area ends beyond the region";
-    case VFIO_ERR_AREAS_OVERLAP: return "VFIO_AREAS_OVERLAP: two sparse areas or IOVA ranges overlap";
-    case VFIO_ERR_AREAS_UNSORTED: return "VFIO_AREAS_UNSORTED: sparse areas or IOVA ranges are not in increasing order";
-    case VFIO_ERR_RANGE_INVERTED: return "VFIO_RANGE_INVERTED: an IOVA range has start > end";
-    case VFIO_ERR_INDEX_MISMATCH: return "VFIO_INDEX_MISMATCH: the reply's index is not the one asked for";
-    case VFIO_ERR_BAD_ALIGNMENT: return "VFIO_BAD_ALIGNMENT: the IOVA alignment is not a power of two up to MAX_IOVA_ALIGNMENT";
+    case VFIO_NEED_ARGSZ: return "no-space VFIO_NEED_ARGSZ: the kernel needs a larger buffer (result 0 holds argsz); query again";
+    case VFIO_ERR_ARGSZ_SMALL: return "kernel-reply VFIO_ARGSZ_SMALL: the reply's argsz is smaller than the fixed struct";
+    case VFIO_ERR_SHORT_BUFFER: return "bad-argument VFIO_SHORT_BUFFER: the buffer is shorter than the fixed struct";
+    case VFIO_ERR_CHAIN_LOOP: return "kernel-reply VFIO_CHAIN_LOOP: a capability offset does not move strictly forward (could loop)";
+    case VFIO_ERR_CHAIN_OUT_OF_BUFFER: return "kernel-reply VFIO_CHAIN_OUT_OF_BUFFER: a capability header leaves the reply";
+    case VFIO_ERR_CAP_TRUNCATED: return "kernel-reply VFIO_CAP_TRUNCATED: a capability is shorter than its type needs";
+    case VFIO_ERR_CAP_DUPLICATE: return "kernel-reply VFIO_CAP_DUPLICATE: a known capability appears twice";
+    case VFIO_ERR_TOO_MANY: return "kernel-reply VFIO_TOO_MANY: a count is beyond its named bound";
+    case VFIO_ERR_AREA_OUT_OF_REGION: return "kernel-reply VFIO_AREA_OUT_OF_REGION: a sparse mmap area ends beyond the region";
+    case VFIO_ERR_AREAS_OVERLAP: return "kernel-reply VFIO_AREAS_OVERLAP: two sparse areas or IOVA ranges overlap";
+    case VFIO_ERR_AREAS_UNSORTED: return "kernel-reply VFIO_AREAS_UNSORTED: sparse areas or IOVA ranges are not in increasing order";
+    case VFIO_ERR_RANGE_INVERTED: return "kernel-reply VFIO_RANGE_INVERTED: an IOVA range has start > end";
+    case VFIO_ERR_INDEX_MISMATCH: return "kernel-reply VFIO_INDEX_MISMATCH: the reply's index is not the one asked for";
+    case VFIO_ERR_BAD_ALIGNMENT: return "kernel-reply VFIO_BAD_ALIGNMENT: the IOVA alignment is not a power of two up to MAX_IOVA_ALIGNMENT";
   }
   return "";
 }

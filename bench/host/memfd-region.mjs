@@ -5,7 +5,7 @@
 // the cached-rule fast path and map() the core's split exactly as for a device.
 // Not responsible for: timing (the benchmarks), anything VFIO (the lab benchmarks have a device).
 import { createSys, realLibc } from '../../shim/index';
-import { RegionTable } from '../../src/region/index';
+import { RegionTable } from '../../src/core/region';
 import { DeviceRegion } from '../../src/device/region';
 import { systemPageSize } from '../../src/device/context';
 import { VfioError } from '../../src/errors';

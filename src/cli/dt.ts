@@ -3,16 +3,16 @@
 // device. What the device has comes from the kernel (the device is opened as `inspect` does) or,
 // offline, from a saved `vfiokit inspect --json`; the host node from the host's DTB
 // (/sys/firmware/fdt, or --host-dtb). Platform and AMBA devices: their regions are placed on a
-// platform bus at --mmio-base and their IRQs on SPIs from --spi (src/placement.ts), and the node
-// is generated from the host's (src/dtnode.ts: compatible, reg, GIC SPI triples, clocks, bus).
+// platform bus at --mmio-base and their IRQs on SPIs from --spi (src/core/placement.ts), and the node
+// is generated from the host's (src/core/dtnode.ts: compatible, reg, GIC SPI triples, clocks, bus).
 // PCI devices: the guest enumerates them behind its PCI host bridge, so the output is the node the
 // PCI bus binding gives a device (compatible "pciVVVV,DDDD", reg from bus/device/function), for
 // VMMs that attach properties to it.
 // Not responsible for: merging the node into the VMM's tree (mergeFdt) or binding the device.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { VfioError } from '../errors.js';
-import { PlatformBus } from '../placement.js';
-import { guestNodeFor } from '../dtnode.js';
+import { PlatformBus } from '../core/placement.js';
+import { guestNodeFor } from '../core/dtnode.js';
 import { FdtBuilder } from '../fdt/index.js';
 import { openDevice, type IommuOption } from '../device/device.js';
 import { validateDeviceName } from '../sysfs.js';

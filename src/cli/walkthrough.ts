@@ -13,8 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { listDevices } from '../sysfs.js';
 import { openDevice, allocDma } from '../device/device.js';
-import { PlatformBus } from '../placement.js';
-import { guestNodeFor } from '../dtnode.js';
+import { PlatformBus } from '../core/placement.js';
+import { guestNodeFor } from '../core/dtnode.js';
 import { dumpFdt } from './fdt.js';
 import type { Command } from './commands.js';
 

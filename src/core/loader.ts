@@ -1,6 +1,7 @@
 // Loads the Wasm core with plain WebAssembly APIs (no generated bindings) and gives typed access
 // to its scratch area and result slots. One instance per process, created on first use.
-// Not responsible for: any decoding; each API module calls the core's raw exports itself.
+// Binds a module's raw exports the one way all of src/core does (bind below).
+// Not responsible for: any decoding; each wrapper (src/core/*.ts) calls its module's exports itself.
 
 import coreBytes from '../../build/vfiokit-core.wasm';
 import { VfioError } from '../errors.js';
@@ -15,6 +16,7 @@ export interface CoreExports {
   result_slots(): number;
   text_ptr(): number;
   status_name(code: number): number;
+  status_kind(code: number): number;
   [name: string]: unknown;
 }
 
@@ -26,7 +28,6 @@ export const EXPECTED_ABI = 1;
 export const TRANSIENT_BYTES = 4 << 20;
 /** Persistent buffers are aligned to this (u64 fields stay aligned). */
 const ALLOC_ALIGN = 16;
-export const STATUS_INTERNAL = -1000;
 
 export class Core {
   readonly exports: CoreExports;
@@ -132,8 +133,13 @@ export class Core {
   }
 
   /** "NAME: meaning" of a status code ("" when unknown). */
-  statusName(code: number): string {
-    const n = this.exports.status_name(code);
+  statusName(code: number): string { return this.text(this.exports.status_name(code)); }
+
+  /** The error kind the core gives a status code ("not-found", "input"...; "" when unknown):
+   *  src/core/status.ts turns it into a VfioError kind. */
+  statusKind(code: number): string { return this.text(this.exports.status_kind(code)); }
+
+  private text(n: number): string {
     const p = this.exports.text_ptr() >>> 0;
     return new TextDecoder().decode(this.u8.subarray(p, p + n));
   }
@@ -153,6 +159,26 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
   const len = new Uint32Array(memory.buffer, ptr - 4, 1)[0]! >>> 1;
   if (ptr + len * 2 > u8.length) return '?';
   return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, len));
+}
+
+/** A raw export of the core: numbers and bigints in, an i32 (a status or a value) out. */
+export type CoreFn = (...a: (number | bigint)[]) => number;
+
+const bindings = new WeakMap<Core, Map<string, object>>();
+/** The exports prefix + name of one module, looked up once per core and kept: the one way src/
+ *  binds to the core (bind(c, 'region_', ['add', 'get']).add is region_add). Throws core-bug when
+ *  the build lacks one. */
+export function bind<N extends string>(c: Core, prefix: string, names: readonly N[]): Readonly<Record<N, CoreFn>> {
+  let byKey = bindings.get(c);
+  if (!byKey) bindings.set(c, (byKey = new Map()));
+  const key = `${prefix}:${names.join(',')}`;
+  let b = byKey.get(key) as Record<N, CoreFn> | undefined;
+  if (!b) {
+    b = {} as Record<N, CoreFn>;
+    for (const n of names) b[n] = c.fn<CoreFn>(prefix + n);
+    byKey.set(key, b);
+  }
+  return b;
 }
 
 let shared: Core | undefined;

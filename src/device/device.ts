@@ -24,7 +24,7 @@ import * as vfio from '../../shim/vfio.js';
 import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } from './context.js';
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
-import { RegionTable } from '../region/index.js';
+import { RegionTable } from '../core/region.js';
 import { DeviceRegion, PCI_REGION_NAMES } from './region.js';
 import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqRoutingOptions } from './irq.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
@@ -388,8 +388,7 @@ export class VfioDevice {
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer }), { message: () => `cannot read the info of region ${i}` });
-        ctx(this.name, () => this.regionTable.add(i, r), { kind: 'kernel-reply', message: () => `region ${i} is inconsistent` });
+        const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer, table: this.regionTable }), { message: () => `cannot read the info of region ${i}` });
         out.push(DeviceRegion.of(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
       } catch (e) {
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or

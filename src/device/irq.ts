@@ -12,7 +12,7 @@
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
 import { VfioError } from '../errors.js';
 import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher.js';
-import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../irq/machine.js';
+import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../core/irq-machine.js';
 import type { Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc.js';
 import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioctl.js';

@@ -5,9 +5,9 @@
 // Lifetime: finish() returns the blob and frees the writer; close() frees it without a blob; both
 // are harmless to repeat. After close, every other call is VfioError 'closed'; after finish,
 // 'bad-state' (the tree is complete).
-// Not responsible for: what the properties mean (src/dtnode.ts and the VMM decide that).
+// Not responsible for: what the properties mean (src/core/dtnode.ts and the VMM decide that).
 
-import { core, type Core } from '../core/loader.js';
+import { bind, core, type Core, type CoreFn } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
 
@@ -20,7 +20,6 @@ export interface FdtBuilderOptions {
   firstPhandle?: number;
 }
 
-type F = (...a: (number | bigint)[]) => number;
 const DEFAULT_SIZE = 16 << 10;
 const enc = new TextEncoder();
 const NO_SPACE = -3;
@@ -55,7 +54,7 @@ const MAX_INPUT = (4 << 20) - DATA_OFF;
  */
 export class FdtBuilder {
   private readonly c: Core;
-  private readonly f: Record<(typeof NAMES)[number], F>;
+  private readonly f: Readonly<Record<(typeof NAMES)[number], CoreFn>>;
   private handle = 0;
   private ptr = 0;
   private cap = 0;
@@ -73,7 +72,7 @@ export class FdtBuilder {
     this.c = core();
     this.u32 = new Uint32Array(this.c.u8.buffer);
     this.u64 = new BigUint64Array(this.c.u8.buffer);
-    this.f = Object.fromEntries(NAMES.map((n) => [n, this.c.fn<F>(`fdt_sw_${n}`)])) as Record<(typeof NAMES)[number], F>;
+    this.f = bind(this.c, 'fdt_sw_', NAMES);
     const size = Math.max(opts.initialSize ?? DEFAULT_SIZE, 64);
     const first = opts.firstPhandle ?? 1;
     if (!Number.isInteger(first) || first < 1 || first > 0xffff_fffe) throw new VfioError({ kind: 'bad-argument', message: `firstPhandle ${first} is not in 1..0xfffffffe` });
@@ -193,7 +192,7 @@ export class FdtBuilder {
    *  core asked for and repeats once. The inputs stay where they are: growing moves only the
    *  writer's buffer, in the persistent half. `what` names the node or property for errors. */
   // Fixed arity rather than a rest parameter (a Wasm export ignores extra arguments).
-  private call(f: F, fn: string, what: string, a?: number | bigint, b?: number | bigint, c?: number | bigint, d?: number | bigint, e?: number | bigint): this {
+  private call(f: CoreFn, fn: string, what: string, a?: number | bigint, b?: number | bigint, c?: number | bigint, d?: number | bigint, e?: number | bigint): this {
     if (this.state !== 'open') this.live();
     let st = f(this.handle, a!, b!, c!, d!, e!);
     if (st === NO_SPACE) {

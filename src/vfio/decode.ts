@@ -1,18 +1,19 @@
 // Strict decoders of the kernel's VFIO replies, over the core's vfio_*_decode exports
-// (assembly/vfio/index.ts, whose header states the chain rule and the checks). Each takes the
+// (assembly/vfio/codec.ts, whose header states the chain rule and the checks). Each takes the
 // whole buffer passed to the ioctl, as the kernel left it, and returns plain objects with u64
 // values as bigint. A malformed reply throws VfioError kind 'kernel-reply' with the core's status,
 // its name and the byte offset of the fault; a reply asking for a larger buffer throws kind
 // 'no-space' with status VFIO_NEED_ARGSZ (queryWithArgsz in src/vfio/query.ts handles that).
 // Not responsible for: issuing the ioctls.
 
-import { core, TRANSIENT_BYTES } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { bind, core, TRANSIENT_BYTES } from '../core/loader.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusKind, statusParts } from '../core/status.js';
 import {
   VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_AMBA,
   VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_REGION_INFO_FLAG_READ,
   VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
-  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE, VFIO_NEED_ARGSZ, VFIO_ERR_SHORT_BUFFER,
+  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE,
 } from './uapi.js';
 import { u64 } from '../../shim/bytes.js';
 
@@ -124,38 +125,48 @@ export interface IommuType1Info {
   caps: number;
 }
 
-type Raw = (p: number, len: number, index?: number) => number;
-
 /** Runs one decoder over `bytes`; returns the status (>= 0) or throws. `label` names the reply in
  *  errors (a function when it has to be built: only on failure, as open decodes many replies).
  *  A decoder's NO_SPACE (a reply whose array did not fit what the caller passed: iommufd's IOVA
  *  ranges) throws kind 'no-space' with status NO_SPACE, like VFIO_NEED_ARGSZ. */
-export function runDecoder(name: string, label: string | (() => string), bytes: Uint8Array, index?: number): number {
+export function runDecoder(name: string, label: Label, bytes: Uint8Array, index?: number): number {
   const c = core();
-  const what = (): string => (typeof label === 'function' ? label() : label);
-  if (bytes.length > TRANSIENT_BYTES) {
-    throw new VfioError({ kind: 'bad-argument', message: `${what()}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
-  }
-  const p = c.put(bytes, 0);
-  const f = c.fn<Raw>(name);
+  const p = stageReply(bytes, label);
+  const f = bind(c, '', [name])[name]!;
   const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
   if (st >= 0) return st;
-  const full = c.statusName(st);
-  const statusName = full.split(':')[0];
+  throw decoderError(st, label, bytes.length);
+}
+
+/** Names a reply in errors; a function is called only on failure. */
+export type Label = string | (() => string);
+const labelText = (label: Label): string => (typeof label === 'function' ? label() : label);
+
+/** Copies a reply to the start of the core's transient scratch, where the decoders read it. */
+export function stageReply(bytes: Uint8Array, label: Label): number {
+  if (bytes.length > TRANSIENT_BYTES) {
+    throw new VfioError({ kind: 'bad-argument', message: `${labelText(label)}: a ${bytes.length}-byte reply does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch`, hint: 'pass the buffer given to the ioctl, sized by its argsz' });
+  }
+  return core().put(bytes, 0);
+}
+
+/** The VfioError of a decoder's negative status over a reply of `len` bytes: the kernel's faults
+ *  are 'kernel-reply' with the offset of the fault, VFIO_NEED_ARGSZ and NO_SPACE 'no-space'. */
+export function decoderError(st: number, label: Label, len: number): VfioError {
+  const c = core();
+  const what = labelText(label);
   const slot0 = c.result(0);
-  if (st === VFIO_NEED_ARGSZ) {
-    throw new VfioError({ kind: 'no-space', message: `${what()}: the kernel needs argsz ${slot0} but the buffer has ${bytes.length} bytes`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, status: st, statusName, offset: 0 });
+  const status = statusParts(c, st).name;
+  if (status === 'VFIO_NEED_ARGSZ') {
+    return statusError(c, st, { what, detail: ` (argsz ${slot0}; the buffer has ${len} bytes)`, hint: `query again with a ${slot0}-byte buffer (queryWithArgsz does this)`, offset: 0 });
   }
-  if (statusName === 'NO_SPACE') {
-    throw new VfioError({ kind: 'no-space', message: `${what()}: the reply needs ${slot0} bytes but the buffer has ${bytes.length}`, hint: 'query again with an array as large as the kernel asks for', status: st, statusName, offset: 0 });
+  if (status === 'NO_SPACE') {
+    return statusError(c, st, { what, detail: ` (the reply needs ${slot0} bytes; the buffer has ${len})`, hint: 'query again with an array as large as the kernel asks for', offset: 0 });
   }
-  let kind: VfioErrorKind = 'kernel-reply';
-  if (st === VFIO_ERR_SHORT_BUFFER || statusName === 'BAD_ARG') kind = 'bad-argument';
-  if (statusName === 'INTERNAL') kind = 'core-bug';
-  throw new VfioError({
-    kind, message: `${what()}: ${full}${kind === 'kernel-reply' ? ` at byte ${slot0}` : ''}`,
-    hint: kind === 'kernel-reply' ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
-    status: st, statusName, offset: kind === 'kernel-reply' ? Number(slot0) : undefined,
+  const reply = statusKind(c, st, 'kernel-reply') === 'kernel-reply';
+  return statusError(c, st, {
+    what, input: 'kernel-reply',
+    hint: reply ? 'the kernel (or a driver) returned a malformed structure; report the kernel version and driver' : 'pass a buffer at least as large as the fixed struct',
   });
 }
 
@@ -197,6 +208,12 @@ export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
  */
 export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
   const caps = runDecoder('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
+  return regionInfoFromResults(bytes, caps);
+}
+
+/** The RegionInfo that vfio_region_info_decode (or region_add_info, which runs it) left in the
+ *  result slots after accepting `bytes`, which returned `caps`. */
+export function regionInfoFromResults(bytes: Uint8Array, caps: number): RegionInfo {
   const c = core();
   const flags = u32(0);
   const info: RegionInfo = {

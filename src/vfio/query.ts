@@ -7,6 +7,7 @@
 import { VfioError } from '../errors.js';
 import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, type DeviceInfo, type RegionInfo, type IrqInfo, type IommuType1Info } from './decode.js';
 import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi.js';
+import type { RegionTable } from '../core/region.js';
 import { setU32, u32 } from '../../shim/bytes.js';
 
 /** Queries per INFO call: the kernel's need changes only when the capabilities change between two
@@ -66,12 +67,20 @@ export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOpt
   return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
 
-/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query`.
+/** Options of queryRegionInfo. */
+export interface RegionQueryOptions extends QueryOptions {
+  /** The device's region table: the reply is decoded and recorded in it in one core call
+   *  (RegionTable.addReply); a reply that fails records nothing. */
+  table?: RegionTable;
+}
+
+/** VFIO_DEVICE_GET_REGION_INFO for `index` through `query` (with `opts.table`, recorded as well).
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  *
  * @example
  * ```ts
- * import { openDevice, queryRegionInfo, vfioUapi } from 'vfiokit';
+ * import { openDevice } from 'vfiokit';
+ * import { queryRegionInfo, vfioUapi } from 'vfiokit/core';
  *
  * declare function ioctl(fd: number, request: number, buf: Uint8Array): void; // yours; throws on failure
  * const dev = openDevice('0000:00:03.0');
@@ -80,8 +89,10 @@ export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOpt
  * dev.close();
  * ```
  */
-export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): RegionInfo {
-  return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, (b) => decodeRegionInfo(b, index), opts.maxRetries, opts.buffer);
+export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: RegionQueryOptions = {}): RegionInfo {
+  const t = opts.table;
+  const decode = t ? (b: Uint8Array) => t.addReply(index, b) : (b: Uint8Array) => decodeRegionInfo(b, index);
+  return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, decode, opts.maxRetries, opts.buffer);
 }
 
 /** VFIO_DEVICE_GET_IRQ_INFO for `index` through `query`.

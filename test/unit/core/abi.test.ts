@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { Core, TRANSIENT_BYTES } from '../../../src/core/loader';
+import { statusError } from '../../../src/core/status';
 
 const release = readFileSync('build/vfiokit-core.wasm');
 const portable = readFileSync('build/vfiokit-core.portable.wasm');
@@ -44,6 +45,34 @@ test('status_name names generic codes and returns empty text for unknown ones', 
   assert.match(c.statusName(-3), /^NO_SPACE/);
   assert.match(c.statusName(-1000), /^INTERNAL/);
   assert.is(c.statusName(-98), '');
+});
+
+test('every named status has an error kind beside it, and every kind is one the host knows', () => {
+  const c = new Core(new Uint8Array(release));
+  const kinds = new Set(['bad-argument', 'bad-fdt', 'bad-state', 'busy', 'closed', 'core-bug', 'kernel-reply', 'no-space', 'not-found', 'not-supported', 'input']);
+  let named = 0;
+  for (let code = -1; code >= -1000; code--) {
+    const name = c.statusName(code), kind = c.statusKind(code);
+    assert.is(name === '', kind === '', `status ${code}: name "${name}", kind "${kind}"`);
+    if (name === '') continue;
+    named++;
+    assert.ok(kinds.has(kind), `status ${code} (${name}) has kind "${kind}"`);
+  }
+  assert.ok(named > 90, `${named} named statuses`);
+  assert.is(c.statusKind(0), '-');
+  assert.is(c.statusKind(-4), 'not-found');
+  assert.is(c.statusKind(-7), 'input');
+});
+
+test('statusError takes the kind from the core and resolves an input fault by whose input it was', () => {
+  const c = new Core(new Uint8Array(release));
+  const e = statusError(c, -4, { what: 'look it up', device: 'dev0' });
+  assert.is(e.kind, 'not-found');
+  assert.is(e.statusName, 'NOT_FOUND');
+  assert.match(e.message, /^dev0: look it up: NOT_FOUND: no such item/);
+  assert.is(statusError(c, -7, { what: 'add' }).kind, 'bad-argument');
+  assert.is(statusError(c, -7, { what: 'decode', input: 'kernel-reply' }).kind, 'kernel-reply');
+  assert.is(statusError(c, -999, { what: 'x' }).kind, 'core-bug', 'an unknown status is a bug of the core');
 });
 
 test('put refuses data that does not fit the scratch area and keeps what fits', () => {

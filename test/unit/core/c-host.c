@@ -7,11 +7,14 @@
 
 static Z_core_instance_t core;
 
-/* status_name(code) writes the text at text_ptr(); its length is the return value. */
+/* status_name(code) and status_kind(code) write their text at text_ptr(); its length is the return value. */
 static void print_status(int code) {
   u32 n = Z_coreZ_status_name(&core, (u32)code);
   u32 p = Z_coreZ_text_ptr(&core);
   printf("status %d %.*s\n", code, (int)n, (const char *)Z_coreZ_memory(&core)->data + p);
+  /* status_kind(code): the error kind written on the status's row, the same way. */
+  n = Z_coreZ_status_kind(&core, (u32)code);
+  printf("kind %d %.*s\n", code, (int)n, (const char *)Z_coreZ_memory(&core)->data + p);
 }
 
 /* Result slot i of the last call: u64 little-endian at result_ptr() + 8 i. */

@@ -31,7 +31,7 @@ function jsLines(): string[] {
   const f = (n: string) => c.fn<(...a: (number | bigint)[]) => number>(n);
   const hex = (v: bigint) => `0x${v.toString(16)}`;
   const lines = [`abi ${c.exports.abi_version()}`, `scratch ${c.exports.scratch_size()}`];
-  for (const s of [-3, -400]) lines.push(`status ${s} ${c.statusName(s)}`);
+  for (const s of [-3, -400]) lines.push(`status ${s} ${c.statusName(s)}`, `kind ${s} ${c.statusKind(s)}`);
   const bus = f('place_bus_create')(0xc000000n, 0x2000000n, 112, 16, 4096n);
   const dev = f('place_device_create')(bus);
   for (const size of [0x1000n, 0x3000n]) {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { guestNodeFor } from '../../../src/dtnode';
+import { guestNodeFor } from '../../../src/core/dtnode';
 import { VfioError } from '../../../src/errors';
 
 const HOST_DTS = `/dts-v1/;

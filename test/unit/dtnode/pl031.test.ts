@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { guestNodeFor, hostNodeOfDevice } from '../../../src/dtnode';
+import { guestNodeFor, hostNodeOfDevice } from '../../../src/core/dtnode';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { virtDtb } from './virt-dtb';

@@ -9,7 +9,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { virtDtb } from './virt-dtb';
-import { guestNodeFor } from '../../../src/dtnode';
+import { guestNodeFor } from '../../../src/core/dtnode';
 
 const RUNS = Number(process.env.DTNODE_PROPERTY_RUNS ?? 60);
 

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { virtDtb } from './virt-dtb';
-import { guestNodeFor, hostNodeOfDevice } from '../../../src/dtnode';
+import { guestNodeFor, hostNodeOfDevice } from '../../../src/core/dtnode';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 

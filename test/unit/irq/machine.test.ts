@@ -1,7 +1,7 @@
 // The IRQ machine's behaviour, case by case, through the TypeScript wrapper.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IrqMachine, LEVEL_FLAGS, EDGE_FLAGS, ROUTE_KVM, ROUTE_USER, VFIO_IRQ_INFO_NORESIZE, type IrqAction } from '../../../src/irq/machine';
+import { IrqMachine, LEVEL_FLAGS, EDGE_FLAGS, ROUTE_KVM, ROUTE_USER, VFIO_IRQ_INFO_NORESIZE, type IrqAction } from '../../../src/core/irq-machine';
 import { VfioError } from '../../../src/errors';
 
 const MS = 1_000_000n;

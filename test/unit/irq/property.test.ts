@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { IrqMachine, LEVEL_FLAGS, EDGE_FLAGS, VFIO_IRQ_INFO_NORESIZE, type IrqAction, type PciIrqMode } from '../../../src/irq/machine';
+import { IrqMachine, LEVEL_FLAGS, EDGE_FLAGS, VFIO_IRQ_INFO_NORESIZE, type IrqAction, type PciIrqMode } from '../../../src/core/irq-machine';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { rawIrq } from './raw-exports';

@@ -2,7 +2,7 @@
 // holes for 4 KiB and 64 KiB pages, and each kind of malformed config with its own status.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from '../../../src/pci/config';
+import { decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from '../../../src/core/pci';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { edu, multi, plain, Cfg, MiB, GiB } from './fixtures';

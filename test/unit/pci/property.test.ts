@@ -13,7 +13,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { PciConfig, decodeBars, findCapabilities, msixHoles, type PciAction } from '../../../src/pci/config';
+import { PciConfig, decodeBars, findCapabilities, msixHoles, type PciAction } from '../../../src/core/pci';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { Cfg, multi, edu } from './fixtures';

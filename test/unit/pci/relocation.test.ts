@@ -4,7 +4,7 @@
 // robustness; the raw output-buffer protocol and handle table.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PciConfig, type PciAction } from '../../../src/pci/config';
+import { PciConfig, type PciAction } from '../../../src/core/pci';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 import { edu, multi, MiB, GiB } from './fixtures';

@@ -3,7 +3,7 @@
 // here from the PCI spec turns the mask into a size, which must equal the VFIO region size.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PciConfig, type PciAction } from '../../../src/pci/config';
+import { PciConfig, type PciAction } from '../../../src/core/pci';
 import { edu, multi, MiB, GiB, hex } from './fixtures';
 
 /** What a guest learns from the read-back mask of a 32-bit register (PCI spec 6.2.5.1). */

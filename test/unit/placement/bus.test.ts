@@ -1,8 +1,8 @@
-// Unit cases of the platform-bus placement allocator (assembly/placement/index.ts) through
+// Unit cases of the platform-bus placement allocator (assembly/placement/bus.ts) through
 // PlatformBus, plus raw-export checks of statuses that the wrapper cannot reach.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PlatformBus } from '../../../src/placement';
+import { PlatformBus } from '../../../src/core/placement';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { PlatformBus, type DeviceHandle } from '../../../src/placement';
+import { PlatformBus, type DeviceHandle } from '../../../src/core/placement';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 

@@ -1,5 +1,5 @@
 // Property tests of the region table (fast-check), against reference models written from the
-// rules in assembly/region/index.ts:
+// rules in assembly/region/table.ts:
 //   - the split covers the region exactly, in order, neighbours differ in kind; MAP ranges are
 //     page aligned, inside mmap-able areas, outside every hole; and it maps exactly the pages a
 //     page-by-page model says can be mapped (so nothing mappable is trapped either)
@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { RegionTable } from '../../../src/region/index';
+import { RegionTable } from '../../../src/core/region';
 import { core } from '../../../src/core/loader';
 
 const RUNS = Number(process.env.REGION_PROPERTY_RUNS ?? 400);

@@ -2,9 +2,9 @@
 // carve-out holes rounded outward), guest access checks with counters, failed regions, handles.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RegionTable, MAX_TABLES, MAX_HOLES, type SplitRange } from '../../../src/region/index';
+import { RegionTable, MAX_TABLES, MAX_HOLES, type SplitRange } from '../../../src/core/region';
 import { decodeRegionInfo, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT } from '../../../src/vfio/index';
-import { regionReply } from '../vfio/replies';
+import { regionReply, sparseCap, msixCap } from '../vfio/replies';
 import { VfioError } from '../../../src/errors';
 import { core } from '../../../src/core/loader';
 
@@ -158,6 +158,36 @@ test('the TypeScript copies of the named bounds equal the core\'s', () => {
   assert.equal(r, [MAX_TABLES, MAX_REGIONS, MAX_SPARSE_AREAS, MAX_HOLES, 4096, 65536]);
   c.fn<F>('vfio_limits')();
   assert.equal([0, 1, 2, 3, 4, 5].map((i) => Number(c.result(i))), [MAX_REGIONS, MAX_IRQ_INDEXES, MAX_IRQS, MAX_SPARSE_AREAS, MAX_IOVA_RANGES, MAX_IOVA_ALIGNMENT]);
+});
+
+test('addReply decodes and records a reply in one core call: the same info and entry as decode then add', () => {
+  const reply = regionReply({ flags: RWM, index: 2, size: 0x4000n, offset: 2n << 40n, caps: [sparseCap([[0n, 0x1000n], [0x1000n, 0n], [0x3000n, 0x1000n]]), msixCap()] });
+  using viaAdd = new RegionTable();
+  const decoded = decodeRegionInfo(reply, 2);
+  viaAdd.add(2, decoded);
+  using oneCall = new RegionTable();
+  const g = oneCall.generation;
+  const info = oneCall.addReply(2, reply);
+  assert.equal(info, decoded, 'the RegionInfo the decoder gives');
+  assert.equal(oneCall.get(2), viaAdd.get(2), 'the entry region_add records (empty area dropped)');
+  assert.equal(oneCall.split(2, K4), viaAdd.split(2, K4));
+  assert.ok(oneCall.generation > g, 'recording changes the generation');
+});
+
+test('addReply refuses what the strict decoder refuses and records nothing', () => {
+  using rt = new RegionTable();
+  const overlap = regionReply({ flags: RWM, index: 1, size: 0x4000n, offset: 0n, caps: [sparseCap([[0n, 0x2000n], [0x1000n, 0x1000n]])] });
+  const e = err(() => rt.addReply(1, overlap));
+  assert.is(e.kind, 'kernel-reply');
+  assert.is(e.statusName, 'VFIO_AREAS_OVERLAP');
+  assert.is(rt.get(1), undefined);
+  const other = err(() => rt.addReply(3, regionReply({ flags: RW, index: 4, size: 0x100n, offset: 0n })));
+  assert.is(other.statusName, 'VFIO_INDEX_MISMATCH', 'a reply for another index');
+  const short = regionReply({ flags: RW, index: 5, size: 0x100n, offset: 0n, argsz: 4096 });
+  const need = err(() => rt.addReply(5, short));
+  assert.is(need.kind, 'no-space');
+  assert.is(need.statusName, 'VFIO_NEED_ARGSZ');
+  assert.is(rt.get(5), undefined);
 });
 
 test.run();

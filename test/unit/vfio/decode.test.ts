@@ -7,7 +7,7 @@ import {
   decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info, queryRegionInfo, queryIommuType1Info,
   queryDeviceInfo, MAX_ARGSZ_RETRIES, VFIO_DEVICE_FLAGS_AMBA, VFIO_REGION_INFO_FLAG_MMAP, LAYOUT,
 } from '../../../src/vfio/index';
-import { RegionTable } from '../../../src/region/index';
+import { RegionTable } from '../../../src/core/region';
 import { VfioError } from '../../../src/errors';
 import { hex, regionReply, sparseCap, msixCap, typeCap, type1Reply, iovaCap, dmaAvailCap, deviceReply, Bytes } from './replies';
 

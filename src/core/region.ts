@@ -1,4 +1,4 @@
-// RegionTable: the TypeScript face of the core's region table (assembly/region/index.ts, whose
+// RegionTable: the TypeScript face of the core's region table (assembly/region/table.ts, whose
 // header holds the rules). One per device: regions are keyed by their kernel index, and a region
 // whose info query failed stays in the table as failed (with its status) instead of shifting the
 // indexes of the others. For each region: the split into MAP and TRAP ranges for a page size
@@ -6,13 +6,14 @@
 // Not responsible for: the mmap and the pread/pwrite (the device layer does them from the split
 // and the checked file offsets), or decoding the kernel's reply (src/vfio/decode.ts).
 
-import { core, type Core } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
-import type { RegionInfo, SparseArea } from '../vfio/decode.js';
+import { bind, core, type Core, type CoreFn } from './loader.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusParts } from './status.js';
+import { decoderError, regionInfoFromResults, stageReply, type RegionInfo, type SparseArea } from '../vfio/decode.js';
 import { MAX_REGIONS } from '../vfio/uapi.js';
 import { setU64, u32, u64 } from '../../shim/bytes.js';
 
-/** Named bounds of the core's region table (assembly/region/index.ts; pinned by a test). */
+/** Named bounds of the core's region table (assembly/region/table.ts; pinned by a test). */
 export const MAX_TABLES = 16;
 export const MAX_HOLES = 8;
 
@@ -75,30 +76,12 @@ export interface RegionCounters {
   denied: bigint;
 }
 
-type F = (...a: (number | bigint)[]) => number;
 const ENTRY = 24;
 const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
   REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
 };
 
-function kindOf(name: string): VfioErrorKind {
-  if (name === 'NOT_FOUND' || name === 'REGION_FAILED') return 'not-found';
-  if (name === 'NO_SPACE') return 'no-space';
-  if (name === 'INTERNAL') return 'core-bug';
-  return 'bad-argument';
-}
-
-/** The core's region_* exports, looked up once per core (every device opens a table). */
-const exportsCache = new WeakMap<Core, Record<string, F>>();
-function exportsOf(c: Core): Record<string, F> {
-  let e = exportsCache.get(c);
-  if (!e) {
-    const f = (n: string): F => c.fn<F>(`region_${n}`);
-    e = { create: f('table_create'), free: f('table_free'), add: f('add'), failed: f('add_failed'), get: f('get'), area: f('area'), split: f('split'), check: f('check'), counters: f('counters') };
-    exportsCache.set(c, e);
-  }
-  return e;
-}
+const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_info', 'add_failed', 'get', 'area', 'split', 'check', 'counters'] as const;
 
 /**
  * The core's table of one device's regions: for each, the split into ranges to map and ranges to
@@ -121,14 +104,14 @@ function exportsOf(c: Core): Record<string, F> {
 export class RegionTable {
   private readonly c: Core;
   private handle: number;
-  private readonly f: Record<string, F>;
+  private readonly f: Readonly<Record<(typeof REGION_EXPORTS)[number], CoreFn>>;
   #generation = 0;
 
   /** Takes a table slot in the core. Throws 'no-space' when all 16 are open. */
   constructor() {
     this.c = core();
-    this.f = exportsOf(this.c);
-    const h = this.f.create!();
+    this.f = bind(this.c, 'region_', REGION_EXPORTS);
+    const h = this.f.table_create();
     if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
     this.handle = h;
   }
@@ -172,8 +155,21 @@ export class RegionTable {
     areas.forEach((a, i) => { setU64(bytes, 16 * i, a.offset); setU64(bytes, 16 * i + 8, a.size); });
     const p = this.c.put(bytes, 0);
     this.#generation++;
-    const st = this.f.add!(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
+    const st = this.f.add(this.live(), index >>> 0, info.flags >>> 0, BigInt.asUintN(64, info.size), BigInt.asUintN(64, info.offset), info.sparse ? 1 : 0, p, areas.length);
     if (st < 0) throw this.err(st, `cannot record region ${index}`);
+  }
+
+  /** Decodes a VFIO_DEVICE_GET_REGION_INFO reply asked for region `index` and records it, in one
+   *  core call (region_add_info: the strict decoder, then the table, without the areas leaving
+   *  the core and coming back). Throws as decodeRegionInfo does (kernel-reply with the offset of
+   *  the fault; no-space with status VFIO_NEED_ARGSZ: query again), recording nothing then. */
+  addReply(index: number, bytes: Uint8Array): RegionInfo {
+    const label = (): string => `VFIO_DEVICE_GET_REGION_INFO reply for region ${index}`;
+    const p = stageReply(bytes, label);
+    this.#generation++;
+    const st = this.f.add_info(this.live(), index >>> 0, p, bytes.length);
+    if (st < 0) throw decoderError(st, label, bytes.length);
+    return regionInfoFromResults(bytes, st);
   }
 
   /** Records that region `index`'s query failed with core status `status` (< 0).
@@ -181,27 +177,27 @@ export class RegionTable {
    */
   addFailed(index: number, status: number): void {
     this.#generation++;
-    const st = this.f.failed!(this.live(), index >>> 0, status);
+    const st = this.f.add_failed(this.live(), index >>> 0, status);
     if (st < 0) throw this.err(st, `cannot record region ${index} as failed`);
   }
 
   /** What the table holds at `index`; undefined when nothing was recorded there. */
   get(index: number): RegionEntry | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= MAX_REGIONS) return undefined;
-    const st = this.f.get!(this.live(), index);
-    if (st === -4) return undefined;
+    const st = this.f.get(this.live(), index);
+    if (st < 0 && statusParts(this.c, st).name === 'NOT_FOUND') return undefined;
     if (st < 0) throw this.err(st, `region ${index}`);
     const r = (i: number) => this.c.result(i);
     if (st === 2) {
       const status = Number(BigInt.asIntN(64, r(0)));
-      return { state: 'failed', index, status, statusName: this.c.statusName(status).split(':')[0]! };
+      return { state: 'failed', index, status, statusName: statusParts(this.c, status).name };
     }
     const e: RegionEntry = { state: 'ok', index, flags: Number(r(0)), size: r(1), offset: r(2) };
     if (r(3) === 1n) {
       const n = Number(r(4));
       e.sparse = [];
       for (let i = 0; i < n; i++) {
-        this.f.area!(this.handle, index, i);
+        this.f.area(this.handle, index, i);
         e.sparse.push({ offset: r(0), size: r(1) });
       }
     }
@@ -218,7 +214,7 @@ export class RegionTable {
     const hp = this.c.put(hb, 0);
     const out = this.c.transientPtr + 4096;
     const cap = 64 * 1024;   // (MAX_SPARSE_AREAS + MAX_HOLES) * 2 + 1 entries fit many times
-    const st = this.f.split!(this.live(), index >>> 0, pageSize, hp, holes.length, out, cap);
+    const st = this.f.split(this.live(), index >>> 0, pageSize, hp, holes.length, out, cap);
     if (st < 0) throw this.err(st, `cannot split region ${index} for ${pageSize}-byte pages`);
     const v = this.c.u8.subarray(out, out + st * ENTRY);
     const res: SplitRange[] = [];
@@ -233,9 +229,9 @@ export class RegionTable {
    * Those are 'bad-argument' and 'not-found'; 'closed' after close().
    */
   check(index: number, offset: bigint, width: number, dir: 'read' | 'write' = 'read'): AccessResult {
-    const st = this.f.check!(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
+    const st = this.f.check(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
     if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
-    const name = this.c.statusName(st).split(':')[0]!;
+    const { name } = statusParts(this.c, st);
     const reason = REASONS[name];
     if (reason) return { ok: false, reason, readValue: this.c.result(0) };
     throw this.err(st, `cannot check a ${width}-byte ${dir} at 0x${offset.toString(16)} of region ${index}`);
@@ -245,7 +241,7 @@ export class RegionTable {
    * Throws 'not-found', 'closed'.
    */
   counters(index: number): RegionCounters {
-    const st = this.f.counters!(this.live(), index >>> 0);
+    const st = this.f.counters(this.live(), index >>> 0);
     if (st < 0) throw this.err(st, `region ${index}`);
     const r = (i: number) => this.c.result(i);
     return { readsRefused: r(0), writesDropped: r(1), outOfRange: r(2), misaligned: r(3), denied: r(4) };
@@ -255,7 +251,7 @@ export class RegionTable {
   close(): void {
     if (this.handle === 0) return;
     this.#generation++;
-    this.f.free!(this.handle);
+    this.f.table_free(this.handle);
     this.handle = 0;
   }
   /** close(), for `using`. */
@@ -267,9 +263,12 @@ export class RegionTable {
   }
 
   private err(st: number, what: string): VfioError {
-    const full = this.c.statusName(st);
-    const statusName = full.split(':')[0]!;
-    const extra = statusName === 'REGION_FAILED' ? ` (its query failed: ${this.c.statusName(Number(BigInt.asIntN(64, this.c.result(0))))})` : '';
-    return new VfioError({ kind: kindOf(statusName), message: `${what}: ${full}${extra}`, status: st, statusName, hint: statusName === 'REGION_FAILED' ? 'the kernel gave a malformed reply for this region; it cannot be used' : undefined });
+    const failed = statusParts(this.c, st).name === 'REGION_FAILED';
+    return statusError(this.c, st, {
+      what,
+      detail: failed ? ` (its query failed: ${this.c.statusName(Number(BigInt.asIntN(64, this.c.result(0))))})` : '',
+      hint: failed ? 'the kernel gave a malformed reply for this region; it cannot be used' : undefined,
+    });
   }
+
 }

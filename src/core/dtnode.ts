@@ -2,11 +2,12 @@
 // (assembly/dtnode/; index.ts's header shows the generated tree). It copies the host DTB and the
 // placement into the core's transient scratch, calls dtnode_generate and returns a standalone DTB:
 // the copied fixed-clocks, the platform-bus node (unless the VMM has its own) and the device node.
-// Not responsible for: placing the device (src/placement.ts) or merging the result into the VMM's
+// Not responsible for: placing the device (src/core/placement.ts) or merging the result into the VMM's
 // tree (the FDT module).
 
-import { core, TRANSIENT_BYTES } from './core/loader.js';
-import { VfioError, type VfioErrorKind } from './errors.js';
+import { bind, core, TRANSIENT_BYTES } from './loader.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusParts } from './status.js';
 
 /** What {@link guestNodeFor} needs: the host's DTB and which node of it, where the device was placed in the guest, and how the guest's tree around it looks. Give `hostNodePath` or `deviceName`. */
 export interface GuestNodeRequest {
@@ -49,19 +50,15 @@ export interface GuestNode {
   phandlesUsed: number;
 }
 
-type F = (...a: (number | bigint)[]) => number;
+const DTNODE_EXPORTS = ['find_device', 'generate'] as const;
 const OUT_CAP = 64 * 1024;
 
 function fail(st: number, what: string): never {
   const c = core();
-  const name = c.statusName(st);
-  const kind: VfioErrorKind = name.startsWith('DTNODE_NO_NODE') ? 'not-found'
-    : name.startsWith('DTNODE_BAD_DTB') ? 'bad-fdt'
-    : name.startsWith('NO_SPACE') || name.startsWith('DTNODE_TOO_BIG') || name.startsWith('LIMIT') ? 'no-space'
-    : name.startsWith('DTNODE_CLOCK') ? 'not-supported' : 'bad-argument';
   // LIMIT: every FDT writer is taken (generate needs one for the call; open FdtBuilders hold them).
-  const hint = name.startsWith('LIMIT') ? 'close FdtBuilders you no longer need' : undefined;
-  throw new VfioError({ kind, message: `${what}: ${name}`, status: st, statusName: name.split(':')[0], hint });
+  const hint = statusParts(c, st).name === 'LIMIT' ? 'close FdtBuilders you no longer need' : undefined;
+  // DTNODE_BAD_DTB puts the reader's fault offset in slot 1 only when the reader found it: none here.
+  throw statusError(c, st, { what, hint, faultSlot: null });
 }
 
 /** Finds the host node path of a platform/AMBA device name ("9010000.pl031").
@@ -81,7 +78,7 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
   const dtbPtr = c.put(hostDtb, 0);
   const namePtr = c.put(name, align8(hostDtb.length));
   const outPtr = namePtr + align8(name.length);
-  const st = c.fn<F>('dtnode_find_device')(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
+  const st = bind(c, 'dtnode_', DTNODE_EXPORTS).find_device(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
   if (st < 0) fail(st, `no host node for device ${deviceName}`);
   return new TextDecoder().decode(c.take(outPtr, st));
 }
@@ -147,7 +144,7 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   fits(off, Math.max(cap, 1));
   const outPtr = c.scratchPtr + off;
   const bus = req.bus === undefined ? { base: 0n, size: 0n } : req.bus === false ? { base: 0n, size: 0n } : req.bus;
-  const st = c.fn<F>('dtnode_generate')(
+  const st = bind(c, 'dtnode_', DTNODE_EXPORTS).generate(
     dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
     spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
     req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.interruptParent ?? 0, req.firstPhandle ?? 0x10000, outPtr, cap,

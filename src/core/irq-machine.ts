@@ -8,8 +8,9 @@
 // An ARM_TIMER action's `arg` is an absolute deadline on that clock; the device has one timer and
 // arming replaces it.
 
-import { core, type Core } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { bind, core, type Core, type CoreFn } from './loader.js';
+import { VfioError } from '../errors.js';
+import { checkStatus } from './status.js';
 
 import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi.js';
 /** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
@@ -107,48 +108,17 @@ export const ACTION_SIZE = 16;
 const MAX_ACTIONS_PER_EVENT = 16;
 const OUT_CAP = ACTION_SIZE * MAX_ACTIONS_PER_EVENT;
 
-/** The error kind for each status an irq export can return. */
-function kindOf(status: number): VfioErrorKind {
-  switch (status) {
-    case -2: case -505: case -506: case -507: case -508: case -510: return 'bad-state';
-    case -4: case -501: return 'not-found';
-    case -5: return 'closed';
-    case -6: return 'no-space';
-    case -509: return 'not-supported';
-    case -1000: return 'core-bug';
-    default: return 'bad-argument'; // -1, -7, -500, -502, -503, -504
-  }
-}
-
-type Fn<A extends unknown[]> = (...a: A) => number;
-
-interface IrqExports {
-  create: Fn<[number]>;
-  free: Fn<[number]>;
-  setTimeout: Fn<[number, bigint]>;
-  declareLine: Fn<[number, number, number, number]>;
-  start: Fn<[number]>;
-  fire: Fn<[number, number, bigint, number, number]>;
-  trappedAccess: Fn<[number, bigint, number, number]>;
-  timer: Fn<[number, bigint, number, number]>;
-  wire: Fn<[number, number, number, number]>;
-  unwire: Fn<[number, number, number, number]>;
-  pciSetMode: Fn<[number, number, number, number, number]>;
-  lineInfo: Fn<[number, number]>;
-  machineInfo: Fn<[number]>;
-}
+const IRQ_EXPORTS = [
+  'create', 'free', 'set_timeout', 'declare_line', 'start', 'fire', 'trapped_access', 'timer', 'wire', 'unwire',
+  'pci_set_mode', 'line_info', 'machine_info',
+] as const;
+type IrqExports = Readonly<Record<(typeof IRQ_EXPORTS)[number], CoreFn>>;
 
 let bound: { c: Core; x: IrqExports; out: number; u32: Uint32Array; u64: BigUint64Array } | undefined;
 function exportsOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
-  const x: IrqExports = {
-    create: c.fn('irq_create'), free: c.fn('irq_free'), setTimeout: c.fn('irq_set_timeout'),
-    declareLine: c.fn('irq_declare_line'), start: c.fn('irq_start'), fire: c.fn('irq_fire'),
-    trappedAccess: c.fn('irq_trapped_access'), timer: c.fn('irq_timer'), wire: c.fn('irq_wire'),
-    unwire: c.fn('irq_unwire'), pciSetMode: c.fn('irq_pci_set_mode'),
-    lineInfo: c.fn('irq_line_info'), machineInfo: c.fn('irq_machine_info'),
-  };
+  const x = bind(c, 'irq_', IRQ_EXPORTS);
   // The action buffer: the start of the transient half of scratch (docs/ABI.md). IRQ events take
   // no input in scratch, and nothing is kept there between calls.
   const out = c.transientPtr;
@@ -218,7 +188,7 @@ export class IrqMachine implements Disposable {
         this.close();
         throw new VfioError({ kind: 'bad-argument', message: `timeoutNs ${opts.timeoutNs} is not an unsigned 64-bit count of nanoseconds`, device: this.device });
       }
-      this.check(x.setTimeout(h, BigInt.asIntN(64, opts.timeoutNs)), 'set the mmap timeout');
+      this.check(x.set_timeout(h, BigInt.asIntN(64, opts.timeoutNs)), 'set the mmap timeout');
     }
   }
 
@@ -231,7 +201,7 @@ export class IrqMachine implements Disposable {
    */
   declareLine(index: number, flags: number | { level: boolean }, count = 1): void {
     const f = typeof flags === 'number' ? flags : flags.level ? LEVEL_FLAGS : EDGE_FLAGS;
-    this.check(exportsOf().x.declareLine(this.live(), index, f >>> 0, count >>> 0), `declare IRQ ${index}`, index);
+    this.check(exportsOf().x.declare_line(this.live(), index, f >>> 0, count >>> 0), `declare IRQ ${index}`, index);
   }
 
   /** Ends configuration; events are accepted from now on. */
@@ -244,7 +214,7 @@ export class IrqMachine implements Disposable {
 
   /** The guest accessed trapped MMIO at `now`: the EOI of the ACTIVE line, if any. */
   trappedAccess(now: bigint): IrqAction[] {
-    return this.event((x, h, out, cap) => x.trappedAccess(h, u64(now), out, cap), 'take a trapped access');
+    return this.event((x, h, out, cap) => x.trapped_access(h, u64(now), out, cap), 'take a trapped access');
   }
 
   /** The timer armed by an arm-timer action expired; `now` is the clock at the callback. */
@@ -266,13 +236,13 @@ export class IrqMachine implements Disposable {
   setPciMode(mode: PciIrqMode, count = mode === 'none' ? 0 : 1): IrqAction[] {
     const m = PCI_MODES.indexOf(mode);
     if (m < 0) throw new VfioError({ kind: 'bad-argument', message: `unknown PCI IRQ mode ${String(mode)}`, hint: "use 'none', 'intx', 'msi' or 'msix'", device: this.device });
-    return this.event((x, h, out, cap) => x.pciSetMode(h, m, count >>> 0, out, cap), `switch to ${mode} with ${count} vectors`);
+    return this.event((x, h, out, cap) => x.pci_set_mode(h, m, count >>> 0, out, cap), `switch to ${mode} with ${count} vectors`);
   }
 
   /** State and counters of IRQ `index`. */
   line(index: number): LineInfo {
     const { x, c } = exportsOf();
-    const st = x.lineInfo(this.live(), index);
+    const st = x.line_info(this.live(), index);
     this.check(st, `read IRQ ${index}`, index);
     return {
       state: LINE_STATES[st]!, fires: c.result(0), delivered: c.result(1), coalesced: c.result(2),
@@ -283,7 +253,7 @@ export class IrqMachine implements Disposable {
   /** The device-level state. */
   info(): MachineInfo {
     const { x, c } = exportsOf();
-    const st = x.machineInfo(this.live());
+    const st = x.machine_info(this.live());
     this.check(st, 'read the IRQ machine');
     const active = c.result(3);
     return {
@@ -317,17 +287,7 @@ export class IrqMachine implements Disposable {
   }
 
   private check(status: number, what: string, index?: number): void {
-    if (status >= 0) return;
-    const { c } = exportsOf();
-    const name = c.statusName(status);
-    throw new VfioError({
-      kind: kindOf(status),
-      message: `cannot ${what}: ${name || `status ${status}`}`,
-      hint: index === undefined ? undefined : `IRQ index ${index}`,
-      device: this.device,
-      status,
-      statusName: name.split(':')[0],
-    });
+    checkStatus(exportsOf().c, status, { what: `cannot ${what}`, hint: index === undefined ? undefined : `IRQ index ${index}`, device: this.device });
   }
 }
 

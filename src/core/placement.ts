@@ -1,11 +1,12 @@
-// PlatformBus: the TypeScript face of the core's placement allocator (assembly/placement/index.ts,
+// PlatformBus: the TypeScript face of the core's placement allocator (assembly/placement/bus.ts,
 // whose header holds the rules). A VMM opens one per guest platform bus with the MMIO window and
 // the SPI range it reserved; each passed-through device gets a device handle, MMIO ranges and SPIs,
 // and gives them all back with free(device) on unplug.
-// Not responsible for: mapping anything or writing the device tree (src/dtnode.ts does that).
+// Not responsible for: mapping anything or writing the device tree (src/core/dtnode.ts does that).
 
-import { core, type Core } from './core/loader.js';
-import { VfioError, type VfioErrorKind } from './errors.js';
+import { bind, core, type Core, type CoreFn } from './loader.js';
+import { VfioError } from '../errors.js';
+import { checkStatus } from './status.js';
 
 /** A device on a {@link PlatformBus}: a positive number that groups its MMIO ranges and SPIs, freed together by free(). */
 export type DeviceHandle = number;
@@ -78,17 +79,9 @@ export interface BusInfo {
   regions: { device: DeviceHandle; first: bigint; last: bigint; mode: 'first-fit' | 'fixed' | 'identity' }[];
 }
 
-type F = (...a: (number | bigint)[]) => number;
+const PLACE_EXPORTS = ['bus_create', 'bus_free', 'device_create', 'device_free', 'region', 'irq', 'region_at', 'bus_info', 'spi_owner'] as const;
 const MODES = ['first-fit', 'fixed', 'identity'] as const;
 const MODE_FIRST_FIT = 0, MODE_FIXED = 1, MODE_IDENTITY = 2;
-
-function kindOf(name: string): VfioErrorKind {
-  if (name.startsWith('PLACE_WINDOW_FULL') || name.startsWith('PLACE_NO_SPI') || name.startsWith('LIMIT')) return 'no-space';
-  if (name.startsWith('BAD_HANDLE')) return 'bad-argument';
-  if (name.startsWith('INTERNAL')) return 'core-bug';
-  if (name.startsWith('PLACE_TAKEN') || name.startsWith('PLACE_SPI_TAKEN')) return 'busy';
-  return 'bad-argument';
-}
 
 /**
  * The allocator of a guest platform bus (the core's placement allocator): a VMM makes one per
@@ -115,7 +108,7 @@ function kindOf(name: string): VfioErrorKind {
 export class PlatformBus {
   private readonly c: Core;
   private handle: number;
-  private readonly f: Record<string, F>;
+  private readonly f: Readonly<Record<(typeof PLACE_EXPORTS)[number], CoreFn>>;
 
   /**
    * Creates the bus in the core.
@@ -125,12 +118,8 @@ export class PlatformBus {
    */
   constructor(opts: PlatformBusOptions) {
     this.c = core();
-    const f = (n: string): F => this.c.fn<F>(`place_${n}`);
-    this.f = {
-      create: f('bus_create'), free: f('bus_free'), dev: f('device_create'), devFree: f('device_free'),
-      region: f('region'), irq: f('irq'), at: f('region_at'), info: f('bus_info'), owner: f('spi_owner'),
-    };
-    const st = this.f.create!(BigInt.asUintN(64, opts.base), BigInt.asUintN(64, opts.size), opts.spiFirst, opts.spiCount, opts.pageSize ?? 4096n);
+    this.f = bind(this.c, 'place_', PLACE_EXPORTS);
+    const st = this.f.bus_create(BigInt.asUintN(64, opts.base), BigInt.asUintN(64, opts.size), opts.spiFirst, opts.spiCount, opts.pageSize ?? 4096n);
     this.check(st, `cannot create a platform bus at ${hex(opts.base)} size ${hex(opts.size)} with SPIs ${opts.spiFirst}+${opts.spiCount}`);
     this.handle = st;
   }
@@ -142,7 +131,7 @@ export class PlatformBus {
    * @throws VfioError 'closed', 'no-space' (64 devices on the bus: the core's limit).
    */
   newDevice(): DeviceHandle {
-    return this.check(this.f.dev!(this.live()), 'no room for another device on the platform bus');
+    return this.check(this.f.device_create(this.live()), 'no room for another device on the platform bus');
   }
 
   /** Places an MMIO range of `size` bytes (first fit, fixed or identity).
@@ -160,7 +149,7 @@ export class PlatformBus {
     if (opts.fixed !== undefined && opts.identity !== undefined) throw new VfioError({ kind: 'bad-argument', message: 'placeRegion: give fixed or identity, not both' });
     if (opts.fixed !== undefined) { mode = MODE_FIXED; addr = opts.fixed; }
     if (opts.identity !== undefined) { mode = MODE_IDENTITY; addr = opts.identity; }
-    const st = this.f.region!(this.live(), device, BigInt.asUintN(64, size), BigInt.asUintN(64, opts.align ?? 0n), mode, BigInt.asUintN(64, addr));
+    const st = this.f.region(this.live(), device, BigInt.asUintN(64, size), BigInt.asUintN(64, opts.align ?? 0n), mode, BigInt.asUintN(64, addr));
     this.check(st, `cannot place ${hex(size)} bytes${mode === MODE_FIRST_FIT ? '' : ` at ${hex(addr)}`} on the platform bus`);
     return { device, address: this.c.result(0), size: this.c.result(1), align: this.c.result(2) };
   }
@@ -173,7 +162,7 @@ export class PlatformBus {
    */
   placeIrq(fixed?: number, opts: { device?: DeviceHandle } = {}): PlacedIrq {
     const device = opts.device ?? this.newDevice();
-    const st = this.f.irq!(this.live(), device, fixed ?? -1);
+    const st = this.f.irq(this.live(), device, fixed ?? -1);
     this.check(st, fixed === undefined ? 'no free SPI on the platform bus' : `cannot give SPI ${fixed}`);
     return { device, spi: st, intid: Number(this.c.result(0)) };
   }
@@ -183,7 +172,7 @@ export class PlatformBus {
    * @throws VfioError 'closed', 'bad-argument' (an unknown device).
    */
   free(device: DeviceHandle): { regions: number; spis: number } {
-    this.check(this.f.devFree!(this.live(), device), `cannot free device ${device}`);
+    this.check(this.f.device_free(this.live(), device), `cannot free device ${device}`);
     return { regions: Number(this.c.result(0)), spis: Number(this.c.result(1)) };
   }
 
@@ -191,17 +180,17 @@ export class PlatformBus {
    * @throws VfioError 'closed', 'bad-argument' (an SPI outside the bus's range).
    */
   spiOwner(spi: number): DeviceHandle | undefined {
-    const st = this.check(this.f.owner!(this.live(), spi), `SPI ${spi}`);
+    const st = this.check(this.f.spi_owner(this.live(), spi), `SPI ${spi}`);
     return st === 0 ? undefined : st;
   }
 
   /** A snapshot of the bus (see {@link BusInfo}). Throws 'closed' after close(). */
   info(): BusInfo {
-    const n = this.check(this.f.info!(this.live()), 'bus info');
+    const n = this.check(this.f.bus_info(this.live()), 'bus info');
     const r = (i: number) => this.c.result(i);
     const out: BusInfo = { first: r(0), last: r(1), pageSize: r(2), spiFirst: Number(r(3)), spiCount: Number(r(4)), spisTaken: Number(r(5)), devices: Number(r(6)), regions: [] };
     for (let i = 0; i < n; i++) {
-      const dev = this.check(this.f.at!(this.handle, i), 'region');
+      const dev = this.check(this.f.region_at(this.handle, i), 'region');
       out.regions.push({ device: dev, first: r(0), last: r(1), mode: MODES[Number(r(2))]! });
     }
     return out;
@@ -210,7 +199,7 @@ export class PlatformBus {
   /** Frees the bus and everything on it; closing twice is harmless. */
   close(): void {
     if (this.handle === 0) return;
-    this.f.free!(this.handle);
+    this.f.bus_free(this.handle);
     this.handle = 0;
   }
   /** close(), for `using`. */
@@ -222,9 +211,7 @@ export class PlatformBus {
   }
 
   private check(st: number, what: string): number {
-    if (st >= 0) return st;
-    const statusName = this.c.statusName(st);
-    throw new VfioError({ kind: kindOf(statusName), message: `${what}: ${statusName}`, status: st, statusName: statusName.split(':')[0] });
+    return checkStatus(this.c, st, what);
   }
 }
 

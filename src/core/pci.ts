@@ -10,8 +10,9 @@
 // status, statusName and the config offset of the fault; bad caller input is 'bad-argument';
 // a closed PciConfig is 'closed'; MAX_CONFIGS in use is 'no-space'. Guest accesses never throw.
 
-import { core, type Core } from '../core/loader.js';
-import { VfioError, type VfioErrorKind } from '../errors.js';
+import { bind, core, type Core, type CoreFn } from './loader.js';
+import { VfioError } from '../errors.js';
+import { statusError, statusKind } from './status.js';
 
 /** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
 export const PCI_CAP_ID_MSI = 0x05;
@@ -169,7 +170,6 @@ export interface PciConfigOptions {
 
 // --- core plumbing ---
 
-type Fn = (...a: (number | bigint)[]) => number;
 const CFG_AT = 0;
 const SIZES_AT = 4096;
 const OUT_AT = 8192;
@@ -177,33 +177,20 @@ const OUT_CAP = 1024;
 const ACTION_SIZE = 32;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
-let bound: { c: Core; f: (n: string) => Fn; u32: Uint32Array; u64: BigUint64Array } | undefined;
+const PCI_EXPORTS = ['config_bar', 'config_create', 'config_forward', 'config_free', 'config_info', 'config_read', 'config_write', 'decode_bars', 'find_caps', 'msix_holes'] as const;
+
+let bound: { c: Core; f: Readonly<Record<(typeof PCI_EXPORTS)[number], CoreFn>>; u32: Uint32Array; u64: BigUint64Array } | undefined;
 function coreOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
-  const cache = new Map<string, Fn>();
-  const f = (n: string): Fn => { let x = cache.get(n); if (!x) { x = c.fn<Fn>(`pci_${n}`); cache.set(n, x); } return x; };
-  bound = { c, f, u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
+  bound = { c, f: bind(c, 'pci_', PCI_EXPORTS), u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
   return bound;
 }
 
-function kindOf(status: number): VfioErrorKind {
-  if (status <= -700 && status >= -739) return 'kernel-reply';
-  if (status === -5) return 'closed';
-  if (status === -6) return 'no-space';
-  if (status === -1000) return 'core-bug';
-  return 'bad-argument';
-}
-
 function fail(status: number, what: string, device?: string): never {
-  const { c } = coreOf();
-  const name = c.statusName(status);
-  const kind = kindOf(status);
-  const offset = kind === 'kernel-reply' ? Number(c.result(0)) : undefined;
-  throw new VfioError({
-    kind, device, status, statusName: name.split(':')[0], offset,
-    message: `cannot ${what}: ${name || `status ${status}`}${offset === undefined ? '' : ` (config offset 0x${offset.toString(16)})`}`,
-    hint: kind === 'kernel-reply' ? 'the config space or region sizes the device reported are malformed; this device cannot be passed through as is' : undefined,
+  throw statusError(coreOf().c, status, {
+    what: `cannot ${what}`, device, at: (offset) => ` (config offset 0x${offset.toString(16)})`,
+    hint: statusKind(coreOf().c, status) === 'kernel-reply' ? 'the config space or region sizes the device reported are malformed; this device cannot be passed through as is' : undefined,
   });
 }
 
@@ -250,7 +237,7 @@ export function decodeBars(config: Uint8Array, sizes: readonly bigint[]): Bar[] 
   const [cfg, len, sp] = stage(config, sizes);
   const { f, u32, u64 } = coreOf();
   const out = outPtr();
-  const n = f('decode_bars')(cfg, len, sp, out, OUT_CAP);
+  const n = f.decode_bars(cfg, len, sp, out, OUT_CAP);
   if (n < 0) fail(n, 'decode the BARs');
   const bars: Bar[] = [];
   for (let i = 0; i < n; i++) {
@@ -274,7 +261,7 @@ export function findCapabilities(config: Uint8Array): Capabilities {
   const { c, f } = coreOf();
   const u8 = c.u8;
   const out = outPtr();
-  const n = f('find_caps')(cfg, len, out, OUT_CAP);
+  const n = f.find_caps(cfg, len, out, OUT_CAP);
   if (n < 0) fail(n, 'walk the capability list');
   const list: Capability[] = [];
   for (let i = 0; i < n; i++) list.push({ id: u8[out + i * 4]!, offset: u8[out + i * 4 + 2]! | (u8[out + i * 4 + 3]! << 8) });
@@ -307,7 +294,7 @@ export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { 
   }
   const { f, u32, u64 } = coreOf();
   const out = outPtr();
-  const n = f('msix_holes')(cfg, len, sp, mask, BigInt(ps), out, OUT_CAP);
+  const n = f.msix_holes(cfg, len, sp, mask, BigInt(ps), out, OUT_CAP);
   if (n < 0) fail(n, 'compute the MSI-X holes');
   const holes: MsixHole[] = [];
   for (let i = 0; i < n; i++) {
@@ -378,12 +365,12 @@ export class PciConfig implements Disposable {
       throw new VfioError({ kind: 'bad-argument', device: this.device, message: 'forward ranges need a forward.read function', hint: 'pass read(offset, width) that reads VFIO region 7' });
     }
     const [cfg, len, sp] = stage(config, sizes, opts.device);
-    const h = coreOf().f('config_create')(cfg, len, sp);
+    const h = coreOf().f.config_create(cfg, len, sp);
     if (h < 0) fail(h, 'create the shadow config space', this.device);
     this.handle = h;
     for (const r of opts.forward?.ranges ?? []) {
       const ok = Number.isInteger(r.offset) && Number.isInteger(r.length) && r.offset >= 0 && r.length >= 0 && r.offset <= 0xffffffff && r.length <= 0xffffffff;
-      const st = ok ? coreOf().f('config_forward')(h, r.offset, r.length) : -1;
+      const st = ok ? coreOf().f.config_forward(h, r.offset, r.length) : -1;
       if (st < 0) { this.close(); fail(st, `forward config range [0x${r.offset.toString(16)}, +0x${r.length.toString(16)})`, this.device); }
     }
   }
@@ -398,7 +385,7 @@ export class PciConfig implements Disposable {
     checkInt(offset, 'offset'); checkInt(width, 'width');
     const { c, f, u64 } = coreOf();
     const out = outPtr();
-    const n = f('config_read')(h, offset, width, out, OUT_CAP);
+    const n = f.config_read(h, offset, width, out, OUT_CAP);
     if (n < 0) fail(n, `read config offset 0x${offset.toString(16)}`, this.device);
     if (n === 0) return Number(c.result(0));
     // One FORWARD_READ record (+8 offset, +24 width); ranges exist only with forward.read set.
@@ -413,7 +400,7 @@ export class PciConfig implements Disposable {
     const h = this.live();
     checkInt(offset, 'offset'); checkInt(width, 'width'); checkInt(value, 'value');
     const out = outPtr();
-    const n = coreOf().f('config_write')(h, offset, width, value, out, OUT_CAP);
+    const n = coreOf().f.config_write(h, offset, width, value, out, OUT_CAP);
     if (n < 0) fail(n, `write config offset 0x${offset.toString(16)}`, this.device);
     return readActions(out, n);
   }
@@ -423,7 +410,7 @@ export class PciConfig implements Disposable {
     const h = this.live();
     if (!Number.isInteger(index) || index < 0 || index > 6) throw new VfioError({ kind: 'bad-argument', device: this.device, message: `BAR index ${index} is not 0..6` });
     const { c, f } = coreOf();
-    const k = f('config_bar')(h, index);
+    const k = f.config_bar(h, index);
     if (k < 0) fail(k, `read BAR ${index}`, this.device);
     const mapped = c.result(2) === 1n;
     return {
@@ -441,7 +428,7 @@ export class PciConfig implements Disposable {
   stats(): PciConfigStats {
     const h = this.live();
     const { c, f } = coreOf();
-    const st = f('config_info')(h);
+    const st = f.config_info(h);
     if (st < 0) fail(st, 'read the config counters', this.device);
     return { badWrites: c.result(0), badReads: c.result(1), readOnlyWrites: c.result(2), command: Number(c.result(3)) };
   }
@@ -450,7 +437,7 @@ export class PciConfig implements Disposable {
    *  from map actions are the caller's to undo (bars() says which are mapped). */
   close(): void {
     if (this.handle === 0) return;
-    coreOf().f('config_free')(this.handle);
+    coreOf().f.config_free(this.handle);
     this.handle = 0;
   }
 
