@@ -12,15 +12,15 @@
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
 import { VfioError } from '../errors.js';
 import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher.js';
-import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../irq/machine.js';
+import { IrqMachine, ROUTE_KVM, type IrqAction } from '../irq/machine.js';
+import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE } from '../../shim/uapi/vfio.js';
 import type { Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc.js';
-import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioctl.js';
+import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE, encodeKvmIrqfd } from '../../shim/uapi/kvm.js';
 import * as vfio from '../../shim/vfio.js';
 import * as kvm from '../../shim/kvm.js';
 import { ctx, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
-import { setU32 } from '../../shim/bytes.js';
 
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
@@ -293,11 +293,11 @@ export class IrqRouting {
       case 'unmask': setIrqs(o, { index: a.index, action: 'unmask', count: 1 }, 'unmask'); return;
       case 'kvm-irqfd-assign': case 'kvm-irqfd-deassign': {
         const l = this.#line(a.index);
-        const req = new Uint8Array(32); // struct kvm_irqfd: fd, gsi, flags, resamplefd, pad[16]
-        setU32(req, 0, l.irqfd); setU32(req, 4, l.gsi);
         const resample = a.kind === 'kvm-irqfd-assign' && a.arg === 1n;
-        setU32(req, 8, a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0);
-        setU32(req, 12, resample ? l.resampleFd : 0);
+        const req = encodeKvmIrqfd({
+          fd: l.irqfd, gsi: l.gsi, resamplefd: resample ? l.resampleFd : 0,
+          flags: a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0,
+        });
         ctx(o.name, () => kvm.irqfd(o.sys, l.vmFd, req), {
           message: `cannot ${a.kind === 'kvm-irqfd-assign' ? 'assign' : 'deassign'} the irqfd of IRQ ${a.index} at GSI ${l.gsi}`,
           hint: (e) => e.errnoName === 'EINVAL' ? 'the VM needs an in-kernel interrupt controller (on arm64 a vGIC) and a GSI it routes' : e.hint,
@@ -329,11 +329,7 @@ export class IrqRouting {
     const t = new Teardown();
     for (const line of this.#lines.values()) {
       if (line.irqfd >= 0 && line.vmFd >= 0) {
-        t.step(() => {
-          const req = new Uint8Array(32);
-          setU32(req, 0, line.irqfd); setU32(req, 4, line.gsi); setU32(req, 8, KVM_IRQFD_FLAG_DEASSIGN);
-          kvm.irqfd(this.#owner.sys, line.vmFd, req);
-        });
+        t.step(() => { kvm.irqfd(this.#owner.sys, line.vmFd, encodeKvmIrqfd({ fd: line.irqfd, gsi: line.gsi, flags: KVM_IRQFD_FLAG_DEASSIGN })); });
       }
       t.step(() => setIrqs(this.#owner, { index: line.index, action: 'trigger', count: 0 }, 'disable'));
       if (line.userFd >= 0) {

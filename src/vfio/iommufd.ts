@@ -1,35 +1,26 @@
 // iommufd requests and replies (include/uapi/linux/iommufd.h) over the core's vfio_ioas_*
 // exports: IOMMU_IOAS_MAP and IOMMU_IOAS_UNMAP, the iommufd counterparts of type1's MAP_DMA /
 // UNMAP_DMA, and IOMMU_IOAS_IOVA_RANGES (request, reply, and its two-step EMSGSIZE protocol).
-// Layouts are pinned by test/unit/vfio/iommufd.test.ts against the header when the host has one.
+// Numbers and layouts: shim/uapi/iommufd.ts (pinned against C there).
 // Not responsible for: opening /dev/iommu, allocating the IOAS, the memory the kernel writes the
 // ranges into, or issuing the ioctls (the callers' callbacks do).
 
 import { core } from '../core/loader.js';
 import { VfioError } from '../errors.js';
-import { _IO } from './uapi.js';
 import { runDecoder, type IovaRange } from './decode.js';
 import { MAX_ARGSZ_RETRIES } from './query.js';
 import { u32, u64 as le64 } from '../../shim/bytes.js';
 import { EMSGSIZE } from '../../shim/errno.js';
+import {
+  IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, IOMMUFD_LAYOUT,
+} from '../../shim/uapi/iommufd.js';
 
-export const IOMMUFD_TYPE = 0x3b; // ';'
-export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84;
-export const IOMMUFD_CMD_IOAS_MAP = 0x85;
-export const IOMMUFD_CMD_IOAS_UNMAP = 0x86;
-export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES);
-export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP);
-export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP);
-export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
-export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
-export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
-
-export const IOMMUFD_LAYOUT = {
-  iommu_ioas_map: { size: 40, size_: 0, flags: 4, ioas_id: 8, __reserved: 12, user_va: 16, length: 24, iova: 32 },
-  iommu_ioas_unmap: { size: 24, size_: 0, ioas_id: 4, iova: 8, length: 16 },
-  iommu_ioas_iova_ranges: { size: 32, size_: 0, ioas_id: 4, num_iovas: 8, __reserved: 12, allowed_iovas: 16, out_iova_alignment: 24 },
-  iommu_iova_range: { size: 16, start: 0, last: 8 },
-} as const;
+// The iommufd uapi, under the names this module always exported (one home: shim/uapi/iommufd.ts).
+export {
+  IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES, IOMMUFD_CMD_IOAS_MAP, IOMMUFD_CMD_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_MAP_READABLE,
+  IOMMUFD_LAYOUT,
+} from '../../shim/uapi/iommufd.js';
 
 export interface IoasMapRequest {
   ioasId: number;

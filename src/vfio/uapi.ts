@@ -1,98 +1,32 @@
-// VFIO uapi constants (include/uapi/linux/vfio.h), with their uapi names, in one place. Struct
-// sizes and field offsets are pinned against the host's header by test/unit/vfio/layout.test.ts,
-// which compiles test/unit/vfio/layout.c. Values the kernel defines are not copied from any other
-// project; each was checked against the header by that test.
+// VFIO uapi constants (include/uapi/linux/vfio.h) under their uapi names, for the vfio wrappers
+// and the public `vfioUapi` namespace. One home: shim/uapi/vfio.ts defines them and their layouts
+// (pinned against C there and by test/unit/vfio/layout.test.ts); this module re-exports them and
+// adds the core's own bounds and statuses that go with the VFIO replies.
 // Not responsible for: issuing ioctls (shim/) or decoding (src/vfio/decode.ts).
 
-// --- ioctl numbers: one definition, in the shim that issues them (pinned against C there) ---
 export {
   _IO, VFIO_TYPE, VFIO_BASE, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD, VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,
 } from '../../shim/ioctl.js';
-
-// --- struct vfio_device_info.flags ---
-export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
-export const VFIO_DEVICE_FLAGS_PCI = 1 << 1;
-export const VFIO_DEVICE_FLAGS_PLATFORM = 1 << 2;
-export const VFIO_DEVICE_FLAGS_AMBA = 1 << 3;
-export const VFIO_DEVICE_FLAGS_CCW = 1 << 4;
-export const VFIO_DEVICE_FLAGS_AP = 1 << 5;
-export const VFIO_DEVICE_FLAGS_FSL_MC = 1 << 6;
-export const VFIO_DEVICE_FLAGS_CAPS = 1 << 7;
-export const VFIO_DEVICE_FLAGS_CDX = 1 << 8;
-
-// --- struct vfio_region_info.flags and its capabilities ---
-export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
-export const VFIO_REGION_INFO_FLAG_WRITE = 1 << 1;
-export const VFIO_REGION_INFO_FLAG_MMAP = 1 << 2;
-export const VFIO_REGION_INFO_FLAG_CAPS = 1 << 3;
-export const VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
-export const VFIO_REGION_INFO_CAP_TYPE = 2;
-export const VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
-
-// --- struct vfio_irq_info.flags ---
-export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
-export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;
-export const VFIO_IRQ_INFO_AUTOMASKED = 1 << 2;
-export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
-
-// --- struct vfio_irq_set.flags ---
-export const VFIO_IRQ_SET_DATA_NONE = 1 << 0;
-export const VFIO_IRQ_SET_DATA_BOOL = 1 << 1;
-export const VFIO_IRQ_SET_DATA_EVENTFD = 1 << 2;
-export const VFIO_IRQ_SET_ACTION_MASK = 1 << 3;
-export const VFIO_IRQ_SET_ACTION_UNMASK = 1 << 4;
-export const VFIO_IRQ_SET_ACTION_TRIGGER = 1 << 5;
-
-// --- type1 IOMMU ---
-export const VFIO_TYPE1_IOMMU = 1;
-export const VFIO_TYPE1v2_IOMMU = 3;
-export const VFIO_NOIOMMU_IOMMU = 8;
-export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0;
-export const VFIO_IOMMU_INFO_CAPS = 1 << 1;
-export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
-export const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 2;
-export const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = 3;
-export const VFIO_DMA_MAP_FLAG_READ = 1 << 0;
-export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;
-export const VFIO_DMA_MAP_FLAG_VADDR = 1 << 2;
-export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
-export const VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
-export const VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2;
-
-// --- vfio-pci fixed indexes ---
-export const VFIO_PCI_BAR0_REGION_INDEX = 0;
-export const VFIO_PCI_ROM_REGION_INDEX = 6;
-export const VFIO_PCI_CONFIG_REGION_INDEX = 7;
-export const VFIO_PCI_VGA_REGION_INDEX = 8;
-export const VFIO_PCI_NUM_REGIONS = 9;
-export const VFIO_PCI_INTX_IRQ_INDEX = 0;
-export const VFIO_PCI_MSI_IRQ_INDEX = 1;
-export const VFIO_PCI_MSIX_IRQ_INDEX = 2;
-export const VFIO_PCI_ERR_IRQ_INDEX = 3;
-export const VFIO_PCI_REQ_IRQ_INDEX = 4;
-export const VFIO_PCI_NUM_IRQS = 5;
-
-/** Struct sizes and field offsets (bytes), as the uapi header lays them out on every Linux ABI
- *  (fixed-width fields only). `min` is what the kernel itself requires of argsz. */
-export const LAYOUT = {
-  vfio_info_cap_header: { size: 8, id: 0, version: 2, next: 4 },
-  vfio_device_info: { size: 20, min: 16, argsz: 0, flags: 4, num_regions: 8, num_irqs: 12, cap_offset: 16 },
-  vfio_region_info: { size: 32, argsz: 0, flags: 4, index: 8, cap_offset: 12, size_: 16, offset: 24 },
-  vfio_region_sparse_mmap_area: { size: 16, offset: 0, size_: 8 },
-  vfio_region_info_cap_sparse_mmap: { size: 16, nr_areas: 8, reserved: 12, areas: 16 },
-  vfio_region_info_cap_type: { size: 16, type: 8, subtype: 12 },
-  vfio_irq_info: { size: 16, argsz: 0, flags: 4, index: 8, count: 12 },
-  vfio_irq_set: { size: 20, argsz: 0, flags: 4, index: 8, start: 12, count: 16, data: 20 },
-  vfio_iommu_type1_info: { size: 24, min: 16, argsz: 0, flags: 4, iova_pgsizes: 8, cap_offset: 16 },
-  vfio_iova_range: { size: 16, start: 0, end: 8 },
-  vfio_iommu_type1_info_cap_iova_range: { size: 16, nr_iovas: 8, reserved: 12, iova_ranges: 16 },
-  vfio_iommu_type1_info_dma_avail: { size: 12, avail: 8 },
-  vfio_iommu_type1_dma_map: { size: 32, argsz: 0, flags: 4, vaddr: 8, iova: 16, size_: 24 },
-  vfio_iommu_type1_dma_unmap: { size: 24, argsz: 0, flags: 4, iova: 8, size_: 16, data: 24 },
-} as const;
+export {
+  VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_AMBA,
+  VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_DEVICE_FLAGS_CAPS,
+  VFIO_DEVICE_FLAGS_CDX, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_CAP_SPARSE_MMAP, VFIO_REGION_INFO_CAP_TYPE,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED,
+  VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD,
+  VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1v2_IOMMU, VFIO_NOIOMMU_IOMMU, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX,
+  VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX, VFIO_PCI_NUM_REGIONS, VFIO_PCI_INTX_IRQ_INDEX,
+  VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
+  VFIO_PCI_NUM_IRQS,
+  VFIO_LAYOUT as LAYOUT,
+} from '../../shim/uapi/vfio.js';
 
 /** Named bounds the core applies to replies (assembly/vfio/bounds.ts, where the reasons are). */
 export const MAX_REGIONS = 32;
