@@ -31,8 +31,8 @@ import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode.js';
 import { queryIommuType1Info } from '../vfio/query.js';
 import type { IovaRange } from '../vfio/decode.js';
-import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd.js';
-import { LITTLE_ENDIAN_HOST, structWords, u32, u64 } from '../../shim/bytes.js';
+import { encodeIoasMapWords, encodeIoasUnmapWords, queryIoasIovaRanges } from '../vfio/iommufd.js';
+import { structWords, u32 } from '../../shim/bytes.js';
 
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
 
@@ -158,7 +158,7 @@ export class Container implements DmaSpace {
 
   // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
   // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
-  // core would: encodeDmaMapInto; they write through word views, shim/bytes.ts StructWords).
+  // core's would; they write through word views, shim/bytes.ts StructWords).
   #mapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_map.size);
   #unmapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_unmap.size);
 
@@ -190,8 +190,8 @@ export class Container implements DmaSpace {
     try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
-    // The kernel writes back the size unmapped (in its byte order: the view's, on a little-endian host).
-    return LITTLE_ENDIAN_HOST ? this.#unmapReq.u64[2]! : u64(req, 16);
+    // The kernel writes back the size unmapped, in the host's byte order: the view's.
+    return this.#unmapReq.u64[2]!;
   }
 }
 
@@ -346,18 +346,28 @@ export class IommufdSpace implements DmaSpace {
     return { pageSizes: undefined, iovaRanges: r.ranges, dmaAvail: undefined, iovaAlignment: r.iovaAlignment };
   }
 
+  // Reused as the type1 container's are (the iommufd DMA hot path allocates nothing either).
+  #mapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_map.size);
+  #unmapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_unmap.size);
+
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
-    const a = ctx(device, () => encodeIoasMap({ ioasId: this.ioasId, userVa: vaddr, length: size, iova, read, write }));
-    ctx(device, () => iommufd.ioasMap(this.#sys, this.fd, a), {
-      message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
-      hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : e.hint,
-    });
+    let a: Uint8Array;
+    try { a = encodeIoasMapWords(this.#mapReq, this.ioasId, vaddr, size, iova, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { iommufd.ioasMap(this.#sys, this.fd, a); } catch (e) {
+      rethrowWithContext(e, device, {
+        message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
+        hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : x.hint,
+      });
+    }
   }
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
-    const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
-    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
-    return u64(a, 16); // the kernel writes back the length unmapped
+    let a: Uint8Array;
+    try { a = encodeIoasUnmapWords(this.#unmapReq, this.ioasId, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    try { iommufd.ioasUnmap(this.#sys, this.fd, a); } catch (e) {
+      rethrowWithContext(e, device, { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    }
+    return this.#unmapReq.u64[2]!; // the kernel writes back the length unmapped (host byte order)
   }
 }
 
