@@ -5,7 +5,7 @@
 // Not responsible for: issuing the ioctls (shim/iommufd.ts), IOAS_MAP/UNMAP and IOVA_RANGES
 // (src/vfio/iommufd.ts encodes those with their checks).
 import { _IO } from './ioc.js';
-import { setU32 } from '../bytes.js';
+import { u32Struct } from './struct.js';
 
 export const IOMMUFD_TYPE = 0x3b; // ';'
 export const IOMMUFD_CMD_BASE = 0x80;
@@ -33,18 +33,7 @@ export const IOMMUFD_LAYOUT = {
   iommu_iova_range: { size: 16, start: 0, last: 8 },
 } as const;
 
-const DESTROY = IOMMUFD_LAYOUT.iommu_destroy, ALLOC = IOMMUFD_LAYOUT.iommu_ioas_alloc;
-
 /** struct iommu_destroy for IOMMU_DESTROY of object `id` (an IOAS, a HWPT...). */
-export function encodeIommuDestroy(id: number): Uint8Array {
-  const out = new Uint8Array(DESTROY.size);
-  setU32(out, DESTROY.size_, DESTROY.size); setU32(out, DESTROY.id, id);
-  return out;
-}
-
+export const encodeIommuDestroy = (id: number): Uint8Array => u32Struct(IOMMUFD_LAYOUT.iommu_destroy, 'size_', { id });
 /** struct iommu_ioas_alloc for IOMMU_IOAS_ALLOC (flags 0): the kernel fills out_ioas_id. */
-export function encodeIoasAlloc(): Uint8Array {
-  const out = new Uint8Array(ALLOC.size);
-  setU32(out, ALLOC.size_, ALLOC.size);
-  return out;
-}
+export const encodeIoasAlloc = (): Uint8Array => u32Struct(IOMMUFD_LAYOUT.iommu_ioas_alloc, 'size_', {});

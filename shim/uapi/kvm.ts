@@ -4,7 +4,7 @@
 // for the host, x86_64 6.12 and arm64 6.12 by test/unit/shim/ioctl-numbers.test.ts.
 // Not responsible for: issuing the ioctls (shim/kvm.ts), running a VM.
 import { _IO, _IOR, _IOW, _IOWR } from './ioc.js';
-import { setU32 } from '../bytes.js';
+import { u32Struct } from './struct.js';
 
 // Struct sizes, identical on x86_64 and arm64 (fixed-width fields only):
 export const SIZEOF_KVM_IRQFD = 32;                       // u32 fd, gsi, flags, resamplefd; u8 pad[16]
@@ -59,11 +59,7 @@ export interface KvmIrqfd {
   resamplefd?: number;
 }
 
-const IRQFD = KVM_LAYOUT.kvm_irqfd;
 /** struct kvm_irqfd for KVM_IRQFD (pad zeroed). Into `out` when given (reused). */
-export function encodeKvmIrqfd(req: KvmIrqfd, out: Uint8Array = new Uint8Array(IRQFD.size)): Uint8Array {
-  out.fill(0, 0, IRQFD.size);
-  setU32(out, IRQFD.fd, req.fd); setU32(out, IRQFD.gsi, req.gsi);
-  setU32(out, IRQFD.flags, req.flags ?? 0); setU32(out, IRQFD.resamplefd, req.resamplefd ?? 0);
-  return out;
+export function encodeKvmIrqfd(req: KvmIrqfd, out?: Uint8Array): Uint8Array {
+  return u32Struct(KVM_LAYOUT.kvm_irqfd, null, { fd: req.fd, gsi: req.gsi, flags: req.flags ?? 0, resamplefd: req.resamplefd ?? 0 }, out);
 }

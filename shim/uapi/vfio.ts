@@ -8,7 +8,7 @@
 // Not responsible for: issuing the ioctls (shim/vfio.ts), decoding replies (the core), the
 // DMA and IRQ request encoders that check their arguments (src/vfio/encode.ts).
 import { _IO } from './ioc.js';
-import { setU32 } from '../bytes.js';
+import { u32Struct } from './struct.js';
 
 // --- ioctl numbers ---
 export const VFIO_API_VERSION = 0;
@@ -129,34 +129,14 @@ export const VFIO_CDEV_LAYOUT = {
   vfio_device_detach_iommufd_pt: { size: 8, argsz: 0, flags: 4 },
 } as const;
 
-const G = VFIO_LAYOUT.vfio_group_status, B = VFIO_CDEV_LAYOUT.vfio_device_bind_iommufd;
-const A = VFIO_CDEV_LAYOUT.vfio_device_attach_iommufd_pt, D = VFIO_CDEV_LAYOUT.vfio_device_detach_iommufd_pt;
+const L = VFIO_LAYOUT, C = VFIO_CDEV_LAYOUT;
 
 /** struct vfio_group_status for VFIO_GROUP_GET_STATUS: argsz set, flags cleared (the kernel fills
  *  them: read `VFIO_LAYOUT.vfio_group_status.flags`). Into `out` when given (reused). */
-export function encodeGroupStatus(out: Uint8Array = new Uint8Array(G.size)): Uint8Array {
-  out.fill(0, 0, G.size);
-  setU32(out, G.argsz, G.size);
-  return out;
-}
-
+export const encodeGroupStatus = (out?: Uint8Array): Uint8Array => u32Struct(L.vfio_group_status, 'argsz', {}, out);
 /** struct vfio_device_bind_iommufd for VFIO_DEVICE_BIND_IOMMUFD: the kernel fills out_devid. */
-export function encodeBindIommufd(iommufd: number): Uint8Array {
-  const out = new Uint8Array(B.size);
-  setU32(out, B.argsz, B.size); setU32(out, B.iommufd, iommufd);
-  return out;
-}
-
+export const encodeBindIommufd = (iommufd: number): Uint8Array => u32Struct(C.vfio_device_bind_iommufd, 'argsz', { iommufd });
 /** struct vfio_device_attach_iommufd_pt for VFIO_DEVICE_ATTACH_IOMMUFD_PT (an IOAS or HWPT id). */
-export function encodeAttachIommufdPt(ptId: number): Uint8Array {
-  const out = new Uint8Array(A.size);
-  setU32(out, A.argsz, A.size); setU32(out, A.pt_id, ptId);
-  return out;
-}
-
+export const encodeAttachIommufdPt = (ptId: number): Uint8Array => u32Struct(C.vfio_device_attach_iommufd_pt, 'argsz', { pt_id: ptId });
 /** struct vfio_device_detach_iommufd_pt for VFIO_DEVICE_DETACH_IOMMUFD_PT. */
-export function encodeDetachIommufdPt(): Uint8Array {
-  const out = new Uint8Array(D.size);
-  setU32(out, D.argsz, D.size);
-  return out;
-}
+export const encodeDetachIommufdPt = (): Uint8Array => u32Struct(C.vfio_device_detach_iommufd_pt, 'argsz', {});
