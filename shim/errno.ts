@@ -3,7 +3,8 @@
 // sparc and parisc differ; vfiokit does not run there). test/unit/shim/errno.test.ts checks them
 // against koffi.os.errno on the running machine.
 // Not responsible for: context (device, region): src/ adds it.
-import type { VfioErrorKind } from '../src/errors.js';
+import { getSystemErrorName } from 'node:util';
+import type { VfioErrorKind } from './error.js';
 
 /** One row of the errno table: how vfiokit names, explains and classifies an errno. */
 export interface ErrnoEntry {
@@ -47,9 +48,17 @@ export const ERRNO_TABLE: readonly ErrnoEntry[] = Object.freeze([
 
 const BY_ERRNO = new Map(ERRNO_TABLE.map((e) => [e.errno, e]));
 
-/** The entry for errno, or a generic one (kind 'syscall', name `E<number>`) for numbers not in the table. */
+/** The entry for errno, or a generic one (kind 'syscall') for numbers not in the table, named as
+ *  Node names it (util.getSystemErrorName: 'EPROTO' for 71), or `E<number>` when Node does not
+ *  know the number either. */
 export function errnoEntry(errno: number): ErrnoEntry {
-  return BY_ERRNO.get(errno) ?? { errno, name: `E${errno}`, text: `errno ${errno}`, kind: 'syscall' };
+  return BY_ERRNO.get(errno) ?? { errno, name: systemErrorName(errno), text: `errno ${errno}`, kind: 'syscall' };
+}
+
+function systemErrorName(errno: number): string {
+  let name: string | undefined;
+  try { name = getSystemErrorName(-errno); } catch { /* not a negative integer: no name */ }
+  return name !== undefined && /^E[A-Z0-9]+$/.test(name) ? name : `E${errno}`;
 }
 
 /** Numbers the shim itself compares against. */

@@ -3,12 +3,10 @@
 // from the errno table. One method per system call; it does what the call does and nothing else.
 // Not responsible for: retrying (EINTR is reported, not retried), owning fds or mappings (src/
 // does), adding the device or region to messages (src/ does), struct layouts.
-import { VfioError } from '../src/errors.js';
-import type { MappingSys } from '../src/mapping.js';
-import type { ReadCounterFn, WatchFn } from '../src/irq/dispatcher.js';
+import { VfioError } from './error.js';
 import { EAGAIN, errnoEntry } from './errno.js';
 import { ioctlName } from './ioctl.js';
-import type { Libc } from './libc.js';
+import { realLibc, type Libc } from './libc.js';
 import { setU64, u32, u64 } from './bytes.js';
 
 /** Builds the VfioError for a failed call. `call` names the syscall as it appears in messages. */
@@ -36,6 +34,22 @@ export function argszIoctl(sys: Sys, fd: number, request: number, buf: Uint8Arra
   if (!(buf && buf.byteLength >= 4 && u32(buf, 0) <= buf.byteLength)) argszFits(`ioctl(${name})`, buf);
   return sys.ioctl(fd, request, buf, name);
 }
+
+/** What a zero-copy mapping needs from the shim: the mmap family only (src/mapping.ts's Mapping
+ *  takes this, so a test can map through less than a whole Sys). */
+export interface MappingSys {
+  /** mmap(NULL, len, prot, flags, fd, offset): the address. */
+  mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
+  /** munmap(2). */
+  munmap(addr: bigint, len: bigint): void;
+  /** An ArrayBuffer over `len` bytes at `addr` (no copy). */
+  view(addr: bigint, len: number): ArrayBuffer;
+}
+/** Watches fd for readability on the event loop; the returned handle stops and frees the watch
+ *  (src/irq/dispatcher.ts's IrqDispatcher takes one). */
+export type WatchFn = (fd: number, onReadable: () => void) => { close(): void };
+/** Reads the 8-byte eventfd counter; returns 0 when nothing was pending (EAGAIN on a non-blocking fd). */
+export type ReadCounterFn = (fd: number) => bigint;
 
 /** The system calls a VMM makes on fds and memory of its own (its KVM fds, eventfds, guest RAM):
  *  the part of Sys published as `vfiokit/sys`'s HostSys (src/sys-api.ts). Each throws a VfioError
@@ -202,4 +216,13 @@ export function createSys(libc: Libc): Sys {
     readCounter: (fd) => sys.eventfdRead(fd),
   };
   return sys;
+}
+
+let defaultSys: Sys | undefined;
+/** The process's checked layer over the real C library, created on first use (koffi loads on the
+ *  first call through it). Every default in src/ (openDevice, allocDma, IrqWaiter) is this one Sys,
+ *  so per-Sys state (the IRQ dispatcher, the shared containers) is the process's. */
+export function processSys(): Sys {
+  defaultSys ??= createSys(realLibc());
+  return defaultSys;
 }

@@ -15,8 +15,8 @@ export type {
 } from './vfio/index.js';
 /** The VFIO uapi constants (include/uapi/linux/vfio.h) by their kernel names: ioctl numbers, flags, vfio-pci's fixed indexes, the core's bounds on replies. */
 export * as vfioUapi from './vfio/uapi.js';
-export { RegionTable } from './region/index.js';
-export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './region/index.js';
-export { IrqMachine } from './irq/machine.js';
-export type { DeviceKind, PciIrqMode, LineState, MachineState, LineInfo, MachineInfo } from './irq/machine.js';
-export { decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from './pci/config.js';
+export { RegionTable } from './core/region.js';
+export type { RegionSpec, RegionEntry, SplitRange, Hole, AccessResult, RegionCounters } from './core/region.js';
+export { IrqMachine } from './core/irq-machine.js';
+export type { DeviceKind, PciIrqMode, LineState, MachineState, LineInfo, MachineInfo } from './core/irq-machine.js';
+export { decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from './core/pci.js';

@@ -19,7 +19,7 @@ export { Mapping } from './mapping.js';
 export type { Width, MappingSys } from './mapping.js';
 export { DeviceIrq, IrqRouting } from './device/irq.js';
 export type { IrqRoutingOptions } from './device/irq.js';
-export type { IrqAction, IrqActionKind } from './irq/machine.js';
+export type { IrqAction, IrqActionKind } from './core/irq-machine.js';
 export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';
 export type { IrqFired, IrqWaiterOptions } from './irq/waiter.js';
 export type { IrqHandler } from './irq/dispatcher.js';
@@ -29,11 +29,11 @@ export {
   VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX,
   VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
 } from './vfio/uapi.js';
-export { PciConfig } from './pci/config.js';
-export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config.js';
-export { PlatformBus } from './placement.js';
-export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo, DeviceHandle } from './placement.js';
-export { guestNodeFor, hostNodeOfDevice } from './dtnode.js';
-export type { GuestNodeRequest, GuestNode } from './dtnode.js';
+export { PciConfig } from './core/pci.js';
+export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './core/pci.js';
+export { PlatformBus } from './core/placement.js';
+export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo, DeviceHandle } from './core/placement.js';
+export { guestNodeFor, hostNodeOfDevice } from './core/dtnode.js';
+export type { GuestNodeRequest, GuestNode } from './core/dtnode.js';
 export { parseFdt, Fdt, FdtNode, FdtProperty, FdtBuilder, mergeFdt, fdtMaxPhandle } from './fdt/index.js';
 export type { FdtRegEntry, FdtReservation, FdtBuilderOptions } from './fdt/index.js';

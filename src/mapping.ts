@@ -5,18 +5,10 @@
 // the state first.
 // Not responsible for: deciding what may be mapped (the core's region table does).
 import { VfioError } from './errors.js';
+import type { MappingSys } from '../shim/sys.js';
+export type { MappingSys } from '../shim/sys.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../shim/libc.js';
 
-/** What a Mapping needs from the shim: the mmap family only. */
-export interface MappingSys {
-  /** mmap(NULL, len, prot, flags, fd, offset): the address. */
-  mmap(len: bigint, prot: number, flags: number, fd: number, offset: bigint): bigint;
-  /** munmap(2). */
-  munmap(addr: bigint, len: bigint): void;
-  /** An ArrayBuffer over `len` bytes at `addr` (no copy). */
-  view(addr: bigint, len: number): ArrayBuffer;
-}
-
-export const PROT_READ = 0x1, PROT_WRITE = 0x2, MAP_SHARED = 0x1;
 /** Largest single mapping we hand out as JS views: typed arrays index by number; 1 GiB is far
  *  above any MMIO BAR we pass through and keeps offsets exact in a double. */
 export const MAX_VIEW_BYTES = 1 << 30;

@@ -4,16 +4,15 @@
 //     on top of it is the API: the access check, cached from the core's table, and the checked syscall layer);
 //   the same for pwrite / region.write32;
 //   koffi ioctl: VFIO_GET_API_VERSION on a fresh container fd (the bare cost of one ioctl from JS);
-//   encodeDmaMap: the core encoding one vfio_iommu_type1_dma_map (mapDma's encoding until it moved to
-//     TypeScript), encodeDmaMapInto, its TypeScript twin over a Uint8Array, and encodeDmaMapWords,
-//     the same through word views of a reused struct, which mapDma uses since the fourth round;
+//   encodeDmaMapWords: one vfio_iommu_type1_dma_map through word views of a reused struct (what
+//     mapDma does), and encodeDmaMap, the same into a new struct per call;
 //   raw Atomics.load on a Uint32Array over libc.view of the mapped page, vs Mapping.read32, and
 //     a plain indexed read of the same array (what Atomics costs under TCG); the same for stores;
 //   openDevice + close alone (no region mapped), to split lab-open;
 //   mapDma + unmapDma of one 4 KiB piece (set against lab-dma's C map and unmap).
 import { allocDma, openDevice } from '../../src/index';
 import { encodeDmaMap } from '../../src/core-api';
-import { encodeDmaMapInto, encodeDmaMapWords } from '../../src/vfio/encode';
+import { encodeDmaMapWords } from '../../src/vfio/encode';
 import { structWords } from '../../shim/bytes';
 import { realLibc } from '../../shim/libc';
 import { EDU, PL031, emit, now } from './common';
@@ -40,9 +39,7 @@ const cont = libc.open('/dev/vfio/vfio', 2, 0);
 const VFIO_GET_API_VERSION = 15204;
 measure('koffi ioctl VFIO_GET_API_VERSION (libc.ioctl)', 1000, () => { libc.ioctl(cont, VFIO_GET_API_VERSION, null); });
 libc.close(cont);
-measure('encodeDmaMap (the core; mapDma no longer calls it)', 1000, () => { encodeDmaMap({ vaddr: 0x7f0000000000n, iova: 0x10000000n, size: 4096n, read: true, write: true }); });
-const req = new Uint8Array(32);
-measure('encodeDmaMapInto (TypeScript, a reused Uint8Array)', 1000, () => { encodeDmaMapInto(req, 0x7f0000000000n, 0x10000000n, 4096n, true, true); });
+measure('encodeDmaMap (a new struct per call)', 1000, () => { encodeDmaMap({ vaddr: 0x7f0000000000n, iova: 0x10000000n, size: 4096n, read: true, write: true }); });
 const words = structWords(32);
 measure('encodeDmaMapWords (word views of a reused struct: per mapDma)', 1000, () => { encodeDmaMapWords(words, 0x7f0000000000n, 0x10000000n, 4096n, true, true); });
 const m = r.map();

@@ -155,7 +155,7 @@ function readActions(u32: Uint32Array, u64: BigUint64Array, ptr: number, n: numb
  *
  * @example
  * ```ts
- * import { IrqMachine } from 'vfiokit';
+ * import { IrqMachine } from 'vfiokit/core';
  *
  * using m = new IrqMachine('platform', { device: 'pl031' });
  * m.declareLine(0, { level: true });

@@ -221,7 +221,8 @@ function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
  *
  * @example
  * ```ts
- * import { decodeBars, findCapabilities, openDevice } from 'vfiokit';
+ * import { openDevice } from 'vfiokit';
+ * import { decodeBars, findCapabilities } from 'vfiokit/core';
  *
  * const dev = openDevice('0000:00:03.0');
  * const cfgRegion = dev.region(7); // VFIO_PCI_CONFIG_REGION_INDEX

@@ -93,7 +93,7 @@ const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_info', 'add_fa
  *
  * @example
  * ```ts
- * import { RegionTable } from 'vfiokit';
+ * import { RegionTable } from 'vfiokit/core';
  *
  * using t = new RegionTable();
  * t.add(0, { flags: 0x7, size: 0x10000n, offset: 0n, sparse: [{ offset: 0x2000n, size: 0xe000n }] });

@@ -1,19 +1,13 @@
-// Shared plumbing of the device layer: the process-wide checked syscall layer (created on first
-// use over koffi, or injected by tests), error context (device, region, hint) added to the shim's
+// Shared plumbing of the device layer: the process-wide checked syscall layer (the shim's
+// processSys, or one injected by tests), error context (device, region, hint) added to the shim's
 // VfioErrors, and the page size.
 // Not responsible for: any policy about what to open (device.ts, iommu.ts decide).
 import { readFileSync } from 'node:fs';
 import { VfioError, type VfioErrorKind } from '../errors.js';
-import { createSys, type Sys } from '../../shim/sys.js';
-import { realLibc } from '../../shim/libc.js';
 import { u64 } from '../../shim/bytes.js';
 
-let defaultSys: Sys | undefined;
-/** The checked layer over the real C library, created on first use (koffi loads then). */
-export function processSys(): Sys {
-  defaultSys ??= createSys(realLibc());
-  return defaultSys;
-}
+/** The process's checked layer (one home: shim/sys.ts), for the device layer's defaults. */
+export { processSys } from '../../shim/sys.js';
 
 /** Re-throws `e` with the device name, and a hint/kind when given (the shim's errno hint is kept
  *  when we have nothing better). Non-VfioErrors pass through untouched. */

@@ -31,7 +31,8 @@ import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking
 import { DmaIndex } from './dma-index.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
-import { setU32, u32 } from '../../shim/bytes.js';
+import { u32 } from '../../shim/bytes.js';
+import { encodeAttachIommufdPt, encodeBindIommufd } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
 /** The kind of device, from vfio_device_info.flags: VFIO_DEVICE_FLAGS_PCI, _AMBA, _PLATFORM, or 'other' (ccw, fsl-mc, ...). */
@@ -330,11 +331,9 @@ export class VfioDevice {
           message: `cannot open ${path}`,
           hint: (e) => e.kind === 'permission' ? `check the permissions of ${path}; run as root or give this user access` : e.kind === 'busy' ? 'the device is open elsewhere (another process, or through its group)' : undefined,
         });
-        const bind = new Uint8Array(16); // struct vfio_device_bind_iommufd: argsz, flags, iommufd, out_devid
-        setU32(bind, 0, 16); setU32(bind, 8, this.#iommufd.fd);
+        const bind = encodeBindIommufd(this.#iommufd.fd);
         ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), { message: 'cannot bind the device to the iommufd' });
-        const att = new Uint8Array(12); // struct vfio_device_attach_iommufd_pt: argsz, flags, pt_id
-        setU32(att, 0, 12); setU32(att, 8, this.#iommufd.ioasId);
+        const att = encodeAttachIommufdPt(this.#iommufd.ioasId);
         ctx(name, () => vfio.deviceAttachIommufdPt(sys, this.#fd, att), { message: `cannot attach the device to IOAS ${this.#iommufd.ioasId}` });
       } else {
         this.#container = Container.acquire(sys, iommu, name);

@@ -21,16 +21,18 @@ import { VfioError } from '../errors.js';
 import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs.js';
 import type { Sys } from '../../shim/sys.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from '../../shim/libc.js';
-import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../shim/ioctl.js';
+import {
+  VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_LAYOUT, encodeGroupStatus,
+} from '../../shim/uapi/vfio.js';
+import { IOMMUFD_LAYOUT, encodeIoasAlloc, encodeIommuDestroy } from '../../shim/uapi/iommufd.js';
 import * as vfio from '../../shim/vfio.js';
 import * as iommufd from '../../shim/iommufd.js';
 import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode.js';
-import { LAYOUT } from '../vfio/uapi.js';
 import { queryIommuType1Info } from '../vfio/query.js';
 import type { IovaRange } from '../vfio/decode.js';
-import { encodeIoasMap, encodeIoasUnmap, queryIoasIovaRanges } from '../vfio/iommufd.js';
-import { LITTLE_ENDIAN_HOST, setU32, structWords, u32, u64 } from '../../shim/bytes.js';
+import { encodeIoasMapWords, encodeIoasUnmapWords, queryIoasIovaRanges } from '../vfio/iommufd.js';
+import { structWords, u32 } from '../../shim/bytes.js';
 
 /** The IOMMU path of an open device: 'type1' (a legacy /dev/vfio/vfio container), 'iommufd' (/dev/iommu and the device's cdev) or 'noiommu' (no IOMMU: no DMA mapping, unsafe mode only). */
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
@@ -158,9 +160,9 @@ export class Container implements DmaSpace {
 
   // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
   // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
-  // core would: encodeDmaMapInto; they write through word views, shim/bytes.ts StructWords).
-  #mapReq = structWords(LAYOUT.vfio_iommu_type1_dma_map.size);
-  #unmapReq = structWords(LAYOUT.vfio_iommu_type1_dma_unmap.size);
+  // core's would; they write through word views, shim/bytes.ts StructWords).
+  #mapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_map.size);
+  #unmapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_unmap.size);
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
@@ -190,8 +192,8 @@ export class Container implements DmaSpace {
     try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
-    // The kernel writes back the size unmapped (in its byte order: the view's, on a little-endian host).
-    return LITTLE_ENDIAN_HOST ? this.#unmapReq.u64[2]! : u64(req, 16);
+    // The kernel writes back the size unmapped, in the host's byte order: the view's.
+    return this.#unmapReq.u64[2]!;
   }
 }
 
@@ -201,7 +203,7 @@ export function noDma(device: string): VfioError {
 
 /** struct vfio_group_status {argsz, flags}, reused by every group open (a new small typed array
  *  is moved outside V8's heap the first time koffi passes it to C). */
-const groupStatus = new Uint8Array(8);
+const groupStatus = new Uint8Array(VFIO_LAYOUT.vfio_group_status.size);
 
 /** An IOMMU group's fd, attached to a container. */
 export class Group {
@@ -234,10 +236,9 @@ export class Group {
       });
       g = new Group(sys, path, group, fd, container);
       try {
-        const status = groupStatus.fill(0);
-        setU32(status, 0, 8);
+        const status = encodeGroupStatus(groupStatus);
         ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: () => `cannot read the status of ${path}` });
-        const flags = u32(status, 4);
+        const flags = u32(status, VFIO_LAYOUT.vfio_group_status.flags);
         if ((flags & VFIO_GROUP_FLAGS_VIABLE) === 0) throw notViable(group, device, sysfs);
         ctx(device, () => vfio.groupSetContainer(sys, fd, container.fd), {
           message: () => `cannot add ${path} to the process's ${container.kind} container`,
@@ -304,10 +305,9 @@ export class IommufdSpace implements DmaSpace {
         hint: (e) => e.kind === 'not-found' ? 'the kernel has no iommufd (CONFIG_IOMMUFD); use the legacy container ({ iommu: \'type1\' })' : e.kind === 'permission' ? `give this user access to ${IOMMUFD_PATH} (or run as root)` : undefined,
       });
       try {
-        const a = new Uint8Array(12);
-        setU32(a, 0, 12); // struct iommu_ioas_alloc: size, flags, out_ioas_id
+        const a = encodeIoasAlloc();
         ctx(device, () => iommufd.ioasAlloc(sys, fd, a), { message: 'cannot allocate an IOAS' });
-        s = new IommufdSpace(sys, fd, u32(a, 8));
+        s = new IommufdSpace(sys, fd, u32(a, IOMMUFD_LAYOUT.iommu_ioas_alloc.out_ioas_id));
       } catch (e) {
         try { sys.close(fd); } catch { /* report the first error */ }
         throw e;
@@ -324,11 +324,7 @@ export class IommufdSpace implements DmaSpace {
     const reg = registry(this.#sys);
     if (reg.iommufd === this) reg.iommufd = undefined;
     const t = new Teardown();
-    t.step(() => {
-      const d = new Uint8Array(8);
-      setU32(d, 0, 8); setU32(d, 4, this.ioasId); // struct iommu_destroy: size, id
-      iommufd.destroy(this.#sys, this.fd, d);
-    });
+    t.step(() => { iommufd.destroy(this.#sys, this.fd, encodeIommuDestroy(this.ioasId)); });
     t.step(() => this.#sys.close(this.fd));
     t.finish();
   }
@@ -352,18 +348,28 @@ export class IommufdSpace implements DmaSpace {
     return { pageSizes: undefined, iovaRanges: r.ranges, dmaAvail: undefined, iovaAlignment: r.iovaAlignment };
   }
 
+  // Reused as the type1 container's are (the iommufd DMA hot path allocates nothing either).
+  #mapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_map.size);
+  #unmapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_unmap.size);
+
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
-    const a = ctx(device, () => encodeIoasMap({ ioasId: this.ioasId, userVa: vaddr, length: size, iova, read, write }));
-    ctx(device, () => iommufd.ioasMap(this.#sys, this.fd, a), {
-      message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
-      hint: (e) => e.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : e.hint,
-    });
+    let a: Uint8Array;
+    try { a = encodeIoasMapWords(this.#mapReq, this.ioasId, vaddr, size, iova, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { iommufd.ioasMap(this.#sys, this.fd, a); } catch (e) {
+      rethrowWithContext(e, device, {
+        message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
+        hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : x.hint,
+      });
+    }
   }
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
-    const a = ctx(device, () => encodeIoasUnmap({ ioasId: this.ioasId, iova, length: size }));
-    ctx(device, () => iommufd.ioasUnmap(this.#sys, this.fd, a), { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
-    return u64(a, 16); // the kernel writes back the length unmapped
+    let a: Uint8Array;
+    try { a = encodeIoasUnmapWords(this.#unmapReq, this.ioasId, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    try { iommufd.ioasUnmap(this.#sys, this.fd, a); } catch (e) {
+      rethrowWithContext(e, device, { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
+    }
+    return this.#unmapReq.u64[2]!; // the kernel writes back the length unmapped (host byte order)
   }
 }
 

@@ -12,15 +12,15 @@
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
 import { VfioError } from '../errors.js';
 import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher.js';
-import { IrqMachine, ROUTE_KVM, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, type IrqAction } from '../core/irq-machine.js';
+import { IrqMachine, ROUTE_KVM, type IrqAction } from '../core/irq-machine.js';
+import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE } from '../../shim/uapi/vfio.js';
 import type { Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc.js';
-import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE } from '../../shim/ioctl.js';
+import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE, encodeKvmIrqfd } from '../../shim/uapi/kvm.js';
 import * as vfio from '../../shim/vfio.js';
 import * as kvm from '../../shim/kvm.js';
-import { ctx, Teardown } from './context.js';
+import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
-import { setU32 } from '../../shim/bytes.js';
 
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
@@ -46,8 +46,20 @@ function newEventfd(owner: IrqOwner): number {
 
 /** VFIO_DEVICE_SET_IRQS with a request encoded by the core. */
 function setIrqs(owner: IrqOwner, req: IrqSetRequest, what: string): void {
-  const bytes = ctx(owner.name, () => encodeIrqSet(req));
-  ctx(owner.name, () => vfio.deviceSetIrqs(owner.sys, owner.liveFd(), bytes), { message: `cannot ${what} IRQ ${req.index}` });
+  setIrqsEncoded(owner, encoded(owner, req), req.index, what);
+}
+
+/** A request encoded once, for a struct that never changes for its line (mask, unmask, disable,
+ *  a trigger to an eventfd the line keeps): the kernel only reads it. */
+function encoded(owner: IrqOwner, req: IrqSetRequest): Uint8Array {
+  return ctx(owner.name, () => encodeIrqSet(req));
+}
+
+/** VFIO_DEVICE_SET_IRQS with a struct encoded earlier (the message is built only on failure). */
+function setIrqsEncoded(owner: IrqOwner, bytes: Uint8Array, index: number, what: string): void {
+  try { vfio.deviceSetIrqs(owner.sys, owner.liveFd(), bytes); } catch (e) {
+    rethrowWithContext(e, owner.name, { message: () => `cannot ${what} IRQ ${index}` });
+  }
 }
 
 /**
@@ -166,14 +178,17 @@ export class DeviceIrq {
     return efd;
   }
 
+  // The mask and unmask structs never change for an index: encoded on first use, then reused.
+  #maskReq: Uint8Array | undefined;
+  #unmaskReq: Uint8Array | undefined;
   /** VFIO_IRQ_SET_ACTION_MASK of vector 0.
    * @throws VfioError 'closed', and the errno kinds of VFIO_DEVICE_SET_IRQS (EINVAL: not maskable).
    */
-  mask(): void { setIrqs(this.#owner, { index: this.index, action: 'mask', count: 1 }, 'mask'); }
+  mask(): void { setIrqsEncoded(this.#owner, this.#maskReq ??= encoded(this.#owner, { index: this.index, action: 'mask', count: 1 }), this.index, 'mask'); }
   /** VFIO_IRQ_SET_ACTION_UNMASK of vector 0 (after a level line's delivery).
    * @throws VfioError 'closed', and the errno kinds of VFIO_DEVICE_SET_IRQS.
    */
-  unmask(): void { setIrqs(this.#owner, { index: this.index, action: 'unmask', count: 1 }, 'unmask'); }
+  unmask(): void { setIrqsEncoded(this.#owner, this.#unmaskReq ??= encoded(this.#owner, { index: this.index, action: 'unmask', count: 1 }), this.index, 'unmask'); }
 
   /** Disables the index in the kernel (SET_IRQS count 0), then unwatches and closes the eventfd.
    *  Harmless when nothing is set; after the device closed it only releases what is left.
@@ -211,7 +226,22 @@ export interface IrqRoutingOptions {
   now?(): bigint;
 }
 
-interface Line { index: number; userFd: number; irqfd: number; resampleFd: number; vmFd: number; gsi: number }
+/** A routed line: its eventfds, its KVM wiring, and its VFIO_DEVICE_SET_IRQS structs, encoded once
+ *  (mask, unmask, disable and the unmask-fd detach when the line is routed; each trigger and the
+ *  resample unmask-fd when its eventfd is made), so that no event encodes anything. */
+interface Line {
+  index: number; userFd: number; irqfd: number; resampleFd: number; vmFd: number; gsi: number;
+  req: { mask: Uint8Array; unmask: Uint8Array; disable: Uint8Array; unmaskFdNone: Uint8Array; triggerUser?: Uint8Array; triggerKvm?: Uint8Array; unmaskFdResample?: Uint8Array };
+}
+
+function lineRequests(owner: IrqOwner, index: number): Line['req'] {
+  return {
+    mask: encoded(owner, { index, action: 'mask', count: 1 }),
+    unmask: encoded(owner, { index, action: 'unmask', count: 1 }),
+    disable: encoded(owner, { index, action: 'trigger', count: 0 }),
+    unmaskFdNone: encoded(owner, { index, action: 'unmask', fds: [-1] }),
+  };
+}
 
 /**
  * The routed mode: one IrqMachine for the device, lines declared from the kernel's IRQ info,
@@ -245,7 +275,7 @@ export class IrqRouting {
     try {
       for (const i of indexes) this.machine.declareLine(i, irqs[i]!.flags, irqs[i]!.count);
       this.machine.start();
-      for (const i of indexes) { irqs[i]!.routed = true; this.#lines.set(i, { index: i, userFd: -1, irqfd: -1, resampleFd: -1, vmFd: -1, gsi: 0 }); }
+      for (const i of indexes) { irqs[i]!.routed = true; this.#lines.set(i, { index: i, userFd: -1, irqfd: -1, resampleFd: -1, vmFd: -1, gsi: 0, req: lineRequests(owner, i) }); }
       if (pci) this.#run(this.machine.setPciMode('intx'));
       else for (const i of indexes) this.#enable(i, 1);
     } catch (e) {
@@ -287,6 +317,8 @@ export class IrqRouting {
     if (level) line.resampleFd = newEventfd(this.#owner);
     line.vmFd = vmFd; line.gsi = gsi;
     try {
+      line.req.triggerKvm = encoded(this.#owner, { index, action: 'trigger', fds: [line.irqfd] });
+      line.req.unmaskFdResample = level ? encoded(this.#owner, { index, action: 'unmask', fds: [line.resampleFd] }) : undefined;
       this.#run(this.machine.wire(index));
     } catch (e) {
       if (this.machine.line(index).state !== 'wired') this.#closeKvmFds(line);
@@ -307,6 +339,7 @@ export class IrqRouting {
   #closeKvmFds(line: Line): void {
     for (const fd of [line.irqfd, line.resampleFd]) if (fd >= 0) { try { this.#owner.sys.close(fd); } catch { /* nothing to do */ } }
     line.irqfd = -1; line.resampleFd = -1; line.vmFd = -1;
+    line.req.triggerKvm = undefined; line.req.unmaskFdResample = undefined;
   }
 
   #line(index: number): Line {
@@ -326,9 +359,10 @@ export class IrqRouting {
     if (count !== 1) throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `routing ${count} vectors of IRQ ${index} through the userspace machine`, hint: 'route MSI/MSI-X vectors to KVM irqfds directly' });
     if (line.userFd < 0) {
       line.userFd = newEventfd(this.#owner);
+      line.req.triggerUser = encoded(this.#owner, { index, action: 'trigger', fds: [line.userFd] });
       dispatcherFor(this.#owner.sys).add(line.userFd, () => this.#event(() => this.machine.fire(index, this.#now())), `${this.#owner.name} IRQ ${index} (routed)`);
     }
-    setIrqs(this.#owner, { index, action: 'trigger', fds: [line.userFd] }, 'set the eventfd trigger of');
+    setIrqsEncoded(this.#owner, line.req.triggerUser!, index, 'set the eventfd trigger of');
   }
 
   /** An event from a callback (eventfd, timer): errors go to onError, never up the event loop. */
@@ -359,15 +393,15 @@ export class IrqRouting {
         return;
       }
       case 'cancel-timer': if (this.#timer) clearTimeout(this.#timer); this.#timer = undefined; return;
-      case 'mask': setIrqs(o, { index: a.index, action: 'mask', count: 1 }, 'mask'); return;
-      case 'unmask': setIrqs(o, { index: a.index, action: 'unmask', count: 1 }, 'unmask'); return;
+      case 'mask': setIrqsEncoded(o, this.#line(a.index).req.mask, a.index, 'mask'); return;
+      case 'unmask': setIrqsEncoded(o, this.#line(a.index).req.unmask, a.index, 'unmask'); return;
       case 'kvm-irqfd-assign': case 'kvm-irqfd-deassign': {
         const l = this.#line(a.index);
-        const req = new Uint8Array(32); // struct kvm_irqfd: fd, gsi, flags, resamplefd, pad[16]
-        setU32(req, 0, l.irqfd); setU32(req, 4, l.gsi);
         const resample = a.kind === 'kvm-irqfd-assign' && a.arg === 1n;
-        setU32(req, 8, a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0);
-        setU32(req, 12, resample ? l.resampleFd : 0);
+        const req = encodeKvmIrqfd({
+          fd: l.irqfd, gsi: l.gsi, resamplefd: resample ? l.resampleFd : 0,
+          flags: a.kind === 'kvm-irqfd-deassign' ? KVM_IRQFD_FLAG_DEASSIGN : resample ? KVM_IRQFD_FLAG_RESAMPLE : 0,
+        });
         ctx(o.name, () => kvm.irqfd(o.sys, l.vmFd, req), {
           message: `cannot ${a.kind === 'kvm-irqfd-assign' ? 'assign' : 'deassign'} the irqfd of IRQ ${a.index} at GSI ${l.gsi}`,
           hint: (e) => e.errnoName === 'EINVAL' ? 'the VM needs an in-kernel interrupt controller (on arm64 a vGIC) and a GSI it routes' : e.hint,
@@ -376,15 +410,18 @@ export class IrqRouting {
       }
       case 'set-trigger': {
         const l = this.#line(a.index);
-        setIrqs(o, { index: a.index, action: 'trigger', fds: [a.arg === ROUTE_KVM ? l.irqfd : l.userFd] }, 'set the trigger of');
+        const fd = a.arg === ROUTE_KVM ? l.irqfd : l.userFd;
+        const req = (a.arg === ROUTE_KVM ? l.req.triggerKvm : l.req.triggerUser) ?? encoded(o, { index: a.index, action: 'trigger', fds: [fd] });
+        setIrqsEncoded(o, req, a.index, 'set the trigger of');
         return;
       }
       case 'set-unmask-fd': {
         const l = this.#line(a.index);
-        setIrqs(o, { index: a.index, action: 'unmask', fds: [a.arg === 1n ? l.resampleFd : -1] }, 'set the unmask eventfd of');
+        const req = a.arg === 1n ? l.req.unmaskFdResample ?? encoded(o, { index: a.index, action: 'unmask', fds: [l.resampleFd] }) : l.req.unmaskFdNone;
+        setIrqsEncoded(o, req, a.index, 'set the unmask eventfd of');
         return;
       }
-      case 'disable-index': setIrqs(o, { index: a.index, action: 'trigger', count: 0 }, 'disable'); return;
+      case 'disable-index': setIrqsEncoded(o, this.#line(a.index).req.disable, a.index, 'disable'); return;
       case 'enable-index': this.#enable(a.index, Number(a.arg)); return;
     }
   }
@@ -401,13 +438,9 @@ export class IrqRouting {
     const t = new Teardown();
     for (const line of this.#lines.values()) {
       if (line.irqfd >= 0 && line.vmFd >= 0) {
-        t.step(() => {
-          const req = new Uint8Array(32);
-          setU32(req, 0, line.irqfd); setU32(req, 4, line.gsi); setU32(req, 8, KVM_IRQFD_FLAG_DEASSIGN);
-          kvm.irqfd(this.#owner.sys, line.vmFd, req);
-        });
+        t.step(() => { kvm.irqfd(this.#owner.sys, line.vmFd, encodeKvmIrqfd({ fd: line.irqfd, gsi: line.gsi, flags: KVM_IRQFD_FLAG_DEASSIGN })); });
       }
-      t.step(() => setIrqs(this.#owner, { index: line.index, action: 'trigger', count: 0 }, 'disable'));
+      t.step(() => setIrqsEncoded(this.#owner, line.req.disable, line.index, 'disable'));
       if (line.userFd >= 0) {
         const fd = line.userFd;
         t.step(() => dispatcherFor(this.#owner.sys).remove(fd));

@@ -10,9 +10,9 @@ import { ctx, withContext } from './context.js';
 import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../core/region.js';
 import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes.js';
 
-import { VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP } from '../vfio/uapi.js';
-/** vfio_region_info.flags, from their one home (src/vfio/uapi.ts), for the benchmarks that import them here. */
-export { VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_CAPS } from '../vfio/uapi.js';
+// vfio_region_info.flags: one home, shim/uapi/vfio.ts (re-exported here as before).
+import { VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP } from '../../shim/uapi/vfio.js';
+export { VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_CAPS } from '../../shim/uapi/vfio.js';
 
 /** Names of vfio-pci's fixed region indexes (VFIO_PCI_BAR0_REGION_INDEX ...). */
 export const PCI_REGION_NAMES = ['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM', 'CONFIG', 'VGA'] as const;

@@ -5,11 +5,9 @@
 // the handler receives how many times it was signalled since the last read.
 // Not responsible for: what an IRQ means (the IRQ machine decides), nor creating eventfds.
 import { VfioError } from '../errors.js';
+import type { ReadCounterFn, WatchFn } from '../../shim/sys.js';
 
-/** Watches fd for readability on the event loop; the returned handle stops and frees the watch. */
-export type WatchFn = (fd: number, onReadable: () => void) => { close(): void };
-/** Reads the 8-byte eventfd counter; returns 0 when nothing was pending (EAGAIN on a non-blocking fd). */
-export type ReadCounterFn = (fd: number) => bigint;
+export type { ReadCounterFn, WatchFn };
 
 /** Handles an eventfd's signals: `count` is how many times it was signalled since the last read (at least 1). */
 export type IrqHandler = (count: bigint) => void;

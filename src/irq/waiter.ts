@@ -7,12 +7,10 @@
 // Not responsible for: creating or closing the IRQ eventfds (DeviceIrq.triggerEventfd() makes
 // them and disable() closes them: remove() them from the waiter first), what an IRQ means.
 import { VfioError } from '../errors.js';
-import type { Sys } from '../../shim/sys.js';
+import { processSys, syscallError, type Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_DATA_OFFSET, EPOLLIN, SIZEOF_EPOLL_EVENT } from '../../shim/libc.js';
 import { EAGAIN, EINTR, errnoEntry } from '../../shim/errno.js';
 import { setU32, u32 } from '../../shim/bytes.js';
-import { processSys } from '../device/context.js';
-import { syscallError } from '../../shim/sys.js';
 
 const ENOENT = 2, EBADF = 9;
 

@@ -1,10 +1,17 @@
-// Encoders of VFIO request structs over the core's vfio_*_encode exports (assembly/vfio/index.ts
-// checks every argument). Each returns the exact bytes to pass to the ioctl, argsz included.
+// Encoders of VFIO request structs, one per struct, each returning the exact bytes to pass to the
+// ioctl, argsz included:
+// - vfio_irq_set (variable length, its data bounded and checked element by element) through the
+//   core's vfio_irq_set_encode; src/device/irq.ts encodes each line's structs once, at routing.
+// - vfio_iommu_type1_dma_map / dma_unmap in TypeScript, word-wise into a reused StructWords (the
+//   DMA hot path: a Wasm call, its bigint arguments and a copy cost more than the ioctl under
+//   emulation), with the checks of the core's vfio_dma_map_encode / vfio_dma_unmap_encode (which
+//   stay in the core for hosts in other languages: docs/ABI.md); test/unit/vfio/encode-fast.test.ts
+//   holds each to the core's bytes and statuses for any input.
 // Not responsible for: issuing the ioctls or owning the eventfds.
 
 import { core } from '../core/loader.js';
 import { VfioError } from '../errors.js';
-import { LITTLE_ENDIAN_HOST, setU32, setU64, type StructWords } from '../../shim/bytes.js';
+import { setU32, structWords, type StructWords } from '../../shim/bytes.js';
 import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
@@ -33,10 +40,12 @@ export interface IrqSetRequest {
 const ACTIONS: Record<IrqSetAction, number> = { trigger: VFIO_IRQ_SET_ACTION_TRIGGER, mask: VFIO_IRQ_SET_ACTION_MASK, unmask: VFIO_IRQ_SET_ACTION_UNMASK };
 type F = (...a: (number | bigint)[]) => number;
 
-function fail(st: number, what: string): never {
+/** The VfioError of an encoder's status (the core's, or the same status found in TypeScript). */
+export function encodeError(st: number, what: string, hint = 'check the arguments against the uapi rules in docs/vfio-region.md'): VfioError {
   const full = core().statusName(st);
-  throw new VfioError({ kind: st === -1000 ? 'core-bug' : 'bad-argument', message: `${what}: ${full}`, status: st, statusName: full.split(':')[0], hint: 'check the arguments against the uapi rules in docs/vfio-region.md' });
+  return new VfioError({ kind: st === -1000 ? 'core-bug' : 'bad-argument', message: `${what}: ${full}`, status: st, statusName: full.split(':')[0], hint });
 }
+function fail(st: number, what: string): never { throw encodeError(st, what); }
 
 /** struct vfio_irq_set for VFIO_DEVICE_SET_IRQS. Give exactly one of fds, bools or count.
  * Pure: the Wasm core checks and encodes (no syscall); issue the ioctl yourself.
@@ -44,7 +53,7 @@ function fail(st: number, what: string): never {
  *
  * @example
  * ```ts
- * import { encodeIrqSet, vfioUapi } from 'vfiokit';
+ * import { encodeIrqSet, vfioUapi } from 'vfiokit/core';
  *
  * // MSI-X vectors 0 and 1 signal these eventfds; -1 would detach a vector.
  * const req = encodeIrqSet({ index: vfioUapi.VFIO_PCI_MSIX_IRQ_INDEX, start: 0, action: 'trigger', fds: [17, 18] });
@@ -96,90 +105,33 @@ export interface DmaMapRequest {
   updateVaddr?: boolean;
 }
 
-/** struct vfio_iommu_type1_dma_map for VFIO_IOMMU_MAP_DMA.
- * Pure: the Wasm core checks and encodes (no syscall); issue the ioctl yourself.
- * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which), 'core-bug'.
+/** struct vfio_iommu_type1_dma_map for VFIO_IOMMU_MAP_DMA, in a new buffer (encodeDmaMapWords
+ *  into a struct of its own). Pure: checked and encoded in TypeScript (no syscall); issue the ioctl yourself.
+ * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which).
  */
 export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
-  const flags = (req.read ?? true ? VFIO_DMA_MAP_FLAG_READ : 0) | (req.write ?? true ? VFIO_DMA_MAP_FLAG_WRITE : 0) | (req.updateVaddr ? VFIO_DMA_MAP_FLAG_VADDR : 0);
-  const c = core();
-  const st = c.fn<F>('vfio_dma_map_encode')(c.transientPtr, LAYOUT.vfio_iommu_type1_dma_map.size, flags, u64(req.vaddr), u64(req.iova), u64(req.size));
-  if (st < 0) fail(st, `encodeDmaMap(iova 0x${req.iova.toString(16)}, size 0x${req.size.toString(16)})`);
-  return c.take(c.transientPtr, st);
+  return encodeDmaMapWords(structWords(DMA_MAP_SIZE), req.vaddr, req.iova, req.size, req.read ?? true, req.write ?? true, req.updateVaddr ?? false);
 }
 
-/** The core's statuses that the TypeScript twins below return (assembly/status.ts). */
+/** The core's statuses that the TypeScript encoders find themselves (assembly/status.ts). */
 const ERR_BAD_ARG = -1, ERR_NO_SPACE = -3, ERR_OVERFLOW = -7;
 const DMA_MAP_SIZE = LAYOUT.vfio_iommu_type1_dma_map.size, DMA_UNMAP_SIZE = LAYOUT.vfio_iommu_type1_dma_unmap.size;
 
 /**
- * encodeDmaMap for the hot path: the same struct, written into `out` (the caller reuses it; 32
- * bytes) instead of a new copy out of the core, with the core's checks of vfio_dma_map_encode
- * done here in TypeScript (a Wasm call, its bigint arguments and the copy cost more than the
- * ioctl under emulation): size 0, a value outside [0, 2^64), iova or vaddr + size past 2^64, and
- * `out` too small fail with the same VfioError as encodeDmaMap (test/unit/vfio/encode-fast.test.ts
- * holds the two to the same answers). Messages are built only on failure.
+ * struct vfio_iommu_type1_dma_map written into `out` (reused by the caller: the type1 container
+ * keeps one) through its word views, in the host's byte order, the order the kernel reads. The
+ * checks are vfio_dma_map_encode's: a value outside [0, 2^64) (vaddr's first), size 0, iova or
+ * vaddr + size past 2^64, and `out` too small throw a VfioError with the core's status; nothing is
+ * allocated and no message is built unless one fails. Returns out.bytes.
  */
-export function encodeDmaMapInto(out: Uint8Array, vaddr: bigint, iova: bigint, size: bigint, read: boolean, write: boolean): Uint8Array {
-  const st = dmaMapStatus(vaddr, iova, size) || (out.length < DMA_MAP_SIZE ? ERR_NO_SPACE : 0);
-  if (st < 0) fail(st, `encodeDmaMap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
-  setU32(out, 0, DMA_MAP_SIZE);
-  setU32(out, 4, (read ? VFIO_DMA_MAP_FLAG_READ : 0) | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0));
-  setU64(out, 8, vaddr); setU64(out, 16, iova); setU64(out, 24, size);
-  return out;
-}
-
-/** encodeDmaMapInto into a StructWords (what the type1 container reuses): the same checks and
- *  errors, the same bytes (test/unit/vfio/encode-fast.test.ts), written through its word views. */
-export function encodeDmaMapWords(out: StructWords, vaddr: bigint, iova: bigint, size: bigint, read: boolean, write: boolean): Uint8Array {
-  if (!LITTLE_ENDIAN_HOST) return encodeDmaMapInto(out.bytes, vaddr, iova, size, read, write);
+export function encodeDmaMapWords(out: StructWords, vaddr: bigint, iova: bigint, size: bigint, read: boolean, write: boolean, updateVaddr = false): Uint8Array {
   const st = dmaMapStatus(vaddr, iova, size) || (out.bytes.length < DMA_MAP_SIZE ? ERR_NO_SPACE : 0);
   if (st < 0) fail(st, `encodeDmaMap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
   const w32 = out.u32, w64 = out.u64;
   w32[0] = DMA_MAP_SIZE;
-  w32[1] = (read ? VFIO_DMA_MAP_FLAG_READ : 0) | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0);
+  w32[1] = (read ? VFIO_DMA_MAP_FLAG_READ : 0) | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0) | (updateVaddr ? VFIO_DMA_MAP_FLAG_VADDR : 0);
   w64[1] = vaddr; w64[2] = iova; w64[3] = size;
   return out.bytes;
-}
-
-/** encodeDmaUnmap of a range (no flags) into `out` (24 bytes, reused), with the core's checks
- *  (size 0, outside [0, 2^64), iova + size past 2^64, `out` too small) as for encodeDmaMapInto. */
-export function encodeDmaUnmapInto(out: Uint8Array, iova: bigint, size: bigint): Uint8Array {
-  const st = dmaUnmapStatus(iova, size) || (out.length < DMA_UNMAP_SIZE ? ERR_NO_SPACE : 0);
-  if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
-  setU32(out, 0, DMA_UNMAP_SIZE); setU32(out, 4, 0);
-  setU64(out, 8, iova); setU64(out, 16, size);
-  return out;
-}
-
-/** encodeDmaUnmapInto into a StructWords, as encodeDmaMapWords. */
-export function encodeDmaUnmapWords(out: StructWords, iova: bigint, size: bigint): Uint8Array {
-  if (!LITTLE_ENDIAN_HOST) return encodeDmaUnmapInto(out.bytes, iova, size);
-  const st = dmaUnmapStatus(iova, size) || (out.bytes.length < DMA_UNMAP_SIZE ? ERR_NO_SPACE : 0);
-  if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
-  const w32 = out.u32, w64 = out.u64;
-  w32[0] = DMA_UNMAP_SIZE; w32[1] = 0;
-  w64[1] = iova; w64[2] = size;
-  return out.bytes;
-}
-
-/** Below it a sum of two values cannot pass 2^64, so the usual request is checked by comparisons
- *  alone, with no bigint made (each bigint sum is a new heap object). mapDma's range test uses it too. */
-export const TWO_53 = 1n << 53n;
-
-/** vfio_dma_map_encode's checks on its values: 0, or the status (BAD_ARG for size 0, OVERFLOW for
- *  an end past 2^64); throws for a value outside [0, 2^64), vaddr's first, as the core does. */
-function dmaMapStatus(vaddr: bigint, iova: bigint, size: bigint): number {
-  if (vaddr >= 0n && iova >= 0n && size > 0n && vaddr < TWO_53 && iova < TWO_53 && size < TWO_53) return 0;
-  u64(vaddr); u64(iova); u64(size);
-  return size === 0n ? ERR_BAD_ARG : iova + size > TWO_64 || vaddr + size > TWO_64 ? ERR_OVERFLOW : 0;
-}
-
-/** vfio_dma_unmap_encode's checks on a range, as dmaMapStatus. */
-function dmaUnmapStatus(iova: bigint, size: bigint): number {
-  if (iova >= 0n && size > 0n && iova < TWO_53 && size < TWO_53) return 0;
-  u64(iova); u64(size);
-  return size === 0n ? ERR_BAD_ARG : iova + size > TWO_64 ? ERR_OVERFLOW : 0;
 }
 
 /** A VFIO_IOMMU_UNMAP_DMA request for {@link encodeDmaUnmap}. */
@@ -194,21 +146,58 @@ export interface DmaUnmapRequest {
   vaddrOnly?: boolean;
 }
 
-/** struct vfio_iommu_type1_dma_unmap for VFIO_IOMMU_UNMAP_DMA (no dirty bitmap).
- * Pure: the Wasm core checks and encodes (no syscall); issue the ioctl yourself.
- * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which), 'core-bug'.
+/** struct vfio_iommu_type1_dma_unmap for VFIO_IOMMU_UNMAP_DMA (no dirty bitmap), in a new buffer
+ *  (encodeDmaUnmapWords into a struct of its own). Pure: no syscall; issue the ioctl yourself.
+ * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which).
  */
 export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
   const flags = (req.all ? VFIO_DMA_UNMAP_FLAG_ALL : 0) | (req.vaddrOnly ? VFIO_DMA_UNMAP_FLAG_VADDR : 0);
-  const c = core();
-  const st = c.fn<F>('vfio_dma_unmap_encode')(c.transientPtr, LAYOUT.vfio_iommu_type1_dma_unmap.size, flags, u64(req.iova ?? 0n), u64(req.size ?? 0n));
-  if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${(req.iova ?? 0n).toString(16)}, size 0x${(req.size ?? 0n).toString(16)})`);
-  return c.take(c.transientPtr, st);
+  return encodeDmaUnmapWords(structWords(DMA_UNMAP_SIZE), req.iova ?? 0n, req.size ?? 0n, flags);
 }
 
-/** Core exports take u64 as BigInt; values outside [0, 2^64) are the caller's error. */
+/** struct vfio_iommu_type1_dma_unmap written into `out` (reused; 24 bytes) through its word views,
+ *  as encodeDmaMapWords, with vfio_dma_unmap_encode's checks: with VFIO_DMA_UNMAP_FLAG_ALL iova
+ *  and size must be 0; without it size 0 and iova + size past 2^64 are refused. The kernel writes
+ *  back the size unmapped into out.u64[2]. */
+export function encodeDmaUnmapWords(out: StructWords, iova: bigint, size: bigint, flags = 0): Uint8Array {
+  const st = dmaUnmapStatus(iova, size, flags) || (out.bytes.length < DMA_UNMAP_SIZE ? ERR_NO_SPACE : 0);
+  if (st < 0) fail(st, `encodeDmaUnmap(iova 0x${iova.toString(16)}, size 0x${size.toString(16)})`);
+  const w32 = out.u32, w64 = out.u64;
+  w32[0] = DMA_UNMAP_SIZE; w32[1] = flags;
+  w64[1] = iova; w64[2] = size;
+  return out.bytes;
+}
+
+/** Below it a sum of two values cannot pass 2^64, so the usual request is checked by comparisons
+ *  alone, with no bigint made (each bigint sum is a new heap object). mapDma's range test uses it too. */
+export const TWO_53 = 1n << 53n;
+
+/** The core's check that [start, start + size) ends at or below 2^64, for values already in
+ *  [0, 2^64): 0 or OVERFLOW. */
+export function endStatus(start: bigint, size: bigint): number {
+  return start < TWO_53 && size < TWO_53 ? 0 : start + size > TWO_64 ? ERR_OVERFLOW : 0;
+}
+
+/** vfio_dma_map_encode's checks on its values: 0, or the status (BAD_ARG for size 0, OVERFLOW for
+ *  an end past 2^64); throws for a value outside [0, 2^64), vaddr's first, as the core's caller did. */
+function dmaMapStatus(vaddr: bigint, iova: bigint, size: bigint): number {
+  if (vaddr >= 0n && iova >= 0n && size > 0n && vaddr < TWO_53 && iova < TWO_53 && size < TWO_53) return 0;
+  u64(vaddr); u64(iova); u64(size);
+  return size === 0n ? ERR_BAD_ARG : endStatus(iova, size) || endStatus(vaddr, size);
+}
+
+/** vfio_dma_unmap_encode's checks, as dmaMapStatus (iova's range first, then size's). */
+function dmaUnmapStatus(iova: bigint, size: bigint, flags: number): number {
+  if (flags === 0 && iova >= 0n && size > 0n && iova < TWO_53 && size < TWO_53) return 0;
+  u64(iova); u64(size);
+  if ((flags & ~(VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) !== 0) return ERR_BAD_ARG;
+  if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0) return iova !== 0n || size !== 0n ? ERR_BAD_ARG : 0;
+  return size === 0n ? ERR_BAD_ARG : endStatus(iova, size);
+}
+
+/** Values outside [0, 2^64) are the caller's error (the core takes u64 as BigInt). */
 const TWO_64 = 1n << 64n;
-function u64(v: bigint): bigint {
+export function u64(v: bigint): bigint {
   if (v < 0n || v >= TWO_64) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
   return v;
 }

@@ -1,35 +1,29 @@
-// iommufd requests and replies (include/uapi/linux/iommufd.h) over the core's vfio_ioas_*
-// exports: IOMMU_IOAS_MAP and IOMMU_IOAS_UNMAP, the iommufd counterparts of type1's MAP_DMA /
-// UNMAP_DMA, and IOMMU_IOAS_IOVA_RANGES (request, reply, and its two-step EMSGSIZE protocol).
-// Layouts are pinned by test/unit/vfio/iommufd.test.ts against the header when the host has one.
+// iommufd requests and replies (include/uapi/linux/iommufd.h): IOMMU_IOAS_MAP and
+// IOMMU_IOAS_UNMAP, the iommufd counterparts of type1's MAP_DMA / UNMAP_DMA, encoded in
+// TypeScript word-wise as the type1 ones are (src/vfio/encode.ts says why), and
+// IOMMU_IOAS_IOVA_RANGES over the core's vfio_ioas_iova_ranges_* exports (request, reply, and its
+// two-step EMSGSIZE protocol: the request goes with the core's decoder of its reply).
+// Numbers and layouts: shim/uapi/iommufd.ts (pinned against C there).
 // Not responsible for: opening /dev/iommu, allocating the IOAS, the memory the kernel writes the
 // ranges into, or issuing the ioctls (the callers' callbacks do).
 
 import { core } from '../core/loader.js';
 import { VfioError } from '../errors.js';
-import { _IO } from './uapi.js';
+import { encodeError, endStatus, TWO_53, u64 } from './encode.js';
 import { runDecoder, type IovaRange } from './decode.js';
 import { MAX_ARGSZ_RETRIES } from './query.js';
-import { u32, u64 as le64 } from '../../shim/bytes.js';
+import { structWords, u32, u64 as le64, type StructWords } from '../../shim/bytes.js';
 import { EMSGSIZE } from '../../shim/errno.js';
+import {
+  IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, IOMMUFD_LAYOUT,
+} from '../../shim/uapi/iommufd.js';
 
-export const IOMMUFD_TYPE = 0x3b; // ';'
-export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84;
-export const IOMMUFD_CMD_IOAS_MAP = 0x85;
-export const IOMMUFD_CMD_IOAS_UNMAP = 0x86;
-export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES);
-export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP);
-export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP);
-export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
-export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
-export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
-
-export const IOMMUFD_LAYOUT = {
-  iommu_ioas_map: { size: 40, size_: 0, flags: 4, ioas_id: 8, __reserved: 12, user_va: 16, length: 24, iova: 32 },
-  iommu_ioas_unmap: { size: 24, size_: 0, ioas_id: 4, iova: 8, length: 16 },
-  iommu_ioas_iova_ranges: { size: 32, size_: 0, ioas_id: 4, num_iovas: 8, __reserved: 12, allowed_iovas: 16, out_iova_alignment: 24 },
-  iommu_iova_range: { size: 16, start: 0, last: 8 },
-} as const;
+// The iommufd uapi, under the names this module always exported (one home: shim/uapi/iommufd.ts).
+export {
+  IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES, IOMMUFD_CMD_IOAS_MAP, IOMMUFD_CMD_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_MAP_READABLE,
+  IOMMUFD_LAYOUT,
+} from '../../shim/uapi/iommufd.js';
 
 /** An IOMMU_IOAS_MAP request for {@link encodeIoasMap}. */
 export interface IoasMapRequest {
@@ -48,38 +42,71 @@ export interface IoasMapRequest {
 }
 
 type F = (...a: (number | bigint)[]) => number;
-function fail(st: number, what: string): never {
-  const full = core().statusName(st);
-  throw new VfioError({ kind: st === -1000 ? 'core-bug' : 'bad-argument', message: `${what}: ${full}`, status: st, statusName: full.split(':')[0], hint: 'check the arguments against docs/vfio-region.md' });
-}
-const u64 = (v: bigint) => {
-  if (v < 0n || v >= 1n << 64n) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
-  return v;
-};
+const HINT = 'check the arguments against docs/vfio-region.md';
+function fail(st: number, what: string): never { throw encodeError(st, what, HINT); }
+/** The core's statuses the TypeScript encoders find themselves (assembly/status.ts). */
+const ERR_BAD_ARG = -1, ERR_NO_SPACE = -3;
+const MAP = IOMMUFD_LAYOUT.iommu_ioas_map, UNMAP = IOMMUFD_LAYOUT.iommu_ioas_unmap;
+const U64_MAX = (1n << 64n) - 1n;
 
-/** struct iommu_ioas_map for IOMMU_IOAS_MAP. The kernel writes the chosen IOVA at offset 32.
- * Pure: the Wasm core checks and encodes (no syscall).
- * @throws VfioError 'bad-argument' (a value that is not a u64, or outside the uapi's rules), 'core-bug'.
+/** struct iommu_ioas_map for IOMMU_IOAS_MAP, in a new buffer (encodeIoasMapWords into a struct of
+ *  its own). The kernel writes the chosen IOVA at offset 32. Pure: no syscall.
+ * @throws VfioError 'bad-argument' (a value that is not a u64, or outside the uapi's rules).
  */
 export function encodeIoasMap(req: IoasMapRequest): Uint8Array {
-  const flags = (req.iova !== undefined ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) | (req.read ?? true ? IOMMU_IOAS_MAP_READABLE : 0) | (req.write ?? true ? IOMMU_IOAS_MAP_WRITEABLE : 0);
-  const c = core();
-  const st = c.fn<F>('vfio_ioas_map_encode')(c.transientPtr, IOMMUFD_LAYOUT.iommu_ioas_map.size, flags, req.ioasId >>> 0, u64(req.userVa), u64(req.length), u64(req.iova ?? 0n));
-  if (st < 0) fail(st, `encodeIoasMap(ioas ${req.ioasId}, length 0x${req.length.toString(16)})`);
-  return c.take(c.transientPtr, st);
+  return encodeIoasMapWords(structWords(MAP.size), req.ioasId, req.userVa, req.length, req.iova, req.read ?? true, req.write ?? true);
 }
 
-/** struct iommu_ioas_unmap for IOMMU_IOAS_UNMAP; `all` unmaps everything (iova 0, length 2^64-1).
- * Pure: the Wasm core checks and encodes (no syscall).
- * @throws VfioError 'bad-argument' (a value that is not a u64, or outside the uapi's rules), 'core-bug'.
+/**
+ * struct iommu_ioas_map written into `out` (reused by the IOAS: the iommufd DMA hot path) through
+ * its word views, with the checks of the core's vfio_ioas_map_encode (kept in the core for other
+ * hosts: docs/ABI.md): a value outside [0, 2^64) (userVa, length, iova in that order), neither
+ * read nor write, length 0, userVa + length or (with `iova`: FIXED_IOVA) iova + length past 2^64,
+ * `out` too small. test/unit/vfio/encode-fast.test.ts holds it to the core's bytes and statuses.
+ */
+export function encodeIoasMapWords(out: StructWords, ioasId: number, userVa: bigint, length: bigint, iova: bigint | undefined, read: boolean, write: boolean): Uint8Array {
+  const fixed = iova !== undefined;
+  const at = iova ?? 0n;
+  let st = 0;
+  if (!(userVa >= 0n && length > 0n && at >= 0n && userVa < TWO_53 && length < TWO_53 && at < TWO_53)) {
+    u64(userVa); u64(length); u64(at);
+    st = length === 0n ? ERR_BAD_ARG : endStatus(userVa, length) || (fixed ? endStatus(at, length) : 0);
+  }
+  if (!read && !write) st = ERR_BAD_ARG;
+  if (st === 0 && out.bytes.length < MAP.size) st = ERR_NO_SPACE;
+  if (st < 0) fail(st, `encodeIoasMap(ioas ${ioasId}, length 0x${length.toString(16)})`);
+  const w32 = out.u32, w64 = out.u64;
+  w32[0] = MAP.size;
+  w32[1] = (fixed ? IOMMU_IOAS_MAP_FIXED_IOVA : 0) | (read ? IOMMU_IOAS_MAP_READABLE : 0) | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
+  w32[2] = ioasId >>> 0; w32[3] = 0;
+  w64[2] = userVa; w64[3] = length; w64[4] = at;
+  return out.bytes;
+}
+
+/** struct iommu_ioas_unmap for IOMMU_IOAS_UNMAP, in a new buffer; `all` unmaps everything (iova 0,
+ *  length 2^64-1). Pure: no syscall.
+ * @throws VfioError 'bad-argument' (a value that is not a u64, or outside the uapi's rules).
  */
 export function encodeIoasUnmap(req: { ioasId: number; iova?: bigint; length?: bigint; all?: boolean }): Uint8Array {
-  const iova = req.all ? 0n : req.iova ?? 0n;
-  const length = req.all ? (1n << 64n) - 1n : req.length ?? 0n;
-  const c = core();
-  const st = c.fn<F>('vfio_ioas_unmap_encode')(c.transientPtr, IOMMUFD_LAYOUT.iommu_ioas_unmap.size, req.ioasId >>> 0, u64(iova), u64(length));
-  if (st < 0) fail(st, `encodeIoasUnmap(ioas ${req.ioasId})`);
-  return c.take(c.transientPtr, st);
+  return encodeIoasUnmapWords(structWords(UNMAP.size), req.ioasId, req.all ? 0n : req.iova ?? 0n, req.all ? U64_MAX : req.length ?? 0n);
+}
+
+/** struct iommu_ioas_unmap written into `out` (reused) through its word views, with the checks of
+ *  vfio_ioas_unmap_encode: length 0, iova + length past 2^64 (except iova 0 with length 2^64-1,
+ *  the kernel's "everything"), `out` too small. The kernel writes back the length unmapped into
+ *  out.u64[2]. */
+export function encodeIoasUnmapWords(out: StructWords, ioasId: number, iova: bigint, length: bigint): Uint8Array {
+  let st = 0;
+  if (!(iova >= 0n && length > 0n && iova < TWO_53 && length < TWO_53)) {
+    u64(iova); u64(length);
+    st = length === 0n ? ERR_BAD_ARG : iova === 0n && length === U64_MAX ? 0 : endStatus(iova, length);
+  }
+  if (st === 0 && out.bytes.length < UNMAP.size) st = ERR_NO_SPACE;
+  if (st < 0) fail(st, `encodeIoasUnmap(ioas ${ioasId})`);
+  const w32 = out.u32, w64 = out.u64;
+  w32[0] = UNMAP.size; w32[1] = ioasId >>> 0;
+  w64[1] = iova; w64[2] = length;
+  return out.bytes;
 }
 
 /** The request of IOMMU_IOAS_IOVA_RANGES: room for `numIovas` ranges (struct iommu_iova_range,

@@ -1,164 +1,41 @@
-// VFIO uapi constants (include/uapi/linux/vfio.h), with their uapi names, in one place. Struct
-// sizes and field offsets are pinned against the host's header by test/unit/vfio/layout.test.ts,
-// which compiles test/unit/vfio/layout.c. Values the kernel defines are not copied from any other
-// project; each was checked against the header by that test.
+// VFIO uapi constants (include/uapi/linux/vfio.h) under their uapi names, for the vfio wrappers
+// and the public `vfioUapi` namespace. One home: shim/uapi/vfio.ts defines them and their layouts
+// (pinned against C there and by test/unit/vfio/layout.test.ts); this module re-exports them and
+// adds the core's own bounds and statuses that go with the VFIO replies.
 // Not responsible for: issuing ioctls (shim/) or decoding (src/vfio/decode.ts).
 
-// --- ioctl numbers: one definition, in the shim that issues them (pinned against C there) ---
 export {
   _IO, VFIO_TYPE, VFIO_BASE, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD, VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET, VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,
 } from '../../shim/ioctl.js';
-
-// --- struct vfio_device_info.flags ---
-/** vfio_device_info.flags: the device supports VFIO_DEVICE_RESET. */
-export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
-/** vfio_device_info.flags: a PCI device (vfio-pci). */
-export const VFIO_DEVICE_FLAGS_PCI = 1 << 1;
-/** vfio_device_info.flags: a platform device (vfio-platform). */
-export const VFIO_DEVICE_FLAGS_PLATFORM = 1 << 2;
-/** vfio_device_info.flags: an AMBA device (vfio-amba). */
-export const VFIO_DEVICE_FLAGS_AMBA = 1 << 3;
-/** vfio_device_info.flags: an s390 channel I/O device. */
-export const VFIO_DEVICE_FLAGS_CCW = 1 << 4;
-/** vfio_device_info.flags: an s390 AP (crypto) device. */
-export const VFIO_DEVICE_FLAGS_AP = 1 << 5;
-/** vfio_device_info.flags: a Freescale fsl-mc device. */
-export const VFIO_DEVICE_FLAGS_FSL_MC = 1 << 6;
-/** vfio_device_info.flags: the reply has a capability chain (cap_offset). */
-export const VFIO_DEVICE_FLAGS_CAPS = 1 << 7;
-/** vfio_device_info.flags: an AMD CDX device. */
-export const VFIO_DEVICE_FLAGS_CDX = 1 << 8;
-
-// --- struct vfio_region_info.flags and its capabilities ---
-/** vfio_region_info.flags: the region may be read (pread on the device fd). */
-export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
-/** vfio_region_info.flags: the region may be written. */
-export const VFIO_REGION_INFO_FLAG_WRITE = 1 << 1;
-/** vfio_region_info.flags: the region (or its sparse areas) may be mmapped. */
-export const VFIO_REGION_INFO_FLAG_MMAP = 1 << 2;
-/** vfio_region_info.flags: the reply has a capability chain (cap_offset). */
-export const VFIO_REGION_INFO_FLAG_CAPS = 1 << 3;
-/** Region capability ID: the areas of the region that may be mmapped. */
-export const VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
-/** Region capability ID: a device-specific region's type and subtype. */
-export const VFIO_REGION_INFO_CAP_TYPE = 2;
-/** Region capability ID: the MSI-X table in this BAR may be mmapped. */
-export const VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
-
-// --- struct vfio_irq_info.flags ---
-/** vfio_irq_info.flags: the index can signal an eventfd. */
-export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
-/** vfio_irq_info.flags: the index can be masked and unmasked. */
-export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;
-/** vfio_irq_info.flags: a level line, masked by the kernel on delivery until unmasked. */
-export const VFIO_IRQ_INFO_AUTOMASKED = 1 << 2;
-/** vfio_irq_info.flags: the vector count cannot change while enabled (MSI-X must be disabled first). */
-export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
-
-// --- struct vfio_irq_set.flags ---
-/** vfio_irq_set.flags: no data (trigger, mask or unmask the vectors; count 0 disables). */
-export const VFIO_IRQ_SET_DATA_NONE = 1 << 0;
-/** vfio_irq_set.flags: one u8 per vector says whether to act on it. */
-export const VFIO_IRQ_SET_DATA_BOOL = 1 << 1;
-/** vfio_irq_set.flags: one s32 eventfd per vector (-1: remove). */
-export const VFIO_IRQ_SET_DATA_EVENTFD = 1 << 2;
-/** vfio_irq_set.flags: mask the vectors. */
-export const VFIO_IRQ_SET_ACTION_MASK = 1 << 3;
-/** vfio_irq_set.flags: unmask the vectors (with DATA_EVENTFD: an eventfd that unmasks when signalled). */
-export const VFIO_IRQ_SET_ACTION_UNMASK = 1 << 4;
-/** vfio_irq_set.flags: trigger the vectors (with DATA_EVENTFD: set the eventfds they signal). */
-export const VFIO_IRQ_SET_ACTION_TRIGGER = 1 << 5;
-
-// --- type1 IOMMU ---
-/** IOMMU type: type1 (the first version; vfiokit uses VFIO_TYPE1v2_IOMMU). */
-export const VFIO_TYPE1_IOMMU = 1;
-/** IOMMU type: type1v2 (unmaps whole mappings only), what vfiokit's containers use. */
-export const VFIO_TYPE1v2_IOMMU = 3;
-/** IOMMU type: no IOMMU (unsafe mode; no DMA mapping). */
-export const VFIO_NOIOMMU_IOMMU = 8;
-/** vfio_iommu_type1_info.flags: iova_pgsizes is valid. */
-export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0;
-/** vfio_iommu_type1_info.flags: the reply has a capability chain (cap_offset). */
-export const VFIO_IOMMU_INFO_CAPS = 1 << 1;
-/** type1 info capability ID: the usable IOVA ranges. */
-export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
-/** type1 info capability ID: dirty-page tracking for migration. */
-export const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 2;
-/** type1 info capability ID: how many more DMA mappings the container allows. */
-export const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = 3;
-/** vfio_iommu_type1_dma_map.flags: the device may read the memory. */
-export const VFIO_DMA_MAP_FLAG_READ = 1 << 0;
-/** vfio_iommu_type1_dma_map.flags: the device may write the memory. */
-export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;
-/** vfio_iommu_type1_dma_map.flags: update the host address of an existing mapping (live update). */
-export const VFIO_DMA_MAP_FLAG_VADDR = 1 << 2;
-/** vfio_iommu_type1_dma_unmap.flags: return the dirty bitmap of the range. */
-export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
-/** vfio_iommu_type1_dma_unmap.flags: unmap every mapping (iova and size 0). */
-export const VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
-/** vfio_iommu_type1_dma_unmap.flags: invalidate host addresses, keep the mappings (live update). */
-export const VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2;
-
-// --- vfio-pci fixed indexes ---
-/** vfio-pci region index of BAR0 (BAR1..BAR5 follow). */
-export const VFIO_PCI_BAR0_REGION_INDEX = 0;
-/** vfio-pci region index of the expansion ROM. */
-export const VFIO_PCI_ROM_REGION_INDEX = 6;
-/** vfio-pci region index of config space. */
-export const VFIO_PCI_CONFIG_REGION_INDEX = 7;
-/** vfio-pci region index of the legacy VGA ranges (VGA devices only). */
-export const VFIO_PCI_VGA_REGION_INDEX = 8;
-/** How many fixed region indexes vfio-pci has (device-specific ones follow). */
-export const VFIO_PCI_NUM_REGIONS = 9;
-/** vfio-pci IRQ index of INTx. */
-export const VFIO_PCI_INTX_IRQ_INDEX = 0;
-/** vfio-pci IRQ index of MSI. */
-export const VFIO_PCI_MSI_IRQ_INDEX = 1;
-/** vfio-pci IRQ index of MSI-X. */
-export const VFIO_PCI_MSIX_IRQ_INDEX = 2;
-/** vfio-pci IRQ index of the error (AER) notification (PCIe functions only). */
-export const VFIO_PCI_ERR_IRQ_INDEX = 3;
-/** vfio-pci IRQ index of the device-release request. */
-export const VFIO_PCI_REQ_IRQ_INDEX = 4;
-/** How many IRQ indexes vfio-pci has. */
-export const VFIO_PCI_NUM_IRQS = 5;
-
-/** Struct sizes and field offsets (bytes), as the uapi header lays them out on every Linux ABI
- *  (fixed-width fields only). `min` is what the kernel itself requires of argsz. */
-export const LAYOUT = {
-  vfio_info_cap_header: { size: 8, id: 0, version: 2, next: 4 },
-  vfio_device_info: { size: 20, min: 16, argsz: 0, flags: 4, num_regions: 8, num_irqs: 12, cap_offset: 16 },
-  vfio_region_info: { size: 32, argsz: 0, flags: 4, index: 8, cap_offset: 12, size_: 16, offset: 24 },
-  vfio_region_sparse_mmap_area: { size: 16, offset: 0, size_: 8 },
-  vfio_region_info_cap_sparse_mmap: { size: 16, nr_areas: 8, reserved: 12, areas: 16 },
-  vfio_region_info_cap_type: { size: 16, type: 8, subtype: 12 },
-  vfio_irq_info: { size: 16, argsz: 0, flags: 4, index: 8, count: 12 },
-  vfio_irq_set: { size: 20, argsz: 0, flags: 4, index: 8, start: 12, count: 16, data: 20 },
-  vfio_iommu_type1_info: { size: 24, min: 16, argsz: 0, flags: 4, iova_pgsizes: 8, cap_offset: 16 },
-  vfio_iova_range: { size: 16, start: 0, end: 8 },
-  vfio_iommu_type1_info_cap_iova_range: { size: 16, nr_iovas: 8, reserved: 12, iova_ranges: 16 },
-  vfio_iommu_type1_info_dma_avail: { size: 12, avail: 8 },
-  vfio_iommu_type1_dma_map: { size: 32, argsz: 0, flags: 4, vaddr: 8, iova: 16, size_: 24 },
-  vfio_iommu_type1_dma_unmap: { size: 24, argsz: 0, flags: 4, iova: 8, size_: 16, data: 24 },
-} as const;
+export {
+  VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_AMBA,
+  VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_DEVICE_FLAGS_CAPS,
+  VFIO_DEVICE_FLAGS_CDX, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_CAP_SPARSE_MMAP, VFIO_REGION_INFO_CAP_TYPE,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED,
+  VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD,
+  VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1v2_IOMMU, VFIO_NOIOMMU_IOMMU, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX,
+  VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX, VFIO_PCI_NUM_REGIONS, VFIO_PCI_INTX_IRQ_INDEX,
+  VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
+  VFIO_PCI_NUM_IRQS,
+  VFIO_LAYOUT as LAYOUT,
+} from '../../shim/uapi/vfio.js';
 
 /** Named bounds the core applies to replies (assembly/vfio/bounds.ts, where the reasons are). */
 export const MAX_REGIONS = 32;
-/** Most IRQ indexes the core accepts in a device info reply. */
 export const MAX_IRQ_INDEXES = 32;
-/** Most vectors of one IRQ index (MSI-X's 2048). */
 export const MAX_IRQS = 2048;
-/** Most sparse mmap areas of one region. */
 export const MAX_SPARSE_AREAS = 32;
-/** Most IOVA ranges in a type1 or iommufd reply. */
 export const MAX_IOVA_RANGES = 1024;
-/** Largest IOVA alignment accepted from iommufd (256 KiB). */
 export const MAX_IOVA_ALIGNMENT = 256 * 1024;
 
 /** Status codes of the core's vfio module (assembly/vfio/status.ts). */
 export const VFIO_NEED_ARGSZ = -200;
-/** Core status: the reply buffer is shorter than the structure it must hold. */
 export const VFIO_ERR_SHORT_BUFFER = -202;

@@ -126,6 +126,22 @@ test('routed mode: fire -> mmap off + line up; trapped access -> line down + VFI
   assert.is(f.libc.openFds.size, 0);
 }));
 
+test('routed mode: a line\'s SET_IRQS structs are encoded once, at routing: every EOI passes the same unmask bytes', withFake((f) => {
+  const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
+  const routing = dev.routeIrqs({ setLine: () => {}, onMmap: () => {}, timeoutNs: 10n ** 12n });
+  const fd = irqSets(f).at(-1)!.fds[0]!;
+  const unmasks = (): Uint8Array[] => f.libc.log.filter((e) => e.method === 'ioctl' && e.args[1] === VFIO_DEVICE_SET_IRQS)
+    .map((e) => e.args[2] as Uint8Array).filter((b) => (b[4]! & UNMASK) !== 0);
+  for (let i = 0; i < 3; i++) { signal(f, fd); routing.trappedAccess(); }
+  const u = unmasks();
+  assert.is(u.length, 3, 'one unmask per EOI');
+  assert.ok(u[0] === u[1] && u[1] === u[2], 'the same struct each time, not a new encoding');
+  assert.equal(irqSets(f).at(-1), { flags: DATA_NONE | UNMASK, index: 0, start: 0, count: 1, fds: [] });
+  routing.close();
+  dev.close();
+  assert.is(f.libc.openFds.size, 0);
+}));
+
 test('routed mode: wireIrqfd carries out the machine\'s level steps (mask, KVM_IRQFD with resample, trigger, unmask fd, unmask); unwire reverses', withFake((f) => {
   const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
   const routing = dev.routeIrqs({ setLine() {} });

@@ -9,6 +9,7 @@ import { VfioError } from '../../../src/errors';
 import { Mapping } from '../../../src/mapping';
 import { createSys, syscallError, vfio, kvm, ERRNO_TABLE, errnoEntry, O_RDWR, PROT_READ, PROT_WRITE, MAP_SHARED, EFD_NONBLOCK } from '../../../shim/index';
 import { createFakeLibc } from '../../support/fake-libc';
+import { ctx } from '../../../src/device/context';
 
 const EBUSY = 16, EPERM = 1, ENODEV = 19, EINVAL = 22, EACCES = 13, ENOENT = 2, ENOTTY = 25, EOPNOTSUPP = 95, EINTR = 4, EAGAIN = 11;
 
@@ -92,6 +93,27 @@ test('ENOTTY and EOPNOTSUPP are kind not-supported; an errno outside the table i
   assert.is(syscallError('ioctl(VFIO_DEVICE_RESET)', EOPNOTSUPP).kind, 'not-supported');
   const odd = syscallError('read', 133);
   assert.equal([odd.kind, odd.errnoName, odd.errno], ['syscall', 'E133', 133]);
+});
+
+test('an errno outside the table is named as Node names it (util.getSystemErrorName), E<n> only when Node has no name', () => {
+  const EPROTO = 71;
+  assert.ok(!ERRNO_TABLE.some((e) => e.errno === EPROTO), 'EPROTO is not in the table');
+  const e = syscallError('ioctl(VFIO_DEVICE_RESET)', EPROTO);
+  assert.equal([e.kind, e.errnoName, e.code, e.errno], ['syscall', 'EPROTO', 'EPROTO', EPROTO]);
+  assert.match(e.message, /\(ioctl\(VFIO_DEVICE_RESET\): EPROTO\)/);
+  assert.is(errnoEntry(4000).name, 'E4000', 'a number nobody names');
+});
+
+test('a VfioError carries code (the errno name) as Node\'s SystemError does, through src\'s context too', () => {
+  const fake = createFakeLibc();
+  const sys = createSys(fake);
+  const fd = sys.open('/dev/vfio/5', O_RDWR);
+  fake.failOn('ioctl', EBUSY);
+  const e = caught(() => vfio.groupSetContainer(sys, fd, fd));
+  assert.is(e.code, 'EBUSY');
+  const wrapped = caught(() => ctx('0000:00:02.0', () => { throw e; }, { message: 'cannot attach' }));
+  assert.equal([wrapped.code, wrapped.errno, wrapped.device], ['EBUSY', EBUSY, '0000:00:02.0']);
+  assert.is(new VfioError({ kind: 'bad-argument', message: 'no syscall here' }).code, undefined, 'no errno, no code');
 });
 
 test('a failure in a Mapping constructor (mmap EPERM) maps nothing; a view failure unmaps again', () => {

@@ -12,6 +12,8 @@
 
 int main(void) {
   printf("{");
+  S(iommu_destroy); O(iommu_destroy, size); O(iommu_destroy, id);
+  S(iommu_ioas_alloc); O(iommu_ioas_alloc, size); O(iommu_ioas_alloc, flags); O(iommu_ioas_alloc, out_ioas_id);
   S(iommu_ioas_map); O(iommu_ioas_map, size); O(iommu_ioas_map, flags); O(iommu_ioas_map, ioas_id);
   O(iommu_ioas_map, __reserved); O(iommu_ioas_map, user_va); O(iommu_ioas_map, length); O(iommu_ioas_map, iova);
   S(iommu_ioas_unmap); O(iommu_ioas_unmap, size); O(iommu_ioas_unmap, ioas_id); O(iommu_ioas_unmap, iova);

@@ -12,6 +12,7 @@
 int main(void) {
   printf("{");
   S(vfio_info_cap_header); O(vfio_info_cap_header, id); O(vfio_info_cap_header, version); O(vfio_info_cap_header, next);
+  S(vfio_group_status); O(vfio_group_status, argsz); O(vfio_group_status, flags);
   S(vfio_device_info); O(vfio_device_info, argsz); O(vfio_device_info, flags); O(vfio_device_info, num_regions);
   O(vfio_device_info, num_irqs); O(vfio_device_info, cap_offset);
   S(vfio_region_info); O(vfio_region_info, argsz); O(vfio_region_info, flags); O(vfio_region_info, index);

@@ -1,0 +1,119 @@
+// The direction of imports, as data: each rule is a row (which files, what they may not import,
+// and why), and `violations` checks a set of files against the rows. The house (docs/DESIGN.md):
+// shim/ at the bottom, the core (assembly/) beside it and apart, src/ on both, the CLI and the
+// examples on src/'s public entry. imports.test.ts runs the rows over the repository and proves
+// that each row can fail, on synthetic files.
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+/** What an import names: a file of the repository (path relative to its root, with the .ts the
+ *  `.js` of NodeNext stands for) or a package (`node:fs`, `koffi`). */
+export type Target = { file: string } | { pkg: string };
+
+export interface Rule {
+  /** Short name, used as the test's name. */
+  readonly name: string;
+  /** The importing files the rule is about (repository-relative, '/' separators). */
+  readonly from: (file: string) => boolean;
+  /** True when `target` is an import against the direction. */
+  readonly forbids: (target: Target, file: string) => boolean;
+  /** Why: what breaks if the rule is broken. */
+  readonly reason: string;
+}
+
+const under = (dir: string) => (f: string) => f === dir || f.startsWith(`${dir}/`);
+const isFile = (t: Target): t is { file: string } => 'file' in t;
+
+/** The package's public entry points as source files: package.json's "." (dist/index.js, built from
+ *  src/index.ts). A deliberate subpath export gets its source file added here. */
+export const PUBLIC_ENTRIES: readonly string[] = ['src/index.ts'];
+
+/** The device layer's front door for the CLI: openDevice, allocDma and VfioDevice (what
+ *  src/index.ts exports from it). Every other src/device/ file is the layer's inside. */
+export const DEVICE_FRONT_DOOR: readonly string[] = ['src/device/device.ts'];
+
+export const RULES: readonly Rule[] = [
+  {
+    name: 'shim/ imports only shim/ and packages',
+    from: under('shim'),
+    forbids: (t) => isFile(t) && !under('shim')(t.file),
+    reason: 'the shim is the ground floor: src/ builds on it, so a shim import of src/ is a cycle, and a user of the shim alone (a VMM issuing its own ioctls) would load the whole library',
+  },
+  {
+    name: 'assembly/ imports only assembly/',
+    from: under('assembly'),
+    forbids: (t) => !isFile(t) || !under('assembly')(t.file),
+    reason: 'the core is a separate Wasm module, pure and importing only env.abort: it cannot import TypeScript or a package, and any host in any language must get the same module',
+  },
+  {
+    name: 'src/cli uses the device layer through its front door',
+    from: (f) => f === 'src/cli.ts' || under('src/cli')(f),
+    forbids: (t) => isFile(t) && under('src/device')(t.file) && !DEVICE_FRONT_DOOR.includes(t.file),
+    reason: 'the CLI is a user of the library: what it needs from a device, a VMM needs too, so it goes through openDevice/VfioDevice (src/device/device.ts, exported by src/index.ts), never the device layer\'s inside (irq, dma, iommu, region, context)',
+  },
+  {
+    name: 'src/ (outside shim/) does not load koffi',
+    from: under('src'),
+    forbids: (t) => !isFile(t) && t.pkg === 'koffi',
+    reason: 'koffi is the shim\'s: errno is read on the line after the call there, and every syscall has one checked path',
+  },
+  {
+    name: 'examples/ use only the public entry points',
+    from: under('examples'),
+    forbids: (t) => isFile(t)
+      ? (under('src')(t.file) || under('shim')(t.file) || under('assembly')(t.file)) && !PUBLIC_ENTRIES.includes(t.file)
+      : t.pkg === 'koffi',
+    reason: 'an example is what a VMM copies: it must build on what the package exports (src/index.ts and deliberate subpath entries), with its own KVM code, not on the shim\'s or src/\'s insides nor on koffi directly',
+  },
+];
+
+/** The module specifiers a source file imports (static, re-exports, side-effect and dynamic
+ *  imports), comments left out. */
+export function importSpecifiers(source: string): string[] {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').split('\n').filter((l) => !/^\s*\/\//.test(l)).join('\n');
+  const out: string[] = [];
+  for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])([^'"\n]+)\1/g)) out.push(m[2]!);
+  return out;
+}
+
+/** Resolves a specifier of `file` (repository-relative) to a Target. Relative specifiers become
+ *  repository paths: `.js` stands for the `.ts` beside it (NodeNext), a bare path gets `.ts`, a
+ *  directory its index.ts; `exists` says whether a repository path exists. */
+export function resolveSpecifier(file: string, spec: string, exists: (f: string) => boolean): Target {
+  if (!spec.startsWith('.')) return { pkg: spec };
+  const base = join(dirname(file), spec).split(sep).join('/');
+  const candidates = [base.replace(/\.js$/, '.ts'), base, `${base}.ts`, `${base}/index.ts`];
+  return { file: candidates.find(exists) ?? base };
+}
+
+export interface Violation { file: string; specifier: string; target: Target; rule: Rule }
+
+/** The imports of `files` (path -> source) that break a rule of `rules`. */
+export function violations(files: ReadonlyMap<string, string>, exists: (f: string) => boolean, rules: readonly Rule[] = RULES): Violation[] {
+  const found: Violation[] = [];
+  for (const [file, source] of files) {
+    const applicable = rules.filter((r) => r.from(file));
+    if (applicable.length === 0) continue;
+    for (const specifier of importSpecifiers(source)) {
+      const target = resolveSpecifier(file, specifier, exists);
+      for (const rule of applicable) if (rule.forbids(target, file)) found.push({ file, specifier, target, rule });
+    }
+  }
+  return found;
+}
+
+/** The TypeScript and JavaScript sources under `dirs` of the repository at `root`. */
+export function repositorySources(root: string, dirs: readonly string[]): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir)) {
+      const p = join(dir, e);
+      if (e === 'node_modules') continue;
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(ts|mts|mjs|js)$/.test(e) && !e.endsWith('.d.ts')) files.set(relative(root, p).split(sep).join('/'), readFileSync(p, 'utf8'));
+    }
+  };
+  for (const d of dirs) walk(resolve(root, d));
+  return files;
+}
