@@ -46,10 +46,34 @@ export interface Libc {
 }
 
 // Flags and constants of the calls above (Linux generic values, the same on x86_64 and arm64).
-export const O_RDONLY = 0o0, O_WRONLY = 0o1, O_RDWR = 0o2, O_CLOEXEC = 0o2000000, O_NONBLOCK = 0o4000;
-export const PROT_NONE = 0x0, PROT_READ = 0x1, PROT_WRITE = 0x2;
-export const MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
-export const EFD_SEMAPHORE = 0o1, EFD_NONBLOCK = 0o4000, EFD_CLOEXEC = 0o2000000;
+/** open(2) flag: read only. */
+export const O_RDONLY = 0o0;
+/** open(2) flag: write only. */
+export const O_WRONLY = 0o1;
+/** open(2) flag: read and write. */
+export const O_RDWR = 0o2;
+/** open(2) flag: close the fd on exec. */
+export const O_CLOEXEC = 0o2000000;
+/** open(2) flag: non-blocking I/O. */
+export const O_NONBLOCK = 0o4000;
+/** mmap(2) protection: no access. */
+export const PROT_NONE = 0x0;
+/** mmap(2) protection: readable. */
+export const PROT_READ = 0x1;
+/** mmap(2) protection: writable. */
+export const PROT_WRITE = 0x2;
+/** mmap(2) flag: a shared mapping (writes reach the file or device). */
+export const MAP_SHARED = 0x01;
+/** mmap(2) flag: a private copy-on-write mapping. */
+export const MAP_PRIVATE = 0x02;
+/** mmap(2) flag: memory not backed by a file (fd -1). */
+export const MAP_ANONYMOUS = 0x20;
+/** eventfd(2) flag: each read takes 1 from the counter. */
+export const EFD_SEMAPHORE = 0o1;
+/** eventfd(2) flag: a read of a zero counter fails with EAGAIN instead of blocking. */
+export const EFD_NONBLOCK = 0o4000;
+/** eventfd(2) flag: close the fd on exec. */
+export const EFD_CLOEXEC = 0o2000000;
 export const EPOLL_CLOEXEC = 0o2000000;
 export const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010;

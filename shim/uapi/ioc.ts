@@ -20,7 +20,11 @@ export function _IOC(dir: number, type: number, nr: number, size: number): numbe
   }
   return dir * 2 ** IOC_DIRSHIFT + size * 2 ** IOC_SIZESHIFT + type * 2 ** IOC_TYPESHIFT + nr * 2 ** IOC_NRSHIFT;
 }
+/** The kernel's _IO(type, nr): an ioctl number with no size and no direction (every VFIO ioctl is one: its struct carries argsz). */
 export const _IO = (type: number, nr: number): number => _IOC(IOC_NONE, type, nr, 0);
+/** The kernel's _IOR(type, nr, size): the kernel writes `size` bytes back to userspace. */
 export const _IOR = (type: number, nr: number, size: number): number => _IOC(IOC_READ, type, nr, size);
+/** The kernel's _IOW(type, nr, size): userspace passes `size` bytes in. */
 export const _IOW = (type: number, nr: number, size: number): number => _IOC(IOC_WRITE, type, nr, size);
+/** The kernel's _IOWR(type, nr, size): `size` bytes in and back out. */
 export const _IOWR = (type: number, nr: number, size: number): number => _IOC(IOC_READ | IOC_WRITE, type, nr, size);

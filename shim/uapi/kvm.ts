@@ -7,40 +7,74 @@ import { _IO, _IOR, _IOW, _IOWR } from './ioc.js';
 import { u32Struct } from './struct.js';
 
 // Struct sizes, identical on x86_64 and arm64 (fixed-width fields only):
+/** Bytes of struct kvm_irqfd (u32 fd, gsi, flags, resamplefd; u8 pad[16]). */
 export const SIZEOF_KVM_IRQFD = 32;                       // u32 fd, gsi, flags, resamplefd; u8 pad[16]
+/** Bytes of struct kvm_create_device (u32 type, fd, flags). */
 export const SIZEOF_KVM_CREATE_DEVICE = 12;               // u32 type, fd, flags
+/** Bytes of struct kvm_device_attr (u32 flags, group; u64 attr, addr). */
 export const SIZEOF_KVM_DEVICE_ATTR = 24;                 // u32 flags, group; u64 attr, addr
+/** Bytes of struct kvm_userspace_memory_region (u32 slot, flags; u64 guest_phys_addr, memory_size, userspace_addr). */
 export const SIZEOF_KVM_USERSPACE_MEMORY_REGION = 32;     // u32 slot, flags; u64 guest_phys_addr, memory_size, userspace_addr
+/** Bytes of struct kvm_vcpu_init (arm64: u32 target; u32 features[7]). */
 export const SIZEOF_KVM_VCPU_INIT = 32;                   // u32 target; u32 features[7] (arm64 only)
+/** Bytes of struct kvm_one_reg (u64 id, addr). */
 export const SIZEOF_KVM_ONE_REG = 16;                     // u64 id, addr
+/** Bytes of struct kvm_irq_level (u32 irq or s32 status; u32 level). */
 export const SIZEOF_KVM_IRQ_LEVEL = 8;                    // union { u32 irq; s32 status }; u32 level
+/** The ioctl type byte of KVM (0xAE). */
 export const KVMIO = 0xae;
+/** The KVM API version KVM_GET_API_VERSION answers (12 on every kernel since 2.6.22). */
 export const KVM_API_VERSION = 12;
+/** KVM_GET_API_VERSION on /dev/kvm: answers KVM_API_VERSION. */
 export const KVM_GET_API_VERSION = _IO(KVMIO, 0x00);
+/** KVM_CREATE_VM on /dev/kvm: a new VM fd (argument: the machine type, 0 for the default IPA size). */
 export const KVM_CREATE_VM = _IO(KVMIO, 0x01);
+/** KVM_CHECK_EXTENSION on /dev/kvm or a VM fd: > 0 when the capability (KVM_CAP_*) is there. */
 export const KVM_CHECK_EXTENSION = _IO(KVMIO, 0x03);
+/** KVM_GET_VCPU_MMAP_SIZE on /dev/kvm: bytes to mmap of a vCPU fd (its struct kvm_run). */
 export const KVM_GET_VCPU_MMAP_SIZE = _IO(KVMIO, 0x04);
+/** KVM_CREATE_VCPU on a VM fd: a new vCPU fd (argument: the vCPU id). */
 export const KVM_CREATE_VCPU = _IO(KVMIO, 0x41);
+/** KVM_SET_USER_MEMORY_REGION on a VM fd: adds, moves or (size 0) deletes a memslot. */
 export const KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, SIZEOF_KVM_USERSPACE_MEMORY_REGION);
+/** KVM_IRQ_LINE on a VM fd: raises or lowers an interrupt line (arm64: type, vCPU and number in `irq`). */
 export const KVM_IRQ_LINE = _IOW(KVMIO, 0x61, SIZEOF_KVM_IRQ_LEVEL);
+/** KVM_IRQFD on a VM fd: wires an eventfd to a GSI (and, with KVM_IRQFD_FLAG_RESAMPLE, a resample eventfd for a level line). */
 export const KVM_IRQFD = _IOW(KVMIO, 0x76, SIZEOF_KVM_IRQFD);
+/** KVM_RUN on a vCPU fd: runs the vCPU until an exit (blocks: call it off the main loop). */
 export const KVM_RUN = _IO(KVMIO, 0x80);
+/** KVM_GET_ONE_REG on a vCPU fd: reads one register by id. */
 export const KVM_GET_ONE_REG = _IOW(KVMIO, 0xab, SIZEOF_KVM_ONE_REG);
+/** KVM_SET_ONE_REG on a vCPU fd: writes one register by id. */
 export const KVM_SET_ONE_REG = _IOW(KVMIO, 0xac, SIZEOF_KVM_ONE_REG);
+/** KVM_ARM_VCPU_INIT on a vCPU fd (arm64): initialises it with a target and features. */
 export const KVM_ARM_VCPU_INIT = _IOW(KVMIO, 0xae, SIZEOF_KVM_VCPU_INIT);
+/** KVM_ARM_PREFERRED_TARGET on a VM fd (arm64): the target to pass to KVM_ARM_VCPU_INIT. */
 export const KVM_ARM_PREFERRED_TARGET = _IOR(KVMIO, 0xaf, SIZEOF_KVM_VCPU_INIT);
+/** KVM_CREATE_DEVICE on a VM fd: creates an in-kernel device (vGIC, KVM-VFIO) and returns its fd. */
 export const KVM_CREATE_DEVICE = _IOWR(KVMIO, 0xe0, SIZEOF_KVM_CREATE_DEVICE);
+/** KVM_SET_DEVICE_ATTR on a device fd: sets one attribute (group, attr, addr). */
 export const KVM_SET_DEVICE_ATTR = _IOW(KVMIO, 0xe1, SIZEOF_KVM_DEVICE_ATTR);
 
+/** Capability: KVM_IRQFD is supported. */
 export const KVM_CAP_IRQFD = 32;
+/** Capability: KVM_IRQFD takes a resample eventfd (level-triggered lines). */
 export const KVM_CAP_IRQFD_RESAMPLE = 82;
+/** Capability: KVM_CREATE_DEVICE and the device attribute ioctls are supported. */
 export const KVM_CAP_DEVICE_CTRL = 89;
+/** enum kvm_device_type: the KVM-VFIO pseudo device (tells KVM which VFIO files the VM uses). */
 export const KVM_DEV_TYPE_VFIO = 4;       // enum kvm_device_type
+/** Attribute group of the KVM-VFIO device for VFIO files (before 6.6 named KVM_DEV_VFIO_GROUP). */
 export const KVM_DEV_VFIO_FILE = 1;       // attribute group; before 6.6 named KVM_DEV_VFIO_GROUP
+/** Attribute: add a VFIO group or device cdev fd to the VM (before 6.6 KVM_DEV_VFIO_GROUP_ADD). */
 export const KVM_DEV_VFIO_FILE_ADD = 1;   // before 6.6 named KVM_DEV_VFIO_GROUP_ADD (same value)
+/** Attribute: remove a VFIO file from the VM. */
 export const KVM_DEV_VFIO_FILE_DEL = 2;
+/** kvm_irqfd.flags: remove the irqfd instead of adding it. */
 export const KVM_IRQFD_FLAG_DEASSIGN = 1 << 0;
+/** kvm_irqfd.flags: a level line; `resamplefd` is signalled when the guest EOIs it. */
 export const KVM_IRQFD_FLAG_RESAMPLE = 1 << 1;
+/** kvm_create_device.flags: only test whether the device type could be created. */
 export const KVM_CREATE_DEVICE_TEST = 1;
 
 /** Field offsets (bytes) of the structs src/ builds; pinned like the sizes. */

@@ -30,12 +30,18 @@ export {
 
 /** Named bounds the core applies to replies (assembly/vfio/bounds.ts, where the reasons are). */
 export const MAX_REGIONS = 32;
+/** Most IRQ indexes the core accepts in a device info reply. */
 export const MAX_IRQ_INDEXES = 32;
+/** Most vectors of one IRQ index (MSI-X's 2048). */
 export const MAX_IRQS = 2048;
+/** Most sparse mmap areas of one region. */
 export const MAX_SPARSE_AREAS = 32;
+/** Most IOVA ranges in a type1 or iommufd reply. */
 export const MAX_IOVA_RANGES = 1024;
+/** Largest IOVA alignment accepted from iommufd (256 KiB). */
 export const MAX_IOVA_ALIGNMENT = 256 * 1024;
 
 /** Status codes of the core's vfio module (assembly/vfio/status.ts). */
 export const VFIO_NEED_ARGSZ = -200;
+/** Core status: the reply buffer is shorter than the structure it must hold. */
 export const VFIO_ERR_SHORT_BUFFER = -202;
