@@ -28,3 +28,6 @@ export {
   KVM_IRQFD_FLAG_RESAMPLE, KVM_CREATE_DEVICE_TEST, SIZEOF_KVM_IRQFD, SIZEOF_KVM_CREATE_DEVICE, SIZEOF_KVM_DEVICE_ATTR,
   SIZEOF_KVM_USERSPACE_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, SIZEOF_KVM_ONE_REG, SIZEOF_KVM_IRQ_LEVEL,
 } from '../shim/ioctl.js';
+// struct kvm_irqfd has one encoder (vfiokit's own irqfd wiring uses it): a VMM's KVM code uses it too.
+export { encodeKvmIrqfd } from '../shim/uapi/kvm.js';
+export type { KvmIrqfd } from '../shim/uapi/kvm.js';

@@ -28,9 +28,6 @@ export const createDevice = (type: number): Uint8Array => le(12, [[0, 4, type]])
 /** struct kvm_device_attr { u32 flags @0, group @4; u64 attr @8, addr @16 } */
 export const deviceAttr = (group: number, attr: bigint | number, addr: bigint): Uint8Array =>
   le(24, [[4, 4, group], [8, 8, BigInt(attr)], [16, 8, addr]]);
-/** struct kvm_irqfd { u32 fd @0, gsi @4, flags @8, resamplefd @12; u8 pad[16] } */
-export const irqfd = (fd: number, gsi: number, flags: number, resamplefd = 0): Uint8Array =>
-  le(32, [[0, 4, fd], [4, 4, gsi], [8, 4, flags], [12, 4, resamplefd]]);
 
 // ---- struct kvm_vcpu_init { u32 target @0; u32 features[7] @4 } ----
 /** struct kvm_irq_level { u32 irq @0, level @4 }; arm64's irq: type << 24 | vcpu << 16 | number,

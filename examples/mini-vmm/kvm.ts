@@ -17,10 +17,10 @@ import {
   hostSys, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type HostSys,
   KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
   KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
-  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT,
+  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
 } from '../../src/sys-api';
 import {
-  createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, irqfd, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
+  createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
   KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
 } from './abi';
@@ -189,7 +189,7 @@ export class Vm {
    *  level: it stays high until the guest EOIs it, then KVM lowers it and signals resamplefd. */
   irqfd(fd: number, gsi: number, resamplefd?: number): void {
     this.#need(['ready'], 'irqfd');
-    this.sys.ioctl(this.fd, KVM_IRQFD, irqfd(fd, gsi, resamplefd === undefined ? 0 : KVM_IRQFD_FLAG_RESAMPLE, resamplefd ?? 0), 'KVM_IRQFD');
+    this.sys.ioctl(this.fd, KVM_IRQFD, encodeKvmIrqfd({ fd, gsi, flags: resamplefd === undefined ? 0 : KVM_IRQFD_FLAG_RESAMPLE, resamplefd: resamplefd ?? 0 }), 'KVM_IRQFD');
     this.#irqfds.push({ fd, gsi });
   }
 
@@ -218,7 +218,7 @@ export class Vm {
     this.#state = 'closed';
     const errors: unknown[] = [];
     const attempt = (f: () => void): void => { try { f(); } catch (e) { errors.push(e); } };
-    for (const { fd, gsi } of this.#irqfds) attempt(() => this.sys.ioctl(this.fd, KVM_IRQFD, irqfd(fd, gsi, KVM_IRQFD_FLAG_DEASSIGN), 'KVM_IRQFD'));
+    for (const { fd, gsi } of this.#irqfds) attempt(() => this.sys.ioctl(this.fd, KVM_IRQFD, encodeKvmIrqfd({ fd, gsi, flags: KVM_IRQFD_FLAG_DEASSIGN }), 'KVM_IRQFD'));
     for (const fd of this.#vfioFiles) {
       attempt(() => {
         new Int32Array(this.#scratch.q.buffer, this.#scratch.q.byteOffset, 2)[0] = fd;

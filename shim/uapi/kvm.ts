@@ -82,6 +82,7 @@ export const KVM_LAYOUT = {
   kvm_irqfd: { size: SIZEOF_KVM_IRQFD, fd: 0, gsi: 4, flags: 8, resamplefd: 12, pad: 16 },
 } as const;
 
+/** The fields of a struct kvm_irqfd for {@link encodeKvmIrqfd}. */
 export interface KvmIrqfd {
   /** The eventfd KVM listens on. */
   fd: number;

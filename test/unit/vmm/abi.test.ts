@@ -3,10 +3,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  completeMmioRead, decodeExit, deviceAttr, EXIT_REASONS, irqfd, memoryRegion, RUN_DECODED_BYTES, REG_PC, REG_PSTATE,
+  completeMmioRead, decodeExit, deviceAttr, EXIT_REASONS, memoryRegion, RUN_DECODED_BYTES, REG_PC, REG_PSTATE,
   withFeature, xreg, KVM_ARM_VCPU_PSCI_0_2,
 } from '../../../examples/mini-vmm/abi';
-import { SIZEOF_KVM_DEVICE_ATTR, SIZEOF_KVM_IRQFD, SIZEOF_KVM_USERSPACE_MEMORY_REGION } from '../../../src/sys-api';
+import { encodeKvmIrqfd, SIZEOF_KVM_DEVICE_ATTR, SIZEOF_KVM_IRQFD, SIZEOF_KVM_USERSPACE_MEMORY_REGION } from '../../../src/sys-api';
 import { MmioConsole } from '../../../examples/mini-vmm/console';
 import { waitsIn, type ExitRecord } from '../../../examples/mini-vmm/vmm';
 
@@ -42,7 +42,7 @@ test('struct bytes: memory region, device attr, irqfd', () => {
   //                flags    group    attr              addr
   assert.is(hex(deviceAttr(0, 3, 0x1000n)), '00000000' + '00000000' + '0300000000000000' + '0010000000000000');
   //           fd       gsi      flags (RESAMPLE) resamplefd  pad[16]
-  assert.is(hex(irqfd(7, 112, 2, 8)), '07000000' + '70000000' + '02000000' + '08000000' + '00'.repeat(16));
+  assert.is(hex(encodeKvmIrqfd({ fd: 7, gsi: 112, flags: 2, resamplefd: 8 })), '07000000' + '70000000' + '02000000' + '08000000' + '00'.repeat(16));
 });
 
 function run(reason: number, fill: (dv: DataView) => void = () => {}): Uint8Array {
@@ -126,7 +126,7 @@ test('waitsIn: the wait ends at the guest\'s first MMIO exit after "wait\\n"; ex
 
 test('the struct builders write as many bytes as vfiokit/sys\'s (C-pinned) sizes say', () => {
   assert.is(memoryRegion(0, 0n, 0n, 0n).byteLength, SIZEOF_KVM_USERSPACE_MEMORY_REGION);
-  assert.is(irqfd(0, 0, 0).byteLength, SIZEOF_KVM_IRQFD);
+  assert.is(encodeKvmIrqfd({ fd: 0, gsi: 0 }).byteLength, SIZEOF_KVM_IRQFD);
   assert.is(deviceAttr(0, 0, 0n).byteLength, SIZEOF_KVM_DEVICE_ATTR);
 });
 
