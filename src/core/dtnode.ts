@@ -5,7 +5,7 @@
 // Not responsible for: placing the device (src/core/placement.ts) or merging the result into the VMM's
 // tree (the FDT module).
 
-import { bind, core, TRANSIENT_BYTES } from './loader.js';
+import { bindExports, core, TRANSIENT_BYTES } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusParts } from './status.js';
 
@@ -78,7 +78,7 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
   const dtbPtr = c.put(hostDtb, 0);
   const namePtr = c.put(name, align8(hostDtb.length));
   const outPtr = namePtr + align8(name.length);
-  const st = bind(c, 'dtnode_', DTNODE_EXPORTS).find_device(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
+  const st = bindExports(c, 'dtnode_', DTNODE_EXPORTS).find_device(dtbPtr, hostDtb.length, namePtr, name.length, outPtr, PATH_CAP);
   if (st < 0) fail(st, `no host node for device ${deviceName}`);
   return new TextDecoder().decode(c.take(outPtr, st));
 }
@@ -144,7 +144,7 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   fits(off, Math.max(cap, 1));
   const outPtr = c.scratchPtr + off;
   const bus = req.bus === undefined ? { base: 0n, size: 0n } : req.bus === false ? { base: 0n, size: 0n } : req.bus;
-  const st = bind(c, 'dtnode_', DTNODE_EXPORTS).generate(
+  const st = bindExports(c, 'dtnode_', DTNODE_EXPORTS).generate(
     dtbPtr, req.hostDtb.length, pathPtr, pathBytes.length, regsPtr, req.placement.regions.length,
     spisPtr, flagsPtr, req.irqFlags.length, BigInt.asUintN(64, bus.base), BigInt.asUintN(64, bus.size),
     req.cells?.address ?? 2, req.cells?.size ?? 2, BigInt.asUintN(64, req.regBase ?? 0n), req.interruptParent ?? 0, req.firstPhandle ?? 0x10000, outPtr, cap,

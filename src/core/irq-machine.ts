@@ -8,7 +8,7 @@
 // An ARM_TIMER action's `arg` is an absolute deadline on that clock; the device has one timer and
 // arming replaces it.
 
-import { bind, core, type Core, type CoreFn } from './loader.js';
+import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { checkStatus } from './status.js';
 
@@ -118,7 +118,7 @@ let bound: { c: Core; x: IrqExports; out: number; u32: Uint32Array; u64: BigUint
 function exportsOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
-  const x = bind(c, 'irq_', IRQ_EXPORTS);
+  const x = bindExports(c, 'irq_', IRQ_EXPORTS);
   // The action buffer: the start of the transient half of scratch (docs/ABI.md). IRQ events take
   // no input in scratch, and nothing is kept there between calls.
   const out = c.transientPtr;

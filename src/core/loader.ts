@@ -166,9 +166,9 @@ export type CoreFn = (...a: (number | bigint)[]) => number;
 
 const bindings = new WeakMap<Core, Map<string, object>>();
 /** The exports prefix + name of one module, looked up once per core and kept: the one way src/
- *  binds to the core (bind(c, 'region_', ['add', 'get']).add is region_add). Throws core-bug when
+ *  binds to the core (bindExports(c, 'region_', ['add', 'get']).add is region_add). Throws core-bug when
  *  the build lacks one. */
-export function bind<N extends string>(c: Core, prefix: string, names: readonly N[]): Readonly<Record<N, CoreFn>> {
+export function bindExports<N extends string>(c: Core, prefix: string, names: readonly N[]): Readonly<Record<N, CoreFn>> {
   let byKey = bindings.get(c);
   if (!byKey) bindings.set(c, (byKey = new Map()));
   const key = `${prefix}:${names.join(',')}`;

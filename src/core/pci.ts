@@ -10,7 +10,7 @@
 // status, statusName and the config offset of the fault; bad caller input is 'bad-argument';
 // a closed PciConfig is 'closed'; MAX_CONFIGS in use is 'no-space'. Guest accesses never throw.
 
-import { bind, core, type Core, type CoreFn } from './loader.js';
+import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusKind } from './status.js';
 
@@ -183,7 +183,7 @@ let bound: { c: Core; f: Readonly<Record<(typeof PCI_EXPORTS)[number], CoreFn>>;
 function coreOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
-  bound = { c, f: bind(c, 'pci_', PCI_EXPORTS), u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
+  bound = { c, f: bindExports(c, 'pci_', PCI_EXPORTS), u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
   return bound;
 }
 

@@ -4,7 +4,7 @@
 // and gives them all back with free(device) on unplug.
 // Not responsible for: mapping anything or writing the device tree (src/core/dtnode.ts does that).
 
-import { bind, core, type Core, type CoreFn } from './loader.js';
+import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { checkStatus } from './status.js';
 
@@ -118,7 +118,7 @@ export class PlatformBus {
    */
   constructor(opts: PlatformBusOptions) {
     this.c = core();
-    this.f = bind(this.c, 'place_', PLACE_EXPORTS);
+    this.f = bindExports(this.c, 'place_', PLACE_EXPORTS);
     const st = this.f.bus_create(BigInt.asUintN(64, opts.base), BigInt.asUintN(64, opts.size), opts.spiFirst, opts.spiCount, opts.pageSize ?? 4096n);
     this.check(st, `cannot create a platform bus at ${hex(opts.base)} size ${hex(opts.size)} with SPIs ${opts.spiFirst}+${opts.spiCount}`);
     this.handle = st;

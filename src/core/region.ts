@@ -6,7 +6,7 @@
 // Not responsible for: the mmap and the pread/pwrite (the device layer does them from the split
 // and the checked file offsets), or decoding the kernel's reply (src/vfio/decode.ts).
 
-import { bind, core, type Core, type CoreFn } from './loader.js';
+import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusParts } from './status.js';
 import { decoderError, regionInfoFromResults, stageReply, type RegionInfo, type SparseArea } from '../vfio/decode.js';
@@ -110,7 +110,7 @@ export class RegionTable {
   /** Takes a table slot in the core. Throws 'no-space' when all 16 are open. */
   constructor() {
     this.c = core();
-    this.f = bind(this.c, 'region_', REGION_EXPORTS);
+    this.f = bindExports(this.c, 'region_', REGION_EXPORTS);
     const h = this.f.table_create();
     if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
     this.handle = h;

@@ -7,7 +7,7 @@
 // 'bad-state' (the tree is complete).
 // Not responsible for: what the properties mean (src/core/dtnode.ts and the VMM decide that).
 
-import { bind, core, type Core, type CoreFn } from '../core/loader.js';
+import { bindExports, core, type Core, type CoreFn } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
 
@@ -72,7 +72,7 @@ export class FdtBuilder {
     this.c = core();
     this.u32 = new Uint32Array(this.c.u8.buffer);
     this.u64 = new BigUint64Array(this.c.u8.buffer);
-    this.f = bind(this.c, 'fdt_sw_', NAMES);
+    this.f = bindExports(this.c, 'fdt_sw_', NAMES);
     const size = Math.max(opts.initialSize ?? DEFAULT_SIZE, 64);
     const first = opts.firstPhandle ?? 1;
     if (!Number.isInteger(first) || first < 1 || first > 0xffff_fffe) throw new VfioError({ kind: 'bad-argument', message: `firstPhandle ${first} is not in 1..0xfffffffe` });

@@ -4,7 +4,7 @@
 // Not responsible for: phandle allocation (build the subtree with firstPhandle above
 // fdtMaxPhandle(base)) or references between the trees.
 
-import { bind, core, TRANSIENT_BYTES } from '../core/loader.js';
+import { bindExports, core, TRANSIENT_BYTES } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
 
@@ -38,7 +38,7 @@ export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: stri
   if (outOff >= TRANSIENT_BYTES) throw new VfioError({ kind: 'no-space', message: `a ${base.length}-byte base and a ${subtree.length}-byte subtree do not fit the core's ${TRANSIENT_BYTES}-byte transient scratch` });
   const bp = c.put(base, 0), sp = c.put(subtree, subOff), pp = c.put(path, pathOff);
   const out = c.transientPtr + outOff;
-  const st = bind(c, 'fdt_', FDT_MERGE_EXPORTS).merge(bp, base.length, sp, subtree.length, pp, path.length, out, TRANSIENT_BYTES - outOff);
+  const st = bindExports(c, 'fdt_', FDT_MERGE_EXPORTS).merge(bp, base.length, sp, subtree.length, pp, path.length, out, TRANSIENT_BYTES - outOff);
   if (st <= -100 && st > -150) check(c, st, `cannot merge: the ${c.result(1) === 1n ? 'subtree' : 'base'} blob is malformed`);
   check(c, st, `cannot merge the subtree under ${parentPath}`);
   return c.take(out, st);
@@ -50,7 +50,7 @@ export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: stri
 export function fdtMaxPhandle(blob: Uint8Array): number {
   const c = core();
   if (blob.length > TRANSIENT_BYTES) throw new VfioError({ kind: 'bad-argument', message: `a ${blob.length}-byte blob does not fit the core's transient scratch` });
-  const st = bind(c, 'fdt_', FDT_MERGE_EXPORTS).max_phandle(c.put(blob, 0), blob.length);
+  const st = bindExports(c, 'fdt_', FDT_MERGE_EXPORTS).max_phandle(c.put(blob, 0), blob.length);
   check(c, st, 'cannot read the device tree');
   return Number(c.result(0));
 }

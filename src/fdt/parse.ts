@@ -6,7 +6,7 @@
 // are the core's; docs/fdt.md describes them.
 // Not responsible for: writing (builder.ts), merging (merge.ts), interpreting bindings.
 
-import { bind, core, TRANSIENT_BYTES } from '../core/loader.js';
+import { bindExports, core, TRANSIENT_BYTES } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
 import { u32be, u64be } from '../../shim/bytes.js';
@@ -295,7 +295,7 @@ export function parseFdt(bytes: Uint8Array): Fdt {
   if (outOff >= TRANSIENT_BYTES) throw new VfioError({ kind: 'bad-argument', message: `a ${bytes.length}-byte blob does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch` });
   const ptr = c.put(bytes, 0);
   const out = c.transientPtr + outOff;
-  const st = bind(c, 'fdt_', ['index']).index(ptr, bytes.length, out, TRANSIENT_BYTES - outOff);
+  const st = bindExports(c, 'fdt_', ['index']).index(ptr, bytes.length, out, TRANSIENT_BYTES - outOff);
   check(c, st, 'cannot read the device tree');
   const need = Number(c.result(0));
   const ix = new Uint32Array(c.u8.buffer.slice(out, out + need));

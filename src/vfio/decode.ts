@@ -6,7 +6,7 @@
 // 'no-space' with status VFIO_NEED_ARGSZ (queryWithArgsz in src/vfio/query.ts handles that).
 // Not responsible for: issuing the ioctls.
 
-import { bind, core, TRANSIENT_BYTES } from '../core/loader.js';
+import { bindExports, core, TRANSIENT_BYTES } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusKind, statusParts } from '../core/status.js';
 import {
@@ -132,7 +132,7 @@ export interface IommuType1Info {
 export function runDecoder(name: string, label: Label, bytes: Uint8Array, index?: number): number {
   const c = core();
   const p = stageReply(bytes, label);
-  const f = bind(c, '', [name])[name]!;
+  const f = bindExports(c, '', [name])[name]!;
   const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
   if (st >= 0) return st;
   throw decoderError(st, label, bytes.length);

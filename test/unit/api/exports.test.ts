@@ -44,7 +44,7 @@ const ENTRIES = {
     types: [
       'AccessResult', 'DeviceApi', 'DeviceInfo', 'DeviceKind', 'DmaMapRequest', 'DmaUnmapRequest', 'Hole', 'IoasMapRequest', 'IommuType1Info',
       'IovaRange', 'IrqInfo', 'IrqSetAction', 'IrqSetRequest', 'LineInfo', 'LineState', 'MachineInfo', 'MachineState', 'PciIrqMode',
-      'QueryOptions', 'RegionCounters', 'RegionEntry', 'RegionInfo', 'RegionSpec', 'SparseArea', 'SplitRange',
+      'QueryOptions', 'RegionCounters', 'RegionQueryOptions', 'RegionEntry', 'RegionInfo', 'RegionSpec', 'SparseArea', 'SplitRange',
     ],
   },
   'vfiokit/sys': {

@@ -4,9 +4,9 @@
 // rewritten onto the public API, and the rule holds once that lands.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RULES, importSpecifiers, repositorySources, resolveSpecifier, violations, type Rule } from './imports';
+import { PUBLIC_ENTRIES, RULES, importSpecifiers, repositorySources, resolveSpecifier, violations, type Rule } from './imports';
 
 const root = process.cwd();
 const exists = (f: string) => existsSync(join(root, f));
@@ -64,7 +64,7 @@ const SYNTHETIC: Record<string, { bad: [string, string]; good: [string, string] 
   'assembly/': { bad: ['assembly/vfio/index.ts', 'import { u32 } from "../../shim/bytes";'], good: ['assembly/vfio/index.ts', 'import { OK } from "../status";'] },
   'src/cli': { bad: ['src/cli/inspect.ts', "import { IrqRouting } from '../device/irq.js';"], good: ['src/cli/inspect.ts', "import { openDevice } from '../device/device.js';\nimport { VfioError } from '../errors.js';"] },
   'src/ (outside': { bad: ['src/device/dma.ts', "import koffi from 'koffi';"], good: ['src/device/dma.ts', "import { Sys } from '../../shim/sys.js';"] },
-  'examples/': { bad: ['examples/mini-vmm/kvm.ts', "import { createSys } from '../../shim/index';"], good: ['examples/mini-vmm/kvm.ts', "import { openDevice } from '../../src/index';\nimport { irqfd } from './abi';"] },
+  'examples/': { bad: ['examples/mini-vmm/kvm.ts', "import { createSys } from '../../shim/index';"], good: ['examples/mini-vmm/kvm.ts', "import { openDevice } from '../../src/index';\nimport { hostSys } from '../../src/sys-api';\nimport { irqLevel } from './abi';"] },
 };
 const exampleBad: Record<string, string[]> = {
   'examples/': ["import { encodeIrqSet } from '../../src/vfio/encode';", "import koffi from 'koffi';", "import { core } from '../../src/core/loader';"],
@@ -84,6 +84,12 @@ for (const [name, { bad, good }] of Object.entries(SYNTHETIC)) {
 
 test('every rule has a synthetic breach above', () => {
   for (const r of RULES) assert.ok(Object.keys(SYNTHETIC).some((n) => r.name.startsWith(n)), r.name);
+});
+
+test('PUBLIC_ENTRIES are the sources of package.json\'s typed exports, no more and no less', () => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types?: string }> };
+  const fromPkg = Object.values(pkg.exports).flatMap((e) => typeof e === 'object' && e.types ? [e.types.replace(/^\.\/dist\/types\/(.*)\.d\.ts$/, '$1.ts')] : []);
+  assert.equal([...fromPkg].sort(), [...PUBLIC_ENTRIES].sort());
 });
 
 test.run();

@@ -24,9 +24,10 @@ export interface Rule {
 const under = (dir: string) => (f: string) => f === dir || f.startsWith(`${dir}/`);
 const isFile = (t: Target): t is { file: string } => 'file' in t;
 
-/** The package's public entry points as source files: package.json's "." (dist/index.js, built from
- *  src/index.ts). A deliberate subpath export gets its source file added here. */
-export const PUBLIC_ENTRIES: readonly string[] = ['src/index.ts'];
+/** The package's public entry points as source files: package.json's ".", "./core" and "./sys"
+ *  (dist/index.js, core-api.js, sys-api.js). A deliberate subpath export gets its source file
+ *  added here; test/unit/house/imports.test.ts checks the list against package.json. */
+export const PUBLIC_ENTRIES: readonly string[] = ['src/index.ts', 'src/core-api.ts', 'src/sys-api.ts'];
 
 /** The device layer's front door for the CLI: openDevice, allocDma and VfioDevice (what
  *  src/index.ts exports from it). Every other src/device/ file is the layer's inside. */
