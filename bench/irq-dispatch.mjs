@@ -19,8 +19,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeResults, root } from './lib.mjs';
 import { createSys, realLibc } from '../shim/index';
-import { IrqDispatcher } from '../src/irq/dispatcher';
-import { IrqWaiter } from '../src/irq/waiter';
+import { IrqDispatcher } from '../src/eventfd/dispatcher';
+import { IrqWaiter } from '../src/eventfd/waiter';
 
 const N = Number(process.env.SAMPLES ?? 1000);
 const GAP_US = Number(process.env.GAP_US ?? 1000);

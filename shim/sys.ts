@@ -46,7 +46,7 @@ export interface MappingSys {
   view(addr: bigint, len: number): ArrayBuffer;
 }
 /** Watches fd for readability on the event loop; the returned handle stops and frees the watch
- *  (src/irq/dispatcher.ts's IrqDispatcher takes one). */
+ *  (src/eventfd/dispatcher.ts's IrqDispatcher takes one). */
 export type WatchFn = (fd: number, onReadable: () => void) => { close(): void };
 /** Reads the 8-byte eventfd counter; returns 0 when nothing was pending (EAGAIN on a non-blocking fd). */
 export type ReadCounterFn = (fd: number) => bigint;

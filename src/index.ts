@@ -20,9 +20,9 @@ export type { Width, MappingSys } from './mapping.js';
 export { DeviceIrq, IrqRouting } from './device/irq.js';
 export type { IrqRoutingOptions } from './device/irq.js';
 export type { IrqAction, IrqActionKind } from './core/irq-machine.js';
-export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';
-export type { IrqFired, IrqWaiterOptions } from './irq/waiter.js';
-export type { IrqHandler } from './irq/dispatcher.js';
+export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './eventfd/waiter.js';
+export type { IrqFired, IrqWaiterOptions } from './eventfd/waiter.js';
+export type { IrqHandler } from './eventfd/dispatcher.js';
 export { DmaBuffer, hugePageSize } from './device/dma.js';
 export type { DmaBacking } from './device/dma.js';
 export {

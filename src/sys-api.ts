@@ -10,7 +10,7 @@ import { processSys } from './device/context.js';
 import type { HostSys } from '../shim/sys.js';
 
 export type { HostSys } from '../shim/sys.js';
-export type { WatchFn } from './irq/dispatcher.js';
+export type { WatchFn } from './eventfd/dispatcher.js';
 
 /** The process's checked system-call layer over the C library: the one openDevice uses. */
 export function hostSys(): HostSys { return processSys(); }

@@ -11,7 +11,7 @@
 // Not responsible for: the guest's interrupt controller (the VMM's setLine), guest memory slots
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
 import { VfioError } from '../errors.js';
-import { IrqDispatcher, type IrqHandler } from '../irq/dispatcher.js';
+import { IrqDispatcher, type IrqHandler } from '../eventfd/dispatcher.js';
 import { IrqMachine, ROUTE_KVM, type IrqAction } from '../core/irq-machine.js';
 import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE } from '../../shim/uapi/vfio.js';
 import type { Sys } from '../../shim/sys.js';

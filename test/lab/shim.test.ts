@@ -14,7 +14,7 @@ import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU,
 } from '../../shim/index';
 import { openFds } from '../support/fds';
-import { IrqDispatcher } from '../../src/irq/dispatcher';
+import { IrqDispatcher } from '../../src/eventfd/dispatcher';
 import { VfioError } from '../../src/errors';
 import { groupPath, step, struct, u32le, u64le, Undo } from '../support/shim-lab';
 

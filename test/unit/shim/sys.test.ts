@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { VfioError } from '../../../src/errors';
 import { Mapping } from '../../../src/mapping';
-import { IrqDispatcher } from '../../../src/irq/dispatcher';
+import { IrqDispatcher } from '../../../src/eventfd/dispatcher';
 import {
   createSys, realLibc, EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, EPOLL_EVENT_DATA_OFFSET,
   SIZEOF_EPOLL_EVENT, SIZEOF_POLLFD, MAP_SHARED, MFD_CLOEXEC, O_CLOEXEC, O_RDWR, O_RDONLY, POLLIN, PROT_READ, PROT_WRITE,

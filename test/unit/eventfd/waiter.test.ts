@@ -5,7 +5,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IrqWaiter } from '../../../src/irq/waiter';
+import { IrqWaiter } from '../../../src/eventfd/waiter';
 import { VfioError } from '../../../src/errors';
 import { createSys } from '../../../shim/sys';
 import { realLibc, EFD_CLOEXEC, EFD_NONBLOCK } from '../../../shim/libc';
