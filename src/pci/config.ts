@@ -80,7 +80,16 @@ export type PciAction =
   | { readonly kind: 'forward-write'; readonly offset: number; readonly width: number; readonly value: number }
   /** The guest changed the MSI (or MSI-X) capability; `control` is its Message Control now. */
   | { readonly kind: 'msi-update'; readonly offset: number; readonly control: number }
-  | { readonly kind: 'msix-update'; readonly offset: number; readonly control: number };
+  | { readonly kind: 'msix-update'; readonly offset: number; readonly control: number }
+  /** MSI-X vector `vector` (src/pci/msix.ts): its route is now `address`/`data` (update the KVM
+   *  route or the userspace table; keep its irqfd). */
+  | { readonly kind: 'msix-route'; readonly vector: number; readonly address: bigint; readonly data: number }
+  /** The vector stopped being live: its fires must come to the host (fire() makes them pending). */
+  | { readonly kind: 'msix-mask'; readonly vector: number }
+  /** The vector is live again with its current route: let the kernel deliver it directly. */
+  | { readonly kind: 'msix-unmask'; readonly vector: number }
+  /** Inject the vector now with this address/data (a fire while live, or pending at unmask). */
+  | { readonly kind: 'msix-deliver'; readonly vector: number; readonly address: bigint; readonly data: number };
 
 export interface BarState {
   readonly index: number;
@@ -131,10 +140,14 @@ const SIZES_AT = 4096;
 const OUT_AT = 8192;
 const OUT_CAP = 1024;
 const ACTION_SIZE = 32;
+/** Bytes a config write's actions may need: pci_limits result 9 (MAX_ACTIONS_PER_CONFIG_WRITE:
+ *  8 of the shadow's + 3 per MSI-X vector, 2048 vectors) x 32. Inside the transient scratch. */
+const WRITE_CAP = (8 + 3 * 2048) * ACTION_SIZE;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 let bound: { c: Core; f: (n: string) => Fn; u32: Uint32Array; u64: BigUint64Array } | undefined;
-function coreOf(): NonNullable<typeof bound> {
+/** The pci module's exports and views (shared with src/pci/msix.ts). */
+export function coreOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
   const cache = new Map<string, Fn>();
@@ -151,7 +164,8 @@ function kindOf(status: number): VfioErrorKind {
   return 'bad-argument';
 }
 
-function fail(status: number, what: string, device?: string): never {
+/** Throws the VfioError for a pci_* status (shared with src/pci/msix.ts). */
+export function fail(status: number, what: string, device?: string): never {
   const { c } = coreOf();
   const name = c.statusName(status);
   const kind = kindOf(status);
@@ -164,7 +178,7 @@ function fail(status: number, what: string, device?: string): never {
 }
 
 /** Puts the config bytes and the 7 region sizes in scratch; returns [cfgPtr, len, sizesPtr]. */
-function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [number, number, number] {
+export function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [number, number, number] {
   if (!(config instanceof Uint8Array) || (config.length !== 256 && config.length !== 4096)) {
     throw new VfioError({ kind: 'bad-argument', device, message: `config space must be a Uint8Array of 256 or 4096 bytes, got ${config instanceof Uint8Array ? config.length : typeof config}`, hint: 'pass the bytes read from VFIO region 7 (VFIO_PCI_CONFIG_REGION_INDEX)' });
   }
@@ -179,7 +193,7 @@ function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [
   return [cfg, config.length, sp];
 }
 
-function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
+export function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
 
 /** Decodes the implemented BARs (and the ROM, index 6) of a type 0 config space. `sizes`: the
  *  VFIO region sizes of regions 0..5 and optionally 6 (ROM); 0n = unimplemented. Throws
@@ -226,11 +240,8 @@ export function findCapabilities(config: Uint8Array): Capabilities {
   return { list, msi, msix };
 }
 
-/** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
- *  host's mmap page (4096 or 65536; any power of two between). `mappable`: BAR indexes whose
- *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there). */
-export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
-  const [cfg, len, sp] = stage(config, sizes);
+/** The `mappable` BARs as a bit mask and the page size, checked (msixHoles, msixRelocation). */
+export function pageArgs(opts: { pageSize: number; mappable?: readonly number[] }): [number, bigint] {
   let mask = 0;
   for (const b of opts.mappable ?? []) {
     if (!Number.isInteger(b) || b < 0 || b > 5) throw new VfioError({ kind: 'bad-argument', message: `mappable BAR ${b} is not 0..5` });
@@ -240,9 +251,18 @@ export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { 
   if (!Number.isInteger(ps) || ps < 4096 || ps > 65536 || (ps & (ps - 1)) !== 0) {
     throw new VfioError({ kind: 'bad-argument', message: `page size ${ps} is not a power of two from 4096 to 65536` });
   }
+  return [mask, BigInt(ps)];
+}
+
+/** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
+ *  host's mmap page (4096 or 65536; any power of two between). `mappable`: BAR indexes whose
+ *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there). */
+export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
+  const [cfg, len, sp] = stage(config, sizes);
+  const [mask, ps] = pageArgs(opts);
   const { f, u32, u64 } = coreOf();
   const out = outPtr();
-  const n = f('msix_holes')(cfg, len, sp, mask, BigInt(ps), out, OUT_CAP);
+  const n = f('msix_holes')(cfg, len, sp, mask, ps, out, OUT_CAP);
   if (n < 0) fail(n, 'compute the MSI-X holes');
   const holes: MsixHole[] = [];
   for (let i = 0; i < n; i++) {
@@ -253,7 +273,8 @@ export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { 
   return holes;
 }
 
-function readActions(out: number, n: number): PciAction[] {
+/** Decodes n action records at out (shared with src/pci/msix.ts). */
+export function readActions(out: number, n: number): PciAction[] {
   const { u32, u64 } = coreOf();
   const acts: PciAction[] = [];
   for (let i = 0; i < n; i++) {
@@ -267,6 +288,10 @@ function readActions(out: number, n: number): PciAction[] {
       case 3: acts.push({ kind: 'forward-write', offset: Number(from), width: Number(size), value: Number(to) }); break;
       case 5: acts.push({ kind: 'msi-update', offset: Number(from), control: Number(to) }); break;
       case 6: acts.push({ kind: 'msix-update', offset: Number(from), control: Number(to) }); break;
+      case 7: acts.push({ kind: 'msix-route', vector: bar, address: from, data: Number(to) }); break;
+      case 8: acts.push({ kind: 'msix-mask', vector: bar }); break;
+      case 9: acts.push({ kind: 'msix-unmask', vector: bar }); break;
+      case 10: acts.push({ kind: 'msix-deliver', vector: bar, address: from, data: Number(to) }); break;
       default: throw new VfioError({ kind: 'core-bug', message: `the pci core returned unknown action ${kind}`, hint: 'this is a bug in vfiokit; please report it' });
     }
   }
@@ -300,6 +325,10 @@ export class PciConfig implements Disposable {
 
   get closed(): boolean { return this.handle === 0; }
 
+  /** The core's handle, for src/pci/msix.ts (the MSI-X emulation lives in the same slot).
+   *  Throws 'closed' once closed. Not part of the public API. */
+  coreHandle(): number { return this.live(); }
+
   /** A guest read of `width` (1, 2, 4) bytes at `offset`. Never throws for what a guest can do:
    *  a bad width, misaligned or out-of-range access reads all-ones and is counted. */
   read(offset: number, width: number): number {
@@ -322,7 +351,7 @@ export class PciConfig implements Disposable {
     const h = this.live();
     checkInt(offset, 'offset'); checkInt(width, 'width'); checkInt(value, 'value');
     const out = outPtr();
-    const n = coreOf().f('config_write')(h, offset, width, value, out, OUT_CAP);
+    const n = coreOf().f('config_write')(h, offset, width, value, out, WRITE_CAP);
     if (n < 0) fail(n, `write config offset 0x${offset.toString(16)}`, this.device);
     return readActions(out, n);
   }
