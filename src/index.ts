@@ -16,6 +16,8 @@ export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';
 export type { IrqFired } from './irq/waiter.js';
 export { PciConfig, decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, ROM_INDEX } from './pci/config.js';
 export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './pci/config.js';
+export { PciMsix, msixRelocation } from './pci/msix.js';
+export type { MsixAction, MsixPart, MsixRelocation, MsixShared, MsixStats, MsixVectorState } from './pci/msix.js';
 export {
   decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info,
   encodeIrqSet, encodeDmaMap, encodeDmaUnmap, encodeIoasMap, encodeIoasUnmap,

@@ -2,6 +2,7 @@
 // (assembly/pci/; shadow.ts holds the state and THE RULE of BAR mappings; docs/pci.md the ABI).
 //   decodeBars / findCapabilities / msixHoles   pure decoders of the device's config bytes
 //   PciConfig                                   the shadow config space a guest reads and writes
+//                                               (its MSI-X table: src/pci/msix.ts, same core slot)
 // Not responsible for: reading the device's config (the device layer reads VFIO region 7 and
 // passes the bytes), mapping BARs or programming MSI (the caller carries out the actions),
 // subtracting the MSI-X holes from the mmap ranges (the region module does that).
@@ -345,8 +346,10 @@ export class PciConfig implements Disposable {
     return w === 4 ? v >>> 0 : (v >>> 0) & ((1 << (w * 8)) - 1);
   }
 
-  /** A guest write; returns the actions to carry out, in order. Never throws for what a guest
-   *  can do: bad writes are dropped and counted, read-only bits are left alone. */
+  /** A guest write; returns the actions to carry out, in order (with MSI-X: the 'msix-mask's of
+   *  vectors a Message Control write stops before its 'msix-update', the 'msix-route' /
+   *  'msix-unmask' / 'msix-deliver's of vectors it starts after it; src/pci/msix.ts). Never throws
+   *  for what a guest can do: bad writes are dropped and counted, read-only bits are left alone. */
   write(offset: number, width: number, value: number): PciAction[] {
     const h = this.live();
     checkInt(offset, 'offset'); checkInt(width, 'width'); checkInt(value, 'value');
