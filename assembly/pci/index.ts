@@ -1,7 +1,8 @@
 // Exports of the pci module (prefix "pci_"), re-exported by assembly/index.ts: BAR decoding, the
 // guest's BAR sizing protocol, relocation actions, MSI-X carve-outs, shadow config space.
 // docs/pci.md describes the ABI. decode.ts decodes, shadow.ts holds the shadow and its state
-// (THE RULE of BAR mappings is written above its code).
+// (THE RULE of BAR mappings is written above its code), msix.ts the MSI-X table and PBA of each
+// shadow (its rule above its code), relocate.ts the MSI-X relocation decision.
 //
 // Inputs in scratch, each checked with inScratch:
 //   cfg, len    the device's config space as read through VFIO region 7: 256 or 4096 bytes
@@ -342,9 +343,9 @@ export function pci_msix_write(h: i32, part: u32, off: u32, width: u32, value: u
   if (d < 0) return d;
   if (part != PART_TABLE && part != PART_PBA) return ERR_BAD_ARG;
   resetActions();
-  const ok = msixWrite(d, part, off, width, value);
+  const what = msixWrite(d, part, off, width, value);
   const n = emitMsix(out, cap);
-  if (n >= 0) msixWriteCommit(d, part, off, ok);
+  if (n >= 0) msixWriteCommit(d, off, what);
   resetActions();
   return n;
 }

@@ -281,10 +281,16 @@ function writeDword(d: i32, v: i32, reg: u32, value: u32): void {
   else wFlags |= F_STALE;
 }
 
-/** Stages a guest write of the table or PBA; returns false for a bad access or a PBA write
- *  (counted by msixWriteCommit). Call resetActions() first. */
-export function msixWrite(d: i32, part: u32, off: u32, width: u32, value: u64): bool {
-  if (badAccess(d, part, off, width) || part == PART_PBA) return false;
+/** What msixWrite staged: a table write, an access the spec leaves undefined, a PBA write. */
+export const WRITE_OK: i32 = 0;
+export const WRITE_BAD: i32 = 1;
+export const WRITE_PBA: i32 = 2;
+
+/** Stages a guest write of the table or PBA; returns WRITE_*, for msixWriteCommit. Call
+ *  resetActions() first. */
+export function msixWrite(d: i32, part: u32, off: u32, width: u32, value: u64): i32 {
+  if (badAccess(d, part, off, width)) return WRITE_BAD;
+  if (part == PART_PBA) return WRITE_PBA;
   const v = <i32>(off >> 4);
   const i = d * MAX_MSIX_VECTORS + v;
   wAddr = V_ADDR[i]; wData = V_DATA[i]; wFlags = V_FLAGS[i];
@@ -292,16 +298,13 @@ export function msixWrite(d: i32, part: u32, off: u32, width: u32, value: u64): 
   // lower dword first, so data written with an unmask is routed before the unmask.
   writeDword(d, v, off & 15, <u32>value);
   if (width == 8) writeDword(d, v, (off & 15) + 4, <u32>(value >> 32));
-  return true;
+  return WRITE_OK;
 }
 
-/** Takes over a staged write (ok: what msixWrite returned). */
-export function msixWriteCommit(d: i32, part: u32, off: u32, ok: bool): void {
-  if (!ok) {
-    if (part == PART_PBA && !badAccess(d, part, off, 4)) PBA_WRITES[d] += 1;
-    else BAD_ACCESSES[d] += 1;
-    return;
-  }
+/** Takes over a staged write (what: msixWrite's answer): the entry, or the count of a dropped one. */
+export function msixWriteCommit(d: i32, off: u32, what: i32): void {
+  if (what == WRITE_BAD) { BAD_ACCESSES[d] += 1; return; }
+  if (what == WRITE_PBA) { PBA_WRITES[d] += 1; return; }
   const i = d * MAX_MSIX_VECTORS + <i32>(off >> 4);
   V_ADDR[i] = wAddr; V_DATA[i] = wData; V_FLAGS[i] = wFlags;
 }

@@ -39,9 +39,12 @@ const layoutArb: fc.Arbitrary<Layout> = fc.record({
   log2: fc.array(fc.integer({ min: 12, max: 34 }), { minLength: 6, maxLength: 6 }),
   entries: fc.oneof(fc.integer({ min: 1, max: 2048 }), fc.constantFrom(1, 32, 64, 65, 256, 2048)),
   t: fc.tuple(fc.nat(5), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat(5), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean()),
-}).map(({ kinds, log2, entries, t }) => {
-  const k = [...kinds];
+  /** One layout in eight is crowded: every slot a 32-bit BAR, BAR0 2 GiB (where IMPOSSIBLE lives). */
+  crowd: fc.nat(7),
+}).map(({ kinds, log2, entries, t, crowd }) => {
+  const k = crowd === 0 ? [1, 1, 1, 1, 1, 1] : [...kinds];
   const sz = [...log2];
+  if (crowd === 0) sz[0] = 31;
   for (let i = 0; i < 6; i++) {
     if (k[i] === 2) { if (i === 5) k[i] = 1; else { k[i + 1] = 0; i++; } }
   }
@@ -53,7 +56,8 @@ const layoutArb: fc.Arbitrary<Layout> = fc.record({
   const mem = [0, 1, 2, 3, 4, 5].filter((i) => (k[i] === 1 || k[i] === 2) && !upper(i));
   if (mem.length === 0) { k[0] = 1; sz[0] = 16; mem.push(0); }
   const tableBytes = entries * 16, pbaBytes = Math.ceil(entries / 64) * 8;
-  const [tb0, tf, pb0, pf, sameBar] = t;
+  const [tb, tf, pb0, pf, sameBar] = t;
+  const tb0 = crowd === 0 ? 0 : tb; // crowded: the table in the 2 GiB BAR0
   const fit = (bar: number, bytes: number) => 2 ** sz[bar]! >= bytes;
   const tableBar = mem.find((b, j) => j >= tb0 % mem.length && fit(b, tableBytes)) ?? mem.find((b) => fit(b, tableBytes));
   if (tableBar === undefined) { sz[mem[0]!] = 16; return { kinds: k, log2: sz, entries: 1, tableBar: mem[0]!, tableOff: 0, pbaBar: mem[0]!, pbaOff: 0x8000 }; }

@@ -191,9 +191,10 @@ test('accesses the spec leaves undefined read all-ones of their width and write 
   assert.equal(x.write('table', entry(16, 8), 4, 0x5678), []);
   assert.is(x.read('table', entry(0, 8), 4), 0x1234n, 'unchanged');
   assert.equal(x.write('pba', 0, 8, ALL64), [], 'the PBA is read-only');
+  assert.equal(x.write('pba', 0, 2, 0xffff), [], 'a PBA write of an undefined width is a bad access');
   assert.is(x.read('pba', 0, 8), 0n);
   const s = x.stats();
-  assert.is(s.badAccesses, 9n);
+  assert.is(s.badAccesses, 10n);
   assert.is(s.pbaWrites, 1n);
 });
 
