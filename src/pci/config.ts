@@ -327,7 +327,8 @@ export class PciConfig implements Disposable {
   get closed(): boolean { return this.handle === 0; }
 
   /** The core's handle, for src/pci/msix.ts (the MSI-X emulation lives in the same slot).
-   *  Throws 'closed' once closed. Not part of the public API. */
+   *  Throws 'closed' once closed. Not part of the public API.
+   *  @internal */
   coreHandle(): number { return this.live(); }
 
   /** A guest read of `width` (1, 2, 4) bytes at `offset`. Never throws for what a guest can do:

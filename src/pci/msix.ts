@@ -22,10 +22,13 @@ export type MsixPart = 'table' | 'pba';
 /** One of the MSI-X actions among PciAction. */
 export type MsixAction = Extract<PciAction, { kind: 'msix-route' | 'msix-mask' | 'msix-unmask' | 'msix-deliver' }>;
 
+/** One vector's entry and state, as PciMsix.vector() reads them. */
 export interface MsixVectorState {
+  /** The vector's index in the table. */
   readonly vector: number;
   /** Message Address (64 bits) and Message Data as the guest wrote them. */
   readonly address: bigint;
+  /** Message Data (32 bits). */
   readonly data: number;
   /** The entry's Vector Control mask bit. */
   readonly masked: boolean;
@@ -37,9 +40,13 @@ export interface MsixVectorState {
   readonly stale: boolean;
 }
 
+/** The emulation's counters and state, as PciMsix.stats() reads them. */
 export interface MsixStats {
+  /** Table entries (Table Size + 1). */
   readonly entries: number;
+  /** MSI-X Enable, as the guest last wrote it through the config space. */
   readonly enabled: boolean;
+  /** Function Mask, as the guest last wrote it. */
   readonly functionMasked: boolean;
   /** Guest accesses the spec leaves undefined (not an aligned DWORD/QWORD) or past the structure:
    *  reads answered with all-ones, writes dropped. */
@@ -48,7 +55,9 @@ export interface MsixStats {
   readonly pbaWrites: bigint;
   /** Fires while MSI-X was disabled (dropped: no message can be sent then). */
   readonly firesDropped: bigint;
+  /** Vectors the host has unmasked now. */
   readonly liveVectors: number;
+  /** Vectors whose PBA bit is set. */
   readonly pendingVectors: number;
 }
 
@@ -58,6 +67,7 @@ const PARTS: Record<MsixPart, number> = { table: 0, pba: 1 };
 
 /** The MSI-X table and PBA of one passed-through function, emulated in the core. */
 export class PciMsix {
+  /** Table entries (Table Size + 1, 1..2048). */
   readonly entries: number;
   private readonly config: PciConfig;
 
@@ -110,6 +120,7 @@ export class PciMsix {
     return readActions(out, n) as MsixAction[];
   }
 
+  /** Vector `vector`'s entry and state (throws 'bad-argument' outside 0..entries-1). */
   vector(vector: number): MsixVectorState {
     const h = this.config.coreHandle();
     this.checkVector(vector);
@@ -122,6 +133,7 @@ export class PciMsix {
     };
   }
 
+  /** The counters of undefined accesses, PBA writes and dropped fires, and the live and pending vectors. */
   stats(): MsixStats {
     const h = this.config.coreHandle();
     const { c, f } = coreOf();
@@ -166,7 +178,12 @@ export type MsixRelocation =
   | { readonly kind: 'impossible'; readonly need: bigint; readonly shared: MsixShared };
 
 /** Which of the structures share pages with device bytes the host could map. */
-export interface MsixShared { readonly table: boolean; readonly pba: boolean }
+export interface MsixShared {
+  /** The table's pages hold device bytes. */
+  readonly table: boolean;
+  /** The PBA's pages hold device bytes. */
+  readonly pba: boolean;
+}
 
 /** Decides whether to relocate the MSI-X table and PBA for a host page size (4096..65536) and the
  *  BARs whose region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE. Throws as msixHoles does. */
