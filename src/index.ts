@@ -31,6 +31,8 @@ export {
 } from './vfio/uapi.js';
 export { PciConfig } from './core/pci.js';
 export type { Bar, BarKind, BarSlotKind, BarState, Capability, Capabilities, MsiCapability, MsixCapability, MsixHole, PciAction, PciConfigOptions, PciConfigStats, ForwardOptions } from './core/pci.js';
+export { PciMsix } from './core/msix.js';
+export type { MsixAction, MsixPart, MsixStats, MsixVectorState } from './core/msix.js';
 export { PlatformBus } from './core/placement.js';
 export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo, DeviceHandle } from './core/placement.js';
 export { guestNodeFor, hostNodeOfDevice } from './core/dtnode.js';

@@ -1,7 +1,8 @@
 // Exports of the pci module (prefix "pci_"), re-exported by assembly/index.ts: BAR decoding, the
 // guest's BAR sizing protocol, relocation actions, MSI-X carve-outs, shadow config space.
 // docs/pci.md describes the ABI. decode.ts decodes, shadow.ts holds the shadow and its state
-// (THE RULE of BAR mappings is written above its code).
+// (THE RULE of BAR mappings is written above its code), msix.ts the MSI-X table and PBA of each
+// shadow (its rule above its code), relocate.ts the MSI-X relocation decision.
 //
 // Inputs in scratch, each checked with inScratch:
 //   cfg, len    the device's config space as read through VFIO region 7: 256 or 4096 bytes
@@ -30,8 +31,15 @@ import {
 import {
   MAX_CONFIGS, MAX_FORWARD_RANGES, MAX_ACTIONS_PER_WRITE, ACTION_SIZE, slotOf, release, create,
   addForward, read, write, commitWrite, undoWrite, resetStaging, stagedCount, stagedKind,
-  stagedBar, stagedFrom, stagedTo, stagedSize, barInfo, deviceInfo,
+  stagedBar, stagedFrom, stagedTo, stagedSize, barInfo, deviceInfo, msixControlOf,
 } from "./shadow";
+import {
+  MAX_MSIX_VECTORS, MAX_ACTIONS_PER_MSIX_ACCESS, MSIX_ACTIONS_PER_CONTROL_WRITE, PART_TABLE, PART_PBA,
+  msixInit, msixEntries as msixVectors, controlPlan, controlRecords, controlCommit, msixRead,
+  msixWrite, msixWriteCommit, msixFire, resetActions, actionCount, writeAction, vectorInfo, msixInfo,
+} from "./msix";
+import { relocation, rBar, rSize, rTable, rPba, rFlags, rNeed, rShared } from "./relocate";
+import { PCI_ERR_NO_MSIX } from "./status";
 
 const BAR_RECORD: i32 = 32;
 const CAP_RECORD: i32 = 4;
@@ -44,6 +52,8 @@ const MAX_HOLES: i32 = 2;
 const SIZES_BYTES: usize = <usize>(BAR_SLOTS * 8);
 
 const INFO = new StaticArray<u64>(8);
+/** The most actions one config write yields: the shadow's own plus the MSI-X per-vector ones. */
+const MAX_ACTIONS_PER_CONFIG_WRITE: i32 = MAX_ACTIONS_PER_WRITE + MSIX_ACTIONS_PER_CONTROL_WRITE;
 
 function noSpace(need: i32): i32 { setResult(0, <u64>need); return ERR_NO_SPACE; }
 
@@ -158,7 +168,9 @@ export function pci_config_create(cfg: usize, len: usize, sizes: usize): i32 {
   const st = decodeAll(cfg, len, sizes);
   if (st < 0) return st;
   const h = create(cfg, len);
-  return h < 0 ? ERR_LIMIT : h;
+  if (h < 0) return ERR_LIMIT;
+  msixInit(slotOf(h), msixOff == 0 ? 0 : msixEntries);
+  return h;
 }
 
 /** Frees a shadow config; its handle becomes invalid. ERR_BAD_HANDLE. */
@@ -208,9 +220,11 @@ export function pci_config_read(h: i32, off: u32, width: u32, out: usize, cap: u
 }
 
 /** A guest config write. Returns the number of action records written to out (THE RULE in
- *  shadow.ts: UNMAPs, FORWARD_WRITE of COMMAND, MAPs, MSI/MSI-X updates). A bad access writes
- *  nothing and is counted. ERR_BAD_ARG (out), ERR_BAD_HANDLE, ERR_NO_SPACE (the shadow is left
- *  as it was; MAX_ACTIONS_PER_WRITE * 32 = 256 bytes always fit). */
+ *  shadow.ts: UNMAPs, FORWARD_WRITE of COMMAND, MAPs, MSI/MSI-X updates; and msix.ts's: MASKs of
+ *  vectors that stop before them, ROUTE/UNMASK/DELIVERs of vectors that start after them). A bad
+ *  access writes nothing and is counted. ERR_BAD_ARG (out), ERR_BAD_HANDLE, ERR_NO_SPACE (the
+ *  shadow is left as it was; MAX_ACTIONS_PER_CONFIG_WRITE * 32 bytes always fit, and 256 bytes
+ *  do for a function without MSI-X). */
 export function pci_config_write(h: i32, off: u32, width: u32, value: u32, out: usize, cap: usize): i32 {
   clearResults();
   if (!inScratch(out, cap)) return ERR_BAD_ARG;
@@ -218,10 +232,20 @@ export function pci_config_write(h: i32, off: u32, width: u32, value: u32, out: 
   if (d < 0) return ERR_BAD_HANDLE;
   resetStaging();
   write(d, off, width, value);
-  const n = emit(out, cap);
-  if (n < 0) undoWrite(d); else commitWrite(d);
+  // MSI-X Enable / Function Mask: per-vector MASKs before the shadow's records (so vectors stop
+  // before MSIX_UPDATE turns MSI-X off), ROUTE/UNMASK/DELIVERs after them (docs/pci.md).
+  const ctrl = msixControlOf(d);
+  const plan = controlPlan(d, ctrl);
+  const before = <i32>(plan & 0xffff), after = <i32>(plan >> 16);
+  const need = (before + stagedCount() + after) * ACTION_SIZE;
+  if (cap < <usize>need) { undoWrite(d); resetStaging(); return noSpace(need); }
+  const q = out + controlRecords(d, ctrl, true, out);
+  const n = emit(q, cap - (q - out));
+  controlRecords(d, ctrl, false, q + <usize>(n * ACTION_SIZE));
+  commitWrite(d);
+  controlCommit(d, ctrl);
   resetStaging();
-  return n;
+  return before + n + after;
 }
 
 /** BAR slot `bar` (0..5, 6 = ROM) of a shadow config: returns its kind; results 0 programmed
@@ -251,12 +275,120 @@ export function pci_config_info(h: i32): i32 {
 
 /** Bounds and record sizes, for hosts: results 0 MAX_CONFIGS, 1 MAX_CAPS,
  *  2 MAX_ACTIONS_PER_WRITE, 3 MAX_FORWARD_RANGES, 4 BAR record, 5 cap record, 6 hole record,
- *  7 MAX_HOLES; returns the action record size. */
+ *  7 MAX_HOLES, 8 MAX_MSIX_VECTORS, 9 MAX_ACTIONS_PER_CONFIG_WRITE (a config write's bound with
+ *  MSI-X), 10 MAX_ACTIONS_PER_MSIX_ACCESS; returns the action record size. */
 export function pci_limits(): i32 {
   clearResults();
   setResult(0, <u64>MAX_CONFIGS); setResult(1, <u64>MAX_CAPS);
   setResult(2, <u64>MAX_ACTIONS_PER_WRITE); setResult(3, <u64>MAX_FORWARD_RANGES);
   setResult(4, <u64>BAR_RECORD); setResult(5, <u64>CAP_RECORD); setResult(6, <u64>HOLE_RECORD);
-  setResult(7, <u64>MAX_HOLES);
+  setResult(7, <u64>MAX_HOLES); setResult(8, <u64>MAX_MSIX_VECTORS);
+  setResult(9, <u64>MAX_ACTIONS_PER_CONFIG_WRITE); setResult(10, <u64>MAX_ACTIONS_PER_MSIX_ACCESS);
   return ACTION_SIZE;
+}
+
+// --- MSI-X emulation (msix.ts holds the state and its rule) and relocation (relocate.ts) ---
+
+/** Whether to relocate the MSI-X table and PBA in the guest's view (THE RULE in relocate.ts).
+ *  Inputs as pci_msix_holes. Returns 0 NONE, 1 EXTEND, 2 NEW_BAR, 3 IMPOSSIBLE; results 0 BAR,
+ *  1 its size after (EXTEND: doubled; NEW_BAR: its size), 2 table offset, 3 PBA offset (both in
+ *  that BAR), 4 flags (NEW_BAR: 1 64-bit, 2 prefetchable), 5 bytes the structures need (page- and
+ *  power-of-two-rounded), 6 shared parts (1 table, 2 PBA). Statuses: those of pci_msix_holes. */
+export function pci_msix_relocation(cfg: usize, len: usize, sizes: usize, mappable: u32, pageSize: u64): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES)) return ERR_BAD_ARG;
+  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) != 0) return ERR_BAD_ARG;
+  const st = decodeAll(cfg, len, sizes);
+  if (st < 0) return st;
+  const k = relocation(pageSize, mappable);
+  setResult(0, <u64>rBar); setResult(1, rSize); setResult(2, rTable); setResult(3, rPba);
+  setResult(4, <u64>rFlags); setResult(5, rNeed); setResult(6, <u64>rShared);
+  return <i32>k;
+}
+
+function msixSlot(h: i32): i32 {
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  return msixVectors(d) == 0 ? PCI_ERR_NO_MSIX : d;
+}
+
+function emitMsix(out: usize, cap: usize): i32 {
+  const n = actionCount();
+  const need = n * ACTION_SIZE;
+  if (cap < <usize>need) return noSpace(need);
+  for (let k = 0; k < n; k++) writeAction(k, out + <usize>(k * ACTION_SIZE));
+  return n;
+}
+
+/** A guest read of the MSI-X table (`part` 0) or PBA (`part` 1) at `off` bytes from its start,
+ *  `width` 4 or 8. Returns 0 with the value in result 0 (a bad access: all-ones, counted).
+ *  ERR_BAD_ARG (part), ERR_BAD_HANDLE, PCI_ERR_NO_MSIX. */
+export function pci_msix_read(h: i32, part: u32, off: u32, width: u32): i32 {
+  clearResults();
+  const d = msixSlot(h);
+  if (d < 0) return d;
+  if (part != PART_TABLE && part != PART_PBA) return ERR_BAD_ARG;
+  setResult(0, msixRead(d, part, off, width));
+  return 0;
+}
+
+/** A guest write of the MSI-X table or PBA (as pci_msix_read). Returns the number of action
+ *  records written to out (at most MAX_ACTIONS_PER_MSIX_ACCESS: ROUTE, MASK, UNMASK, DELIVER,
+ *  in msix.ts's order). A bad access or a PBA write changes nothing and is counted.
+ *  ERR_BAD_ARG (out, part), ERR_BAD_HANDLE, PCI_ERR_NO_MSIX, ERR_NO_SPACE (nothing changed). */
+export function pci_msix_write(h: i32, part: u32, off: u32, width: u32, value: u64, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(out, cap)) return ERR_BAD_ARG;
+  const d = msixSlot(h);
+  if (d < 0) return d;
+  if (part != PART_TABLE && part != PART_PBA) return ERR_BAD_ARG;
+  resetActions();
+  const what = msixWrite(d, part, off, width, value);
+  const n = emitMsix(out, cap);
+  if (n >= 0) msixWriteCommit(d, off, what);
+  resetActions();
+  return n;
+}
+
+/** Vector `vector` fired on the host (its eventfd, on the userspace path). Returns 1 with a
+ *  DELIVER record in out when the vector is live, 0 when it was made pending (masked) or dropped
+ *  (MSI-X disabled). ERR_BAD_ARG (out; vector >= entries), ERR_BAD_HANDLE, PCI_ERR_NO_MSIX,
+ *  ERR_NO_SPACE (nothing changed). */
+export function pci_msix_fire(h: i32, vector: u32, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(out, cap)) return ERR_BAD_ARG;
+  const d = msixSlot(h);
+  if (d < 0) return d;
+  if (vector >= <u32>msixVectors(d)) return ERR_BAD_ARG;
+  if (cap < <usize>ACTION_SIZE) return noSpace(ACTION_SIZE);
+  resetActions();
+  msixFire(d, <i32>vector);
+  const n = emitMsix(out, cap);
+  resetActions();
+  return n;
+}
+
+/** Vector `vector`'s state: returns 0; results 0 address, 1 data, 2 masked, 3 pending, 4 live
+ *  (the host has it unmasked), 5 stale (the host's route is absent or older than the table).
+ *  ERR_BAD_ARG (vector >= entries), ERR_BAD_HANDLE, PCI_ERR_NO_MSIX. */
+export function pci_msix_vector(h: i32, vector: u32): i32 {
+  clearResults();
+  const d = msixSlot(h);
+  if (d < 0) return d;
+  if (vector >= <u32>msixVectors(d)) return ERR_BAD_ARG;
+  vectorInfo(d, <i32>vector, INFO);
+  for (let i = 0; i < 6; i++) setResult(i, INFO[i]);
+  return 0;
+}
+
+/** The MSI-X emulation's state: returns the entries; results 0 entries, 1 enabled, 2 function
+ *  masked, 3 bad accesses, 4 PBA writes, 5 fires dropped while disabled, 6 live vectors,
+ *  7 pending vectors. ERR_BAD_HANDLE, PCI_ERR_NO_MSIX. */
+export function pci_msix_info(h: i32): i32 {
+  clearResults();
+  const d = msixSlot(h);
+  if (d < 0) return d;
+  msixInfo(d, INFO);
+  for (let i = 0; i < 8; i++) setResult(i, INFO[i]);
+  return msixVectors(d);
 }

@@ -432,6 +432,13 @@ export function undoWrite(d: i32): void {
 
 // --- inspection ---
 
+/** The guest's MSI-X Message Control as the shadow holds it (0 when the function has no MSI-X):
+ *  msix.ts takes Enable and Function Mask from it after every write. */
+export function msixControlOf(d: i32): u32 {
+  const xo = MSIX_OFF[d];
+  return xo == 0 ? 0 : ld32le(shadowPtr(d) + xo) >> 16;
+}
+
 /** Fills `out` with BAR slot b's state: 0 programmed address, 1 size, 2 mapped, 3 mapped at,
  *  4 sizing bits, 5 pending, 6 flags. Returns its kind. */
 export function barInfo(d: i32, b: i32, out: StaticArray<u64>): u32 {

@@ -39,6 +39,8 @@ export const PCI_ERR_FORWARD_RANGE: i32 = -740;
 /** pci_config_forward: a range overlapping a register the shadow virtualizes (the type 0 header,
  *  the MSI or MSI-X capability) or another forwarded range. */
 export const PCI_ERR_FORWARD_VIRTUALIZED: i32 = -741;
+/** pci_msix_*: the function has no MSI-X capability, so there is no table to emulate. */
+export const PCI_ERR_NO_MSIX: i32 = -742;
 
 /** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
 export function pciStatusRow(code: i32): string {
@@ -59,6 +61,7 @@ export function pciStatusRow(code: i32): string {
     case PCI_ERR_MSIX_RANGE: return "kernel-reply PCI_MSIX_RANGE: MSI-X table or PBA does not fit inside its BAR";
     case PCI_ERR_FORWARD_RANGE: return "bad-argument PCI_FORWARD_RANGE: forward range empty, not dword-aligned or outside config space";
     case PCI_ERR_FORWARD_VIRTUALIZED: return "bad-argument PCI_FORWARD_VIRTUALIZED: forward range overlaps a virtualized register or another range";
+    case PCI_ERR_NO_MSIX: return "bad-argument PCI_NO_MSIX: the function has no MSI-X capability";
   }
   return "";
 }

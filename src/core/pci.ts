@@ -115,7 +115,16 @@ export type PciAction =
   /** The guest changed the MSI (or MSI-X) capability; `control` is its Message Control now. */
   | { readonly kind: 'msi-update'; readonly offset: number; readonly control: number }
   /** The guest changed the MSI-X capability; `control` is its Message Control now. */
-  | { readonly kind: 'msix-update'; readonly offset: number; readonly control: number };
+  | { readonly kind: 'msix-update'; readonly offset: number; readonly control: number }
+  /** MSI-X vector `vector` (src/core/msix.ts): its route is now `address`/`data` (update the KVM
+   *  route or the userspace table; keep its irqfd). */
+  | { readonly kind: 'msix-route'; readonly vector: number; readonly address: bigint; readonly data: number }
+  /** The vector stopped being live: its fires must come to the host (fire() makes them pending). */
+  | { readonly kind: 'msix-mask'; readonly vector: number }
+  /** The vector is live again with its current route: let the kernel deliver it directly. */
+  | { readonly kind: 'msix-unmask'; readonly vector: number }
+  /** Inject the vector now with this address/data (a fire while live, or pending at unmask). */
+  | { readonly kind: 'msix-deliver'; readonly vector: number; readonly address: bigint; readonly data: number };
 
 /** A BAR slot of a {@link PciConfig} as the guest programmed it ({@link PciConfig.bar}). */
 export interface BarState {
@@ -175,27 +184,33 @@ const SIZES_AT = 4096;
 const OUT_AT = 8192;
 const OUT_CAP = 1024;
 const ACTION_SIZE = 32;
+/** Bytes a config write's actions may need: pci_limits result 9 (MAX_ACTIONS_PER_CONFIG_WRITE:
+ *  8 of the shadow's + 3 per MSI-X vector, 2048 vectors) x 32. Inside the transient scratch. */
+const WRITE_CAP = (8 + 3 * 2048) * ACTION_SIZE;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
-const PCI_EXPORTS = ['config_bar', 'config_create', 'config_forward', 'config_free', 'config_info', 'config_read', 'config_write', 'decode_bars', 'find_caps', 'msix_holes'] as const;
+const PCI_EXPORTS = ['config_bar', 'config_create', 'config_forward', 'config_free', 'config_info', 'config_read', 'config_write', 'decode_bars', 'find_caps', 'msix_holes',
+  'msix_relocation', 'msix_read', 'msix_write', 'msix_fire', 'msix_vector', 'msix_info'] as const;
 
 let bound: { c: Core; f: Readonly<Record<(typeof PCI_EXPORTS)[number], CoreFn>>; u32: Uint32Array; u64: BigUint64Array } | undefined;
-function coreOf(): NonNullable<typeof bound> {
+/** The pci module's exports and views (shared with src/core/msix.ts). @internal */
+export function coreOf(): NonNullable<typeof bound> {
   if (bound) return bound;
   const c = core();
   bound = { c, f: bindExports(c, 'pci_', PCI_EXPORTS), u32: new Uint32Array(c.u8.buffer), u64: new BigUint64Array(c.u8.buffer) };
   return bound;
 }
 
-function fail(status: number, what: string, device?: string): never {
+/** Throws the VfioError for a pci_* status (shared with src/core/msix.ts). @internal */
+export function fail(status: number, what: string, device?: string): never {
   throw statusError(coreOf().c, status, {
     what: `cannot ${what}`, device, at: (offset) => ` (config offset 0x${offset.toString(16)})`,
     hint: statusKind(coreOf().c, status) === 'kernel-reply' ? 'the config space or region sizes the device reported are malformed; this device cannot be passed through as is' : undefined,
   });
 }
 
-/** Puts the config bytes and the 7 region sizes in scratch; returns [cfgPtr, len, sizesPtr]. */
-function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [number, number, number] {
+/** Puts the config bytes and the 7 region sizes in scratch; returns [cfgPtr, len, sizesPtr]. @internal */
+export function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [number, number, number] {
   if (!(config instanceof Uint8Array) || (config.length !== 256 && config.length !== 4096)) {
     throw new VfioError({ kind: 'bad-argument', device, message: `config space must be a Uint8Array of 256 or 4096 bytes, got ${config instanceof Uint8Array ? config.length : typeof config}`, hint: 'pass the bytes read from VFIO region 7 (VFIO_PCI_CONFIG_REGION_INDEX)' });
   }
@@ -210,7 +225,8 @@ function stage(config: Uint8Array, sizes: readonly bigint[], device?: string): [
   return [cfg, config.length, sp];
 }
 
-function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
+/** Where a call's output records go in the transient scratch (shared with src/core/msix.ts). @internal */
+export function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
 
 /** Decodes the implemented BARs (and the ROM, index 6) of a type 0 config space. `sizes`: the
  *  VFIO region sizes of regions 0..5 and optionally 6 (ROM); 0n = unimplemented. Throws
@@ -277,13 +293,8 @@ export function findCapabilities(config: Uint8Array): Capabilities {
   return { list, msi, msix };
 }
 
-/** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
- *  host's mmap page (4096 or 65536; any power of two between). `mappable`: BAR indexes whose
- *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there).
- * `config` and `sizes` as for {@link decodeBars}. Throws 'bad-argument' (page size, mappable indexes), 'kernel-reply' (a table or PBA outside its BAR).
- */
-export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
-  const [cfg, len, sp] = stage(config, sizes);
+/** The `mappable` BARs as a bit mask and the page size, checked (msixHoles, msixRelocation). @internal */
+export function pageArgs(opts: { pageSize: number; mappable?: readonly number[] }): [number, bigint] {
   let mask = 0;
   for (const b of opts.mappable ?? []) {
     if (!Number.isInteger(b) || b < 0 || b > 5) throw new VfioError({ kind: 'bad-argument', message: `mappable BAR ${b} is not 0..5` });
@@ -293,9 +304,20 @@ export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { 
   if (!Number.isInteger(ps) || ps < 4096 || ps > 65536 || (ps & (ps - 1)) !== 0) {
     throw new VfioError({ kind: 'bad-argument', message: `page size ${ps} is not a power of two from 4096 to 65536` });
   }
+  return [mask, BigInt(ps)];
+}
+
+/** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
+ *  host's mmap page (4096 or 65536; any power of two between). `mappable`: BAR indexes whose
+ *  region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (no hole there).
+ * `config` and `sizes` as for {@link decodeBars}. Throws 'bad-argument' (page size, mappable indexes), 'kernel-reply' (a table or PBA outside its BAR).
+ */
+export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
+  const [cfg, len, sp] = stage(config, sizes);
+  const [mask, ps] = pageArgs(opts);
   const { f, u32, u64 } = coreOf();
   const out = outPtr();
-  const n = f.msix_holes(cfg, len, sp, mask, BigInt(ps), out, OUT_CAP);
+  const n = f.msix_holes(cfg, len, sp, mask, ps, out, OUT_CAP);
   if (n < 0) fail(n, 'compute the MSI-X holes');
   const holes: MsixHole[] = [];
   for (let i = 0; i < n; i++) {
@@ -306,7 +328,8 @@ export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { 
   return holes;
 }
 
-function readActions(out: number, n: number): PciAction[] {
+/** Decodes n action records at out (shared with src/core/msix.ts). @internal */
+export function readActions(out: number, n: number): PciAction[] {
   const { u32, u64 } = coreOf();
   const acts: PciAction[] = [];
   for (let i = 0; i < n; i++) {
@@ -320,6 +343,10 @@ function readActions(out: number, n: number): PciAction[] {
       case 3: acts.push({ kind: 'forward-write', offset: Number(from), width: Number(size), value: Number(to) }); break;
       case 5: acts.push({ kind: 'msi-update', offset: Number(from), control: Number(to) }); break;
       case 6: acts.push({ kind: 'msix-update', offset: Number(from), control: Number(to) }); break;
+      case 7: acts.push({ kind: 'msix-route', vector: bar, address: from, data: Number(to) }); break;
+      case 8: acts.push({ kind: 'msix-mask', vector: bar }); break;
+      case 9: acts.push({ kind: 'msix-unmask', vector: bar }); break;
+      case 10: acts.push({ kind: 'msix-deliver', vector: bar, address: from, data: Number(to) }); break;
       default: throw new VfioError({ kind: 'core-bug', message: `the pci core returned unknown action ${kind}`, hint: 'this is a bug in vfiokit; please report it' });
     }
   }
@@ -379,6 +406,11 @@ export class PciConfig implements Disposable {
   /** True once close() has run. */
   get closed(): boolean { return this.handle === 0; }
 
+  /** The core's handle, for src/core/msix.ts (the MSI-X emulation lives in the same slot).
+   *  Throws 'closed' once closed. Not part of the public API.
+   *  @internal */
+  coreHandle(): number { return this.live(); }
+
   /** A guest read of `width` (1, 2, 4) bytes at `offset`. Never throws for what a guest can do:
    *  a bad width, misaligned or out-of-range access reads all-ones and is counted. */
   read(offset: number, width: number): number {
@@ -395,13 +427,15 @@ export class PciConfig implements Disposable {
     return w === 4 ? v >>> 0 : (v >>> 0) & ((1 << (w * 8)) - 1);
   }
 
-  /** A guest write; returns the actions to carry out, in order. Never throws for what a guest
-   *  can do: bad writes are dropped and counted, read-only bits are left alone. */
+  /** A guest write; returns the actions to carry out, in order (with MSI-X: the 'msix-mask's of
+   *  vectors a Message Control write stops before its 'msix-update', the 'msix-route' /
+   *  'msix-unmask' / 'msix-deliver's of vectors it starts after it; src/core/msix.ts). Never throws
+   *  for what a guest can do: bad writes are dropped and counted, read-only bits are left alone. */
   write(offset: number, width: number, value: number): PciAction[] {
     const h = this.live();
     checkInt(offset, 'offset'); checkInt(width, 'width'); checkInt(value, 'value');
     const out = outPtr();
-    const n = coreOf().f.config_write(h, offset, width, value, out, OUT_CAP);
+    const n = coreOf().f.config_write(h, offset, width, value, out, WRITE_CAP);
     if (n < 0) fail(n, `write config offset 0x${offset.toString(16)}`, this.device);
     return readActions(out, n);
   }

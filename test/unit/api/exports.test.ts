@@ -18,7 +18,7 @@ const ENTRIES = {
     module: publicApi, file: 'src/index',
     values: [
       'DeviceIrq', 'DeviceRegion', 'DmaBuffer', 'Fdt', 'FdtBuilder', 'FdtNode', 'FdtProperty', 'IRQ_WAITER_MAX_EVENTS', 'IrqRouting',
-      'IrqWaiter', 'Mapping', 'PciConfig', 'PlatformBus', 'VFIO_DRIVER', 'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
+      'IrqWaiter', 'Mapping', 'PciConfig', 'PciMsix', 'PlatformBus', 'VFIO_DRIVER', 'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
       'VFIO_PCI_ERR_IRQ_INDEX', 'VFIO_PCI_INTX_IRQ_INDEX', 'VFIO_PCI_MSIX_IRQ_INDEX', 'VFIO_PCI_MSI_IRQ_INDEX', 'VFIO_PCI_REQ_IRQ_INDEX',
       'VFIO_PCI_ROM_REGION_INDEX', 'VFIO_PCI_VGA_REGION_INDEX', 'VfioDevice', 'VfioError', 'allocDma', 'bind', 'fdtMaxPhandle',
       'findDevice', 'groupMembers', 'guestNodeFor', 'hostNodeOfDevice', 'hugePageSize', 'listDevices', 'mergeFdt', 'openDevice',
@@ -28,7 +28,7 @@ const ENTRIES = {
       'AllocDmaOptions', 'Bar', 'BarKind', 'BarSlotKind', 'BarState', 'BindResult', 'Bus', 'BusInfo', 'Capabilities', 'Capability',
       'DeviceEntry', 'DeviceHandle', 'DmaBacking', 'DmaInfo', 'DmaMapOptions', 'DmaMappingRecord', 'FdtBuilderOptions', 'FdtRegEntry', 'FdtReservation',
       'ForwardOptions', 'GuestNode', 'GuestNodeRequest', 'IommuKind', 'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqWaiterOptions',
-      'IrqRoutingOptions', 'MappingSys', 'MsiCapability', 'MsixCapability', 'MsixHole', 'OpenOptions', 'PciAction', 'PciConfigOptions',
+      'IrqRoutingOptions', 'MappingSys', 'MsiCapability', 'MsixAction', 'MsixCapability', 'MsixHole', 'MsixPart', 'MsixStats', 'MsixVectorState', 'OpenOptions', 'PciAction', 'PciConfigOptions',
       'PciConfigStats', 'PlaceRegionOptions', 'PlacedIrq', 'PlacedRegion', 'PlatformBusOptions', 'RegionMap', 'SysfsOptions',
       'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
     ],
@@ -38,12 +38,12 @@ const ENTRIES = {
     values: [
       'IrqMachine', 'MAX_ARGSZ_RETRIES', 'MAX_REPLY_BYTES', 'PCI_CAP_ID_MSI', 'PCI_CAP_ID_MSIX', 'RegionTable', 'decodeBars',
       'decodeDeviceInfo', 'decodeIommuType1Info', 'decodeIrqInfo', 'decodeRegionInfo', 'encodeDmaMap', 'encodeDmaUnmap', 'encodeIoasMap',
-      'encodeIoasUnmap', 'encodeIrqSet', 'findCapabilities', 'msixHoles', 'queryDeviceInfo', 'queryIommuType1Info', 'queryIrqInfo',
+      'encodeIoasUnmap', 'encodeIrqSet', 'findCapabilities', 'msixHoles', 'msixRelocation', 'queryDeviceInfo', 'queryIommuType1Info', 'queryIrqInfo',
       'queryRegionInfo', 'queryWithArgsz', 'vfioUapi',
     ],
     types: [
       'AccessResult', 'DeviceApi', 'DeviceInfo', 'DeviceKind', 'DmaMapRequest', 'DmaUnmapRequest', 'Hole', 'IoasMapRequest', 'IommuType1Info',
-      'IovaRange', 'IrqInfo', 'IrqSetAction', 'IrqSetRequest', 'LineInfo', 'LineState', 'MachineInfo', 'MachineState', 'PciIrqMode',
+      'IovaRange', 'IrqInfo', 'IrqSetAction', 'IrqSetRequest', 'LineInfo', 'LineState', 'MachineInfo', 'MachineState', 'MsixRelocation', 'MsixShared', 'PciIrqMode',
       'QueryOptions', 'RegionCounters', 'RegionQueryOptions', 'RegionEntry', 'RegionInfo', 'RegionSpec', 'SparseArea', 'SplitRange',
     ],
   },
