@@ -10,6 +10,7 @@
 // Not responsible for: issuing the ioctls or owning the eventfds.
 
 import { core } from '../core/loader.js';
+import { statusError } from '../core/status.js';
 import { VfioError } from '../errors.js';
 import { setU32, structWords, type StructWords } from '../../shim/bytes.js';
 import {
@@ -42,8 +43,7 @@ type F = (...a: (number | bigint)[]) => number;
 
 /** The VfioError of an encoder's status (the core's, or the same status found in TypeScript). */
 export function encodeError(st: number, what: string, hint = 'check the arguments against the uapi rules in docs/vfio-region.md'): VfioError {
-  const full = core().statusName(st);
-  return new VfioError({ kind: st === -1000 ? 'core-bug' : 'bad-argument', message: `${what}: ${full}`, status: st, statusName: full.split(':')[0], hint });
+  return statusError(core(), st, { what, hint });
 }
 function fail(st: number, what: string): never { throw encodeError(st, what); }
 

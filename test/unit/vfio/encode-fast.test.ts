@@ -97,7 +97,7 @@ test('an output struct too small is refused (NO_SPACE) and left untouched', () =
   let e: unknown;
   const words = structWords(24); // a map request does not fit an unmap's struct
   try { encodeDmaMapWords(words, 0x1000n, 0x2000n, 0x1000n, true, true); } catch (x) { e = x; }
-  assert.ok(e instanceof VfioError && e.kind === 'bad-argument' && e.statusName === 'NO_SPACE', String(e));
+  assert.ok(e instanceof VfioError && e.kind === 'no-space' && e.statusName === 'NO_SPACE', String(e));
   assert.ok(words.bytes.every((b) => b === 0));
   try { encodeDmaUnmapWords(structWords(16), 0x1000n, 0x1000n); e = undefined; } catch (x) { e = x; }
   assert.ok(e instanceof VfioError && e.statusName === 'NO_SPACE', String(e));
