@@ -33,7 +33,8 @@ export interface DeviceEntry {
   compatible: string[];
   /** The device-tree node path (from of_node), or null. */
   ofNode: string | null;
-  /** PCI vendor and device IDs ("1234", "11e8"), undefined elsewhere. */
+  /** PCI vendor and device IDs as sysfs gives them ("0x1234", "0x11e8"; inspect --json uses the
+   *  same form), undefined elsewhere. */
   vendor?: string;
   device?: string;
 }
@@ -68,8 +69,8 @@ function entryFor(bus: Bus, name: string, o?: SysfsOptions): DeviceEntry {
     ofNode: ofFull,
   };
   if (bus === 'pci') {
-    entry.vendor = readText(join(dir, 'vendor'))?.trim().replace(/^0x/, '');
-    entry.device = readText(join(dir, 'device'))?.trim().replace(/^0x/, '');
+    entry.vendor = readText(join(dir, 'vendor'))?.trim();
+    entry.device = readText(join(dir, 'device'))?.trim();
   }
   return entry;
 }

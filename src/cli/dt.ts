@@ -15,25 +15,53 @@ import { PlatformBus } from '../placement.js';
 import { guestNodeFor } from '../dtnode.js';
 import { FdtBuilder } from '../fdt/index.js';
 import { openDevice, type IommuOption } from '../device/device.js';
-import { validateDeviceName } from '../sysfs.js';
-import { parseArgs } from './args.js';
+import { choice, deviceArg, helpText, parseCommand, str, UsageError, IOMMU_MODES, IOMMU_OPTION, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
 import { dumpFdt } from './fdt.js';
 import { inspectReport, type InspectReport } from './inspect.js';
 import type { Command } from './commands.js';
 
-const USAGE = 'usage: vfiokit dt <device> --mmio-base ADDR --spi N [--mmio-size SIZE] [--page-size 4096|65536] '
-  + '[--host-dtb FILE] [--info FILE.json] [--format dts|dtb] [-o FILE] [--iommu MODE] [--sysfs DIR]';
+const SPEC: CommandSpec = {
+  usage: 'vfiokit dt <device> --mmio-base ADDR --spi N [--mmio-size SIZE] [--page-size BYTES] '
+    + '[--host-dtb FILE] [--info FILE.json] [--format dts|dtb] [-o FILE] [--iommu MODE] [--sysfs DIR]',
+  options: {
+    'mmio-base': { type: 'string', value: 'ADDR', help: "the guest platform bus's MMIO base (platform and AMBA devices)" },
+    'mmio-size': { type: 'string', value: 'SIZE', help: "the bus window's size (default 32 MiB, as QEMU virt's)" },
+    spi: { type: 'string', value: 'N', help: "the bus's first SPI (INTID - 32)" },
+    'page-size': { type: 'string', value: 'BYTES', help: 'the guest page size every region is rounded to: 4096 (default), 16384 or 65536' },
+    'host-dtb': { type: 'string', value: 'FILE', help: "the host's DTB (default /sys/firmware/fdt)" },
+    info: { type: 'string', value: 'FILE.json', help: 'a saved `vfiokit inspect DEV --json`: work offline' },
+    format: { type: 'string', value: 'FMT', help: 'dts (default) or dtb' },
+    output: { type: 'string', short: 'o', value: 'FILE', help: 'write to FILE instead of stdout' },
+    iommu: IOMMU_OPTION,
+    sysfs: SYSFS_OPTION,
+  },
+  positionals: { min: 1, max: 1 },
+};
+const FORMATS = ['dts', 'dtb'] as const;
 /** Where Linux exposes the DTB it booted with. */
 const HOST_DTB = '/sys/firmware/fdt';
 /** Default platform-bus window: QEMU virt's platform bus is 32 MiB. */
 const DEFAULT_MMIO_SIZE = 0x200_0000n;
 /** SPIs a generated bus offers (QEMU virt's platform bus has 32). */
 const BUS_SPIS = 32;
+/** Guest page sizes: the arm64 translation granules run from 4 KiB to 64 KiB (powers of two). */
+const MIN_PAGE_SIZE = 4096n, MAX_PAGE_SIZE = 65536n, DEFAULT_PAGE_SIZE = 4096n;
+/** How the device's bus reads in a sentence. */
+const BUS_NOUN: Readonly<Record<string, string>> = { amba: 'an AMBA device', platform: 'a platform device', pci: 'a PCI device' };
 
-function bigintArg(v: string | undefined, name: string): bigint | undefined {
+function bigintArg(a: Parsed, name: string): bigint | undefined {
+  const v = str(a, name);
   if (v === undefined) return undefined;
   try { const n = BigInt(v); if (n >= 0n) return n; } catch { /* fall through */ }
-  throw new VfioError({ kind: 'bad-argument', message: `--${name} ${v} is not a non-negative integer`, hint: 'give it in decimal or 0x hex' });
+  throw new UsageError(`--${name} ${v} is not a non-negative integer (give it in decimal or 0x hex)`, helpText(SPEC));
+}
+
+function pageSizeArg(a: Parsed): bigint {
+  const p = bigintArg(a, 'page-size') ?? DEFAULT_PAGE_SIZE;
+  if (p < MIN_PAGE_SIZE || p > MAX_PAGE_SIZE || (p & (p - 1n)) !== 0n) {
+    throw new UsageError(`--page-size ${p} is not a power of two from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE} (the arm64 page sizes: 4096, 16384, 65536)`, helpText(SPEC));
+  }
+  return p;
 }
 
 function readFile(path: string, what: string): Uint8Array {
@@ -82,31 +110,35 @@ function pciNode(r: InspectReport): Uint8Array {
   return b.finish();
 }
 
-export async function runDt(args: string[]): Promise<number> {
-  const a = parseArgs(args.map((x) => (x === '-o' ? '--o' : x)), { flags: ['help'], options: ['mmio-base', 'mmio-size', 'spi', 'page-size', 'host-dtb', 'info', 'format', 'o', 'iommu', 'sysfs'] }, USAGE);
-  if (a.flags.has('help')) { console.log(USAGE); return 0; }
-  if (a.positionals.length !== 1) throw new VfioError({ kind: 'bad-argument', message: 'dt takes exactly one device name', hint: USAGE });
-  const name = validateDeviceName(a.positionals[0]!);
-  const format = a.options.get('format') ?? 'dts';
-  if (format !== 'dts' && format !== 'dtb') throw new VfioError({ kind: 'bad-argument', message: `--format ${format}: dts or dtb`, hint: USAGE });
-  const r = report(name, a.options.get('info'), (a.options.get('iommu') ?? 'auto') as IommuOption, a.options.get('sysfs'));
+async function run(a: Parsed): Promise<number> {
+  const name = deviceArg(SPEC, a.positionals[0]!);
+  const format = choice(SPEC, a, 'format', FORMATS, 'dts');
+  const iommu: IommuOption = choice(SPEC, a, 'iommu', IOMMU_MODES, 'auto');
+  // Every option is checked before the device is opened.
+  const base = bigintArg(a, 'mmio-base'), spi = bigintArg(a, 'spi');
+  const size = bigintArg(a, 'mmio-size') ?? DEFAULT_MMIO_SIZE, page = pageSizeArg(a);
+  const r = report(name, str(a, 'info'), iommu, str(a, 'sysfs'));
   let dtb: Uint8Array;
   if (r.bus === 'pci') dtb = pciNode(r);
   else {
-    const base = bigintArg(a.options.get('mmio-base'), 'mmio-base');
-    const spi = bigintArg(a.options.get('spi'), 'spi');
-    if (base === undefined || spi === undefined) throw new VfioError({ kind: 'bad-argument', message: `${name} is a ${r.bus} device: --mmio-base and --spi place it on the guest's platform bus`, hint: USAGE });
-    const size = bigintArg(a.options.get('mmio-size'), 'mmio-size') ?? DEFAULT_MMIO_SIZE;
-    const page = bigintArg(a.options.get('page-size'), 'page-size') ?? 4096n;
-    dtb = platformNode(r, readFile(a.options.get('host-dtb') ?? HOST_DTB, 'the host DTB'), base, size, Number(spi), page);
+    if (base === undefined || spi === undefined) throw new UsageError(`${name} is ${BUS_NOUN[r.bus] ?? `a ${r.bus} device`}: --mmio-base and --spi place it on the guest's platform bus`, helpText(SPEC));
+    dtb = platformNode(r, readFile(str(a, 'host-dtb') ?? HOST_DTB, 'the host DTB'), base, size, Number(spi), page);
   }
   const out = format === 'dtb' ? dtb : new TextEncoder().encode(dumpFdt(dtb));
-  const file = a.options.get('o');
+  const file = str(a, 'output');
   if (file) writeFileSync(file, out); else process.stdout.write(out);
   return 0;
 }
 
+/** `vfiokit dt ARGS` without the command line around it; throws UsageError and VfioError. */
+export async function runDt(args: string[]): Promise<number> {
+  const a = parseCommand(SPEC, args);
+  if (a.help) { console.log(helpText(SPEC)); return 0; }
+  return run(a);
+}
+
 export const dt: Command = {
   summary: 'the guest device-tree node of a passed-through device (live, or offline from inspect --json and a host DTB)',
-  run: runDt,
+  spec: SPEC,
+  run,
 };
