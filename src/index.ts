@@ -2,8 +2,8 @@
 // that owns it. Internal modules (core/loader, the shim) are not re-exported.
 export { VfioError } from './errors.js';
 export type { VfioErrorKind, VfioErrorInit } from './errors.js';
-export { listDevices, findDevice, groupMembers, bind, unbind, validateDeviceName, VFIO_DRIVER } from './sysfs.js';
-export type { Bus, DeviceEntry, BindResult, UnbindResult, SysfsOptions } from './sysfs.js';
+export { listDevices, findDevice, groupMembers, bind, unbind, bindGroup, unbindGroup, validateDeviceName, VFIO_DRIVER, PCI_BRIDGE_CLASSES } from './sysfs.js';
+export type { Bus, DeviceEntry, BindResult, UnbindResult, GroupBindResult, SysfsOptions } from './sysfs.js';
 export { Mapping } from './mapping.js';
 export type { Width } from './mapping.js';
 export { PlatformBus } from './placement.js';

@@ -177,6 +177,89 @@ function restore(dir: string, dev: DeviceEntry, o?: SysfsOptions): void {
   try { if (dev.driver && !linkName(join(dir, 'driver'))) writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), dev.name); } catch { /* idem */ }
 }
 
+/** PCI classes (class >> 8, from sysfs `class`) whose devices vfio-pci refuses: bridges, whose
+ *  config header is not type 0 (PCI_CLASS_BRIDGE_PCI, PCI_CLASS_BRIDGE_CARDBUS in the kernel's
+ *  pci_ids.h). VFIO accepts them in a group with no driver or with pcieport, so a group bind
+ *  leaves them as they are. */
+export const PCI_BRIDGE_CLASSES: ReadonlySet<number> = new Set([0x0604, 0x0607]);
+
+export interface GroupBindResult {
+  /** The IOMMU group number. */
+  group: number;
+  /** Each member bound (or already bound) to its bus's VFIO driver, in name order. */
+  devices: BindResult[];
+  /** Members left as they are, and why (a PCI bridge, which vfio-pci does not take). */
+  left: { device: string; bus: Bus; driver: string | null; reason: string }[];
+}
+
+/** True for a PCI bridge (PCI_BRIDGE_CLASSES). */
+function isPciBridge(dev: DeviceEntry, o?: SysfsOptions): boolean {
+  if (dev.bus !== 'pci') return false;
+  const cls = readText(join(root(o), 'bus', 'pci', 'devices', dev.name, 'class'))?.trim();
+  return cls !== undefined && /^0x[0-9a-f]{6}$/i.test(cls) && PCI_BRIDGE_CLASSES.has(parseInt(cls, 16) >> 8);
+}
+
+/**
+ * Binds every device of `name`'s IOMMU group to its bus's VFIO driver, all or nothing: VFIO opens
+ * a group only when each member is on a VFIO driver or on none (a PCI bridge may keep pcieport).
+ * Members already on their VFIO driver are left bound; PCI bridges are left as they are (see
+ * `left`). When one member refuses, every member bound so far is put back as it was (its driver
+ * and driver_override), and the error names the member that refused and what was put back.
+ * Throws VfioError: 'not-supported' (the device is in no IOMMU group, a member is on a bus other
+ * than platform/AMBA/PCI, a VFIO driver is missing or refuses a member), 'not-found', 'permission',
+ * 'busy', 'syscall' (a sysfs write failed: errno kept), 'bad-argument' (not a device name).
+ */
+export function bindGroup(name: string, o?: SysfsOptions): GroupBindResult {
+  const first = findDevice(name, o);
+  const group = first.iommuGroup;
+  if (group === null) {
+    throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `bind it alone (vfiokit bind ${name}); VFIO needs an IOMMU or no-IOMMU mode to open it` });
+  }
+  // Every member is found before anything is changed, so an unknown member changes nothing.
+  const members = groupMembers(group, o).map((m) => {
+    try { return findDevice(m.name, o); } catch (e) {
+      throw new VfioError({ kind: 'not-supported', device: m.name, message: `is in IOMMU group ${group} with ${name} but on none of the platform, AMBA or PCI buses`, hint: 'bind it to a VFIO driver by hand, or leave the group whole to the kernel', cause: e });
+    }
+  });
+  const devices: BindResult[] = [], left: GroupBindResult['left'] = [];
+  const changed: DeviceEntry[] = [];
+  for (const m of members) {
+    if (isPciBridge(m, o)) { left.push({ device: m.name, bus: m.bus, driver: m.driver, reason: 'a PCI bridge: vfio-pci does not take bridges, and VFIO accepts one in the group as it is' }); continue; }
+    try {
+      const r = bind(m.name, o);
+      devices.push(r);
+      if (r.previousDriver !== r.driver) changed.push(m);
+    } catch (e) {
+      throw groupFailure(group, m, members.length, e, rollBack(changed, o));
+    }
+  }
+  return { group, devices, left };
+}
+
+/** Puts each device back as it was (newest first); what could not be put back, as text. */
+function rollBack(changed: DeviceEntry[], o?: SysfsOptions): { back: string[]; stuck: string[] } {
+  const back: string[] = [], stuck: string[] = [];
+  for (const dev of [...changed].reverse()) {
+    const dir = join(root(o), 'bus', dev.bus, 'devices', dev.name);
+    restore(dir, dev, o);
+    const now = linkName(join(dir, 'driver'));
+    (now === dev.driver ? back : stuck).push(`${dev.name} (${now === dev.driver ? dev.driver ?? 'no driver' : `driver now ${now ?? 'none'}, was ${dev.driver ?? 'none'}`})`);
+  }
+  return { back: back.reverse(), stuck: stuck.reverse() };
+}
+
+function groupFailure(group: number, m: DeviceEntry, count: number, e: unknown, r: { back: string[]; stuck: string[] }): VfioError {
+  const why = e instanceof VfioError ? e : undefined;
+  const undone = r.back.length ? `; put back: ${r.back.join(', ')}` : '';
+  const stuck = r.stuck.length ? `; could NOT put back: ${r.stuck.join(', ')}` : '';
+  // The member's own error already names it, the syscall and what to do.
+  return new VfioError({
+    kind: why?.kind ?? 'syscall',
+    message: `IOMMU group ${group} (${count} devices) not bound, ${m.name} refused: ${why ? why.message : String(e)}${undone}${stuck}`,
+    errno: why?.errno, errnoName: why?.errnoName, cause: e,
+  });
+}
+
 export interface UnbindResult { device: string; bus: Bus; previousDriver: string | null; driver: string | null }
 
 /**
@@ -190,4 +273,20 @@ export function unbind(name: string, o?: SysfsOptions): UnbindResult {
   sysWrite(join(dir, 'driver_override'), '\n', name, 'clear driver_override');
   try { writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), name); } catch { /* no driver wants it: fine */ }
   return { device: name, bus: dev.bus, previousDriver: dev.driver, driver: linkName(join(dir, 'driver')) };
+}
+
+/**
+ * Unbinds every member of `name`'s IOMMU group that is on its bus's VFIO driver (unbind above:
+ * each goes back to the driver the kernel picks, or none); the others are not touched. Throws
+ * what findDevice and unbind throw, and 'not-supported' for a device in no IOMMU group.
+ */
+export function unbindGroup(name: string, o?: SysfsOptions): { group: number; devices: UnbindResult[] } {
+  const first = findDevice(name, o);
+  if (first.iommuGroup === null) throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `unbind it alone (vfiokit unbind ${name})` });
+  const devices: UnbindResult[] = [];
+  for (const m of groupMembers(first.iommuGroup, o)) {
+    const dev = findDevice(m.name, o);
+    if (dev.driver === VFIO_DRIVER[dev.bus]) devices.push(unbind(m.name, o));
+  }
+  return { group: first.iommuGroup, devices };
 }

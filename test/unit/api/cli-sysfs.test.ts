@@ -15,9 +15,9 @@ test('list prints one row per device with its driver, group and IDs', async () =
     const r = await cli('list', '--sysfs', s.root);
     assert.is(r.code, 0, r.err);
     const rows = r.out.trimEnd().split('\n');
-    assert.match(rows[0]!, /^DEVICE\s+BUS\s+DRIVER\s+GROUP\s+VFIO\s+ID$/);
-    assert.match(rows[1]!, /^9010000\.pl031\s+amba\s+vfio-amba\s+noiommu-0\s+yes\s+arm,pl031,arm,primecell$/);
-    assert.match(rows[2]!, /^0000:00:02\.0\s+pci\s+vfio-pci\s+1\s+yes\s+1234:11e8$/);
+    assert.match(rows[0]!, /^GROUP\s+DEVICE\s+BUS\s+DRIVER\s+VFIO\s+ID$/);
+    assert.match(rows[1]!, /^noiommu-0\s+9010000\.pl031\s+amba\s+vfio-amba\s+yes\s+arm,pl031,arm,primecell$/);
+    assert.match(rows[2]!, /^1\s+0000:00:02\.0\s+pci\s+vfio-pci\s+yes\s+1234:11e8$/);
   } finally { s.dispose(); }
 });
 
@@ -44,7 +44,7 @@ test('bind without a device name: exit 2 with the usage', async () => {
   const r = await cli('bind');
   assert.is(r.code, 2);
   assert.match(r.err, /^vfiokit bind: takes 1 argument, got 0/);
-  assert.match(r.err, /usage: vfiokit bind <device>/);
+  assert.match(r.err, /usage: vfiokit bind \[--group\] <device>/);
 });
 
 test('bind and unbind a device of the fake tree: the result line, --json the result object', async () => {
