@@ -10,6 +10,8 @@ export { PlatformBus } from './placement.js';
 export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo } from './placement.js';
 export { guestNodeFor, hostNodeOfDevice } from './dtnode.js';
 export type { GuestNodeRequest, GuestNode } from './dtnode.js';
+export { guestOverlayFor, validateOverlayLabel, MAX_OVERLAY_LABEL, PHANDLE_PROPERTIES } from './overlay.js';
+export type { GuestOverlayRequest, GuestOverlay } from './overlay.js';
 export { IrqMachine } from './irq/machine.js';
 export { IrqDispatcher } from './irq/dispatcher.js';
 export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './irq/waiter.js';

@@ -11,10 +11,7 @@
 // Not responsible for: merging the node into the VMM's tree (mergeFdt) or binding the device.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { VfioError } from '../errors.js';
-import { PlatformBus } from '../placement.js';
-import { guestNodeFor } from '../dtnode.js';
-import { FdtBuilder } from '../fdt/index.js';
-import { openDevice, type IommuOption } from '../device/device.js';
+import { PlatformBus, guestNodeFor, guestOverlayFor, validateOverlayLabel, FdtBuilder, openDevice, type IommuOption, type GuestNodeRequest } from '../index.js';
 import { choice, deviceArg, helpText, parseCommand, str, UsageError, IOMMU_MODES, IOMMU_OPTION, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
 import { dumpFdt } from './fdt.js';
 import { inspectReport, type InspectReport } from './inspect.js';
@@ -22,7 +19,7 @@ import type { Command } from './commands.js';
 
 const SPEC: CommandSpec = {
   usage: 'vfiokit dt <device> --mmio-base ADDR --spi N [--mmio-size SIZE] [--page-size BYTES] '
-    + '[--host-dtb FILE] [--info FILE.json] [--format dts|dtb] [-o FILE] [--iommu MODE] [--sysfs DIR]',
+    + '[--host-dtb FILE] [--info FILE.json] [--format dts|dtb|dtbo] [--label NAME] [-o FILE] [--iommu MODE] [--sysfs DIR]',
   options: {
     'mmio-base': { type: 'string', value: 'ADDR', help: "the guest platform bus's MMIO base (platform and AMBA devices)" },
     'mmio-size': { type: 'string', value: 'SIZE', help: "the bus window's size (default 32 MiB, as QEMU virt's)" },
@@ -30,14 +27,15 @@ const SPEC: CommandSpec = {
     'page-size': { type: 'string', value: 'BYTES', help: 'the guest page size every region is rounded to: 4096 (default), 16384 or 65536' },
     'host-dtb': { type: 'string', value: 'FILE', help: "the host's DTB (default /sys/firmware/fdt)" },
     info: { type: 'string', value: 'FILE.json', help: 'a saved `vfiokit inspect DEV --json`: work offline' },
-    format: { type: 'string', value: 'FMT', help: 'dts (default) or dtb' },
+    format: { type: 'string', value: 'FMT', help: 'dts (default), dtb, or dtbo: a device-tree overlay for crosvm --device-tree-overlay (with --label)' },
+    label: { type: 'string', value: 'NAME', help: "the overlay's label for the device node (crosvm's dt-symbol=NAME); --format dtbo only" },
     output: { type: 'string', short: 'o', value: 'FILE', help: 'write to FILE instead of stdout' },
     iommu: IOMMU_OPTION,
     sysfs: SYSFS_OPTION,
   },
   positionals: { min: 1, max: 1 },
 };
-const FORMATS = ['dts', 'dtb'] as const;
+const FORMATS = ['dts', 'dtb', 'dtbo'] as const;
 /** Where Linux exposes the DTB it booted with. */
 const HOST_DTB = '/sys/firmware/fdt';
 /** Default platform-bus window: QEMU virt's platform bus is 32 MiB. */
@@ -81,14 +79,14 @@ function report(name: string, info: string | undefined, iommu: IommuOption, sysf
   try { return inspectReport(dev, sysfs); } finally { dev.close(); }
 }
 
-/** A platform/AMBA device's node: regions placed on a bus, IRQs on SPIs, generated from the host's. */
-function platformNode(r: InspectReport, hostDtb: Uint8Array, base: bigint, size: bigint, spi: number, pageSize: bigint): Uint8Array {
+/** What a platform/AMBA device's node is generated from: regions placed on a bus, IRQs on SPIs. */
+function platformRequest(r: InspectReport, hostDtb: Uint8Array, base: bigint, size: bigint, spi: number, pageSize: bigint): GuestNodeRequest {
   using bus = new PlatformBus({ base, size, spiFirst: spi, spiCount: BUS_SPIS, pageSize });
   const device = bus.newDevice();
   const regions = r.regions.filter((g) => g.ok && BigInt(g.size) > 0n).map((g) => bus.placeRegion(BigInt(g.size), { device }).address);
   const lines = r.irqs.filter((q) => q.ok && q.count > 0);
   const spis = lines.map(() => bus.placeIrq(undefined, { device }).spi);
-  return guestNodeFor({ hostDtb, deviceName: r.device, placement: { regions, spis }, irqFlags: lines.map((q) => q.flags), bus: { base, size } }).dtb;
+  return { hostDtb, deviceName: r.device, placement: { regions, spis }, irqFlags: lines.map((q) => q.flags), bus: { base, size } };
 }
 
 /** A PCI device's node under the PCI bus binding: pci@<dev>,<fn> with its IDs and config address. */
@@ -110,6 +108,17 @@ function pciNode(r: InspectReport): Uint8Array {
   return b.finish();
 }
 
+/** --label: required with --format dtbo, refused without it. */
+function labelArg(a: Parsed, format: (typeof FORMATS)[number]): string | undefined {
+  const label = str(a, 'label');
+  if (format !== 'dtbo') {
+    if (label !== undefined) throw new UsageError('--label names the node of an overlay: give it with --format dtbo', helpText(SPEC));
+    return undefined;
+  }
+  if (label === undefined) throw new UsageError('--format dtbo needs --label NAME (the dt-symbol crosvm finds the node by)', helpText(SPEC));
+  try { return validateOverlayLabel(label); } catch (e) { throw new UsageError(`--label: ${(e as Error).message}`, helpText(SPEC)); }
+}
+
 async function run(a: Parsed): Promise<number> {
   const name = deviceArg(SPEC, a.positionals[0]!);
   const format = choice(SPEC, a, 'format', FORMATS, 'dts');
@@ -117,14 +126,18 @@ async function run(a: Parsed): Promise<number> {
   // Every option is checked before the device is opened.
   const base = bigintArg(a, 'mmio-base'), spi = bigintArg(a, 'spi');
   const size = bigintArg(a, 'mmio-size') ?? DEFAULT_MMIO_SIZE, page = pageSizeArg(a);
+  const label = labelArg(a, format);
   const r = report(name, str(a, 'info'), iommu, str(a, 'sysfs'));
   let dtb: Uint8Array;
-  if (r.bus === 'pci') dtb = pciNode(r);
-  else {
+  if (r.bus === 'pci') {
+    if (label !== undefined) throw new UsageError(`${name} is a PCI device: --format dtbo is for platform and AMBA devices (crosvm finds those by dt-symbol; PCI devices are enumerated)`, helpText(SPEC));
+    dtb = pciNode(r);
+  } else {
     if (base === undefined || spi === undefined) throw new UsageError(`${name} is ${BUS_NOUN[r.bus] ?? `a ${r.bus} device`}: --mmio-base and --spi place it on the guest's platform bus`, helpText(SPEC));
-    dtb = platformNode(r, readFile(str(a, 'host-dtb') ?? HOST_DTB, 'the host DTB'), base, size, Number(spi), page);
+    const req = platformRequest(r, readFile(str(a, 'host-dtb') ?? HOST_DTB, 'the host DTB'), base, size, Number(spi), page);
+    dtb = label === undefined ? guestNodeFor(req).dtb : guestOverlayFor({ ...req, label }).dtbo;
   }
-  const out = format === 'dtb' ? dtb : new TextEncoder().encode(dumpFdt(dtb));
+  const out = format === 'dts' ? new TextEncoder().encode(dumpFdt(dtb)) : dtb;
   const file = str(a, 'output');
   if (file) writeFileSync(file, out); else process.stdout.write(out);
   return 0;
