@@ -205,35 +205,56 @@ function isPciBridge(dev: DeviceEntry, o?: SysfsOptions): boolean {
  * Members already on their VFIO driver are left bound; PCI bridges are left as they are (see
  * `left`). When one member refuses, every member bound so far is put back as it was (its driver
  * and driver_override), and the error names the member that refused and what was put back.
- * Throws VfioError: 'not-supported' (the device is in no IOMMU group, a member is on a bus other
- * than platform/AMBA/PCI, a VFIO driver is missing or refuses a member), 'not-found', 'permission',
- * 'busy', 'syscall' (a sysfs write failed: errno kept), 'bad-argument' (not a device name).
+ * A device the kernel has not probed may be in no group yet (on device-tree machines the IOMMU is
+ * set up for a device when a driver probes it): then `name` is bound first, which puts it in its
+ * group, and the group is read after. Only the members the kernel lists count (a device it has
+ * never probed is in no group, and VFIO does not count it either).
+ * Throws VfioError: 'not-supported' (the device is still in no IOMMU group once bound, a member is
+ * on a bus other than platform/AMBA/PCI, a VFIO driver is missing or refuses a member),
+ * 'not-found', 'permission', 'busy', 'syscall' (a sysfs write failed: errno kept), 'bad-argument'
+ * (not a device name).
  */
 export function bindGroup(name: string, o?: SysfsOptions): GroupBindResult {
   const first = findDevice(name, o);
-  const group = first.iommuGroup;
-  if (group === null) {
-    throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `bind it alone (vfiokit bind ${name}); VFIO needs an IOMMU or no-IOMMU mode to open it` });
-  }
-  // Every member is found before anything is changed, so an unknown member changes nothing.
-  const members = groupMembers(group, o).map((m) => {
-    try { return findDevice(m.name, o); } catch (e) {
-      throw new VfioError({ kind: 'not-supported', device: m.name, message: `is in IOMMU group ${group} with ${name} but on none of the platform, AMBA or PCI buses`, hint: 'bind it to a VFIO driver by hand, or leave the group whole to the kernel', cause: e });
-    }
-  });
   const devices: BindResult[] = [], left: GroupBindResult['left'] = [];
   const changed: DeviceEntry[] = [];
+  let group = first.iommuGroup;
+  if (group === null) {
+    const r = bind(name, o);
+    devices.push(r);
+    if (r.previousDriver !== r.driver) changed.push(first);
+    group = findDevice(name, o).iommuGroup;
+    if (group === null) {
+      rollBack(changed, o);
+      throw new VfioError({ kind: 'not-supported', device: name, message: `is in no IOMMU group, even on ${VFIO_DRIVER[first.bus]} (put back on ${first.driver ?? 'no driver'})`, hint: 'the kernel gave it no IOMMU; for platform and AMBA devices boot with vfio.enable_unsafe_noiommu_mode=1, or bind it alone (vfiokit bind)' });
+    }
+  }
+  const g = group;
+  // Every member is found before anything (more) is changed, so an unknown member changes nothing.
+  let members: DeviceEntry[];
+  try {
+    members = groupMembers(g, o).map((m) => {
+      try { return findDevice(m.name, o); } catch (e) {
+        throw new VfioError({ kind: 'not-supported', device: m.name, message: `is in IOMMU group ${g} with ${name} but on none of the platform, AMBA or PCI buses`, hint: 'bind it to a VFIO driver by hand, or leave the group whole to the kernel', cause: e });
+      }
+    });
+  } catch (e) {
+    rollBack(changed, o);
+    throw e;
+  }
   for (const m of members) {
+    if (devices.some((d) => d.device === m.name)) continue;
     if (isPciBridge(m, o)) { left.push({ device: m.name, bus: m.bus, driver: m.driver, reason: 'a PCI bridge: vfio-pci does not take bridges, and VFIO accepts one in the group as it is' }); continue; }
     try {
       const r = bind(m.name, o);
       devices.push(r);
       if (r.previousDriver !== r.driver) changed.push(m);
     } catch (e) {
-      throw groupFailure(group, m, members.length, e, rollBack(changed, o));
+      throw groupFailure(g, m, members.length, e, rollBack(changed, o));
     }
   }
-  return { group, devices, left };
+  devices.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  return { group: g, devices, left };
 }
 
 /** Puts each device back as it was (newest first); what could not be put back, as text. */

@@ -3,7 +3,7 @@
 // so it shows what we read and write, and the paths where a real kernel would refuse.
 // fakeKernel() puts a kernel behind the tree for a test's duration: unbind, driver_override and
 // drivers_probe act as the driver core does (see its header).
-import fs, { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, readFileSync, readlinkSync, existsSync, unlinkSync } from 'node:fs';
+import fs, { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, readFileSync, readlinkSync, existsSync, unlinkSync, realpathSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -59,9 +59,11 @@ export function makeFakeSysfs(devices: FakeDevice[], groups: Record<number, stri
  *   drivers_probe      the device gets driver_override's driver when set and the bus has it, else
  *                      its own driver (`native`, default: the driver it had in the tree), unless
  *                      it is in `refuse` (a VFIO driver whose probe fails): then it stays unbound.
+ *                      A device in `groupOnProbe` joins that IOMMU group when a driver takes it
+ *                      (as on device-tree machines, where the IOMMU is set up at probe).
  * Every write is logged in `writes` as "path-relative-to-root <- value".
  */
-export function fakeKernel(root: string, opts: { refuse?: string[]; native?: Record<string, string> } = {}): { writes: string[]; [Symbol.dispose](): void } {
+export function fakeKernel(root: string, opts: { refuse?: string[]; native?: Record<string, string>; groupOnProbe?: Record<string, number> } = {}): { writes: string[]; [Symbol.dispose](): void } {
   const real = fs.writeFileSync;
   const writes: string[] = [];
   const native = { ...opts.native };
@@ -88,6 +90,13 @@ export function fakeKernel(root: string, opts: { refuse?: string[]; native?: Rec
       if (!want || !existsSync(join(root, 'bus', bus, 'drivers', want))) return;
       if (opts.refuse?.includes(name) && want.startsWith('vfio')) return;
       symlinkSync(join(root, 'bus', bus, 'drivers', want), join(dir, 'driver'));
+      const g = opts.groupOnProbe?.[name];
+      if (g !== undefined && !existsSync(join(dir, 'iommu_group'))) {
+        const gdir = join(root, 'kernel', 'iommu_groups', String(g));
+        mkdirSync(join(gdir, 'devices'), { recursive: true });
+        symlinkSync(gdir, join(dir, 'iommu_group'));
+        symlinkSync(realpathSync(dir), join(gdir, 'devices', name));
+      }
       return;
     }
     return real(path, data, o);

@@ -60,15 +60,40 @@ test('bindGroup when the third of three refuses: the first two are put back (dri
   } finally { s.dispose(); }
 });
 
-test('bindGroup of a group already on VFIO changes nothing; of a device in no group, an error naming the way out', () => {
+test('bindGroup of a group already on VFIO changes nothing', () => {
   const s = tree();
   try {
     using k = fakeKernel(s.root);
     const r = bindGroup('0000:00:02.0', { sysfs: s.root });
     assert.equal(r.devices, [{ device: '0000:00:02.0', bus: 'pci', previousDriver: 'vfio-pci', driver: 'vfio-pci' }]);
     assert.equal(k.writes, []);
-    assert.throws(() => bindGroup('9000000.pl011', { sysfs: s.root }), (e: unknown) => e instanceof VfioError && e.kind === 'not-supported' && /in no IOMMU group.*vfiokit bind 9000000\.pl011/.test(e.message));
-    assert.equal(k.writes, []);
+  } finally { s.dispose(); }
+});
+
+test('a device the kernel never probed is in no group yet: bindGroup binds it first, then the rest of the group it joins', () => {
+  // As in the lab: on a device-tree machine the SMMU takes a device into its group when a driver
+  // probes it. 0000:02:01.0 was probed once (it is listed in group 9, on no driver); 0000:02:00.0 never was.
+  const s = makeFakeSysfs([
+    { bus: 'pci', name: '0000:02:00.0', class: '0x00ff00' },
+    { bus: 'pci', name: '0000:02:01.0', class: '0x00ff00', group: 9 },
+  ]);
+  try {
+    using _k = fakeKernel(s.root, { groupOnProbe: { '0000:02:00.0': 9 } });
+    assert.is(findDevice('0000:02:00.0', { sysfs: s.root }).iommuGroup, null);
+    const r = bindGroup('0000:02:00.0', { sysfs: s.root });
+    assert.is(r.group, 9);
+    assert.equal(r.devices.map((d) => [d.device, d.previousDriver, d.driver]), [['0000:02:00.0', null, 'vfio-pci'], ['0000:02:01.0', null, 'vfio-pci']]);
+  } finally { s.dispose(); }
+});
+
+test('a device still in no group once on its VFIO driver: put back on its own driver, an error naming the way out', () => {
+  const s = tree();
+  try {
+    using k = fakeKernel(s.root);
+    assert.throws(() => bindGroup('9000000.pl011', { sysfs: s.root }), (e: unknown) => e instanceof VfioError && e.kind === 'not-supported'
+      && /9000000\.pl011: is in no IOMMU group, even on vfio-amba \(put back on uart-pl011\) - .*enable_unsafe_noiommu_mode=1/.test(e.message));
+    assert.equal(state(s.root, '9000000.pl011'), ['uart-pl011', null]);
+    assert.ok(k.writes.includes('bus/amba/drivers_probe <- "9000000.pl011"'), 'it was tried');
   } finally { s.dispose(); }
 });
 
