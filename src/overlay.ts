@@ -57,7 +57,8 @@ export interface GuestOverlay {
   hostNodePath: string;
 }
 
-/** Throws 'bad-argument' unless `label` can be a devicetree label. */
+/** Returns `label` when it can be a devicetree label (LABEL_RE, at most MAX_OVERLAY_LABEL).
+ *  @throws VfioError 'bad-argument' otherwise. */
 export function validateOverlayLabel(label: string): string {
   if (typeof label !== 'string' || label.length > MAX_OVERLAY_LABEL || !LABEL_RE.test(label)) {
     throw new VfioError({ kind: 'bad-argument', message: `'${String(label).slice(0, 40)}' is not a device-tree label`, hint: `a letter or underscore, then letters, digits or underscores, at most ${MAX_OVERLAY_LABEL} characters (e.g. rtc0)` });
@@ -66,10 +67,24 @@ export function validateOverlayLabel(label: string): string {
 }
 
 /**
- * The overlay of a device's guest node (see the header). Throws what guestNodeFor throws
- * ('not-found' no host node, 'bad-fdt', 'not-supported' a clock that is not a fixed-clock,
- * 'bad-argument', 'no-space'), 'bad-argument' for a label that is not one, and 'not-supported'
- * when a reference in the node points outside the overlay (it would need __fixups__).
+ * The overlay of a device's guest node (see the header): guestNodeFor's tree under
+ * fragment@0/__overlay__, the label in __symbols__, the phandle references in __local_fixups__.
+ * @throws VfioError what guestNodeFor throws ('not-found' no host node, 'bad-fdt', 'not-supported'
+ * a clock that is not a fixed-clock, 'bad-argument', 'no-space'), 'bad-argument' for a label that
+ * is not one, 'not-supported' when a reference in the node points outside the overlay (it would
+ * need __fixups__).
+ * @example
+ * ```ts
+ * import { readFileSync, writeFileSync } from 'node:fs';
+ * import { guestOverlayFor } from 'vfiokit';
+ *
+ * const o = guestOverlayFor({
+ *   hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), deviceName: '9010000.pl031',
+ *   placement: { regions: [0xc000000n], spis: [112] }, irqFlags: [7], bus: { base: 0xc000000n, size: 0x2000000n },
+ *   label: 'rtc',
+ * });
+ * writeFileSync('rtc.dtbo', o.dtbo); // crosvm --device-tree-overlay rtc.dtbo --vfio ...,dt-symbol=rtc
+ * ```
  */
 export function guestOverlayFor(req: GuestOverlayRequest): GuestOverlay {
   validateOverlayLabel(req.label);

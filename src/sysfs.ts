@@ -209,10 +209,17 @@ function isPciBridge(dev: DeviceEntry, o?: SysfsOptions): boolean {
  * set up for a device when a driver probes it): then `name` is bound first, which puts it in its
  * group, and the group is read after. Only the members the kernel lists count (a device it has
  * never probed is in no group, and VFIO does not count it either).
- * Throws VfioError: 'not-supported' (the device is still in no IOMMU group once bound, a member is
+ * @throws VfioError 'not-supported' (the device is still in no IOMMU group once bound, a member is
  * on a bus other than platform/AMBA/PCI, a VFIO driver is missing or refuses a member),
  * 'not-found', 'permission', 'busy', 'syscall' (a sysfs write failed: errno kept), 'bad-argument'
  * (not a device name).
+ * @example
+ * ```ts
+ * import { bindGroup } from 'vfiokit';
+ *
+ * const g = bindGroup('0000:00:04.0');
+ * for (const d of g.devices) console.log(`${d.device}: ${d.previousDriver ?? 'no driver'} -> ${d.driver}`);
+ * ```
  */
 export function bindGroup(name: string, o?: SysfsOptions): GroupBindResult {
   const first = findDevice(name, o);
@@ -298,8 +305,9 @@ export function unbind(name: string, o?: SysfsOptions): UnbindResult {
 
 /**
  * Unbinds every member of `name`'s IOMMU group that is on its bus's VFIO driver (unbind above:
- * each goes back to the driver the kernel picks, or none); the others are not touched. Throws
- * what findDevice and unbind throw, and 'not-supported' for a device in no IOMMU group.
+ * each goes back to the driver the kernel picks, or none); the others are not touched.
+ * @throws VfioError 'bad-argument', 'not-found', 'permission', 'busy', 'syscall' (as findDevice and
+ * unbind), 'not-supported' (the device is in no IOMMU group).
  */
 export function unbindGroup(name: string, o?: SysfsOptions): { group: number; devices: UnbindResult[] } {
   const first = findDevice(name, o);
