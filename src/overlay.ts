@@ -41,11 +41,14 @@ export const PHANDLE_PROPERTIES: Readonly<Record<string, string | null>> = {
   resets: '#reset-cells',
 };
 
+/** What {@link guestOverlayFor} needs: guestNodeFor's request (its phandles are the overlay's own,
+ *  from 1) and the label. */
 export interface GuestOverlayRequest extends Omit<GuestNodeRequest, 'firstPhandle'> {
   /** The label crosvm's dt-symbol names; it goes into __symbols__. */
   label: string;
 }
 
+/** An overlay made by {@link guestOverlayFor}, with where its device node is. */
 export interface GuestOverlay {
   /** The overlay blob (a .dtbo). */
   dtbo: Uint8Array;

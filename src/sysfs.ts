@@ -183,6 +183,7 @@ function restore(dir: string, dev: DeviceEntry, o?: SysfsOptions): void {
  *  leaves them as they are. */
 export const PCI_BRIDGE_CLASSES: ReadonlySet<number> = new Set([0x0604, 0x0607]);
 
+/** What {@link bindGroup} did: the group, each member it bound (or found bound), each it left. */
 export interface GroupBindResult {
   /** The IOMMU group number. */
   group: number;
