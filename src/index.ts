@@ -2,7 +2,7 @@
 // that owns it. Internal modules (core/loader, the shim) are not re-exported.
 export { VfioError } from './errors.js';
 export type { VfioErrorKind, VfioErrorInit } from './errors.js';
-export { listDevices, findDevice, groupMembers, bind, unbind, bindGroup, unbindGroup, validateDeviceName, VFIO_DRIVER, PCI_BRIDGE_CLASSES } from './sysfs.js';
+export { listDevices, findDevice, groupMembers, bind, unbind, bindGroup, unbindGroup, validateDeviceName, VFIO_DRIVER } from './sysfs.js';
 export type { Bus, DeviceEntry, BindResult, UnbindResult, GroupBindResult, SysfsOptions } from './sysfs.js';
 export { Mapping } from './mapping.js';
 export type { Width } from './mapping.js';
@@ -10,7 +10,7 @@ export { PlatformBus } from './placement.js';
 export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo } from './placement.js';
 export { guestNodeFor, hostNodeOfDevice } from './dtnode.js';
 export type { GuestNodeRequest, GuestNode } from './dtnode.js';
-export { guestOverlayFor, validateOverlayLabel, MAX_OVERLAY_LABEL, PHANDLE_PROPERTIES } from './overlay.js';
+export { guestOverlayFor } from './overlay.js';
 export type { GuestOverlayRequest, GuestOverlay } from './overlay.js';
 export { IrqMachine } from './irq/machine.js';
 export { IrqDispatcher } from './irq/dispatcher.js';

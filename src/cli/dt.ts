@@ -11,7 +11,8 @@
 // Not responsible for: merging the node into the VMM's tree (mergeFdt) or binding the device.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { VfioError } from '../errors.js';
-import { PlatformBus, guestNodeFor, guestOverlayFor, validateOverlayLabel, FdtBuilder, openDevice, type IommuOption, type GuestNodeRequest } from '../index.js';
+import { PlatformBus, guestNodeFor, guestOverlayFor, FdtBuilder, openDevice, type IommuOption, type GuestNodeRequest } from '../index.js';
+import { validateOverlayLabel } from '../overlay.js';
 import { choice, deviceArg, helpText, parseCommand, str, UsageError, IOMMU_MODES, IOMMU_OPTION, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
 import { dumpFdt } from './fdt.js';
 import { inspectReport, type InspectReport } from './inspect.js';
