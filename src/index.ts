@@ -8,8 +8,8 @@
 // test/unit/api/exports.test.ts pins every name below: a change to this list is a change to the API.
 export { VfioError } from './errors.js';
 export type { VfioErrorKind, VfioErrorInit } from './errors.js';
-export { listDevices, findDevice, groupMembers, bind, unbind, validateDeviceName, VFIO_DRIVER } from './sysfs.js';
-export type { Bus, DeviceEntry, BindResult, UnbindResult, SysfsOptions } from './sysfs.js';
+export { listDevices, findDevice, groupMembers, bind, unbind, bindGroup, unbindGroup, validateDeviceName, VFIO_DRIVER } from './sysfs.js';
+export type { Bus, DeviceEntry, BindResult, UnbindResult, GroupBindResult, SysfsOptions } from './sysfs.js';
 export { openDevice, allocDma, VfioDevice } from './device/device.js';
 export type { OpenOptions, AllocDmaOptions, IommuOption, VfioDeviceInfo, VfioDeviceKind, DmaMapOptions, DmaMappingRecord } from './device/device.js';
 export type { IommuKind, DmaInfo } from './device/iommu.js';
@@ -37,5 +37,7 @@ export { PlatformBus } from './core/placement.js';
 export type { PlatformBusOptions, PlaceRegionOptions, PlacedRegion, PlacedIrq, BusInfo, DeviceHandle } from './core/placement.js';
 export { guestNodeFor, hostNodeOfDevice } from './core/dtnode.js';
 export type { GuestNodeRequest, GuestNode } from './core/dtnode.js';
+export { guestOverlayFor } from './overlay.js';
+export type { GuestOverlayRequest, GuestOverlay } from './overlay.js';
 export { parseFdt, Fdt, FdtNode, FdtProperty, FdtBuilder, mergeFdt, fdtMaxPhandle } from './fdt/index.js';
 export type { FdtRegEntry, FdtReservation, FdtBuilderOptions } from './fdt/index.js';

@@ -41,9 +41,9 @@ export interface DeviceEntry {
   compatible: string[];
   /** The device-tree node path (from of_node), or null. */
   ofNode: string | null;
-  /** PCI vendor ID, lowercase hex without 0x ("1234"); undefined elsewhere. */
+  /** PCI vendor ID as sysfs gives it ("0x1234"; inspect --json uses the same form); undefined elsewhere. */
   vendor?: string;
-  /** PCI device ID, lowercase hex without 0x ("11e8"); undefined elsewhere. */
+  /** PCI device ID as sysfs gives it ("0x11e8"); undefined elsewhere. */
   device?: string;
 }
 
@@ -80,8 +80,8 @@ function entryFor(bus: Bus, name: string, o?: SysfsOptions): DeviceEntry {
     ofNode: ofFull,
   };
   if (bus === 'pci') {
-    entry.vendor = readText(join(dir, 'vendor'))?.trim().replace(/^0x/, '');
-    entry.device = readText(join(dir, 'device'))?.trim().replace(/^0x/, '');
+    entry.vendor = readText(join(dir, 'vendor'))?.trim();
+    entry.device = readText(join(dir, 'device'))?.trim();
   }
   return entry;
 }
@@ -229,6 +229,118 @@ function restore(dir: string, dev: DeviceEntry, o?: SysfsOptions): void {
   try { if (dev.driver && !linkName(join(dir, 'driver'))) writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), dev.name); } catch { /* idem */ }
 }
 
+/** PCI classes (class >> 8, from sysfs `class`) whose devices vfio-pci refuses: bridges, whose
+ *  config header is not type 0 (PCI_CLASS_BRIDGE_PCI, PCI_CLASS_BRIDGE_CARDBUS in the kernel's
+ *  pci_ids.h). VFIO accepts them in a group with no driver or with pcieport, so a group bind
+ *  leaves them as they are. */
+export const PCI_BRIDGE_CLASSES: ReadonlySet<number> = new Set([0x0604, 0x0607]);
+
+/** What {@link bindGroup} did: the group, each member it bound (or found bound), each it left. */
+export interface GroupBindResult {
+  /** The IOMMU group number. */
+  group: number;
+  /** Each member bound (or already bound) to its bus's VFIO driver, in name order. */
+  devices: BindResult[];
+  /** Members left as they are, and why (a PCI bridge, which vfio-pci does not take). */
+  left: { device: string; bus: Bus; driver: string | null; reason: string }[];
+}
+
+/** True for a PCI bridge (PCI_BRIDGE_CLASSES). */
+function isPciBridge(dev: DeviceEntry, o?: SysfsOptions): boolean {
+  if (dev.bus !== 'pci') return false;
+  const cls = readText(join(root(o), 'bus', 'pci', 'devices', dev.name, 'class'))?.trim();
+  return cls !== undefined && /^0x[0-9a-f]{6}$/i.test(cls) && PCI_BRIDGE_CLASSES.has(parseInt(cls, 16) >> 8);
+}
+
+/**
+ * Binds every device of `name`'s IOMMU group to its bus's VFIO driver, all or nothing: VFIO opens
+ * a group only when each member is on a VFIO driver or on none (a PCI bridge may keep pcieport).
+ * Members already on their VFIO driver are left bound; PCI bridges are left as they are (see
+ * `left`). When one member refuses, every member bound so far is put back as it was (its driver
+ * and driver_override), and the error names the member that refused and what was put back.
+ * A device the kernel has not probed may be in no group yet (on device-tree machines the IOMMU is
+ * set up for a device when a driver probes it): then `name` is bound first, which puts it in its
+ * group, and the group is read after. Only the members the kernel lists count (a device it has
+ * never probed is in no group, and VFIO does not count it either).
+ * @throws VfioError 'not-supported' (the device is still in no IOMMU group once bound, a member is
+ * on a bus other than platform/AMBA/PCI, a VFIO driver is missing or refuses a member),
+ * 'not-found', 'permission', 'busy', 'syscall' (a sysfs write failed: errno kept), 'bad-argument'
+ * (not a device name).
+ * @example
+ * ```ts
+ * import { bindGroup } from 'vfiokit';
+ *
+ * const g = bindGroup('0000:00:04.0');
+ * for (const d of g.devices) console.log(`${d.device}: ${d.previousDriver ?? 'no driver'} -> ${d.driver}`);
+ * ```
+ */
+export function bindGroup(name: string, o?: SysfsOptions): GroupBindResult {
+  const first = findDevice(name, o);
+  const devices: BindResult[] = [], left: GroupBindResult['left'] = [];
+  const changed: DeviceEntry[] = [];
+  let group = first.iommuGroup;
+  if (group === null) {
+    const r = bind(name, o);
+    devices.push(r);
+    if (r.previousDriver !== r.driver) changed.push(first);
+    group = findDevice(name, o).iommuGroup;
+    if (group === null) {
+      rollBack(changed, o);
+      throw new VfioError({ kind: 'not-supported', device: name, message: `is in no IOMMU group, even on ${VFIO_DRIVER[first.bus]} (put back on ${first.driver ?? 'no driver'})`, hint: 'the kernel gave it no IOMMU; for platform and AMBA devices boot with vfio.enable_unsafe_noiommu_mode=1, or bind it alone (vfiokit bind)' });
+    }
+  }
+  const g = group;
+  // Every member is found before anything (more) is changed, so an unknown member changes nothing.
+  let members: DeviceEntry[];
+  try {
+    members = groupMembers(g, o).map((m) => {
+      try { return findDevice(m.name, o); } catch (e) {
+        throw new VfioError({ kind: 'not-supported', device: m.name, message: `is in IOMMU group ${g} with ${name} but on none of the platform, AMBA or PCI buses`, hint: 'bind it to a VFIO driver by hand, or leave the group whole to the kernel', cause: e });
+      }
+    });
+  } catch (e) {
+    rollBack(changed, o);
+    throw e;
+  }
+  for (const m of members) {
+    if (devices.some((d) => d.device === m.name)) continue;
+    if (isPciBridge(m, o)) { left.push({ device: m.name, bus: m.bus, driver: m.driver, reason: 'a PCI bridge: vfio-pci does not take bridges, and VFIO accepts one in the group as it is' }); continue; }
+    try {
+      const r = bind(m.name, o);
+      devices.push(r);
+      if (r.previousDriver !== r.driver) changed.push(m);
+    } catch (e) {
+      throw groupFailure(g, m, members.length, e, rollBack(changed, o));
+    }
+  }
+  devices.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
+  return { group: g, devices, left };
+}
+
+/** Puts each device back as it was (newest first); what could not be put back, as text. */
+function rollBack(changed: DeviceEntry[], o?: SysfsOptions): { back: string[]; stuck: string[] } {
+  const back: string[] = [], stuck: string[] = [];
+  for (const dev of [...changed].reverse()) {
+    const dir = join(root(o), 'bus', dev.bus, 'devices', dev.name);
+    restore(dir, dev, o);
+    const now = linkName(join(dir, 'driver'));
+    (now === dev.driver ? back : stuck).push(`${dev.name} (${now === dev.driver ? dev.driver ?? 'no driver' : `driver now ${now ?? 'none'}, was ${dev.driver ?? 'none'}`})`);
+  }
+  return { back: back.reverse(), stuck: stuck.reverse() };
+}
+
+function groupFailure(group: number, m: DeviceEntry, count: number, e: unknown, r: { back: string[]; stuck: string[] }): VfioError {
+  const why = e instanceof VfioError ? e : undefined;
+  const undone = r.back.length ? `; put back: ${r.back.join(', ')}` : '';
+  const stuck = r.stuck.length ? `; could NOT put back: ${r.stuck.join(', ')}` : '';
+  // The member's own error already names it, the syscall and what to do.
+  return new VfioError({
+    kind: why?.kind ?? 'syscall',
+    message: `IOMMU group ${group} (${count} devices) not bound, ${m.name} refused: ${why ? why.message : String(e)}${undone}${stuck}`,
+    errno: why?.errno, errnoName: why?.errnoName, cause: e,
+  });
+}
+
 /** What {@link unbind} did. */
 export interface UnbindResult {
   /** The device's name. */
@@ -253,4 +365,21 @@ export function unbind(name: string, o?: SysfsOptions): UnbindResult {
   sysWrite(join(dir, 'driver_override'), '\n', name, 'clear driver_override');
   try { writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), name); } catch { /* no driver wants it: fine */ }
   return { device: name, bus: dev.bus, previousDriver: dev.driver, driver: linkName(join(dir, 'driver')) };
+}
+
+/**
+ * Unbinds every member of `name`'s IOMMU group that is on its bus's VFIO driver (unbind above:
+ * each goes back to the driver the kernel picks, or none); the others are not touched.
+ * @throws VfioError 'bad-argument', 'not-found', 'permission', 'busy', 'syscall' (as findDevice and
+ * unbind), 'not-supported' (the device is in no IOMMU group).
+ */
+export function unbindGroup(name: string, o?: SysfsOptions): { group: number; devices: UnbindResult[] } {
+  const first = findDevice(name, o);
+  if (first.iommuGroup === null) throw new VfioError({ kind: 'not-supported', device: name, message: 'is in no IOMMU group', hint: `unbind it alone (vfiokit unbind ${name})` });
+  const devices: UnbindResult[] = [];
+  for (const m of groupMembers(first.iommuGroup, o)) {
+    const dev = findDevice(m.name, o);
+    if (dev.driver === VFIO_DRIVER[dev.bus]) devices.push(unbind(m.name, o));
+  }
+  return { group: first.iommuGroup, devices };
 }

@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { parseFdt, type FdtNode, type FdtProperty } from '../fdt/index.js';
 import { VfioError } from '../errors.js';
-import { parseArgs } from './args.js';
+import { helpText, UsageError, type CommandSpec } from './args.js';
 import type { Command } from './commands.js';
 import { u32be } from '../../shim/bytes.js';
 
-const USAGE = 'usage: vfiokit fdt dump FILE.dtb';
+const SPEC: CommandSpec = { usage: 'vfiokit fdt dump FILE.dtb', options: {}, positionals: { min: 2, max: 2 } };
 
 /** dtc's guess (treesource.c): a string list when it ends in NUL, holds only printable characters
  *  and NULs, and no more NULs than other characters; cells when a multiple of 4 bytes; else bytes. */
@@ -69,11 +69,10 @@ export function dumpFdt(blob: Uint8Array): string {
 
 export const fdt: Command = {
   summary: 'device-tree blobs: dump FILE.dtb prints it as DTS',
-  async run(args) {
-    const a = parseArgs(args, { flags: ['help'] }, USAGE);
-    if (a.flags.has('help')) { console.log(USAGE); return 0; }
-    const [sub, file, ...extra] = a.positionals;
-    if (sub !== 'dump' || !file || extra.length > 0) throw new VfioError({ kind: 'bad-argument', message: 'expected: fdt dump FILE.dtb', hint: USAGE });
+  spec: SPEC,
+  async run(a) {
+    const [sub, file] = a.positionals as [string, string];
+    if (sub !== 'dump') throw new UsageError(`unknown subcommand '${sub}': expected fdt dump FILE.dtb`, helpText(SPEC));
     let blob: Uint8Array;
     try { blob = new Uint8Array(readFileSync(file)); } catch (e) {
       throw new VfioError({ kind: 'not-found', message: `cannot read ${file}: ${(e as Error).message}`, cause: e });

@@ -4,15 +4,18 @@
 // region (index, flags, size, offset, sparse areas, the core's map/trap split) and each IRQ index
 // (flags, count). The --json form is stable and documented in docs/CLI.md.
 // Not responsible for: binding (vfiokit bind) or changing the device in any way.
-import { openDevice, type IommuOption, type OpenOptions, type VfioDevice } from '../device/device.js';
+import { openDevice, type OpenOptions, type VfioDevice } from '../device/device.js';
 import { readFileSync } from 'node:fs';
-import { VfioError } from '../errors.js';
 import type { Sys } from '../../shim/sys.js';
-import { parseArgs } from './args.js';
+import { choice, deviceArg, helpText, flag, parseCommand, str, IOMMU_MODES, IOMMU_OPTION, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
 import type { Command } from './commands.js';
 import { printTable } from './list.js';
 
-const USAGE = 'usage: vfiokit inspect <device> [--json] [--iommu auto|type1|noiommu|iommufd] [--sysfs DIR]';
+const SPEC: CommandSpec = {
+  usage: 'vfiokit inspect <device> [--json] [--iommu auto|type1|noiommu|iommufd] [--sysfs DIR]',
+  options: { json: { type: 'boolean', help: 'print the report as JSON (docs/CLI.md)' }, iommu: IOMMU_OPTION, sysfs: SYSFS_OPTION },
+  positionals: { min: 1, max: 1 },
+};
 
 const DEVICE_FLAGS = ['RESET', 'PCI', 'PLATFORM', 'AMBA', 'CCW', 'AP', 'FSL_MC', 'CAPS', 'CDX'];
 const REGION_FLAGS = ['READ', 'WRITE', 'MMAP', 'CAPS'];
@@ -96,21 +99,27 @@ export function printReport(r: InspectReport): void {
     : [String(q.index), q.name, `unavailable (${q.error})`, '-', '-']));
 }
 
-/** The command with an injectable syscall layer (tests pass the fake libc's). */
-export async function runInspect(args: string[], inject: { sys?: Sys } = {}): Promise<number> {
-  const a = parseArgs(args, { flags: ['json', 'help'], options: ['iommu', 'sysfs'] }, USAGE);
-  if (a.flags.has('help')) { console.log(USAGE); return 0; }
-  if (a.positionals.length !== 1) throw new VfioError({ kind: 'bad-argument', message: 'inspect takes exactly one device name', hint: USAGE });
-  const opts: OpenOptions = { iommu: (a.options.get('iommu') ?? 'auto') as IommuOption, sysfs: a.options.get('sysfs'), sys: inject.sys };
-  const dev = openDevice(a.positionals[0]!, opts);
+/** The command on parsed arguments, with an injectable syscall layer (tests pass the fake libc's). */
+async function run(a: Parsed, inject: { sys?: Sys } = {}): Promise<number> {
+  const opts: OpenOptions = { iommu: choice(SPEC, a, 'iommu', IOMMU_MODES, 'auto'), sysfs: str(a, 'sysfs'), sys: inject.sys };
+  const dev = openDevice(deviceArg(SPEC, a.positionals[0]!), opts);
   try {
     const r = inspectReport(dev, opts.sysfs);
-    if (a.flags.has('json')) console.log(JSON.stringify(r, null, 2)); else printReport(r);
+    if (flag(a, 'json')) console.log(JSON.stringify(r, null, 2)); else printReport(r);
   } finally { dev.close(); }
   return 0;
 }
 
+/** `vfiokit inspect ARGS` without the command line around it (tests inject the fake libc's sys);
+ *  throws UsageError and VfioError instead of printing them. */
+export async function runInspect(args: string[], inject: { sys?: Sys } = {}): Promise<number> {
+  const a = parseCommand(SPEC, args);
+  if (a.help) { console.log(helpText(SPEC)); return 0; }
+  return run(a, inject);
+}
+
 export const inspect: Command = {
   summary: 'open a VFIO device and show its flags, IOMMU group, regions (map/trap split) and IRQs',
-  run: (args) => runInspect(args),
+  spec: SPEC,
+  run: (a) => run(a),
 };

@@ -16,6 +16,7 @@ import { openDevice, allocDma } from '../device/device.js';
 import { PlatformBus } from '../core/placement.js';
 import { guestNodeFor } from '../core/dtnode.js';
 import { dumpFdt } from './fdt.js';
+import type { CommandSpec } from './args.js';
 import type { Command } from './commands.js';
 
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
@@ -142,5 +143,6 @@ export async function runWalkthrough(): Promise<number> {
 
 export const walkthrough: Command = {
   summary: 'a passthrough session on this kernel, step by step (what `vfiokit lab` runs in the guest)',
+  spec: { usage: 'vfiokit walkthrough', options: {}, positionals: { min: 0, max: 0 } } satisfies CommandSpec,
   run: () => runWalkthrough(),
 };

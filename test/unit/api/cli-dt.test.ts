@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDt } from '../../../src/cli/dt';
 import { VfioError } from '../../../src/errors';
+import { UsageError } from '../../../src/cli/args';
 
 const FIX = 'test/fixtures/lab';
 const info = (dev: string) => join(FIX, `inspect-${dev.replace(/:/g, '-')}.json`);
@@ -54,11 +55,11 @@ test('edu (PCI): the PCI-binding node with its IDs and config address 00:02.0', 
 });
 
 test('a platform device without --mmio-base, a report of another device, a bad format: clear errors', async () => {
-  const kind = async (args: string[]) => { try { await runDt(args); return 'ok'; } catch (e) { return e instanceof VfioError ? e.kind : String(e); } };
-  assert.is(await kind(['9010000.pl031', '--info', info('9010000.pl031'), '--host-dtb', join(FIX, 'host.dtb')]), 'bad-argument');
+  const kind = async (args: string[]) => { try { await runDt(args); return 'ok'; } catch (e) { return e instanceof UsageError ? 'usage' : e instanceof VfioError ? e.kind : String(e); } };
+  assert.is(await kind(['9010000.pl031', '--info', info('9010000.pl031'), '--host-dtb', join(FIX, 'host.dtb')]), 'usage');
   assert.is(await kind(['9010000.pl031', '--info', info('a000000.virtio_mmio'), '--mmio-base', '0', '--spi', '1']), 'bad-argument');
-  assert.is(await kind(['9010000.pl031', '--format', 'yaml']), 'bad-argument');
-  assert.is(await kind(['../etc', '--info', 'x']), 'bad-argument');
+  assert.is(await kind(['9010000.pl031', '--format', 'yaml']), 'usage');
+  assert.is(await kind(['../etc', '--info', 'x']), 'usage');
   assert.is(await kind(['9010000.pl031', '--info', info('9010000.pl031'), '--host-dtb', '/nonexistent', '--mmio-base', '0', '--spi', '1']), 'not-found');
 });
 

@@ -29,7 +29,7 @@ test('listDevices reports bus, driver, group, noiommu and compatible strings', (
     assert.is(virtio.iommuGroup, 0);
     assert.ok(virtio.noiommu);
     const edu = all.find((d) => d.name === '0000:00:02.0')!;
-    assert.equal([edu.vendor, edu.device, edu.iommuGroup, edu.noiommu], ['1234', '11e8', 1, false]);
+    assert.equal([edu.vendor, edu.device, edu.iommuGroup, edu.noiommu], ['0x1234', '0x11e8', 1, false]);
   } finally { s.dispose(); }
 });
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fdt, dumpFdt, formatValue } from '../../../src/cli/fdt';
 import { COMMANDS } from '../../../src/cli/commands';
+import { parseCommand, UsageError } from '../../../src/cli/args';
 import { VfioError } from '../../../src/errors';
 import { dtc, dts, tmpFile, virtDtb } from './tools';
 import { virtDtbGicv2 } from './tools';
@@ -18,7 +19,7 @@ async function capture(args: string[]): Promise<[number, string]> {
   const write = process.stdout.write.bind(process.stdout);
   let out = '';
   (process.stdout as any).write = (s: string) => { out += s; return true; };
-  try { return [await fdt.run(args), out]; } finally { (process.stdout as any).write = write; }
+  try { return [await fdt.run(parseCommand(fdt.spec, args)), out]; } finally { (process.stdout as any).write = write; }
 }
 
 for (const [label, blob] of [['sample.dts', SAMPLE], ['QEMU virt GICv3', virtDtb()], ['QEMU virt GICv2', virtDtbGicv2()]] as const) {
@@ -39,11 +40,11 @@ test('values print as dtc guesses them: strings, string lists, cells, bytes, emp
   assert.is(formatValue(new Uint8Array()), '');
 });
 
-test('fdt is listed in the command table; a malformed file is a bad-fdt error; usage errors are bad-argument', async () => {
+test('fdt is listed in the command table; a malformed file is a bad-fdt error; usage errors are UsageErrors', async () => {
   assert.is(COMMANDS.fdt, fdt);
   const bad = SAMPLE.slice(); bad[0] = 0;
   try { await capture(['dump', tmpFile(bad)]); assert.unreachable(); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'bad-fdt' && e.offset === 0); }
-  try { await capture(['show', 'x']); assert.unreachable(); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'bad-argument'); }
+  try { await capture(['show', 'x']); assert.unreachable(); } catch (e) { assert.ok(e instanceof UsageError); }
   try { await capture(['dump', '/nonexistent.dtb']); assert.unreachable(); } catch (e) { assert.ok(e instanceof VfioError && e.kind === 'not-found'); }
   assert.match(dumpFdt(SAMPLE), /^\/dts-v1\/;/);
 });
