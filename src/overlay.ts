@@ -16,7 +16,7 @@
 // (and fixes every reference __local_fixups__ lists), so the result equals mergeFdt of
 // guestNodeFor's tree built with firstPhandle = fdtMaxPhandle(base) + 1 (the unit test checks
 // this with fdtoverlay and dtc).
-// Not responsible for: what the node holds (src/dtnode.ts and the core decide that), references to
+// Not responsible for: what the node holds (src/core/dtnode.ts and the core decide that), references to
 // nodes of the base tree (the overlay is self-contained: no __fixups__), or placing the device.
 
 import { VfioError } from './errors.js';

@@ -3,8 +3,8 @@
 // device. What the device has comes from the kernel (the device is opened as `inspect` does) or,
 // offline, from a saved `vfiokit inspect --json`; the host node from the host's DTB
 // (/sys/firmware/fdt, or --host-dtb). Platform and AMBA devices: their regions are placed on a
-// platform bus at --mmio-base and their IRQs on SPIs from --spi (src/placement.ts), and the node
-// is generated from the host's (src/dtnode.ts: compatible, reg, GIC SPI triples, clocks, bus).
+// platform bus at --mmio-base and their IRQs on SPIs from --spi (src/core/placement.ts), and the node
+// is generated from the host's (src/core/dtnode.ts: compatible, reg, GIC SPI triples, clocks, bus).
 // PCI devices: the guest enumerates them behind its PCI host bridge, so the output is the node the
 // PCI bus binding gives a device (compatible "pciVVVV,DDDD", reg from bus/device/function), for
 // VMMs that attach properties to it.
