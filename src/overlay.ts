@@ -20,7 +20,8 @@
 // nodes of the base tree (the overlay is self-contained: no __fixups__), or placing the device.
 
 import { VfioError } from './errors.js';
-import { guestNodeFor, parseFdt, FdtBuilder, type FdtNode, type GuestNodeRequest } from './index.js';
+import { guestNodeFor, type GuestNodeRequest } from './core/dtnode.js';
+import { parseFdt, FdtBuilder, type FdtNode } from './fdt/index.js';
 
 /** Longest label: it becomes a property name in __symbols__, and the devicetree specification
  *  bounds property names to 31 characters. */
