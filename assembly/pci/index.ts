@@ -19,6 +19,7 @@
 //   hole    24 bytes: +0 u32 bar +4 u32 what (1 table, 2 PBA, 3 both) +8 u64 offset +16 u64 size
 //   action  32 bytes: +0 u32 kind +4 u32 bar (0xffffffff: none) +8 u64 from +16 u64 to +24 u64 size
 
+import { validPageSize } from "../page";
 import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_NO_SPACE } from "../status";
 import { inScratch, clearResults, setResult, st8, st16le, st32le, st64le } from "../mem";
 import { PCI_BASE_ADDRESS_0, PCI_ROM_ADDRESS } from "./regs";
@@ -44,9 +45,6 @@ import { PCI_ERR_NO_MSIX } from "./status";
 const BAR_RECORD: i32 = 32;
 const CAP_RECORD: i32 = 4;
 const HOLE_RECORD: i32 = 24;
-/** Page sizes accepted for holes: the host's mmap granularity (arm64 Linux: 4, 16 or 64 KiB). */
-const MIN_PAGE_SIZE: u64 = 4096;
-const MAX_PAGE_SIZE: u64 = 65536;
 /** At most two holes: the table and the PBA (merged when they share pages of one BAR). */
 const MAX_HOLES: i32 = 2;
 const SIZES_BYTES: usize = <usize>(BAR_SLOTS * 8);
@@ -119,7 +117,7 @@ export function pci_find_caps(cfg: usize, len: usize, out: usize, cap: usize): i
 export function pci_msix_holes(cfg: usize, len: usize, sizes: usize, mappable: u32, pageSize: u64, out: usize, cap: usize): i32 {
   clearResults();
   if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES) || !inScratch(out, cap)) return ERR_BAD_ARG;
-  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) != 0) return ERR_BAD_ARG;
+  if (!validPageSize(pageSize)) return ERR_BAD_ARG;
   const st = decodeAll(cfg, len, sizes);
   if (st < 0) return st;
   if (msixOff == 0) return 0;
@@ -297,7 +295,7 @@ export function pci_limits(): i32 {
 export function pci_msix_relocation(cfg: usize, len: usize, sizes: usize, mappable: u32, pageSize: u64): i32 {
   clearResults();
   if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES)) return ERR_BAD_ARG;
-  if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) != 0) return ERR_BAD_ARG;
+  if (!validPageSize(pageSize)) return ERR_BAD_ARG;
   const st = decodeAll(cfg, len, sizes);
   if (st < 0) return st;
   const k = relocation(pageSize, mappable);

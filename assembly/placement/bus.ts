@@ -21,6 +21,7 @@
 // Not responsible for: deciding where the window is, mapping anything, or describing the bus in
 // the device tree (assembly/dtnode does that from the addresses this module hands out).
 
+import { MIN_PAGE_SIZE, MAX_PAGE_SIZE, validPageSize } from "../page";
 import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_OVERFLOW } from "../status";
 import { clearResults, setResult } from "../mem";
 import {
@@ -37,9 +38,6 @@ const MAX_DEVICES_PER_BUS: i32 = 64;
 const MAX_PLACED_REGIONS: i32 = 256;
 /** SPIs a GIC can have: INTIDs 32..1019, so SPI numbers 0..987 (GICv3 spec, 2.2.1). */
 const MAX_SPIS: i32 = 988;
-/** Smallest and largest page sizes accepted (arm64 Linux pages are 4, 16 or 64 KiB). */
-const MIN_PAGE_SIZE: u64 = 4096;
-const MAX_PAGE_SIZE: u64 = 65536;
 
 const MODE_FIRST_FIT: i32 = 0;
 const MODE_FIXED: i32 = 1;
@@ -99,7 +97,7 @@ function devSlot(b: i32, h: i32): i32 {
  *  ERR_LIMIT (MAX_BUSES open). */
 export function place_bus_create(base: u64, size: u64, spiFirst: i32, spiCount: i32, pageSize: u64): i32 {
   clearResults();
-  if (!isPow2(pageSize) || pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE) return ERR_BAD_ARG;
+  if (!validPageSize(pageSize)) return ERR_BAD_ARG;
   const pm = pageSize - 1;
   if (size == 0 || (base & pm) != 0 || (size & pm) != 0) return PLACE_ERR_BAD_WINDOW;
   if (size - 1 > U64_MAX - base) return PLACE_ERR_BAD_WINDOW;

@@ -19,6 +19,7 @@
 // decoder and records what it accepts in the same call; region_add, for a host that decodes
 // itself, checks what it is given so that it cannot corrupt the table), or doing the mmap.
 
+import { MIN_PAGE_SIZE, MAX_PAGE_SIZE, validPageSize } from "../page";
 import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_NO_SPACE, ERR_NOT_FOUND, ERR_OVERFLOW } from "../status";
 import { inScratch, ld64le, st64le, st32le, clearResults, setResult, getResult } from "../mem";
 import { vfio_region_info_decode } from "../vfio/codec";
@@ -34,8 +35,6 @@ import { VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INF
 const MAX_TABLES: i32 = 16;
 /** Carve-out holes per split: the PCI helper needs 2 (MSI-X table and PBA); 8 leaves room. */
 const MAX_HOLES: u32 = 8;
-const MIN_PAGE: u64 = 4096;
-const MAX_PAGE: u64 = 65536;
 /** One output entry of region_split: offset u64 @0, size u64 @8, kind u32 @16, 0 u32 @20. */
 const ENTRY_SIZE: u32 = 24;
 const KIND_MAP: u32 = 1;
@@ -269,7 +268,7 @@ export function region_split(h: i32, index: u32, pageSize: u64, holes: usize, nH
   clearResults();
   const r = okRow(h, index);
   if (r < 0) return r;
-  if (pageSize < MIN_PAGE || pageSize > MAX_PAGE || (pageSize & (pageSize - 1)) != 0) return ERR_BAD_ARG;
+  if (!validPageSize(pageSize)) return ERR_BAD_ARG;
   if (nHoles > MAX_HOLES) return ERR_LIMIT;
   if ((nHoles > 0 && !inScratch(holes, <usize>nHoles * 16)) || !inScratch(out, <usize>cap)) return ERR_BAD_ARG;
   const pm = pageSize - 1;
@@ -370,6 +369,6 @@ export function region_counters(h: i32, index: u32): i32 {
 export function region_limits(): i32 {
   clearResults();
   setResult(0, <u64>MAX_TABLES); setResult(1, MAX_REGIONS); setResult(2, MAX_SPARSE_AREAS);
-  setResult(3, MAX_HOLES); setResult(4, MIN_PAGE); setResult(5, MAX_PAGE); setResult(6, ENTRY_SIZE);
+  setResult(3, MAX_HOLES); setResult(4, MIN_PAGE_SIZE); setResult(5, MAX_PAGE_SIZE); setResult(6, ENTRY_SIZE);
   return 0;
 }
