@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
-import { VFIO_DEVICE_SET_IRQS } from '../../../shim/ioctl';
+import { VFIO_DEVICE_SET_IRQS, VFIO_GROUP_UNSET_CONTAINER } from '../../../shim/ioctl';
 import { fakeVfio, type FakeVfio } from './fake-vfio';
 
 const EDU = '0000:00:02.0', PL031 = '9010000.pl031';
@@ -87,6 +87,24 @@ test("a platform device has neither: 'not-supported' (only vfio-pci offers them)
   dev.close();
   assert.is(caught(() => dev.onRequest(() => {})).kind, 'closed');
   assert.is(caught(() => dev.onError(() => {})).kind, 'closed');
+}));
+
+
+test("the unbind removed the group's last device: the kernel detached the container itself, so UNSET_CONTAINER's EINVAL is no failure of close(); another errno still is", withFake({ pciIrqs: 5 }, (f) => {
+  const inner = f.libc.on.ioctl!;
+  let unsetErrno = 22; // EINVAL: vfio_group_has_iommu() is false once the kernel detached it
+  f.libc.on.ioctl = (fd, request, arg) => request === VFIO_GROUP_UNSET_CONTAINER ? -unsetErrno : inner(fd, request, arg);
+  const dev = openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'type1' });
+  const errors: unknown[] = [];
+  const q = dev.onRequest(() => { try { dev.close(); } catch (e) { errors.push(e); } });
+  signal(f, q.eventfd!, 1);
+  assert.equal(errors, []);
+  assert.ok(dev.closed);
+  assert.is(f.libc.openFds.size, 0);
+  unsetErrno = 16; // EBUSY
+  const other = openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'type1' });
+  assert.is(caught(() => other.close()).errnoName, 'EBUSY');
+  assert.is(f.libc.openFds.size, 0, 'every step ran all the same');
 }));
 
 test.run();
