@@ -60,6 +60,39 @@ test('REQ: an unbind from another process raises onRequest; closing the device i
   assert.is(countFds(), before);
 });
 
+test('REQ repeats while the device is held: a VMM that lets the first signal pass gets another about 10 s later, and the unbind waits for the close', async () => {
+  const before = countFds();
+  const dev = openDevice(EDU);
+  const calls: { at: number; count: bigint }[] = [];
+  const errors: unknown[] = [];
+  const start = Date.now();
+  dev.onRequest((count) => {
+    calls.push({ at: Date.now() - start, count });
+    if (calls.length < 2) return; // not yet: the kernel keeps asking
+    try { dev.close(); } catch (e) { errors.push(e); }
+  });
+  const child = spawn('sh', ['-c', `echo ${EDU} > /sys/bus/pci/drivers/vfio-pci/unbind`], { stdio: 'inherit' });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`the unbind did not complete in ${UNBIND_LIMIT_MS} ms (calls: ${calls.length})`)), UNBIND_LIMIT_MS);
+    child.on('exit', (c) => { clearTimeout(t); resolve(c); });
+  });
+  const wall = Date.now() - start;
+  console.log(`# REQ held: calls at [${calls.map((c) => `${c.at} ms x${c.count}`).join(', ')}]; unbind ${wall} ms`);
+  try {
+    assert.is(code, 0);
+    assert.equal(errors, []);
+    assert.is(calls.length, 2, 'two handler calls: the first let pass, the second closed');
+    const gap = calls[1]!.at - calls[0]!.at;
+    assert.ok(gap >= 9_000 && gap <= 20_000, `the kernel re-signalled after ${gap} ms (its wait is 10 s)`);
+    assert.ok(wall >= gap, 'the unbind waited for the close');
+    assert.is(driverName(), undefined);
+    assert.is(countFds(), before);
+  } finally {
+    if (driverName() === undefined) writeFileSync('/sys/bus/pci/drivers_probe', EDU);
+  }
+  assert.is(driverName(), 'vfio-pci');
+});
+
 test('ERR: the edu (conventional PCI, no AER) has no ERR IRQ, and onError says so', () => {
   const before = countFds();
   const dev = openDevice(EDU);
