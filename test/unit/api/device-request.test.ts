@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
 import { VFIO_DEVICE_SET_IRQS, VFIO_GROUP_UNSET_CONTAINER } from '../../../shim/ioctl';
-import { fakeVfio, type FakeVfio } from './fake-vfio';
+import { fakeVfio, signalEventfd, type FakeVfio } from './fake-vfio';
 
 const EDU = '0000:00:02.0', PL031 = '9010000.pl031';
 const REQ = 4, ERR = 3;
@@ -19,13 +19,7 @@ const irqSets = (f: FakeVfio) => f.libc.log.filter((e) => e.method === 'ioctl' &
   const b = e.args[2] as Uint8Array; const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return { index: dv.getUint32(8, true), count: dv.getUint32(16, true) };
 });
-function signal(f: FakeVfio, fd: number, times: number): void {
-  const n = new Uint8Array(8); n[0] = times;
-  f.libc.write(fd, n, 8);
-  const w = f.libc.log.filter((e) => e.method === 'watchReadable' && e.args[0] === fd).pop();
-  assert.ok(w, `fd ${fd} is watched`);
-  (w!.args[1] as () => void)();
-}
+const signal = signalEventfd;
 const caught = (fn: () => unknown): VfioError => {
   try { fn(); } catch (e) { if (e instanceof VfioError) return e; throw e; }
   throw new Error('expected a VfioError');

@@ -86,3 +86,13 @@ export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[]; p
   return f;
 }
 
+
+/** Signals the eventfd `fd` `times` times (one write) and runs its watch callback, as uv_poll would.
+ *  Throws when nothing watches fd. */
+export function signalEventfd(f: FakeVfio, fd: number, times = 1): void {
+  const n = new Uint8Array(8); n[0] = times;
+  f.libc.write(fd, n, 8);
+  const w = f.libc.log.filter((e) => e.method === 'watchReadable' && e.args[0] === fd).pop();
+  if (!w) throw new Error(`fd ${fd} is not watched`);
+  (w.args[1] as () => void)();
+}
