@@ -32,15 +32,17 @@ import {
 import {
   MAX_CONFIGS, MAX_FORWARD_RANGES, MAX_ACTIONS_PER_WRITE, ACTION_SIZE, slotOf, release, create,
   addForward, read, write, commitWrite, undoWrite, resetStaging, stagedCount, stagedKind,
-  stagedBar, stagedFrom, stagedTo, stagedSize, barInfo, deviceInfo, msixControlOf,
+  stagedBar, stagedFrom, stagedTo, stagedSize, barInfo, deviceInfo, msixControlOf, sameLayout,
+  resetRecordCount, resetSlot,
 } from "./shadow";
 import {
   MAX_MSIX_VECTORS, MAX_ACTIONS_PER_MSIX_ACCESS, MSIX_ACTIONS_PER_CONTROL_WRITE, PART_TABLE, PART_PBA,
   msixInit, msixEntries as msixVectors, controlPlan, controlRecords, controlCommit, msixRead,
   msixWrite, msixWriteCommit, msixFire, resetActions, actionCount, writeAction, vectorInfo, msixInfo,
+  resetMaskCount, resetMaskRecords,
 } from "./msix";
 import { relocation, rBar, rSize, rTable, rPba, rFlags, rNeed, rShared } from "./relocate";
-import { PCI_ERR_NO_MSIX } from "./status";
+import { PCI_ERR_NO_MSIX, PCI_ERR_RESET_LAYOUT } from "./status";
 
 const BAR_RECORD: i32 = 32;
 const CAP_RECORD: i32 = 4;
@@ -177,6 +179,32 @@ export function pci_config_free(h: i32): i32 {
   if (d < 0) return ERR_BAD_HANDLE;
   release(d);
   return 0;
+}
+
+/** The device was reset (VFIO_DEVICE_RESET): puts the shadow back to what the guest sees of a
+ *  function out of reset, from the device's config bytes read after the reset (the same layout:
+ *  length, BARs, MSI and MSI-X offsets). Returns the number of action records written to out, in
+ *  order: MSIX_MASK per live vector, UNMAP per mapped BAR, MSI_UPDATE / MSIX_UPDATE for an enabled
+ *  capability (control now disabled); at most MAX_MSIX_VECTORS + BAR_SLOTS + 2. Every vector is
+ *  masked again with address and data 0 and nothing pending; BARs unassigned; forward ranges
+ *  stay; counters restart. Statuses of the decoders, PCI_ERR_RESET_LAYOUT (nothing changed),
+ *  ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_NO_SPACE (nothing changed). */
+export function pci_config_reset(h: i32, cfg: usize, len: usize, sizes: usize, out: usize, cap: usize): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES) || !inScratch(out, cap)) return ERR_BAD_ARG;
+  const d = slotOf(h);
+  if (d < 0) return ERR_BAD_HANDLE;
+  const st = decodeAll(cfg, len, sizes);
+  if (st < 0) return st;
+  if (!sameLayout(d, len) || msixVectors(d) != (msixOff == 0 ? 0 : <i32>msixEntries)) return PCI_ERR_RESET_LAYOUT;
+  const masks = resetMaskCount(d);
+  const n = masks + resetRecordCount(d);
+  const need = n * ACTION_SIZE;
+  if (cap < <usize>need) return noSpace(need);
+  const q = out + resetMaskRecords(d, out);
+  resetSlot(d, cfg, len, q);
+  msixInit(d, msixVectors(d));
+  return n;
 }
 
 /** Passes [off, off+len) through to the device: guest accesses there become FORWARD_READ /

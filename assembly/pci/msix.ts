@@ -138,6 +138,24 @@ export function msixInit(d: i32, entries: u32): void {
 
 export function msixEntries(d: i32): i32 { return N[d]; }
 
+/** MASK records a reset of device d yields: one per live vector (the host stops its direct
+ *  delivery before the guest's MSI-X state goes back to masked, address/data 0, nothing pending). */
+export function resetMaskCount(d: i32): i32 {
+  const base = d * MAX_MSIX_VECTORS;
+  let n = 0;
+  for (let v = 0; v < N[d]; v++) if ((V_FLAGS[base + v] & F_LIVE) != 0) n++;
+  return n;
+}
+
+/** Writes the resetMaskCount(d) MASK records at p; returns the bytes written. Changes nothing
+ *  (msixInit puts the vectors back). */
+export function resetMaskRecords(d: i32, p: usize): usize {
+  const base = d * MAX_MSIX_VECTORS;
+  let q = p;
+  for (let v = 0; v < N[d]; v++) if ((V_FLAGS[base + v] & F_LIVE) != 0) { record(q, ACT_MSIX_MASK, <u32>v, 0, 0); q += 32; }
+  return q - p;
+}
+
 function on(ctrl: u32): bool { return (ctrl & PCI_MSIX_FLAGS_ENABLE) != 0 && (ctrl & PCI_MSIX_FLAGS_MASKALL) == 0; }
 
 // --- control writes (through the shadow config) ---

@@ -52,7 +52,7 @@
 // FORWARD_READ / FORWARD_WRITE action for the host to carry out on the device.
 // ============================================================================================
 
-import { ld32le, st32le, copy, fill } from "../mem";
+import { ld32le, st32le, st64le, copy, fill } from "../mem";
 import { ERR_LIMIT } from "../status";
 import {
   PCI_CFG_SPACE_SIZE, PCI_STD_HEADER_SIZEOF, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY,
@@ -173,11 +173,19 @@ export function create(cfg: usize, len: usize): i32 {
   for (let i = 0; i < MAX_CONFIGS; i++) if (!USED[i]) { d = i; break; }
   if (d < 0) return -1;
   USED[d] = true;
+  FWD_N[d] = 0;
+  fillSlot(d, cfg, len);
+  return <i32>((GEN[d] << <u32>SLOT_BITS) | <u32>(d + 1));
+}
+
+/** Fills slot d from `cfg` and the decode, as the guest sees a function out of reset: BARs
+ *  unassigned, decoding and MSI/MSI-X off, nothing mapped, counters 0. Forward ranges stay. */
+function fillSlot(d: i32, cfg: usize, len: usize): void {
   LEN[d] = <u32>len;
   const sh = shadowPtr(d);
   copy(sh, cfg, len);
   fill(wmaskPtr(d), 0, <usize>PCI_CFG_SPACE_SIZE);
-  BAD_WRITES[d] = 0; BAD_READS[d] = 0; RO_WRITES[d] = 0; FWD_N[d] = 0;
+  BAD_WRITES[d] = 0; BAD_READS[d] = 0; RO_WRITES[d] = 0;
 
   // COMMAND: the low 16 bits of the dword at 0x04 (STATUS above it stays read-only).
   const cmd = ld32le(sh + PCI_COMMAND);
@@ -238,7 +246,55 @@ export function create(cfg: usize, len: usize): i32 {
     st32le(sh + msixOff, hdr);
     setWmask32(d, msixOff, (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) << 16);
   }
-  return <i32>((GEN[d] << <u32>SLOT_BITS) | <u32>(d + 1));
+}
+
+// --- reset ---
+
+/** Whether the decode in D_* / msi* / msix* has device d's layout: the same config length, BAR
+ *  kinds and sizes, MSI and MSI-X offsets. A device reset keeps its layout; anything else is
+ *  another function, which needs a shadow of its own. */
+export function sameLayout(d: i32, len: usize): bool {
+  if (LEN[d] != <u32>len || MSI_OFF[d] != msiOff || MSIX_OFF[d] != msixOff) return false;
+  for (let b = 0; b < BAR_SLOTS; b++) {
+    const i = d * BAR_SLOTS + b;
+    if (B_KIND[i] != D_KIND[b] || B_SIZE[i] != D_SIZE[b]) return false;
+  }
+  return true;
+}
+
+/** Records a reset of device d yields from the shadow (THE RULE of a reset, after msix.ts's
+ *  MASKs): an UNMAP per mapped BAR, then MSI_UPDATE / MSIX_UPDATE when the guest had MSI / MSI-X
+ *  enabled (their control as it is after the reset: disabled). */
+export function resetRecordCount(d: i32): i32 {
+  let n = 0;
+  for (let b = 0; b < BAR_SLOTS; b++) if (B_MAPPED[d * BAR_SLOTS + b]) n++;
+  if (msiEnabled(d)) n++;
+  if ((msixControlOf(d) & PCI_MSIX_FLAGS_ENABLE) != 0) n++;
+  return n;
+}
+
+function msiEnabled(d: i32): bool {
+  const mo = MSI_OFF[d];
+  return mo != 0 && ((ld32le(shadowPtr(d) + mo) >> 16) & PCI_MSI_FLAGS_ENABLE) != 0;
+}
+
+function putRecord(p: usize, kind: u32, bar: u32, from: u64, to: u64, size: u64): void {
+  st32le(p, kind); st32le(p + 4, bar); st64le(p + 8, from); st64le(p + 16, to); st64le(p + 24, size);
+}
+
+/** Refills device d from `cfg` (the device's config after its reset; sameLayout holds) and writes
+ *  the resetRecordCount(d) records at p first. Forward ranges stay; counters restart at 0. */
+export function resetSlot(d: i32, cfg: usize, len: usize, p: usize): void {
+  const msi = msiEnabled(d), msix = (msixControlOf(d) & PCI_MSIX_FLAGS_ENABLE) != 0;
+  let q = p;
+  for (let b = 0; b < BAR_SLOTS; b++) {
+    const i = d * BAR_SLOTS + b;
+    if (B_MAPPED[i]) { putRecord(q, ACT_UNMAP, <u32>b, B_AT[i], 0, B_SIZE[i]); q += <usize>ACTION_SIZE; }
+  }
+  fillSlot(d, cfg, len);
+  const sh = shadowPtr(d);
+  if (msi) { putRecord(q, ACT_MSI_UPDATE, NO_BAR, <u64>MSI_OFF[d], <u64>(ld32le(sh + MSI_OFF[d]) >> 16), 0); q += <usize>ACTION_SIZE; }
+  if (msix) { putRecord(q, ACT_MSIX_UPDATE, NO_BAR, <u64>MSIX_OFF[d], <u64>(ld32le(sh + MSIX_OFF[d]) >> 16), 0); }
 }
 
 // --- forward ranges ---

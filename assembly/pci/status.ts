@@ -41,6 +41,9 @@ export const PCI_ERR_FORWARD_RANGE: i32 = -740;
 export const PCI_ERR_FORWARD_VIRTUALIZED: i32 = -741;
 /** pci_msix_*: the function has no MSI-X capability, so there is no table to emulate. */
 export const PCI_ERR_NO_MSIX: i32 = -742;
+/** pci_config_reset: the config given has another layout than the shadow's (config length, a
+ *  BAR's kind or size, the MSI or MSI-X offset): not the same function after a reset. */
+export const PCI_ERR_RESET_LAYOUT: i32 = -743;
 
 /** Error kind, name and meaning of a code in this module's range (the row format is in assembly/status.ts); "" when unknown. */
 export function pciStatusRow(code: i32): string {
@@ -62,6 +65,7 @@ export function pciStatusRow(code: i32): string {
     case PCI_ERR_FORWARD_RANGE: return "bad-argument PCI_FORWARD_RANGE: forward range empty, not dword-aligned or outside config space";
     case PCI_ERR_FORWARD_VIRTUALIZED: return "bad-argument PCI_FORWARD_VIRTUALIZED: forward range overlaps a virtualized register or another range";
     case PCI_ERR_NO_MSIX: return "bad-argument PCI_NO_MSIX: the function has no MSI-X capability";
+    case PCI_ERR_RESET_LAYOUT: return "bad-state PCI_RESET_LAYOUT: the config after the reset has another layout than the shadow's";
   }
   return "";
 }

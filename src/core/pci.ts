@@ -189,7 +189,7 @@ const ACTION_SIZE = 32;
 const WRITE_CAP = (8 + 3 * 2048) * ACTION_SIZE;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
-const PCI_EXPORTS = ['config_bar', 'config_create', 'config_forward', 'config_free', 'config_info', 'config_read', 'config_write', 'decode_bars', 'find_caps', 'msix_holes',
+const PCI_EXPORTS = ['config_bar', 'config_create', 'config_forward', 'config_free', 'config_info', 'config_read', 'config_reset', 'config_write', 'decode_bars', 'find_caps', 'msix_holes',
   'msix_relocation', 'msix_read', 'msix_write', 'msix_fire', 'msix_vector', 'msix_info'] as const;
 
 let bound: { c: Core; f: Readonly<Record<(typeof PCI_EXPORTS)[number], CoreFn>>; u32: Uint32Array; u64: BigUint64Array } | undefined;
@@ -437,6 +437,44 @@ export class PciConfig implements Disposable {
     const out = outPtr();
     const n = coreOf().f.config_write(h, offset, width, value, out, WRITE_CAP);
     if (n < 0) fail(n, `write config offset 0x${offset.toString(16)}`, this.device);
+    return readActions(out, n);
+  }
+
+  /**
+   * The device was reset (VFIO_DEVICE_RESET, e.g. between guest runs): puts the guest's view back
+   * to a function out of reset, from the device's config space read after the reset. BARs are
+   * unassigned and unmapped, COMMAND decoding off, MSI and MSI-X disabled, and (through the same
+   * core slot) every MSI-X vector of a {@link PciMsix} masked with address and data 0 and nothing
+   * pending. Forward ranges stay; the counters of stats() restart at 0. Returns what the caller
+   * must undo, in order: 'msix-mask' per vector the host had live, 'unmap' per BAR it had mapped
+   * for the guest, 'msi-update' / 'msix-update' (control now disabled) for a capability the guest
+   * had enabled: tear down the VFIO triggers and memory slots they name.
+   * @param config - The device's config space after the reset (VFIO region 7), 256 or 4096 bytes.
+   * @param sizes - The region sizes of BAR0..BAR5 and the ROM, as the constructor took them.
+   * @throws VfioError 'closed', 'bad-argument' (config or sizes), 'kernel-reply' (a malformed
+   *   config), 'bad-state' (another layout than the shadow's: not the same function; nothing changed).
+   *
+   * @example
+   * ```ts
+   * import { PciConfig, type VfioDevice } from 'vfiokit';
+   *
+   * declare const dev: VfioDevice;          // the passed-through function
+   * declare const shadow: PciConfig;        // its guest view, made at start
+   * declare const readConfig: () => Uint8Array; // region 7, read again
+   * declare const sizes: readonly bigint[];
+   * dev.reset();                            // VFIO_DEVICE_RESET
+   * for (const a of shadow.reset(readConfig(), sizes)) {
+   *   if (a.kind === 'unmap') console.log(`remove the memslot of BAR${a.bar} at 0x${a.address.toString(16)}`);
+   *   if (a.kind === 'msix-update' || a.kind === 'msi-update') console.log('disable the VFIO MSI/MSI-X index');
+   * }
+   * ```
+   */
+  reset(config: Uint8Array, sizes: readonly bigint[]): PciAction[] {
+    const h = this.live();
+    const [cfg, len, sp] = stage(config, sizes, this.device);
+    const out = outPtr();
+    const n = coreOf().f.config_reset(h, cfg, len, sp, out, WRITE_CAP);
+    if (n < 0) fail(n, 'reset the shadow config space', this.device);
     return readActions(out, n);
   }
 

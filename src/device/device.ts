@@ -26,13 +26,14 @@ import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, 
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
 import { RegionTable } from '../core/region.js';
 import { DeviceRegion, PCI_REGION_NAMES } from './region.js';
-import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, type IrqRoutingOptions } from './irq.js';
+import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, pciEventIrq, type IrqRoutingOptions } from './irq.js';
+import type { IrqHandler } from '../eventfd/dispatcher.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
 import { DmaIndex } from './dma-index.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
 import { u32 } from '../../shim/bytes.js';
-import { encodeAttachIommufdPt, encodeBindIommufd } from '../../shim/uapi/vfio.js';
+import { encodeAttachIommufdPt, encodeBindIommufd, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
 /** The kind of device, from vfio_device_info.flags: VFIO_DEVICE_FLAGS_PCI, _AMBA, _PLATFORM, or 'other' (ccw, fsl-mc, ...). */
@@ -434,6 +435,57 @@ export class VfioDevice {
     const fd = this.liveFd();
     if (!this.info.reset) throw new VfioError({ kind: 'not-supported', device: this.name, message: 'offers no reset (VFIO_DEVICE_FLAGS_RESET is clear)', hint: 'for platform devices the kernel needs a vfio-platform reset module for this compatible' });
     ctx(this.name, () => vfio.deviceReset(this.sys, fd), { message: 'reset failed' });
+  }
+
+  /**
+   * The host wants the device back: someone unbinds it from vfio-pci (a driver change, a
+   * hot-unplug) while this process holds it open. The kernel then waits for the device to be
+   * released and, while it waits, signals the REQ IRQ (VFIO_PCI_REQ_IRQ_INDEX): once at once, then
+   * about every 10 seconds. `handler` runs on the main thread with how many signals arrived since
+   * its last call; the VMM is expected to stop the guest's use of the device and `close()` it
+   * (closing from inside the handler is fine), after which the kernel's unbind completes. Until
+   * then the unbinding process blocks. Replaces an earlier handler; released by close() (or
+   * `irqs[VFIO_PCI_REQ_IRQ_INDEX].disable()`) with the other IRQs, in the fixed close order.
+   * Syscalls: eventfd2, VFIO_DEVICE_SET_IRQS.
+   * @param handler - Called with the eventfd's counter (signals since the last call).
+   * @returns The REQ index's {@link DeviceIrq} (its eventfd, disable()).
+   * @throws VfioError 'closed', 'not-supported' (not a PCI device, or the kernel offers no REQ),
+   *   and the errno kinds of eventfd2 and VFIO_DEVICE_SET_IRQS.
+   *
+   * @example
+   * ```ts
+   * import { openDevice } from 'vfiokit';
+   *
+   * const dev = openDevice('0000:00:03.0');
+   * dev.onRequest((count) => {
+   *   console.log(`the host asks for ${dev.name} back (${count} signal(s))`);
+   *   dev.close(); // the kernel's pending unbind completes
+   * });
+   * ```
+   */
+  onRequest(handler: IrqHandler): DeviceIrq {
+    this.liveFd();
+    const q = pciEventIrq(this, this.info.kind === 'pci', this.irqs, VFIO_PCI_REQ_IRQ_INDEX);
+    q.onTrigger(handler);
+    return q;
+  }
+
+  /**
+   * An error the kernel's AER driver reported for this device (vfio-pci's ERR IRQ,
+   * VFIO_PCI_ERR_IRQ_INDEX): `handler` runs on the main thread with how many reports arrived
+   * since its last call. vfio-pci offers the index only on a PCI Express function with AER;
+   * elsewhere this throws 'not-supported' with a hint. Replaces an earlier handler; released by
+   * close(). Syscalls: eventfd2, VFIO_DEVICE_SET_IRQS.
+   * @param handler - Called with the eventfd's counter (reports since the last call).
+   * @returns The ERR index's {@link DeviceIrq}.
+   * @throws VfioError 'closed', 'not-supported' (not PCI, or no ERR index: no AER), and the errno
+   *   kinds of eventfd2 and VFIO_DEVICE_SET_IRQS.
+   */
+  onError(handler: IrqHandler): DeviceIrq {
+    this.liveFd();
+    const q = pciEventIrq(this, this.info.kind === 'pci', this.irqs, VFIO_PCI_ERR_IRQ_INDEX);
+    q.onTrigger(handler);
+    return q;
   }
 
   /** Region `index`; 'not-found' when the device has no such index.

@@ -258,7 +258,9 @@ export class Group {
 
   #teardown(): void {
     const t = new Teardown();
-    if (this.#attached) t.step(() => vfio.groupUnsetContainer(this.#sys, this.fd));
+    // EINVAL: the kernel detached the container itself, as it does when the group's last device
+    // is unregistered (an unbind while the device was open: VfioDevice.onRequest); nothing is left to undo.
+    if (this.#attached) t.step(() => { try { vfio.groupUnsetContainer(this.#sys, this.fd); } catch (e) { if (!(e instanceof VfioError && e.errnoName === 'EINVAL')) throw e; } });
     this.#attached = false;
     t.step(() => this.#sys.close(this.fd));
     t.finish();

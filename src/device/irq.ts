@@ -13,7 +13,7 @@
 import { VfioError } from '../errors.js';
 import { IrqDispatcher, type IrqHandler } from '../eventfd/dispatcher.js';
 import { IrqMachine, ROUTE_KVM, type IrqAction } from '../core/irq-machine.js';
-import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE } from '../../shim/uapi/vfio.js';
+import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import type { Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc.js';
 import { KVM_IRQFD_FLAG_DEASSIGN, KVM_IRQFD_FLAG_RESAMPLE, encodeKvmIrqfd } from '../../shim/uapi/kvm.js';
@@ -204,6 +204,29 @@ export class DeviceIrq {
     t.step(() => this.#owner.sys.close(efd));
     t.finish();
   }
+}
+
+/** vfio-pci's two signalling indexes that are not interrupts of the device: the kernel's
+ *  request to have the device back (REQ) and an AER error report (ERR). */
+export type PciEventIndex = typeof VFIO_PCI_ERR_IRQ_INDEX | typeof VFIO_PCI_REQ_IRQ_INDEX;
+
+/** The DeviceIrq behind {@link VfioDevice.onRequest} / {@link VfioDevice.onError}, or a
+ *  'not-supported' error that says why the kernel does not offer it on this device.
+ *  @internal */
+export function pciEventIrq(owner: IrqOwner, pci: boolean, irqs: readonly DeviceIrq[], index: PciEventIndex): DeviceIrq {
+  const what = index === VFIO_PCI_REQ_IRQ_INDEX ? 'device request (REQ)' : 'error (ERR)';
+  const q = pci ? irqs[index] : undefined;
+  if (!q || !q.ok || q.count === 0 || !q.eventfdCapable) {
+    throw new VfioError({
+      kind: 'not-supported', device: owner.name,
+      message: !pci ? `is not a PCI device: only vfio-pci offers the ${what} IRQ`
+        : `offers no ${what} IRQ (index ${index}${q?.error ? `: ${q.error.message}` : q ? `, count ${q.count}` : ': absent'})`,
+      hint: index === VFIO_PCI_ERR_IRQ_INDEX
+        ? 'vfio-pci offers ERR only on a PCI Express function with AER (CONFIG_PCIEAER and an AER capability); without it, errors are not reported to userspace'
+        : 'vfio-pci offers REQ on every PCI function it binds; check that the device is bound to vfio-pci',
+    });
+  }
+  return q;
 }
 
 /** What {@link VfioDevice.routeIrqs} needs from the VMM: `setLine` (the guest's interrupt controller) and, for the MMIO fast path, `onMmap`; the rest tunes and observes. */

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { allocDma, openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
 import { VFIO_DEVICE_SET_IRQS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '../../../shim/ioctl';
-import { fakeVfio, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
+import { fakeVfio, signalEventfd, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
 
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 const TRIGGER = 1 << 5, UNMASK = 1 << 4, MASK = 1 << 3, DATA_NONE = 1, DATA_EVENTFD = 4;
@@ -29,14 +29,7 @@ function irqSets(f: FakeVfio): { flags: number; index: number; start: number; co
   });
 }
 
-/** Signals the eventfd `fd` once and runs its watch callback, as uv_poll would. */
-function signal(f: FakeVfio, fd: number): void {
-  const one = new Uint8Array(8); one[0] = 1;
-  f.libc.write(fd, one, 8);
-  const w = f.libc.log.filter((e) => e.method === 'watchReadable' && e.args[0] === fd).pop();
-  assert.ok(w, `fd ${fd} is watched`);
-  (w!.args[1] as () => void)();
-}
+const signal = (f: FakeVfio, fd: number): void => signalEventfd(f, fd);
 
 const caught = (fn: () => unknown): VfioError => {
   try { fn(); } catch (e) { if (e instanceof VfioError) return e; throw e; }

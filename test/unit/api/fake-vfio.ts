@@ -28,7 +28,7 @@ export interface FakeVfio {
 
 /** The lab's devices in a fake sysfs: pl031 (vfio-amba, noiommu group 0), edu (vfio-pci, group 1
  *  with a sound card bound to snd_hda_intel when `crowdedGroup`), pl061 (no driver). */
-export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[] } = {}): FakeVfio {
+export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[]; pciIrqs?: number; refuseIrqs?: number[] } = {}): FakeVfio {
   const s = makeFakeSysfs([
     { bus: 'amba', name: '9010000.pl031', driver: 'vfio-amba', group: 0 },
     { bus: 'amba', name: '9030000.pl061' },
@@ -70,13 +70,15 @@ export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[] } 
       case VFIO_DEVICE_GET_INFO: {
         const pci = (deviceNames.get(fd) ?? '').includes(':');
         dv!.setUint32(4, pci ? 0x3 : 0x8, true); // PCI|RESET, or AMBA
-        dv!.setUint32(8, pci ? 2 : 1, true); dv!.setUint32(12, 1, true);
+        dv!.setUint32(8, pci ? 2 : 1, true); dv!.setUint32(12, pci ? opts.pciIrqs ?? 1 : 1, true);
         return 0;
       }
       case VFIO_DEVICE_GET_REGION_INFO:
         dv!.setUint32(4, 0x7, true); dv!.setBigUint64(16, 0x1000n, true); dv!.setBigUint64(24, BigInt(dv!.getUint32(8, true)) << 40n, true);
         return 0;
-      case VFIO_DEVICE_GET_IRQ_INFO: dv!.setUint32(4, 0x7, true); dv!.setUint32(12, 1, true); return 0;
+      case VFIO_DEVICE_GET_IRQ_INFO:
+        if (opts.refuseIrqs?.includes(dv!.getUint32(8, true))) return -22; // EINVAL, as vfio-pci answers for ERR without AER
+        dv!.setUint32(4, 0x7, true); dv!.setUint32(12, 1, true); return 0;
       case VFIO_IOMMU_UNMAP_DMA: return 0; // the size field is left as asked: all of it unmapped
       default: return 0;
     }
@@ -84,3 +86,13 @@ export function fakeVfio(opts: { crowdedGroup?: boolean; extra?: FakeDevice[] } 
   return f;
 }
 
+
+/** Signals the eventfd `fd` `times` times (one write) and runs its watch callback, as uv_poll would.
+ *  Throws when nothing watches fd. */
+export function signalEventfd(f: FakeVfio, fd: number, times = 1): void {
+  const n = new Uint8Array(8); n[0] = times;
+  f.libc.write(fd, n, 8);
+  const w = f.libc.log.filter((e) => e.method === 'watchReadable' && e.args[0] === fd).pop();
+  if (!w) throw new Error(`fd ${fd} is not watched`);
+  (w.args[1] as () => void)();
+}
