@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { VfioError } from './errors.js';
+import { checkInt, checkOptObject } from '../shim/args.js';
 
 /** A bus vfiokit passes devices through from, named as in /sys/bus. */
 export type Bus = 'platform' | 'amba' | 'pci';
@@ -100,6 +101,7 @@ function entryFor(bus: Bus, name: string, o?: SysfsOptions): DeviceEntry {
  * ```
  */
 export function listDevices(o?: SysfsOptions): DeviceEntry[] {
+  checkOptObject('opts', o);
   const out: DeviceEntry[] = [];
   for (const bus of BUSES) {
     let names: string[];
@@ -149,6 +151,7 @@ export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
  * Sorted by name; [] when the group does not exist. Never throws.
  */
 export function groupMembers(group: number, o?: SysfsOptions): { name: string; driver: string | null }[] {
+  checkInt('group', group);
   let names: string[];
   try { names = readdirSync(join(root(o), 'kernel', 'iommu_groups', String(group), 'devices')); } catch { return []; }
   return names.sort().map((name) => {

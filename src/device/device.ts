@@ -32,6 +32,7 @@ import { DmaIndex } from './dma-index.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
 import { u32 } from '../../shim/bytes.js';
+import { checkInt, checkObject, checkOptObject } from '../../shim/args.js';
 import { encodeAttachIommufdPt, encodeBindIommufd } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
@@ -154,6 +155,8 @@ export interface AllocDmaOptions {
  * ```
  */
 export function allocDma(size: number, opts: AllocDmaOptions = {}): DmaBuffer {
+  checkInt('size', size, 1);
+  opts = checkOptObject('opts', opts);
   return DmaBuffer.alloc(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
@@ -457,6 +460,7 @@ export class VfioDevice {
    */
   region(index: number): DeviceRegion {
     this.liveFd();
+    checkInt('index', index);
     const r = this.regions[index];
     if (!r) throw new VfioError({ kind: 'not-found', device: this.name, message: `has no region ${index}`, hint: `regions are 0..${this.regions.length - 1}` });
     return r;
@@ -487,6 +491,7 @@ export class VfioDevice {
    */
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
+    checkObject('opts', opts);
     if (this.#routing && !this.#routing.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: 'close the existing routing first' });
     this.#routing = IrqRouting.of(this, this.irqs, this.info.kind === 'pci', opts);
     return this.#routing;
@@ -528,6 +533,7 @@ export class VfioDevice {
    */
   mapDma(req: DmaMapOptions): DmaMappingRecord {
     const space = this.#dmaSpace();
+    checkObject('req', req);
     const what = 'mapDma';
     const iova = req.iova, size = req.size, buf = req.buffer, addr = req.hostAddress;
     let host: bigint;
