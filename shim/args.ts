@@ -11,12 +11,12 @@
 import { VfioError } from './error.js';
 
 /** The largest integer a double holds exactly: the top of every number-typed count or offset. */
-export const MAX_INDEX = Number.MAX_SAFE_INTEGER;
+const MAX_INDEX = Number.MAX_SAFE_INTEGER;
 /** 2^64: the bound of a u64 argument (addresses, sizes, IOVAs, clock readings). */
 const TWO_64 = 1n << 64n;
 
 /** A short, safe rendering of a wrong value for a message. */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -47,13 +47,13 @@ export function checkFd(name: string, value: unknown): number { return checkInt(
 
 /** A u64 as a bigint: 0..2^64-1 (a number is refused: no silent rounding above 2^53). */
 export function checkBigU64(name: string, value: unknown): bigint {
-  if (typeof value !== 'bigint' || value < 0n || value >= TWO_64) badArgument(name, value, 'a bigint in 0..2^64-1', typeof value === 'number' ? `pass ${name} as a bigint (e.g. ${value}n)` : undefined);
+  if (typeof value !== 'bigint' || value < 0n || value >= TWO_64) badArgument(name, value, 'a bigint in 0..2^64-1', Number.isSafeInteger(value) ? `pass ${name} as a bigint (e.g. ${String(value)}n)` : undefined);
   return value;
 }
 
 /** Any bigint (the callee documents taking it modulo 2^64). */
 export function checkBigInt(name: string, value: unknown): bigint {
-  if (typeof value !== 'bigint') badArgument(name, value, 'a bigint', typeof value === 'number' ? `pass ${name} as a bigint` : undefined);
+  if (typeof value !== 'bigint') badArgument(name, value, 'a bigint', Number.isSafeInteger(value) ? `pass ${name} as a bigint (e.g. ${String(value)}n)` : undefined);
   return value;
 }
 

@@ -13,7 +13,7 @@ import { VfioError } from '../errors.js';
 import { checkStatus } from './status.js';
 
 import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi.js';
-import { checkBigU64, checkInt, checkObject, checkOneOf, checkOptObject } from '../../shim/args.js';
+import { badArgument, checkBigU64, checkInt, checkObject, checkOneOf, checkOptObject } from '../../shim/args.js';
 /** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
 export { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE };
 /** Flags of a level-triggered line as vfio-platform reports it (flags 0x7 in the lab's pl031). */
@@ -201,7 +201,7 @@ export class IrqMachine implements Disposable {
    */
   declareLine(index: number, flags: number | { level: boolean }, count = 1): void {
     checkInt('index', index, 0, 0xffff_ffff); checkInt('count', count, 0, 0xffff_ffff);
-    if (typeof flags === 'number') checkInt('flags', flags, 0, 0xffff_ffff); else checkObject('flags', flags);
+    if (typeof flags === 'number') checkInt('flags', flags, 0, 0xffff_ffff); else if (typeof checkObject<{ level: unknown }>('flags', flags).level !== 'boolean') badArgument('flags.level', flags.level, 'a boolean');
     const f = typeof flags === 'number' ? flags : flags.level ? LEVEL_FLAGS : EDGE_FLAGS;
     this.check(exportsOf().x.declare_line(this.live(), index, f >>> 0, count >>> 0), `declare IRQ ${index}`, index);
   }

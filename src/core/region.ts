@@ -154,6 +154,7 @@ export class RegionTable {
   add(index: number, info: RegionSpec | RegionInfo): void {
     checkInt('index', index, 0, 0xffff_ffff); checkObject('info', info);
     checkInt('info.flags', info.flags, 0, 0xffff_ffff); checkBigU64('info.size', info.size); checkBigU64('info.offset', info.offset);
+    if (info.sparse != null) (Array.isArray(info.sparse) ? info.sparse : badArgument('info.sparse', info.sparse, 'an array of areas')).forEach((a, i) => { checkObject(`info.sparse[${i}]`, a); checkBigU64(`info.sparse[${i}].offset`, a.offset); checkBigU64(`info.sparse[${i}].size`, a.size); });
     if (info.index !== undefined && info.index !== index) {
       throw new VfioError({ kind: 'bad-argument', message: `region info for index ${info.index} given as region ${index}`, hint: 'pass the index the info was queried for' });
     }

@@ -216,6 +216,7 @@ function refusable(sys: Sys, fd: number, request: number, name: string): (b: Uin
  */
 export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   validateDeviceName(name);
+  opts = checkOptObject('opts', opts);
   const entry = findDeviceForOpen(name, opts);
   const sys = opts.sys ?? processSys();
   const want = VFIO_DRIVER[entry.bus];

@@ -10,7 +10,7 @@
 import { bindExports, core, type Core, type CoreFn } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
-import { checkBigInt, checkBigU64, checkBytes, checkOptObject, checkString, checkStrings } from '../../shim/args.js';
+import { checkBigInt, checkBigU64, checkBytes, checkOptInt, checkOptObject, checkString, checkStrings } from '../../shim/args.js';
 
 /** Options of {@link FdtBuilder}. */
 export interface FdtBuilderOptions {
@@ -70,7 +70,7 @@ export class FdtBuilder {
    *   are open already).
    */
   constructor(opts: FdtBuilderOptions = {}) {
-    opts = checkOptObject('opts', opts);
+    opts = checkOptObject('opts', opts); checkOptInt('opts.initialSize', opts.initialSize);
     this.c = core();
     this.u32 = new Uint32Array(this.c.u8.buffer);
     this.u64 = new BigUint64Array(this.c.u8.buffer);
