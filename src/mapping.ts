@@ -8,6 +8,7 @@ import { VfioError } from './errors.js';
 import type { MappingSys } from '../shim/sys.js';
 export type { MappingSys } from '../shim/sys.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../shim/libc.js';
+import { badArgument, checkBigInt } from '../shim/args.js';
 
 /** Largest single mapping we hand out as JS views: typed arrays index by number; 1 GiB is far
  *  above any MMIO BAR we pass through and keeps offsets exact in a double. */
@@ -102,21 +103,22 @@ export class Mapping {
   /** Loads 8 bytes at byte `offset` (8-aligned) as a bigint. Throws 'bad-argument' or 'closed'. */
   read64(offset: number): bigint { if (!this.#ok(offset, 8)) this.#fail(offset, 8); return Atomics.load((this.#u64 ??= new BigUint64Array(this.#buf!, 0, this.size >>> 3)), offset >>> 3); }
   /** Stores the low 8 bits of `value` at byte `offset` (naturally aligned). Throws 'bad-argument' or 'closed'. */
-  write8(offset: number, value: number): void { if (!this.#ok(offset, 1)) this.#fail(offset, 1); Atomics.store((this.#u8 ??= new Uint8Array(this.#buf!)), offset, value); }
+  write8(offset: number, value: number): void { if (!Number.isInteger(value)) badArgument('value', value, 'an integer'); if (!this.#ok(offset, 1)) this.#fail(offset, 1); Atomics.store((this.#u8 ??= new Uint8Array(this.#buf!)), offset, value); }
   /** Stores the low 16 bits of `value` at byte `offset` (naturally aligned). Throws 'bad-argument' or 'closed'. */
-  write16(offset: number, value: number): void { if (!this.#ok(offset, 2)) this.#fail(offset, 2); Atomics.store((this.#u16 ??= new Uint16Array(this.#buf!, 0, this.size >>> 1)), offset >>> 1, value); }
+  write16(offset: number, value: number): void { if (!Number.isInteger(value)) badArgument('value', value, 'an integer'); if (!this.#ok(offset, 2)) this.#fail(offset, 2); Atomics.store((this.#u16 ??= new Uint16Array(this.#buf!, 0, this.size >>> 1)), offset >>> 1, value); }
   /** Stores the low 32 bits of `value` at byte `offset` (naturally aligned). Throws 'bad-argument' or 'closed'. */
-  write32(offset: number, value: number): void { if (!this.#ok(offset, 4)) this.#fail(offset, 4); Atomics.store((this.#u32 ??= new Uint32Array(this.#buf!, 0, this.size >>> 2)), offset >>> 2, value >>> 0); }
+  write32(offset: number, value: number): void { if (!Number.isInteger(value)) badArgument('value', value, 'an integer'); if (!this.#ok(offset, 4)) this.#fail(offset, 4); Atomics.store((this.#u32 ??= new Uint32Array(this.#buf!, 0, this.size >>> 2)), offset >>> 2, value >>> 0); }
   /** Stores `value` (taken modulo 2^64) at byte `offset` (8-aligned). Throws 'bad-argument' or 'closed'. */
-  write64(offset: number, value: bigint): void { if (!this.#ok(offset, 8)) this.#fail(offset, 8); Atomics.store((this.#u64 ??= new BigUint64Array(this.#buf!, 0, this.size >>> 3)), offset >>> 3, BigInt.asUintN(64, value)); }
+  write64(offset: number, value: bigint): void { if (typeof value !== 'bigint') badArgument('value', value, 'a bigint'); if (!this.#ok(offset, 8)) this.#fail(offset, 8); Atomics.store((this.#u64 ??= new BigUint64Array(this.#buf!, 0, this.size >>> 3)), offset >>> 3, BigInt.asUintN(64, value)); }
 
   /** Reads `width` bytes as a bigint (for generic trap/forward paths). */
   read(offset: number, width: Width): bigint {
-    switch (width) { case 1: return BigInt(this.read8(offset)); case 2: return BigInt(this.read16(offset)); case 4: return BigInt(this.read32(offset)); default: return this.read64(offset); }
+    switch (width) { case 1: return BigInt(this.read8(offset)); case 2: return BigInt(this.read16(offset)); case 4: return BigInt(this.read32(offset)); case 8: return this.read64(offset); default: return badArgument('width', width, 'one of 1, 2, 4, 8'); }
   }
   /** Stores the low `width` bytes of `value` (for generic trap/forward paths). Throws 'bad-argument' or 'closed'. */
   write(offset: number, width: Width, value: bigint): void {
-    switch (width) { case 1: return this.write8(offset, Number(value & 0xffn)); case 2: return this.write16(offset, Number(value & 0xffffn)); case 4: return this.write32(offset, Number(value & 0xffffffffn)); default: return this.write64(offset, value); }
+    checkBigInt('value', value);
+    switch (width) { case 1: return this.write8(offset, Number(value & 0xffn)); case 2: return this.write16(offset, Number(value & 0xffffn)); case 4: return this.write32(offset, Number(value & 0xffffffffn)); case 8: return this.write64(offset, value); default: return badArgument('width', width, 'one of 1, 2, 4, 8'); }
   }
 
   /** Unmaps. The views are dropped first so nothing can reach the pages; closing twice is harmless. */

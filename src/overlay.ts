@@ -22,6 +22,7 @@
 import { VfioError } from './errors.js';
 import { guestNodeFor, type GuestNodeRequest } from './core/dtnode.js';
 import { parseFdt, FdtBuilder, type FdtNode } from './fdt/index.js';
+import { checkObject } from '../shim/args.js';
 
 /** Longest label: it becomes a property name in __symbols__, and the devicetree specification
  *  bounds property names to 31 characters. */
@@ -91,6 +92,7 @@ export function validateOverlayLabel(label: string): string {
  * ```
  */
 export function guestOverlayFor(req: GuestOverlayRequest): GuestOverlay {
+  checkObject('req', req);
   validateOverlayLabel(req.label);
   const { label, ...nodeReq } = req;
   const node = guestNodeFor({ ...nodeReq, firstPhandle: 1 });

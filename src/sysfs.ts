@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { VfioError } from './errors.js';
+import { checkInt, checkObject, checkString } from '../shim/args.js';
 
 /** A bus vfiokit passes devices through from, named as in /sys/bus. */
 export type Bus = 'platform' | 'amba' | 'pci';
@@ -58,7 +59,11 @@ export function validateDeviceName(name: string): string {
   return name;
 }
 
-const root = (o?: SysfsOptions) => o?.sysfs ?? '/sys';
+/** The sysfs root of the options (every public function here reads it first: its argument check). */
+function root(o?: SysfsOptions): string {
+  const sysfs = o === undefined ? undefined : checkObject<SysfsOptions>('opts', o).sysfs;
+  return sysfs === undefined ? '/sys' : checkString('opts.sysfs', sysfs);
+}
 const readText = (p: string): string | null => { try { return readFileSync(p, 'utf8'); } catch { return null; } };
 const linkName = (p: string): string | null => { try { return basename(readlinkSync(p)); } catch { return null; } };
 
@@ -100,10 +105,11 @@ function entryFor(bus: Bus, name: string, o?: SysfsOptions): DeviceEntry {
  * ```
  */
 export function listDevices(o?: SysfsOptions): DeviceEntry[] {
+  const sysRoot = root(o);
   const out: DeviceEntry[] = [];
   for (const bus of BUSES) {
     let names: string[];
-    try { names = readdirSync(join(root(o), 'bus', bus, 'devices')); } catch { continue; }
+    try { names = readdirSync(join(sysRoot, 'bus', bus, 'devices')); } catch { continue; }
     for (const name of names.sort()) if (NAME_RE.test(name)) out.push(entryFor(bus, name, o));
   }
   return out;
@@ -149,6 +155,7 @@ export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
  * Sorted by name; [] when the group does not exist. Never throws.
  */
 export function groupMembers(group: number, o?: SysfsOptions): { name: string; driver: string | null }[] {
+  checkInt('group', group);
   let names: string[];
   try { names = readdirSync(join(root(o), 'kernel', 'iommu_groups', String(group), 'devices')); } catch { return []; }
   return names.sort().map((name) => {

@@ -4,6 +4,8 @@
 // struct it names: every struct vfiokit names has the same layout on both (fixed-width fields,
 // natural alignment), and test/unit/shim/ioctl-numbers.test.ts pins every value against C.
 
+import { checkInt } from '../args.js';
+
 const IOC_NRBITS = 8, IOC_TYPEBITS = 8, IOC_SIZEBITS = 14;
 const IOC_NRSHIFT = 0;
 const IOC_TYPESHIFT = IOC_NRSHIFT + IOC_NRBITS;      // 8
@@ -20,11 +22,15 @@ export function _IOC(dir: number, type: number, nr: number, size: number): numbe
   }
   return dir * 2 ** IOC_DIRSHIFT + size * 2 ** IOC_SIZESHIFT + type * 2 ** IOC_TYPESHIFT + nr * 2 ** IOC_NRSHIFT;
 }
-/** The kernel's _IO(type, nr): an ioctl number with no size and no direction (every VFIO ioctl is one: its struct carries argsz). */
-export const _IO = (type: number, nr: number): number => _IOC(IOC_NONE, type, nr, 0);
-/** The kernel's _IOR(type, nr, size): the kernel writes `size` bytes back to userspace. */
-export const _IOR = (type: number, nr: number, size: number): number => _IOC(IOC_READ, type, nr, size);
-/** The kernel's _IOW(type, nr, size): userspace passes `size` bytes in. */
-export const _IOW = (type: number, nr: number, size: number): number => _IOC(IOC_WRITE, type, nr, size);
-/** The kernel's _IOWR(type, nr, size): `size` bytes in and back out. */
-export const _IOWR = (type: number, nr: number, size: number): number => _IOC(IOC_READ | IOC_WRITE, type, nr, size);
+/** The public helpers' argument checks: a type and an nr are a byte each, a size fits 14 bits. */
+const ioc = (dir: number, type: unknown, nr: unknown, size: unknown): number =>
+  _IOC(dir, checkInt('type', type, 0, 0xff), checkInt('nr', nr, 0, 0xff), checkInt('size', size, 0, (1 << IOC_SIZEBITS) - 1));
+/** The kernel's _IO(type, nr): an ioctl number with no size and no direction (every VFIO ioctl is one: its struct carries argsz).
+ *  Throws VfioError 'bad-argument' for a type or nr outside 0..255. */
+export const _IO = (type: number, nr: number): number => ioc(IOC_NONE, type, nr, 0);
+/** The kernel's _IOR(type, nr, size): the kernel writes `size` bytes back to userspace. Throws 'bad-argument' as _IO, and for a size outside 0..16383. */
+export const _IOR = (type: number, nr: number, size: number): number => ioc(IOC_READ, type, nr, size);
+/** The kernel's _IOW(type, nr, size): userspace passes `size` bytes in. Throws 'bad-argument' as _IOR. */
+export const _IOW = (type: number, nr: number, size: number): number => ioc(IOC_WRITE, type, nr, size);
+/** The kernel's _IOWR(type, nr, size): `size` bytes in and back out. Throws 'bad-argument' as _IOR. */
+export const _IOWR = (type: number, nr: number, size: number): number => ioc(IOC_READ | IOC_WRITE, type, nr, size);

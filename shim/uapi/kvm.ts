@@ -5,6 +5,7 @@
 // Not responsible for: issuing the ioctls (shim/kvm.ts), running a VM.
 import { _IO, _IOR, _IOW, _IOWR } from './ioc.js';
 import { u32Struct } from './struct.js';
+import { checkBytes, checkFd, checkInt, checkObject, checkOptInt } from '../args.js';
 
 // Struct sizes, identical on x86_64 and arm64 (fixed-width fields only):
 /** Bytes of struct kvm_irqfd (u32 fd, gsi, flags, resamplefd; u8 pad[16]). */
@@ -96,5 +97,8 @@ export interface KvmIrqfd {
 
 /** struct kvm_irqfd for KVM_IRQFD (pad zeroed). Into `out` when given (reused). */
 export function encodeKvmIrqfd(req: KvmIrqfd, out?: Uint8Array): Uint8Array {
+  checkObject('req', req); checkFd('req.fd', req.fd); checkInt('req.gsi', req.gsi, 0, 0xffff_ffff);
+  checkOptInt('req.flags', req.flags, 0, 0xffff_ffff); if (req.resamplefd !== undefined) checkFd('req.resamplefd', req.resamplefd);
+  if (out !== undefined) checkBytes('out', out, KVM_LAYOUT.kvm_irqfd.size);
   return u32Struct(KVM_LAYOUT.kvm_irqfd, null, { fd: req.fd, gsi: req.gsi, flags: req.flags ?? 0, resamplefd: req.resamplefd ?? 0 }, out);
 }

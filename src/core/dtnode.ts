@@ -8,6 +8,7 @@
 import { bindExports, core, TRANSIENT_BYTES } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusParts } from './status.js';
+import { badArgument, checkBigU64s, checkBytes, checkObject, checkString } from '../../shim/args.js';
 
 /** What {@link guestNodeFor} needs: the host's DTB and which node of it, where the device was placed in the guest, and how the guest's tree around it looks. Give `hostNodePath` or `deviceName`. */
 export interface GuestNodeRequest {
@@ -71,6 +72,7 @@ function fail(st: number, what: string): never {
  *   core's scratch: pass it without padding).
  */
 export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): string {
+  checkBytes('hostDtb', hostDtb); checkString('deviceName', deviceName);
   const c = core();
   const name = new TextEncoder().encode(deviceName);
   const PATH_CAP = 4096;
@@ -121,6 +123,10 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
  * ```
  */
 export function guestNodeFor(req: GuestNodeRequest): GuestNode {
+  checkObject('req', req); checkBytes('req.hostDtb', req.hostDtb); checkObject('req.placement', req.placement);
+  checkBigU64s('req.placement.regions', req.placement.regions);
+  if (!Array.isArray(req.placement.spis)) badArgument('req.placement.spis', req.placement.spis, 'an array of SPI numbers');
+  if (!Array.isArray(req.irqFlags)) badArgument('req.irqFlags', req.irqFlags, 'an array of flags words');
   const c = core();
   if (req.placement.spis.length !== req.irqFlags.length) {
     throw new VfioError({ kind: 'bad-argument', message: `${req.placement.spis.length} SPIs for ${req.irqFlags.length} IRQ flags`, hint: 'give one SPI and one flags word per IRQ line' });

@@ -13,6 +13,7 @@ import { VfioError } from '../errors.js';
 import { checkStatus } from './status.js';
 
 import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi.js';
+import { badArgument, checkBigU64, checkInt, checkObject, checkOneOf, checkOptObject } from '../../shim/args.js';
 /** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
 export { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE };
 /** Flags of a level-triggered line as vfio-platform reports it (flags 0x7 in the lab's pl031). */
@@ -102,6 +103,7 @@ export interface MachineInfo {
 const LINE_STATES: readonly (LineState | undefined)[] = [undefined, 'inactive', 'pending', 'active', 'active-pending', 'wired'];
 const MACHINE_STATES: readonly (MachineState | undefined)[] = [undefined, 'config', 'idle-mapped', 'idle-trapped', 'busy'];
 const PCI_MODES: readonly PciIrqMode[] = ['none', 'intx', 'msi', 'msix'];
+const KINDS: readonly DeviceKind[] = ['platform', 'pci'];
 
 /** Bytes of one action record and the most actions an event yields (assembly/irq/machine.ts). */
 export const ACTION_SIZE = 16;
@@ -176,6 +178,8 @@ export class IrqMachine implements Disposable {
    * `opts.timeoutNs`: how long direct MMIO stays off after the last EOI (default 1.1 s); 'bad-argument' outside 0..2^64-1.
    */
   constructor(kind: DeviceKind, opts: { device?: string; timeoutNs?: bigint } = {}) {
+    checkOneOf('kind', kind, KINDS); opts = checkOptObject('opts', opts);
+    if (opts.timeoutNs !== undefined) checkBigU64('opts.timeoutNs', opts.timeoutNs);
     const { x } = exportsOf();
     this.kind = kind;
     this.device = opts.device;
@@ -184,10 +188,6 @@ export class IrqMachine implements Disposable {
     this.check(h, 'create an IRQ machine');
     this.handle = h;
     if (opts.timeoutNs !== undefined) {
-      if (opts.timeoutNs < 0n || opts.timeoutNs > 0xffff_ffff_ffff_ffffn) {
-        this.close();
-        throw new VfioError({ kind: 'bad-argument', message: `timeoutNs ${opts.timeoutNs} is not an unsigned 64-bit count of nanoseconds`, device: this.device });
-      }
       this.check(x.set_timeout(h, BigInt.asIntN(64, opts.timeoutNs)), 'set the mmap timeout');
     }
   }
@@ -200,6 +200,8 @@ export class IrqMachine implements Disposable {
    * Only before start(). Indexes below 64 (below 5 for PCI).
    */
   declareLine(index: number, flags: number | { level: boolean }, count = 1): void {
+    checkInt('index', index, 0, 0xffff_ffff); checkInt('count', count, 0, 0xffff_ffff);
+    if (typeof flags === 'number') checkInt('flags', flags, 0, 0xffff_ffff); else if (typeof checkObject<{ level: unknown }>('flags', flags).level !== 'boolean') badArgument('flags.level', flags.level, 'a boolean');
     const f = typeof flags === 'number' ? flags : flags.level ? LEVEL_FLAGS : EDGE_FLAGS;
     this.check(exportsOf().x.declare_line(this.live(), index, f >>> 0, count >>> 0), `declare IRQ ${index}`, index);
   }
@@ -209,38 +211,43 @@ export class IrqMachine implements Disposable {
 
   /** The userspace eventfd of IRQ `index` was signalled at `now` (ns). */
   fire(index: number, now: bigint): IrqAction[] {
+    checkInt('index', index, 0, 0xffff_ffff); checkBigU64('now', now);
     return this.event((x, h, out, cap) => x.fire(h, index, u64(now), out, cap), `fire IRQ ${index}`, index);
   }
 
   /** The guest accessed trapped MMIO at `now`: the EOI of the ACTIVE line, if any. */
   trappedAccess(now: bigint): IrqAction[] {
+    checkBigU64('now', now);
     return this.event((x, h, out, cap) => x.trapped_access(h, u64(now), out, cap), 'take a trapped access');
   }
 
   /** The timer armed by an arm-timer action expired; `now` is the clock at the callback. */
   timer(now: bigint): IrqAction[] {
+    checkBigU64('now', now);
     return this.event((x, h, out, cap) => x.timer(h, u64(now), out, cap), 'take a timer event');
   }
 
   /** Routes IRQ `index` to KVM irqfd: the ordered steps to carry out. */
   wire(index: number): IrqAction[] {
+    checkInt('index', index, 0, 0xffff_ffff);
     return this.event((x, h, out, cap) => x.wire(h, index, out, cap), `wire IRQ ${index} to irqfd`, index);
   }
 
   /** Routes IRQ `index` back to userspace delivery: the ordered steps. */
   unwire(index: number): IrqAction[] {
+    checkInt('index', index, 0, 0xffff_ffff);
     return this.event((x, h, out, cap) => x.unwire(h, index, out, cap), `unwire IRQ ${index}`, index);
   }
 
   /** PCI: switches the interrupt mode; the old mode is switched off first. */
   setPciMode(mode: PciIrqMode, count = mode === 'none' ? 0 : 1): IrqAction[] {
-    const m = PCI_MODES.indexOf(mode);
-    if (m < 0) throw new VfioError({ kind: 'bad-argument', message: `unknown PCI IRQ mode ${String(mode)}`, hint: "use 'none', 'intx', 'msi' or 'msix'", device: this.device });
+    const m = PCI_MODES.indexOf(checkOneOf('mode', mode, PCI_MODES)); checkInt('count', count, 0, 0xffff_ffff);
     return this.event((x, h, out, cap) => x.pci_set_mode(h, m, count >>> 0, out, cap), `switch to ${mode} with ${count} vectors`);
   }
 
   /** State and counters of IRQ `index`. */
   line(index: number): LineInfo {
+    checkInt('index', index, 0, 0xffff_ffff);
     const { x, c } = exportsOf();
     const st = x.line_info(this.live(), index);
     this.check(st, `read IRQ ${index}`, index);

@@ -14,7 +14,8 @@
 // bad argument from the caller is 'bad-argument'. Guest accesses never throw.
 
 import { VfioError } from '../errors.js';
-import { coreOf, fail, outPtr, pageArgs, readActions, stage, type PciAction, type PciConfig } from './pci.js';
+import { coreOf, fail, outPtr, pageArgs, readActions, stage, PciConfig, type PciAction } from './pci.js';
+import { badArgument, checkBigU64, checkBigU64s, checkBytes, checkInt, checkObject, checkOneOf } from '../../shim/args.js';
 
 /** Which structure a trapped access is relative to. */
 export type MsixPart = 'table' | 'pba';
@@ -73,6 +74,7 @@ export class PciMsix {
 
   /** Throws 'bad-argument' when the function has no MSI-X capability, 'closed' when `config` is. */
   constructor(config: PciConfig) {
+    if (!(config instanceof PciConfig)) badArgument('config', config, 'a PciConfig');
     this.config = config;
     const n = coreOf().f.msix_info(config.coreHandle());
     if (n < 0) fail(n, 'emulate the MSI-X table', config.device);
@@ -98,10 +100,7 @@ export class PciMsix {
   write(part: MsixPart, offset: number, width: number, value: bigint | number): MsixAction[] {
     const h = this.config.coreHandle();
     checkAccess(part, offset, width);
-    const v = typeof value === 'bigint' ? value : BigInt(value);
-    if ((typeof value === 'number' && (!Number.isInteger(value) || value < 0)) || v < 0n || v > 0xffff_ffff_ffff_ffffn) {
-      throw new VfioError({ kind: 'bad-argument', device: this.config.device, message: `value ${value} is not an unsigned 64-bit integer` });
-    }
+    const v = typeof value === 'number' ? BigInt(checkInt('value', value)) : checkBigU64('value', value);
     const out = outPtr();
     const n = coreOf().f.msix_write(h, PARTS[part], offset, width, v, out, ACCESS_CAP);
     if (n < 0) fail(n, `write the MSI-X ${part} at 0x${offset.toString(16)}`, this.config.device);
@@ -147,18 +146,16 @@ export class PciMsix {
   }
 
   private checkVector(vector: number): void {
-    if (!Number.isInteger(vector) || vector < 0 || vector >= this.entries) {
-      throw new VfioError({ kind: 'bad-argument', device: this.config.device, message: `MSI-X vector ${vector} is not 0..${this.entries - 1}` });
-    }
+    checkInt('vector', vector, 0, this.entries - 1);
   }
 }
 
 /** Offsets and widths cross as u32; anything else is a bug of the caller, not the guest. */
+/** The parts of an MSI-X BAR a guest reaches. */
+const MSIX_PARTS: readonly MsixPart[] = ['table', 'pba'];
+
 function checkAccess(part: MsixPart, offset: number, width: number): void {
-  if (part !== 'table' && part !== 'pba') throw new VfioError({ kind: 'bad-argument', message: `MSI-X part ${String(part)} is not 'table' or 'pba'` });
-  for (const [v, what] of [[offset, 'offset'], [width, 'width']] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new VfioError({ kind: 'bad-argument', message: `${what} ${v} is not an unsigned 32-bit integer` });
-  }
+  checkOneOf('part', part, MSIX_PARTS); checkInt('offset', offset, 0, 0xffff_ffff); checkInt('width', width, 0, 0xffff_ffff);
 }
 
 // --- relocation ---
@@ -188,6 +185,7 @@ export interface MsixShared {
 /** Decides whether to relocate the MSI-X table and PBA for a host page size (4096..65536) and the
  *  BARs whose region has VFIO_REGION_INFO_CAP_MSIX_MAPPABLE. Throws as msixHoles does. */
 export function msixRelocation(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixRelocation {
+  checkBytes('config', config); checkBigU64s('sizes', sizes); checkObject('opts', opts);
   const [cfg, len, sp] = stage(config, sizes);
   const [mask, ps] = pageArgs(opts);
   const { c, f } = coreOf();

@@ -13,6 +13,7 @@
 import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusKind } from './status.js';
+import { checkBigU64s, checkBytes, checkInt, checkObject } from '../../shim/args.js';
 
 /** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
 export const PCI_CAP_ID_MSI = 0x05;
@@ -251,6 +252,7 @@ export function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
  * ```
  */
 export function decodeBars(config: Uint8Array, sizes: readonly bigint[]): Bar[] {
+  checkBytes('config', config); checkBigU64s('sizes', sizes);
   const [cfg, len, sp] = stage(config, sizes);
   const { f, u32, u64 } = coreOf();
   const out = outPtr();
@@ -274,6 +276,7 @@ export function decodeBars(config: Uint8Array, sizes: readonly bigint[]): Bar[] 
  * Throws 'kernel-reply' for a malformed list (a loop, an offset out of range), 'bad-argument' for a config that is not 256 or 4096 bytes.
  */
 export function findCapabilities(config: Uint8Array): Capabilities {
+  checkBytes('config', config);
   const [cfg, len] = stage(config, [0n, 0n, 0n, 0n, 0n, 0n]);
   const { c, f } = coreOf();
   const u8 = c.u8;
@@ -313,6 +316,7 @@ export function pageArgs(opts: { pageSize: number; mappable?: readonly number[] 
  * `config` and `sizes` as for {@link decodeBars}. Throws 'bad-argument' (page size, mappable indexes), 'kernel-reply' (a table or PBA outside its BAR).
  */
 export function msixHoles(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixHole[] {
+  checkBytes('config', config); checkBigU64s('sizes', sizes); checkObject('opts', opts);
   const [cfg, len, sp] = stage(config, sizes);
   const [mask, ps] = pageArgs(opts);
   const { f, u32, u64 } = coreOf();
@@ -415,7 +419,7 @@ export class PciConfig implements Disposable {
    *  a bad width, misaligned or out-of-range access reads all-ones and is counted. */
   read(offset: number, width: number): number {
     const h = this.live();
-    checkInt(offset, 'offset'); checkInt(width, 'width');
+    checkInt('offset', offset, 0, U32_MAX); checkInt('width', width, 0, U32_MAX);
     const { c, f, u64 } = coreOf();
     const out = outPtr();
     const n = f.config_read(h, offset, width, out, OUT_CAP);
@@ -433,7 +437,7 @@ export class PciConfig implements Disposable {
    *  for what a guest can do: bad writes are dropped and counted, read-only bits are left alone. */
   write(offset: number, width: number, value: number): PciAction[] {
     const h = this.live();
-    checkInt(offset, 'offset'); checkInt(width, 'width'); checkInt(value, 'value');
+    checkInt('offset', offset, 0, U32_MAX); checkInt('width', width, 0, U32_MAX); checkInt('value', value, 0, U32_MAX);
     const out = outPtr();
     const n = coreOf().f.config_write(h, offset, width, value, out, WRITE_CAP);
     if (n < 0) fail(n, `write config offset 0x${offset.toString(16)}`, this.device);
@@ -523,7 +527,6 @@ export class PciConfig implements Disposable {
   }
 }
 
-/** Offsets, widths and values cross as u32; anything else is a bug of the caller, not the guest. */
-function checkInt(v: number, what: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new VfioError({ kind: 'bad-argument', message: `${what} ${v} is not an unsigned 32-bit integer` });
-}
+/** Offsets, widths and values cross as u32 (a guest's odd width or offset is refused and counted
+ *  by the core); anything else is a bug of the caller, not the guest. */
+const U32_MAX = 0xffff_ffff;

@@ -7,9 +7,13 @@
 import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { checkStatus } from './status.js';
+import { checkBigInt, checkBigU64, checkInt, checkObject, checkOptInt, checkOptObject } from '../../shim/args.js';
 
 /** A device on a {@link PlatformBus}: a positive number that groups its MMIO ranges and SPIs, freed together by free(). */
 export type DeviceHandle = number;
+
+/** The core's u32 arguments (SPIs, device handles). */
+const U32_MAX = 0xffff_ffff;
 
 /** The guest platform bus a {@link PlatformBus} hands out: an MMIO window and a range of GIC SPIs, both reserved by the VMM for passed-through devices. */
 export interface PlatformBusOptions {
@@ -117,6 +121,10 @@ export class PlatformBus {
    *   open already: the core's limit).
    */
   constructor(opts: PlatformBusOptions) {
+    checkObject('opts', opts);
+    checkBigU64('opts.base', opts.base); checkBigU64('opts.size', opts.size);
+    checkInt('opts.spiFirst', opts.spiFirst, 0, U32_MAX); checkInt('opts.spiCount', opts.spiCount, 0, U32_MAX);
+    if (opts.pageSize !== undefined) checkBigU64('opts.pageSize', opts.pageSize);
     this.c = core();
     this.f = bindExports(this.c, 'place_', PLACE_EXPORTS);
     const st = this.f.bus_create(BigInt.asUintN(64, opts.base), BigInt.asUintN(64, opts.size), opts.spiFirst, opts.spiCount, opts.pageSize ?? 4096n);
@@ -144,6 +152,10 @@ export class PlatformBus {
    *   range overlaps one already placed).
    */
   placeRegion(size: bigint, opts: PlaceRegionOptions = {}): PlacedRegion {
+    checkBigU64('size', size); opts = checkOptObject('opts', opts);
+    // An address past 2^64 wraps (the core then finds it outside the window), as it always did.
+    for (const k of ['fixed', 'identity', 'align'] as const) if (opts[k] !== undefined) checkBigInt(`opts.${k}`, opts[k]);
+    if (opts.device !== undefined) checkInt('opts.device', opts.device, 1, U32_MAX);
     const device = opts.device ?? this.newDevice();
     let mode = MODE_FIRST_FIT, addr = 0n;
     if (opts.fixed !== undefined && opts.identity !== undefined) throw new VfioError({ kind: 'bad-argument', message: 'placeRegion: give fixed or identity, not both' });
@@ -161,6 +173,8 @@ export class PlatformBus {
    *   'bad-argument' (outside the range, an unknown device).
    */
   placeIrq(fixed?: number, opts: { device?: DeviceHandle } = {}): PlacedIrq {
+    checkOptInt('fixed', fixed, 0, U32_MAX - 1); opts = checkOptObject('opts', opts);
+    if (opts.device !== undefined) checkInt('opts.device', opts.device, 1, U32_MAX);
     const device = opts.device ?? this.newDevice();
     const st = this.f.irq(this.live(), device, fixed ?? -1);
     this.check(st, fixed === undefined ? 'no free SPI on the platform bus' : `cannot give SPI ${fixed}`);
@@ -172,6 +186,7 @@ export class PlatformBus {
    * @throws VfioError 'closed', 'bad-argument' (an unknown device).
    */
   free(device: DeviceHandle): { regions: number; spis: number } {
+    checkInt('device', device, 1, U32_MAX);
     this.check(this.f.device_free(this.live(), device), `cannot free device ${device}`);
     return { regions: Number(this.c.result(0)), spis: Number(this.c.result(1)) };
   }
@@ -180,6 +195,7 @@ export class PlatformBus {
    * @throws VfioError 'closed', 'bad-argument' (an SPI outside the bus's range).
    */
   spiOwner(spi: number): DeviceHandle | undefined {
+    checkInt('spi', spi, 0, U32_MAX);
     const st = this.check(this.f.spi_owner(this.live(), spi), `SPI ${spi}`);
     return st === 0 ? undefined : st;
   }

@@ -12,6 +12,10 @@ import { statusError, statusParts } from './status.js';
 import { decoderError, regionInfoFromResults, stageReply, type RegionInfo, type SparseArea } from '../vfio/decode.js';
 import { MAX_REGIONS } from '../vfio/uapi.js';
 import { setU64, u32, u64 } from '../../shim/bytes.js';
+import { badArgument, checkBigU64, checkBytes, checkFn, checkInt, checkObject, checkOneOf } from '../../shim/args.js';
+
+/** The access widths and directions check() takes. */
+const WIDTHS = [1, 2, 4, 8] as const, DIRS = ['read', 'write'] as const;
 
 /** Named bounds of the core's region table (assembly/region/table.ts; pinned by a test). */
 export const MAX_TABLES = 16;
@@ -121,6 +125,7 @@ export class RegionTable {
    * Other errors close the table and pass through.
    */
   static fromQueries(numRegions: number, queryRegion: (index: number) => RegionInfo): RegionTable {
+    checkInt('numRegions', numRegions, 0, MAX_REGIONS); checkFn('queryRegion', queryRegion);
     const t = new RegionTable();
     try {
       for (let i = 0; i < numRegions; i++) {
@@ -147,6 +152,9 @@ export class RegionTable {
    * Throws 'bad-argument' (an index that differs from `info.index`, over 32 sparse areas, areas outside the region), 'closed'.
    */
   add(index: number, info: RegionSpec | RegionInfo): void {
+    checkInt('index', index, 0, 0xffff_ffff); checkObject('info', info);
+    checkInt('info.flags', info.flags, 0, 0xffff_ffff); checkBigU64('info.size', info.size); checkBigU64('info.offset', info.offset);
+    if (info.sparse != null) (Array.isArray(info.sparse) ? info.sparse : badArgument('info.sparse', info.sparse, 'an array of areas')).forEach((a, i) => { checkObject(`info.sparse[${i}]`, a); checkBigU64(`info.sparse[${i}].offset`, a.offset); checkBigU64(`info.sparse[${i}].size`, a.size); });
     if (info.index !== undefined && info.index !== index) {
       throw new VfioError({ kind: 'bad-argument', message: `region info for index ${info.index} given as region ${index}`, hint: 'pass the index the info was queried for' });
     }
@@ -164,6 +172,7 @@ export class RegionTable {
    *  the core and coming back). Throws as decodeRegionInfo does (kernel-reply with the offset of
    *  the fault; no-space with status VFIO_NEED_ARGSZ: query again), recording nothing then. */
   addReply(index: number, bytes: Uint8Array): RegionInfo {
+    checkInt('index', index, 0, 0xffff_ffff); checkBytes('bytes', bytes);
     const label = (): string => `VFIO_DEVICE_GET_REGION_INFO reply for region ${index}`;
     const p = stageReply(bytes, label);
     this.#generation++;
@@ -176,6 +185,7 @@ export class RegionTable {
    * Throws 'bad-argument' (an index out of range, a status >= 0), 'closed'.
    */
   addFailed(index: number, status: number): void {
+    checkInt('index', index, 0, 0xffff_ffff); checkInt('status', status, -0x8000_0000, -1);
     this.#generation++;
     const st = this.f.add_failed(this.live(), index >>> 0, status);
     if (st < 0) throw this.err(st, `cannot record region ${index} as failed`);
@@ -183,7 +193,7 @@ export class RegionTable {
 
   /** What the table holds at `index`; undefined when nothing was recorded there. */
   get(index: number): RegionEntry | undefined {
-    if (!Number.isInteger(index) || index < 0 || index >= MAX_REGIONS) return undefined;
+    if (checkInt('index', index) >= MAX_REGIONS) return undefined;
     const st = this.f.get(this.live(), index);
     if (st < 0 && statusParts(this.c, st).name === 'NOT_FOUND') return undefined;
     if (st < 0) throw this.err(st, `region ${index}`);
@@ -209,6 +219,8 @@ export class RegionTable {
    * Throws 'not-found' (nothing at the index, a failed region), 'bad-argument' (a page size that is not a power of two in range, too many holes), 'closed'.
    */
   split(index: number, pageSize: bigint = 4096n, holes: Hole[] = []): SplitRange[] {
+    checkInt('index', index, 0, 0xffff_ffff); checkBigU64('pageSize', pageSize);
+    if (!Array.isArray(holes)) badArgument('holes', holes, 'an array of holes');
     const hb = new Uint8Array(holes.length * 16);
     holes.forEach((h, i) => { setU64(hb, 16 * i, h.offset); setU64(hb, 16 * i + 8, h.size); });
     const hp = this.c.put(hb, 0);
@@ -229,6 +241,7 @@ export class RegionTable {
    * Those are 'bad-argument' and 'not-found'; 'closed' after close().
    */
   check(index: number, offset: bigint, width: number, dir: 'read' | 'write' = 'read'): AccessResult {
+    checkInt('index', index, 0, 0xffff_ffff); checkBigU64('offset', offset); checkOneOf('width', width, WIDTHS); checkOneOf('dir', dir, DIRS);
     const st = this.f.check(this.live(), index >>> 0, BigInt.asUintN(64, offset), width >>> 0, dir === 'write' ? 1 : 0);
     if (st === 0) return { ok: true, fileOffset: this.c.result(0) };
     const { name } = statusParts(this.c, st);
@@ -241,6 +254,7 @@ export class RegionTable {
    * Throws 'not-found', 'closed'.
    */
   counters(index: number): RegionCounters {
+    checkInt('index', index, 0, 0xffff_ffff);
     const st = this.f.counters(this.live(), index >>> 0);
     if (st < 0) throw this.err(st, `region ${index}`);
     const r = (i: number) => this.c.result(i);

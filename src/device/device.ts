@@ -33,6 +33,7 @@ import { DmaIndex } from './dma-index.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
 import { u32 } from '../../shim/bytes.js';
+import { checkInt, checkObject, checkOptObject } from '../../shim/args.js';
 import { encodeAttachIommufdPt, encodeBindIommufd, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
@@ -155,6 +156,8 @@ export interface AllocDmaOptions {
  * ```
  */
 export function allocDma(size: number, opts: AllocDmaOptions = {}): DmaBuffer {
+  checkInt('size', size, 1);
+  opts = checkOptObject('opts', opts);
   return DmaBuffer.alloc(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
@@ -214,6 +217,7 @@ function refusable(sys: Sys, fd: number, request: number, name: string): (b: Uin
  */
 export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   validateDeviceName(name);
+  opts = checkOptObject('opts', opts);
   const entry = findDeviceForOpen(name, opts);
   const sys = opts.sys ?? processSys();
   const want = VFIO_DRIVER[entry.bus];
@@ -509,6 +513,7 @@ export class VfioDevice {
    */
   region(index: number): DeviceRegion {
     this.liveFd();
+    checkInt('index', index);
     const r = this.regions[index];
     if (!r) throw new VfioError({ kind: 'not-found', device: this.name, message: `has no region ${index}`, hint: `regions are 0..${this.regions.length - 1}` });
     return r;
@@ -539,6 +544,7 @@ export class VfioDevice {
    */
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
+    checkObject('opts', opts);
     if (this.#routing && !this.#routing.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: 'close the existing routing first' });
     this.#routing = IrqRouting.of(this, this.irqs, this.info.kind === 'pci', opts);
     return this.#routing;
@@ -580,6 +586,7 @@ export class VfioDevice {
    */
   mapDma(req: DmaMapOptions): DmaMappingRecord {
     const space = this.#dmaSpace();
+    checkObject('req', req);
     const what = 'mapDma';
     const iova = req.iova, size = req.size, buf = req.buffer, addr = req.hostAddress;
     let host: bigint;

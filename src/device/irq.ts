@@ -21,6 +21,7 @@ import * as vfio from '../../shim/vfio.js';
 import * as kvm from '../../shim/kvm.js';
 import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
+import { checkFd, checkFn, checkInt } from '../../shim/args.js';
 
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
@@ -136,7 +137,7 @@ export class DeviceIrq {
    * @throws VfioError 'closed', 'bad-state' (routed), 'not-found' (an index the kernel would not
    *   describe), 'not-supported', and the errno kinds of eventfd2 and VFIO_DEVICE_SET_IRQS.
    */
-  onTrigger(handler: IrqHandler): void { this.#arm(handler); }
+  onTrigger(handler: IrqHandler): void { checkFn('handler', handler); this.#arm(handler); }
 
   /**
    * Sets an eventfd as the trigger of vector 0, as onTrigger does, but watches it nowhere and
@@ -330,6 +331,7 @@ export class IrqRouting {
    */
   wireIrqfd(index: number, vmFd: number, gsi: number): void {
     this.#live();
+    checkInt('index', index); checkFd('vmFd', vmFd); checkInt('gsi', gsi, 0, 0xffff_ffff);
     const line = this.#line(index);
     if (line.userFd >= 0) {
       const n = this.#owner.sys.eventfdRead(line.userFd);
@@ -354,6 +356,7 @@ export class IrqRouting {
    */
   unwireIrqfd(index: number): void {
     this.#live();
+    checkInt('index', index);
     const line = this.#line(index);
     this.#run(this.machine.unwire(index));
     this.#closeKvmFds(line);

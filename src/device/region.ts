@@ -7,6 +7,7 @@ import { VfioError } from '../errors.js';
 import { Mapping, type Width } from '../mapping.js';
 import type { Sys } from '../../shim/sys.js';
 import { ctx, withContext } from './context.js';
+import { badArgument } from '../../shim/args.js';
 import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../core/region.js';
 import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes.js';
 
@@ -164,6 +165,7 @@ export class DeviceRegion {
    *   pwrite), and the other errno kinds of pwrite.
    */
   write(offset: number | bigint, width: Width, value: number | bigint): boolean {
+    if (typeof value === 'number' ? !Number.isInteger(value) : typeof value !== 'bigint') badArgument('value', value, 'an integer or a bigint');
     if (width === 8) {
       setU64(this.#buf, 0, BigInt(value));
       return this.#transfer(offset, 8, 'write');
@@ -173,7 +175,10 @@ export class DeviceRegion {
   }
 
   /** write() of 4 bytes from a number; same rules and errors. Returns false when refused. */
-  write32(offset: number | bigint, value: number): boolean { return this.#writeNumber(offset, 4, value); }
+  write32(offset: number | bigint, value: number): boolean {
+    if (!Number.isInteger(value)) badArgument('value', value, 'an integer');
+    return this.#writeNumber(offset, 4, value);
+  }
 
   #writeNumber(offset: number | bigint, width: 1 | 2 | 4, v: number): boolean {
     const fd = this.#owner.liveFd();
@@ -256,6 +261,10 @@ export class DeviceRegion {
 
   /** The core's check of one access; an offset outside [0, 2^64) is out of range like any other. */
   #check(offset: number | bigint, width: Width, dir: 'read' | 'write'): AccessResult {
+    // The checked way is where every access the fast path did not take arrives: the argument
+    // checks live here, off the hot path (the fast path's compares already refuse NaN and fractions).
+    if (typeof offset === 'number' ? !Number.isInteger(offset) : typeof offset !== 'bigint') badArgument('offset', offset, 'an integer or a bigint');
+    if (width !== 1 && width !== 2 && width !== 4 && width !== 8) badArgument('width', width, 'one of 1, 2, 4, 8');
     const off = BigInt(offset);
     if (off < 0n || off > 0xffff_ffff_ffff_ffffn) return this.#check(0xffff_ffff_ffff_ffffn, width, dir);
     return ctx(this.#owner.name, () => this.#owner.regionTable.check(this.index, off, width, dir));

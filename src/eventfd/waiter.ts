@@ -11,6 +11,7 @@ import { processSys, syscallError, type Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_DATA_OFFSET, EPOLLIN, SIZEOF_EPOLL_EVENT } from '../../shim/libc.js';
 import { EAGAIN, EINTR, errnoEntry } from '../../shim/errno.js';
 import { setU32, u32 } from '../../shim/bytes.js';
+import { checkFd, checkInt, checkOptObject } from '../../shim/args.js';
 
 const ENOENT = 2, EBADF = 9;
 
@@ -81,6 +82,7 @@ export class IrqWaiter {
    * Syscalls: epoll_create1, eventfd2, epoll_ctl. Throws VfioError with the errno kind of the one that failed ('syscall' for EMFILE).
    */
   constructor(opts: IrqWaiterOptions = {}) {
+    opts = checkOptObject('opts', opts);
     this.#sys = opts.sys ?? processSys();
     this.#epfd = this.#sys.epollCreate1(EPOLL_CLOEXEC);
     try {
@@ -97,7 +99,7 @@ export class IrqWaiter {
   static wake(wakeFd: number): void;
   /** @internal with the syscall layer of the unit tests */
   static wake(wakeFd: number, sys: Sys): void;
-  static wake(wakeFd: number, sys: Sys = processSys()): void { sys.eventfdWrite(wakeFd, 1n); }
+  static wake(wakeFd: number, sys: Sys = processSys()): void { checkFd('wakeFd', wakeFd); sys.eventfdWrite(wakeFd, 1n); }
 
   /** True once close() has run. */
   get closed(): boolean { return this.#epfd < 0; }
@@ -110,6 +112,7 @@ export class IrqWaiter {
    */
   add(fd: number, key: number = fd): void {
     this.#live();
+    checkFd('fd', fd);
     if (this.#keys.has(fd) || fd === this.wakeFd) throw new VfioError({ kind: 'bad-state', message: `eventfd ${fd} is already waited for`, hint: 'remove() it first' });
     const r = this.#ctl(EPOLL_CTL_ADD, fd);
     if (r < 0) {
@@ -124,6 +127,7 @@ export class IrqWaiter {
    * Throws the epoll_ctl error (other than ENOENT/EBADF: already gone) with its errno.
    */
   remove(fd: number): void {
+    checkFd('fd', fd);
     if (this.closed || !this.#keys.delete(fd)) return;
     const r = this.#ctl(EPOLL_CTL_DEL, fd);
     // ENOENT/EBADF: the kernel already dropped it (the fd was closed); nothing is left to undo.
@@ -139,6 +143,7 @@ export class IrqWaiter {
    */
   wait(timeoutMs = -1): readonly IrqFired[] {
     this.#live();
+    checkInt('timeoutMs', timeoutMs, -1, 0x7fff_ffff);
     this.woken = false;
     const fired = this.#fired;
     fired.length = 0;

@@ -10,6 +10,7 @@
 import { bindExports, core, type Core, type CoreFn } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
+import { checkBigInt, checkBigU64, checkBytes, checkOptInt, checkOptObject, checkString, checkStrings } from '../../shim/args.js';
 
 /** Options of {@link FdtBuilder}. */
 export interface FdtBuilderOptions {
@@ -69,6 +70,7 @@ export class FdtBuilder {
    *   are open already).
    */
   constructor(opts: FdtBuilderOptions = {}) {
+    opts = checkOptObject('opts', opts); checkOptInt('opts.initialSize', opts.initialSize);
     this.c = core();
     this.u32 = new Uint32Array(this.c.u8.buffer);
     this.u64 = new BigUint64Array(this.c.u8.buffer);
@@ -94,6 +96,7 @@ export class FdtBuilder {
    * @throws VfioError 'bad-state' (after beginNode('')), 'closed'.
    */
   addReserve(address: bigint, size: bigint): this {
+    checkBigU64('address', address); checkBigU64('size', size);
     return this.call(this.f.add_reserve!, 'add_reserve', 'add a reservation', BigInt.asUintN(64, address), BigInt.asUintN(64, size));
   }
   /** Opens a node: the root first (name ""), then "name" or "name@unit".
@@ -101,6 +104,7 @@ export class FdtBuilder {
    *   levels deep), 'bad-state' (a second root, after the root closed), 'closed'.
    */
   beginNode(name: string): this {
+    checkString('name', name);
     const len = this.putText(name, NAME_OFF);
     return this.call(this.f.begin_node!, 'begin_node', name, this.c.transientPtr + NAME_OFF, len);
   }
@@ -111,6 +115,7 @@ export class FdtBuilder {
    * Throws 'bad-argument' for a value that is not an integer in 0..2^32-1, 'bad-state' outside a node's properties (after a child node), 'closed'.
    */
   propU32(name: string, ...values: number[]): this {
+    checkString('name', name);
     for (const v of values) if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new VfioError({ kind: 'bad-argument', message: `property ${name}: ${v} is not a u32` });
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
     if (values.length === 1) return this.call(this.f.prop_u32!, 'prop_u32', name, t + NAME_OFF, nl, values[0]!);
@@ -122,6 +127,7 @@ export class FdtBuilder {
    * Values are taken modulo 2^64. Throws 'bad-state' outside a node's properties, 'closed'.
    */
   propU64(name: string, ...values: bigint[]): this {
+    checkString('name', name); values.forEach((v, i) => checkBigInt(`values[${i}]`, v));
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
     if (values.length === 1) return this.call(this.f.prop_u64!, 'prop_u64', name, t + NAME_OFF, nl, BigInt.asUintN(64, values[0]!));
     const w = (t + DATA_OFF) >>> 3;
@@ -130,16 +136,19 @@ export class FdtBuilder {
   }
   /** One NUL-terminated UTF-8 string. Throws 'bad-argument' (a value holding NUL), 'bad-state' outside a node's properties, 'closed'. */
   propString(name: string, value: string): this {
+    checkString('name', name); checkString('value', value);
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF), dl = this.putText(value, DATA_OFF);
     return this.call(this.f.prop_string!, 'prop_string', name, t + NAME_OFF, nl, t + DATA_OFF, dl);
   }
   /** A string list (each NUL-terminated), e.g. compatible. Throws 'bad-argument' (too long), 'bad-state' outside a node's properties, 'closed'. */
   propStrings(name: string, values: string[]): this {
+    checkString('name', name); checkStrings('values', values);
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF), dl = this.putText(values.map((s) => s + '\0').join(''), DATA_OFF);
     return this.call(this.f.prop_strings!, 'prop_strings', name, t + NAME_OFF, nl, t + DATA_OFF, dl);
   }
   /** A raw value, copied as is. Throws 'bad-argument' (too long), 'bad-state' outside a node's properties, 'closed'. */
   propBytes(name: string, value: Uint8Array): this {
+    checkString('name', name); checkBytes('value', value);
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
     this.c.put(value, DATA_OFF);
     return this.call(this.f.prop!, 'prop', name, t + NAME_OFF, nl, t + DATA_OFF, value.length);

@@ -7,6 +7,7 @@
 import { bindExports, core, TRANSIENT_BYTES } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
+import { checkBytes, checkString } from '../../shim/args.js';
 
 const FDT_MERGE_EXPORTS = ['merge', 'max_phandle'] as const;
 const align = (n: number) => Math.ceil(n / 16) * 16;
@@ -32,6 +33,7 @@ const align = (n: number) => Math.ceil(n / 16) * 16;
  * ```
  */
 export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: string): Uint8Array {
+  checkBytes('base', base); checkBytes('subtree', subtree); checkString('parentPath', parentPath);
   const c = core();
   const path = new TextEncoder().encode(parentPath);
   const subOff = align(base.length), pathOff = align(subOff + subtree.length), outOff = align(pathOff + path.length);
@@ -48,6 +50,7 @@ export function mergeFdt(base: Uint8Array, subtree: Uint8Array, parentPath: stri
  * Build a subtree to merge with `firstPhandle` above it. Also 'bad-argument' for a blob over 4 MiB.
  */
 export function fdtMaxPhandle(blob: Uint8Array): number {
+  checkBytes('blob', blob);
   const c = core();
   if (blob.length > TRANSIENT_BYTES) throw new VfioError({ kind: 'bad-argument', message: `a ${blob.length}-byte blob does not fit the core's transient scratch` });
   const st = bindExports(c, 'fdt_', FDT_MERGE_EXPORTS).max_phandle(c.put(blob, 0), blob.length);

@@ -10,6 +10,7 @@ import { bindExports, core, TRANSIENT_BYTES } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
 import { u32be, u64be } from '../../shim/bytes.js';
+import { badArgument, checkBytes, checkInt, checkString } from '../../shim/args.js';
 
 /** One entry of a node's `reg`, decoded with the parent's #address-cells and #size-cells ({@link FdtNode.reg}). */
 export interface FdtRegEntry {
@@ -120,6 +121,7 @@ export class FdtNode {
   children(): FdtNode[] { return (this.kids ??= this.fdt.childrenOf(this.index)); }
   /** A direct child by name, with libfdt's rule: "name" also matches "name@unit" (the first). */
   child(name: string): FdtNode | undefined {
+    checkString('name', name);
     const hasAt = name.includes('@');
     return this.children().find((c) => { const n = c.name; return n === name || (!hasAt && n.startsWith(name) && n[name.length] === '@'); });
   }
@@ -130,6 +132,7 @@ export class FdtNode {
   }
   /** The property called `name`, or undefined. */
   findProp(name: string): FdtProperty | undefined {
+    checkString('name', name);
     const first = this.fdt.word(this.index, N_FIRSTPROP), n = this.fdt.word(this.index, N_NPROPS);
     for (let i = 0; i < n; i++) if (this.fdt.propName(first + i) === name) return this.fdt.propAt(first + i);
     return undefined;
@@ -218,6 +221,7 @@ export class Fdt {
    * Throws VfioError 'bad-argument' for a path that does not start with "/".
    */
   findNode(path: string): FdtNode | undefined {
+    checkString('path', path);
     if (!path.startsWith('/')) throw new VfioError({ kind: 'bad-argument', message: `device-tree path ${JSON.stringify(path)} does not start with "/"` });
     let n: FdtNode | undefined = this.root;
     for (const part of path.split('/')) {
@@ -235,12 +239,15 @@ export class Fdt {
   }
   /** The node whose phandle (or linux,phandle) is `phandle`, or undefined (also for 0). */
   nodeByPhandle(phandle: number): FdtNode | undefined {
+    checkInt('phandle', phandle, 0, 0xffff_ffff);
     for (let i = 0; i < this.nodeCount; i++) if (this.word(i, N_PHANDLE) === phandle && phandle !== 0) return this.nodeAt(i);
     return undefined;
   }
   /** The first node after `after` (from the root when omitted), in structure order, whose
    *  compatible list holds `compat`. */
   findCompatible(compat: string, after?: FdtNode): FdtNode | undefined {
+    checkString('compat', compat);
+    if (after !== undefined && !(after instanceof FdtNode)) badArgument('after', after, 'an FdtNode');
     for (let i = after ? after.index + 1 : 0; i < this.nodeCount; i++) {
       const n = this.nodeAt(i);
       if (n.compatible().includes(compat)) return n;
@@ -248,7 +255,7 @@ export class Fdt {
     return undefined;
   }
   /** Every node whose compatible list holds `compat`. */
-  allCompatible(compat: string): FdtNode[] { return this.nodes().filter((n) => n.compatible().includes(compat)); }
+  allCompatible(compat: string): FdtNode[] { checkString('compat', compat); return this.nodes().filter((n) => n.compatible().includes(compat)); }
 
   /** @internal */ word(node: number, w: number): number { return this.ix[node * 9 + w]!; }
   /** @internal */ nodeAt(i: number): FdtNode { return (this.cache[i] ??= new FdtNode(this, i)); }
@@ -290,6 +297,7 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  * ```
  */
 export function parseFdt(bytes: Uint8Array): Fdt {
+  checkBytes('bytes', bytes);
   const c = core();
   const outOff = align(bytes.length);
   if (outOff >= TRANSIENT_BYTES) throw new VfioError({ kind: 'bad-argument', message: `a ${bytes.length}-byte blob does not fit the core's ${TRANSIENT_BYTES}-byte transient scratch` });

@@ -16,6 +16,7 @@ import {
   VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE,
 } from './uapi.js';
 import { u64 } from '../../shim/bytes.js';
+import { checkBytes, checkOptInt } from '../../shim/args.js';
 
 /** The bus driver of a device, from the VFIO_DEVICE_FLAGS_* bit of its info ('unknown' when none vfiokit knows is set). */
 export type DeviceApi = 'pci' | 'platform' | 'amba' | 'ccw' | 'ap' | 'fsl-mc' | 'unknown';
@@ -192,6 +193,7 @@ function apiOf(flags: number): DeviceApi {
  *   message names; {@link queryWithArgsz} does it for you).
  */
 export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
+  checkBytes('bytes', bytes);
   const caps = runDecoder('vfio_device_info_decode', 'VFIO_DEVICE_GET_INFO reply', bytes);
   const flags = u32(0);
   return { argsz: u32(4), flags, reset: (flags & VFIO_DEVICE_FLAGS_RESET) !== 0, api: apiOf(flags), numRegions: u32(1), numIrqs: u32(2), capOffset: u32(3), caps };
@@ -207,6 +209,7 @@ export function decodeDeviceInfo(bytes: Uint8Array): DeviceInfo {
  *   message names; {@link queryWithArgsz} does it for you).
  */
 export function decodeRegionInfo(bytes: Uint8Array, index?: number): RegionInfo {
+  checkBytes('bytes', bytes); checkOptInt('index', index, 0, 0xffff_ffff);
   const caps = runDecoder('vfio_region_info_decode', () => `VFIO_DEVICE_GET_REGION_INFO reply${index === undefined ? '' : ` for region ${index}`}`, bytes, index ?? -1);
   return regionInfoFromResults(bytes, caps);
 }
@@ -241,6 +244,7 @@ export function regionInfoFromResults(bytes: Uint8Array, caps: number): RegionIn
  *   message names; {@link queryWithArgsz} does it for you).
  */
 export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
+  checkBytes('bytes', bytes); checkOptInt('index', index, 0, 0xffff_ffff);
   runDecoder('vfio_irq_info_decode', () => `VFIO_DEVICE_GET_IRQ_INFO reply${index === undefined ? '' : ` for IRQ index ${index}`}`, bytes, index ?? -1);
   const flags = u32(0);
   return {
@@ -259,6 +263,7 @@ export function decodeIrqInfo(bytes: Uint8Array, index?: number): IrqInfo {
  *   message names; {@link queryWithArgsz} does it for you).
  */
 export function decodeIommuType1Info(bytes: Uint8Array): IommuType1Info {
+  checkBytes('bytes', bytes);
   const caps = runDecoder('vfio_iommu_type1_info_decode', 'VFIO_IOMMU_GET_INFO reply', bytes);
   const c = core();
   const info: IommuType1Info = { argsz: u32(8), flags: u32(0), iovaPgsizes: c.result(1), capOffset: u32(2), caps };

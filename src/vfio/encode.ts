@@ -18,6 +18,7 @@ import {
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, LAYOUT,
 } from './uapi.js';
+import { checkBigInt, checkInt, checkObject, checkOptInt } from '../../shim/args.js';
 
 /** What a VFIO_DEVICE_SET_IRQS request does to the vectors: VFIO_IRQ_SET_ACTION_TRIGGER, _MASK or _UNMASK. */
 export type IrqSetAction = 'trigger' | 'mask' | 'unmask';
@@ -62,6 +63,7 @@ function fail(st: number, what: string): never { throw encodeError(st, what); }
  * ```
  */
 export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
+  checkObject('req', req); checkInt('req.index', req.index, 0, 0xffff_ffff); checkOptInt('req.start', req.start, 0, 0xffff_ffff); checkOptInt('req.count', req.count, 0, 0xffff_ffff);
   const given = [req.fds, req.bools, req.count].filter((x) => x !== undefined).length;
   if (given !== 1) throw new VfioError({ kind: 'bad-argument', message: 'encodeIrqSet: give exactly one of fds, bools or count', hint: 'fds for DATA_EVENTFD, bools for DATA_BOOL, count for DATA_NONE' });
   const action = ACTIONS[req.action];
@@ -110,6 +112,7 @@ export interface DmaMapRequest {
  * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which).
  */
 export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
+  checkObject('req', req); checkBigInt('req.vaddr', req.vaddr); checkBigInt('req.iova', req.iova); checkBigInt('req.size', req.size);
   return encodeDmaMapWords(structWords(DMA_MAP_SIZE), req.vaddr, req.iova, req.size, req.read ?? true, req.write ?? true, req.updateVaddr ?? false);
 }
 
@@ -151,6 +154,7 @@ export interface DmaUnmapRequest {
  * @throws VfioError 'bad-argument' (an argument outside the uapi's rules: `statusName` says which).
  */
 export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
+  checkObject('req', req); if (req.iova !== undefined) checkBigInt('req.iova', req.iova); if (req.size !== undefined) checkBigInt('req.size', req.size);
   const flags = (req.all ? VFIO_DMA_UNMAP_FLAG_ALL : 0) | (req.vaddrOnly ? VFIO_DMA_UNMAP_FLAG_VADDR : 0);
   return encodeDmaUnmapWords(structWords(DMA_UNMAP_SIZE), req.iova ?? 0n, req.size ?? 0n, flags);
 }

@@ -9,6 +9,7 @@ import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info
 import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi.js';
 import type { RegionTable } from '../core/region.js';
 import { setU32, u32 } from '../../shim/bytes.js';
+import { checkFn, checkInt, checkOptObject } from '../../shim/args.js';
 
 /** Queries per INFO call: the kernel's need changes only when the capabilities change between two
  *  calls (a group joining the container adds reserved IOVA ranges), so 2 suffice and 4 tolerate a
@@ -38,6 +39,7 @@ export interface QueryOptions {
  *  replaces initialSize). Throws kind 'kernel-reply' when the retries run out or argsz passes
  *  MAX_REPLY_BYTES, and whatever query/decode throw. */
 export function queryWithArgsz<T>(label: string | (() => string), initialSize: number, fill: (buf: Uint8Array) => void, query: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => T, maxRetries = MAX_ARGSZ_RETRIES, first?: Uint8Array): T {
+  checkInt('initialSize', initialSize, 4, MAX_REPLY_BYTES); checkFn('fill', fill); checkFn('query', query); checkFn('decode', decode); checkInt('maxRetries', maxRetries);
   const what = (): string => (typeof label === 'function' ? label() : label);
   let size = first ? first.length : initialSize;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
@@ -64,6 +66,7 @@ export function queryWithArgsz<T>(label: string | (() => string), initialSize: n
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  */
 export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {
+  checkFn('query', query); opts = checkOptObject('opts', opts);
   return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
 
@@ -90,6 +93,7 @@ export interface RegionQueryOptions extends QueryOptions {
  * ```
  */
 export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: RegionQueryOptions = {}): RegionInfo {
+  checkInt('index', index, 0, 0xffff_ffff); checkFn('query', query); opts = checkOptObject('opts', opts);
   const t = opts.table;
   const decode = t ? (b: Uint8Array) => t.addReply(index, b) : (b: Uint8Array) => decodeRegionInfo(b, index);
   return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, decode, opts.maxRetries, opts.buffer);
@@ -99,6 +103,7 @@ export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void,
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  */
 export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IrqInfo {
+  checkInt('index', index, 0, 0xffff_ffff); checkFn('query', query); opts = checkOptObject('opts', opts);
   return queryWithArgsz(() => `VFIO_DEVICE_GET_IRQ_INFO(${index})`, opts.initialSize ?? LAYOUT.vfio_irq_info.size, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), opts.maxRetries, opts.buffer);
 }
 
@@ -106,5 +111,6 @@ export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, op
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  */
 export function queryIommuType1Info(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IommuType1Info {
+  checkFn('query', query); opts = checkOptObject('opts', opts);
   return queryWithArgsz('VFIO_IOMMU_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeIommuType1Info, opts.maxRetries, opts.buffer);
 }

@@ -1,0 +1,400 @@
+// The bad-argument rule, walked over the whole public API: every exported function, class
+// constructor and public method of 'vfiokit', 'vfiokit/core' and 'vfiokit/sys', called with wrong
+// values in each argument position, answers with a VfioError of kind 'bad-argument' whose message
+// names the argument; never a TypeError or RangeError from deep inside. The walk is a table
+// (ROWS): per function or member, how to get a live receiver (over the fake VFIO kernel, the fake
+// libc and sysfs the other api tests use), valid arguments, and which positions to poison with
+// what (a poison list per parameter kind, POISON). A value that is genuinely acceptable is listed
+// in the row's `accepts` with its reason. A completeness check reads the runtime exports and each
+// class's prototype and statics: a new export or method without a row fails here.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as publicApi from '../../../src/index';
+import * as coreApi from '../../../src/core-api';
+import * as sysApi from '../../../src/sys-api';
+import { VfioError } from '../../../src/errors';
+import { fakeVfio, type FakeVfio } from './fake-vfio';
+import { createFakeLibc } from '../../support/fake-libc';
+import { createSys } from '../../../shim/sys';
+import { multi } from '../pci/fixtures';
+
+const EDU = '0000:00:02.0';
+const PL031 = '9010000.pl031';
+
+/** How a parameter is poisoned: the wrong values tried in its position. */
+type Kind = 'index' | 'int' | 'fd' | 'u64' | 'string' | 'name' | 'bytes' | 'object' | 'fn' | 'width' | 'bigints' | 'bool';
+const notObject = [undefined, null, 1, 'x', 1n];
+const POISON: Record<Kind, readonly unknown[]> = {
+  // A count or an index: never negative, fractional, NaN, infinite, unsafe, or not a number.
+  index: [undefined, null, NaN, Infinity, -1, 0.5, 2 ** 53, '1', 1n, {}],
+  int: [undefined, null, NaN, Infinity, 0.5, 2 ** 53, '1', 1n, {}],
+  fd: [undefined, null, NaN, Infinity, -2, 0.5, 2 ** 53, '3', 3n, {}],
+  // A u64: a bigint in 0..2^64-1; a number is refused (no silent rounding above 2^53).
+  u64: [undefined, null, 1, NaN, '1', -1n, 2n ** 64n, {}],
+  string: [undefined, null, 1, 1n, {}],
+  name: [undefined, null, 1, 1n, {}, '', '../x', 'a/b'],
+  bytes: [undefined, null, 'x', 1, {}, [1, 2, 3], new ArrayBuffer(8)],
+  object: notObject,
+  fn: [undefined, null, 1, 'x', {}],
+  width: [undefined, null, NaN, 0, 3, 16, '4', 4n],
+  bigints: [undefined, null, 1, 'x', [1], [-1n]],
+  bool: [],
+};
+
+/** A parameter: [name the error must say, kind, valid value, values it accepts with the reason]. */
+interface Param { name: string; kind: Kind; accepts?: { values: readonly unknown[]; why: string }; /** Its argument position, when not its place in the row's list. */ pos?: number; /** A field of the object argument at pos, poisoned alone. */ field?: string; /** Values refused as 'bad-argument' by a message that shows the value, not the name, and why. */ unnamed?: { values: readonly unknown[]; why: string } }
+interface Row {
+  /** Builds the receiver (for a member) and valid arguments; `done` releases what was built. */
+  setup?: () => { self?: unknown; args: unknown[]; done?: () => void };
+  /** Valid arguments, for a function needing no setup. */
+  args?: unknown[];
+  /** Positions walked, in order. */
+  params: Param[];
+  /** Not walked, with the reason (no arguments, TypeScript-private, @internal factory). */
+  notWalked?: string;
+}
+
+// ---- fixtures: small valid inputs ------------------------------------------------------------
+function pciConfig(): Uint8Array {
+  const c = new Uint8Array(256);
+  const dv = new DataView(c.buffer);
+  dv.setUint16(0, 0x1234, true); dv.setUint16(2, 0x11e8, true);
+  dv.setUint32(0x10, 0, true);
+  return c;
+}
+const SIZES = [0x1000n, 0n, 0n, 0n, 0n, 0n, 0n];
+function dtb(): Uint8Array {
+  const b = new publicApi.FdtBuilder();
+  try {
+    b.beginNode('').propU32('#address-cells', 2).propU32('#size-cells', 2);
+    b.beginNode('pl031@9010000').propStrings('compatible', ['arm,pl031', 'arm,primecell']).propU64('reg', 0x9010000n);
+    b.endNode().endNode();
+    return b.finish().slice();
+  } finally { b.close(); }
+}
+
+// ---- receivers over the fake kernel --------------------------------------------------------
+function withDevice<T>(name: string, f: (dev: publicApi.VfioDevice, fv: FakeVfio) => { self: T; args: unknown[] }) {
+  return () => {
+    const fv = fakeVfio();
+    const dev = publicApi.openDevice(name, { sys: fv.sys, sysfs: fv.sysfs, iommu: name === EDU ? 'type1' : undefined });
+    const r = f(dev, fv);
+    return { ...r, done: () => { dev.close(); fv.dispose(); } };
+  };
+}
+const onDevice = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev, args }));
+const onRegion = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev.regions[0], args }));
+const onMapping = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev.regions[0]!.map(), args }));
+const onIrq = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev.irqs[0], args }));
+const onRouting = (args: unknown[]) => withDevice(PL031, (dev) => ({ self: dev.routeIrqs({ setLine: () => {} }), args }));
+function plain<T extends { close?(): void }>(make: () => T, args: unknown[]) {
+  return () => { const self = make(); return { self, args, done: () => self.close?.() }; };
+}
+/** An IrqWaiter over the fake libc, watching one eventfd (fd 0 is not one of the fake's). */
+function waiter(): publicApi.IrqWaiter { return new publicApi.IrqWaiter({ sys: createSys(createFakeLibc()) }); }
+/** A PciMsix over the 16-vector MSI-X fixture of test/unit/pci; done closes its PciConfig. */
+const onMsix = (args: unknown[]) => () => { const { config, sizes } = multi(); const p = new publicApi.PciConfig(config, sizes); return { self: new publicApi.PciMsix(p), args, done: () => p.close() }; };
+const bus = () => new publicApi.PlatformBus({ base: 0x1000_0000n, size: 0x100_0000n, spiFirst: 32, spiCount: 32 });
+const onFdt = (args: unknown[]) => () => { const fdt = publicApi.parseFdt(dtb()); return { self: fdt, args }; };
+const onNode = (args: unknown[]) => () => ({ self: publicApi.parseFdt(dtb()).node('/pl031@9010000'), args });
+const NOARGS = 'no arguments';
+/** A guest's MSI-X access outside the table or of an odd width: read as zero or all-ones, dropped, counted. */
+const GUEST_MSIX = { values: [0, 3, 16], why: 'a guest-facing access of an odd width is refused by the core and counted' };
+/** A region offset outside the region is a guest's access like any other: refused, counted, all-ones. */
+const REFUSED = { values: [-1, 2 ** 53], why: 'an integer offset outside the region is a refused access (reads all-ones, counted), not a wrong argument' };
+/** A store takes the low bits of an integer (documented). */
+/** A config access of a width the guest cannot make is the guest's: refused (all-ones) and counted. */
+const GUEST_WIDTH = { values: [0, 3, 16], why: 'a guest-facing access of an odd width reads all-ones, drops the write, and is counted' };
+/** A region offset: an integer or a bigint. */
+const REGION_OFFSET = { values: [...REFUSED.values, 1n], why: `${REFUSED.why}; a bigint offset is accepted` };
+const LOW_BITS = { values: [2 ** 53], why: 'only the low bytes of the value are stored (documented)' };
+const PRIVATE = 'TypeScript-private helper (not in the declarations)';
+const INTERNAL = '@internal factory (not in the declarations)';
+const P = (name: string, kind: Kind, accepts?: Param['accepts']): Param => ({ name, kind, ...(accepts ? { accepts } : {}) });
+/** A field of the object argument at `pos`, named `argName.field` in the error. */
+const F = (pos: number, argName: string, field: string, kind: Kind, accepts?: Param['accepts']): Param => ({ ...P(`${argName}.${field}`, kind, accepts), pos, field });
+const OPTIONAL = { values: [undefined], why: 'optional: the default applies' };
+/** The uapi encoders' own u64 rule: its message is pinned equal to the core's (test/unit/vfio/encode-fast.test.ts) and shows the value. */
+const U64_RULE = { values: [-1n, 2n ** 64n], why: "refused by the encoder's u64 rule, whose message (pinned equal to the core's) shows the value" };
+const E = (field: string, kind: Kind, accepts?: Param['accepts']): Param => ({ ...F(0, 'req', field, kind, accepts), unnamed: U64_RULE });
+const none = (why = NOARGS): Row => ({ params: [], notWalked: why });
+
+// ---- the table -------------------------------------------------------------------------------
+const ROWS: Record<string, Row> = {
+  // vfiokit: functions
+  listDevices: { args: [{ sysfs: '/nonexistent' }], params: [P('opts', 'object', OPTIONAL), F(0, 'opts', 'sysfs', 'string', OPTIONAL)] },
+  findDevice: { args: [PL031, {}], params: [P('name', 'name')] },
+  groupMembers: { args: [0, {}], params: [P('group', 'index')] },
+  bind: { args: [PL031, {}], params: [P('name', 'name')] },
+  unbind: { args: [PL031, {}], params: [P('name', 'name')] },
+  bindGroup: { args: [PL031, {}], params: [P('name', 'name')] },
+  unbindGroup: { args: [PL031, {}], params: [P('name', 'name')] },
+  validateDeviceName: { args: [PL031], params: [P('name', 'name')] },
+  openDevice: { args: [PL031, { sysfs: '/nonexistent' }], params: [P('name', 'name'), P('opts', 'object', OPTIONAL)].map((p, i) => ({ ...p, pos: i })) },
+  allocDma: { args: [4096, {}], params: [P('size', 'index')] },
+  hugePageSize: none(),
+  guestNodeFor: { args: [{ hostDtb: new Uint8Array(0), placement: { regions: [], spis: [] }, irqFlags: [] }], params: [P('req', 'object'), F(0, 'req', 'hostDtb', 'bytes'), F(0, 'req', 'placement', 'object')] },
+  guestOverlayFor: { args: [{}], params: [P('req', 'object')] },
+  hostNodeOfDevice: { args: [new Uint8Array(0), PL031], params: [P('hostDtb', 'bytes'), P('deviceName', 'string')] },
+  parseFdt: { args: [new Uint8Array(0)], params: [P('bytes', 'bytes')] },
+  mergeFdt: { args: [new Uint8Array(0), new Uint8Array(0), '/'], params: [P('base', 'bytes'), P('subtree', 'bytes'), P('parentPath', 'string')] },
+  fdtMaxPhandle: { args: [new Uint8Array(0)], params: [P('blob', 'bytes')] },
+  // vfiokit: classes
+  'VfioError.constructor': { params: [], notWalked: 'the error class itself: it builds from what it is given' },
+  'VfioDevice.constructor': none('private constructor behind the @internal VfioDevice.open'),
+  'VfioDevice.open': none(INTERNAL),
+  'VfioDevice.liveFd': none('@internal, no arguments'),
+  'VfioDevice.adopt': none('@internal'),
+  'VfioDevice.reset': none(),
+  'VfioDevice.region': { setup: onDevice([0]), params: [P('index', 'index')] },
+  'VfioDevice.routeIrqs': { setup: onDevice([{ setLine: () => {} }]), params: [P('opts', 'object')] },
+  'VfioDevice.mapDma': { setup: onDevice([{ iova: 0x100000n, hostAddress: 0x10000n, size: 0x1000n }]), params: [P('req', 'object')] },
+  'VfioDevice.dmaInfo': none(),
+  'VfioDevice.unmapDma': { setup: onDevice([0x100000n, 0x1000n]), params: [P('iova', 'u64'), P('size', 'u64')] },
+  'VfioDevice.dmaMappings': none(),
+  'VfioDevice.close': none(),
+  'DeviceRegion.constructor': none('private constructor behind the @internal DeviceRegion.of'),
+  'DeviceRegion.of': none(INTERNAL),
+  'DeviceRegion.split': none(),
+  'DeviceRegion.read': { setup: onRegion([0, 4]), params: [P('offset', 'index', REGION_OFFSET), P('width', 'width')] },
+  'DeviceRegion.read32': { setup: onRegion([0]), params: [P('offset', 'index', REGION_OFFSET)] },
+  'DeviceRegion.write': { setup: onRegion([0, 4, 1]), params: [P('offset', 'index', REGION_OFFSET), P('width', 'width'), P('value', 'int', { values: [...LOW_BITS.values, 1n], why: `${LOW_BITS.why}; a bigint is a value too` })] },
+  'DeviceRegion.write32': { setup: onRegion([0, 1]), params: [P('offset', 'index', REGION_OFFSET), P('value', 'int', LOW_BITS)] },
+  'DeviceRegion.counters': none(),
+  'DeviceRegion.mapAll': none(),
+  'DeviceRegion.map': none(),
+  'Mapping.constructor': none('built by DeviceRegion.map and VfioDevice; its size check is the walked map()'),
+  'Mapping.read8': { setup: onMapping([0]), params: [P('offset', 'index')] },
+  'Mapping.read16': { setup: onMapping([0]), params: [P('offset', 'index')] },
+  'Mapping.read32': { setup: onMapping([0]), params: [P('offset', 'index')] },
+  'Mapping.read64': { setup: onMapping([0]), params: [P('offset', 'index')] },
+  'Mapping.write8': { setup: onMapping([0, 1]), params: [P('offset', 'index'), P('value', 'int', LOW_BITS)] },
+  'Mapping.write16': { setup: onMapping([0, 1]), params: [P('offset', 'index'), P('value', 'int', LOW_BITS)] },
+  'Mapping.write32': { setup: onMapping([0, 1]), params: [P('offset', 'index'), P('value', 'int', LOW_BITS)] },
+  'Mapping.write64': { setup: onMapping([0, 1n]), params: [P('offset', 'index'), P('value', 'u64', { values: [-1n, 2n ** 64n], why: 'documented as taken modulo 2^64' })] },
+  'Mapping.read': { setup: onMapping([0, 4]), params: [P('offset', 'index'), P('width', 'width')] },
+  'Mapping.write': { setup: onMapping([0, 4, 1n]), params: [P('offset', 'index'), P('width', 'width'), P('value', 'u64', { values: [-1n, 2n ** 64n], why: 'documented as the low width bytes' })] },
+  'Mapping.close': none(),
+  'DeviceIrq.constructor': none('private constructor behind the @internal DeviceIrq.of'),
+  'DeviceIrq.of': none(INTERNAL),
+  'DeviceIrq.onTrigger': { setup: onIrq([() => {}]), params: [P('handler', 'fn')] },
+  'DeviceIrq.triggerEventfd': none(),
+  'DeviceIrq.mask': none(),
+  'DeviceIrq.unmask': none(),
+  'DeviceIrq.disable': none(),
+  'IrqRouting.constructor': none('private constructor behind the @internal IrqRouting.of'),
+  'IrqRouting.of': none(INTERNAL),
+  'IrqRouting.trappedAccess': none(),
+  'IrqRouting.wireIrqfd': { setup: onRouting([0, 5, 0]), params: [P('index', 'index'), P('vmFd', 'fd'), P('gsi', 'index')] },
+  'IrqRouting.unwireIrqfd': { setup: onRouting([0]), params: [P('index', 'index')] },
+  'IrqRouting.close': none(),
+  'IrqWaiter.constructor': { args: [{ sys: createSys(createFakeLibc()) }], params: [P('opts', 'object', { values: [undefined], why: 'the options are optional' })] },
+  'IrqWaiter.wake': { args: [3, createSys(createFakeLibc())], params: [P('wakeFd', 'fd')] },
+  'IrqWaiter.add': { setup: plain(() => waiter(), [0]), params: [P('fd', 'fd')] },
+  'IrqWaiter.remove': { setup: plain(() => waiter(), [0]), params: [P('fd', 'fd')] },
+  'IrqWaiter.wait': { setup: plain(() => waiter(), [0]), params: [P('timeoutMs', 'int', { values: [undefined], why: 'no timeout: wait until an event' })] },
+  'IrqWaiter.close': none(),
+  'DmaBuffer.constructor': none('private constructor behind the @internal DmaBuffer.alloc; allocDma is walked'),
+  'DmaBuffer.alloc': none(INTERNAL),
+  'DmaBuffer.close': none(),
+  'PciConfig.constructor': { args: [pciConfig(), SIZES, {}], params: [P('config', 'bytes'), P('sizes', 'bigints')] },
+  'PciConfig.coreHandle': none('@internal, no arguments'),
+  'PciConfig.read': { setup: plain(() => new publicApi.PciConfig(pciConfig(), SIZES), [0, 4]), params: [P('offset', 'index'), P('width', 'width', GUEST_WIDTH)] },
+  'PciConfig.write': { setup: plain(() => new publicApi.PciConfig(pciConfig(), SIZES), [4, 2, 0]), params: [P('offset', 'index'), P('width', 'width', GUEST_WIDTH), P('value', 'index')] },
+  'PciConfig.bar': { setup: plain(() => new publicApi.PciConfig(pciConfig(), SIZES), [0]), params: [P('index', 'index')] },
+  'PciConfig.bars': none(),
+  'PciConfig.stats': none(),
+  'PciConfig.close': none(),
+  'PciConfig.live': none(PRIVATE),
+  'PciMsix.constructor': { args: [undefined], params: [P('config', 'object')] },
+  'PciMsix.read': { setup: onMsix(['table', 0, 4]), params: [P('part', 'string'), P('offset', 'index'), P('width', 'width', GUEST_MSIX)] },
+  'PciMsix.write': { setup: onMsix(['table', 0, 4, 0n]), params: [P('part', 'string'), P('offset', 'index'), P('width', 'width', GUEST_MSIX), P('value', 'u64', { values: [1], why: 'a number value is accepted beside a bigint' })] },
+  'PciMsix.fire': { setup: onMsix([0]), params: [P('vector', 'index')] },
+  'PciMsix.vector': { setup: onMsix([0]), params: [P('vector', 'index')] },
+  'PciMsix.stats': none(),
+  'PciMsix.checkVector': none(PRIVATE),
+  'PlatformBus.constructor': { args: [{ base: 0x1000_0000n, size: 0x100_0000n, spiFirst: 32, spiCount: 32 }], params: [P('opts', 'object'), F(0, 'opts', 'base', 'u64'), F(0, 'opts', 'size', 'u64'), F(0, 'opts', 'spiFirst', 'index'), F(0, 'opts', 'spiCount', 'index')] },
+  'PlatformBus.newDevice': none(),
+  'PlatformBus.placeRegion': { setup: plain(bus, [0x1000n, {}]), params: [P('size', 'u64'), P('opts', 'object', { values: [undefined], why: 'the options are optional' })] },
+  'PlatformBus.placeIrq': { setup: plain(bus, [33, {}]), params: [P('fixed', 'index', { values: [undefined], why: 'no fixed SPI: the next free one' }), P('opts', 'object', { values: [undefined], why: 'the options are optional' })] },
+  'PlatformBus.free': { setup: () => { const b = bus(); return { self: b, args: [b.newDevice()], done: () => b.close() }; }, params: [P('device', 'index')] },
+  'PlatformBus.spiOwner': { setup: plain(bus, [33]), params: [P('spi', 'index')] },
+  'PlatformBus.info': none(),
+  'PlatformBus.close': none(),
+  'PlatformBus.live': none(PRIVATE),
+  'PlatformBus.check': none(PRIVATE),
+  'Fdt.constructor': none('private constructor behind the @internal Fdt.of; parseFdt is walked'),
+  'Fdt.of': none(INTERNAL),
+  'Fdt.nodes': none(),
+  'Fdt.findNode': { setup: onFdt(['/']), params: [P('path', 'string')] },
+  'Fdt.node': { setup: onFdt(['/']), params: [P('path', 'string')] },
+  'Fdt.nodeByPhandle': { setup: onFdt([1]), params: [P('phandle', 'index')] },
+  'Fdt.findCompatible': { setup: onFdt(['arm,pl031']), params: [P('compat', 'string')] },
+  'Fdt.allCompatible': { setup: onFdt(['arm,pl031']), params: [P('compat', 'string')] },
+  'Fdt.word': none('@internal'),
+  'Fdt.nodeAt': none('@internal'),
+  'Fdt.text': none('@internal'),
+  'Fdt.propName': none('@internal'),
+  'Fdt.propAt': none('@internal'),
+  'Fdt.childrenOf': none('@internal'),
+  'FdtNode.constructor': none('@internal: nodes come from an Fdt'),
+  'FdtNode.children': none(),
+  'FdtNode.child': { setup: onNode(['x']), params: [P('name', 'string')] },
+  'FdtNode.properties': none(),
+  'FdtNode.findProp': { setup: onNode(['reg']), params: [P('name', 'string')] },
+  'FdtNode.prop': { setup: onNode(['reg']), params: [P('name', 'string')] },
+  'FdtNode.has': { setup: onNode(['reg']), params: [P('name', 'string')] },
+  'FdtNode.compatible': none(),
+  'FdtNode.reg': none(),
+  'FdtProperty.constructor': none('@internal: properties come from an FdtNode'),
+  'FdtProperty.u32': none(), 'FdtProperty.u32s': none(), 'FdtProperty.u64': none(), 'FdtProperty.u64s': none(),
+  'FdtProperty.string': none(), 'FdtProperty.strings': none(), 'FdtProperty.need': none(PRIVATE),
+  'FdtBuilder.constructor': { args: [{}], params: [P('opts', 'object', { values: [undefined], why: 'the options are optional' })] },
+  'FdtBuilder.addReserve': { setup: plain(() => new publicApi.FdtBuilder(), [0x1000n, 0x1000n]), params: [P('address', 'u64'), P('size', 'u64')] },
+  'FdtBuilder.beginNode': { setup: plain(() => new publicApi.FdtBuilder(), ['']), params: [P('name', 'string')] },
+  'FdtBuilder.endNode': none(),
+  'FdtBuilder.propU32': { setup: plain(() => new publicApi.FdtBuilder().beginNode(''), ['x', 1]), params: [P('name', 'string')] },
+  'FdtBuilder.propU64': { setup: plain(() => new publicApi.FdtBuilder().beginNode(''), ['x', 1n]), params: [P('name', 'string')] },
+  'FdtBuilder.propString': { setup: plain(() => new publicApi.FdtBuilder().beginNode(''), ['x', 'y']), params: [P('name', 'string'), P('value', 'string')] },
+  'FdtBuilder.propStrings': { setup: plain(() => new publicApi.FdtBuilder().beginNode(''), ['x', ['y']]), params: [P('name', 'string'), P('values', 'object')] },
+  'FdtBuilder.propBytes': { setup: plain(() => new publicApi.FdtBuilder().beginNode(''), ['x', new Uint8Array(4)]), params: [P('name', 'string'), P('value', 'bytes')] },
+  'FdtBuilder.propEmpty': { setup: plain(() => new publicApi.FdtBuilder().beginNode(''), ['x']), params: [P('name', 'string')] },
+  'FdtBuilder.allocPhandle': none(),
+  'FdtBuilder.finish': none(),
+  'FdtBuilder.close': none(),
+  'FdtBuilder.release': none(PRIVATE), 'FdtBuilder.live': none(PRIVATE), 'FdtBuilder.call': none(PRIVATE),
+  'FdtBuilder.grow': none(PRIVATE), 'FdtBuilder.putText': none(PRIVATE),
+  // vfiokit/core
+  decodeBars: { args: [pciConfig(), SIZES], params: [P('config', 'bytes'), P('sizes', 'bigints')] },
+  decodeDeviceInfo: { args: [new Uint8Array(0)], params: [P('bytes', 'bytes')] },
+  decodeRegionInfo: { args: [new Uint8Array(0)], params: [P('bytes', 'bytes')] },
+  decodeIrqInfo: { args: [new Uint8Array(0)], params: [P('bytes', 'bytes')] },
+  decodeIommuType1Info: { args: [new Uint8Array(0)], params: [P('bytes', 'bytes')] },
+  encodeIrqSet: { args: [{ index: 0, action: 'trigger', count: 0 }], params: [P('req', 'object'), F(0, 'req', 'index', 'index')] },
+  encodeDmaMap: { args: [{ vaddr: 0x10000n, iova: 0x100000n, size: 0x1000n }], params: [P('req', 'object'), E('vaddr', 'u64'), E('iova', 'u64'), E('size', 'u64')] },
+  encodeDmaUnmap: { args: [{ iova: 0x100000n, size: 0x1000n }], params: [P('req', 'object'), E('iova', 'u64', OPTIONAL), E('size', 'u64', OPTIONAL)] },
+  encodeIoasMap: { args: [{ ioasId: 1, userVa: 0x10000n, length: 0x1000n, iova: 0x100000n }], params: [P('req', 'object'), F(0, 'req', 'ioasId', 'index'), E('userVa', 'u64'), E('length', 'u64'), E('iova', 'u64', OPTIONAL)] },
+  encodeIoasUnmap: { args: [{ ioasId: 1, iova: 0x100000n, length: 0x1000n }], params: [P('req', 'object'), F(0, 'req', 'ioasId', 'index'), E('iova', 'u64', OPTIONAL), { ...E('length', 'u64'), unnamed: { values: [...U64_RULE.values, undefined], why: `${U64_RULE.why}; a missing length is 0, refused by the same rule` } }] },
+  findCapabilities: { args: [pciConfig()], params: [P('config', 'bytes')] },
+  msixHoles: { args: [pciConfig(), SIZES, { pageSize: 4096 }], params: [P('config', 'bytes'), P('sizes', 'bigints'), P('opts', 'object')] },
+  msixRelocation: { args: [pciConfig(), SIZES, { pageSize: 4096 }], params: [P('config', 'bytes'), P('sizes', 'bigints'), P('opts', 'object')] },
+  queryWithArgsz: { args: ['x', 16, () => {}, () => {}, () => 0], params: [P('initialSize', 'index'), P('fill', 'fn'), P('query', 'fn'), P('decode', 'fn')].map((p, i) => ({ ...p, pos: i + 1 })) },
+  queryDeviceInfo: { args: [() => {}], params: [P('query', 'fn')] },
+  queryRegionInfo: { args: [0, () => {}], params: [P('index', 'index'), P('query', 'fn')] },
+  queryIrqInfo: { args: [0, () => {}], params: [P('index', 'index'), P('query', 'fn')] },
+  queryIommuType1Info: { args: [() => {}], params: [P('query', 'fn')] },
+  'IrqMachine.constructor': { args: ['platform', {}], params: [P('kind', 'string')] },
+  'IrqMachine.declareLine': { setup: plain(() => new coreApi.IrqMachine('platform'), [0, { level: true }]), params: [P('index', 'index'), P('flags', 'object', { values: [1], why: 'flags may be the VFIO_IRQ_INFO_* number itself' })] },
+  'IrqMachine.start': none(),
+  'IrqMachine.fire': { setup: plain(() => new coreApi.IrqMachine('platform'), [0, 0n]), params: [P('index', 'index'), P('now', 'u64')] },
+  'IrqMachine.trappedAccess': { setup: plain(() => new coreApi.IrqMachine('platform'), [0n]), params: [P('now', 'u64')] },
+  'IrqMachine.timer': { setup: plain(() => new coreApi.IrqMachine('platform'), [0n]), params: [P('now', 'u64')] },
+  'IrqMachine.wire': { setup: plain(() => new coreApi.IrqMachine('platform'), [0]), params: [P('index', 'index')] },
+  'IrqMachine.unwire': { setup: plain(() => new coreApi.IrqMachine('platform'), [0]), params: [P('index', 'index')] },
+  'IrqMachine.setPciMode': { setup: plain(() => new coreApi.IrqMachine('pci'), ['msi', 1]), params: [P('mode', 'string')] },
+  'IrqMachine.line': { setup: plain(() => new coreApi.IrqMachine('platform'), [0]), params: [P('index', 'index')] },
+  'IrqMachine.info': none(),
+  'IrqMachine.close': none(),
+  'IrqMachine.live': none(PRIVATE), 'IrqMachine.event': none(PRIVATE), 'IrqMachine.check': none(PRIVATE),
+  'RegionTable.constructor': none(NOARGS),
+  'RegionTable.fromQueries': { args: [1, () => ({})], params: [P('numRegions', 'index'), P('queryRegion', 'fn')] },
+  'RegionTable.add': { setup: plain(() => new coreApi.RegionTable(), [0, { size: 0x1000n, offset: 0n, flags: 7 }]), params: [P('index', 'index'), P('info', 'object'), F(1, 'info', 'flags', 'index'), F(1, 'info', 'size', 'u64'), F(1, 'info', 'offset', 'u64')] },
+  'RegionTable.addReply': { setup: plain(() => new coreApi.RegionTable(), [0, new Uint8Array(32)]), params: [P('index', 'index'), P('bytes', 'bytes')] },
+  'RegionTable.addFailed': { setup: plain(() => new coreApi.RegionTable(), [0, -1]), params: [P('index', 'index'), P('status', 'int')] },
+  'RegionTable.get': { setup: plain(() => new coreApi.RegionTable(), [0]), params: [P('index', 'index')] },
+  'RegionTable.split': { setup: plain(() => new coreApi.RegionTable(), [0]), params: [P('index', 'index')] },
+  'RegionTable.check': { setup: plain(() => new coreApi.RegionTable(), [0, 0n, 4]), params: [P('index', 'index'), P('offset', 'u64'), P('width', 'width')] },
+  'RegionTable.counters': { setup: plain(() => new coreApi.RegionTable(), [0]), params: [P('index', 'index')] },
+  'RegionTable.close': none(),
+  'RegionTable.live': none(PRIVATE), 'RegionTable.err': none(PRIVATE),
+  // vfiokit/sys
+  _IO: { args: [0xaf, 1], params: [P('type', 'index'), P('nr', 'index')] },
+  _IOR: { args: [0xaf, 1, 8], params: [P('type', 'index'), P('nr', 'index'), P('size', 'index')] },
+  _IOW: { args: [0xaf, 1, 8], params: [P('type', 'index'), P('nr', 'index'), P('size', 'index')] },
+  _IOWR: { args: [0xaf, 1, 8], params: [P('type', 'index'), P('nr', 'index'), P('size', 'index')] },
+  encodeKvmIrqfd: { args: [{ fd: 3, gsi: 0 }], params: [P('req', 'object'), F(0, 'req', 'fd', 'fd'), F(0, 'req', 'gsi', 'index')] },
+  hostSys: none(),
+};
+
+// ---- the runtime surface -------------------------------------------------------------------
+type Callable = (...a: unknown[]) => unknown;
+const isClass = (v: unknown): v is new (...a: unknown[]) => unknown => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
+/** Every function, constructor, static and prototype method the three entries expose at run time. */
+function surface(): Map<string, { cls?: Function; name: string; fn?: Callable }> {
+  const out = new Map<string, { cls?: Function; name: string; fn?: Callable }>();
+  for (const mod of [publicApi, coreApi, sysApi] as Record<string, unknown>[]) {
+    for (const [k, v] of Object.entries(mod)) {
+      if (typeof v !== 'function') continue;
+      if (!isClass(v)) { out.set(k, { name: k, fn: v as Callable }); continue; }
+      out.set(`${k}.constructor`, { cls: v, name: 'constructor' });
+      for (const m of Object.getOwnPropertyNames(v).filter((n) => !['length', 'name', 'prototype'].includes(n))) {
+        if (typeof (v as unknown as Record<string, unknown>)[m] === 'function') out.set(`${k}.${m}`, { cls: v, name: m, fn: (v as unknown as Record<string, Callable>)[m] });
+      }
+      for (const m of Object.getOwnPropertyNames(v.prototype)) {
+        const d = Object.getOwnPropertyDescriptor(v.prototype, m)!;
+        if (m !== 'constructor' && typeof d.value === 'function') out.set(`${k}.${m}`, { cls: v, name: m });
+      }
+    }
+  }
+  return out;
+}
+
+test('every exported function, constructor and method has a row in the table (and no row names a thing that is gone)', () => {
+  const names = [...surface().keys()].sort();
+  assert.equal(names.filter((n) => !(n in ROWS)), [], 'exported without a row');
+  assert.equal(Object.keys(ROWS).filter((n) => !names.includes(n)).sort(), [], 'rows for nothing exported');
+});
+
+function describe(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof Uint8Array || v instanceof ArrayBuffer) return `${v.constructor.name}(${v.byteLength})`;
+  if (Array.isArray(v)) return `[${v.map(describe).join(',')}]`;
+  if (typeof v === 'object' && v !== null) return '{}';
+  return String(v);
+}
+
+const stats = { rows: 0, walked: 0, calls: 0, accepted: 0 };
+const failures: string[] = [];
+const entries = surface();
+
+for (const [key, row] of Object.entries(ROWS)) {
+  if (row.notWalked !== undefined) continue;
+  stats.walked++;
+  const e = entries.get(key);
+  if (!e) continue;   // reported by the completeness test
+  row.params.forEach((param, i) => {
+    const pos = param.pos ?? i;
+    for (const bad of POISON[param.kind]) {
+      let made: { self?: unknown; args: unknown[]; done?: () => void };
+      try { made = row.setup ? row.setup() : { args: row.args ?? [] }; } catch (x) { failures.push(`${key}: setup failed: ${String(x)}`); return; }
+      const args = [...made.args];
+      if (param.field) args[pos] = { ...(args[pos] as object), [param.field]: bad }; else args[pos] = bad;
+      stats.calls++;
+      const what = `${key}(${param.name} = ${describe(bad)})`;
+      try {
+        if (e.name === 'constructor') { const x = new (e.cls as new (...a: unknown[]) => { close?(): void })(...args); x.close?.(); }
+        else if (e.fn) e.fn.apply(e.cls, args);
+        else (made.self as Record<string, Callable>)[e.name]!(...args);
+        if (param.accepts?.values.some((v) => Object.is(v, bad) || (typeof v === 'bigint' && v === bad))) stats.accepted++;
+        else failures.push(`${what}: returned normally`);
+      } catch (x) {
+        const named = x instanceof VfioError && ([param.name, param.field ?? param.name].some((n) => x.message.toLowerCase().includes(n.toLowerCase())) || param.unnamed?.values.includes(bad) === true);
+        if (!(x instanceof VfioError)) failures.push(`${what}: ${(x as Error)?.name}: ${(x as Error)?.message}`);
+        // An acceptable value gets the call's normal answer, which may be another kind of VfioError (not-found).
+        else if (x.kind !== 'bad-argument' && param.accepts?.values.some((v) => Object.is(v, bad))) stats.accepted++;
+        else if (x.kind !== 'bad-argument' || !named) failures.push(`${what}: VfioError ${x.kind}: ${x.message}`);
+      } finally {
+        try { made.done?.(); } catch { /* the receiver's own close */ }
+      }
+    }
+  });
+}
+
+test('every poisoned call answers VfioError bad-argument naming the argument', () => {
+  stats.rows = Object.keys(ROWS).length;
+  console.log(`bad-arguments: ${stats.rows} rows, ${stats.walked} walked, ${stats.calls} poisoned calls, ${stats.accepted} accepted by the table`);
+  assert.equal(failures, []);
+});
+
+test.run();
