@@ -33,7 +33,7 @@ import { DmaIndex } from './dma-index.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
 import { u32 } from '../../shim/bytes.js';
-import { checkInt, checkObject, checkOptObject } from '../../shim/args.js';
+import { checkFn, checkInt, checkObject, checkOptObject } from '../../shim/args.js';
 import { encodeAttachIommufdPt, encodeBindIommufd, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
@@ -468,6 +468,7 @@ export class VfioDevice {
    * ```
    */
   onRequest(handler: IrqHandler): DeviceIrq {
+    checkFn('handler', handler);
     this.liveFd();
     const q = pciEventIrq(this, this.info.kind === 'pci', this.irqs, VFIO_PCI_REQ_IRQ_INDEX);
     q.onTrigger(handler);
@@ -486,6 +487,7 @@ export class VfioDevice {
    *   kinds of eventfd2 and VFIO_DEVICE_SET_IRQS.
    */
   onError(handler: IrqHandler): DeviceIrq {
+    checkFn('handler', handler);
     this.liveFd();
     const q = pciEventIrq(this, this.info.kind === 'pci', this.irqs, VFIO_PCI_ERR_IRQ_INDEX);
     q.onTrigger(handler);
