@@ -147,7 +147,8 @@ export class PlatformBus {
    * up to a power of two).
    * @param size - Bytes (a region's size); at least 1.
    * @throws VfioError 'closed', 'bad-argument' (size 0, fixed and identity both, an alignment that
-   *   is not a power of two, an address misaligned or outside the window, an unknown device),
+   *   is not a power of two, an address misaligned or outside the window); 'closed' also for an
+   *   unknown or freed device handle (the core's BAD_HANDLE),
    *   'no-space' (no room in the window, or 256 ranges on the bus), 'busy' (a fixed or identity
    *   range overlaps one already placed).
    */
@@ -170,7 +171,7 @@ export class PlatformBus {
    * @param fixed - An SPI number inside the bus's range, or undefined for the lowest free one.
    * @param opts - `device`: the device handle (a new device when omitted).
    * @throws VfioError 'closed', 'no-space' (no free SPI), 'busy' (`fixed` is taken),
-   *   'bad-argument' (outside the range, an unknown device).
+   *   'bad-argument' (outside the range); 'closed' also for an unknown or freed device handle.
    */
   placeIrq(fixed?: number, opts: { device?: DeviceHandle } = {}): PlacedIrq {
     checkOptInt('fixed', fixed, 0, U32_MAX - 1); opts = checkOptObject('opts', opts);
@@ -183,7 +184,7 @@ export class PlatformBus {
 
   /** Unplug: frees every range and SPI of the device.
    * @returns How many ranges and SPIs were freed.
-   * @throws VfioError 'closed', 'bad-argument' (an unknown device).
+   * @throws VfioError 'closed' (the bus, or an unknown or freed device handle: the core's BAD_HANDLE).
    */
   free(device: DeviceHandle): { regions: number; spis: number } {
     checkInt('device', device, 1, U32_MAX);
