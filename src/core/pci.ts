@@ -243,8 +243,7 @@ export function outPtr(): number { return coreOf().c.transientPtr + OUT_AT; }
  *
  * const dev = openDevice('0000:00:03.0');
  * const cfgRegion = dev.region(7); // VFIO_PCI_CONFIG_REGION_INDEX
- * const config = new Uint8Array(256);
- * for (let off = 0; off < 256; off += 4) new DataView(config.buffer).setUint32(off, cfgRegion.read32(off), true);
+ * const config = Uint8Array.from({ length: 256 }, (_, off) => Number(cfgRegion.read(off, 1))); // byte by byte, trapped
  * const sizes = dev.regions.slice(0, 7).map((r) => (r.ok ? r.size : 0n));
  * for (const bar of decodeBars(config, sizes)) console.log(bar.index, bar.kind, bar.size);
  * console.log(findCapabilities(config).msix?.tableSize);
