@@ -9,7 +9,7 @@
 //   holds each to the core's bytes and statuses for any input.
 // Not responsible for: issuing the ioctls or owning the eventfds.
 
-import { core } from '../core/loader.js';
+import { bindExports, core } from '../core/loader.js';
 import { statusError } from '../core/status.js';
 import { VfioError } from '../errors.js';
 import { setU32, structWords, type StructWords } from '../../shim/bytes.js';
@@ -40,7 +40,6 @@ export interface IrqSetRequest {
 }
 
 const ACTIONS: Record<IrqSetAction, number> = { trigger: VFIO_IRQ_SET_ACTION_TRIGGER, mask: VFIO_IRQ_SET_ACTION_MASK, unmask: VFIO_IRQ_SET_ACTION_UNMASK };
-type F = (...a: (number | bigint)[]) => number;
 
 /** The VfioError of an encoder's status (the core's, or the same status found in TypeScript). */
 export function encodeError(st: number, what: string, hint = 'check the arguments against the uapi rules in docs/vfio-region.md'): VfioError {
@@ -86,7 +85,7 @@ export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
   const dataPtr = c.put(data, 0);
   const out = c.transientPtr + Math.ceil(data.length / 16) * 16;   // right after the data
   const cap = LAYOUT.vfio_irq_set.size + data.length;
-  const st = c.fn<F>('vfio_irq_set_encode')(out, cap, req.index >>> 0, (req.start ?? 0) >>> 0, count >>> 0, action | dataType, dataPtr, data.length);
+  const st = bindExports(c, 'vfio_', ['irq_set_encode']).irq_set_encode(out, cap, req.index >>> 0, (req.start ?? 0) >>> 0, count >>> 0, action | dataType, dataPtr, data.length);
   if (st < 0) fail(st, `encodeIrqSet(index ${req.index}, start ${req.start ?? 0}, count ${count})`);
   return c.take(out, st);
 }

@@ -7,7 +7,7 @@
 // Not responsible for: opening /dev/iommu, allocating the IOAS, the memory the kernel writes the
 // ranges into, or issuing the ioctls (the callers' callbacks do).
 
-import { core } from '../core/loader.js';
+import { bindExports, core } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { encodeError, endStatus, TWO_53, u64 } from './encode.js';
 import { runDecoder, type IovaRange } from './decode.js';
@@ -42,7 +42,6 @@ export interface IoasMapRequest {
   write?: boolean;
 }
 
-type F = (...a: (number | bigint)[]) => number;
 const HINT = 'check the arguments against docs/vfio-region.md';
 function fail(st: number, what: string): never { throw encodeError(st, what, HINT); }
 /** The core's statuses the TypeScript encoders find themselves (assembly/status.ts). */
@@ -116,7 +115,7 @@ export function encodeIoasUnmapWords(out: StructWords, ioasId: number, iova: big
  *  16 bytes each) at the process address `allowedIovas` (0n with numIovas 0: only asks how many). */
 export function encodeIoasIovaRanges(req: { ioasId: number; numIovas: number; allowedIovas: bigint }): Uint8Array {
   const c = core();
-  const st = c.fn<F>('vfio_ioas_iova_ranges_encode')(c.transientPtr, IOMMUFD_LAYOUT.iommu_ioas_iova_ranges.size, req.ioasId >>> 0, req.numIovas >>> 0, u64(req.allowedIovas));
+  const st = bindExports(c, 'vfio_', ['ioas_iova_ranges_encode']).ioas_iova_ranges_encode(c.transientPtr, IOMMUFD_LAYOUT.iommu_ioas_iova_ranges.size, req.ioasId >>> 0, req.numIovas >>> 0, u64(req.allowedIovas));
   if (st < 0) fail(st, `encodeIoasIovaRanges(ioas ${req.ioasId}, ${req.numIovas} ranges)`);
   return c.take(c.transientPtr, st);
 }

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { allocDma, bindGroup, findDevice, openDevice, unbindGroup, VfioError } from '../../src/index';
+import { allocDma, bindGroup, findDevice, openDevice, unbindGroup } from '../../src/index';
 import { DMA_TO_RAM, EDU_BUF, ID, eduDma, enableBusMaster } from '../support/edu';
 import { countFds } from '../support/fds';
 
