@@ -66,14 +66,20 @@ export const REG_PSTATE = CORE | BigInt(264 / 4);
 
 // ---- vGICv3 device attributes ----
 export const KVM_DEV_TYPE_ARM_VGIC_V3 = 7;
+/** The vGICv3's ITS (MSIs as LPIs): a device of its own on the VM, one address (its 128 KiB frame). */
+export const KVM_DEV_TYPE_ARM_VGIC_ITS = 8;
 export const KVM_DEV_ARM_VGIC_GRP_ADDR = 0;
 export const KVM_DEV_ARM_VGIC_GRP_NR_IRQS = 3;
 export const KVM_DEV_ARM_VGIC_GRP_CTRL = 4;
 export const KVM_VGIC_V3_ADDR_TYPE_DIST = 2;
 export const KVM_VGIC_V3_ADDR_TYPE_REDIST = 3;
+/** The ITS's one address attribute (KVM_DEV_ARM_VGIC_GRP_ADDR); 64 KiB aligned. */
+export const KVM_VGIC_ITS_ADDR_TYPE = 4;
 export const KVM_DEV_ARM_VGIC_CTRL_INIT = 0;
 /** GICv3 frame sizes: the distributor is 64 KiB, each vCPU's redistributor two 64 KiB frames. */
 export const GICD_SIZE = 0x1_0000n, GICR_SIZE_PER_CPU = 0x2_0000n;
+/** The ITS: a control frame and the translation frame (GITS_TRANSLATER), 64 KiB each (KVM_VGIC_V3_ITS_SIZE). */
+export const GITS_SIZE = 0x2_0000n;
 /** SPIs start at INTID 32. */
 export const SPI_BASE = 32;
 

@@ -1,28 +1,32 @@
 // A thin KVM of the mini-vmm's own, over vfiokit's system calls for a VMM's own fds (vfiokit/sys:
 // ioctl, mmap, views, and the KVM numbers vfiokit pins; errors keep errno and name the ioctl) and
 // the structs of abi.ts: a VM
-// with an in-kernel GICv3, guest RAM, memslots over any host mapping (a VFIO region's mmap is just
-// another one), irqfds, and vCPUs with the kvm_run mapping and its exit decoder (abi.ts).
+// with an in-kernel GICv3 (and optionally its ITS), guest RAM, memslots over any host mapping (a
+// VFIO region's mmap is just another one; slot numbers of removed ones are reused), irqfds, and
+// vCPUs with the kvm_run mapping and its exit decoder (abi.ts).
 //
 // Order the kernel requires, enforced by the state field and written down here:
-//   createVm -> addGicV3 (addresses) -> addVcpu... -> initGic (KVM_DEV_ARM_VGIC_CTRL_INIT)
-//   -> irqfd / run.   Memslots and RAM at any time before run.
+//   createVm -> addGicV3 (addresses) -> [addIts (address)] -> addVcpu... -> initGic
+//   (KVM_DEV_ARM_VGIC_CTRL_INIT on the vGIC, then on the ITS) -> irqfd / run / GSI routing.
+//   Memslots and RAM at any time before run (host memslots also while a vCPU runs elsewhere).
+// KVM_SET_GSI_ROUTING (vfiokit's KvmIrqRoutes) belongs after initGic: the vGIC's init installs
+// KVM's default table and would replace one set before it.
 // The KVM-VFIO device (addVfioFile) may be added in any state before close.
 // Close order (close()): irqfds deassigned, VFIO files deleted from the KVM-VFIO device (the
 // caller's VFIO fds must still be open), vCPUs (munmap kvm_run, close fd), the KVM-VFIO fd, the
-// vGIC fd, the VM fd, then the RAM mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
+// ITS fd, the vGIC fd, the VM fd, then the RAM mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
 // installed as memslots (a VFIO region) must be unmapped by their owner AFTER this close().
 // Not responsible for: what an exit means (vmm.ts), the device itself (vfiokit's openDevice).
 import {
   hostSys, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type HostSys,
-  KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
+  KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CHECK_EXTENSION, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
   KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
   KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
 } from '../../src/sys-api';
 import {
-  createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
-  KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_V3,
-  KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
+  createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
+  KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
+  KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
 } from './abi';
 
 export { hostSys };
@@ -79,11 +83,17 @@ export interface GicLayout { dist: bigint; redist: bigint; /** Total interrupt l
 
 export class Vm {
   #state: VmState = 'created';
+  /** Memslot numbers handed out so far, and those of removed host slots, reused lowest first. */
   #slots = 0;
+  #freeSlots: number[] = [];
+  /** Slots from mapHost (RAM slots are not the caller's to remove). */
+  #hostSlots = new Set<number>();
   #vcpus: Vcpu[] = [];
   #ram: GuestRam[] = [];
   #irqfds: { fd: number; gsi: number }[] = [];
   #gic = -1;
+  /** The ITS device's fd (-1: none). */
+  #its = -1;
   /** The KVM-VFIO device's fd (-1: not created yet) and the VFIO files added to it. */
   #kvmVfio = -1;
   #vfioFiles: number[] = [];
@@ -122,10 +132,32 @@ export class Vm {
    *  [gpa, gpa+size) go straight to it with no exit. Returns the slot number. */
   mapHost(gpa: bigint, size: bigint, hva: bigint): number {
     this.#need(['created', 'gic-addressed', 'ready'], 'mapHost');
-    const slot = this.#slots;
+    const reuse = this.#freeSlots.length > 0;
+    const slot = reuse ? Math.min(...this.#freeSlots) : this.#slots;
     this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva), 'KVM_SET_USER_MEMORY_REGION');
-    this.#slots++;
+    if (reuse) this.#freeSlots.splice(this.#freeSlots.indexOf(slot), 1); else this.#slots++;
+    this.#hostSlots.add(slot);
     return slot;
+  }
+
+  /** Removes memslot `slot` (from mapHost) for good: KVM_SET_USER_MEMORY_REGION with size 0; the
+   *  next mapHost reuses the number. The guest's accesses there exit to the VMM again. */
+  unmapHost(slot: number): void {
+    this.#need(['created', 'gic-addressed', 'ready'], 'unmapHost');
+    if (!this.#hostSlots.has(slot)) throw new Error(`vm: unmapHost(${slot}): not a slot of mapHost's`);
+    this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, 0n, 0n, 0n), 'KVM_SET_USER_MEMORY_REGION');
+    this.#hostSlots.delete(slot);
+    this.#freeSlots.push(slot);
+  }
+
+  /** Memslots in use (RAM and host slots), for a report. */
+  get slotsInUse(): number { return this.#slots - this.#freeSlots.length; }
+
+  /** KVM_CHECK_EXTENSION on the VM fd: the capability's value for this VM (0: absent). Some are
+   *  per VM: KVM_CAP_MSI_DEVID is 1 on arm64 only once the VM has an ITS. */
+  checkExtension(cap: number): number {
+    this.#need(['created', 'gic-addressed', 'ready'], 'checkExtension');
+    return this.sys.ioctlValue(this.fd, KVM_CHECK_EXTENSION, cap, 'KVM_CHECK_EXTENSION');
   }
 
   /** Re-points memslot `slot` (from mapHost) at `hva`, or deletes it with size 0n: the guest's
@@ -133,7 +165,7 @@ export class Vm {
    *  KVM kicks it and the next access faults in the new layout. */
   setHostSlot(slot: number, gpa: bigint, size: bigint, hva: bigint): void {
     this.#need(['created', 'gic-addressed', 'ready'], 'setHostSlot');
-    if (slot >= this.#slots) throw new Error(`vm: setHostSlot(${slot}): no such slot (have ${this.#slots})`);
+    if (!this.#hostSlots.has(slot)) throw new Error(`vm: setHostSlot(${slot}): not a slot of mapHost's`);
     this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, size === 0n ? 0n : hva), 'KVM_SET_USER_MEMORY_REGION');
   }
 
@@ -159,6 +191,20 @@ export class Vm {
     this.#state = 'gic-addressed';
   }
 
+  /** KVM_CREATE_DEVICE(VGIC_ITS) at `base` (its 128 KiB frame, 64 KiB aligned), after the vGICv3
+   *  and before initGic. KVM then wants a requester ID with every MSI (KVM_CAP_MSI_DEVID becomes 1
+   *  on the VM): the ITS's DeviceID. The guest finds it in the DT (dtb.ts). */
+  addIts(base: bigint): void {
+    this.#need(['gic-addressed'], 'addIts');
+    if (this.#its >= 0) throw new Error('vm: addIts: the VM has an ITS already');
+    if (base % 0x1_0000n !== 0n) throw new Error(`vm: addIts: 0x${base.toString(16)} is not 64 KiB aligned`);
+    const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
+    this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
+    this.#its = new DataView(cd.buffer).getUint32(4, true);
+    this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, this.#scratch.put(0, base)), 'KVM_SET_DEVICE_ATTR');
+  }
+  get hasIts(): boolean { return this.#its >= 0; }
+
   /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped. */
   addVcpu(): Vcpu {
     this.#need(['created', 'gic-addressed'], 'addVcpu');
@@ -177,11 +223,12 @@ export class Vm {
     return v;
   }
 
-  /** KVM_DEV_ARM_VGIC_CTRL_INIT: after every vCPU exists. */
+  /** KVM_DEV_ARM_VGIC_CTRL_INIT: after every vCPU exists; then the ITS's (where there is one). */
   initGic(): void {
     this.#need(['gic-addressed'], 'initGic');
     if (this.#vcpus.length === 0) throw new Error('vm: initGic before any vCPU (the redistributors are per vCPU)');
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n), 'KVM_SET_DEVICE_ATTR');
+    if (this.#its >= 0) this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n), 'KVM_SET_DEVICE_ATTR');
     this.#state = 'ready';
   }
 
@@ -227,6 +274,7 @@ export class Vm {
     }
     for (const v of [...this.#vcpus].reverse()) attempt(() => v.close());
     if (this.#kvmVfio >= 0) attempt(() => this.sys.close(this.#kvmVfio));
+    if (this.#its >= 0) attempt(() => this.sys.close(this.#its));
     if (this.#gic >= 0) attempt(() => this.sys.close(this.#gic));
     attempt(() => this.sys.close(this.fd));
     for (const r of this.#ram) attempt(() => this.sys.munmap(r.hva, r.size));
@@ -237,4 +285,4 @@ export class Vm {
   [Symbol.dispose](): void { this.close(); }
 }
 
-export { GICD_SIZE, GICR_SIZE_PER_CPU };
+export { GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE };

@@ -4,7 +4,7 @@
 // through creating something leaks nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSys, KVM_CREATE_DEVICE, KVM_SET_DEVICE_ATTR, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQFD, KVM_ARM_VCPU_INIT } from '../../../shim/index';
+import { createSys, KVM_CREATE_DEVICE, KVM_SET_DEVICE_ATTR, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQFD, KVM_ARM_VCPU_INIT } from '../../../shim/index';
 import { Vm } from '../../../examples/mini-vmm/kvm';
 import { createFakeLibc, type FakeLibc } from '../../support/fake-libc';
 
@@ -168,6 +168,65 @@ test('a vCPU step decodes what KVM left in kvm_run', () => {
   assert.equal(v.step(), { kind: 'mmio', addr: 0x0900_0000n, len: 1, isWrite: true, data: 0x21n });
   assert.is(v.exits, 1);
   vm.close();
+});
+
+test('addIts: after the vGIC, one ITS at a 64 KiB-aligned address; initGic inits the vGIC, then the ITS; close() closes the ITS fd before the vGIC fd', () => {
+  const libc = fakeKvm();
+  const attrs: [number, number, bigint][] = [];
+  const inner = libc.on.ioctl!;
+  libc.on.ioctl = (fd, req, arg) => {
+    // struct kvm_device_attr { u32 flags @0, group @4; u64 attr @8, addr @16 }
+    if (req === KVM_SET_DEVICE_ATTR) { const dv = new DataView(arg!.buffer, arg!.byteOffset); attrs.push([fd, dv.getUint32(4, true), dv.getBigUint64(8, true)]); }
+    return inner(fd, req, arg);
+  };
+  const vm = Vm.create(createSys(libc));
+  assert.throws(() => vm.addIts(0x0808_0000n), /state created/, 'before the vGIC');
+  vm.addGicV3(GIC);
+  assert.throws(() => vm.addIts(0x0808_1000n), /64 KiB/);
+  vm.addIts(0x0808_0000n);
+  assert.ok(vm.hasIts);
+  assert.throws(() => vm.addIts(0x0809_0000n), /already/);
+  vm.addVcpu();
+  attrs.length = 0;
+  vm.initGic();
+  // fds: /dev/kvm 100, vm 101, vgic 102, its 103, vcpu 104. Group 4 = CTRL, attr 0 = INIT.
+  assert.equal(attrs, [[102, 4, 0n], [103, 4, 0n]], 'CTRL_INIT on the vGIC, then on the ITS');
+  assert.throws(() => vm.addIts(0x0808_0000n), /state ready/);
+  const from = libc.log.length;
+  vm.close();
+  const closes = libc.log.slice(from).filter((c) => c.method === 'close').map((c) => c.args[0]);
+  assert.equal(closes, [104, 103, 102, 101, 100]);
+  assert.is(libc.openFds.size, 0);
+});
+
+test('host memslots: unmapHost deletes the slot (size 0) and the next mapHost reuses the lowest free number; RAM slots are not unmapHost\'s', () => {
+  const libc = fakeKvm();
+  const regions: [number, bigint][] = [];
+  const inner = libc.on.ioctl!;
+  libc.on.ioctl = (fd, req, arg) => {
+    // struct kvm_userspace_memory_region { u32 slot @0, flags @4; u64 guest_phys_addr @8, memory_size @16, userspace_addr @24 }
+    if (req === KVM_SET_USER_MEMORY_REGION) { const dv = new DataView(arg!.buffer, arg!.byteOffset); regions.push([dv.getUint32(0, true), dv.getBigUint64(16, true)]); }
+    return inner(fd, req, arg);
+  };
+  const vm = readyVm(libc);            // RAM is slot 0
+  const a = vm.mapHost(0x1000_0000n, 0x1000n, 0x7000_0000n);
+  const b = vm.mapHost(0x1000_4000n, 0x1000n, 0x7000_4000n);
+  const c = vm.mapHost(0x1000_8000n, 0x1000n, 0x7000_8000n);
+  assert.equal([a, b, c], [1, 2, 3]);
+  assert.is(vm.slotsInUse, 4);
+  vm.unmapHost(b); vm.unmapHost(a);
+  assert.equal(regions.slice(-2), [[2, 0n], [1, 0n]], 'deleted with memory_size 0');
+  assert.is(vm.slotsInUse, 2);
+  assert.is(vm.mapHost(0x2000_0000n, 0x1000n, 0x7100_0000n), 1, 'the lowest free number');
+  assert.is(vm.mapHost(0x2000_4000n, 0x1000n, 0x7100_4000n), 2);
+  assert.is(vm.mapHost(0x2000_8000n, 0x1000n, 0x7100_8000n), 4, 'then a new one');
+  assert.throws(() => vm.unmapHost(0), /not a slot of mapHost/);
+  assert.throws(() => vm.unmapHost(9), /not a slot of mapHost/);
+  vm.unmapHost(4);
+  assert.throws(() => vm.unmapHost(4), /not a slot of mapHost/, 'twice');
+  assert.throws(() => vm.setHostSlot(4, 0n, 0n, 0n), /not a slot of mapHost/);
+  vm.close();
+  assert.throws(() => vm.unmapHost(1), /state closed/);
 });
 
 test.run();
