@@ -10,7 +10,7 @@
 //   VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_ATTACH_IOMMUFD_PT, then the same info queries.
 // A failure at any step closes everything opened so far, in reverse.
 //
-// Close order (fixed, docs/DESIGN.md): MMIO mappings -> IRQs (disabled in the kernel, then their
+// Close order (fixed, docs/DESIGN.md): the PCI passthrough (its vectors, slots, mappings) -> MMIO mappings -> IRQs (disabled in the kernel, then their
 // eventfds closed) -> this device's DMA mappings -> region table -> device fd -> group (unset
 // from the container, closed) -> container or iommufd (when no other device uses them).
 // Not responsible for: the VM (guest memory slots, interrupt controller): the VMM owns those and
@@ -30,6 +30,7 @@ import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, pciEventIrq, type IrqRoutingOptio
 import type { IrqHandler } from '../eventfd/dispatcher.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
 import { DmaIndex } from './dma-index.js';
+import { PciPassthrough, type PciPassthroughOptions } from '../pci/passthrough.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
 import { u32 } from '../../shim/bytes.js';
@@ -311,6 +312,7 @@ export class VfioDevice {
   #iommufd: IommufdSpace | undefined;
   #mappings = new Set<Mapping>();
   #routing: IrqRouting | undefined;
+  #pci: PciPassthrough | undefined;
   /** This device's DMA mappings, in IOVA order (dma-index.ts). */
   #dma = new DmaIndex();
 
@@ -552,6 +554,39 @@ export class VfioDevice {
     return this.#routing;
   }
 
+  /**
+   * Hands the PCI function to a guest: a {@link PciPassthrough} that the VMM's config-space (ECAM)
+   * handler and MMIO exit handler call, and that carries out the core's decisions (BAR memory
+   * slots through `opts.mapMemory`/`unmapMemory`, MSI/MSI-X and INTx through KVM irqfds or the
+   * userspace callbacks). One per device; the device's close() closes it first.
+   * @param opts - The VMM's callbacks and KVM handles ({@link PciPassthroughOptions}).
+   * @throws VfioError 'closed', 'not-supported' (not a PCI device), 'bad-state' (already passed
+   *   through), 'bad-argument' (options), 'kernel-reply' (a malformed config space), and the errno
+   *   kinds of the region reads and mmaps.
+   *
+   * @example
+   * ```ts
+   * import { openDevice } from 'vfiokit';
+   *
+   * const dev = openDevice('0000:00:02.0');
+   * const pci = dev.pci({
+   *   mapMemory: (s) => console.log(`memslot BAR${s.bar} at 0x${s.gpa.toString(16)}`),
+   *   unmapMemory: (s) => console.log(`remove the memslot at 0x${s.gpa.toString(16)}`),
+   *   deliverMsi: (address, data) => console.log(`MSI 0x${data.toString(16)} to 0x${address.toString(16)}`),
+   * });
+   * console.log(pci.configRead(0, 4).toString(16)); // vendor and device ID
+   * dev.close();
+   * ```
+   */
+  pci(opts: PciPassthroughOptions): PciPassthrough {
+    this.liveFd();
+    checkObject('opts', opts);
+    if (this.info.kind !== 'pci') throw new VfioError({ kind: 'not-supported', device: this.name, message: `is a ${this.info.kind} device, not PCI`, hint: 'pass platform devices through with routeIrqs() and a PlatformBus' });
+    if (this.#pci && !this.#pci.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'is already passed through', hint: 'close the existing PciPassthrough first' });
+    this.#pci = PciPassthrough.of(this, opts);
+    return this.#pci;
+  }
+
   /** The address space DMA goes through, or throws 'not-supported' for no-IOMMU. */
   #dmaSpace(): DmaSpace {
     this.liveFd();
@@ -681,7 +716,7 @@ export class VfioDevice {
   }
 
   /**
-   * Closes in the fixed order (mappings, IRQs, DMA, device fd, group, container/iommufd). Every
+   * Closes in the fixed order (the PCI passthrough, mappings, IRQs, DMA, device fd, group, container/iommufd). Every
    * step runs even if one fails; the first failure is thrown at the end. Closing twice is
    * harmless. Afterwards every method throws 'closed', and so do the device's Mappings.
    * @throws VfioError the first failure of a step (its errno kind), after every step has run.
@@ -705,6 +740,7 @@ export class VfioDevice {
 
   #release(): void {
     const t = new Teardown();
+    if (this.#pci) { const p = this.#pci; t.step(() => p.close()); this.#pci = undefined; }
     for (const m of [...this.#mappings]) t.step(() => { m.close(); this.#mappings.delete(m); });
     if (this.#routing) { const r = this.#routing; t.step(() => r.close()); this.#routing = undefined; }
     for (const q of this.irqs ?? []) t.step(() => q.disable());

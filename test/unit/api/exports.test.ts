@@ -18,7 +18,7 @@ const ENTRIES = {
     module: publicApi, file: 'src/index',
     values: [
       'DeviceIrq', 'DeviceRegion', 'DmaBuffer', 'Fdt', 'FdtBuilder', 'FdtNode', 'FdtProperty', 'IRQ_WAITER_MAX_EVENTS', 'IrqRouting',
-      'IrqWaiter', 'Mapping', 'PciConfig', 'PciMsix', 'PlatformBus', 'VFIO_DRIVER', 'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
+      'IrqWaiter', 'KvmIrqRoutes', 'Mapping', 'PciConfig', 'PciMsix', 'PciPassthrough', 'PlatformBus', 'VFIO_DRIVER', 'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
       'VFIO_PCI_ERR_IRQ_INDEX', 'VFIO_PCI_INTX_IRQ_INDEX', 'VFIO_PCI_MSIX_IRQ_INDEX', 'VFIO_PCI_MSI_IRQ_INDEX', 'VFIO_PCI_REQ_IRQ_INDEX',
       'VFIO_PCI_ROM_REGION_INDEX', 'VFIO_PCI_VGA_REGION_INDEX', 'VfioDevice', 'VfioError', 'allocDma', 'bind', 'bindGroup', 'fdtMaxPhandle',
       'findDevice', 'groupMembers', 'guestNodeFor', 'guestOverlayFor', 'hostNodeOfDevice', 'hugePageSize', 'listDevices', 'mergeFdt', 'openDevice',
@@ -27,9 +27,9 @@ const ENTRIES = {
     types: [
       'AllocDmaOptions', 'Bar', 'BarKind', 'BarSlotKind', 'BarState', 'BindResult', 'Bus', 'BusInfo', 'Capabilities', 'Capability',
       'DeviceEntry', 'DeviceHandle', 'DmaBacking', 'DmaInfo', 'DmaMapOptions', 'DmaMappingRecord', 'FdtBuilderOptions', 'FdtRegEntry', 'FdtReservation',
-      'ForwardOptions', 'GroupBindResult', 'GuestNode', 'GuestNodeRequest', 'GuestOverlay', 'GuestOverlayRequest', 'IommuKind', 'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqWaiterOptions',
-      'IrqRoutingOptions', 'MappingSys', 'MsiCapability', 'MsixAction', 'MsixCapability', 'MsixHole', 'MsixPart', 'MsixStats', 'MsixVectorState', 'OpenOptions', 'PciAction', 'PciConfigOptions',
-      'PciConfigStats', 'PlaceRegionOptions', 'PlacedIrq', 'PlacedRegion', 'PlatformBusOptions', 'RegionMap', 'SysfsOptions',
+      'ForwardOptions', 'GroupBindResult', 'GuestMemorySlot', 'GuestNode', 'GuestNodeRequest', 'GuestOverlay', 'GuestOverlayRequest', 'IommuKind', 'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqWaiterOptions',
+      'IrqRoutingOptions', 'KvmIrqRoutesOptions', 'MappingSys', 'MsiCapability', 'MsiRoute', 'MsixAction', 'MsixCapability', 'MsixHole', 'MsixPart', 'MsixStats', 'MsixVectorState', 'OpenOptions', 'PciAction', 'PciConfigOptions',
+      'PciConfigStats', 'PciKvmOptions', 'PciPassthroughOptions', 'PciPassthroughStats', 'PlaceRegionOptions', 'PlacedIrq', 'PlacedRegion', 'PlatformBusOptions', 'RegionMap', 'SysfsOptions',
       'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
     ],
   },
