@@ -16,10 +16,12 @@
 // Close order: the IRQ routing, the VM, the device, the bus (as vmm.ts's Machine.close).
 // Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the tree (dtb.ts), the UART
 // model (pl011.ts), what the guest prints (linux/init.c).
-import { openDevice, PlatformBus, type IrqRouting, type VfioDevice } from '../../src/index';
-import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
+import { KvmIrqRoutes, openDevice, PlatformBus, type DmaMappingRecord, type IrqRouting, type PciPassthroughStats, type VfioDevice } from '../../src/index';
+import { completeMmioRead, KVM_CAP_MSI_DEVID, REG_PC, xreg, type Exit } from './abi';
 import { linuxGuestDtb } from './dtb';
 import { Vm } from './kvm';
+import { PciFunction, type PciFunctionCounts } from './passthrough';
+import { EcamHost, PCI_LAYOUT, type EcamCounts } from './pci';
 import { Pl011Console } from './pl011';
 import { LAYOUT } from './vmm';
 
@@ -78,29 +80,70 @@ export interface LinuxRunOptions {
   hostDtb: Uint8Array;
   /** Default the lab's pl031, "9010000.pl031". */
   device?: string;
+  /** PCI functions to pass through (host names, bound to vfio-pci), enumerated by the guest at
+   *  00:01.0, 00:02.0, ... behind the VMM's host bridge (pci.ts), with an ITS for their MSIs. */
+  pci?: string[];
   ramSize?: bigint;
   bootargs?: string;
+  /** Appended to the command line (after `bootargs`, with a space). */
+  append?: string;
   maxExits?: number;
+  /** KVM_RUN on a libuv thread (Vcpu.stepAsync), so Node's event loop runs while the guest does
+   *  (vfiokit's eventfd watchers, timers). Default: with `pci`; the pl031 alone needs none. */
+  asyncRun?: boolean;
   /** Each console line as it arrives, with ms since the vCPU first entered the guest. */
   onLine?: (line: string, ms: number) => void;
+}
+
+/** KVM_RUN returns by cause. */
+export interface LinuxExitCounts {
+  /** The earlycon's UART: data writes, FR polls, anything else. */
+  uartWrites: number; uartFrReads: number; uartOther: number;
+  /** The pl031's window (0 with the memslot). */
+  device: number;
+  /** The host bridge's ECAM window (config reads and writes, probes of empty functions). */
+  ecam: number;
+  /** Trapped accesses inside a PCI function's BARs: the MSI-X table and PBA, and the rest. */
+  msix: number; barTraps: number;
+  /** Any other address (answered all-ones / dropped), retries (a signal), the end. */
+  stray: number; retry: number; end: number;
+}
+
+/** One passed-through PCI function, as the run left it (read before close). */
+export interface LinuxPciReport {
+  /** The host's name, and where the guest enumerated it. */
+  name: string; guestAddress: string;
+  devid: number; intxGsi: number | undefined;
+  stats: PciPassthroughStats;
+  counts: PciFunctionCounts;
+  /** The DMA mappings of the device during the run (guest RAM). */
+  dma: DmaMappingRecord[];
 }
 
 export interface LinuxReport {
   /** The guest's console (earlycon output), "\r\n" as "\n". */
   console: string;
-  /** Console lines with the ms (since the first KVM_RUN) at which each completed. */
-  lines: { ms: number; text: string }[];
+  /** Console lines with the ms (since the first KVM_RUN) at which each completed, and the exit
+   *  counts at that moment (so that a phase between two lines can be told apart). */
+  lines: { ms: number; text: string; counts: LinuxExitCounts }[];
   placement: { regionGpa: bigint; spi: number; intid: number };
   layout: LinuxLayout;
   dtbBytes: number;
+  /** The kernel command line the guest got. */
+  bootargs: string;
   /** 'shutdown' (PSCI SYSTEM_OFF), 'reset' (a panic with panic=-1), 'max-exits', or the failing exit. */
   end: string;
   exits: number;
-  /** KVM_RUN returns by cause: UART data writes, UART FR polls, other UART accesses, the device's
-   *  window (0 with the memslot), any other address (answered all-ones / dropped), retries, the end. */
-  counts: { uartWrites: number; uartFrReads: number; uartOther: number; device: number; stray: number; retry: number; end: number };
+  counts: LinuxExitCounts;
+  /** The ECAM window's own counts (reads and writes that reached a function, probes of empty ones, bad widths). */
+  ecam: EcamCounts;
+  pci: LinuxPciReport[];
+  /** KVM_SET_GSI_ROUTING calls over the run (0 without PCI). */
+  routeCommits: number;
   /** First few stray addresses, for diagnosis. */
   strayAddrs: string[];
+  /** ms from runLinux's start (before opening any device) to the first KVM_RUN. */
+  setupMs: number;
   /** ms from the first KVM_RUN to the end of the run. */
   runMs: number;
   /** ms spent inside KVM_RUN (the rest is the VMM's exit handling). */
@@ -112,18 +155,30 @@ export interface LinuxReport {
   hostRtc: { before: number; after: number };
 }
 
-/** Boots the kernel with the device passed through and runs it to PSCI SYSTEM_OFF (or reset, a
- *  failing exit, or maxExits). Blocks the thread while the guest runs; onLine is the live view. */
-export function runLinux(opts: LinuxRunOptions): LinuxReport {
+/** SPIs are 32..1019 as INTIDs; the routing table keeps identity routes for all the vGIC has. */
+const irqchipPins = (nrIrqs: number): number => nrIrqs - 32;
+
+/** Boots the kernel with the device passed through (and the PCI functions, if any) and runs it to
+ *  PSCI SYSTEM_OFF (or reset, a failing exit, or maxExits). Without asyncRun the thread blocks
+ *  while the guest runs; onLine is the live view. */
+export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
+  const t00 = process.hrtime.bigint();
   const header = parseImageHeader(opts.kernel);
   const ramSize = opts.ramSize ?? LINUX_RAM_SIZE;
   const ram = { gpa: LAYOUT.ram.gpa, size: ramSize };
   const layout = linuxLayout(ram, header, opts.kernel.byteLength, opts.initrd.byteLength);
   const deviceName = opts.device ?? '9010000.pl031';
+  const pciNames = opts.pci ?? [];
+  const asyncRun = opts.asyncRun ?? pciNames.length > 0;
+  const bootargs = [opts.bootargs ?? LINUX_BOOTARGS, opts.append].filter(Boolean).join(' ');
   const bus = new PlatformBus(LAYOUT.bus);
+  const ecam = new EcamHost(PCI_LAYOUT.ecam.base, PCI_LAYOUT.ecam.buses);
   let dev: VfioDevice | undefined;
   let vm: Vm | undefined;
+  let routes: KvmIrqRoutes | undefined;
   let routing: IrqRouting | undefined;
+  const fns: PciFunction[] = [];
+  let ok = false;
   try {
     dev = openDevice(deviceName);
     const regs = dev.regions[0]!.map();
@@ -136,13 +191,19 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
+    if (pciNames.length) {
+      vm.addIts(PCI_LAYOUT.its);
+      // With an ITS, KVM wants the requester ID with every MSI: what KvmIrqRoutes' devid is for.
+      if (vm.checkExtension(KVM_CAP_MSI_DEVID) !== 1) throw new Error('KVM does not ask for a device ID with MSIs although the VM has an ITS (KVM_CAP_MSI_DEVID)');
+    }
     const mem = vm.addRam(ram.gpa, ram.size);
     const at = (gpa: bigint): number => Number(gpa - ram.gpa);
     mem.bytes.set(opts.kernel, at(layout.kernel));
     mem.bytes.set(opts.initrd, at(layout.initrd.start));
     const dtb = linuxGuestDtb({
       hostDtb: opts.hostDtb, deviceName, regionGpa: region.address, spi: spi.spi, irqFlags: dev.irqs[0]!.flags, bus: LAYOUT.bus,
-      ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bootargs: opts.bootargs ?? LINUX_BOOTARGS, initrd: layout.initrd,
+      ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bootargs, initrd: layout.initrd,
+      ...(pciNames.length ? { pci: { its: PCI_LAYOUT.its, ecam: PCI_LAYOUT.ecam, mmio32: PCI_LAYOUT.mmio32, intxSpis: PCI_LAYOUT.intxSpis } } : {}),
     });
     if (BigInt(dtb.byteLength) > DTB_MAX) throw new Error(`guest DTB of ${dtb.byteLength} bytes is over the 2 MiB the boot protocol allows`);
     mem.bytes.set(dtb, at(layout.dtb));
@@ -150,34 +211,53 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
     vm.addVfioFile(dev.kvmVfioFile);
     const vcpu = vm.addVcpu();
     vm.initGic();
+    if (pciNames.length) {
+      // After initGic: the vGIC's init installs KVM's default table, which would replace ours.
+      routes = new KvmIrqRoutes(vm.fd, { irqchipPins: irqchipPins(LAYOUT.nrIrqs) });
+      for (const [i, name] of pciNames.entries()) {
+        fns.push(PciFunction.open({
+          device: name, at: { bus: 0, dev: PCI_LAYOUT.firstSlot + i, fn: 0 }, vm, routes, ecam,
+          ram: { gpa: ram.gpa, size: ram.size, hva: mem.hva }, intxSpis: PCI_LAYOUT.intxSpis,
+        }));
+      }
+    }
     routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
     routing.wireIrqfd(0, vm.fd, spi.spi);
     for (const [id, v] of [[xreg(0), layout.dtb], [xreg(1), 0n], [xreg(2), 0n], [xreg(3), 0n], [REG_PC, layout.kernel]] as [bigint, bigint][]) vcpu.setReg(id, v);
 
     const hostBefore = regs.read32(PL031_DR);
-    const lines: { ms: number; text: string }[] = [];
+    const lines: { ms: number; text: string; counts: LinuxExitCounts }[] = [];
+    const counts: LinuxExitCounts = { uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, ecam: 0, msix: 0, barTraps: 0, stray: 0, retry: 0, end: 0 };
     const t0 = process.hrtime.bigint();
+    const setupMs = Number(t0 - t00) / 1e6;
     const sinceStart = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
-    const uart = new Pl011Console(LAYOUT.console, (text) => { const ms = sinceStart(); lines.push({ ms, text }); opts.onLine?.(text, ms); });
-    const counts = { uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, stray: 0, retry: 0, end: 0 };
+    const uart = new Pl011Console(LAYOUT.console, (text) => { const ms = sinceStart(); lines.push({ ms, text, counts: { ...counts } }); opts.onLine?.(text, ms); });
     const strayAddrs: string[] = [];
     const maxExits = opts.maxExits ?? LINUX_MAX_EXITS;
     let end = '', exits = 0, inKvm = 0n, longest = 0n, longestAt = 0;
     while (end === '') {
       const r0 = process.hrtime.bigint();
-      const e: Exit = vcpu.step();
+      const e: Exit = asyncRun ? await vcpu.stepAsync() : vcpu.step();
       const took = process.hrtime.bigint() - r0;
       inKvm += took;
       if (took > longest) { longest = took; longestAt = lines.length; }
       exits++;
       if (e.kind === 'mmio') {
+        let reply: bigint | undefined;
         const u = uart.handle(e.addr, e.len, e.isWrite, e.data);
-        const reply = u.reply;
         if (u.handled) {
+          reply = u.reply;
           const off = e.addr - LAYOUT.console;
           if (e.isWrite && off === 0n) counts.uartWrites++; else if (!e.isWrite && off === 0x18n) counts.uartFrReads++; else counts.uartOther++;
-        } else if (e.addr >= region.address && e.addr - region.address < size) counts.device++;
-        else { counts.stray++; if (strayAddrs.length < 8) strayAddrs.push(`${e.isWrite ? 'W' : 'R'}${e.len}@0x${e.addr.toString(16)}`); }
+        } else if (ecam.contains(e.addr)) {
+          counts.ecam++;
+          reply = ecam.handle(e.addr, e.len, e.isWrite, e.data).reply;
+        } else {
+          const p = pciMmio(fns, e.addr, e.len, e.isWrite, e.data);
+          if (p) { reply = p.reply; if (p.msix) counts.msix++; else counts.barTraps++; }
+          else if (e.addr >= region.address && e.addr - region.address < size) counts.device++;
+          else { counts.stray++; if (strayAddrs.length < 8) strayAddrs.push(`${e.isWrite ? 'W' : 'R'}${e.len}@0x${e.addr.toString(16)}`); }
+        }
         if (!e.isWrite) completeMmioRead(vcpu.run, e.len, reply ?? (1n << BigInt(8 * e.len)) - 1n);
       } else if (e.kind === 'retry') counts.retry++;
       else { counts.end++; end = e.kind === 'system-event' ? e.event : `${e.reason} (0x${e.detail.toString(16)})`; }
@@ -187,13 +267,38 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
     const hostAfter = regs.read32(PL031_DR);
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
     regs.write32(PL031_IMSC, 0);
-    return {
-      console: uart.text(), lines, placement, layout, dtbBytes: dtb.byteLength, end, exits, counts, strayAddrs,
+    const pci = fns.map((f): LinuxPciReport => ({
+      name: f.name, guestAddress: `0000:${hex2(f.at.bus)}:${hex2(f.at.dev)}.${f.at.fn}`, devid: f.devid, intxGsi: f.intxGsi,
+      stats: f.stats(), counts: { ...f.counts }, dma: f.dev.dmaMappings(),
+    }));
+    const report: LinuxReport = {
+      console: uart.text(), lines, placement, layout, dtbBytes: dtb.byteLength, bootargs, end, exits, counts, ecam: { ...ecam.counts }, pci,
+      routeCommits: routes?.commits ?? 0, strayAddrs, setupMs,
       runMs, inKvmMs: Number(inKvm) / 1e6, longestRun: { ms: Number(longest) / 1e6, before: lines[longestAt]?.text ?? '' }, hostRtc: { before: hostBefore, after: hostAfter },
     };
+    ok = true;
+    return report;
   } finally {
-    try { routing?.close(); } finally {
-      try { vm?.close(); } finally { try { dev?.close(); } finally { bus.close(); } }
-    }
+    // The pl031's routing and the PCI passthroughs (irqfds, memslots) while the VM is open; the
+    // routing table; the VM (KVM-VFIO lets go of the devices' files); the devices; the bus.
+    const steps: (() => void)[] = [
+      () => routing?.close(), ...fns.map((f) => () => f.close()), () => routes?.close(), () => vm?.close(),
+      ...fns.map((f) => () => f.closeDevice()), () => dev?.close(), () => bus.close(),
+    ];
+    let first: unknown;
+    for (const step of steps) { try { step(); } catch (e) { first ??= e; } }
+    // A failed run's own error wins; a clean run that cannot close cleanly fails with the first.
+    if (ok && first !== undefined) throw first;   // eslint-disable-line no-unsafe-finally
   }
+}
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
+/** A trapped access inside one of the functions' BARs, or undefined when it is none of theirs. */
+function pciMmio(fns: PciFunction[], gpa: bigint, len: number, isWrite: boolean, data: bigint): { reply?: bigint; msix: boolean } | undefined {
+  for (const f of fns) {
+    const r = f.mmio(gpa, len, isWrite, data);
+    if (r.handled) return { ...(r.reply === undefined ? {} : { reply: r.reply }), msix: r.msix ?? false };
+  }
+  return undefined;
 }

@@ -3,13 +3,15 @@
 //   node examples/mini-vmm/guest/build.mjs
 //   npx esbuild examples/mini-vmm/main.ts --bundle --platform=node --format=esm --target=node20 \
 //     --external:koffi --loader:.wasm=binary --loader:.bin=binary --outfile=build/mini-vmm.mjs
-//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --linux IMAGE INITRD]
+//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --linux IMAGE INITRD [--pci BDF]... [--append ARGS]]
 // --trap: no memslot for the device (every access forwarded); --machine: the userspace IRQ mode
 // (vfiokit's IRQ state machine, KVM_IRQ_LINE); --latency: guest/latency.S on the irqfd, machine
 // and relay paths, with the medians and the ratios to irqfd.
 // Prints the guest's console as it comes, then what the VMM saw. Exit status 0 when the guest
 // powered off through PSCI. --linux boots a Linux arm64 Image with a gzip'd cpio initramfs (in the
-// lab: /opt/vfiokit/l2/Image and /opt/vfiokit/l2/initrd.gz), the pl031 passed through.
+// lab: /opt/vfiokit/l2/Image and /opt/vfiokit/l2/initrd.gz), the pl031 passed through; with
+// `--pci 0000:00:03.0` (repeatable) also that PCI function, at 00:01.0 behind a host bridge with
+// an ITS (`--append "..."` adds to the kernel command line, e.g. `pci=nomsi`).
 import { readFileSync } from 'node:fs';
 import pl031 from '../../build/guest/pl031.bin';
 import edu from '../../build/guest/edu.bin';
@@ -23,15 +25,29 @@ import { LAYOUT, runGuest, runGuestMachine, type RunOptions, type RunReport } fr
 const onLine = (line: string, ms: number): void => console.log(`[${ms.toFixed(1)} ms] ${line}`);
 const us = (ns: number): string => (ns / 1e3).toFixed(1);
 const linuxAt = process.argv.indexOf('--linux');
+/** The values of every `--name VALUE` on the command line, in order. */
+const valuesOf = (name: string): string[] => process.argv.flatMap((a, i) => {
+  if (a !== name) return [];
+  const v = process.argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
+  return [v];
+});
 if (linuxAt >= 0) {
   const [image, initrd] = process.argv.slice(linuxAt + 1, linuxAt + 3);
   if (!image || !initrd) throw new Error('--linux IMAGE INITRD: the arm64 Image and a gzip\'d newc initramfs');
-  const r = runLinux({
+  const pci = valuesOf('--pci');
+  const append = valuesOf('--append').join(' ');
+  const r = await runLinux({
     kernel: new Uint8Array(readFileSync(image)), initrd: new Uint8Array(readFileSync(initrd)),
-    hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), onLine: (l, ms) => console.log(`[${(ms / 1000).toFixed(3)} s] ${l}`),
+    hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), pci, ...(append ? { append } : {}),
+    onLine: (l, ms) => console.log(`[${(ms / 1000).toFixed(3)} s] ${l}`),
   });
   const c = r.counts;
-  console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; end: ${r.end}; ${r.exits} exits (uart DR ${c.uartWrites}, FR ${c.uartFrReads}, device ${c.device}, stray ${c.stray}); run ${(r.runMs / 1000).toFixed(1)} s`);
+  console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; end: ${r.end}; ${r.exits} exits (uart DR ${c.uartWrites}, FR ${c.uartFrReads}, device ${c.device}, ECAM ${c.ecam}, MSI-X ${c.msix}, other BAR traps ${c.barTraps}, stray ${c.stray}); setup ${(r.setupMs / 1000).toFixed(1)} s, run ${(r.runMs / 1000).toFixed(1)} s`);
+  for (const p of r.pci) {
+    const s = p.stats;
+    console.log(`${p.name} as ${p.guestAddress} (devid 0x${p.devid.toString(16)}, INTx GSI ${p.intxGsi ?? 'none'}): config ${s.configReads} reads / ${s.configWrites} writes; BAR traps ${s.barTraps}, MSI-X accesses ${s.msixAccesses}; vector masks ${s.vectorMasks} / unmasks ${s.vectorUnmasks}, irqfd assigns ${s.irqfdAssigns} / deassigns ${s.irqfdDeassigns}, trigger switches ${s.triggerSwitches}, route updates ${s.routeUpdates}; memslots mapped ${s.slotsMapped} / unmapped ${s.slotsUnmapped}; GSI routing commits ${r.routeCommits}`);
+  }
   process.exitCode = r.end === 'shutdown' && /l2: PASS$/m.test(r.console) ? 0 : 1;
 } else if (process.argv.includes('--edu')) {
   const r = runEduGuest({ guest: edu, onLine });

@@ -28,14 +28,14 @@ const field = (r: LinuxReport, key: string): string | undefined => r.console.mat
 /** The ms at which the first console line matching re completed. */
 const lineMs = (r: LinuxReport, re: RegExp): number | undefined => r.lines.find((l) => re.test(l.text))?.ms;
 
-test('mini-vmm boots Linux as the nested guest: its rtc-pl031 driver runs the passed-through pl031, reads the time, takes two alarm IRQs, powers off', () => {
+test('mini-vmm boots Linux as the nested guest: its rtc-pl031 driver runs the passed-through pl031, reads the time, takes two alarm IRQs, powers off', async () => {
   if (!existsSync(l2('Image')) || !existsSync(l2('initrd.gz'))) { console.log('  SKIP: no l2/Image or l2/initrd.gz in this image (lab/initramfs.mjs puts them there)'); return; }
   const kernel = new Uint8Array(readFileSync(l2('Image')));
   const initrd = new Uint8Array(readFileSync(l2('initrd.gz')));
   const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
   const before = openFds();
   const t0 = process.hrtime.bigint();
-  const r = runLinux({ kernel, initrd, hostDtb, onLine: (l, ms) => console.log(`  [${(ms / 1000).toFixed(3)} s] ${l}`) });
+  const r = await runLinux({ kernel, initrd, hostDtb, onLine: (l, ms) => console.log(`  [${(ms / 1000).toFixed(3)} s] ${l}`) });
   const wholeMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const l1Now = Math.floor(Date.now() / 1000);
   const after = openFds();
@@ -82,10 +82,10 @@ test('mini-vmm boots Linux as the nested guest: its rtc-pl031 driver runs the pa
 // The same boot with `quiet`: the kernel prints nothing below KERN_WARNING, so the console costs
 // (three exits per byte) drop out and what is left is the nested boot itself. The verdict comes
 // from how the guest ends: /init powers off on PASS and resets on FAIL.
-test('the same boot with a quiet console: /init still passes its RTC checks (PSCI SYSTEM_OFF, not a reset), in fewer exits', () => {
+test('the same boot with a quiet console: /init still passes its RTC checks (PSCI SYSTEM_OFF, not a reset), in fewer exits', async () => {
   if (!existsSync(l2('Image')) || !existsSync(l2('initrd.gz'))) { console.log('  SKIP: no l2 payload'); return; }
   const before = openFds();
-  const r = runLinux({
+  const r = await runLinux({
     kernel: new Uint8Array(readFileSync(l2('Image'))), initrd: new Uint8Array(readFileSync(l2('initrd.gz'))),
     hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), bootargs: `${LINUX_BOOTARGS} quiet`,
     onLine: (l, ms) => console.log(`  [${(ms / 1000).toFixed(3)} s] ${l}`),
