@@ -6,7 +6,7 @@ import type { Sys } from './sys.js';
 import {
   KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CHECK_EXTENSION, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM,
   KVM_GET_API_VERSION, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_RUN, KVM_SET_DEVICE_ATTR,
-  KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION,
+  KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
 } from './ioctl.js';
 
 /** /dev/kvm fd: KVM_API_VERSION (12). */
@@ -39,3 +39,7 @@ export const setOneReg = (sys: Sys, vcpu: number, arg: Uint8Array): number => sy
 export const getOneReg = (sys: Sys, vcpu: number, arg: Uint8Array): number => sys.ioctl(vcpu, KVM_GET_ONE_REG, arg, 'KVM_GET_ONE_REG');
 /** VM fd: struct kvm_irq_level {irq, level} (8 bytes). */
 export const irqLine = (sys: Sys, vm: number, arg: Uint8Array): number => sys.ioctl(vm, KVM_IRQ_LINE, arg, 'KVM_IRQ_LINE');
+/** VM fd: struct kvm_irq_routing {nr, flags, entries[nr]} (8 + 48 x nr bytes): replaces the routing table. */
+export const setGsiRouting = (sys: Sys, vm: number, arg: Uint8Array): number => sys.ioctl(vm, KVM_SET_GSI_ROUTING, arg, 'KVM_SET_GSI_ROUTING');
+/** VM fd: struct kvm_msi {address_lo, address_hi, data, flags, devid, pad[12]} (32 bytes): > 0 delivered, 0 blocked by the guest. */
+export const signalMsi = (sys: Sys, vm: number, arg: Uint8Array): number => sys.ioctl(vm, KVM_SIGNAL_MSI, arg, 'KVM_SIGNAL_MSI');

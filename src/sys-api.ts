@@ -27,7 +27,9 @@ export {
   KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_IRQFD_FLAG_DEASSIGN,
   KVM_IRQFD_FLAG_RESAMPLE, KVM_CREATE_DEVICE_TEST, SIZEOF_KVM_IRQFD, SIZEOF_KVM_CREATE_DEVICE, SIZEOF_KVM_DEVICE_ATTR,
   SIZEOF_KVM_USERSPACE_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, SIZEOF_KVM_ONE_REG, SIZEOF_KVM_IRQ_LEVEL,
+  KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI, KVM_CAP_IRQ_ROUTING, KVM_CAP_SIGNAL_MSI, KVM_CAP_MSI_DEVID, KVM_IRQ_ROUTING_IRQCHIP,
+  KVM_IRQ_ROUTING_MSI, KVM_MSI_VALID_DEVID, SIZEOF_KVM_IRQ_ROUTING, SIZEOF_KVM_IRQ_ROUTING_ENTRY, SIZEOF_KVM_MSI,
 } from '../shim/ioctl.js';
 // struct kvm_irqfd has one encoder (vfiokit's own irqfd wiring uses it): a VMM's KVM code uses it too.
-export { encodeKvmIrqfd } from '../shim/uapi/kvm.js';
-export type { KvmIrqfd } from '../shim/uapi/kvm.js';
+export { encodeKvmIrqfd, encodeKvmIrqRouting, encodeKvmMsi } from '../shim/uapi/kvm.js';
+export type { KvmIrqfd, KvmIrqRoute, KvmMsi } from '../shim/uapi/kvm.js';

@@ -94,6 +94,15 @@ function plain<T extends { close?(): void }>(make: () => T, args: unknown[]) {
 function waiter(): publicApi.IrqWaiter { return new publicApi.IrqWaiter({ sys: createSys(createFakeLibc()) }); }
 /** A PciMsix over the 16-vector MSI-X fixture of test/unit/pci; done closes its PciConfig. */
 const onMsix = (args: unknown[]) => () => { const { config, sizes } = multi(); const p = new publicApi.PciConfig(config, sizes); return { self: new publicApi.PciMsix(p), args, done: () => p.close() }; };
+/** A fake VM for KvmIrqRoutes: an fd of the fake libc that answers KVM_CAP_IRQ_ROUTING with 4096. */
+function fakeVm(): { vmFd: number; sys: ReturnType<typeof createSys> } {
+  const libc = createFakeLibc();
+  libc.on.ioctlValue = () => 4096;
+  return { vmFd: libc.open('/dev/kvm', 0, 0), sys: createSys(libc) };
+}
+const routes = () => { const v = fakeVm(); return new publicApi.KvmIrqRoutes(v.vmFd, { irqchipPins: 4, sys: v.sys }); };
+const MSI = { address: 0x1000n, data: 1 };
+const ROUTE = (pos: number, name: string): Param[] => [P(name, 'object'), F(pos, name, 'address', 'u64'), F(pos, name, 'data', 'index'), F(pos, name, 'devid', 'index', OPTIONAL)].map((p) => ({ ...p, pos }));
 const bus = () => new publicApi.PlatformBus({ base: 0x1000_0000n, size: 0x100_0000n, spiFirst: 32, spiCount: 32 });
 const onFdt = (args: unknown[]) => () => { const fdt = publicApi.parseFdt(dtb()); return { self: fdt, args }; };
 const onNode = (args: unknown[]) => () => ({ self: publicApi.parseFdt(dtb()).node('/pl031@9010000'), args });
@@ -216,6 +225,13 @@ const ROWS: Record<string, Row> = {
   'PciMsix.vector': { setup: onMsix([0]), params: [P('vector', 'index')] },
   'PciMsix.stats': none(),
   'PciMsix.checkVector': none(PRIVATE),
+  'KvmIrqRoutes.constructor': { setup: () => { const v = fakeVm(); return { args: [v.vmFd, { irqchipPins: 4, sys: v.sys }] }; }, params: [P('vmFd', 'fd'), P('opts', 'object'), F(1, 'opts', 'irqchipPins', 'index')] },
+  'KvmIrqRoutes.addMsi': { setup: plain(routes, [MSI]), params: ROUTE(0, 'route') },
+  'KvmIrqRoutes.updateMsi': { setup: () => { const r = routes(); const g = r.addMsi(MSI); return { self: r, args: [g, MSI], done: () => r.close() }; }, params: [P('gsi', 'index'), ...ROUTE(1, 'route')] },
+  'KvmIrqRoutes.removeMsi': { setup: () => { const r = routes(); const g = r.addMsi(MSI); return { self: r, args: [g], done: () => r.close() }; }, params: [P('gsi', 'index')] },
+  'KvmIrqRoutes.batch': { setup: plain(routes, [() => 0]), params: [P('f', 'fn')] },
+  'KvmIrqRoutes.signalMsi': { setup: plain(routes, [MSI]), params: ROUTE(0, 'route') },
+  'KvmIrqRoutes.close': none(),
   'PlatformBus.constructor': { args: [{ base: 0x1000_0000n, size: 0x100_0000n, spiFirst: 32, spiCount: 32 }], params: [P('opts', 'object'), F(0, 'opts', 'base', 'u64'), F(0, 'opts', 'size', 'u64'), F(0, 'opts', 'spiFirst', 'index'), F(0, 'opts', 'spiCount', 'index')] },
   'PlatformBus.newDevice': none(),
   'PlatformBus.placeRegion': { setup: plain(bus, [0x1000n, {}]), params: [P('size', 'u64'), P('opts', 'object', { values: [undefined], why: 'the options are optional' })] },
@@ -316,6 +332,8 @@ const ROWS: Record<string, Row> = {
   _IOW: { args: [0xaf, 1, 8], params: [P('type', 'index'), P('nr', 'index'), P('size', 'index')] },
   _IOWR: { args: [0xaf, 1, 8], params: [P('type', 'index'), P('nr', 'index'), P('size', 'index')] },
   encodeKvmIrqfd: { args: [{ fd: 3, gsi: 0 }], params: [P('req', 'object'), F(0, 'req', 'fd', 'fd'), F(0, 'req', 'gsi', 'index')] },
+  encodeKvmIrqRouting: { args: [[{ gsi: 0, type: 'msi', address: 0n, data: 0 }]], params: [P('routes', 'object', { values: [{}], why: 'an object that is not an array is refused by the same check (named)' })] },
+  encodeKvmMsi: { args: [{ address: 0n, data: 0 }], params: [P('msi', 'object'), F(0, 'msi', 'address', 'u64'), F(0, 'msi', 'data', 'index'), F(0, 'msi', 'devid', 'index', OPTIONAL)] },
   hostSys: none(),
 };
 

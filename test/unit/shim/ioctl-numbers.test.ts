@@ -46,6 +46,7 @@ const SIZES: Record<string, string> = {
   SIZEOF_KVM_DEVICE_ATTR: 'struct kvm_device_attr', SIZEOF_KVM_USERSPACE_MEMORY_REGION: 'struct kvm_userspace_memory_region',
   SIZEOF_KVM_ONE_REG: 'struct kvm_one_reg', SIZEOF_KVM_IRQ_LEVEL: 'struct kvm_irq_level',
   SIZEOF_KVM_VCPU_INIT: 'struct kvm_vcpu_init', SIZEOF_EPOLL_EVENT: 'struct epoll_event',
+  SIZEOF_KVM_IRQ_ROUTING: 'struct kvm_irq_routing', SIZEOF_KVM_IRQ_ROUTING_ENTRY: 'struct kvm_irq_routing_entry', SIZEOF_KVM_MSI: 'struct kvm_msi',
 };
 /** arm64-only: x86's kvm.h defines the macros too, but struct kvm_vcpu_init exists only in arm64's asm/kvm.h. */
 const ARM64_ONLY = new Set(['KVM_ARM_VCPU_INIT', 'KVM_ARM_PREFERRED_TARGET', 'SIZEOF_KVM_VCPU_INIT']);
