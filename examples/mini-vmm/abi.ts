@@ -75,8 +75,6 @@ export const KVM_VGIC_V3_ADDR_TYPE_DIST = 2;
 export const KVM_VGIC_V3_ADDR_TYPE_REDIST = 3;
 /** The ITS's one address attribute (KVM_DEV_ARM_VGIC_GRP_ADDR); 64 KiB aligned. */
 export const KVM_VGIC_ITS_ADDR_TYPE = 4;
-/** KVM_CHECK_EXTENSION on a VM: 1 once MSIs must carry a device ID (arm64: the VM has an ITS). */
-export const KVM_CAP_MSI_DEVID = 131;
 export const KVM_DEV_ARM_VGIC_CTRL_INIT = 0;
 /** GICv3 frame sizes: the distributor is 64 KiB, each vCPU's redistributor two 64 KiB frames. */
 export const GICD_SIZE = 0x1_0000n, GICR_SIZE_PER_CPU = 0x2_0000n;

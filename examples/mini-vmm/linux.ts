@@ -17,7 +17,8 @@
 // Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the tree (dtb.ts), the UART
 // model (pl011.ts), what the guest prints (linux/init.c).
 import { KvmIrqRoutes, openDevice, PlatformBus, type DmaMappingRecord, type IrqRouting, type PciPassthroughStats, type VfioDevice } from '../../src/index';
-import { completeMmioRead, KVM_CAP_MSI_DEVID, REG_PC, xreg, type Exit } from './abi';
+import { KVM_CAP_MSI_DEVID } from '../../src/sys-api';
+import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { linuxGuestDtb } from './dtb';
 import { Vm } from './kvm';
 import { PciFunction, type PciFunctionCounts } from './passthrough';
