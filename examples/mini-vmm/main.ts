@@ -49,9 +49,9 @@ if (linuxAt >= 0) {
   });
   const c = r.counts;
   console.log(`pl031 at 0x${r.placement.regionGpa.toString(16)}, INTID ${r.placement.intid}; end: ${r.end}; ${r.exits} exits (uart DR ${c.uartWrites}, FR ${c.uartFrReads}, device ${c.device}, ECAM ${c.ecam}, MSI-X ${c.msix}, other BAR traps ${c.barTraps}, stray ${c.stray}); setup ${(r.setupMs / 1000).toFixed(1)} s, run ${(r.runMs / 1000).toFixed(1)} s`);
+  if (probeMs !== undefined) console.log(`mini-vmm start to the nvme driver's probe line: ${(probeMs / 1000).toFixed(2)} s`);
   for (const p of r.pci) {
     const s = p.stats;
-    if (probeMs !== undefined) console.log(`mini-vmm start to the nvme driver's probe line: ${(probeMs / 1000).toFixed(2)} s`);
     console.log(`${p.name} as ${p.guestAddress} (devid 0x${p.devid.toString(16)}, INTx GSI ${p.intxGsi ?? 'none'}): config ${s.configReads} reads / ${s.configWrites} writes; BAR traps ${s.barTraps}, MSI-X accesses ${s.msixAccesses}; vector masks ${s.vectorMasks} / unmasks ${s.vectorUnmasks}, irqfd assigns ${s.irqfdAssigns} / deassigns ${s.irqfdDeassigns}, trigger switches ${s.triggerSwitches}, route updates ${s.routeUpdates}; memslots mapped ${s.slotsMapped} / unmapped ${s.slotsUnmapped}; GSI routing commits ${r.routeCommits}`);
   }
   process.exitCode = r.end === 'shutdown' && /l2: PASS$/m.test(r.console) ? 0 : 1;
