@@ -12,7 +12,7 @@
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
 import { VfioError } from '../errors.js';
 import { IrqDispatcher, type IrqHandler } from '../eventfd/dispatcher.js';
-import { IrqMachine, ROUTE_KVM, type IrqAction } from '../core/irq-machine.js';
+import { IrqMachine, ROUTE_KVM, type IrqAction, type PciIrqMode } from '../core/irq-machine.js';
 import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import type { Sys } from '../../shim/sys.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../shim/libc.js';
@@ -267,6 +267,18 @@ function lineRequests(owner: IrqOwner, index: number): Line['req'] {
   };
 }
 
+/** What a PCI passthrough (src/pci/) hands {@link IrqRouting.of}: the first interrupt mode, and the
+ *  room that carries out the machine's ENABLE_INDEX / DISABLE_INDEX of MSI and MSI-X (their
+ *  per-vector eventfds are its own; INTx stays this routing's). @internal */
+export interface PciVectorHost {
+  /** The mode to start in: 'intx' (the function's INTx routed here) or 'none'. */
+  readonly initialMode: 'intx' | 'none';
+  /** ENABLE_INDEX of MSI or MSI-X: triggers for vectors [from, count) (from > 0: grown in place). */
+  enable(index: number, count: number, from: number): void;
+  /** DISABLE_INDEX of MSI or MSI-X has run (the kernel dropped every trigger of the index). */
+  disabled(index: number): void;
+}
+
 /**
  * The routed mode: one IrqMachine for the device, lines declared from the kernel's IRQ info,
  * every event's actions carried out in order. close() (or the device's close) disables the
@@ -283,11 +295,14 @@ export class IrqRouting {
   #closed = false;
   #pci: boolean;
   #now: () => bigint;
+  #vectors: PciVectorHost | undefined;
+  /** Vectors enabled per MSI/MSI-X index (what the next in-place ENABLE_INDEX grows from). */
+  #enabled = new Map<number, number>();
 
-  /** @internal use device.routeIrqs() */
-  static of(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions): IrqRouting { return new IrqRouting(owner, irqs, pci, opts); }
-  private constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions) {
-    this.#owner = owner; this.#irqs = irqs; this.#opts = opts; this.#pci = pci;
+  /** @internal use device.routeIrqs() (or a PCI passthrough, with `vectors`) */
+  static of(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions, vectors?: PciVectorHost): IrqRouting { return new IrqRouting(owner, irqs, pci, opts, vectors); }
+  private constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions, vectors?: PciVectorHost) {
+    this.#owner = owner; this.#irqs = irqs; this.#opts = opts; this.#pci = pci; this.#vectors = vectors;
     this.#now = opts.now ?? (() => process.hrtime.bigint());
     const indexes = opts.indexes ?? (pci ? [0] : irqs.filter((q) => q.eventfdCapable && q.count >= 1).map((q) => q.index));
     for (const i of indexes) {
@@ -300,7 +315,7 @@ export class IrqRouting {
       for (const i of indexes) this.machine.declareLine(i, irqs[i]!.flags, irqs[i]!.count);
       this.machine.start();
       for (const i of indexes) { irqs[i]!.routed = true; this.#lines.set(i, { index: i, userFd: -1, irqfd: -1, resampleFd: -1, vmFd: -1, gsi: 0, req: lineRequests(owner, i) }); }
-      if (pci) this.#run(this.machine.setPciMode('intx'));
+      if (pci) { const mode = vectors?.initialMode ?? 'intx'; if (mode !== 'none') this.#run(this.machine.setPciMode(mode)); }
       else for (const i of indexes) this.#enable(i, 1);
     } catch (e) {
       try { this.close(); } catch { /* report the first error */ }
@@ -348,6 +363,22 @@ export class IrqRouting {
     } catch (e) {
       if (this.machine.line(index).state !== 'wired') this.#closeKvmFds(line);
       throw e;
+    }
+  }
+
+  /**
+   * PCI: switches the interrupt mode through the machine (the old mode off first: INTx is
+   * disabled, and its irqfd deassigned, before MSI or MSI-X is enabled) and carries out its
+   * actions; the MSI/MSI-X ones go to the passthrough's vector room. An INTx irqfd the switch
+   * deassigned has its eventfds closed (wireIrqfd makes new ones).
+   * @internal the PCI passthrough's */
+  setPciMode(mode: PciIrqMode, count: number): void {
+    this.#live();
+    try {
+      this.#run(this.machine.setPciMode(mode, count));
+    } finally {
+      const intx = this.#lines.get(0);
+      if (intx && intx.irqfd >= 0 && this.machine.line(0).state !== 'wired') this.#closeKvmFds(intx);
     }
   }
 
@@ -447,8 +478,17 @@ export class IrqRouting {
         setIrqsEncoded(o, req, a.index, 'set the unmask eventfd of');
         return;
       }
-      case 'disable-index': setIrqsEncoded(o, this.#line(a.index).req.disable, a.index, 'disable'); return;
-      case 'enable-index': this.#enable(a.index, Number(a.arg)); return;
+      case 'disable-index':
+        setIrqsEncoded(o, this.#line(a.index).req.disable, a.index, 'disable');
+        if (this.#vectors && a.index !== 0) { this.#enabled.set(a.index, 0); this.#vectors.disabled(a.index); }
+        return;
+      case 'enable-index':
+        if (this.#vectors && a.index !== 0) {
+          const count = Number(a.arg), from = this.#enabled.get(a.index) ?? 0;
+          this.#vectors.enable(a.index, count, from);
+          this.#enabled.set(a.index, count);
+        } else this.#enable(a.index, Number(a.arg));
+        return;
     }
   }
 

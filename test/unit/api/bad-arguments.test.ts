@@ -17,6 +17,7 @@ import { fakeVfio, type FakeVfio } from './fake-vfio';
 import { createFakeLibc } from '../../support/fake-libc';
 import { createSys } from '../../../shim/sys';
 import { multi } from '../pci/fixtures';
+import { fakePci } from '../pci/fake-pci';
 
 const EDU = '0000:00:02.0';
 const PL031 = '9010000.pl031';
@@ -103,6 +104,11 @@ function fakeVm(): { vmFd: number; sys: ReturnType<typeof createSys> } {
 const routes = () => { const v = fakeVm(); return new publicApi.KvmIrqRoutes(v.vmFd, { irqchipPins: 4, sys: v.sys }); };
 const MSI = { address: 0x1000n, data: 1 };
 const ROUTE = (pos: number, name: string): Param[] => [P(name, 'object'), F(pos, name, 'address', 'u64'), F(pos, name, 'data', 'index'), F(pos, name, 'devid', 'index', OPTIONAL)].map((p) => ({ ...p, pos }));
+/** A PciPassthrough over the scripted PCI function of test/unit/pci (userspace delivery). */
+const onPassthrough = (args: unknown[]) => () => {
+  const f = fakePci();
+  return { self: f.dev.pci(f.options()), args, done: () => { f.dev.close(); f.dispose(); } };
+};
 const bus = () => new publicApi.PlatformBus({ base: 0x1000_0000n, size: 0x100_0000n, spiFirst: 32, spiCount: 32 });
 const onFdt = (args: unknown[]) => () => { const fdt = publicApi.parseFdt(dtb()); return { self: fdt, args }; };
 const onNode = (args: unknown[]) => () => ({ self: publicApi.parseFdt(dtb()).node('/pl031@9010000'), args });
@@ -159,6 +165,10 @@ const ROWS: Record<string, Row> = {
   'VfioDevice.routeIrqs': { setup: onDevice([{ setLine: () => {} }]), params: [P('opts', 'object')] },
   'VfioDevice.onRequest': { setup: onDevice([() => {}]), params: [P('handler', 'fn')] },
   'VfioDevice.onError': { setup: onDevice([() => {}]), params: [P('handler', 'fn')] },
+  'VfioDevice.pci': {
+    setup: () => { const f = fakePci(); return { self: f.dev, args: [f.options()], done: () => { f.dev.close(); f.dispose(); } }; },
+    params: [P('opts', 'object'), F(0, 'opts', 'mapMemory', 'fn'), F(0, 'opts', 'unmapMemory', 'fn'), F(0, 'opts', 'deliverMsi', 'fn', OPTIONAL), F(0, 'opts', 'setIntx', 'fn', OPTIONAL), F(0, 'opts', 'kvm', 'object', OPTIONAL)],
+  },
   'VfioDevice.mapDma': { setup: onDevice([{ iova: 0x100000n, hostAddress: 0x10000n, size: 0x1000n }]), params: [P('req', 'object')] },
   'VfioDevice.dmaInfo': none(),
   'VfioDevice.unmapDma': { setup: onDevice([0x100000n, 0x1000n]), params: [P('iova', 'u64'), P('size', 'u64')] },
@@ -198,6 +208,7 @@ const ROWS: Record<string, Row> = {
   'IrqRouting.trappedAccess': none(),
   'IrqRouting.wireIrqfd': { setup: onRouting([0, 5, 0]), params: [P('index', 'index'), P('vmFd', 'fd'), P('gsi', 'index')] },
   'IrqRouting.unwireIrqfd': { setup: onRouting([0]), params: [P('index', 'index')] },
+  'IrqRouting.setPciMode': none('@internal: the PCI passthrough\'s'),
   'IrqRouting.close': none(),
   'IrqWaiter.constructor': { args: [{ sys: createSys(createFakeLibc()) }], params: [P('opts', 'object', { values: [undefined], why: 'the options are optional' })] },
   'IrqWaiter.wake': { args: [3, createSys(createFakeLibc())], params: [P('wakeFd', 'fd')] },
@@ -225,6 +236,16 @@ const ROWS: Record<string, Row> = {
   'PciMsix.vector': { setup: onMsix([0]), params: [P('vector', 'index')] },
   'PciMsix.stats': none(),
   'PciMsix.checkVector': none(PRIVATE),
+  'PciPassthrough.constructor': none('private constructor behind the @internal PciPassthrough.of; VfioDevice.pci is walked'),
+  'PciPassthrough.of': none(INTERNAL),
+  'PciPassthrough.configRead': { setup: onPassthrough([0, 4]), params: [P('offset', 'index'), P('width', 'width', GUEST_WIDTH)] },
+  'PciPassthrough.configWrite': { setup: onPassthrough([0x3c, 1, 0]), params: [P('offset', 'index'), P('width', 'width', GUEST_WIDTH), P('value', 'index')] },
+  'PciPassthrough.claims': { setup: onPassthrough([0x1000n]), params: [P('gpa', 'u64')] },
+  'PciPassthrough.mmioRead': { setup: onPassthrough([0x1000n, 4]), params: [P('gpa', 'u64'), P('width', 'width', GUEST_WIDTH)] },
+  'PciPassthrough.mmioWrite': { setup: onPassthrough([0x1000n, 4, 0n]), params: [P('gpa', 'u64'), P('width', 'width', GUEST_WIDTH), P('value', 'u64')] },
+  'PciPassthrough.reset': none(),
+  'PciPassthrough.stats': none(),
+  'PciPassthrough.close': none(),
   'KvmIrqRoutes.constructor': { setup: () => { const v = fakeVm(); return { args: [v.vmFd, { irqchipPins: 4, sys: v.sys }] }; }, params: [P('vmFd', 'fd'), P('opts', 'object'), F(1, 'opts', 'irqchipPins', 'index')] },
   'KvmIrqRoutes.addMsi': { setup: plain(routes, [MSI]), params: ROUTE(0, 'route') },
   'KvmIrqRoutes.updateMsi': { setup: () => { const r = routes(); const g = r.addMsi(MSI); return { self: r, args: [g, MSI], done: () => r.close() }; }, params: [P('gsi', 'index'), ...ROUTE(1, 'route')] },
