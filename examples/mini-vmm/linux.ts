@@ -23,7 +23,7 @@ import { linuxGuestDtb } from './dtb';
 import { Vm } from './kvm';
 import { PciFunction, type PciFunctionCounts } from './passthrough';
 import { EcamHost, PCI_LAYOUT, type EcamCounts } from './pci';
-import { Pl011Console } from './pl011';
+import { Pl011Console, PL011_SIZE } from './pl011';
 import { LAYOUT } from './vmm';
 
 /** Guest RAM of the Linux guest: room for the Image (about 10 MiB with its bss), the initrd, and a
@@ -89,8 +89,10 @@ export interface LinuxRunOptions {
   /** Appended to the command line (after `bootargs`, with a space). */
   append?: string;
   maxExits?: number;
-  /** KVM_RUN on a libuv thread (Vcpu.stepAsync), so Node's event loop runs while the guest does
-   *  (vfiokit's eventfd watchers, timers). Default: with `pci`; the pl031 alone needs none. */
+  /** KVM_RUN on a libuv thread (Vcpu.stepAsync), so Node's event loop runs while the guest does.
+   *  Default false: KVM_RUN on this thread, and the event loop gets a turn between exits
+   *  (EVENT_LOOP_TURN_MS). Under nested TCG a thread-pool hop per exit made a verbose boot about
+   *  50 times slower (docs/mini-vmm.md). */
   asyncRun?: boolean;
   /** Each console line as it arrives, with ms since the vCPU first entered the guest. */
   onLine?: (line: string, ms: number) => void;
@@ -156,12 +158,22 @@ export interface LinuxReport {
   hostRtc: { before: number; after: number };
 }
 
+/** With KVM_RUN on this thread, Node's event loop gets a turn (one setImmediate: the poll phase
+ *  before it runs the callbacks of ready fds, vfiokit's eventfd watchers among them) before each
+ *  exit that is not the console's, so that a masked MSI-X vector's fire has set its pending bit
+ *  before the guest's next MSI-X access is handled, and at least this often between console exits.
+ *  While the guest runs (or idles) inside KVM_RUN nothing of the VMM's runs: the interrupt paths
+ *  the guest waits on are in-kernel (irqfds), so nothing needs to. */
+export const EVENT_LOOP_TURN_MS = 50;
+const loopTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** SPIs are 32..1019 as INTIDs; the routing table keeps identity routes for all the vGIC has. */
 const irqchipPins = (nrIrqs: number): number => nrIrqs - 32;
 
 /** Boots the kernel with the device passed through (and the PCI functions, if any) and runs it to
  *  PSCI SYSTEM_OFF (or reset, a failing exit, or maxExits). Without asyncRun the thread blocks
- *  while the guest runs; onLine is the live view. */
+ *  in each KVM_RUN, and the event loop runs between exits (EVENT_LOOP_TURN_MS); onLine is the
+ *  live view. */
 export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
   const t00 = process.hrtime.bigint();
   const header = parseImageHeader(opts.kernel);
@@ -170,7 +182,7 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
   const layout = linuxLayout(ram, header, opts.kernel.byteLength, opts.initrd.byteLength);
   const deviceName = opts.device ?? '9010000.pl031';
   const pciNames = opts.pci ?? [];
-  const asyncRun = opts.asyncRun ?? pciNames.length > 0;
+  const asyncRun = opts.asyncRun ?? false;
   const bootargs = [opts.bootargs ?? LINUX_BOOTARGS, opts.append].filter(Boolean).join(' ');
   const bus = new PlatformBus(LAYOUT.bus);
   const ecam = new EcamHost(PCI_LAYOUT.ecam.base, PCI_LAYOUT.ecam.buses);
@@ -235,12 +247,18 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
     const uart = new Pl011Console(LAYOUT.console, (text) => { const ms = sinceStart(); lines.push({ ms, text, counts: { ...counts } }); opts.onLine?.(text, ms); });
     const strayAddrs: string[] = [];
     const maxExits = opts.maxExits ?? LINUX_MAX_EXITS;
-    let end = '', exits = 0, inKvm = 0n, longest = 0n, longestAt = 0;
+    let end = '', exits = 0, inKvm = 0n, longest = 0n, longestAt = 0, lastTurn = process.hrtime.bigint();
     while (end === '') {
       const r0 = process.hrtime.bigint();
       const e: Exit = asyncRun ? await vcpu.stepAsync() : vcpu.step();
-      const took = process.hrtime.bigint() - r0;
+      const r1 = process.hrtime.bigint();
+      const took = r1 - r0;
       inKvm += took;
+      const consoleExit = e.kind === 'mmio' && e.addr >= LAYOUT.console && e.addr - LAYOUT.console < PL011_SIZE;
+      if (!asyncRun && (!consoleExit || r1 - lastTurn > BigInt(EVENT_LOOP_TURN_MS) * 1_000_000n)) {
+        await loopTurn();
+        lastTurn = process.hrtime.bigint();
+      }
       if (took > longest) { longest = took; longestAt = lines.length; }
       exits++;
       if (e.kind === 'mmio') {
