@@ -104,6 +104,9 @@ export interface PciPassthroughStats {
   slotsUnmapped: number;
   /** Messages injected by the host (pending at unmask, userspace delivery, after a rebuild). */
   deliveries: number;
+  /** Of those, with KVM, the ones KVM did not deliver (KVM_SIGNAL_MSI answered 0 or failed: the
+   *  guest's ITS is disabled or has no translation for the message; each failure also goes to onError). */
+  deliveriesBlocked: number;
   /** MSI-X index rebuilds: disabled and re-enabled to grow it (the kernel set NORESIZE). */
   indexRebuilds: number;
   /** Vectors of the current mode enabled in VFIO (0 for INTx and none). */
@@ -208,7 +211,7 @@ export class PciPassthrough {
   #cfgBuf = new Uint8Array(4);
   readonly #stats: PciPassthroughStats & VectorStats = {
     configReads: 0, configWrites: 0, barTraps: 0, msixAccesses: 0, vectorMasks: 0, vectorUnmasks: 0, irqfdAssigns: 0,
-    irqfdDeassigns: 0, triggerSwitches: 0, routeUpdates: 0, slotsMapped: 0, slotsUnmapped: 0, deliveries: 0,
+    irqfdDeassigns: 0, triggerSwitches: 0, routeUpdates: 0, slotsMapped: 0, slotsUnmapped: 0, deliveries: 0, deliveriesBlocked: 0,
     indexRebuilds: 0, enabledVectors: 0, mode: 'none',
   };
 
@@ -573,7 +576,7 @@ export class PciPassthrough {
       configReads: s.configReads, configWrites: s.configWrites, barTraps: s.barTraps, msixAccesses: s.msixAccesses,
       vectorMasks: s.vectorMasks, vectorUnmasks: s.vectorUnmasks, irqfdAssigns: s.irqfdAssigns, irqfdDeassigns: s.irqfdDeassigns,
       triggerSwitches: s.triggerSwitches, routeUpdates: s.routeUpdates, slotsMapped: s.slotsMapped, slotsUnmapped: s.slotsUnmapped,
-      deliveries: s.deliveries, indexRebuilds: s.indexRebuilds, enabledVectors: s.enabledVectors, mode: this.#mode(),
+      deliveries: s.deliveries, deliveriesBlocked: s.deliveriesBlocked, indexRebuilds: s.indexRebuilds, enabledVectors: s.enabledVectors, mode: this.#mode(),
     };
   }
 

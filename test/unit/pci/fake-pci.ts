@@ -59,6 +59,8 @@ export interface FakePci {
   delivered: [bigint, number][];
   /** setIntx calls. */
   intx: boolean[];
+  /** What KVM_SIGNAL_MSI answers (1 delivered, 0 blocked by the guest, -errno refused). */
+  signalAnswer: number;
   /** The last trigger fds VFIO holds per index and vector (absent: none). */
   triggers: Map<number, Map<number, number>>;
   /** Options for dev.pci(): the recording callbacks, plus `extra`. */
@@ -142,7 +144,7 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
         return 0;
       }
       case KVM_SET_GSI_ROUTING: trace.push(`routes ${u32(arg!, 0)}`); return 0;
-      case KVM_SIGNAL_MSI: trace.push(`signal-msi 0x${(BigInt(u32(arg!, 4)) << 32n | BigInt(u32(arg!, 0))).toString(16)} ${u32(arg!, 8)} ${u32(arg!, 16)}`); return 1;
+      case KVM_SIGNAL_MSI: trace.push(`signal-msi 0x${(BigInt(u32(arg!, 4)) << 32n | BigInt(u32(arg!, 0))).toString(16)} ${u32(arg!, 8)} ${u32(arg!, 16)}`); return f.signalAnswer;
       default: return vfioIoctl(fd, req, arg);
     }
   };
@@ -177,7 +179,7 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
   const delivered: [bigint, number][] = [];
   const intx: boolean[] = [];
   const f: FakePci = {
-    fv, dev, vmFd, routes, trace, deviceConfig, slots, delivered, intx, triggers,
+    fv, dev, vmFd, routes, trace, deviceConfig, slots, delivered, intx, triggers, signalAnswer: 1,
     options: (extra = {}) => ({
       mapMemory: (s) => { trace.push(`map ${s.bar} 0x${s.gpa.toString(16)} 0x${s.size.toString(16)}`); if (slots.has(s.gpa)) throw new Error(`slot at 0x${s.gpa.toString(16)} twice`); slots.set(s.gpa, s); },
       unmapMemory: (s) => { trace.push(`unmap ${s.bar} 0x${s.gpa.toString(16)} 0x${s.size.toString(16)}`); if (!slots.delete(s.gpa)) throw new Error(`no slot at 0x${s.gpa.toString(16)}`); },

@@ -148,6 +148,25 @@ test('MSI-X with KVM: a fire while masked sets the PBA bit and is delivered once
   done(f);
 });
 
+test('MSI-X with KVM: a pending delivery KVM refuses (the guest\'s ITS is off) is counted and reported, not thrown into the guest\'s unmask', () => {
+  const f = fakePci();
+  const errors: unknown[] = [];
+  const pci = f.dev.pci(f.options({ ...kvmOpts(f), onError: (e) => errors.push(e) }));
+  place(pci);
+  program(pci, 0, 32, false);
+  pci.configWrite(0x72, 2, 0x8000);
+  for (const answer of [0, -16]) {
+    mask(pci, 0, true);
+    f.fire(2, 0);
+    f.signalAnswer = answer;
+    mask(pci, 0, false);
+  }
+  assert.equal([pci.stats().deliveries, pci.stats().deliveriesBlocked], [2, 2]);
+  assert.is(errors.length, 1, 'the refusal (EBUSY) reported; the 0 answer is only counted');
+  assert.is((errors[0] as VfioError).errnoName, 'EBUSY');
+  done(f);
+});
+
 test('MSI-X: rewriting a masked vector\'s data updates its route at unmask; the irqfd stays', () => {
   const f = fakePci();
   const pci = f.dev.pci(f.options(kvmOpts(f)));
