@@ -21,5 +21,5 @@ export { IrqMachine } from './core/irq-machine.js';
 export type { DeviceKind, PciIrqMode, LineState, MachineState, LineInfo, MachineInfo } from './core/irq-machine.js';
 export { decodeBars, findCapabilities, msixHoles, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from './core/pci.js';
 export type { RegionQueryOptions } from './vfio/query.js';
-export { msixRelocation } from './core/msix.js';
-export type { MsixRelocation, MsixShared } from './core/msix.js';
+export { msixRelocation, msixGuestView } from './core/msix.js';
+export type { MsixRelocation, MsixShared, MsixGuestView } from './core/msix.js';

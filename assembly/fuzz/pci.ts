@@ -6,7 +6,8 @@
 // Invariants: nothing traps; every export returns OK or a documented status (never INTERNAL);
 // a config space the decoder accepts can be emulated (create succeeds or hits only LIMIT) and
 // its handle is freed at the end, so the table never fills up across inputs. The relocation
-// decision is consistent (a relocated table fits its BAR, past the device's bytes). MSI-X (THE
+// decision is consistent (a relocated table fits its BAR, past the device's bytes), and the guest
+// view that applies it makes the same decision (or none) and a config the shadow accepts. MSI-X (THE
 // RULE in assembly/pci/msix.ts): after every step the vector touched is live exactly when MSI-X
 // is enabled, the function unmasked and the vector unmasked, and a live vector is never pending;
 // a DELIVER names a live vector; a fire yields a DELIVER exactly when its vector is live; table
@@ -14,11 +15,11 @@
 import { begin, done, u8, u16, u32_, u64_, violated } from "./input";
 import {
   pci_decode_bars, pci_find_caps, pci_msix_holes, pci_config_create, pci_config_free, pci_config_read,
-  pci_config_write, pci_config_info, pci_msix_relocation, pci_msix_read, pci_msix_write, pci_msix_fire,
-  pci_msix_vector, pci_msix_info,
+  pci_config_write, pci_config_info, pci_msix_relocation, pci_msix_guest_view, pci_msix_read, pci_msix_write,
+  pci_msix_fire, pci_msix_vector, pci_msix_info,
 } from "../pci/index";
 import { scratchBase, SCRATCH_SIZE, st64le, ld32le, getResult } from "../mem";
-import { ERR_INTERNAL, ERR_BAD_ARG } from "../status";
+import { ERR_INTERNAL, ERR_BAD_ARG, ERR_LIMIT } from "../status";
 import { PCI_ERR_NO_MSIX } from "../pci/status";
 import { ACT_MSIX_DELIVER } from "../pci/msix";
 
@@ -57,9 +58,20 @@ export function fuzz_pci(ptr: usize, len: usize): i32 {
   if (pci_decode_bars(cfg, CFG_LEN, sizes, out, OUT_CAP) == ERR_INTERNAL) violated();
   if (pci_find_caps(cfg, CFG_LEN, out, OUT_CAP) == ERR_INTERNAL) violated();
   if (pci_msix_holes(cfg, CFG_LEN, sizes, u8(), <u64>0x1000 << (u8() & 4), out, OUT_CAP) == ERR_INTERNAL) violated();
-  const reloc = pci_msix_relocation(cfg, CFG_LEN, sizes, u8(), <u64>0x1000 << (u8() & 4));
+  const mappable = u8(), pageSize = <u64>0x1000 << (u8() & 4);
+  const reloc = pci_msix_relocation(cfg, CFG_LEN, sizes, mappable, pageSize);
   if (reloc == ERR_INTERNAL) violated();
   if (reloc == 1 && (getResult(2) < getResult(1) >> 1 || getResult(3) > getResult(1))) violated();
+  // The guest's view makes the same decision (or moves nothing when the moved config would not
+  // decode: overlapping capabilities), and a moved layout is a function the shadow takes.
+  const view = out, viewSizes = out + CFG_LEN;
+  const gv = pci_msix_guest_view(cfg, CFG_LEN, sizes, mappable, pageSize, view, viewSizes);
+  if (gv != reloc && !(gv == 3 && (reloc == 1 || reloc == 2))) violated();
+  if (gv == 1 || gv == 2) {
+    const vh = pci_config_create(view, CFG_LEN, viewSizes);
+    if (vh < 0 && vh != ERR_LIMIT) violated();
+    if (vh > 0 && pci_config_free(vh) != 0) violated();
+  }
   const h = pci_config_create(cfg, CFG_LEN, sizes);
   if (h == ERR_INTERNAL) violated();
   if (h <= 0) return 0;

@@ -21,7 +21,7 @@
 
 import { validPageSize } from "../page";
 import { ERR_BAD_ARG, ERR_BAD_HANDLE, ERR_LIMIT, ERR_NO_SPACE } from "../status";
-import { inScratch, clearResults, setResult, st8, st16le, st32le, st64le } from "../mem";
+import { inScratch, clearResults, setResult, st8, st16le, st32le, st64le, copy } from "../mem";
 import { PCI_BASE_ADDRESS_0, PCI_ROM_ADDRESS } from "./regs";
 import {
   BAR_SLOTS, ROM_SLOT, MAX_CAPS, D_KIND, D_FLAGS, D_ADDR, D_SIZE, C_ID, C_OFF, capCount,
@@ -41,7 +41,7 @@ import {
   msixWrite, msixWriteCommit, msixFire, resetActions, actionCount, writeAction, vectorInfo, msixInfo,
   resetMaskCount, resetMaskRecords,
 } from "./msix";
-import { relocation, rBar, rSize, rTable, rPba, rFlags, rNeed, rShared } from "./relocate";
+import { relocation, applyView, RELOC_EXTEND, RELOC_NEW_BAR, RELOC_IMPOSSIBLE, rBar, rSize, rTable, rPba, rFlags, rNeed, rShared } from "./relocate";
 import { PCI_ERR_NO_MSIX, PCI_ERR_RESET_LAYOUT } from "./status";
 
 const BAR_RECORD: i32 = 32;
@@ -330,6 +330,30 @@ export function pci_msix_relocation(cfg: usize, len: usize, sizes: usize, mappab
   setResult(0, <u64>rBar); setResult(1, rSize); setResult(2, rTable); setResult(3, rPba);
   setResult(4, <u64>rFlags); setResult(5, rNeed); setResult(6, <u64>rShared);
   return <i32>k;
+}
+
+/** The guest's view of the function under the relocation decision (pci_msix_relocation's, same
+ *  inputs): the config copied to `outCfg` (`len` bytes) and the sizes to `outSizes` (7 u64), with
+ *  the relocation applied (relocate.ts applyView): make the shadow config from them. Returns the
+ *  RELOC_* kind with the results of pci_msix_relocation; IMPOSSIBLE (nothing moved, results 0..4
+ *  zero) when the moved view would not decode (a capability overlapping the MSI-X registers).
+ *  Statuses: those of pci_msix_holes, and ERR_BAD_ARG for output buffers outside scratch. */
+export function pci_msix_guest_view(cfg: usize, len: usize, sizes: usize, mappable: u32, pageSize: u64, outCfg: usize, outSizes: usize): i32 {
+  clearResults();
+  if (!inScratch(cfg, len) || !inScratch(sizes, SIZES_BYTES) || !inScratch(outCfg, len) || !inScratch(outSizes, SIZES_BYTES)) return ERR_BAD_ARG;
+  const k = pci_msix_relocation(cfg, len, sizes, mappable, pageSize);
+  if (k < 0) return k;
+  copy(outCfg, cfg, len);
+  copy(outSizes, sizes, SIZES_BYTES);
+  if (k != <i32>RELOC_EXTEND && k != <i32>RELOC_NEW_BAR) return k;
+  applyView(<u32>k, outCfg, outSizes);
+  // The view must decode as the device did. Capabilities that overlap the MSI-X registers (no real
+  // device has them, a malformed config can) would be rewritten with them: then nothing is moved.
+  if (decodeAll(outCfg, len, outSizes) >= 0) return k;
+  copy(outCfg, cfg, len);
+  copy(outSizes, sizes, SIZES_BYTES);
+  for (let i = 0; i < 5; i++) setResult(i, 0);
+  return <i32>RELOC_IMPOSSIBLE;
 }
 
 function msixSlot(h: i32): i32 {

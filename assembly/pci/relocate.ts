@@ -2,8 +2,9 @@
 // trapping them for emulation (msix.ts) does not trap device registers that share their pages.
 // Decided from the decode in decode.ts (decodeAll succeeded), the host's page size and which BARs
 // the kernel lets the host map over the MSI-X structures (VFIO_REGION_INFO_CAP_MSIX_MAPPABLE).
-// Not responsible for: applying the decision (the shadow config still shows the device's own
-// Table/PBA Offset and BIR and BAR sizes), or mapping anything (the host does).
+// applyView() applies the decision to a copy of the config and sizes: the guest's view, from which
+// the host makes its shadow config (pci_msix_guest_view).
+// Not responsible for: mapping anything, or emulating the moved structures (the host and msix.ts do).
 //
 // THE RULE (docs/pci.md "MSI-X relocation"):
 //   trapped part   the table (or the PBA) rounded out to whole pages and clipped to its BAR: what
@@ -14,9 +15,10 @@
 //                  the kernel refuses to map those pages anyway, so moving the table gains nothing.
 //   not shared     NONE: trap the parts where they are
 //   shared         1. EXTEND the table's BAR when the doubled size still fits its register (2 GiB
-//                     for a 32-bit BAR, 2^63 for a 64-bit one): new size max(2 x size, 2 x need),
-//                     table at half of it, PBA right after the table; the lower half is the device's
-//                     BAR unchanged and the upper half is the emulation's alone
+//                     for a 32-bit BAR, 2^63 for a 64-bit one) and its upper half starts where the
+//                     32-bit Table Offset field reaches (size and need at most 2 GiB): new size
+//                     max(2 x size, 2 x need), table at half of it, PBA right after the table; the
+//                     lower half is the device's BAR unchanged and the upper half is the emulation's alone
 //                  2. else a NEW_BAR of `need` bytes in the lowest unimplemented slot (64-bit when
 //                     the slot above is unimplemented too; prefetchable, as the emulation's reads
 //                     have no side effects): table at 0, PBA right after it
@@ -28,6 +30,10 @@ import {
   D_KIND, D_SIZE, BAR_NONE, BAR_MEM64, msixOff, msixTableBir, msixTableOffset, msixPbaBir,
   msixPbaOffset, msixTableBytes, msixPbaBytes,
 } from "./decode";
+import { st32le, st64le } from "../mem";
+import {
+  PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_MEM_TYPE_64, PCI_BASE_ADDRESS_MEM_PREFETCH, PCI_MSIX_TABLE, PCI_MSIX_PBA,
+} from "./regs";
 
 export const RELOC_NONE: u32 = 0;       // nothing to move
 export const RELOC_EXTEND: u32 = 1;     // double BAR `bar`; the structures go in its upper half
@@ -41,6 +47,9 @@ export const RELOC_FLAG_PREFETCH: u32 = 2;  // NEW_BAR: prefetchable
 const MAX_MEM32: u64 = 1 << 31;
 /** Bit 63 is the highest writable address bit of a 64-bit BAR (decode.ts MAX_MEM64_BAR_SIZE). */
 const MAX_MEM64: u64 = 1 << 63;
+/** The Table and PBA Offset fields are 32 bits (8-byte aligned): an extended BAR's upper half must
+ *  start below 4 GiB with the structures inside it, so size and need are at most 2 GiB. */
+const MAX_EXTEND_HALF: u64 = 1 << 31;
 
 // The decision (valid after relocation() returned something other than NONE).
 export let rBar: u32 = 0;
@@ -95,7 +104,7 @@ export function relocation(pageSize: u64, mappable: u32): u32 {
 
   const b = <i32>msixTableBir;
   const size = D_SIZE[b];
-  const limit = D_KIND[b] == BAR_MEM64 ? MAX_MEM64 : MAX_MEM32;
+  const limit = min(D_KIND[b] == BAR_MEM64 ? MAX_MEM64 : MAX_MEM32, MAX_EXTEND_HALF << 1);
   if (size <= limit >> 1 && rNeed <= limit >> 1) {
     rBar = <u32>b;
     rSize = max(size << 1, rNeed << 1);
@@ -115,4 +124,29 @@ export function relocation(pageSize: u64, mappable: u32): u32 {
   }
   rBar = 0; rSize = 0; rTable = 0; rPba = 0;
   return RELOC_IMPOSSIBLE;
+}
+
+/** The guest's view of a decoded function under decision `kind` (relocation()'s, r* filled): `out`
+ *  (a copy of the config, `len` bytes) and `outSizes` (7 u64) rewritten so that the moved table
+ *  and PBA are where the guest finds them. EXTEND: BAR rBar's size doubled. NEW_BAR: slot rBar
+ *  becomes a memory BAR (type bits: prefetchable, 64-bit when RELOC_FLAG_64, its upper slot 0) of
+ *  rSize bytes. Both: the MSI-X Table and PBA Offset/BIR registers name rBar at rTable and rPba.
+ *  NONE and IMPOSSIBLE leave the copy as it is. The caller copied the config and sizes first. */
+export function applyView(kind: u32, out: usize, outSizes: usize): void {
+  if (kind != RELOC_EXTEND && kind != RELOC_NEW_BAR) return;
+  const bar = <usize>rBar;
+  st64le(outSizes + bar * 8, rSize);
+  if (kind == RELOC_NEW_BAR) {
+    const reg = out + <usize>PCI_BASE_ADDRESS_0 + bar * 4;
+    let type: u32 = (rFlags & RELOC_FLAG_PREFETCH) != 0 ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0;
+    if ((rFlags & RELOC_FLAG_64) != 0) {
+      type |= PCI_BASE_ADDRESS_MEM_TYPE_64;
+      st32le(reg + 4, 0);
+      st64le(outSizes + (bar + 1) * 8, 0);
+    }
+    st32le(reg, type);
+  }
+  // rTable, rPba < 2^32 (MAX_EXTEND_HALF; a NEW_BAR's are below need <= 64 KiB x 2): they fit the fields.
+  st32le(out + <usize>msixOff + <usize>PCI_MSIX_TABLE, <u32>rTable | rBar);
+  st32le(out + <usize>msixOff + <usize>PCI_MSIX_PBA, <u32>rPba | rBar);
 }

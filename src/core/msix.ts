@@ -188,9 +188,59 @@ export function msixRelocation(config: Uint8Array, sizes: readonly bigint[], opt
   checkBytes('config', config); checkBigU64s('sizes', sizes); checkObject('opts', opts);
   const [cfg, len, sp] = stage(config, sizes);
   const [mask, ps] = pageArgs(opts);
-  const { c, f } = coreOf();
-  const k = f.msix_relocation(cfg, len, sp, mask, ps);
+  const k = coreOf().f.msix_relocation(cfg, len, sp, mask, ps);
   if (k < 0) fail(k, 'decide the MSI-X relocation');
+  return relocationOf(k);
+}
+
+/** The function as the guest sees it once the MSI-X relocation is applied ({@link msixGuestView}). */
+export interface MsixGuestView {
+  /** The config space to make the guest's shadow from: the device's, with the MSI-X Table and PBA
+   *  Offset/BIR moved, and for a 'new-bar' the new BAR's type bits in its slot. */
+  readonly config: Uint8Array;
+  /** The BAR (and ROM) sizes the guest sees: the extended BAR's doubled, the new BAR's. */
+  readonly sizes: bigint[];
+  /** The decision applied (as msixRelocation returns it). */
+  readonly relocation: MsixRelocation;
+}
+
+/** The core's relocation decision applied to a copy of the function's config and sizes (the
+ *  core's pci_msix_guest_view): 'extend' doubles the table's BAR and puts the table and PBA in
+ *  its upper half; 'new-bar' gives them a BAR of their own; 'none' and 'impossible' return the
+ *  config and sizes unchanged. Make the guest's PciConfig from the result; the device keeps its
+ *  own layout (its region sizes, its table where it is). Inputs and errors as msixRelocation.
+ *
+ * @example
+ * ```ts
+ * import { PciConfig } from 'vfiokit';
+ * import { msixGuestView } from 'vfiokit/core';
+ *
+ * declare const config: Uint8Array;       // the device's config space (VFIO region 7)
+ * declare const sizes: readonly bigint[]; // BAR0..BAR5 and ROM region sizes
+ * const view = msixGuestView(config, sizes, { pageSize: 65536, mappable: [0] });
+ * if (view.relocation.kind === 'extend') console.log(`BAR${view.relocation.bar} grows to ${view.relocation.size} bytes`);
+ * using shadow = new PciConfig(view.config, view.sizes);
+ * ```
+ */
+export function msixGuestView(config: Uint8Array, sizes: readonly bigint[], opts: { pageSize: number; mappable?: readonly number[] }): MsixGuestView {
+  checkBytes('config', config); checkBigU64s('sizes', sizes); checkObject('opts', opts);
+  const [cfg, len, sp] = stage(config, sizes);
+  const [mask, ps] = pageArgs(opts);
+  const { c, f, u64 } = coreOf();
+  const outCfg = outPtr(), outSizes = outCfg + GUEST_CONFIG_MAX;
+  const k = f.msix_guest_view(cfg, len, sp, mask, ps, outCfg, outSizes);
+  if (k < 0) fail(k, 'make the guest\'s view of the MSI-X relocation');
+  const view = c.u8.slice(outCfg, outCfg + len);
+  const viewSizes = Array.from({ length: 7 }, (_, i) => u64[(outSizes >>> 3) + i]!);
+  return { config: view, sizes: viewSizes, relocation: relocationOf(k) };
+}
+
+/** Bytes of the largest config space (PCI_CFG_SPACE_EXP_SIZE): the view's sizes follow it in scratch. */
+const GUEST_CONFIG_MAX = 4096;
+
+/** The decision in the core's results after pci_msix_relocation / pci_msix_guest_view returned `k`. */
+function relocationOf(k: number): MsixRelocation {
+  const { c } = coreOf();
   const need = c.result(5);
   const sharedBits = Number(c.result(6));
   const shared = { table: (sharedBits & 1) !== 0, pba: (sharedBits & 2) !== 0 };

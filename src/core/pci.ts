@@ -191,7 +191,7 @@ const WRITE_CAP = (8 + 3 * 2048) * ACTION_SIZE;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 const PCI_EXPORTS = ['config_bar', 'config_create', 'config_forward', 'config_free', 'config_info', 'config_read', 'config_reset', 'config_write', 'decode_bars', 'find_caps', 'msix_holes',
-  'msix_relocation', 'msix_read', 'msix_write', 'msix_fire', 'msix_vector', 'msix_info'] as const;
+  'msix_relocation', 'msix_guest_view', 'msix_read', 'msix_write', 'msix_fire', 'msix_vector', 'msix_info'] as const;
 
 let bound: { c: Core; f: Readonly<Record<(typeof PCI_EXPORTS)[number], CoreFn>>; u32: Uint32Array; u64: BigUint64Array } | undefined;
 /** The pci module's exports and views (shared with src/core/msix.ts). @internal */

@@ -23,6 +23,9 @@ import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
 import { checkFd, checkFn, checkInt } from '../../shim/args.js';
 
+/** The VFIO index of each PCI interrupt mode (none: no index is enabled). */
+const PCI_MODE_INDEX: Record<PciIrqMode, number | undefined> = { none: undefined, intx: 0, msi: 1, msix: 2 };
+
 /** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
 export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
 
@@ -502,11 +505,15 @@ export class IrqRouting {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     const t = new Teardown();
+    // PCI has one interrupt mode at a time, and vfio-pci refuses (EINVAL) to disable an index
+    // that is not the current one: only the mode's index is disabled.
+    let active: number | undefined;
+    if (this.#pci) t.step(() => { active = PCI_MODE_INDEX[this.machine.info().pciMode]; });
     for (const line of this.#lines.values()) {
       if (line.irqfd >= 0 && line.vmFd >= 0) {
         t.step(() => { kvm.irqfd(this.#owner.sys, line.vmFd, encodeKvmIrqfd({ fd: line.irqfd, gsi: line.gsi, flags: KVM_IRQFD_FLAG_DEASSIGN })); });
       }
-      t.step(() => setIrqsEncoded(this.#owner, line.req.disable, line.index, 'disable'));
+      if (!this.#pci || line.index === active) t.step(() => setIrqsEncoded(this.#owner, line.req.disable, line.index, 'disable'));
       if (line.userFd >= 0) {
         const fd = line.userFd;
         t.step(() => dispatcherFor(this.#owner.sys).remove(fd));

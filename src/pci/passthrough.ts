@@ -29,7 +29,7 @@ import { VfioError } from '../errors.js';
 import type { VfioDevice } from '../device/device.js';
 import { KvmIrqRoutes } from '../kvm/routes.js';
 import { PciConfig, decodeBars, findCapabilities, msixHoles, type PciAction, type Capabilities } from '../core/pci.js';
-import { PciMsix } from '../core/msix.js';
+import { PciMsix, msixGuestView } from '../core/msix.js';
 import { IrqRouting } from '../device/irq.js';
 import { Teardown } from '../device/context.js';
 import { GuestBars, type BarLayout, type GuestMemorySlot } from './bars.js';
@@ -104,6 +104,9 @@ export interface PciPassthroughStats {
   slotsUnmapped: number;
   /** Messages injected by the host (pending at unmask, userspace delivery, after a rebuild). */
   deliveries: number;
+  /** Of those, with KVM, the ones KVM did not deliver (KVM_SIGNAL_MSI answered 0 or failed: the
+   *  guest's ITS is disabled or has no translation for the message; each failure also goes to onError). */
+  deliveriesBlocked: number;
   /** MSI-X index rebuilds: disabled and re-enabled to grow it (the kernel set NORESIZE). */
   indexRebuilds: number;
   /** Vectors of the current mode enabled in VFIO (0 for INTx and none). */
@@ -128,7 +131,9 @@ const MSIX_ENTRY_SIZE = 16;
 const MSIX_PBA_QWORD_VECTORS = 64;
 
 const U32_MAX = 0xffff_ffff;
-const MODES_WITH_VECTORS: Record<PciIrqMode, number | undefined> = { none: undefined, intx: undefined, msi: VFIO_PCI_MSI_IRQ_INDEX, msix: VFIO_PCI_MSIX_IRQ_INDEX };
+
+/** The function as the guest sees it (#guestView). */
+interface GuestView { config: Uint8Array; sizes: bigint[]; deviceSizes: bigint[]; moved: 'none' | 'extend' | 'new-bar' }
 
 /** Bytes of the MSI capability as the core bounds it (decode.ts msiBytes), rounded to dwords. */
 function msiCapBytes(control: number): number {
@@ -188,7 +193,8 @@ function forwardRanges(caps: Capabilities, length: number): { offset: number; le
 export class PciPassthrough {
   /** The device passed through. */
   readonly device: VfioDevice;
-  /** The MSI-X relocation applied to the guest's view ('none' when nothing moved). */
+  /** The MSI-X relocation applied to the guest's view: 'extend' (the table's BAR doubled, the
+   *  table and PBA in its upper half), 'new-bar' (a BAR of their own), 'none' (they stayed). */
   readonly relocation: 'none' | 'extend' | 'new-bar';
   #opts: PciPassthroughOptions;
   #kvm: PciKvmOptions | undefined;
@@ -208,7 +214,7 @@ export class PciPassthrough {
   #cfgBuf = new Uint8Array(4);
   readonly #stats: PciPassthroughStats & VectorStats = {
     configReads: 0, configWrites: 0, barTraps: 0, msixAccesses: 0, vectorMasks: 0, vectorUnmasks: 0, irqfdAssigns: 0,
-    irqfdDeassigns: 0, triggerSwitches: 0, routeUpdates: 0, slotsMapped: 0, slotsUnmapped: 0, deliveries: 0,
+    irqfdDeassigns: 0, triggerSwitches: 0, routeUpdates: 0, slotsMapped: 0, slotsUnmapped: 0, deliveries: 0, deliveriesBlocked: 0,
     indexRebuilds: 0, enabledVectors: 0, mode: 'none',
   };
 
@@ -220,17 +226,17 @@ export class PciPassthrough {
     this.device = device;
     this.#opts = opts;
     this.#kvm = opts.kvm;
-    this.relocation = 'none';
     const name = device.name;
-    const config = this.#readConfig();
-    const sizes = this.#regionSizes();
+    const view = this.#guestView(this.#readConfig());
+    this.relocation = view.moved;
+    const config = view.config;
     this.#caps = findCapabilities(config);
     const ranges = forwardRanges(this.#caps, config.length);
-    this.#shadow = new PciConfig(config, sizes, { device: name, forward: { ranges, read: (off, w) => this.#configDeviceRead(off, w) } });
+    this.#shadow = new PciConfig(config, view.sizes, { device: name, forward: { ranges, read: (off, w) => this.#configDeviceRead(off, w) } });
     const t = new Teardown();
     try {
       this.#msix = this.#caps.msix ? new PciMsix(this.#shadow) : undefined;
-      this.#bars = new GuestBars(this.#barHost(), this.#layouts(config, sizes));
+      this.#bars = new GuestBars(this.#barHost(), this.#layouts(view));
       const host = this.#vectorHost();
       this.#msi = new VectorSet(host, VFIO_PCI_MSI_IRQ_INDEX);
       this.#msixVectors = new VectorSet(host, VFIO_PCI_MSIX_IRQ_INDEX);
@@ -261,13 +267,30 @@ export class PciPassthrough {
     return [0, 1, 2, 3, 4, 5, 6].map((i) => { const r = this.device.regions[i]; return r?.ok ? r.size : 0n; });
   }
 
-  /** The guest's BAR layouts: memory BARs with their mappable pieces (the MSI-X table and PBA
-   *  always carved out at the host page size), the ROM trapped; I/O BARs not placed. */
-  #layouts(config: Uint8Array, sizes: bigint[]): (BarLayout | undefined)[] {
+  /** The function as the guest sees it: the device's config and region sizes, with the MSI-X
+   *  table and PBA moved where the core decides (msixRelocation 'auto', the default) so that they
+   *  share no host page with registers the guest must reach directly. Deterministic: reset() makes
+   *  the same view from the config read after the reset. */
+  #guestView(config: Uint8Array): GuestView {
+    const sizes = this.#regionSizes();
     const dev = this.device;
+    if (this.#opts.msixRelocation === 'off' || !findCapabilities(config).msix) return { config, sizes, deviceSizes: sizes, moved: 'none' };
+    const mappable = [0, 1, 2, 3, 4, 5].filter((i) => dev.regions[i]?.ok && dev.regions[i]!.msixMappable);
+    const v = msixGuestView(config, sizes, { pageSize: dev.pageSize, mappable });
+    const k = v.relocation.kind;
+    return { config: v.config, sizes: v.sizes, deviceSizes: sizes, moved: k === 'extend' || k === 'new-bar' ? k : 'none' };
+  }
+
+  /** The guest's BAR layouts: memory BARs with their mappable pieces, the ROM trapped; I/O BARs
+   *  not placed. Where the MSI-X structures stayed in the device's BAR, their pages are carved out
+   *  at the host page size whatever MSIX_MAPPABLE says (they are emulated, never the device's);
+   *  where they moved, the device's BAR maps whole (as far as the kernel lets it) and the
+   *  structures trap where the guest finds them: past the device's bytes of an extended BAR, or in
+   *  a BAR with no device behind it. */
+  #layouts(view: GuestView): (BarLayout | undefined)[] {
+    const dev = this.device, { config, sizes, deviceSizes } = view;
     const ps = BigInt(dev.pageSize);
-    // Holes whatever MSIX_MAPPABLE says: the table and PBA are emulated, never the device's.
-    const holes = this.#caps.msix ? msixHoles(config, sizes, { pageSize: dev.pageSize, mappable: [] }) : [];
+    const holes = this.#caps.msix && view.moved === 'none' ? msixHoles(config, sizes, { pageSize: dev.pageSize, mappable: [] }) : [];
     const msix = this.#caps.msix;
     const parts = msix ? [
       { part: 'table' as const, bar: msix.tableBar, offset: BigInt(msix.tableOffset), size: BigInt(msix.tableSize * MSIX_ENTRY_SIZE) },
@@ -276,9 +299,10 @@ export class PciPassthrough {
     const out: (BarLayout | undefined)[] = [];
     for (const bar of decodeBars(config, sizes)) {
       if (bar.kind === 'io') continue;
-      const region = dev.regions[bar.index];
+      const deviceSize = deviceSizes[bar.index] ?? 0n;
+      const region = deviceSize > 0n ? dev.regions[bar.index] : undefined;
       if (bar.kind === 'rom') {
-        out[bar.index] = { bar: bar.index, kind: 'rom', guestSize: bar.size, region, deviceSize: bar.size, pieces: [], msix: [] };
+        out[bar.index] = { bar: bar.index, kind: 'rom', guestSize: bar.size, region, deviceSize, pieces: [], msix: [] };
         continue;
       }
       const barHoles = holes.filter((h) => h.bar === bar.index).map((h) => ({ offset: h.offset, size: h.size }));
@@ -286,7 +310,7 @@ export class PciPassthrough {
         ? dev.regionTable.split(bar.index, ps, barHoles).filter((r) => r.kind === 'map').map((r) => ({ offset: r.offset, size: r.size }))
         : [];
       out[bar.index] = {
-        bar: bar.index, kind: 'memory', guestSize: bar.size, region, deviceSize: region?.ok ? region.size : 0n, pieces,
+        bar: bar.index, kind: 'memory', guestSize: bar.size, region, deviceSize, pieces,
         msix: parts.filter((p) => p.bar === bar.index).map(({ part, offset, size }) => ({ part, offset, size })),
       };
     }
@@ -399,8 +423,13 @@ export class PciPassthrough {
     checkBigU64('gpa', gpa); checkInt('width', width, 0, U32_MAX);
     const hit = this.#bars.find(gpa);
     if (!hit) return undefined;
+    const v = this.#read(hit.layout, hit.offset, width);
     this.#eoi();
-    const t = GuestBars.target(hit.layout, hit.offset);
+    return v;
+  }
+
+  #read(layout: BarLayout, offset: bigint, width: number): bigint {
+    const t = GuestBars.target(layout, offset);
     if (t.kind === 'msix') { this.#stats.msixAccesses++; return this.#msix!.read(t.part, t.offset, width); }
     if (t.kind === 'none') return 0n;
     this.#stats.barTraps++;
@@ -417,16 +446,19 @@ export class PciPassthrough {
     checkBigU64('gpa', gpa); checkInt('width', width, 0, U32_MAX); checkBigU64('value', value);
     const hit = this.#bars.find(gpa);
     if (!hit) return false;
-    this.#eoi();
     const t = GuestBars.target(hit.layout, hit.offset);
-    if (t.kind === 'msix') { this.#stats.msixAccesses++; this.#run(this.#msix!.write(t.part, t.offset, width, value)); return true; }
-    if (t.kind === 'none') return true;
-    this.#stats.barTraps++;
-    if (width === 1 || width === 2 || width === 4 || width === 8) t.region.write(t.offset, width, value);
+    if (t.kind === 'msix') { this.#stats.msixAccesses++; this.#run(this.#msix!.write(t.part, t.offset, width, value)); }
+    else if (t.kind === 'device') {
+      this.#stats.barTraps++;
+      if (width === 1 || width === 2 || width === 4 || width === 8) t.region.write(t.offset, width, value);
+    }
+    this.#eoi();
     return true;
   }
 
-  /** Userspace INTx: a trapped access is the EOI of an asserted line. */
+  /** Userspace INTx: a trapped access is the EOI of an asserted line, taken after the access (as
+   *  QEMU does), so a write that acknowledges the device's interrupt lowers its line before the
+   *  EOI unmasks it in VFIO. */
   #eoi(): void {
     if (this.#intx && this.#kvm?.intxGsi === undefined && this.#routing) this.#routing.trappedAccess();
   }
@@ -550,10 +582,10 @@ export class PciPassthrough {
     if (!this.device.info.reset) throw new VfioError({ kind: 'not-supported', device: this.device.name, message: 'offers no reset (VFIO_DEVICE_FLAGS_RESET is clear)', hint: 'reset the guest\'s view alone by closing the passthrough and calling device.pci() again' });
     if (this.#routing && this.#mode() !== 'none') this.#routing.setPciMode('none', 0);
     this.device.reset();
-    const config = this.#readConfig();
+    const view = this.#guestView(this.#readConfig());
     this.#resetting = true;
     try {
-      this.#run(this.#shadow.reset(config, this.#regionSizes()));
+      this.#run(this.#shadow.reset(view.config, view.sizes));
     } finally { this.#resetting = false; }
     this.#bars.unmapAll();
     const t = new Teardown();
@@ -573,7 +605,7 @@ export class PciPassthrough {
       configReads: s.configReads, configWrites: s.configWrites, barTraps: s.barTraps, msixAccesses: s.msixAccesses,
       vectorMasks: s.vectorMasks, vectorUnmasks: s.vectorUnmasks, irqfdAssigns: s.irqfdAssigns, irqfdDeassigns: s.irqfdDeassigns,
       triggerSwitches: s.triggerSwitches, routeUpdates: s.routeUpdates, slotsMapped: s.slotsMapped, slotsUnmapped: s.slotsUnmapped,
-      deliveries: s.deliveries, indexRebuilds: s.indexRebuilds, enabledVectors: s.enabledVectors, mode: this.#mode(),
+      deliveries: s.deliveries, deliveriesBlocked: s.deliveriesBlocked, indexRebuilds: s.indexRebuilds, enabledVectors: s.enabledVectors, mode: this.#mode(),
     };
   }
 

@@ -41,7 +41,7 @@ export interface VectorHost {
 /** The counters the vectors keep (part of PciPassthroughStats). */
 export interface VectorStats {
   vectorMasks: number; vectorUnmasks: number; irqfdAssigns: number; irqfdDeassigns: number;
-  triggerSwitches: number; routeUpdates: number; deliveries: number;
+  triggerSwitches: number; routeUpdates: number; deliveries: number; deliveriesBlocked: number;
 }
 
 interface Vector {
@@ -164,12 +164,18 @@ export class VectorSet {
     return 0;
   }
 
-  /** Injects the vector's message now: KVM_SIGNAL_MSI with KVM, deliverMsi without. */
+  /** Injects the vector's message now: KVM_SIGNAL_MSI with KVM, deliverMsi without. A message
+   *  KVM does not deliver (the guest's ITS is disabled or has no translation for it: KVM answers
+   *  0, or EBUSY / EINVAL for a doorbell it does not know) is the guest's state, not the VMM's
+   *  failure: it is counted (deliveriesBlocked) and reported to onError, never thrown into the
+   *  guest's access that unmasked the vector. */
   deliver(address: bigint, data: number): void {
-    const k = this.#host.kvm;
-    this.#host.stats.deliveries++;
-    if (k) k.routes.signalMsi({ address, data, devid: k.devid });
-    else this.#host.deliver(address, data);
+    const h = this.#host, k = h.kvm;
+    h.stats.deliveries++;
+    if (!k) { h.deliver(address, data); return; }
+    let ok: boolean;
+    try { ok = k.routes.signalMsi({ address, data, devid: k.devid }); } catch (e) { h.stats.deliveriesBlocked++; h.error(e); return; }
+    if (!ok) h.stats.deliveriesBlocked++;
   }
 
   #retrigger(n: number, v: Vector): void {

@@ -318,6 +318,7 @@ const ROWS: Record<string, Row> = {
   findCapabilities: { args: [pciConfig()], params: [P('config', 'bytes')] },
   msixHoles: { args: [pciConfig(), SIZES, { pageSize: 4096 }], params: [P('config', 'bytes'), P('sizes', 'bigints'), P('opts', 'object')] },
   msixRelocation: { args: [pciConfig(), SIZES, { pageSize: 4096 }], params: [P('config', 'bytes'), P('sizes', 'bigints'), P('opts', 'object')] },
+  msixGuestView: { args: [pciConfig(), SIZES, { pageSize: 4096 }], params: [P('config', 'bytes'), P('sizes', 'bigints'), P('opts', 'object')] },
   queryWithArgsz: { args: ['x', 16, () => {}, () => {}, () => 0], params: [P('initialSize', 'index'), P('fill', 'fn'), P('query', 'fn'), P('decode', 'fn')].map((p, i) => ({ ...p, pos: i + 1 })) },
   queryDeviceInfo: { args: [() => {}], params: [P('query', 'fn')] },
   queryRegionInfo: { args: [0, () => {}], params: [P('index', 'index'), P('query', 'fn')] },

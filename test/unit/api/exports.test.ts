@@ -38,12 +38,12 @@ const ENTRIES = {
     values: [
       'IrqMachine', 'MAX_ARGSZ_RETRIES', 'MAX_REPLY_BYTES', 'PCI_CAP_ID_MSI', 'PCI_CAP_ID_MSIX', 'RegionTable', 'decodeBars',
       'decodeDeviceInfo', 'decodeIommuType1Info', 'decodeIrqInfo', 'decodeRegionInfo', 'encodeDmaMap', 'encodeDmaUnmap', 'encodeIoasMap',
-      'encodeIoasUnmap', 'encodeIrqSet', 'findCapabilities', 'msixHoles', 'msixRelocation', 'queryDeviceInfo', 'queryIommuType1Info', 'queryIrqInfo',
+      'encodeIoasUnmap', 'encodeIrqSet', 'findCapabilities', 'msixGuestView', 'msixHoles', 'msixRelocation', 'queryDeviceInfo', 'queryIommuType1Info', 'queryIrqInfo',
       'queryRegionInfo', 'queryWithArgsz', 'vfioUapi',
     ],
     types: [
       'AccessResult', 'DeviceApi', 'DeviceInfo', 'DeviceKind', 'DmaMapRequest', 'DmaUnmapRequest', 'Hole', 'IoasMapRequest', 'IommuType1Info',
-      'IovaRange', 'IrqInfo', 'IrqSetAction', 'IrqSetRequest', 'LineInfo', 'LineState', 'MachineInfo', 'MachineState', 'MsixRelocation', 'MsixShared', 'PciIrqMode',
+      'IovaRange', 'IrqInfo', 'IrqSetAction', 'IrqSetRequest', 'LineInfo', 'LineState', 'MachineInfo', 'MachineState', 'MsixGuestView', 'MsixRelocation', 'MsixShared', 'PciIrqMode',
       'QueryOptions', 'RegionCounters', 'RegionQueryOptions', 'RegionEntry', 'RegionInfo', 'RegionSpec', 'SparseArea', 'SplitRange',
     ],
   },

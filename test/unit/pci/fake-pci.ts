@@ -59,6 +59,8 @@ export interface FakePci {
   delivered: [bigint, number][];
   /** setIntx calls. */
   intx: boolean[];
+  /** What KVM_SIGNAL_MSI answers (1 delivered, 0 blocked by the guest, -errno refused). */
+  signalAnswer: number;
   /** The last trigger fds VFIO holds per index and vector (absent: none). */
   triggers: Map<number, Map<number, number>>;
   /** Options for dev.pci(): the recording callbacks, plus `extra`. */
@@ -76,6 +78,9 @@ export interface FakePciOptions {
   pageSize?: number;
   /** Region 7's size (256, or 4096 for PCIe). */
   configSize?: number;
+  /** BARs whose region info carries VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (vfio-pci sets it on the
+   *  MSI-X BAR when the platform isolates MSIs, as the lab's SMMUv3 + ITS does). */
+  msixMappable?: number[];
 }
 
 /** Opens EDU's fake name as the function described (nvmeLike() by default). */
@@ -88,6 +93,8 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
   deviceConfig.set(config.subarray(0, deviceConfig.length));
   const trace: Step[] = [];
   const triggers = new Map<number, Map<number, number>>();
+  /** The VFIO interrupt type enabled now (INTx 0, MSI 1, MSI-X 2), as vfio-pci's irq_type. */
+  let irqType: number | undefined;
   const irqInfo = [
     { flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED, count: 1 },
     { flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE, count: 4 },
@@ -112,8 +119,15 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
         if (i === 8) return -22; // no VGA region
         const size = i === 7 ? BigInt(deviceConfig.length) : sizes[i] ?? 0n;
         const mmap = i < 6 && size >= 0x1000n && (config[0x10 + 4 * i]! & 1) === 0;
-        dv!.setUint32(4, size === 0n ? 0 : 0x3 | (mmap ? 0x4 : 0), true);
+        const caps = o.msixMappable?.includes(i) ?? false;
+        dv!.setUint32(4, size === 0n ? 0 : 0x3 | (mmap ? 0x4 : 0) | (caps ? 0x8 : 0), true);
         dv!.setBigUint64(16, size, true); dv!.setBigUint64(24, regionOffset(i), true);
+        if (caps) {
+          // One capability after the 32-byte struct: {id 3 MSIX_MAPPABLE, version 1, next 0}.
+          dv!.setUint32(0, 40, true);
+          if (arg!.byteLength < 40) return 0;
+          dv!.setUint32(12, 32, true); dv!.setUint16(32, 3, true); dv!.setUint16(34, 1, true); dv!.setUint32(36, 0, true);
+        }
         return 0;
       }
       case VFIO_DEVICE_GET_IRQ_INFO: {
@@ -126,6 +140,14 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
         const isEventfd = (flags & 0x4) !== 0;
         const list = isEventfd ? Array.from({ length: count }, (_, k) => dv!.getInt32(20 + 4 * k, true)) : [];
         const act = flags & 0x20 ? 'trigger' : flags & 0x10 ? 'unmask' : 'mask';
+        // vfio-pci has one interrupt type at a time: a trigger of another index is EINVAL, and so
+        // is disabling an index that is not the current one (vfio_pci_set_irqs_ioctl).
+        if (act === 'trigger' && index <= 2) {
+          const disable = !isEventfd && count === 0;
+          if (irqType !== undefined && irqType !== index) { trace.push(`set-irqs EINVAL ${index} (type ${irqType})`); return -22; }
+          if (disable && irqType === undefined) { trace.push(`set-irqs EINVAL ${index} (none enabled)`); return -22; }
+          irqType = disable ? undefined : index;
+        }
         trace.push(`set-irqs ${act} ${index} ${start} ${count}${isEventfd ? ` [${list.join(',')}]` : ''}`);
         if (act === 'trigger') {
           const m = triggers.get(index) ?? new Map<number, number>();
@@ -142,7 +164,7 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
         return 0;
       }
       case KVM_SET_GSI_ROUTING: trace.push(`routes ${u32(arg!, 0)}`); return 0;
-      case KVM_SIGNAL_MSI: trace.push(`signal-msi 0x${(BigInt(u32(arg!, 4)) << 32n | BigInt(u32(arg!, 0))).toString(16)} ${u32(arg!, 8)} ${u32(arg!, 16)}`); return 1;
+      case KVM_SIGNAL_MSI: trace.push(`signal-msi 0x${(BigInt(u32(arg!, 4)) << 32n | BigInt(u32(arg!, 0))).toString(16)} ${u32(arg!, 8)} ${u32(arg!, 16)}`); return f.signalAnswer;
       default: return vfioIoctl(fd, req, arg);
     }
   };
@@ -177,7 +199,7 @@ export function fakePci(o: FakePciOptions = {}): FakePci {
   const delivered: [bigint, number][] = [];
   const intx: boolean[] = [];
   const f: FakePci = {
-    fv, dev, vmFd, routes, trace, deviceConfig, slots, delivered, intx, triggers,
+    fv, dev, vmFd, routes, trace, deviceConfig, slots, delivered, intx, triggers, signalAnswer: 1,
     options: (extra = {}) => ({
       mapMemory: (s) => { trace.push(`map ${s.bar} 0x${s.gpa.toString(16)} 0x${s.size.toString(16)}`); if (slots.has(s.gpa)) throw new Error(`slot at 0x${s.gpa.toString(16)} twice`); slots.set(s.gpa, s); },
       unmapMemory: (s) => { trace.push(`unmap ${s.bar} 0x${s.gpa.toString(16)} 0x${s.size.toString(16)}`); if (!slots.delete(s.gpa)) throw new Error(`no slot at 0x${s.gpa.toString(16)}`); },

@@ -8,7 +8,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { msixRelocation, type MsixRelocation } from '../../../src/core/msix';
+import { msixGuestView, msixRelocation, type MsixRelocation } from '../../../src/core/msix';
+import { decodeBars, findCapabilities, msixHoles, PciConfig } from '../../../src/core/pci';
 import { Cfg } from './fixtures';
 
 const RUNS = Number(process.env.PCI_PROPERTY_RUNS ?? 400);
@@ -107,7 +108,8 @@ function reference(l: Layout, page: bigint, mappable: number[]): MsixRelocation 
   if (!tShared && !pShared) return { kind: 'none', need };
   const shared = { table: tShared, pba: pShared };
   const b = l.tableBar;
-  const limit = l.kinds[b] === 2 ? 1n << 63n : 1n << 31n;
+  // The register decodes the doubled size, and the upper half starts where a 32-bit Table Offset reaches.
+  const limit = l.kinds[b] === 2 ? 1n << 32n : 1n << 31n;
   const grown = size(b) * 2n > need * 2n ? size(b) * 2n : need * 2n;
   if (grown <= limit) return { kind: 'extend', bar: b, size: grown, tableOffset: grown / 2n, pbaOffset: grown / 2n + tableBytes, need, shared };
   const occupied = (i: number) => l.kinds[i] !== 0 || (i > 0 && l.kinds[i - 1] === 2);
@@ -158,6 +160,25 @@ test('every slot taken and the table\'s 32-bit BAR too large: impossible, trap i
   assert.equal(r, { kind: 'impossible', need: 4096n, shared: { table: true, pba: true } });
 });
 
+test('a 64-bit BAR of 4 GiB holding the table cannot double (the upper half would start past a 32-bit Table Offset): a new BAR', () => {
+  const l: Layout = { kinds: [2, 0, 0, 0, 0, 0], log2: [32, 0, 0, 0, 0, 0], entries: 16, tableBar: 0, tableOff: 0x1000, pbaBar: 0, pbaOff: 0x1800 };
+  const { config, sizes } = build(l);
+  assert.is(msixRelocation(config, sizes, { pageSize: 4096, mappable: [0] }).kind, 'new-bar');
+});
+
+test('the guest view of the NVMe-like BAR0 at 64 KiB: BAR0 sized 128 KiB, the capability names BAR0 at 64 KiB (table) and 64 KiB + 512 (PBA), the rest untouched', () => {
+  const { config, sizes } = nvme();
+  const v = msixGuestView(config, sizes, { pageSize: 65536, mappable: [0] });
+  assert.is(v.relocation.kind, 'extend');
+  assert.equal(v.sizes, [131072n, 0n, 0n, 0n, 0n, 0n, 0n]);
+  assert.equal(findCapabilities(v.config).msix, { offset: 0x40, control: 31, tableBar: 0, tableOffset: 0x10000, pbaBar: 0, pbaOffset: 0x10200, tableSize: 32 });
+  const changed = [...v.config.keys()].filter((i) => v.config[i] !== config[i]);
+  assert.equal(changed, [0x45, 0x46, 0x49, 0x4a], 'the Table and PBA Offset registers alone');
+  using shadow = new PciConfig(v.config, v.sizes);
+  shadow.write(0x10, 4, 0xffff_ffff);
+  assert.is(shadow.read(0x10, 4) >>> 0, 0xfffe_0004, 'the guest sizes BAR0 at 128 KiB');
+});
+
 test('no MSI-X: none', () => {
   const c = new Cfg(256).u16(0, 0x1b36).u32(0x10, 0);
   assert.equal(msixRelocation(c.b, [4096n, 0n, 0n, 0n, 0n, 0n], { pageSize: 4096, mappable: [0] }), { kind: 'none', need: 0n });
@@ -181,6 +202,7 @@ for (const page of PAGES) {
         assert.ok((got.size & (got.size - 1n)) === 0n, 'a power of two');
         assert.ok(got.size <= (l.kinds[got.bar] === 2 ? 1n << 63n : 1n << 31n), 'its register decodes it');
         assert.ok(got.tableOffset >= old && got.tableOffset % P === 0n, 'past every device byte, on a page');
+        assert.ok(got.pbaOffset + pbaBytes <= 1n << 32n, 'the offsets fit the 32-bit Table/PBA Offset fields');
         assert.ok(got.pbaOffset >= got.tableOffset + tableBytes && got.pbaOffset % 8n === 0n);
         assert.ok(got.pbaOffset + pbaBytes <= got.size, 'fits');
       } else if (got.kind === 'new-bar') {
@@ -192,6 +214,41 @@ for (const page of PAGES) {
       if (mappable.length === 0) assert.is(got.kind, 'none', 'nothing is gained when the kernel maps no MSI-X page');
     }), { numRuns: RUNS });
     assert.equal([...seen].sort(), ['extend', 'impossible', 'new-bar', 'none'], 'every outcome was drawn');
+  });
+
+  test(`${page / 1024} KiB pages: the guest view applies the decision: a valid function whose trapped MSI-X pages hold no device byte`, () => {
+    const seen = new Set<string>();
+    fc.assert(fc.property(layoutArb, fc.array(fc.nat(5), { maxLength: 6 }), (l, mappable) => {
+      const { config, sizes } = build(l);
+      const v = msixGuestView(config, sizes, { pageSize: page, mappable });
+      const r = v.relocation;
+      assert.equal(r, msixRelocation(config, sizes, { pageSize: page, mappable }), 'the same decision');
+      seen.add(r.kind);
+      decodeBars(v.config, v.sizes); // throws for a function the guest could not be shown
+      new PciConfig(v.config, v.sizes).close();
+      const cap = findCapabilities(v.config).msix!;
+      if (r.kind === 'none' || r.kind === 'impossible') {
+        assert.equal([v.config, v.sizes], [config, sizes], 'nothing moved');
+        return;
+      }
+      assert.equal([cap.tableBar, BigInt(cap.tableOffset), cap.pbaBar, BigInt(cap.pbaOffset)], [r.bar, r.tableOffset, r.bar, r.pbaOffset]);
+      assert.is(v.sizes[r.bar], r.size);
+      // Where the guest finds the structures, every trapped page is the emulation's alone: past
+      // the device's bytes of an extended BAR, or in a BAR with no device behind it.
+      const deviceBytes = r.kind === 'extend' ? sizes[r.bar]! : 0n;
+      for (const h of msixHoles(v.config, v.sizes, { pageSize: page })) {
+        assert.is(h.bar, r.bar);
+        assert.ok(h.offset >= deviceBytes, `hole at 0x${h.offset.toString(16)} holds no device byte (device 0x${deviceBytes.toString(16)})`);
+      }
+      const regs = new Set([cap.offset + 4, cap.offset + 5, cap.offset + 6, cap.offset + 7, cap.offset + 8, cap.offset + 9, cap.offset + 10, cap.offset + 11]);
+      if (r.kind === 'new-bar') for (let i = 0; i < (r.is64Bit ? 8 : 4); i++) regs.add(0x10 + 4 * r.bar + i);
+      assert.equal([...v.config.keys()].filter((i) => v.config[i] !== config[i] && !regs.has(i)), [], 'nothing else changed');
+      if (r.kind === 'new-bar') {
+        const bar = decodeBars(v.config, v.sizes).find((b) => b.index === r.bar)!;
+        assert.equal([bar.kind, bar.prefetchable, bar.size], [r.is64Bit ? 'memory64' : 'memory32', true, r.size]);
+      }
+    }), { numRuns: RUNS });
+    assert.ok(seen.has('extend') && seen.has('new-bar'), `both moves drawn (${[...seen].join(', ')})`);
   });
 }
 

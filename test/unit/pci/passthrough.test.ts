@@ -86,6 +86,52 @@ for (const pageSize of [16384, 65536]) {
   });
 }
 
+test('at 16 KiB pages with MSIX_MAPPABLE the table shares BAR0\'s one page with the doorbells: BAR0 extended for the guest, the device\'s 16 KiB one slot, the table found and emulated in the upper half', () => {
+  const f = fakePci({ pageSize: 16384, msixMappable: [0] });
+  const pci = f.dev.pci(f.options());
+  assert.is(pci.relocation, 'extend');
+  pci.configWrite(0x10, 4, 0xffff_ffff);
+  assert.is(pci.configRead(0x10, 4) >>> 0, 0xffff_8004, 'the guest sizes a 32 KiB BAR0');
+  assert.is(pci.configRead(0x74, 4) >>> 0, 0x4000, 'Table Offset/BIR: BAR0 + 16 KiB');
+  assert.is(pci.configRead(0x78, 4) >>> 0, 0x4100, 'PBA after the 256-byte table');
+  place(pci);
+  assert.equal([...f.slots.values()].map((s) => [s.bar, s.gpa, s.size]), [[0, BAR0, 0x4000n]], 'every device byte of BAR0 in one slot, the old table page too');
+  const e = BAR0 + 0x4000n;
+  pci.mmioWrite(e + 8n, 4, 0x55n);
+  assert.is(pci.msix!.vector(0).data, 0x55, 'the emulated table where the guest finds it');
+  assert.is(pci.mmioRead(BAR0 + 0x4000n + 0x100n, 8), 0n, 'the PBA');
+  assert.is(pci.mmioRead(BAR0 + 0x6000n, 4), 0n, 'the rest of the upper half reads 0');
+  const preads = f.fv.libc.calls.pread ?? 0;
+  pci.mmioRead(BAR0 + 0x2000n, 4);
+  assert.is((f.fv.libc.calls.pread ?? 0) - preads, 1, 'the device\'s own table page is the device\'s (trap path when trapped)');
+  pci.reset();
+  assert.equal([pci.configRead(0x74, 4) >>> 0, f.slots.size], [0x4000, 0], 'after a reset: the same relocated view, nothing mapped');
+  done(f);
+});
+
+test('msixRelocation \'off\' traps the table in place even when MSIX_MAPPABLE would allow the move', () => {
+  const f = fakePci({ pageSize: 16384, msixMappable: [0] });
+  const pci = f.dev.pci(f.options({ msixRelocation: 'off' }));
+  assert.is(pci.relocation, 'none');
+  place(pci);
+  assert.is(f.slots.size, 0);
+  assert.is(pci.configRead(0x74, 4) >>> 0, 0x2000);
+  done(f);
+});
+
+test('at 64 KiB pages BAR0 grows to 128 KiB with the table at 64 KiB; a 16 KiB BAR is smaller than a page, so its registers still trap', () => {
+  const f = fakePci({ pageSize: 65536, msixMappable: [0] });
+  const pci = f.dev.pci(f.options());
+  pci.configWrite(0x10, 4, 0xffff_ffff);
+  assert.is(pci.configRead(0x10, 4) >>> 0, 0xfffe_0004);
+  assert.is(pci.configRead(0x74, 4) >>> 0, 0x1_0000);
+  place(pci);
+  assert.is(f.slots.size, 0);
+  pci.mmioWrite(BAR0 + 0x1_0000n + 12n, 4, 0n);
+  assert.not.ok(pci.msix!.vector(0).masked, 'vector 0 unmasked through the relocated table');
+  done(f);
+});
+
 test('capabilities the shadow does not virtualize are read live and written through; MSI-X control is not', () => {
   const f = fakePci();
   const pci = f.dev.pci(f.options());
@@ -145,6 +191,25 @@ test('MSI-X with KVM: a fire while masked sets the PBA bit and is delivered once
   assert.is(pci.mmioRead(PBA, 8), 0n);
   f.fire(2, 0);
   assert.equal(f.trace.at(-1), 'kvm-injects 2 0', 'an unmasked vector\'s trigger is its irqfd');
+  done(f);
+});
+
+test('MSI-X with KVM: a pending delivery KVM refuses (the guest\'s ITS is off) is counted and reported, not thrown into the guest\'s unmask', () => {
+  const f = fakePci();
+  const errors: unknown[] = [];
+  const pci = f.dev.pci(f.options({ ...kvmOpts(f), onError: (e) => errors.push(e) }));
+  place(pci);
+  program(pci, 0, 32, false);
+  pci.configWrite(0x72, 2, 0x8000);
+  for (const answer of [0, -16]) {
+    mask(pci, 0, true);
+    f.fire(2, 0);
+    f.signalAnswer = answer;
+    mask(pci, 0, false);
+  }
+  assert.equal([pci.stats().deliveries, pci.stats().deliveriesBlocked], [2, 2]);
+  assert.is(errors.length, 1, 'the refusal (EBUSY) reported; the 0 answer is only counted');
+  assert.is((errors[0] as VfioError).errnoName, 'EBUSY');
   done(f);
 });
 
