@@ -16,7 +16,7 @@
 // Close order: the IRQ routing, the VM, the device, the bus (as vmm.ts's Machine.close).
 // Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the tree (dtb.ts), the UART
 // model (pl011.ts), what the guest prints (linux/init.c).
-import { KvmIrqRoutes, openDevice, PlatformBus, type DmaMappingRecord, type IrqRouting, type PciPassthroughStats, type VfioDevice } from '../../src/index';
+import { KvmIrqRoutes, openDevice, PlatformBus, type DmaMappingRecord, type IrqRouting, type PciPassthrough, type PciPassthroughStats, type VfioDevice } from '../../src/index';
 import { KVM_CAP_MSI_DEVID } from '../../src/sys-api';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { linuxGuestDtb } from './dtb';
@@ -117,6 +117,8 @@ export interface LinuxPciReport {
   /** The host's name, and where the guest enumerated it. */
   name: string; guestAddress: string;
   devid: number; intxGsi: number | undefined;
+  /** Where the passthrough put the MSI-X table and PBA in the guest's view (PciPassthrough.relocation). */
+  relocation: PciPassthrough['relocation'];
   stats: PciPassthroughStats;
   counts: PciFunctionCounts;
   /** The DMA mappings of the device during the run (guest RAM). */
@@ -287,7 +289,7 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
     regs.write32(PL031_IMSC, 0);
     const pci = fns.map((f): LinuxPciReport => ({
-      name: f.name, guestAddress: `0000:${hex2(f.at.bus)}:${hex2(f.at.dev)}.${f.at.fn}`, devid: f.devid, intxGsi: f.intxGsi,
+      name: f.name, guestAddress: `0000:${hex2(f.at.bus)}:${hex2(f.at.dev)}.${f.at.fn}`, devid: f.devid, intxGsi: f.intxGsi, relocation: f.pci.relocation,
       stats: f.stats(), counts: { ...f.counts }, dma: f.dev.dmaMappings(),
     }));
     const report: LinuxReport = {

@@ -52,7 +52,7 @@ if (linuxAt >= 0) {
   if (probeMs !== undefined) console.log(`mini-vmm start to the nvme driver's probe line: ${(probeMs / 1000).toFixed(2)} s`);
   for (const p of r.pci) {
     const s = p.stats;
-    console.log(`${p.name} as ${p.guestAddress} (devid 0x${p.devid.toString(16)}, INTx GSI ${p.intxGsi ?? 'none'}): config ${s.configReads} reads / ${s.configWrites} writes; BAR traps ${s.barTraps}, MSI-X accesses ${s.msixAccesses}; vector masks ${s.vectorMasks} / unmasks ${s.vectorUnmasks}, irqfd assigns ${s.irqfdAssigns} / deassigns ${s.irqfdDeassigns}, trigger switches ${s.triggerSwitches}, route updates ${s.routeUpdates}; memslots mapped ${s.slotsMapped} / unmapped ${s.slotsUnmapped}; GSI routing commits ${r.routeCommits}`);
+    console.log(`${p.name} as ${p.guestAddress} (devid 0x${p.devid.toString(16)}, INTx GSI ${p.intxGsi ?? 'none'}, MSI-X relocation ${p.relocation}): config ${s.configReads} reads / ${s.configWrites} writes; BAR traps ${s.barTraps}, MSI-X accesses ${s.msixAccesses}; vector masks ${s.vectorMasks} / unmasks ${s.vectorUnmasks}, irqfd assigns ${s.irqfdAssigns} / deassigns ${s.irqfdDeassigns}, trigger switches ${s.triggerSwitches}, route updates ${s.routeUpdates}; memslots mapped ${s.slotsMapped} / unmapped ${s.slotsUnmapped}; GSI routing commits ${r.routeCommits}`);
   }
   process.exitCode = r.end === 'shutdown' && /l2: PASS$/m.test(r.console) ? 0 : 1;
 } else if (process.argv.includes('--edu')) {
