@@ -544,7 +544,7 @@ export class PciPassthrough {
       return;
     }
     // Multiple Message: vector n sends the data with its low log2(count) bits replaced by n.
-    for (let n = 0; n < count; n++) set.route(n, address, (data & ~(count - 1)) | n);
+    set.batch(() => { for (let n = 0; n < count; n++) set.route(n, address, (data & ~(count - 1)) | n); });
     if (mode !== 'msi' || set.enabled !== count) {
       for (let n = 0; n < count; n++) { if (masks & (1 << n)) { if (set.live(n)) set.mask(n); } else if (!set.live(n)) set.unmask(n); }
       this.#routing.setPciMode('msi', count);

@@ -333,10 +333,14 @@ test('MSI with KVM and per-vector masks: 4 vectors on routes with their data bit
   pci.configWrite(0x52, 2, 0x0021); // enable, 4 vectors
   assert.is(pci.stats().irqfdAssigns, 4);
   assert.equal(f.triggers.get(1)!.size, 4);
+  assert.is(f.routes.commits, 1, 'the 4 routes in one commit');
   f.fire(1, 1);
   const mark = f.trace.length;
   pci.configWrite(0x60, 4, 0);
-  assert.ok(since(f, mark).includes('signal-msi 0x8080040 65 24'), 'vector 1: data 0x40 | 1');
+  const s = since(f, mark);
+  assert.ok(s.includes('signal-msi 0x8080040 65 24'), 'vector 1: data 0x40 | 1');
+  assert.equal(s.filter((x) => x.startsWith('routes') || x.startsWith('irqfd')), [], 'a mask write commits no route and touches no irqfd');
+  assert.equal([pci.stats().routeUpdates, pci.stats().irqfdAssigns], [0, 4]);
   done(f);
 });
 
