@@ -115,13 +115,15 @@ async function project(out, log, kernel, layout) {
   const bench = join(root, 'build/bench-lab');
   if (process.env.VFIOKIT_LAB_BENCH === '1' && existsSync(bench)) cpSync(bench, join(out, 'opt/vfiokit/bench'), { recursive: true });
   // The nested Linux guest (docs/mini-vmm.md, demonstration 3): the Image L1 boots is L2's kernel
-  // too (about 8 MB more in the image), and its initramfs is one static /init.
+  // too (about 8 MB more in the image), and its initramfs is one static /init. That program is
+  // also put here as it is (l2/init), so L1 can run its NVMe checks with its own nvme driver.
   const l2build = join(root, 'examples/mini-vmm/linux/build.mjs');
   if (esbuild && kernel && existsSync(kernel) && existsSync(l2build)) {
     const l2 = join(out, 'opt/vfiokit/l2'); mkdirSync(l2, { recursive: true });
     cpSync(kernel, join(l2, 'Image'));
     const initrd = sh('node', [l2build], { cwd: root }).trim();
     cpSync(initrd, join(l2, 'initrd.gz'));
+    cpSync(join(dirname(initrd), 'init'), join(l2, 'init')); chmodSync(join(l2, 'init'), 0o755);
   }
   // The mini-vmm as a command (examples/mini-vmm/main.ts): `mini-vmm [--trap | --edu | --linux IMAGE INITRD]`.
   const vmmMain = join(root, 'examples/mini-vmm/main.ts');

@@ -26,7 +26,7 @@ if (lab.cannotRun) { log(`!!! LAB CANNOT RUN: ${lab.cannotRun} !!!`); process.ex
 log(`lab: [boot] running: ${cmd}`);
 let started = false;
 const r = await bootGuest({
-  kernel: lab.kernel, initrd: lab.initrd, cmd,
+  kernel: lab.kernel, initrd: lab.initrd, disk: lab.disk, cmd,
   onLine: (l) => { if (started || /Kernel panic|Oops/.test(l)) process.stdout.write(l + '\n'); },
   onEvent: (ev) => {
     if (ev.ev === 'init') log(`lab: [boot] /init running (kernel ${ev.kernel})`);

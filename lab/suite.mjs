@@ -12,7 +12,7 @@ export async function runLabSuite({ log = (s) => process.stderr.write(s + '\n'),
   log(`lab: [boot] qemu-system-aarch64, ${lab.tests.length} test file(s)`);
   const tBoot = Date.now(); let firstTestS;
   const r = await bootGuest({
-    kernel: lab.kernel, initrd: lab.initrd, cmd: 'lab-suite',
+    kernel: lab.kernel, initrd: lab.initrd, disk: lab.disk, cmd: 'lab-suite',
     onLine: (l) => { if (echo) log(l); },
     onEvent: (ev) => {
       if (ev.ev === 'init') log(`lab: [boot] /init running (kernel ${ev.kernel})`);
