@@ -101,6 +101,22 @@ test('kvm delivery: the pl031 placed (first fit, SPI 112), its page handed to th
   assert.is(f.libc.mappings(), 0);
 }));
 
+test('a line wired from the start has no userspace eventfd until it is unwired: then one is made, watched and set as the trigger', withFake((f) => {
+  const dev = open(f);
+  const vmFd = f.sys.open('/dev/kvm', 0);
+  const pt = dev.platform({ bus: LAYOUT, hostDtb, interruptParent: GIC_PHANDLE, kvm: { vmFd }, ...vmm().opts });
+  const routing = pt.irqRouting!;
+  routing.unwireIrqfd(0);
+  const trigger = irqSets(f).find((x) => x.flags === (DATA_EVENTFD | TRIGGER) && x.fds[0] !== irqfds(f)[0]!.fd)!;
+  assert.ok(trigger, 'the trigger went back to a userspace eventfd');
+  assert.equal(irqfds(f).at(-1)!.flags, KVM_IRQFD_FLAG_DEASSIGN);
+  signalEventfd(f, trigger.fds[0]!);
+  assert.equal([routing.machine.line(0).state, routing.machine.line(0).fires], ['active', 1n], 'the machine took the signal');
+  dev.close();
+  f.sys.close(vmFd);
+  assert.is(f.libc.openFds.size, 0);
+}));
+
 test('the guest node: compatible, reg at the placed address, the level SPI, the GIC as interrupt-parent, the apb-pclk clock copied', withFake((f) => {
   const dev = open(f);
   const pt = dev.platform({ bus: LAYOUT, hostDtb, interruptParent: GIC_PHANDLE, routeIrqs: false, ...vmm().opts, dt: { firstPhandle: 0x9000 } });
