@@ -1,5 +1,5 @@
 // Gets the lab ready to boot: Debian packages, the kernel Image, the initramfs. Resolves
-// { kernel, initrd, tests, times } or { cannotRun: 'exact reason' }; never throws for a lab that cannot run.
+// { kernel, initrd, tests, qemu?, times } or { cannotRun: 'exact reason' }; never throws for a lab that cannot run.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -41,5 +41,5 @@ export async function prepareLab({ log }) {
   let initrd;
   try { initrd = await buildInitramfs({ log, kernel: k.stdout }); } catch (e) { return { cannotRun: `the initramfs could not be built: ${String(e.stderr ?? '').trim().split('\n').pop() || e.message}` }; }
   times.initramfsS = (Date.now() - t) / 1000;
-  return { kernel: k.stdout, initrd: initrd.path, tests: initrd.tests, rebuilt: initrd.rebuilt, times };
+  return { kernel: k.stdout, initrd: initrd.path, tests: initrd.tests, rebuilt: initrd.rebuilt, qemu: initrd.qemu, times };
 }
