@@ -48,8 +48,9 @@ test('QEMU in L1 boots the L2 with the edu passed through by its vfio-pci: the L
   assert.is(f.verdict, 'PASS', 'the L2 init passed its checks');
   assert.match(console_, /l2: power-off/);
   assert.ok(f.firstLineMs !== undefined && f.verdictMs !== undefined && f.firstLineMs < f.verdictMs);
-  // QEMU's own messages: only the edu's missing reset (edu has no FLR, no PM reset, and is alone
-  // on the bus, so no bus reset: vfio-pci says so at start and at exit). Anything else is news.
+  // QEMU's own messages: only the edu's missing reset (edu has no FLR and no PM reset, and sits on
+  // L1's root bus, where no bridge can reset it; said twice before the guest starts). Anything
+  // else is news.
   const other = r.lines.filter((l) => l.stream === 'err' && !/vfio: Cannot reset device 0000:00:02\.0, no available reset mechanism\./.test(l.text));
   assert.equal(other.map((l) => l.text), [], 'QEMU printed nothing else on stderr');
   assert.ok(r.peakRssKb > 0 && r.rssSamples > 0, 'the runner read QEMU\'s peak RSS');
