@@ -120,7 +120,7 @@ async function measureInLab() {
   let started = false;
   const t0 = Date.now();
   const r = await bootGuest({
-    kernel: lab.kernel, initrd: lab.initrd, cmd, idleLimitS: IDLE_LIMIT_S, totalLimitS: TOTAL_LIMIT_S,
+    kernel: lab.kernel, initrd: lab.initrd, disk: lab.disk, cmd, idleLimitS: IDLE_LIMIT_S, totalLimitS: TOTAL_LIMIT_S,
     onLine: (l) => {
       consoleLog.push(l);
       const m = parseLine(l);

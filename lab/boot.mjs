@@ -18,18 +18,32 @@ export const KERNEL_PARAMS = 'console=ttyAMA0 rdinit=/init vfio.enable_unsafe_no
  *  tests (test/lab/api-group.test.ts); the guest has no edu driver, /init leaves them on none.
  *  (Devices behind a conventional pci-bridge would be grouped too, but they share the bridge's
  *  requester ID, and Linux 6.12's SMMUv3 driver refuses a stream ID a second time: docs/LAB.md.)
- *  Addresses are pinned so the names stay. */
+ *  QEMU's NVMe controller at 00:03.0 (NVME_DEVICE) is the fourth. Addresses are pinned so the names stay. */
 export const PCI_DEVICES = [
   'edu,addr=02.0',
   'edu,addr=04.0,multifunction=on',
   'edu,addr=04.1',
 ];
+/** QEMU's NVMe controller (1b36:0010) on the lab's disk image (lab/disk.mjs), for the nested
+ *  guest's passed-through disk; alone in its IOMMU group; L1's /init hands it to vfio-pci. */
+export const NVME_DEVICE = 'nvme,serial=vfiokit,drive=nvm,addr=03.0';
+/** The disk behind it: raw, and snapshot=on, so the guest's writes go to a temporary overlay and
+ *  never reach the image: every boot starts from the same pattern. (A comma in the path is
+ *  doubled, QEMU's escape inside an option list.) */
+export const nvmeDrive = (path) => `file=${path.replaceAll(',', ',,')},if=none,id=nvm,format=raw,snapshot=on`;
+/** The kernel parameter that tells L1 (and through it the nested guest) the SHA-256 of the disk's
+ *  pattern, as the host computed it when it made the image. */
+export const DISK_SHA256_PARAM = 'vfiokit.disk_sha256';
 
-/** The qemu-system-aarch64 argv for an Image, an initrd and extra kernel parameters. */
-export function qemuArgs({ kernel, initrd, append = '' }) {
+/** The qemu-system-aarch64 argv for an Image, an initrd, the NVMe disk ({ path, sha256 } from
+ *  lab/disk.mjs labDisk) and extra kernel parameters. Throws when the disk is missing: the lab's
+ *  device set is fixed, and a boot without the NVMe would fail its tests for a reason far away. */
+export function qemuArgs({ kernel, initrd, disk, append = '' }) {
+  if (typeof disk?.path !== 'string' || !/^[0-9a-f]{64}$/.test(disk?.sha256 ?? '')) throw new Error('qemuArgs: disk must be { path, sha256 } (lab/disk.mjs labDisk)');
   return ['-M', 'virt,virtualization=on,gic-version=3,iommu=smmuv3', '-cpu', 'max', '-smp', '2', '-m', '2048',
     '-nographic', '-no-reboot', '-nic', 'none', '-kernel', kernel, '-initrd', initrd, ...PCI_DEVICES.flatMap((d) => ['-device', d]),
-    '-append', `${KERNEL_PARAMS} ${append}`.trim()];
+    '-drive', nvmeDrive(disk.path), '-device', NVME_DEVICE,
+    '-append', `${KERNEL_PARAMS} ${DISK_SHA256_PARAM}=${disk.sha256} ${append}`.trim()];
 }
 
 /** Encodes a shell command for the kernel command line (base64url has no spaces or quotes). */
@@ -38,11 +52,12 @@ export function encodeCommand(cmd) { return Buffer.from(cmd, 'utf8').toString('b
 /**
  * Boots once and resolves { status, message, panic?, files, monitor }. Never rejects for guest
  * failures: a hang, a panic or a missing status become statuses (protocol.mjs EXIT).
+ *   disk: { path, sha256 } (lab/disk.mjs labDisk), for qemuArgs().
  *   command: [file, ...args] to run instead of qemu (tests use a fake); default qemu-system-aarch64 + qemuArgs().
  *   onLine(text): every console line that is not a marker; onEvent(ev): every marker event.
  */
-export function bootGuest({ kernel, initrd, cmd, command, idleLimitS = IDLE_LIMIT_S, totalLimitS = TOTAL_LIMIT_S, onLine = () => {}, onEvent = () => {} }) {
-  const argv = command ?? ['qemu-system-aarch64', ...qemuArgs({ kernel, initrd, append: cmd === undefined ? '' : `lab.cmd=${encodeCommand(cmd)}` })];
+export function bootGuest({ kernel, initrd, disk, cmd, command, idleLimitS = IDLE_LIMIT_S, totalLimitS = TOTAL_LIMIT_S, onLine = () => {}, onEvent = () => {} }) {
+  const argv = command ?? ['qemu-system-aarch64', ...qemuArgs({ kernel, initrd, disk, append: cmd === undefined ? '' : `lab.cmd=${encodeCommand(cmd)}` })];
   const monitor = new ConsoleMonitor();
   return new Promise((resolve) => {
     let hung; let done = false;

@@ -31,6 +31,11 @@ release() { # bus device driver
 bind amba 9010000.pl031 vfio-amba
 bind platform a000000.virtio_mmio vfio-platform
 bind pci 0000:00:02.0 vfio-pci
+# QEMU's NVMe (lab/boot.mjs), for the nested guest's disk: L1's own nvme driver is built in (L1 and
+# L2 boot one Image) and takes it at boot; unbinding it removes L1's controller and namespace, and
+# L1 must keep no node of them.
+bind pci 0000:00:03.0 vfio-pci
+for n in /dev/nvme* /dev/ng[0-9]*; do [ -e "$n" ] && echo "lab: L1 still has $n after 0000:00:03.0 went to vfio-pci"; done
 release pci 0000:00:04.0 vfio-pci
 release pci 0000:00:04.1 vfio-pci
 cmd=lab-suite

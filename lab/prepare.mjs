@@ -1,10 +1,12 @@
-// Gets the lab ready to boot: Debian packages, the kernel Image, the initramfs. Resolves
-// { kernel, initrd, tests, times } or { cannotRun: 'exact reason' }; never throws for a lab that cannot run.
+// Gets the lab ready to boot: Debian packages, the kernel Image, the initramfs, the NVMe disk image.
+// Resolves { kernel, initrd, disk, tests, qemu?, times } or { cannotRun: 'exact reason' }; never
+// throws for a lab that cannot run.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildInitramfs, cacheDir } from './initramfs.mjs';
+import { labDisk } from './disk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Free space the cache needs for a cold kernel build (source + objects), in GiB. */
@@ -41,5 +43,10 @@ export async function prepareLab({ log }) {
   let initrd;
   try { initrd = await buildInitramfs({ log, kernel: k.stdout }); } catch (e) { return { cannotRun: `the initramfs could not be built: ${String(e.stderr ?? '').trim().split('\n').pop() || e.message}` }; }
   times.initramfsS = (Date.now() - t) / 1000;
-  return { kernel: k.stdout, initrd: initrd.path, tests: initrd.tests, rebuilt: initrd.rebuilt, times };
+  t = Date.now();
+  let disk;
+  try { disk = labDisk(cache); } catch (e) { return { cannotRun: `the NVMe disk image could not be made in ${cache}: ${e.message}` }; }
+  if (disk.made) log(`lab: [disk] made ${disk.path} (sha256 of the pattern ${disk.sha256})`);
+  times.diskS = (Date.now() - t) / 1000;
+  return { kernel: k.stdout, initrd: initrd.path, disk: { path: disk.path, sha256: disk.sha256 }, tests: initrd.tests, rebuilt: initrd.rebuilt, qemu: initrd.qemu, times };
 }

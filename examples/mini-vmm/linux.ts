@@ -1,9 +1,9 @@
 // Demonstration 3: the mini-vmm boots a Linux kernel (the lab's own arm64 Image) with the pl031
-// passed through, and the guest kernel's rtc-pl031 driver runs the device: its registers through a
-// KVM memslot over the VFIO mapping (no exits), its alarm IRQ through
-// routeIrqs().wireIrqfd() (VFIO eventfd -> KVM irqfd + resample -> vGICv3), exactly as runGuest
-// does for the bare-metal guest. The guest's tree is vfiokit's (linuxGuestDtb: FdtBuilder +
-// guestNodeFor + mergeFdt). The console is a pl011 earlycon on a minimal model (pl011.ts).
+// passed through, and the guest kernel's rtc-pl031 driver runs the device: dev.platform() places
+// it, hands its registers to the VMM as a KVM memslot over the VFIO mapping (no exits) and wires
+// its alarm IRQ to KVM (VFIO eventfd -> KVM irqfd + resample -> vGICv3), exactly as runGuest
+// does for the bare-metal guest. The guest's tree is vfiokit's (the board from linuxBoardDtb, the
+// passthrough's node merged in with mergeFdt). The console is a pl011 earlycon on a minimal model (pl011.ts).
 //
 // Guest physical map: vmm.ts's LAYOUT (GICD 0x0800_0000, GICR 0x080a_0000, the UART at 0x0900_0000,
 // the platform bus at 0x0c00_0000), RAM at 0x4000_0000 (LINUX_RAM_SIZE):
@@ -13,12 +13,12 @@
 // Boot state (booting.rst): x0 = DTB, x1..x3 = 0, pc = the Image's first byte; KVM's vCPU reset
 // gives EL1h with DAIF masked and the MMU off.
 //
-// Close order: the IRQ routing, the VM, the device, the bus (as vmm.ts's Machine.close).
+// Close order: the passthrough (irqfd, memslot, its bus), the VM, the device (as vmm.ts's Machine.close).
 // Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the tree (dtb.ts), the UART
 // model (pl011.ts), what the guest prints (linux/init.c).
-import { openDevice, PlatformBus, type IrqRouting, type VfioDevice } from '../../src/index';
+import { mergeFdt, openDevice, type PlatformPassthrough, type VfioDevice } from '../../src/index';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
-import { linuxGuestDtb } from './dtb';
+import { FIRST_DEVICE_PHANDLE, linuxBoardDtb } from './dtb';
 import { Vm } from './kvm';
 import { Pl011Console } from './pl011';
 import { LAYOUT } from './vmm';
@@ -120,19 +120,13 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
   const ram = { gpa: LAYOUT.ram.gpa, size: ramSize };
   const layout = linuxLayout(ram, header, opts.kernel.byteLength, opts.initrd.byteLength);
   const deviceName = opts.device ?? '9010000.pl031';
-  const bus = new PlatformBus(LAYOUT.bus);
   let dev: VfioDevice | undefined;
   let vm: Vm | undefined;
-  let routing: IrqRouting | undefined;
+  let pt: PlatformPassthrough | undefined;
   try {
     dev = openDevice(deviceName);
-    const regs = dev.regions[0]!.map();
-    const size = BigInt(regs.size);
-    // A quiet device: no alarm armed or pending from an earlier user.
-    regs.write32(PL031_IMSC, 0); regs.write32(PL031_ICR, 1);
-    const region = bus.placeRegion(size);
-    const spi = bus.placeIrq(undefined, { device: region.device });
-    const placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+    // A quiet device: no alarm armed or pending from an earlier user (through the trap path).
+    dev.region(0).write32(PL031_IMSC, 0); dev.region(0).write32(PL031_ICR, 1);
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
@@ -140,18 +134,23 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
     const at = (gpa: bigint): number => Number(gpa - ram.gpa);
     mem.bytes.set(opts.kernel, at(layout.kernel));
     mem.bytes.set(opts.initrd, at(layout.initrd.start));
-    const dtb = linuxGuestDtb({
-      hostDtb: opts.hostDtb, deviceName, regionGpa: region.address, spi: spi.spi, irqFlags: dev.irqs[0]!.flags, bus: LAYOUT.bus,
-      ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bootargs: opts.bootargs ?? LINUX_BOOTARGS, initrd: layout.initrd,
-    });
-    if (BigInt(dtb.byteLength) > DTB_MAX) throw new Error(`guest DTB of ${dtb.byteLength} bytes is over the 2 MiB the boot protocol allows`);
-    mem.bytes.set(dtb, at(layout.dtb));
-    vm.mapHost(region.address, size, regs.hostAddress);
     vm.addVfioFile(dev.kvmVfioFile);
     const vcpu = vm.addVcpu();
-    vm.initGic();
-    routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
-    routing.wireIrqfd(0, vm.fd, spi.spi);
+    vm.initGic();   // the passthrough's irqfd needs the vGIC ready
+    const board = linuxBoardDtb({ ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bootargs: opts.bootargs ?? LINUX_BOOTARGS, initrd: layout.initrd });
+    const theVm = vm;
+    let slot = -1;
+    pt = dev.platform({
+      bus: LAYOUT.bus, hostDtb: opts.hostDtb, interruptParent: board.gicPhandle, dt: { firstPhandle: FIRST_DEVICE_PHANDLE }, kvm: { vmFd: vm.fd },
+      mapMemory: (s) => { slot = theVm.mapHost(s.gpa, s.size, s.hostAddress); },
+      unmapMemory: (s) => theVm.setHostSlot(slot, s.gpa, 0n, s.hostAddress),
+    });
+    const region = pt.placement.regions[0]!, spi = pt.placement.irqs[0]!;
+    const regs = region.maps[0]!.mapping, size = region.size;
+    const placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+    const dtb = mergeFdt(board.dtb, pt.dtNode().dtb, '/');
+    if (BigInt(dtb.byteLength) > DTB_MAX) throw new Error(`guest DTB of ${dtb.byteLength} bytes is over the 2 MiB the boot protocol allows`);
+    mem.bytes.set(dtb, at(layout.dtb));
     for (const [id, v] of [[xreg(0), layout.dtb], [xreg(1), 0n], [xreg(2), 0n], [xreg(3), 0n], [REG_PC, layout.kernel]] as [bigint, bigint][]) vcpu.setReg(id, v);
 
     const hostBefore = regs.read32(PL031_DR);
@@ -192,8 +191,8 @@ export function runLinux(opts: LinuxRunOptions): LinuxReport {
       runMs, inKvmMs: Number(inKvm) / 1e6, longestRun: { ms: Number(longest) / 1e6, before: lines[longestAt]?.text ?? '' }, hostRtc: { before: hostBefore, after: hostAfter },
     };
   } finally {
-    try { routing?.close(); } finally {
-      try { vm?.close(); } finally { try { dev?.close(); } finally { bus.close(); } }
+    try { pt?.close(); } finally {
+      try { vm?.close(); } finally { dev?.close(); }
     }
   }
 }

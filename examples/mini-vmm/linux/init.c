@@ -1,17 +1,27 @@
 // /init of the mini-vmm's Linux guest (demonstration 3): a static aarch64 program, the only file
-// of the L2 initramfs (lab/l2-initramfs.mjs builds it). It checks the passed-through PL031 from
-// inside the guest kernel, through the kernel's own rtc-pl031 driver:
-//   1. the RTC class device exists and is the pl031 (/sys/class/rtc/rtc0/name);
-//   2. RTC_RD_TIME on /dev/rtc0 gives a sane date (printed, with the epoch second);
-//   3. ALARMS times: RTC_ALM_SET (now + ALARM_DELAY_S) + RTC_AIE_ON, then a blocking read() on
-//      /dev/rtc0 that must return (guarded by SIGALRM after ALARM_TIMEOUT_S), and the rtc-pl031
-//      line's count in /proc/interrupts before and after;
+// of the L2 initramfs (linux/build.mjs builds it from init.c, nvme.c and sha256.c). It checks the
+// passed-through devices from inside the guest kernel, through the kernel's own drivers:
+//   1. the PL031, through rtc-pl031: the RTC class device exists and is the pl031
+//      (/sys/class/rtc/rtc0/name); RTC_RD_TIME on /dev/rtc0 gives a sane date (printed, with the
+//      epoch second); ALARMS times: RTC_ALM_SET (now + ALARM_DELAY_S) + RTC_AIE_ON, then a
+//      blocking read() on /dev/rtc0 that must return (guarded by SIGALRM after ALARM_TIMEOUT_S),
+//      and the rtc-pl031 line's count in /proc/interrupts before and after;
+//   2. the PCI functions it enumerated and, when one is an NVMe controller, the nvme driver's disk
+//      (nvme.c): its config space as the guest sees it, the disk's pattern hashed against the hash
+//      on the command line (l2.disk_sha256=), a write and read back, interrupts and figures;
+//      without one, the NVMe part is skipped (one line says so);
 // then powers off (reboot(RB_POWER_OFF): PSCI SYSTEM_OFF, KVM_EXIT_SYSTEM_EVENT for the VMM), or
 // resets when a check failed (RB_AUTOBOOT: PSCI SYSTEM_RESET), so the VMM sees the verdict even
 // when the console is quiet.
 // There is no console device in the guest (no UART node in its DTB): every result goes to
 // /dev/kmsg, which the kernel prints through the pl011 earlycon the VMM emulates. Each result is
-// one line "l2: KEY VALUE..." so the VMM's caller can parse it (test/lab/vmm-linux.test.ts).
+// one line "l2: KEY VALUE..." so the VMM's caller can parse it (test/lab/vmm-linux.test.ts;
+// docs/mini-vmm.md lists the lines).
+// Run as a normal program (not PID 1) it powers nothing off and prints to stdout:
+//   init nvme [--expect HEX] [--bdf BDF]   the PCI and NVMe part alone (the same checks in L1, with
+//                                          L1's own nvme driver; HEX defaults to L1's vfiokit.disk_sha256=)
+//   init pci [--sysfs DIR] [--bdf BDF]     the PCI lines alone (a host test gives a fake sysfs tree)
+//   init sha256 FILE                       the SHA-256 of a file (a host test checks sha256.c)
 // Not responsible for: anything but reporting; it never retries.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +39,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "l2.h"
+#include "sha256.h"
 
 /** Alarms in a row: the second one only arrives if the first one's EOI went back to VFIO (KVM's
  *  resample eventfd -> VFIO unmask of the automasked level line). */
@@ -39,27 +51,31 @@
 #define ALARM_TIMEOUT_S 20
 
 static int kmsg = -1;
+/** Set when the program runs as a normal program: report lines go to stdout. */
+static int to_stdout;
 
 /** One line to the kernel log at KERN_NOTICE ("<5>"), printed on the console by the earlycon. */
-static void say(const char *fmt, ...) {
+void say(const char *fmt, ...) {
   char buf[512];
-  int n = snprintf(buf, sizeof buf, "<5>l2: ");
+  int n = snprintf(buf, sizeof buf, "%sl2: ", to_stdout ? "" : "<5>");
   va_list ap;
   va_start(ap, fmt);
   n += vsnprintf(buf + n, sizeof buf - n, fmt, ap);
   va_end(ap);
   if (n >= (int)sizeof buf) n = sizeof buf - 1;
-  if (kmsg >= 0) (void)!write(kmsg, buf, n);
+  if (to_stdout) { fputs(buf, stdout); fflush(stdout); }
+  else if (kmsg >= 0) (void)!write(kmsg, buf, n);
 }
 
-static double mono_ms(void) {
+static double clock_ms(clockid_t id) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(id, &t);
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
+double mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+double boot_ms(void) { return clock_ms(CLOCK_BOOTTIME); }
 
-/** Reads a small file into buf (NUL-terminated, trailing newline removed); -1 on failure. */
-static int slurp(const char *path, char *buf, size_t size) {
+int slurp(const char *path, char *buf, size_t size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   ssize_t n = read(fd, buf, size - 1);
@@ -161,16 +177,87 @@ static int rtc_checks(void) {
   return before >= 0 && after >= before + ALARMS ? 0 : 1;
 }
 
-int main(void) {
+/** The value of `key=` on the kernel command line if it is a SHA-256 in hex, else "none". */
+static const char *cmdline_sha256(const char *key, char *out, size_t size) {
+  char line[4096];
+  snprintf(out, size, "none");
+  if (slurp("/proc/cmdline", line, sizeof line) < 0) return out;
+  size_t k = strlen(key);
+  for (char *save, *a = strtok_r(line, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+    if (strncmp(a, key, k) != 0 || a[k] != '=') continue;
+    const char *v = a + k + 1;
+    if (strlen(v) == SHA256_HEX && strspn(v, "0123456789abcdef") == SHA256_HEX) snprintf(out, size, "%s", v);
+  }
+  return out;
+}
+
+/** The PCI and NVMe part: 0 passed, 1 failed, 2 skipped (no NVMe function). */
+static int pci_nvme_checks(const char *want, const char *expected) {
+  char bdf[64];
+  if (pci_enumerate(want, bdf, sizeof bdf) < 0) {
+    if (want) say("nvme-skip %s is not a PCI NVMe function (class 0x010802)\n", want);
+    else say("nvme-skip no PCI NVMe function (class 0x010802)\n");
+    return 2;
+  }
+  return nvme_checks(bdf, expected);
+}
+
+/** The SHA-256 of a file, read in pieces (the host's check of sha256.c). */
+static int hash_file(const char *path) {
+  static uint8_t buf[1 << 16];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { fprintf(stderr, "init sha256: %s: %s\n", path, strerror(errno)); return 1; }
+  struct sha256 s;
+  sha256_init(&s);
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) sha256_update(&s, buf, (size_t)n);
+  close(fd);
+  if (n < 0) { fprintf(stderr, "init sha256: %s: %s\n", path, strerror(errno)); return 1; }
+  char hex[SHA256_HEX + 1];
+  sha256_final_hex(&s, hex);
+  printf("sha256 %s\n", hex);
+  return 0;
+}
+
+/** Not PID 1: the modes in the header, on stdout; exit 0 on success, 1 on failure, 2 on bad usage. */
+static int as_program(int argc, char **argv) {
+  to_stdout = 1;
+  const char *mode = argc > 1 ? argv[1] : "", *want = NULL, *expect = NULL;
+  if (strcmp(mode, "sha256") == 0 && argc == 3) return hash_file(argv[2]);
+  int bad = 0;
+  for (int i = 2; i < argc && !bad; i += 2) {
+    if (i + 1 >= argc) bad = 1;
+    else if (strcmp(argv[i], "--bdf") == 0) want = argv[i + 1];
+    else if (strcmp(argv[i], "--expect") == 0 && strcmp(mode, "nvme") == 0) expect = argv[i + 1];
+    else if (strcmp(argv[i], "--sysfs") == 0 && strcmp(mode, "pci") == 0) sysfs_root = argv[i + 1];
+    else bad = 1;
+  }
+  if (!bad && strcmp(mode, "nvme") == 0) {
+    char from_cmdline[SHA256_HEX + 1];
+    return pci_nvme_checks(want, expect ? expect : cmdline_sha256("vfiokit.disk_sha256", from_cmdline, sizeof from_cmdline)) == 0 ? 0 : 1;
+  }
+  if (!bad && strcmp(mode, "pci") == 0) {
+    char bdf[64];
+    if (pci_enumerate(want, bdf, sizeof bdf) < 0) { say("nvme-skip no PCI NVMe function (class 0x010802)\n"); return 1; }
+    return *pci_view(bdf) ? 0 : 1;
+  }
+  fprintf(stderr, "usage: init nvme [--expect HEX] [--bdf BDF] | init pci [--sysfs DIR] [--bdf BDF] | init sha256 FILE\n"
+                  "(as PID 1 it is the L2 guest's /init and powers the machine off when done)\n");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  if (getpid() != 1) return as_program(argc, argv);
   mkdir("/proc", 0755); mkdir("/sys", 0755); mkdir("/dev", 0755);
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
   mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
   kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-  struct timespec up;
-  clock_gettime(CLOCK_BOOTTIME, &up);
-  say("init running, uptime %.3f s\n", up.tv_sec + up.tv_nsec / 1e9);
+  say("init running, uptime %.3f s\n", boot_ms() / 1e3);
   int rc = rtc_checks();
+  char expected[SHA256_HEX + 1];
+  int nvme = pci_nvme_checks(NULL, cmdline_sha256("l2.disk_sha256", expected, sizeof expected));
+  if (nvme == 1) rc = 1;
   say("%s\n", rc == 0 ? "PASS" : "FAIL");
   // The verdict is also the way out, so the VMM knows it without the console (a `quiet` boot
   // prints none of the above): PASS powers off (PSCI SYSTEM_OFF, "shutdown"), FAIL resets

@@ -1,0 +1,28 @@
+// What the L2 /init's parts share (init.c, nvme.c): the report line writer and small file helpers.
+#ifndef L2_L2_H
+#define L2_L2_H
+#include <stddef.h>
+
+/** One report line "l2: ..." (fmt ends with "\n"): to /dev/kmsg when /init is PID 1 in the guest,
+ *  to stdout when it runs as a normal program (the same checks in L1, or a host-side test). */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** Reads a small file into buf (NUL-terminated, trailing newlines removed); -1 on failure. */
+int slurp(const char *path, char *buf, size_t size);
+/** CLOCK_MONOTONIC and CLOCK_BOOTTIME in milliseconds. */
+double mono_ms(void);
+double boot_ms(void);
+
+/** Prefix for every /sys path the PCI part reads ("" in a guest; a fake tree in a host test). */
+extern const char *sysfs_root;
+/** Prints `pci <bdf> <vendor>:<device>` for every PCI function and finds the NVMe function (class
+ *  0x010802; `want`, when given, must be one); 0 with its name in `bdf`, -1 when there is none. */
+int pci_enumerate(const char *want, char *bdf, size_t size);
+/** Prints the `pci-view <bdf> ...` lines of a function's config space as sysfs shows it; returns
+ *  the interrupt mode its config says is on: "msix", "msi" or "intx" ("" when unreadable). */
+const char *pci_view(const char *bdf);
+/** The NVMe checks on function `bdf`: wait for its namespace, hash the pattern, write and read
+ *  back, report interrupts and figures (docs in nvme.c). `expected`: 64 hex digits or "none".
+ *  0 when every check passed. */
+int nvme_checks(const char *bdf, const char *expected);
+
+#endif
