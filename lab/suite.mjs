@@ -2,10 +2,14 @@
 // its own node process under a time limit (lab/lab-suite.sh). Called by test/run.mjs.
 import { prepareLab } from './prepare.mjs';
 import { bootGuest } from './boot.mjs';
+import { QEMU_ENV } from './qemu-payload.mjs';
 
 /** Resolves { passed, failed, skipped, cannotRun?, problems, times }. */
 export async function runLabSuite({ log = (s) => process.stderr.write(s + '\n'), echo = false } = {}) {
   const t0 = Date.now();
+  // The suite's image carries QEMU for L1 (lab/qemu-payload.mjs), so that the tests of QEMU as the
+  // peer run rather than skip; the main job's image (lab/run.mjs) stays without it.
+  process.env[QEMU_ENV] ??= '1';
   const lab = await prepareLab({ log });
   if (lab.cannotRun) return { passed: 0, failed: 0, skipped: 1, cannotRun: lab.cannotRun, problems: [] };
   if (lab.tests.length === 0) return { passed: 0, failed: 0, skipped: 0, problems: ['no test/lab/*.test.ts to run'] };

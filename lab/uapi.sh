@@ -8,11 +8,19 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/source.sh"
 out="$cache/uapi-$ver"
-if [ -d "$out/linux-source-6.12/include/uapi/linux" ]; then echo "$out/linux-source-6.12"; exit 0; fi
+# Complete only with its marker: a tree without it (an extraction cut short, or two processes that
+# once shared a temporary directory) is made again.
+if [ -f "$out/.complete" ]; then echo "$out/linux-source-6.12"; exit 0; fi
 source_deb
 echo "lab: extracting the uapi headers of linux-source-6.12 $ver" >&2
-rm -rf "$out.tmp"; mkdir -p "$out.tmp"
+tmp=$(mktemp -d "$cache/uapi-$ver.tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*/linux-source-6.12.tar.xz' \
-  | tar -xJ -C "$out.tmp" --wildcards 'linux-source-6.12/include/uapi/*' 'linux-source-6.12/arch/arm64/include/uapi/*' 'linux-source-6.12/arch/x86/include/uapi/*'
-rm -rf "$out"; mv "$out.tmp" "$out"
+  | tar -xJ -C "$tmp" --wildcards 'linux-source-6.12/include/uapi/*' 'linux-source-6.12/arch/arm64/include/uapi/*' 'linux-source-6.12/arch/x86/include/uapi/*'
+for d in include/uapi/linux arch/arm64/include/uapi/asm arch/x86/include/uapi/asm; do
+  [ -d "$tmp/linux-source-6.12/$d" ] || { echo "lab: the uapi extraction lacks $d" >&2; exit 4; }
+done
+touch "$tmp/.complete"
+# Another process may have finished first: its tree is as good as ours.
+if [ ! -f "$out/.complete" ]; then rm -rf "$out"; mv "$tmp" "$out" 2>/dev/null || [ -f "$out/.complete" ]; fi
 echo "$out/linux-source-6.12"

@@ -1,6 +1,7 @@
 // The public API of vfiokit (`import ... from 'vfiokit'`): what a VMM needs to take a host device
 // through VFIO. Discovery and binding (sysfs), opening a device and its regions, IRQs and DMA,
-// the PCI config-space emulation, placement on a guest platform bus, the guest's device-tree node,
+// the PCI config-space emulation, a platform/AMBA device passed through to a guest (placement,
+// memory slots, IRQs and its node in one object), placement on a guest platform bus, the guest's device-tree node,
 // device trees, and the one error class. Each line names the module that owns it.
 // The core's low-level wrappers (kernel-reply decoders, request encoders, the uapi tables, the
 // region table, the IRQ machine on its own) are `vfiokit/core` (src/core-api.ts); the system calls
@@ -17,6 +18,8 @@ export { DeviceRegion } from './device/region.js';
 export type { RegionMap } from './device/region.js';
 export { Mapping } from './mapping.js';
 export type { Width, MappingSys } from './mapping.js';
+export { PlatformPassthrough } from './device/platform-passthrough.js';
+export type { PlatformPassthroughOptions, PlatformMemorySlot, PlatformPlacement, PlatformPlacementOptions, PlatformNodeOptions, PlacedPlatformRegion, PlacedPlatformIrq, PlatformPassthroughStats } from './device/platform-passthrough.js';
 export { DeviceIrq, IrqRouting } from './device/irq.js';
 export type { IrqRoutingOptions } from './device/irq.js';
 export type { IrqAction, IrqActionKind } from './core/irq-machine.js';

@@ -13,13 +13,17 @@
 // Boot state (booting.rst): x0 = DTB, x1..x3 = 0, pc = the Image's first byte; KVM's vCPU reset
 // gives EL1h with DAIF masked and the MMU off.
 //
-// Close order: the IRQ routing, the VM, the device, the bus (as vmm.ts's Machine.close).
+// With `pci`: demonstration 4, the PCI functions behind the VMM's host bridge (pci.ts,
+// passthrough.ts), an ITS for their MSIs, and the VM's GSI routing table (KvmIrqRoutes).
+//
+// Close order: the passthroughs (the pl031's: irqfd, memslot, its bus; each PCI function's:
+// irqfds, memslots), the routing table, the VM, the devices (as vmm.ts's Machine.close).
 // Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the tree (dtb.ts), the UART
 // model (pl011.ts), what the guest prints (linux/init.c).
-import { KvmIrqRoutes, openDevice, PlatformBus, type DmaMappingRecord, type IrqRouting, type PciPassthrough, type PciPassthroughStats, type VfioDevice } from '../../src/index';
+import { KvmIrqRoutes, mergeFdt, openDevice, type DmaMappingRecord, type PciPassthrough, type PciPassthroughStats, type PlatformPassthrough, type VfioDevice } from '../../src/index';
 import { KVM_CAP_MSI_DEVID } from '../../src/sys-api';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
-import { linuxGuestDtb } from './dtb';
+import { FIRST_DEVICE_PHANDLE, linuxBoardDtb } from './dtb';
 import { Vm } from './kvm';
 import { PciFunction, type PciFunctionCounts } from './passthrough';
 import { EcamHost, PCI_LAYOUT, type EcamCounts } from './pci';
@@ -186,23 +190,17 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
   const pciNames = opts.pci ?? [];
   const asyncRun = opts.asyncRun ?? false;
   const bootargs = [opts.bootargs ?? LINUX_BOOTARGS, opts.append].filter(Boolean).join(' ');
-  const bus = new PlatformBus(LAYOUT.bus);
   const ecam = new EcamHost(PCI_LAYOUT.ecam.base, PCI_LAYOUT.ecam.buses);
   let dev: VfioDevice | undefined;
   let vm: Vm | undefined;
   let routes: KvmIrqRoutes | undefined;
-  let routing: IrqRouting | undefined;
+  let pt: PlatformPassthrough | undefined;
   const fns: PciFunction[] = [];
   let ok = false;
   try {
     dev = openDevice(deviceName);
-    const regs = dev.regions[0]!.map();
-    const size = BigInt(regs.size);
-    // A quiet device: no alarm armed or pending from an earlier user.
-    regs.write32(PL031_IMSC, 0); regs.write32(PL031_ICR, 1);
-    const region = bus.placeRegion(size);
-    const spi = bus.placeIrq(undefined, { device: region.device });
-    const placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+    // A quiet device: no alarm armed or pending from an earlier user (through the trap path).
+    dev.region(0).write32(PL031_IMSC, 0); dev.region(0).write32(PL031_ICR, 1);
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
@@ -215,17 +213,26 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
     const at = (gpa: bigint): number => Number(gpa - ram.gpa);
     mem.bytes.set(opts.kernel, at(layout.kernel));
     mem.bytes.set(opts.initrd, at(layout.initrd.start));
-    const dtb = linuxGuestDtb({
-      hostDtb: opts.hostDtb, deviceName, regionGpa: region.address, spi: spi.spi, irqFlags: dev.irqs[0]!.flags, bus: LAYOUT.bus,
+    vm.addVfioFile(dev.kvmVfioFile);
+    const vcpu = vm.addVcpu();
+    vm.initGic();   // the passthroughs' irqfds need the vGIC ready
+    const board = linuxBoardDtb({
       ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bootargs, initrd: layout.initrd,
       ...(pciNames.length ? { pci: { its: PCI_LAYOUT.its, ecam: PCI_LAYOUT.ecam, mmio32: PCI_LAYOUT.mmio32, intxSpis: PCI_LAYOUT.intxSpis } } : {}),
     });
+    const theVm = vm;
+    let slot = -1;
+    pt = dev.platform({
+      bus: LAYOUT.bus, hostDtb: opts.hostDtb, interruptParent: board.gicPhandle, dt: { firstPhandle: FIRST_DEVICE_PHANDLE }, kvm: { vmFd: vm.fd },
+      mapMemory: (s) => { slot = theVm.mapHost(s.gpa, s.size, s.hostAddress); },
+      unmapMemory: () => theVm.unmapHost(slot),
+    });
+    const region = pt.placement.regions[0]!, spi = pt.placement.irqs[0]!;
+    const regs = region.maps[0]!.mapping, size = region.size;
+    const placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+    const dtb = mergeFdt(board.dtb, pt.dtNode().dtb, '/');
     if (BigInt(dtb.byteLength) > DTB_MAX) throw new Error(`guest DTB of ${dtb.byteLength} bytes is over the 2 MiB the boot protocol allows`);
     mem.bytes.set(dtb, at(layout.dtb));
-    vm.mapHost(region.address, size, regs.hostAddress);
-    vm.addVfioFile(dev.kvmVfioFile);
-    const vcpu = vm.addVcpu();
-    vm.initGic();
     if (pciNames.length) {
       // After initGic: the vGIC's init installs KVM's default table, which would replace ours.
       routes = new KvmIrqRoutes(vm.fd, { irqchipPins: irqchipPins(LAYOUT.nrIrqs) });
@@ -236,8 +243,6 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
         }));
       }
     }
-    routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
-    routing.wireIrqfd(0, vm.fd, spi.spi);
     for (const [id, v] of [[xreg(0), layout.dtb], [xreg(1), 0n], [xreg(2), 0n], [xreg(3), 0n], [REG_PC, layout.kernel]] as [bigint, bigint][]) vcpu.setReg(id, v);
 
     const hostBefore = regs.read32(PL031_DR);
@@ -300,11 +305,11 @@ export async function runLinux(opts: LinuxRunOptions): Promise<LinuxReport> {
     ok = true;
     return report;
   } finally {
-    // The pl031's routing and the PCI passthroughs (irqfds, memslots) while the VM is open; the
-    // routing table; the VM (KVM-VFIO lets go of the devices' files); the devices; the bus.
+    // The passthroughs (irqfds, memslots) while the VM is open; the routing table; the VM
+    // (KVM-VFIO lets go of the devices' files); the devices.
     const steps: (() => void)[] = [
-      () => routing?.close(), ...fns.map((f) => () => f.close()), () => routes?.close(), () => vm?.close(),
-      ...fns.map((f) => () => f.closeDevice()), () => dev?.close(), () => bus.close(),
+      () => pt?.close(), ...fns.map((f) => () => f.close()), () => routes?.close(), () => vm?.close(),
+      ...fns.map((f) => () => f.closeDevice()), () => dev?.close(),
     ];
     let first: unknown;
     for (const step of steps) { try { step(); } catch (e) { first ??= e; } }

@@ -1,32 +1,36 @@
 // The mini-vmm: one vCPU, a vGICv3, 64 KiB of RAM, a console, and one passed-through platform
-// device (the pl031), taken with vfiokit's public API as any VMM would: openDevice(), region 0's
-// Mapping installed as a KVM memslot (hostAddress), and IRQ 0 wired to KVM with
-// routeIrqs(...).wireIrqfd() (for a level line: an irqfd plus a resample eventfd, so the guest's
-// EOI unmasks the line in VFIO), with no VMM code on the path. The guest learns where things are
-// from registers (x0 DTB, x1 device, x2 INTID, x3 console, x4 GICD, x5 GICR).
+// device (the pl031), taken with vfiokit's public API as any VMM would: openDevice(), then
+// dev.platform(...), which places the device on the platform bus, hands its register page to the
+// VMM as guest memory (mapMemory: a KVM memslot over the VFIO mapping), wires IRQ 0 to KVM (an
+// irqfd plus a resample eventfd for the level line, so the guest's EOI unmasks it in VFIO, with no
+// VMM code on the path) and gives the guest's DT node. The guest learns where things are from
+// registers (x0 DTB, x1 device, x2 INTID, x3 console, x4 GICD, x5 GICR).
 //
 // Guest physical map (QEMU virt's, so a real kernel would feel at home):
 //   0x0800_0000 GICD 64 KiB | 0x080a_0000 GICR 128 KiB | 0x0900_0000 console (unbacked)
-//   0x0c00_0000 platform bus, 32 MiB, SPIs 112..127 (PlatformBus places the device in it)
+//   0x0c00_0000 platform bus, 32 MiB, SPIs 112..127 (the passthrough places the device in it)
 //   0x4000_0000 RAM 64 KiB: the guest image at +0, the DTB at +0x8000
 //
 // Every KVM_RUN return is a VMM wake-up, recorded with the console position at that moment, so
 // a report can say how many wake-ups happened while the guest waited for an interrupt.
 // Two comparisons run the same guest with KVM_RUN on a libuv thread (Vcpu.stepAsync), so the event
-// loop is free for the IRQ: runGuestRelay relays it through the VMM's event loop (VFIO's trigger,
-// taken with irqs[0].onTrigger -> VMM -> KVM irqfd eventfd; KVM resample -> VMM ->
-// irqs[0].unmask()); runGuestMachine is the userspace IRQ mode, QEMU's vfio-platform scheme,
-// through vfiokit's IRQ state machine (routeIrqs without wireIrqfd): on VFIO's trigger the
-// machine turns direct MMIO off (the memslot is deleted) and raises the SPI with KVM_IRQ_LINE;
-// the guest's next device access traps, the VMM forwards it and reports it (trappedAccess), and
-// the machine lowers the line and unmasks VFIO; 1.1 s later the memslot comes back.
-// Close order (Machine.close): the IRQ routing (its irqfd deassigned while the VM fd is open),
-// the VM (its memslot points into the device's mapping; the KVM-VFIO device lets go of the device
-// fd), the VMM's own relay eventfds, the device (mapping, IRQs, fds), the bus.
-// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the DTB (dtb.ts).
-import { openDevice, PlatformBus, type IrqRouting, type Mapping, type VfioDevice } from '../../src/index';
+// loop is free for the IRQ: runGuestRelay relays it through the VMM's event loop (the passthrough
+// leaves the IRQ alone, routeIrqs: false; VFIO's trigger, taken with irqs[0].onTrigger -> VMM ->
+// KVM irqfd eventfd; KVM resample -> VMM -> irqs[0].unmask()); runGuestMachine is the userspace
+// IRQ mode, QEMU's vfio-platform scheme, through vfiokit's IRQ state machine (the passthrough with
+// setLine instead of kvm): on VFIO's trigger the machine turns direct MMIO off (unmapMemory: the
+// memslot is deleted) and raises the SPI with KVM_IRQ_LINE; the guest's next device access traps,
+// the VMM hands it to the passthrough (mmioRead/mmioWrite, which tell the machine), and the
+// machine lowers the line and unmasks VFIO; 1.1 s later mapMemory brings the memslot back.
+// Close order (Machine.close): the passthrough (its irqfd deassigned and its memslot removed while
+// the VM fd is open), the VM (the KVM-VFIO device lets go of the device fd), the VMM's own relay
+// eventfds, the device (mappings, IRQs, fds; its bus went with the passthrough).
+// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the board's DTB (dtb.ts).
+import { readFileSync } from 'node:fs';
+import { mergeFdt, openDevice, type Mapping, type PlatformPassthrough, type VfioDevice } from '../../src/index';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
 import { MmioConsole } from './console';
+import { boardDtb, FIRST_DEVICE_PHANDLE } from './dtb';
 import { Vm, type Vcpu } from './kvm';
 import { EFD_CLOEXEC, EFD_NONBLOCK, hostSys } from '../../src/sys-api';
 
@@ -83,8 +87,11 @@ export interface RunReport {
 export interface RunOptions {
   /** The flat guest image (guest/pl031.S assembled). */
   guest: Uint8Array;
-  /** Builds the guest DTB once the placement is known (dtb.ts); none: x0 = 0. */
+  /** Builds the guest DTB once the placement is known (dtb.ts); default: the board (dtb.ts) with
+   *  the passthrough's own node merged in. */
   dtb?: (p: Placement, dev: VfioDevice) => Uint8Array;
+  /** The host's DTB, where the passthrough finds the device's node (default /sys/firmware/fdt). */
+  hostDtb?: Uint8Array;
   /** The device's name (default the lab's pl031, "9010000.pl031"); openDevice finds its bus. */
   device?: string;
   /** How the guest reaches the device's registers: 'memslot' (default: a KVM memslot over the
@@ -97,21 +104,20 @@ export interface RunOptions {
 
 /** Everything a run owns, built in the order the kernel needs; close() undoes it. */
 interface Machine {
-  vm: Vm; vcpu: Vcpu; dev: VfioDevice; regs: Mapping; placement: Placement; window: DeviceWindow;
+  vm: Vm; vcpu: Vcpu; dev: VfioDevice; pt: PlatformPassthrough; regs: Mapping; placement: Placement; window: DeviceWindow;
   /** Relay mode: the two eventfds the VMM handed to KVM's irqfd (trigger in, resample out). */
   relay?: { trigger: number; resample: number };
-  /** Machine mode: the routing whose machine the VMM feeds trapped accesses to. */
-  routing?: IrqRouting;
   close(): void;
 }
 
 /** pl031 registers the VMM itself touches (housekeeping before and after the run). */
 const PL031_IMSC = 0x10, PL031_ICR = 0x1c;
 
-/** Places the device, builds the VM around it, loads the guest and its DTB, sets the registers.
- *  `irq` 'irqfd': routeIrqs().wireIrqfd(): VFIO's eventfds go straight to KVM; 'relay': the VMM
- *  takes VFIO's trigger (onTrigger), KVM gets two of the VMM's eventfds (returned), and the VMM
- *  carries events between them. */
+/** Builds the VM, passes the device through (dev.platform: placement, memslot, IRQ, node), loads
+ *  the guest and its DTB, sets the registers. `irq` 'irqfd': the passthrough wires the line to
+ *  KVM; 'machine': it routes the line through the userspace IRQ machine (setLine = KVM_IRQ_LINE,
+ *  the memslot removed and restored through unmapMemory/mapMemory); 'relay': it leaves the line
+ *  alone, KVM gets two of the VMM's eventfds (returned), and the VMM carries events between them. */
 interface BuildHooks {
   /** Machine mode: each line change and MMIO switch the machine asked for. */
   event?: (what: IrqEvent) => void;
@@ -121,81 +127,76 @@ interface BuildHooks {
 
 function build(opts: RunOptions, irq: IrqMode, hooks: BuildHooks = {}): Machine {
   const onEvent = hooks.event ?? ((): void => {});
-  const bus = new PlatformBus(LAYOUT.bus);
   const sys = hostSys();
   let dev: VfioDevice | undefined;
   let vm: Vm | undefined;
-  let routing: IrqRouting | undefined;
+  let pt: PlatformPassthrough | undefined;
   const ownFds: number[] = [];
   const close = (): void => {
-    try { routing?.close(); } finally {
+    try { pt?.close(); } finally {
       try { vm?.close(); } finally {
-        try { for (const fd of ownFds) sys.close(fd); } finally { try { dev?.close(); } finally { bus.close(); } }
+        try { for (const fd of ownFds) sys.close(fd); } finally { dev?.close(); }
       }
     }
   };
   try {
     dev = openDevice(opts.device ?? '9010000.pl031');
-    const regs = dev.regions[0]!.map();
-    const size = BigInt(regs.size);
     // Start from a quiet device: no alarm armed or pending from an earlier user, so nothing is
-    // delivered before the line is wired.
-    regs.write32(PL031_IMSC, 0); regs.write32(PL031_ICR, 1);
-    const region = bus.placeRegion(size);
-    const spi = bus.placeIrq(undefined, { device: region.device });
-    const placement: Placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+    // delivered before the line is wired (a register write through the trap path).
+    dev.region(0).write32(PL031_IMSC, 0); dev.region(0).write32(PL031_ICR, 1);
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
     const ram = vm.addRam(LAYOUT.ram.gpa, LAYOUT.ram.size);
     if (opts.guest.byteLength > LAYOUT.dtbOffset) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps the DTB at +0x${LAYOUT.dtbOffset.toString(16)}`);
     ram.bytes.set(opts.guest, 0);
-    const trap = opts.deviceMmio === 'trap';
-    const slot = trap ? -1 : vm.mapHost(region.address, size, regs.hostAddress);
     // The group (legacy container) or the device cdev (iommufd), as KVM's VFIO device wants it.
     vm.addVfioFile(dev.kvmVfioFile);
     const vcpu = vm.addVcpu();
-    vm.initGic();
+    vm.initGic();   // irqfds need the vGIC ready
+
+    // The device's memslot: made on the first mapMemory, deleted (size 0) and restored as the
+    // userspace IRQ machine asks. 'trap' mode installs none: every access exits and is forwarded.
+    const theVm = vm;
+    const trap = opts.deviceMmio === 'trap';
+    let slot = -1;
+    const board = boardDtb({ ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr } });
     let relay: { trigger: number; resample: number } | undefined;
-    if (irq === 'irqfd') {
-      // Wired in the same tick it is routed, and the device was quieted above, so the machine
-      // never asserts the line in userspace: setLine has nothing to do (the vGIC is KVM's).
-      routing = dev.routeIrqs({ indexes: [0], setLine: () => {} });
-      routing.wireIrqfd(0, vm.fd, spi.spi);
-    } else if (irq === 'machine') {
-      // The machine asks for the line (KVM_IRQ_LINE on the vGIC) and for direct MMIO off/on (the
-      // memslot deleted/restored, from the event loop while the vCPU runs on its thread).
-      const theVm = vm;
-      routing = dev.routeIrqs({
-        indexes: [0],
-        setLine: (_i, level) => { onEvent(level ? 'assert' : 'deassert'); theVm.irqLine(spi.spi, level); },
-        onMmap: (on) => { onEvent(on ? 'mmap-on' : 'mmap-off'); if (slot >= 0) theVm.setHostSlot(slot, region.address, on ? size : 0n, regs.hostAddress); },
-        ...(hooks.error ? { onError: hooks.error } : {}),
-      });
-    } else {
+    pt = dev.platform({
+      bus: LAYOUT.bus, hostDtb: opts.hostDtb ?? new Uint8Array(readFileSync('/sys/firmware/fdt')),
+      interruptParent: board.gicPhandle, dt: { firstPhandle: FIRST_DEVICE_PHANDLE },
+      mapMemory: (s) => {
+        if (trap) return;
+        if (slot < 0) { slot = theVm.mapHost(s.gpa, s.size, s.hostAddress); return; }
+        onEvent('mmap-on'); theVm.setHostSlot(slot, s.gpa, s.size, s.hostAddress);
+      },
+      unmapMemory: (s) => { if (slot < 0) return; onEvent('mmap-off'); theVm.setHostSlot(slot, s.gpa, 0n, s.hostAddress); },
+      ...(irq === 'irqfd' ? { kvm: { vmFd: vm.fd } }
+        : irq === 'machine' ? { setLine: (line, level) => { onEvent(level ? 'assert' : 'deassert'); theVm.irqLine(line.spi, level); }, ...(hooks.error ? { onError: hooks.error } : {}) }
+        : { routeIrqs: false }),
+    });
+    const region = pt.placement.regions[0]!, spi = pt.placement.irqs[0]!;
+    const placement: Placement = { regionGpa: region.address, spi: spi.spi, intid: spi.intid };
+    if (irq === 'relay') {
       relay = { trigger: sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), resample: -1 };
       ownFds.push(relay.trigger);
       relay.resample = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       ownFds.push(relay.resample);
       vm.irqfd(relay.trigger, spi.spi, relay.resample);
     }
-    let dtbGpa = 0n;
-    if (opts.dtb) {
-      const dtb = opts.dtb(placement, dev);
-      if (dtb.byteLength > Number(LAYOUT.ram.size) - LAYOUT.dtbOffset) throw new Error(`guest DTB of ${dtb.byteLength} bytes does not fit in RAM`);
-      ram.bytes.set(dtb, LAYOUT.dtbOffset);
-      dtbGpa = LAYOUT.ram.gpa + BigInt(LAYOUT.dtbOffset);
-    }
+    const dtb = opts.dtb ? opts.dtb(placement, dev) : mergeFdt(board.dtb, pt.dtNode().dtb, '/');
+    if (dtb.byteLength > Number(LAYOUT.ram.size) - LAYOUT.dtbOffset) throw new Error(`guest DTB of ${dtb.byteLength} bytes does not fit in RAM`);
+    ram.bytes.set(dtb, LAYOUT.dtbOffset);
+    const dtbGpa = LAYOUT.ram.gpa + BigInt(LAYOUT.dtbOffset);
     const cpuRegs: [bigint, bigint][] = [
       [xreg(0), dtbGpa], [xreg(1), region.address], [xreg(2), BigInt(spi.intid)],
       [xreg(3), LAYOUT.console], [xreg(4), LAYOUT.gicd], [xreg(5), LAYOUT.gicr], [REG_PC, LAYOUT.ram.gpa],
     ];
     for (const [id, v] of cpuRegs) vcpu.setReg(id, v);
-    // Machine mode forwards whatever traps (the memslot is gone while a line is active), then
-    // tells the machine: for an active line that access is its EOI.
-    const machine = irq === 'machine' ? routing : undefined;
-    const window: DeviceWindow = { base: region.address, size, regs: trap || machine ? regs : undefined, afterAccess: machine && (() => machine.trappedAccess()) };
-    return { vm, vcpu, dev, regs, placement, window, close, ...(relay ? { relay } : {}), ...(machine ? { routing: machine } : {}) };
+    // Whatever traps in the device's window (everything in 'trap' mode; in machine mode the
+    // accesses while the memslot is gone, the EOI among them) goes to the passthrough.
+    const window: DeviceWindow = { base: region.address, size: region.size, regs: pt };
+    return { vm, vcpu, dev, pt, regs: region.maps[0]!.mapping, placement, window, close, ...(relay ? { relay } : {}) };
   } catch (e) { close(); throw e; }
 }
 /** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. The IRQ
@@ -259,19 +260,9 @@ export async function runGuestMachine(opts: RunOptions): Promise<RunReport> {
 
 export interface DeviceWindow {
   base: bigint; size: bigint;
-  /** Set when accesses are forwarded (trap mode; machine mode while direct MMIO is off). */
-  regs: Mapping | undefined;
-  /** Called after each forwarded access (machine mode: IrqRouting.trappedAccess). */
-  afterAccess?: (() => void) | undefined;
-}
-
-/** Forwards one trapped access to the device mapping: naturally aligned 32-bit only (the pl031's
- *  registers are 32-bit); anything else reads all-ones and is dropped (counted by the caller). */
-function forward(regs: Mapping, off: bigint, len: number, isWrite: boolean, data: bigint): bigint | undefined {
-  if (len !== 4 || off % 4n !== 0n) return undefined;
-  const o = Number(off);
-  if (isWrite) { regs.write32(o, Number(data & 0xffff_ffffn)); return 0n; }
-  return BigInt(regs.read32(o));
+  /** Where trapped accesses in the window go (the passthrough: through its mapping or the device
+   *  fd, and to the IRQ machine in the userspace mode); undefined: nowhere (counted as device exits). */
+  regs: Pick<PlatformPassthrough, 'mmioRead' | 'mmioWrite'> | undefined;
 }
 
 /** What the VMM does with each exit, and the record of them: one place for both run loops. */
@@ -307,10 +298,10 @@ export class ExitLog {
           this.deviceExits++;
           if (this.dev.regs) {
             const f0 = process.hrtime.bigint();
-            const v = forward(this.dev.regs, exit.addr - this.dev.base, exit.len, exit.isWrite, exit.data);
+            const regs = this.dev.regs;
+            const v = exit.isWrite ? (regs.mmioWrite(exit.addr, exit.len, exit.data) ? 0n : undefined) : regs.mmioRead(exit.addr, exit.len);
             this.forwardNs += process.hrtime.bigint() - f0;
             if (v === undefined) this.strayExits++; else { this.forwarded++; reply = v; }
-            this.dev.afterAccess?.();
           }
         } else this.strayExits++;
       }

@@ -3,7 +3,7 @@
 // probe) and back to the kernel's own driver.
 import { bind as bindDevice, unbind as unbindDevice, bindGroup, unbindGroup } from '../sysfs.js';
 import { deviceArg, flag, str, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 
 const spec = (verb: string, group: string): CommandSpec => ({
   usage: `vfiokit ${verb} [--group] <device> [--json] [--sysfs DIR]`,

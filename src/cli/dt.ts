@@ -16,7 +16,7 @@ import { validateOverlayLabel } from '../overlay.js';
 import { choice, deviceArg, helpText, parseCommand, str, UsageError, IOMMU_MODES, IOMMU_OPTION, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
 import { dumpFdt } from './fdt.js';
 import { inspectReport, type InspectReport } from './inspect.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 
 const SPEC: CommandSpec = {
   usage: 'vfiokit dt <device> --mmio-base ADDR --spi N [--mmio-size SIZE] [--page-size BYTES] '

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseFdt, type FdtNode, type FdtProperty } from '../fdt/index.js';
 import { VfioError } from '../errors.js';
 import { helpText, UsageError, type CommandSpec } from './args.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 import { u32be } from '../../shim/bytes.js';
 
 const SPEC: CommandSpec = { usage: 'vfiokit fdt dump FILE.dtb', options: {}, positionals: { min: 2, max: 2 } };

@@ -8,7 +8,7 @@ import { openDevice, type OpenOptions, type VfioDevice } from '../device/device.
 import { readFileSync } from 'node:fs';
 import type { Sys } from '../../shim/sys.js';
 import { choice, deviceArg, helpText, flag, parseCommand, str, IOMMU_MODES, IOMMU_OPTION, SYSFS_OPTION, type CommandSpec, type Parsed } from './args.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 import { printTable } from './list.js';
 
 const SPEC: CommandSpec = {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VfioError } from '../errors.js';
 import { flag, UsageError, helpText, type CommandSpec } from './args.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 
 /** Everything after `--` (or the first positional) is the guest's command: `vfiokit lab --help`
  *  is this help, `vfiokit lab -- ls --help` runs `ls --help` in the guest. */

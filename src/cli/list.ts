@@ -4,7 +4,7 @@
 // bus-then-name order (src/sysfs.ts, docs/CLI.md).
 import { listDevices, VFIO_DRIVER, type DeviceEntry } from '../sysfs.js';
 import { flag, str, SYSFS_OPTION, type CommandSpec } from './args.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 
 const SPEC: CommandSpec = {
   usage: 'vfiokit list [--json] [--sysfs DIR]',

@@ -5,7 +5,8 @@
 // Not responsible for: what a command does (src/cli/<name>.ts).
 import { readFileSync } from 'node:fs';
 import { VfioError } from '../errors.js';
-import { COMMANDS, type Command } from './commands.js';
+import { COMMANDS } from './commands.js';
+import type { Command } from './command.js';
 import { helpText, parseCommand, UsageError } from './args.js';
 
 /** Exit statuses (sysexits.h's EX_SOFTWARE for a bug). */

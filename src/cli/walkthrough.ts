@@ -17,7 +17,7 @@ import { PlatformBus } from '../core/placement.js';
 import { guestNodeFor } from '../core/dtnode.js';
 import { dumpFdt } from './fdt.js';
 import type { CommandSpec } from './args.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 /** pl031 registers: data, match, interrupt mask set/clear, raw status, clear. */

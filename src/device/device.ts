@@ -10,7 +10,9 @@
 //   VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_ATTACH_IOMMUFD_PT, then the same info queries.
 // A failure at any step closes everything opened so far, in reverse.
 //
-// Close order (fixed, docs/DESIGN.md): the PCI passthrough (its vectors, slots, mappings) -> MMIO mappings -> IRQs (disabled in the kernel, then their
+// Close order (fixed, docs/DESIGN.md): the guest room (PciPassthrough: its interrupts, vectors and
+// memory slots; PlatformPassthrough: the VMM's memory slots handed back, its lines and placement
+// released) -> MMIO mappings -> IRQs (disabled in the kernel, then their
 // eventfds closed) -> this device's DMA mappings -> region table -> device fd -> group (unset
 // from the container, closed) -> container or iommufd (when no other device uses them).
 // Not responsible for: the VM (guest memory slots, interrupt controller): the VMM owns those and
@@ -25,8 +27,10 @@ import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } 
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
 import { RegionTable } from '../core/region.js';
-import { DeviceRegion, PCI_REGION_NAMES } from './region.js';
-import { DeviceIrq, IrqRouting, PCI_IRQ_NAMES, pciEventIrq, type IrqRoutingOptions } from './irq.js';
+import { DeviceRegion } from './region.js';
+import { DeviceIrq, IrqRouting, pciEventIrq, type IrqRoutingOptions, type RoutingWire, type PciVectorHost } from './irq.js';
+import { DEVICE_KINDS, irqName, regionName, type DeviceKindFacts, type VfioDeviceKind } from './kinds.js';
+import { PlatformPassthrough, type PlatformPassthroughOptions } from './platform-passthrough.js';
 import type { IrqHandler } from '../eventfd/dispatcher.js';
 import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
 import { DmaIndex } from './dma-index.js';
@@ -38,8 +42,7 @@ import { checkFn, checkInt, checkObject, checkOptObject } from '../../shim/args.
 import { encodeAttachIommufdPt, encodeBindIommufd, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
-/** The kind of device, from vfio_device_info.flags: VFIO_DEVICE_FLAGS_PCI, _AMBA, _PLATFORM, or 'other' (ccw, fsl-mc, ...). */
-export type VfioDeviceKind = 'pci' | 'platform' | 'amba' | 'other';
+export type { VfioDeviceKind } from './kinds.js';
 
 /** What VFIO_DEVICE_GET_INFO said about an open device ({@link VfioDevice.info}). */
 export interface VfioDeviceInfo {
@@ -313,6 +316,9 @@ export class VfioDevice {
   #mappings = new Set<Mapping>();
   #routing: IrqRouting | undefined;
   #pci: PciPassthrough | undefined;
+  #platform: PlatformPassthrough | undefined;
+  /** The row of this device's kind (kinds.ts): names, REQ/ERR, the IRQ machine, the guest room. */
+  #kind: DeviceKindFacts = DEVICE_KINDS.other;
   /** This device's DMA mappings, in IOVA order (dma-index.ts). */
   #dma = new DmaIndex();
 
@@ -386,13 +392,14 @@ export class VfioDevice {
     const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: 'cannot read the device info' });
     const f = d.flags;
     const kind: VfioDeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
+    this.#kind = DEVICE_KINDS[kind];
     return { flags: f, kind, reset: (f & VFIO_DEVICE_FLAGS_RESET) !== 0, numRegions: d.numRegions, numIrqs: d.numIrqs };
   }
 
   #queryRegions(fd: number): DeviceRegion[] {
     const out: DeviceRegion[] = [];
     for (let i = 0; i < this.info.numRegions; i++) {
-      const name = this.info.kind === 'pci' ? (PCI_REGION_NAMES[i] ?? `region${i}`) : `reg${i}`;
+      const name = regionName(this.#kind, i);
       try {
         const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer, table: this.regionTable }), { message: () => `cannot read the info of region ${i}` });
         out.push(DeviceRegion.of(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
@@ -416,7 +423,7 @@ export class VfioDevice {
   #queryIrqs(fd: number): DeviceIrq[] {
     const out: DeviceIrq[] = [];
     for (let i = 0; i < this.info.numIrqs; i++) {
-      const name = this.info.kind === 'pci' ? (PCI_IRQ_NAMES[i] ?? `irq${i}`) : `irq${i}`;
+      const name = irqName(this.#kind, i);
       try {
         const r = ctx(this.name, () => queryIrqInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO'), { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
         out.push(DeviceIrq.of(this, i, name, r.flags, r.count));
@@ -472,7 +479,7 @@ export class VfioDevice {
   onRequest(handler: IrqHandler): DeviceIrq {
     checkFn('handler', handler);
     this.liveFd();
-    const q = pciEventIrq(this, this.info.kind === 'pci', this.irqs, VFIO_PCI_REQ_IRQ_INDEX);
+    const q = pciEventIrq(this, this.#kind.eventIrqs, this.irqs, VFIO_PCI_REQ_IRQ_INDEX);
     q.onTrigger(handler);
     return q;
   }
@@ -491,7 +498,7 @@ export class VfioDevice {
   onError(handler: IrqHandler): DeviceIrq {
     checkFn('handler', handler);
     this.liveFd();
-    const q = pciEventIrq(this, this.info.kind === 'pci', this.irqs, VFIO_PCI_ERR_IRQ_INDEX);
+    const q = pciEventIrq(this, this.#kind.eventIrqs, this.irqs, VFIO_PCI_ERR_IRQ_INDEX);
     q.onTrigger(handler);
     return q;
   }
@@ -549,8 +556,17 @@ export class VfioDevice {
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
     checkObject('opts', opts);
-    if (this.#routing && !this.#routing.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: 'close the existing routing first' });
-    this.#routing = IrqRouting.of(this, this.irqs, this.info.kind === 'pci', opts);
+    return this.route(opts);
+  }
+
+  /** routeIrqs() for the device's rooms, with lines wired to KVM from the start (platform) or the
+   *  MSI/MSI-X vectors carried out by the PCI room. @internal */
+  route(opts: IrqRoutingOptions, wire?: RoutingWire, vectors?: PciVectorHost): IrqRouting {
+    if (this.#routing && !this.#routing.closed) {
+      const room = this.#platform && !this.#platform.closed ? 'PlatformPassthrough' : this.#pci && !this.#pci.closed ? 'PciPassthrough' : undefined;
+      throw new VfioError({ kind: 'bad-state', device: this.name, message: 'its IRQs are already routed', hint: room ? `its ${room} routes them: close that first` : 'close the existing routing first' });
+    }
+    this.#routing = IrqRouting.of(this, this.irqs, this.#kind, opts, wire, vectors);
     return this.#routing;
   }
 
@@ -581,10 +597,56 @@ export class VfioDevice {
   pci(opts: PciPassthroughOptions): PciPassthrough {
     this.liveFd();
     checkObject('opts', opts);
-    if (this.info.kind !== 'pci') throw new VfioError({ kind: 'not-supported', device: this.name, message: `is a ${this.info.kind} device, not PCI`, hint: 'pass platform devices through with routeIrqs() and a PlatformBus' });
+    if (this.#kind.passthrough !== 'pci') {
+      throw new VfioError({ kind: 'not-supported', device: this.name, message: `is a ${this.info.kind} device, not PCI`, hint: this.#kind.passthrough === 'platform' ? 'pass a platform or AMBA device through with its own room (dev.platform(...))' : 'vfiokit has no guest room for this kind of device yet' });
+    }
     if (this.#pci && !this.#pci.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'is already passed through', hint: 'close the existing PciPassthrough first' });
     this.#pci = PciPassthrough.of(this, opts);
     return this.#pci;
+  }
+
+  /**
+   * Passes this platform or AMBA device through to a guest: places every region and IRQ on a
+   * platform bus, maps the regions and hands them to the VMM as guest memory (`mapMemory`), wires
+   * the IRQs (KVM irqfds at the placed SPIs, or the userspace IRQ machine), and gives the guest's
+   * device-tree node. One per device; the device's close() closes it first. See
+   * {@link PlatformPassthroughOptions} and {@link PlatformPassthrough}.
+   * Syscalls: mmap per mappable range, eventfd2, VFIO_DEVICE_SET_IRQS and (KVM) KVM_IRQFD per line.
+   * @throws VfioError 'closed', 'not-supported' (a PCI device or one of another kind: see the
+   *   kind's own room), 'bad-state' (already passed through, or its IRQs are routed), and the
+   *   errors of {@link PlatformPassthrough}'s construction.
+   *
+   * @example
+   * ```ts
+   * import { readFileSync } from 'node:fs';
+   * import { openDevice } from 'vfiokit';
+   *
+   * declare const vmFd: number;                                     // the VMM's KVM VM
+   * declare function setMemslot(gpa: bigint, size: bigint, hva: bigint): void;
+   * const dev = openDevice('9010000.pl031');
+   * const pt = dev.platform({
+   *   bus: { base: 0x0c00_0000n, size: 32n << 20n, spiFirst: 112, spiCount: 16 },
+   *   hostDtb: readFileSync('/sys/firmware/fdt'),
+   *   interruptParent: 1,                                           // the guest GIC's phandle
+   *   kvm: { vmFd },
+   *   mapMemory: (s) => setMemslot(s.gpa, s.size, s.hostAddress),
+   *   unmapMemory: (s) => setMemslot(s.gpa, 0n, s.hostAddress),
+   * });
+   * console.log(pt.placement.regions[0]!.address.toString(16), pt.placement.irqs[0]!.intid);
+   * const node = pt.dtNode();                                       // merge into the guest's tree
+   * console.log(node.dtb.byteLength);
+   * dev.close();                                                    // closes pt first
+   * ```
+   */
+  platform(opts: PlatformPassthroughOptions): PlatformPassthrough {
+    this.liveFd();
+    checkObject('opts', opts);
+    if (this.#kind.passthrough !== 'platform') {
+      throw new VfioError({ kind: 'not-supported', device: this.name, message: `is a ${this.info.kind} device, not a platform or AMBA one`, hint: this.#kind.passthrough === 'pci' ? 'pass a PCI function through with its PCI room (dev.pci(...))' : 'vfiokit has no guest room for this kind of device yet' });
+    }
+    if (this.#platform && !this.#platform.closed) throw new VfioError({ kind: 'bad-state', device: this.name, message: 'is already passed through', hint: 'close the existing PlatformPassthrough first' });
+    this.#platform = PlatformPassthrough.of(this, opts);
+    return this.#platform;
   }
 
   /** The address space DMA goes through, or throws 'not-supported' for no-IOMMU. */
@@ -716,7 +778,7 @@ export class VfioDevice {
   }
 
   /**
-   * Closes in the fixed order (the PCI passthrough, mappings, IRQs, DMA, device fd, group, container/iommufd). Every
+   * Closes in the fixed order (the guest room: PciPassthrough or PlatformPassthrough; mappings, IRQs, DMA, device fd, group, container/iommufd). Every
    * step runs even if one fails; the first failure is thrown at the end. Closing twice is
    * harmless. Afterwards every method throws 'closed', and so do the device's Mappings.
    * @throws VfioError the first failure of a step (its errno kind), after every step has run.
@@ -740,7 +802,10 @@ export class VfioDevice {
 
   #release(): void {
     const t = new Teardown();
+    // The guest room first: it hands the guest's memory slots back (unmapMemory) before the
+    // mappings behind them go, and releases its interrupts and placement.
     if (this.#pci) { const p = this.#pci; t.step(() => p.close()); this.#pci = undefined; }
+    if (this.#platform) { const p = this.#platform; t.step(() => p.close()); this.#platform = undefined; }
     for (const m of [...this.#mappings]) t.step(() => { m.close(); this.#mappings.delete(m); });
     if (this.#routing) { const r = this.#routing; t.step(() => r.close()); this.#routing = undefined; }
     for (const q of this.irqs ?? []) t.step(() => q.disable());

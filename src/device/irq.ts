@@ -22,12 +22,10 @@ import * as kvm from '../../shim/kvm.js';
 import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
 import { checkFd, checkFn, checkInt } from '../../shim/args.js';
+import type { DeviceKindFacts } from './kinds.js';
 
 /** The VFIO index of each PCI interrupt mode (none: no index is enabled). */
 const PCI_MODE_INDEX: Record<PciIrqMode, number | undefined> = { none: undefined, intx: 0, msi: 1, msix: 2 };
-
-/** Names of vfio-pci's IRQ indexes (VFIO_PCI_INTX_IRQ_INDEX ...). */
-export const PCI_IRQ_NAMES = ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ'] as const;
 
 const dispatchers = new WeakMap<Sys, IrqDispatcher>();
 /** The process's one dispatcher (per Sys: tests with a fake libc get their own). */
@@ -215,7 +213,8 @@ export class DeviceIrq {
 export type PciEventIndex = typeof VFIO_PCI_ERR_IRQ_INDEX | typeof VFIO_PCI_REQ_IRQ_INDEX;
 
 /** The DeviceIrq behind {@link VfioDevice.onRequest} / {@link VfioDevice.onError}, or a
- *  'not-supported' error that says why the kernel does not offer it on this device.
+ *  'not-supported' error that says why the kernel does not offer it on this device (`pci`: the
+ *  device's kind has vfio-pci's signalling indexes, DeviceKindFacts.eventIrqs).
  *  @internal */
 export function pciEventIrq(owner: IrqOwner, pci: boolean, irqs: readonly DeviceIrq[], index: PciEventIndex): DeviceIrq {
   const what = index === VFIO_PCI_REQ_IRQ_INDEX ? 'device request (REQ)' : 'error (ERR)';
@@ -282,6 +281,11 @@ export interface PciVectorHost {
   disabled(index: number): void;
 }
 
+/** Lines to wire to KVM as the routing starts, before any userspace eventfd is their trigger (so
+ *  that a line already asserted in the device cannot reach userspace first): the VM fd and the
+ *  GSI per IRQ index. @internal */
+export interface RoutingWire { vmFd: number; gsis: ReadonlyMap<number, number> }
+
 /**
  * The routed mode: one IrqMachine for the device, lines declared from the kernel's IRQ info,
  * every event's actions carried out in order. close() (or the device's close) disables the
@@ -296,30 +300,32 @@ export class IrqRouting {
   #lines = new Map<number, Line>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
-  #pci: boolean;
   #now: () => bigint;
   #vectors: PciVectorHost | undefined;
+  /** The machine has PCI's interrupt modes (one VFIO index enabled at a time). */
+  #pciModes: boolean;
   /** Vectors enabled per MSI/MSI-X index (what the next in-place ENABLE_INDEX grows from). */
   #enabled = new Map<number, number>();
 
-  /** @internal use device.routeIrqs() (or a PCI passthrough, with `vectors`) */
-  static of(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions, vectors?: PciVectorHost): IrqRouting { return new IrqRouting(owner, irqs, pci, opts, vectors); }
-  private constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], pci: boolean, opts: IrqRoutingOptions, vectors?: PciVectorHost) {
-    this.#owner = owner; this.#irqs = irqs; this.#opts = opts; this.#pci = pci; this.#vectors = vectors;
+  /** @internal use device.routeIrqs() (`kind`: the device kind's row, kinds.ts; `wire`: lines wired to KVM from the start; `vectors`: a PCI passthrough's MSI/MSI-X room) */
+  static of(owner: IrqOwner, irqs: readonly DeviceIrq[], kind: DeviceKindFacts, opts: IrqRoutingOptions, wire?: RoutingWire, vectors?: PciVectorHost): IrqRouting { return new IrqRouting(owner, irqs, kind, opts, wire, vectors); }
+  private constructor(owner: IrqOwner, irqs: readonly DeviceIrq[], kind: DeviceKindFacts, opts: IrqRoutingOptions, wire?: RoutingWire, vectors?: PciVectorHost) {
+    this.#owner = owner; this.#irqs = irqs; this.#opts = opts; this.#vectors = vectors; this.#pciModes = kind.machine === 'pci';
     this.#now = opts.now ?? (() => process.hrtime.bigint());
-    const indexes = opts.indexes ?? (pci ? [0] : irqs.filter((q) => q.eventfdCapable && q.count >= 1).map((q) => q.index));
+    const indexes = opts.indexes ?? (kind.routedLines === 'intx' ? [0] : irqs.filter((q) => q.eventfdCapable && q.count >= 1).map((q) => q.index));
     for (const i of indexes) {
       const q = irqs[i];
       if (!q) throw new VfioError({ kind: 'not-found', device: owner.name, message: `the device has no IRQ index ${i}`, hint: `indexes are 0..${irqs.length - 1}` });
       if (q.routed || q.eventfd !== undefined) throw new VfioError({ kind: 'bad-state', device: owner.name, message: `IRQ ${i} (${q.name}) already has a handler`, hint: 'disable() it or close the other routing first' });
     }
-    this.machine = new IrqMachine(pci ? 'pci' : 'platform', { device: owner.name, timeoutNs: opts.timeoutNs });
+    this.machine = new IrqMachine(kind.machine, { device: owner.name, timeoutNs: opts.timeoutNs });
     try {
       for (const i of indexes) this.machine.declareLine(i, irqs[i]!.flags, irqs[i]!.count);
       this.machine.start();
       for (const i of indexes) { irqs[i]!.routed = true; this.#lines.set(i, { index: i, userFd: -1, irqfd: -1, resampleFd: -1, vmFd: -1, gsi: 0, req: lineRequests(owner, i) }); }
-      if (pci) { const mode = vectors?.initialMode ?? 'intx'; if (mode !== 'none') this.#run(this.machine.setPciMode(mode)); }
-      else for (const i of indexes) this.#enable(i, 1);
+      if (kind.routedLines === 'intx') { const mode = vectors?.initialMode ?? 'intx'; if (mode !== 'none') this.#run(this.machine.setPciMode(mode)); }
+      else for (const i of indexes) if (!wire?.gsis.has(i)) this.#enable(i, 1);
+      for (const [i, gsi] of wire?.gsis ?? []) this.#wire(i, wire!.vmFd, gsi);
     } catch (e) {
       try { this.close(); } catch { /* report the first error */ }
       throw e;
@@ -350,6 +356,10 @@ export class IrqRouting {
   wireIrqfd(index: number, vmFd: number, gsi: number): void {
     this.#live();
     checkInt('index', index); checkFd('vmFd', vmFd); checkInt('gsi', gsi, 0, 0xffff_ffff);
+    this.#wire(index, vmFd, gsi);
+  }
+
+  #wire(index: number, vmFd: number, gsi: number): void {
     const line = this.#line(index);
     if (line.userFd >= 0) {
       const n = this.#owner.sys.eventfdRead(line.userFd);
@@ -417,12 +427,19 @@ export class IrqRouting {
   #enable(index: number, count: number): void {
     const line = this.#line(index);
     if (count !== 1) throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `routing ${count} vectors of IRQ ${index} through the userspace machine`, hint: 'route MSI/MSI-X vectors to KVM irqfds directly' });
+    setIrqsEncoded(this.#owner, this.#triggerUser(line), index, 'set the eventfd trigger of');
+  }
+
+  /** The request that makes the line's userspace eventfd its trigger; the eventfd is made (and
+   *  watched) on first use: a line wired from the start has none until it is unwired. */
+  #triggerUser(line: Line): Uint8Array {
     if (line.userFd < 0) {
+      const index = line.index;
       line.userFd = newEventfd(this.#owner);
       line.req.triggerUser = encoded(this.#owner, { index, action: 'trigger', fds: [line.userFd] });
       dispatcherFor(this.#owner.sys).add(line.userFd, () => this.#event(() => this.machine.fire(index, this.#now())), `${this.#owner.name} IRQ ${index} (routed)`);
     }
-    setIrqsEncoded(this.#owner, line.req.triggerUser!, index, 'set the eventfd trigger of');
+    return line.req.triggerUser!;
   }
 
   /** An event from a callback (eventfd, timer): errors go to onError, never up the event loop. */
@@ -470,8 +487,7 @@ export class IrqRouting {
       }
       case 'set-trigger': {
         const l = this.#line(a.index);
-        const fd = a.arg === ROUTE_KVM ? l.irqfd : l.userFd;
-        const req = (a.arg === ROUTE_KVM ? l.req.triggerKvm : l.req.triggerUser) ?? encoded(o, { index: a.index, action: 'trigger', fds: [fd] });
+        const req = a.arg === ROUTE_KVM ? l.req.triggerKvm ?? encoded(o, { index: a.index, action: 'trigger', fds: [l.irqfd] }) : this.#triggerUser(l);
         setIrqsEncoded(o, req, a.index, 'set the trigger of');
         return;
       }
@@ -508,12 +524,12 @@ export class IrqRouting {
     // PCI has one interrupt mode at a time, and vfio-pci refuses (EINVAL) to disable an index
     // that is not the current one: only the mode's index is disabled.
     let active: number | undefined;
-    if (this.#pci) t.step(() => { active = PCI_MODE_INDEX[this.machine.info().pciMode]; });
+    if (this.#pciModes) t.step(() => { active = PCI_MODE_INDEX[this.machine.info().pciMode]; });
     for (const line of this.#lines.values()) {
       if (line.irqfd >= 0 && line.vmFd >= 0) {
         t.step(() => { kvm.irqfd(this.#owner.sys, line.vmFd, encodeKvmIrqfd({ fd: line.irqfd, gsi: line.gsi, flags: KVM_IRQFD_FLAG_DEASSIGN })); });
       }
-      if (!this.#pci || line.index === active) t.step(() => setIrqsEncoded(this.#owner, line.req.disable, line.index, 'disable'));
+      if (!this.#pciModes || line.index === active) t.step(() => setIrqsEncoded(this.#owner, line.req.disable, line.index, 'disable'));
       if (line.userFd >= 0) {
         const fd = line.userFd;
         t.step(() => dispatcherFor(this.#owner.sys).remove(fd));
@@ -529,7 +545,4 @@ export class IrqRouting {
   }
   /** close(), for `using`. */
   [Symbol.dispose](): void { this.close(); }
-
-  /** @internal whether PCI */
-  get pci(): boolean { return this.#pci; }
 }

@@ -15,9 +15,6 @@ import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes.js';
 import { VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP } from '../../shim/uapi/vfio.js';
 export { VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_CAPS } from '../../shim/uapi/vfio.js';
 
-/** Names of vfio-pci's fixed region indexes (VFIO_PCI_BAR0_REGION_INDEX ...). */
-export const PCI_REGION_NAMES = ['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM', 'CONFIG', 'VGA'] as const;
-
 /** What a region needs from its device: the fd, the sys, the core's table, and a liveness check. */
 export interface RegionOwner {
   readonly name: string;

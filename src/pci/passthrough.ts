@@ -30,7 +30,7 @@ import type { VfioDevice } from '../device/device.js';
 import { KvmIrqRoutes } from '../kvm/routes.js';
 import { PciConfig, decodeBars, findCapabilities, msixHoles, type PciAction, type Capabilities } from '../core/pci.js';
 import { PciMsix, msixGuestView } from '../core/msix.js';
-import { IrqRouting } from '../device/irq.js';
+import type { IrqRouting } from '../device/irq.js';
 import { Teardown } from '../device/context.js';
 import { GuestBars, type BarLayout, type GuestMemorySlot } from './bars.js';
 import { VectorSet, type VectorStats } from './vectors.js';
@@ -328,12 +328,12 @@ export class PciPassthrough {
     if (this.#caps.msix && usable(VFIO_PCI_MSIX_IRQ_INDEX)) indexes.push(VFIO_PCI_MSIX_IRQ_INDEX);
     if (indexes.length === 0) return undefined;
     const setIntx = this.#opts.setIntx;
-    return IrqRouting.of(this.device, irqs, true, {
+    return this.device.route({
       indexes,
       setLine: (_i, level) => setIntx?.(level),
       onMmap: (enabled) => this.#bars.trapAll(!enabled),
       onError: (e) => this.#error(e),
-    }, {
+    }, undefined, {
       initialMode: this.#intx ? 'intx' : 'none',
       enable: (index, count, from) => { this.#set(index).enable(count, from); this.#stats.enabledVectors = count; },
       disabled: (index) => { this.#set(index).disabled(); this.#stats.enabledVectors = 0; },
@@ -544,7 +544,7 @@ export class PciPassthrough {
       return;
     }
     // Multiple Message: vector n sends the data with its low log2(count) bits replaced by n.
-    for (let n = 0; n < count; n++) set.route(n, address, (data & ~(count - 1)) | n);
+    set.batch(() => { for (let n = 0; n < count; n++) set.route(n, address, (data & ~(count - 1)) | n); });
     if (mode !== 'msi' || set.enabled !== count) {
       for (let n = 0; n < count; n++) { if (masks & (1 << n)) { if (set.live(n)) set.mask(n); } else if (!set.live(n)) set.unmask(n); }
       this.#routing.setPciMode('msi', count);

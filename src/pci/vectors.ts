@@ -109,11 +109,12 @@ export class VectorSet {
   }
 
   /** The vector's message is now address/data: its MSI route is added (and its irqfd assigned,
-   *  once) or updated. Without KVM only remembered. */
+   *  once) or updated when the message changed. Without KVM only remembered. */
   route(n: number, address: bigint, data: number): void {
     const v = this.#at(n);
-    v.address = address; v.data = data;
     const k = this.#host.kvm;
+    if (v.address === address && v.data === data && (!k || v.gsi >= 0)) return; // nothing new
+    v.address = address; v.data = data;
     if (!k) return;
     const route = { address, data, devid: k.devid };
     if (v.gsi >= 0) { k.routes.updateMsi(v.gsi, route); this.#host.stats.routeUpdates++; return; }
@@ -158,6 +159,12 @@ export class VectorSet {
 
   /** Whether vector n is live (unmasked) for the host. */
   live(n: number): boolean { return this.#v[n]?.live ?? false; }
+  /** Runs f with the route changes it makes committed once (KVM), or just runs it. */
+  batch(f: () => void): void {
+    const k = this.#host.kvm;
+    if (k) k.routes.batch(f); else f();
+  }
+
   /** The highest vector that is live or has a message, plus one (0 when none). */
   inUse(): number {
     for (let n = this.#v.length - 1; n >= 0; n--) { const v = this.#v[n]; if (v && (v.live || v.address !== 0n)) return n + 1; }

@@ -14,10 +14,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { countFds } from '../support/fds';
 import { Undo } from '../support/shim-lab';
 import { ITS_DOORBELL, vmWithIts } from '../support/kvm-its';
+import { NVME, NVME_SYSFS } from '../support/nvme';
 import { allocDma, KvmIrqRoutes, openDevice, VFIO_PCI_MSIX_IRQ_INDEX, type GuestMemorySlot, type PciPassthrough, type VfioDevice } from '../../src/index';
 
-/** QEMU's NVMe in the lab (lab/boot.mjs), on vfio-pci from boot. */
-const NVME = '0000:00:03.0', NVME_SYSFS = `/sys/bus/pci/devices/${NVME}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The process's mappings of VFIO devices (anon_inode:[vfio-device], or a /dev/vfio cdev). */
 const vfioMaps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => /\[vfio-device\]|\/dev\/vfio\//.test(l)).length;

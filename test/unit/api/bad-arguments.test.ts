@@ -18,6 +18,7 @@ import { createFakeLibc } from '../../support/fake-libc';
 import { createSys } from '../../../shim/sys';
 import { multi } from '../pci/fixtures';
 import { fakePci } from '../pci/fake-pci';
+import { virtDtb } from '../dtnode/virt-dtb';
 
 const EDU = '0000:00:02.0';
 const PL031 = '9010000.pl031';
@@ -88,6 +89,11 @@ const onRegion = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev.regi
 const onMapping = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev.regions[0]!.map(), args }));
 const onIrq = (args: unknown[]) => withDevice(EDU, (dev) => ({ self: dev.irqs[0], args }));
 const onRouting = (args: unknown[]) => withDevice(PL031, (dev) => ({ self: dev.routeIrqs({ setLine: () => {} }), args }));
+/** PlatformPassthrough options for the pl031 over the fake kernel: QEMU virt's DTB, IRQs left alone. */
+const platformOpts = () => ({ bus: { base: 0x0c00_0000n, size: 0x0200_0000n, spiFirst: 112, spiCount: 16 }, hostDtb: virtDtb(), interruptParent: 1, routeIrqs: false, mapMemory: () => {}, unmapMemory: () => {} });
+const onPlatform = (args: unknown[]) => withDevice(PL031, (dev) => ({ self: dev.platform(platformOpts()), args }));
+/** A guest address no placed range holds is not a wrong argument: the access is not the device's. */
+const ANY_GPA = { values: [-1n, 2n ** 64n], why: 'a bigint outside the placed ranges is an address that is not the device\'s (false / undefined), not a wrong argument' };
 function plain<T extends { close?(): void }>(make: () => T, args: unknown[]) {
   return () => { const self = make(); return { self, args, done: () => self.close?.() }; };
 }
@@ -163,6 +169,19 @@ const ROWS: Record<string, Row> = {
   'VfioDevice.reset': none(),
   'VfioDevice.region': { setup: onDevice([0]), params: [P('index', 'index')] },
   'VfioDevice.routeIrqs': { setup: onDevice([{ setLine: () => {} }]), params: [P('opts', 'object')] },
+  'VfioDevice.route': none('@internal: the rooms\' way to routeIrqs, which is walked'),
+  'VfioDevice.platform': {
+    setup: withDevice(PL031, (dev) => ({ self: dev, args: [platformOpts()] })),
+    params: [P('opts', 'object'), F(0, 'opts', 'bus', 'object'), F(0, 'opts', 'hostDtb', 'bytes'), F(0, 'opts', 'interruptParent', 'index'), F(0, 'opts', 'mapMemory', 'fn'), F(0, 'opts', 'unmapMemory', 'fn')],
+  },
+  'PlatformPassthrough.constructor': none('private constructor behind the @internal PlatformPassthrough.of; VfioDevice.platform is walked'),
+  'PlatformPassthrough.of': none(INTERNAL),
+  'PlatformPassthrough.dtNode': none(),
+  'PlatformPassthrough.claims': { setup: onPlatform([0x0c00_0000n]), params: [P('gpa', 'u64', ANY_GPA)] },
+  'PlatformPassthrough.mmioRead': { setup: onPlatform([0x0c00_0000n, 4]), params: [P('gpa', 'u64', ANY_GPA), P('width', 'width', GUEST_WIDTH)] },
+  'PlatformPassthrough.mmioWrite': { setup: onPlatform([0x0c00_0000n, 4, 0n]), params: [P('gpa', 'u64', ANY_GPA), P('width', 'width', GUEST_WIDTH), P('value', 'u64', { values: [-1n, 2n ** 64n], why: 'documented as the low width bytes' })] },
+  'PlatformPassthrough.stats': none(),
+  'PlatformPassthrough.close': none(),
   'VfioDevice.onRequest': { setup: onDevice([() => {}]), params: [P('handler', 'fn')] },
   'VfioDevice.onError': { setup: onDevice([() => {}]), params: [P('handler', 'fn')] },
   'VfioDevice.pci': {

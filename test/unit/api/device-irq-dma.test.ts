@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { allocDma, openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
 import { VFIO_DEVICE_SET_IRQS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '../../../shim/ioctl';
-import { fakeVfio, signalEventfd, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
+import { fakeVfio, irqSets, signalEventfd, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
 
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 const TRIGGER = 1 << 5, UNMASK = 1 << 4, MASK = 1 << 3, DATA_NONE = 1, DATA_EVENTFD = 4;
@@ -16,17 +16,6 @@ function withFake(fn: (f: FakeVfio) => void | Promise<void>): () => Promise<void
     const f = fakeVfio();
     try { await fn(f); } finally { f.dispose(); }
   };
-}
-
-/** The VFIO_DEVICE_SET_IRQS requests sent so far: flags, index, start, count, eventfds. */
-function irqSets(f: FakeVfio): { flags: number; index: number; start: number; count: number; fds: number[] }[] {
-  return f.libc.log.filter((e) => e.method === 'ioctl' && e.args[1] === VFIO_DEVICE_SET_IRQS).map((e) => {
-    const b = e.args[2] as Uint8Array;
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const count = dv.getUint32(16, true), flags = dv.getUint32(4, true);
-    const fds = flags & DATA_EVENTFD ? Array.from({ length: count }, (_, i) => dv.getInt32(20 + 4 * i, true)) : [];
-    return { flags, index: dv.getUint32(8, true), start: dv.getUint32(12, true), count, fds };
-  });
 }
 
 const signal = (f: FakeVfio, fd: number): void => signalEventfd(f, fd);

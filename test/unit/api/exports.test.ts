@@ -18,7 +18,8 @@ const ENTRIES = {
     module: publicApi, file: 'src/index',
     values: [
       'DeviceIrq', 'DeviceRegion', 'DmaBuffer', 'Fdt', 'FdtBuilder', 'FdtNode', 'FdtProperty', 'IRQ_WAITER_MAX_EVENTS', 'IrqRouting',
-      'IrqWaiter', 'KvmIrqRoutes', 'Mapping', 'PciConfig', 'PciMsix', 'PciPassthrough', 'PlatformBus', 'VFIO_DRIVER', 'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
+      'IrqWaiter', 'KvmIrqRoutes', 'Mapping', 'PciConfig', 'PciMsix', 'PciPassthrough', 'PlatformBus', 'PlatformPassthrough', 'VFIO_DRIVER',
+      'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
       'VFIO_PCI_ERR_IRQ_INDEX', 'VFIO_PCI_INTX_IRQ_INDEX', 'VFIO_PCI_MSIX_IRQ_INDEX', 'VFIO_PCI_MSI_IRQ_INDEX', 'VFIO_PCI_REQ_IRQ_INDEX',
       'VFIO_PCI_ROM_REGION_INDEX', 'VFIO_PCI_VGA_REGION_INDEX', 'VfioDevice', 'VfioError', 'allocDma', 'bind', 'bindGroup', 'fdtMaxPhandle',
       'findDevice', 'groupMembers', 'guestNodeFor', 'guestOverlayFor', 'hostNodeOfDevice', 'hugePageSize', 'listDevices', 'mergeFdt', 'openDevice',
@@ -27,9 +28,13 @@ const ENTRIES = {
     types: [
       'AllocDmaOptions', 'Bar', 'BarKind', 'BarSlotKind', 'BarState', 'BindResult', 'Bus', 'BusInfo', 'Capabilities', 'Capability',
       'DeviceEntry', 'DeviceHandle', 'DmaBacking', 'DmaInfo', 'DmaMapOptions', 'DmaMappingRecord', 'FdtBuilderOptions', 'FdtRegEntry', 'FdtReservation',
-      'ForwardOptions', 'GroupBindResult', 'GuestMemorySlot', 'GuestNode', 'GuestNodeRequest', 'GuestOverlay', 'GuestOverlayRequest', 'IommuKind', 'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqWaiterOptions',
-      'IrqRoutingOptions', 'KvmIrqRoutesOptions', 'MappingSys', 'MsiCapability', 'MsiRoute', 'MsixAction', 'MsixCapability', 'MsixHole', 'MsixPart', 'MsixStats', 'MsixVectorState', 'OpenOptions', 'PciAction', 'PciConfigOptions',
-      'PciConfigStats', 'PciKvmOptions', 'PciPassthroughOptions', 'PciPassthroughStats', 'PlaceRegionOptions', 'PlacedIrq', 'PlacedRegion', 'PlatformBusOptions', 'RegionMap', 'SysfsOptions',
+      'ForwardOptions', 'GroupBindResult', 'GuestMemorySlot', 'GuestNode', 'GuestNodeRequest', 'GuestOverlay', 'GuestOverlayRequest', 'IommuKind',
+      'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqRoutingOptions', 'IrqWaiterOptions', 'KvmIrqRoutesOptions',
+      'MappingSys', 'MsiCapability', 'MsiRoute', 'MsixAction', 'MsixCapability', 'MsixHole', 'MsixPart', 'MsixStats', 'MsixVectorState',
+      'OpenOptions', 'PciAction', 'PciConfigOptions', 'PciConfigStats', 'PciKvmOptions', 'PciPassthroughOptions', 'PciPassthroughStats',
+      'PlaceRegionOptions', 'PlacedIrq', 'PlacedPlatformIrq', 'PlacedPlatformRegion', 'PlacedRegion', 'PlatformBusOptions', 'PlatformMemorySlot',
+      'PlatformNodeOptions', 'PlatformPassthroughOptions', 'PlatformPassthroughStats', 'PlatformPlacement', 'PlatformPlacementOptions', 'RegionMap',
+      'SysfsOptions',
       'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
     ],
   },
@@ -132,7 +137,7 @@ function internalNames(): [string, string][] {
     if (f.endsWith('.d.ts')) continue;
     const text = readFileSync(f, 'utf8');
     // The doc comment holding @internal, then the declaration it documents (modifiers skipped).
-    for (const m of text.matchAll(/\/\*\*(?:(?!\*\/)[\s\S])*?@internal[\s\S]*?\*\/\s*(?:(?:export|declare|public|static|readonly|get|set|async|abstract|override|interface|class|type|function|enum)\s+)*([A-Za-z_$][\w$]*)/g)) {
+    for (const m of text.matchAll(/\/\*\*(?:(?!\*\/)[\s\S])*?@internal[\s\S]*?\*\/\s*(?:(?:export|declare|public|static|readonly|get|set|async|abstract|override|interface|class|type|function|enum|const|let)\s+)*([A-Za-z_$][\w$]*)/g)) {
       // A constructor is named by its class (the nearest class declaration above it).
       const cls = m[1] === 'constructor' ? [...text.slice(0, m.index).matchAll(/\bclass (\w+)/g)].pop()?.[1] : undefined;
       out.push([relative(root, f).replace(/\.ts$/, ''), cls ? `${cls}.constructor` : m[1]!]);
@@ -158,7 +163,7 @@ test('no @internal member of src/ or shim/ is in the built declarations', () => 
     }
     // A member: the declarations of that name in the .d.ts are at most the source's public ones
     // (an overload set's implementation signature is not emitted).
-    const member = new RegExp(`^\\s*(?:\\/\\*\\*.*?\\*\\/\\s*)?(?:(?:export|declare|public|private|protected|static|readonly|get|set|abstract|async|override|interface|class|type|function|enum)\\s+)*${name.replace(/\$/g, '\\$')}\\??\\s*[(<:{=]`, 'gm');
+    const member = new RegExp(`^\\s*(?:\\/\\*\\*.*?\\*\\/\\s*)?(?:(?:export|declare|public|private|protected|static|readonly|get|set|abstract|async|override|interface|class|type|function|enum|const|let)\\s+)*${name.replace(/\$/g, '\\$')}\\??\\s*[(<:{=]`, 'gm');
     const source = readFileSync(join(root, `${file}.ts`), 'utf8');
     const inSource = source.match(member)?.length ?? 0;
     const internalHere = internal.filter(([f, n]) => f === file && n === name).length;

@@ -6,7 +6,7 @@ import { makeFakeSysfs, type FakeDevice } from '../../support/fake-sysfs';
 import { createSys, type Sys } from '../../../shim/sys';
 import {
   VFIO_CHECK_EXTENSION, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_GET_API_VERSION,
-  VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_IOMMU_UNMAP_DMA, ioctlName,
+  VFIO_DEVICE_SET_IRQS, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_IOMMU_UNMAP_DMA, ioctlName,
 } from '../../../shim/ioctl';
 
 /** The first device fd the fake hands out: far above the fake libc's own fds (from 100, one per
@@ -96,3 +96,17 @@ export function signalEventfd(f: FakeVfio, fd: number, times = 1): void {
   if (!w) throw new Error(`fd ${fd} is not watched`);
   (w.args[1] as () => void)();
 }
+
+/** VFIO_IRQ_SET_DATA_EVENTFD: the request carries eventfds. */
+const DATA_EVENTFD = 4;
+/** The VFIO_DEVICE_SET_IRQS requests sent so far: flags, index, start, count, eventfds. */
+export function irqSets(f: FakeVfio): { flags: number; index: number; start: number; count: number; fds: number[] }[] {
+  return f.libc.log.filter((e) => e.method === 'ioctl' && e.args[1] === VFIO_DEVICE_SET_IRQS).map((e) => {
+    const b = e.args[2] as Uint8Array;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const count = dv.getUint32(16, true), flags = dv.getUint32(4, true);
+    const fds = flags & DATA_EVENTFD ? Array.from({ length: count }, (_, i) => dv.getInt32(20 + 4 * i, true)) : [];
+    return { flags, index: dv.getUint32(8, true), start: dv.getUint32(12, true), count, fds };
+  });
+}
+

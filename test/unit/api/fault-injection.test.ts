@@ -12,6 +12,7 @@ import { openDevice, allocDma, type VfioDevice } from '../../../src/device/devic
 import type { DmaBuffer } from '../../../src/device/dma';
 import { VfioError } from '../../../src/errors';
 import type { LibcMethod } from '../../support/fake-libc';
+import { virtDtb } from '../dtnode/virt-dtb';
 
 const EDU = '0000:00:02.0', PL031 = '9010000.pl031';
 /** The errnos the issue names, injected in turn. */
@@ -20,8 +21,12 @@ const KINDS = new Set(['bad-argument', 'bad-fdt', 'bad-state', 'busy', 'closed',
 /** Every libc method a device's life calls (view and watchReadable are not syscalls). */
 const METHODS: LibcMethod[] = ['open', 'close', 'ioctl', 'ioctlValue', 'mmap', 'munmap', 'pread', 'pwrite', 'read', 'write', 'eventfd'];
 
+/** What a life owns besides the device: a DMA buffer, the VM fd a passthrough wires to. */
+interface Own { dev?: VfioDevice; dma?: DmaBuffer; vm?: number }
+const hostDtb = virtDtb();
+
 /** A device's whole life as a VMM lives it; every step may throw, and the caller cleans up. */
-function life(f: FakeVfio, name: string, own: { dev?: VfioDevice; dma?: DmaBuffer }): void {
+function life(f: FakeVfio, name: string, own: Own): void {
   // edu: type1 named (auto would look for the real /dev/vfio/vfio); pl031: auto finds its no-IOMMU group.
   const dev = own.dev = openDevice(name, { sys: f.sys, sysfs: f.sysfs, iommu: name === EDU ? 'type1' : 'auto' });
   const region = dev.regions[0]!;
@@ -34,6 +39,17 @@ function life(f: FakeVfio, name: string, own: { dev?: VfioDevice; dma?: DmaBuffe
   irq.mask();
   irq.unmask();
   irq.disable();
+  if (dev.info.kind !== 'pci') {
+    // Handed to a guest twice: wired to KVM, then through the userspace IRQ machine.
+    const vmFd = own.vm = f.sys.open('/dev/kvm', 0);
+    const common = { bus: { base: 0x0c00_0000n, size: 0x0200_0000n, spiFirst: 112, spiCount: 16 }, hostDtb, interruptParent: 1, mapMemory: () => {}, unmapMemory: () => {} };
+    dev.platform({ ...common, kvm: { vmFd } }).close();
+    const pt = dev.platform({ ...common, setLine: () => {} });
+    pt.mmioRead(0x0c00_0000n, 4);
+    pt.mmioWrite(0x0c00_0004n, 4, 1n);
+    pt.close();
+    f.sys.close(vmFd); own.vm = undefined;
+  }
   if (dev.iommu === 'type1') {
     const buf = own.dma = allocDma(4096, { sys: f.sys });
     dev.mapDma({ iova: 0x100000n, buffer: buf.bytes, size: 4096n });
@@ -49,13 +65,14 @@ function checkError(e: unknown, what: string): VfioError {
   return e;
 }
 
-function cleanUp(own: { dev?: VfioDevice; dma?: DmaBuffer }, f: FakeVfio, what: string): void {
+function cleanUp(own: Own, f: FakeVfio, what: string): void {
   // Closing must work after any failure, twice too; a close that fails in the kernel still
   // releases everything (the fd is gone either way on Linux).
   for (let i = 0; i < 2; i++) {
     try { own.dev?.close(); } catch (e) { checkError(e, `${what}: close`); }
     try { own.dma?.close(); } catch (e) { checkError(e, `${what}: dma close`); }
   }
+  if (own.vm !== undefined) { try { f.sys.close(own.vm); } catch (e) { checkError(e, `${what}: vm close`); } }
   assert.is(f.libc.openFds.size, 0, `${what}: fds left open: ${[...f.libc.openFds].join(',')}`);
   assert.is(f.libc.mappings(), 0, `${what}: mappings left`);
 }
@@ -73,7 +90,7 @@ for (const name of [PL031, EDU]) {
       for (let n = 1; n <= (counts[method] ?? 0); n++) {
         const errno = errnos[(injected++) % errnos.length]!;
         const f = fakeVfio();
-        const own: { dev?: VfioDevice; dma?: DmaBuffer } = {};
+        const own: Own = {};
         const what = `${method} #${n} -> errno ${errno}`;
         try {
           f.libc.failOn(method, errno, n);

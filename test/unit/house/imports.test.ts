@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PUBLIC_ENTRIES, RULES, importSpecifiers, repositorySources, resolveSpecifier, violations, type Rule } from './imports';
+import { PUBLIC_ENTRIES, RULES, importCycles, importSpecifiers, repositorySources, resolveSpecifier, violations, type Rule } from './imports';
 
 const root = process.cwd();
 const exists = (f: string) => existsSync(join(root, f));
@@ -90,6 +90,22 @@ test('PUBLIC_ENTRIES are the sources of package.json\'s typed exports, no more a
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types?: string }> };
   const fromPkg = Object.values(pkg.exports).flatMap((e) => typeof e === 'object' && e.types ? [e.types.replace(/^\.\/dist\/types\/(.*)\.d\.ts$/, '$1.ts')] : []);
   assert.equal([...fromPkg].sort(), [...PUBLIC_ENTRIES].sort());
+});
+
+
+test('no import cycles in shim/, src/ and examples/ (type-only imports count)', () => {
+  const cycles = importCycles(new Map([...sources].filter(([f]) => !f.startsWith('assembly/'))), exists);
+  assert.equal(cycles.map((c) => c.join(' -> ')), []);
+});
+
+test('the cycle check can fail: a type-only circle of two files, and one of three', () => {
+  const files = new Map([
+    ['src/a.ts', "import type { B } from './b.js';"], ['src/b.ts', "import { a } from './a.js';"],
+    ['src/c.ts', "import './d.js';"], ['src/d.ts', "export * from './e.js';"], ['src/e.ts', "import type { C } from './c.js';"],
+    ['src/f.ts', "import './a.js';"],
+  ]);
+  const cycles = importCycles(files, (f) => files.has(f)).map((c) => c.join(' -> ')).sort();
+  assert.equal(cycles, ['src/a.ts -> src/b.ts', 'src/c.ts -> src/d.ts -> src/e.ts']);
 });
 
 test.run();

@@ -118,3 +118,31 @@ export function repositorySources(root: string, dirs: readonly string[]): Map<st
   for (const d of dirs) walk(resolve(root, d));
   return files;
 }
+
+/** The import cycles among `files` (type-only imports count: a cycle of types is still two files
+ *  that cannot be read, or moved, one without the other): each cycle once, as the list of its
+ *  files from its smallest name, found by a depth-first walk over the repository imports. */
+export function importCycles(files: ReadonlyMap<string, string>, exists: (f: string) => boolean): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const [file, source] of files) {
+    const to = importSpecifiers(source).map((s) => resolveSpecifier(file, s, exists)).filter(isFile).map((t) => t.file).filter((f) => files.has(f));
+    edges.set(file, [...new Set(to)]);
+  }
+  const cycles = new Map<string, string[]>();
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open'); path.push(f);
+    for (const g of edges.get(f) ?? []) {
+      if (state.get(g) === 'open') {
+        const cycle = path.slice(path.indexOf(g));
+        const start = cycle.indexOf([...cycle].sort()[0]!);
+        const canon = [...cycle.slice(start), ...cycle.slice(0, start)];
+        cycles.set(canon.join(' -> '), canon);
+      } else if (!state.has(g)) visit(g);
+    }
+    path.pop(); state.set(f, 'done');
+  };
+  for (const f of [...files.keys()].sort()) if (!state.has(f)) visit(f);
+  return [...cycles.values()];
+}

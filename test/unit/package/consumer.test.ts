@@ -102,7 +102,7 @@ const MODES: { moduleResolution: string; module: string }[] = [
   { moduleResolution: 'bundler', module: 'esnext' },
 ];
 /** The lab files `vfiokit lab` runs from an installed package (src/cli/lab.ts starts lab/run.mjs). */
-const LAB_FILES = ['run.mjs', 'prepare.mjs', 'boot.mjs', 'suite.mjs', 'protocol.mjs', 'initramfs.mjs', 'deps.sh', 'kernel.sh', 'source.sh', 'kernel.config', 'init.sh', 'lab-suite.sh'];
+const LAB_FILES = ['run.mjs', 'prepare.mjs', 'boot.mjs', 'suite.mjs', 'protocol.mjs', 'initramfs.mjs', 'apt.mjs', 'qemu-payload.mjs', 'deps.sh', 'kernel.sh', 'source.sh', 'kernel.config', 'init.sh', 'lab-suite.sh'];
 
 const root = process.cwd();
 const scratch = mkdtempSync(join(tmpdir(), 'vfiokit-consumer-'));

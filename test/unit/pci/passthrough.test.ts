@@ -213,6 +213,37 @@ test('MSI-X with KVM: a pending delivery KVM refuses (the guest\'s ITS is off) i
   done(f);
 });
 
+test('MSI-X Function Mask: every live vector switches to its userspace eventfd, and back when it clears; no irqfd touched', () => {
+  const f = fakePci();
+  const pci = f.dev.pci(f.options(kvmOpts(f)));
+  place(pci);
+  for (let n = 0; n < 3; n++) program(pci, n, 32 + n, false);
+  pci.configWrite(0x72, 2, 0x8000);
+  const irqfds = f.trace.filter((s) => s.startsWith('irqfd')).length;
+  let mark = f.trace.length;
+  pci.configWrite(0x72, 2, 0xc000);
+  assert.equal(since(f, mark).map((s) => s.replace(/\[\d+\]/, '[fd]')), [0, 1, 2].map((n) => `set-irqs trigger 2 ${n} 1 [fd]`));
+  f.fire(2, 1);
+  assert.is(pci.mmioRead(PBA, 8), 2n, 'a fire under the function mask pends');
+  mark = f.trace.length;
+  pci.configWrite(0x72, 2, 0x8000);
+  const s = since(f, mark);
+  assert.is(s.filter((x) => x.startsWith('set-irqs')).length, 3);
+  assert.ok(s.includes('signal-msi 0x8080040 33 24'), 'the pending vector delivered');
+  assert.is(f.trace.filter((x) => x.startsWith('irqfd')).length, irqfds);
+  done(f);
+});
+
+test('the guest\'s INTx Disable bit reaches the device with COMMAND (vfio-pci masks INTx for it)', () => {
+  const f = fakePci();
+  const pci = f.dev.pci(f.options());
+  const mark = f.trace.length;
+  pci.configWrite(0x04, 2, 0x0400);
+  assert.equal(since(f, mark), ['cfg-write 0x4 2 0x0400']);
+  assert.is(pci.configRead(0x04, 2), 0x0400);
+  done(f);
+});
+
 test('MSI-X: rewriting a masked vector\'s data updates its route at unmask; the irqfd stays', () => {
   const f = fakePci();
   const pci = f.dev.pci(f.options(kvmOpts(f)));
@@ -302,10 +333,14 @@ test('MSI with KVM and per-vector masks: 4 vectors on routes with their data bit
   pci.configWrite(0x52, 2, 0x0021); // enable, 4 vectors
   assert.is(pci.stats().irqfdAssigns, 4);
   assert.equal(f.triggers.get(1)!.size, 4);
+  assert.is(f.routes.commits, 1, 'the 4 routes in one commit');
   f.fire(1, 1);
   const mark = f.trace.length;
   pci.configWrite(0x60, 4, 0);
-  assert.ok(since(f, mark).includes('signal-msi 0x8080040 65 24'), 'vector 1: data 0x40 | 1');
+  const s = since(f, mark);
+  assert.ok(s.includes('signal-msi 0x8080040 65 24'), 'vector 1: data 0x40 | 1');
+  assert.equal(s.filter((x) => x.startsWith('routes') || x.startsWith('irqfd')), [], 'a mask write commits no route and touches no irqfd');
+  assert.equal([pci.stats().routeUpdates, pci.stats().irqfdAssigns], [0, 4]);
   done(f);
 });
 

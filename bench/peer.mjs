@@ -1,0 +1,93 @@
+// `npm run bench -- peer`: QEMU as the peer VMM (docs/BENCH.md, "QEMU as the peer"). One lab
+// boot whose image carries Debian's arm64 QEMU (VFIOKIT_LAB_QEMU=1, lab/qemu-payload.mjs); in it
+// bench/peer/run.ts boots the same L2 guest on QEMU and on the mini-VMM, in passes, and prints one
+// measurement line per run. Here the lines become bench/results/peer.json: for each figure (VMM
+// process start to the L2 kernel's first line, to the L2 init's verdict; the VMM's peak RSS) the
+// median of the passes for each way and the ratio mini-VMM / QEMU (fields named *_ratio).
+// LAB_BENCH_PASSES (2); LAB_ECHO=1 shows the whole L1 console and every L2 line; it is kept in
+// build/bench-peer.console.log either way. Like bench/lab.mjs it never builds the lab kernel:
+// without one it says SKIPPED loudly and exits 0. `node bench/peer.mjs --from-log FILE` makes the
+// results again from a kept console. So far the setup figures only: the NVMe figures (throughput,
+// IOPS, interrupts per I/O, start to the nvme probe) need the passed-through NVMe disk of the PCI
+// passthrough work (docs/BENCH.md says what is missing).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { root, writeResults } from './lib.mjs';
+import { parsePeerLine, summarizePeer, WAYS } from './peer/parse.mjs';
+
+const log = (s) => process.stderr.write(s + '\n');
+const out = join(root, 'build/bench-lab');
+const labModule = (f) => import(pathToFileURL(join(root, 'lab', f)).href);
+const passes = process.env.LAB_BENCH_PASSES ?? '2';
+if (!/^\d+$/.test(passes)) { log(`bench: peer: LAB_BENCH_PASSES must be a number, not ${passes}`); process.exit(2); }
+
+// `node bench/peer.mjs --from-log FILE`: the results again from a kept console (no build, no boot).
+const fromLog = process.argv.includes('--from-log') ? process.argv[process.argv.indexOf('--from-log') + 1] : undefined;
+const runs = [], problems = [];
+const take = (l) => {
+  const m = parsePeerLine(l);
+  if (m?.error) problems.push(m.error);
+  else if (m) { runs.push(m); log(`bench: peer: pass ${m.pass} ${m.way}: first line ${m.firstLineMs} ms, verdict ${m.verdictMs} ms, peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB, ${m.l2ConsoleLines} L2 lines`); }
+};
+if (fromLog) for (const l of readFileSync(fromLog, 'utf8').split('\n')) take(l);
+else problems.push(...await measureInLab());
+
+const { figures, problems: missing } = summarizePeer(runs);
+problems.push(...missing);
+const row = (way) => { const v = figures.first_line.values[way]; return { name: WAYS[way], median_ns: figures.first_line[way.replace('-', '_')] * 1e6, passes: v.length, values: v.map((x) => x * 1e6) }; };
+if (figures.first_line.qemu_edu !== undefined && figures.first_line.mini_vmm !== undefined) {
+  writeResults('peer', {
+    what: 'the same L2 guest: VMM process start to the L2 kernel\'s first line, lab (mini-VMM / QEMU)',
+    reference: `${WAYS['qemu-edu']} (qemu-system-aarch64 -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256M, in L1)`,
+    goal: null,
+    results: [row('qemu-edu'), row('mini-vmm')],
+    ...(figures.first_line.qemu_none !== undefined ? { diagnostics: [row('qemu-none')] } : {}),
+    extra: { figures, runs },
+    note: `${runs.length} runs in one boot; the setup goal (<= 1.0x QEMU, to the nvme probe) waits for the passed-through NVMe; the ways pass different devices through (docs/BENCH.md, "QEMU as the peer")`,
+  });
+}
+for (const [name, f] of Object.entries(figures)) log(`bench: peer: ${name}: QEMU (edu) ${f.qemu_edu}, mini-VMM ${f.mini_vmm}, QEMU (none) ${f.qemu_none} ${f.unit}; mini-VMM / QEMU ${f.mini_vmm_over_qemu_ratio}, / QEMU (none) ${f.mini_vmm_over_qemu_none_ratio}`);
+for (const p of problems) log(`bench: peer: problem: ${p}`);
+process.exit(problems.length ? 1 : 0);
+
+/** Bundles the L1 half, boots once with QEMU in the image, collects the result lines into runs;
+ *  returns the problems of the run. Exits 0 with a loud SKIPPED when the lab cannot run. */
+async function measureInLab() {
+  const { cacheDir } = await labModule('initramfs.mjs');
+  const cfgHash = createHash('sha256').update(readFileSync(join(root, 'lab/kernel.config'))).digest('hex').slice(0, 16);
+  const haveKernel = existsSync(cacheDir()) && readdirSync(cacheDir()).some((d) => d.startsWith('kernel-') && d.endsWith(`_${cfgHash}`) && existsSync(join(cacheDir(), d, 'Image')));
+  if (!haveKernel) { log(`!!! peer benchmark SKIPPED: no lab kernel for lab/kernel.config (${cfgHash}) in ${cacheDir()}; run \`npm run lab\` once !!!`); process.exit(0); }
+  // The L1 half, bundled into the directory lab/initramfs.mjs copies to /opt/vfiokit/bench/.
+  rmSync(out, { recursive: true, force: true }); mkdirSync(out, { recursive: true });
+  if (!existsSync(join(root, 'build/vfiokit-core.wasm'))) execFileSync('npm', ['run', '--silent', 'build:core'], { cwd: root, stdio: 'inherit' });
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [join(root, 'bench/peer/run.ts')], outfile: join(out, 'peer.mjs'), bundle: true, platform: 'node', format: 'esm', target: 'node20',
+    external: ['koffi'], loader: { '.wasm': 'binary', '.bin': 'binary' }, logLevel: 'warning',
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+  });
+  process.env.VFIOKIT_LAB_BENCH = '1';   // build/bench-lab/ into the image
+  process.env.VFIOKIT_LAB_QEMU = '1';    // and QEMU for L1
+  const { prepareLab } = await labModule('prepare.mjs');
+  const { bootGuest } = await labModule('boot.mjs');
+  const lab = await prepareLab({ log });
+  if (lab.cannotRun) { log(`!!! peer benchmark SKIPPED: LAB CANNOT RUN: ${lab.cannotRun} !!!`); process.exit(0); }
+  const cmd = `PASSES=${passes}${process.env.LAB_ECHO === '1' ? ' ECHO=1' : ''} node /opt/vfiokit/bench/peer.mjs`;
+  log(`bench: peer: booting: ${cmd}`);
+  const consoleLog = [];
+  const t0 = Date.now();
+  const r = await bootGuest({
+    kernel: lab.kernel, initrd: lab.initrd, disk: lab.disk, cmd, idleLimitS: 600, totalLimitS: 3600,
+    onLine: (l) => {
+      consoleLog.push(l);
+      take(l);
+      if (process.env.LAB_ECHO === '1' || /^peer: .* \| /.test(l) || /Kernel panic|Oops/.test(l)) log(`lab: | ${l}`);
+    },
+  });
+  log(`bench: peer: ${r.message} after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  writeFileSync(join(root, 'build/bench-peer.console.log'), consoleLog.join('\n') + '\n');
+  return r.status !== 0 ? [r.message] : [];
+}
