@@ -1,9 +1,9 @@
 // Demonstration 3: the mini-vmm boots a Linux kernel (the lab's own arm64 Image) with the pl031
-// passed through, and the guest kernel's rtc-pl031 driver runs the device: its registers through a
-// KVM memslot over the VFIO mapping (no exits), its alarm IRQ through
-// routeIrqs().wireIrqfd() (VFIO eventfd -> KVM irqfd + resample -> vGICv3), exactly as runGuest
-// does for the bare-metal guest. The guest's tree is vfiokit's (linuxGuestDtb: FdtBuilder +
-// guestNodeFor + mergeFdt). The console is a pl011 earlycon on a minimal model (pl011.ts).
+// passed through, and the guest kernel's rtc-pl031 driver runs the device: dev.platform() places
+// it, hands its registers to the VMM as a KVM memslot over the VFIO mapping (no exits) and wires
+// its alarm IRQ to KVM (VFIO eventfd -> KVM irqfd + resample -> vGICv3), exactly as runGuest
+// does for the bare-metal guest. The guest's tree is vfiokit's (the board from linuxBoardDtb, the
+// passthrough's node merged in with mergeFdt). The console is a pl011 earlycon on a minimal model (pl011.ts).
 //
 // Guest physical map: vmm.ts's LAYOUT (GICD 0x0800_0000, GICR 0x080a_0000, the UART at 0x0900_0000,
 // the platform bus at 0x0c00_0000), RAM at 0x4000_0000 (LINUX_RAM_SIZE):
@@ -96,7 +96,7 @@ export interface LinuxRunOptions {
   /** KVM_RUN on a libuv thread (Vcpu.stepAsync), so Node's event loop runs while the guest does.
    *  Default false: KVM_RUN on this thread, and the event loop gets a turn between exits
    *  (EVENT_LOOP_TURN_MS). Under nested TCG a thread-pool hop per exit made a verbose boot about
-   *  50 times slower (docs/mini-vmm.md). */
+   *  45 times slower (docs/mini-vmm.md). */
   asyncRun?: boolean;
   /** Each console line as it arrives, with ms since the vCPU first entered the guest. */
   onLine?: (line: string, ms: number) => void;
