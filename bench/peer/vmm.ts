@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { LINUX_BOOTARGS, LINUX_RAM_SIZE } from '../../examples/mini-vmm/linux';
+import { NVME } from '../../test/support/nvme';
 
 /** Where the lab image puts the peer's binary and the L2 payload (lab/initramfs.mjs). */
 export const QEMU_BIN = '/usr/bin/qemu-system-aarch64';
@@ -58,8 +59,26 @@ export function qemuL2Argv({ devices = [], bootargs = QEMU_L2_BOOTARGS, image = 
     ...devices.flatMap((d) => ['-device', `${d.kind},host=${d.host}${d.addr ? `,addr=${d.addr}` : ''}`])];
 }
 
-/** The mini-VMM's argv for the same L2 (its --linux mode: the pl031 passed through). */
-export const miniVmmL2Argv = (): string[] => [process.execPath, MINI_VMM, '--linux', L2_IMAGE, L2_INITRD];
+/** The mini-VMM's argv for the same L2 (its --linux mode: the pl031 passed through; `pci`: PCI
+ *  functions passed through too, `--pci` each; `append`: added to the L2's command line). */
+export const miniVmmL2Argv = ({ pci = [], append }: { pci?: string[]; append?: string } = {}): string[] =>
+  [process.execPath, MINI_VMM, '--linux', L2_IMAGE, L2_INITRD, ...pci.flatMap((b) => ['--pci', b]), ...(append ? ['--append', append] : [])];
+
+/** The lab's NVMe in L1 (QEMU's nvme, bound to vfio-pci at boot; test/support/nvme.ts), and where
+ *  QEMU's virt machine puts it for the L2 (`addr=`): its own slot number. The mini-VMM puts its
+ *  first --pci function at 00:01.0. */
+export const NVME_HOST = NVME;
+export const QEMU_NVME_ADDR = '03.0';
+export const QEMU_NVME_BDF = '0000:00:03.0';
+export const MINI_VMM_NVME_BDF = '0000:00:01.0';
+/** The L2 command line's word that gives the L2 init the disk's expected pattern hash. */
+export const diskHashArg = (hex: string): string => `l2.disk_sha256=${hex}`;
+
+/** The same L2 with the lab's NVMe passed through, under each VMM: QEMU's vfio-pci, and the
+ *  mini-VMM's --pci; both with the disk's expected hash on the L2's command line. */
+export const qemuNvmeArgv = (diskHash: string): string[] =>
+  qemuL2Argv({ devices: [{ kind: 'vfio-pci', host: NVME_HOST, addr: QEMU_NVME_ADDR }], bootargs: `${QEMU_L2_BOOTARGS} ${diskHashArg(diskHash)}` });
+export const miniVmmNvmeArgv = (diskHash: string): string[] => miniVmmL2Argv({ pci: [NVME_HOST], append: diskHashArg(diskHash) });
 
 export interface TimedLine { ms: number; text: string; stream: 'out' | 'err' }
 export interface VmmRun {
@@ -119,6 +138,9 @@ export function runVmm(argv: string[], { limitMs = 600_000, onLine = () => {} }:
 
 /** The L2 kernel's first console line ("Booting Linux on physical CPU ..."). */
 export const FIRST_LINE = /Booting Linux on physical CPU/;
+/** The L2 nvme driver's probe ("nvme nvme0: pci function 0000:00:03.0"): the driver found the
+ *  function and starts the controller. */
+export const PROBE_LINE = /nvme nvme\d+: pci function /;
 /** The L2 init's verdict (examples/mini-vmm/linux/init.c): its last result line. */
 export const VERDICT = /l2: (PASS|FAIL)\b/;
 
@@ -126,10 +148,12 @@ export const VERDICT = /l2: (PASS|FAIL)\b/;
  *  mini-VMM's own "[1.234 s] " when it has one): the same measure of console output for both VMMs. */
 export const l2Lines = (r: VmmRun): TimedLine[] => r.lines.filter((l) => l.stream === 'out' && /^(\[\d+\.\d+ s\] )?\[\s*\d+\.\d+\] /.test(l.text));
 
-/** The setup figures of a run: ms from process start to the L2's first line and to the init's
+/** The setup figures of a run: ms from process start to the L2's first line, to the nvme probe (when
+ *  the L2 has an NVMe) and to the init's
  *  verdict, the verdict itself, the peak RSS in bytes, and how many lines the L2 kernel printed. */
-export function setupFigures(r: VmmRun): { firstLineMs?: number; verdictMs?: number; verdict?: string; peakRssBytes: number; l2ConsoleLines: number } {
+export function setupFigures(r: VmmRun): { firstLineMs?: number; verdictMs?: number; verdict?: string; probeMs?: number; peakRssBytes: number; l2ConsoleLines: number } {
   const first = r.lines.find((l) => FIRST_LINE.test(l.text));
   const v = r.lines.find((l) => VERDICT.test(l.text));
-  return { firstLineMs: first?.ms, verdictMs: v?.ms, verdict: v?.text.match(VERDICT)?.[1], peakRssBytes: r.peakRssKb * 1024, l2ConsoleLines: l2Lines(r).length };
+  const probe = r.lines.find((l) => PROBE_LINE.test(l.text));
+  return { firstLineMs: first?.ms, verdictMs: v?.ms, verdict: v?.text.match(VERDICT)?.[1], ...(probe ? { probeMs: probe.ms } : {}), peakRssBytes: r.peakRssKb * 1024, l2ConsoleLines: l2Lines(r).length };
 }

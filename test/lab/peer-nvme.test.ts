@@ -1,0 +1,80 @@
+// Runs INSIDE the lab guest (L1): the guest's view of the lab's NVMe (0000:00:03.0, bound to
+// vfio-pci at boot) under QEMU and under the mini-VMM, in the same boot (docs/BENCH.md, "The
+// guest's view of the NVMe"). The same L2 Image and initramfs boot first on Debian's QEMU with
+// `-device vfio-pci,host=0000:00:03.0`, then on the mini-VMM with `--pci 0000:00:03.0`, each with
+// the disk's expected hash on the L2's command line; both must pass the L2 init's NVMe checks, and
+// their `pci-view` lines are compared item by item: every difference is listed and must be one of
+// the documented ones (bench/peer/view.ts DOCUMENTED).
+// Without QEMU in the image, the L2 payload or the NVMe, the test is uvu's skip and says why.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compareViews, describe } from '../../bench/peer/view';
+import { MINI_VMM_NVME_BDF, miniVmmNvmeArgv, peerMissing, QEMU_NVME_BDF, qemuNvmeArgv, runVmm, setupFigures, type VmmRun } from '../../bench/peer/vmm';
+import { parseL2, type L2Report } from '../support/l2-lines';
+import { diskSha256, NVME, NVME_ID, nvmeDriver } from '../support/nvme';
+
+/** A whole L2 run with the NVMe's I/O under nested KVM on TCG: 15 to 25 s measured; room for a busy machine. */
+const L2_LIMIT_MS = 300_000;
+
+function skipReason(): string | undefined {
+  const missing = peerMissing();
+  if (missing) return missing;
+  if (nvmeDriver() !== 'vfio-pci') return `${NVME} is not on vfio-pci in L1 (driver ${nvmeDriver() ?? 'none'}): the lab has no NVMe for passthrough`;
+  if (!diskSha256()) return 'L1\'s command line has no vfiokit.disk_sha256= (the lab did not make the disk image)';
+  return undefined;
+}
+const why = skipReason();
+if (why) console.log(`  !!! SKIPPED: ${why} !!!`);
+const peerTest = why ? test.skip : test;
+
+async function run(name: string, argv: string[]): Promise<{ r: VmmRun; l: L2Report }> {
+  console.log(`  ${name}: ${argv.join(' ')}`);
+  const r = await runVmm(argv, { limitMs: L2_LIMIT_MS });
+  for (const x of r.lines) if (x.stream === 'err' || /l2: /.test(x.text)) console.log(`  ${name} [${(x.ms / 1000).toFixed(3)} s ${x.stream}] ${x.text}`);
+  const f = setupFigures(r);
+  const l = parseL2(r.lines.filter((x) => x.stream === 'out').map((x) => x.text).join('\n'));
+  console.log(`  ${name}: exit ${r.code}${r.killed ? ` (${r.killed})` : ''}; first line ${f.firstLineMs?.toFixed(0)} ms, nvme probe ${f.probeMs?.toFixed(0)} ms, verdict ${f.verdictMs?.toFixed(0)} ms; peak RSS ${(f.peakRssBytes / 2 ** 20).toFixed(1)} MiB; ${JSON.stringify(l.figures)}`);
+  return { r, l };
+}
+
+/** The L2 init's NVMe checks of one run: the lab's pattern as expected, the write read back, its verdict. */
+function checkDisk(name: string, r: VmmRun, l: L2Report, bdf: string, expected: string): void {
+  assert.is(r.killed, undefined, `${name} ended by itself`);
+  assert.is(r.code, 0, `${name} exited 0 (the guest powered off)`);
+  assert.ok(l.pci.some((p) => p.bdf === bdf && p.id === NVME_ID), `${name}: the L2 enumerated the NVMe at ${bdf}: ${JSON.stringify(l.pci)}`);
+  assert.is(l.pattern?.expected, expected, `${name}: the L2 got the expected hash on its command line`);
+  assert.is(l.pattern?.read, expected, `${name}: the first 16 MiB are the lab's pattern`);
+  assert.ok(l.write && /^[0-9a-f]{64}$/.test(l.write.wrote) && l.write.wrote === l.write.read, `${name}: the 16 MiB written read back the same`);
+  assert.equal(l.fails, [], `${name}: no FAIL line`);
+  assert.is(l.nvmeVerdict, 'PASS', `${name}: the NVMe verdict`);
+  assert.is(setupFigures(r).verdict, 'PASS', `${name}: the L2 init's verdict`);
+  assert.ok(l.figures && l.figures.ios > 0 && l.figures.irqs > 0, `${name}: I/Os and interrupts counted`);
+}
+
+peerTest('the same L2 under QEMU (vfio-pci) and the mini-VMM (--pci) with the NVMe: both pass the disk checks, and their config views differ only as documented', async () => {
+  const expected = diskSha256()!;
+  const qemu = await run('QEMU', qemuNvmeArgv(expected));
+  const mini = await run('mini-VMM', miniVmmNvmeArgv(expected));
+  assert.is(nvmeDriver(), 'vfio-pci', `${NVME} still on vfio-pci after both`);
+  checkDisk('QEMU', qemu.r, qemu.l, QEMU_NVME_BDF, expected);
+  checkDisk('mini-VMM', mini.r, mini.l, MINI_VMM_NVME_BDF, expected);
+
+  const qv = qemu.l.views.get(QEMU_NVME_BDF), mv = mini.l.views.get(MINI_VMM_NVME_BDF);
+  assert.ok(qv?.msix && qv.command && qv.bars.size > 0, 'QEMU\'s L2 printed the NVMe\'s config view');
+  assert.ok(mv?.msix && mv.command && mv.bars.size > 0, 'the mini-VMM\'s L2 printed the NVMe\'s config view');
+  // What both must show: MSI-X on, the same table size, memory and bus mastering on.
+  assert.is(qemu.l.irqMode, 'msix');
+  assert.is(mini.l.irqMode, 'msix');
+  assert.is(mv!.msix!.tableSize, qv!.msix!.tableSize, 'the same MSI-X table size');
+  assert.ok(qv!.command!.memory && qv!.command!.busMaster && mv!.command!.memory && mv!.command!.busMaster);
+
+  const diffs = compareViews(qemu.l, QEMU_NVME_BDF, mini.l, MINI_VMM_NVME_BDF);
+  console.log(`  DIFFERENCES (${diffs.length}):\n${describe(diffs).map((s) => `    ${s}`).join('\n')}`);
+  assert.equal(describe(diffs.filter((d) => !d.why)), [], 'every difference is a documented one');
+  // The address always differs (QEMU's addr=03.0, the mini-VMM's first slot).
+  assert.ok(diffs.some((d) => d.why === 'bdf'));
+  const qemuStderr = qemu.r.lines.filter((x) => x.stream === 'err').map((x) => x.text);
+  console.log(`  QEMU stderr: ${JSON.stringify(qemuStderr)}`);
+});
+
+test.run();
