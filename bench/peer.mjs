@@ -1,22 +1,24 @@
 // `npm run bench -- peer`: QEMU as the peer VMM (docs/BENCH.md, "QEMU as the peer"). One lab
 // boot whose image carries Debian's arm64 QEMU (VFIOKIT_LAB_QEMU=1, lab/qemu-payload.mjs); in it
 // bench/peer/run.ts boots the same L2 guest on QEMU and on the mini-VMM, in passes, and prints one
-// measurement line per run. Here the lines become bench/results/peer.json: for each figure (VMM
-// process start to the L2 kernel's first line, to the L2 init's verdict; the VMM's peak RSS) the
-// median of the passes for each way and the ratio mini-VMM / QEMU (fields named *_ratio).
+// measurement line per run. Here the lines become bench/results/peer.json: for each figure the
+// median of the passes for each way and the ratio mini-VMM / QEMU (fields named *_ratio). The
+// reference pair is the lab's NVMe under both VMMs (QEMU's vfio-pci, the mini-VMM's --pci): VMM
+// process start to the L2 kernel's first line, to the nvme probe, to the L2 init's verdict; the
+// VMM's peak RSS; the L2's NVMe read and write MB/s and interrupts per I/O (nvme_ratio), and the
+// issue's goals on them, each met or missed (goals). The earlier ways (edu under QEMU, pl031 under
+// the mini-VMM, QEMU with nothing) stay beside them.
 // LAB_BENCH_PASSES (2); LAB_ECHO=1 shows the whole L1 console and every L2 line; it is kept in
 // build/bench-peer.console.log either way. Like bench/lab.mjs it never builds the lab kernel:
 // without one it says SKIPPED loudly and exits 0. `node bench/peer.mjs --from-log FILE` makes the
-// results again from a kept console. So far the setup figures only: the NVMe figures (throughput,
-// IOPS, interrupts per I/O, start to the nvme probe) need the passed-through NVMe disk of the PCI
-// passthrough work (docs/BENCH.md says what is missing).
+// results again from a kept console.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { root, writeResults } from './lib.mjs';
-import { parsePeerLine, summarizePeer, WAYS } from './peer/parse.mjs';
+import { NVME_WAYS, parsePeerLine, summarizePeer, WAYS } from './peer/parse.mjs';
 
 const log = (s) => process.stderr.write(s + '\n');
 const out = join(root, 'build/bench-lab');
@@ -30,26 +32,34 @@ const runs = [], problems = [];
 const take = (l) => {
   const m = parsePeerLine(l);
   if (m?.error) problems.push(m.error);
-  else if (m) { runs.push(m); log(`bench: peer: pass ${m.pass} ${m.way}: first line ${m.firstLineMs} ms, verdict ${m.verdictMs} ms, peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB, ${m.l2ConsoleLines} L2 lines`); }
+  else if (m) {
+    runs.push(m);
+    const nvme = NVME_WAYS.includes(m.way) ? `, nvme probe ${m.probeMs} ms, read ${m.readMbs} MB/s, write ${m.writeMbs} MB/s, ${m.irqs} interrupts / ${m.ios} I/Os` : '';
+    log(`bench: peer: pass ${m.pass} ${m.way}: first line ${m.firstLineMs} ms${nvme}, verdict ${m.verdictMs} ms, peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB, ${m.l2ConsoleLines} L2 lines`);
+  }
 };
 if (fromLog) for (const l of readFileSync(fromLog, 'utf8').split('\n')) take(l);
 else problems.push(...await measureInLab());
 
-const { figures, problems: missing } = summarizePeer(runs);
+const { figures, goals, problems: missing } = summarizePeer(runs);
 problems.push(...missing);
-const row = (way) => { const v = figures.first_line.values[way]; return { name: WAYS[way], median_ns: figures.first_line[way.replace('-', '_')] * 1e6, passes: v.length, values: v.map((x) => x * 1e6) }; };
-if (figures.first_line.qemu_edu !== undefined && figures.first_line.mini_vmm !== undefined) {
+const probe = figures.nvme_probe;
+const row = (way) => { const v = probe.values[way]; return { name: WAYS[way], median_ns: probe[way.replaceAll('-', '_')] * 1e6, passes: v.length, values: v.map((x) => x * 1e6) }; };
+if (probe.qemu_nvme !== undefined && probe.mini_vmm_nvme !== undefined) {
   writeResults('peer', {
-    what: 'the same L2 guest: VMM process start to the L2 kernel\'s first line, lab (mini-VMM / QEMU)',
-    reference: `${WAYS['qemu-edu']} (qemu-system-aarch64 -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256M, in L1)`,
-    goal: null,
-    results: [row('qemu-edu'), row('mini-vmm')],
-    ...(figures.first_line.qemu_none !== undefined ? { diagnostics: [row('qemu-none')] } : {}),
-    extra: { figures, runs },
-    note: `${runs.length} runs in one boot; the setup goal (<= 1.0x QEMU, to the nvme probe) waits for the passed-through NVMe; the ways pass different devices through (docs/BENCH.md, "QEMU as the peer")`,
+    what: 'the same L2 guest with the lab\'s NVMe passed through: VMM process start to the L2 nvme driver\'s probe, lab (mini-VMM / QEMU)',
+    reference: `${WAYS['qemu-nvme']} (qemu-system-aarch64 -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256M, in L1)`,
+    goal: 1.0,
+    results: [row('qemu-nvme'), row('mini-vmm-nvme')],
+    extra: { goals, figures, runs },
+    note: `${runs.length} runs in one boot; every figure per way and its ratio in figures (nvme_ratio: the NVMe pair), the issue's goals in goals (docs/BENCH.md, "QEMU as the peer")`,
   });
 }
-for (const [name, f] of Object.entries(figures)) log(`bench: peer: ${name}: QEMU (edu) ${f.qemu_edu}, mini-VMM ${f.mini_vmm}, QEMU (none) ${f.qemu_none} ${f.unit}; mini-VMM / QEMU ${f.mini_vmm_over_qemu_ratio}, / QEMU (none) ${f.mini_vmm_over_qemu_none_ratio}`);
+for (const [name, f] of Object.entries(figures)) {
+  const ways = Object.keys(f.values).map((w) => `${w} ${f[w.replaceAll('-', '_')]}`).join(', ');
+  log(`bench: peer: ${name} (${f.unit}): ${ways}; NVMe mini-VMM / QEMU ${f.nvme_ratio}${'mini_vmm_over_qemu_ratio' in f ? `; pl031 / edu ${f.mini_vmm_over_qemu_ratio}, / QEMU (none) ${f.mini_vmm_over_qemu_none_ratio}` : ''}`);
+}
+for (const g of goals) log(`bench: peer: goal ${g.goal}: ${g.met ? 'met' : 'MISSED'} (mini-VMM ${g.mini_vmm}, QEMU ${g.qemu} ${g.unit}: ratio ${g.ratio})`);
 for (const p of problems) log(`bench: peer: problem: ${p}`);
 process.exit(problems.length ? 1 : 0);
 

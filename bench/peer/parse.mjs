@@ -8,19 +8,44 @@ import { median } from '../lib.mjs';
 export const PEER_MARK = '@@VFIOKIT-PEER@@';
 
 /** The ways, in the order the first pass runs them (later passes turn it around), and their names
- *  in the results. The reference is QEMU as the issue sets it up: the device passed through. */
+ *  in the results. The reference pair is the same device under both VMMs: the lab's NVMe, by
+ *  QEMU's vfio-pci and by the mini-VMM's --pci (vfiokit's PciPassthrough). The other three came
+ *  first, before the mini-VMM could pass a PCI function to a Linux guest: the edu under QEMU, the
+ *  pl031 under the mini-VMM, and QEMU with nothing passed through (what QEMU's passthrough costs). */
 export const WAYS = Object.freeze({
+  'qemu-nvme': 'QEMU, NVMe via its vfio-pci',
+  'mini-vmm-nvme': 'mini-VMM, NVMe via --pci (PciPassthrough)',
   'qemu-edu': 'QEMU, edu via its vfio-pci',
   'mini-vmm': 'mini-VMM, pl031 via vfio-amba',
   'qemu-none': 'QEMU, nothing passed through',
 });
+/** The ways with the NVMe: their runs carry the NVMe figures too. */
+export const NVME_WAYS = Object.freeze(['qemu-nvme', 'mini-vmm-nvme']);
 
-/** The figures of a run: results field, the run's field, unit. */
+/** The figures of every run: results field, the run's field, unit. */
 export const FIGURES = Object.freeze([
   ['first_line', 'firstLineMs', 'ms'],
   ['verdict', 'verdictMs', 'ms'],
   ['peak_rss', 'peakRssBytes', 'bytes'],
   ['l2_console_lines', 'l2ConsoleLines', 'lines'],
+]);
+/** The figures of the NVMe ways' runs: start to the L2 nvme driver's probe line, the L2 init's
+ *  MB/s (nvme-figures), and its nvme interrupts divided by its I/Os over the same transfers. */
+export const NVME_FIGURES = Object.freeze([
+  ['nvme_probe', 'probeMs', 'ms'],
+  ['nvme_read', 'readMbs', 'MB/s'],
+  ['nvme_write', 'writeMbs', 'MB/s'],
+  ['interrupts_per_io', 'irqsPerIo', 'interrupts'],
+]);
+
+/** The issue's guest-visible goals on the NVMe pair, each a bound on the ratio mini-VMM / QEMU:
+ *  figure, how the ratio is judged, the goal as written. "Equal" interrupts per I/O: within the
+ *  rounding of two decimals of the ratio (1.00). */
+export const GOALS = Object.freeze([
+  { figure: 'nvme_read', goal: 'NVMe read throughput >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
+  { figure: 'nvme_write', goal: 'NVMe write throughput >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
+  { figure: 'nvme_probe', goal: 'setup to the nvme probe <= 1.0x QEMU\'s', met: (r) => r <= 1.0 },
+  { figure: 'interrupts_per_io', goal: 'interrupts per I/O equal to QEMU\'s', met: (r) => r === 1 },
 ]);
 
 /** One console line: the run object, { error }, or undefined for any other line. */
@@ -30,27 +55,39 @@ export function parsePeerLine(text) {
   let v;
   try { v = JSON.parse(text.slice(at + PEER_MARK.length)); } catch { return { error: `unreadable result line: ${text.slice(at, at + 200)}` }; }
   if (typeof v?.error === 'string') return v;
-  if (!(v?.way in WAYS) || !FIGURES.every(([, k]) => Number.isFinite(v[k]))) return { error: `a result line without a known way and every figure: ${text.slice(at, at + 200)}` };
+  const needed = NVME_WAYS.includes(v?.way) ? [...FIGURES, ...NVME_FIGURES] : FIGURES;
+  if (!(v?.way in WAYS) || !needed.every(([, k]) => Number.isFinite(v[k]))) return { error: `a result line without a known way and every figure: ${text.slice(at, at + 200)}` };
   return v;
 }
 
 const ratio = (a, b) => (a !== undefined && b ? +(a / b).toFixed(2) : null);
+const key = (way) => way.replaceAll('-', '_');
 
 /**
- * The figures over all runs: { figures: { name: { unit, qemu_edu, mini_vmm, qemu_none, values,
- * mini_vmm_over_qemu_ratio, mini_vmm_over_qemu_none_ratio } }, problems }. A figure of a way with
- * no run is undefined, and its ratios null.
+ * The figures over all runs: { figures: { name: { unit, <way>: median (qemu_nvme, mini_vmm_nvme,
+ * qemu_edu, mini_vmm, qemu_none), values: { way: [...] }, nvme_ratio (mini-VMM / QEMU, the NVMe
+ * pair), mini_vmm_over_qemu_ratio (pl031 / edu), mini_vmm_over_qemu_none_ratio } }, goals: [{ goal,
+ * figure, mini_vmm, qemu, unit, ratio, met }], problems }. A figure of a way with no run is
+ * undefined, and its ratios null; a goal whose ratio is null is not met.
  */
 export function summarizePeer(runs) {
   const problems = [];
-  const values = (way, k) => runs.filter((r) => r.way === way).map((r) => r[k]);
+  const values = (way, k) => runs.filter((r) => r.way === way && Number.isFinite(r[k])).map((r) => r[k]);
   const med = (way, k) => (values(way, k).length ? median(values(way, k)) : undefined);
   for (const way of Object.keys(WAYS)) if (values(way, 'firstLineMs').length === 0) problems.push(`no complete run of ${way}`);
   const figures = {};
   for (const [name, k, unit] of FIGURES) {
-    const q = med('qemu-edu', k), m = med('mini-vmm', k), n = med('qemu-none', k);
-    figures[name] = { unit, qemu_edu: q, mini_vmm: m, qemu_none: n, values: Object.fromEntries(Object.keys(WAYS).map((w) => [w, values(w, k)])),
-      mini_vmm_over_qemu_ratio: ratio(m, q), mini_vmm_over_qemu_none_ratio: ratio(m, n) };
+    const m = Object.fromEntries(Object.keys(WAYS).map((w) => [key(w), med(w, k)]));
+    figures[name] = { unit, ...m, values: Object.fromEntries(Object.keys(WAYS).map((w) => [w, values(w, k)])),
+      nvme_ratio: ratio(m.mini_vmm_nvme, m.qemu_nvme), mini_vmm_over_qemu_ratio: ratio(m.mini_vmm, m.qemu_edu), mini_vmm_over_qemu_none_ratio: ratio(m.mini_vmm, m.qemu_none) };
   }
-  return { figures, problems };
+  for (const [name, k, unit] of NVME_FIGURES) {
+    const m = Object.fromEntries(NVME_WAYS.map((w) => [key(w), med(w, k)]));
+    figures[name] = { unit, ...m, values: Object.fromEntries(NVME_WAYS.map((w) => [w, values(w, k)])), nvme_ratio: ratio(m.mini_vmm_nvme, m.qemu_nvme) };
+  }
+  const goals = GOALS.map((g) => {
+    const f = figures[g.figure];
+    return { goal: g.goal, figure: g.figure, mini_vmm: f.mini_vmm_nvme, qemu: f.qemu_nvme, unit: f.unit, ratio: f.nvme_ratio, met: f.nvme_ratio !== null && g.met(f.nvme_ratio) };
+  });
+  return { figures, goals, problems };
 }

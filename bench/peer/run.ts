@@ -1,16 +1,23 @@
 // The side-by-side benchmark's L1 half (bench/peer.mjs boots the lab with it): the same L2 guest
 // on QEMU and on the mini-VMM, one after the other in one boot, PASSES times (the order turned
-// around on every pass, so neither VMM always runs on a fresher machine). Three ways:
+// around on every pass, so neither VMM always runs on a fresher machine). Five ways:
+//   qemu-nvme      QEMU, the lab's NVMe (L1's 0000:00:03.0) passed through by its vfio-pci  } the reference
+//   mini-vmm-nvme  the mini-VMM's --linux mode with --pci 0000:00:03.0 (vfiokit)             } pair
 //   qemu-edu   QEMU, the edu passed through by QEMU's vfio-pci (the peer as the issue sets it up)
 //   qemu-none  QEMU, nothing passed through (what QEMU's passthrough itself costs: it maps and
 //              pins all guest RAM for the device's DMA at start)
 //   mini-vmm   the mini-VMM's --linux mode, the pl031 passed through (vfio-amba, no IOMMU)
+// The NVMe ways have the disk's expected hash (L1's vfiokit.disk_sha256=) on the L2's command line,
+// and a run counts only when the L2 init's NVMe checks pass.
 // Each run prints one line: PEER_MARK {way, pass, code, verdict, firstLineMs, verdictMs, wallMs,
-// peakRssBytes, rssSamples, l2ConsoleLines}; a run that fails prints PEER_MARK {error}.
+// peakRssBytes, rssSamples, l2ConsoleLines}, the NVMe ways also {probeMs, readMbs, writeMbs, ios,
+// irqs, irqsPerIo}; a run that fails prints PEER_MARK {error}.
 // Not responsible for: ratios and medians (the host, bench/peer.mjs).
-import { EDU, miniVmmL2Argv, peerMissing, qemuL2Argv, runVmm, setupFigures } from './vmm';
+import { diskSha256 } from '../../test/support/nvme';
+import { parseL2 } from '../../test/support/l2-lines';
+import { EDU, miniVmmL2Argv, miniVmmNvmeArgv, peerMissing, qemuL2Argv, qemuNvmeArgv, runVmm, setupFigures, type VmmRun } from './vmm';
 // @ts-ignore: a plain ESM module of the bench scripts
-import { PEER_MARK, WAYS } from './parse.mjs';
+import { NVME_WAYS, PEER_MARK, WAYS } from './parse.mjs';
 
 /** A run of the L2 takes 12 to 20 s here; a run over this is a hang. */
 const RUN_LIMIT_MS = 300_000;
@@ -18,13 +25,26 @@ const passes = Number(process.env.PASSES ?? '2');
 const echo = process.env.ECHO === '1';
 const emit = (o: Record<string, unknown>): void => { process.stdout.write(`${PEER_MARK} ${JSON.stringify(o)}\n`); };
 
+const hash = diskSha256() ?? '';
 const ARGV: Record<string, () => string[]> = {
+  'qemu-nvme': () => qemuNvmeArgv(hash),
+  'mini-vmm-nvme': () => miniVmmNvmeArgv(hash),
   'qemu-edu': () => qemuL2Argv({ devices: [{ kind: 'vfio-pci', host: EDU, addr: '02.0' }] }),
   'qemu-none': () => qemuL2Argv(),
-  'mini-vmm': miniVmmL2Argv,
+  'mini-vmm': () => miniVmmL2Argv(),
 };
 
+/** The NVMe figures of a run (the L2 init's nvme-figures, the probe line's time), or why it failed. */
+function nvmeFigures(r: VmmRun, probeMs: number | undefined): Record<string, number> | string {
+  const l = parseL2(r.lines.filter((x) => x.stream === 'out').map((x) => x.text).join('\n'));
+  if (l.nvmeVerdict !== 'PASS' || l.pattern?.read !== hash || !l.write || l.write.wrote !== l.write.read) return `NVMe checks: verdict ${l.nvmeVerdict ?? 'none'}, ${l.fails.join(' / ') || 'pattern or write mismatch'}`;
+  const f = l.figures;
+  if (!f || !(f.ios > 0) || probeMs === undefined) return `no nvme-figures or no probe line (${JSON.stringify(f)}, probe ${probeMs})`;
+  return { probeMs: +probeMs.toFixed(1), readMbs: f.readMbs, writeMbs: f.writeMbs, ios: f.ios, irqs: f.irqs, irqsPerIo: +(f.irqs / f.ios).toFixed(3) };
+}
+
 const missing = peerMissing();
+if (!missing && !hash) { emit({ error: 'L1\'s command line has no vfiokit.disk_sha256=: the lab made no disk for the NVMe' }); process.exit(1); }
 if (missing) { emit({ error: `the peer cannot run: ${missing}` }); process.exit(1); }
 let failed = 0;
 for (let pass = 1; pass <= passes; pass++) {
@@ -39,8 +59,10 @@ for (let pass = 1; pass <= passes; pass++) {
       emit({ error: `${way} pass ${pass}: exit ${r.code}${r.killed ? ` (${r.killed})` : ''}, verdict ${f.verdict ?? 'none'}; last lines: ${r.lines.slice(-3).map((l) => l.text).join(' / ')}` });
       continue;
     }
+    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(r, f.probeMs) : {};
+    if (typeof nvme === 'string') { failed++; emit({ error: `${way} pass ${pass}: ${nvme}` }); continue; }
     emit({ way, pass, code: r.code, verdict: f.verdict, firstLineMs: +f.firstLineMs.toFixed(1), verdictMs: +f.verdictMs!.toFixed(1),
-      wallMs: +r.wallMs.toFixed(1), peakRssBytes: f.peakRssBytes, rssSamples: r.rssSamples, l2ConsoleLines: f.l2ConsoleLines });
+      wallMs: +r.wallMs.toFixed(1), peakRssBytes: f.peakRssBytes, rssSamples: r.rssSamples, l2ConsoleLines: f.l2ConsoleLines, ...nvme });
   }
 }
 process.exit(failed ? 1 : 0);

@@ -1,11 +1,14 @@
 // The side-by-side benchmark's host half (bench/peer/parse.mjs) and the pure parts of its L1
-// half (bench/peer/vmm.ts: QEMU's argv, the figures of a run). No boot, no QEMU: the runs here
-// are made up; the lab test test/lab/peer-qemu.test.ts runs the real one.
+// half (bench/peer/vmm.ts: QEMU's argv, the figures of a run; bench/peer/view.ts: the guest views
+// compared). No boot, no QEMU: the runs here are made up; the lab tests test/lab/peer-qemu.test.ts
+// and peer-nvme.test.ts run the real ones.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { PEER_MARK, parsePeerLine, summarizePeer } from '../../../bench/peer/parse.mjs';
-import { EDU, QEMU_L2_BOOTARGS, qemuL2Argv, setupFigures, type VmmRun } from '../../../bench/peer/vmm';
+import { compareViews } from '../../../bench/peer/view';
+import { EDU, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun } from '../../../bench/peer/vmm';
+import { parseL2 } from '../../support/l2-lines';
 import { LINUX_BOOTARGS } from '../../../examples/mini-vmm/linux';
 
 const run = (way: string, pass: number, firstLineMs: number, more: object = {}) =>
@@ -27,7 +30,7 @@ test('figures: the median of the passes per way, and mini-VMM / QEMU as *_ratio 
     run('mini-vmm', 1, 3300), run('mini-vmm', 2, 3400), run('mini-vmm', 3, 3500, { peakRssBytes: 120 << 20 }),
     run('qemu-none', 1, 1700), run('qemu-none', 2, 2700), run('qemu-none', 3, 1700)];
   const { figures, problems } = summarizePeer(runs);
-  assert.equal(problems, []);
+  assert.equal(problems, ['no complete run of qemu-nvme', 'no complete run of mini-vmm-nvme']);
   assert.is(figures.first_line.qemu_edu, 2200);
   assert.is(figures.first_line.mini_vmm, 3400);
   assert.is(figures.first_line.qemu_none, 1700);
@@ -40,9 +43,62 @@ test('figures: the median of the passes per way, and mini-VMM / QEMU as *_ratio 
 
 test('a way with no run is reported, and its ratios are null rather than a number', () => {
   const { figures, problems } = summarizePeer([run('qemu-edu', 1, 2000)]);
-  assert.equal(problems, ['no complete run of mini-vmm', 'no complete run of qemu-none']);
+  assert.equal(problems, ['no complete run of qemu-nvme', 'no complete run of mini-vmm-nvme', 'no complete run of mini-vmm', 'no complete run of qemu-none']);
   assert.is(figures.first_line.mini_vmm, undefined);
   assert.is(figures.first_line.mini_vmm_over_qemu_ratio, null);
+});
+
+const nvmeRun = (way: string, pass: number, more: object = {}) =>
+  ({ ...run(way, pass, 2000), probeMs: 9000, readMbs: 300, writeMbs: 400, ios: 96, irqs: 48, irqsPerIo: 0.5, ...more });
+
+test('the NVMe pair: a run of an NVMe way needs the NVMe figures; nvme_ratio is mini-VMM / QEMU; each goal met or missed by its ratio', () => {
+  const { probeMs: _p, ...noProbe } = nvmeRun('qemu-nvme', 1);
+  assert.match(parsePeerLine(line(noProbe)).error, /every figure/);
+  assert.equal(parsePeerLine(line(run('qemu-edu', 1, 2000))), run('qemu-edu', 1, 2000), 'the other ways need no NVMe figure');
+  const runs = [nvmeRun('qemu-nvme', 1), nvmeRun('qemu-nvme', 2, { readMbs: 320 }),
+    nvmeRun('mini-vmm-nvme', 1, { readMbs: 290, writeMbs: 420, probeMs: 9900, irqsPerIo: 0.5 }), nvmeRun('mini-vmm-nvme', 2, { readMbs: 310, writeMbs: 440, probeMs: 8100, irqsPerIo: 0.5 })];
+  const { figures, goals } = summarizePeer(runs);
+  // The median of two passes is the lower one (bench/lib.mjs percentile).
+  assert.is(figures.nvme_read.qemu_nvme, 300);
+  assert.is(figures.nvme_read.mini_vmm_nvme, 290);
+  assert.is(figures.nvme_read.nvme_ratio, 0.97);
+  assert.is(figures.nvme_probe.nvme_ratio, 0.9);
+  assert.is(figures.first_line.nvme_ratio, 1);
+  assert.equal(goals.map((g: { figure: string; ratio: number; met: boolean }) => [g.figure, g.ratio, g.met]),
+    [['nvme_read', 0.97, true], ['nvme_write', 1.05, true], ['nvme_probe', 0.9, true], ['interrupts_per_io', 1, true]]);
+  const slower = summarizePeer([nvmeRun('qemu-nvme', 1), nvmeRun('mini-vmm-nvme', 1, { readMbs: 270, probeMs: 9500, irqsPerIo: 0.6 })]).goals;
+  assert.equal(slower.map((g: { met: boolean }) => g.met), [false, true, false, false]);
+  assert.equal(summarizePeer([nvmeRun('qemu-nvme', 1)]).goals.map((g: { met: boolean; ratio: null }) => [g.ratio, g.met]), [[null, false], [null, false], [null, false], [null, false]], 'no mini-VMM run: no goal met');
+});
+
+test('the NVMe ways: QEMU passes 0000:00:03.0 with vfio-pci at 03.0, the mini-VMM with --pci, both with the disk hash on the L2 command line', () => {
+  const h = 'ab'.repeat(32);
+  const q = qemuNvmeArgv(h);
+  assert.is(q[q.indexOf('-device') + 1], 'vfio-pci,host=0000:00:03.0,addr=03.0');
+  assert.is(q[q.indexOf('-append') + 1], `${QEMU_L2_BOOTARGS} l2.disk_sha256=${h}`);
+  const m = miniVmmNvmeArgv(h);
+  assert.equal(m.slice(-4), ['--pci', '0000:00:03.0', '--append', `l2.disk_sha256=${h}`]);
+});
+
+const viewLines = (bdf: string, bar0: string, table: string, pba: string, more = ''): string => [
+  `l2: pci ${bdf} 1b36:0010`, more,
+  `l2: pci-view ${bdf} id 1b36:0010 class 0x010802 rev 0x02`,
+  `l2: pci-view ${bdf} cap 0x40 id 0x11`, `l2: pci-view ${bdf} cap 0x80 id 0x10`, `l2: pci-view ${bdf} cap 0x60 id 0x01`,
+  `l2: pci-view ${bdf} bar 0 addr 0x10000000 size ${bar0} flags 0x140204`, `l2: pci-view ${bdf} bar-reg 0 0x10000004`,
+  `l2: pci-view ${bdf} msix cap 0x40 table-size 65 table-bar 0 table-offset ${table} pba-bar 0 pba-offset ${pba} enabled 1 function-mask 0`,
+  `l2: pci-view ${bdf} command 0x0406 memory 1 bus-master 1 intx-disable 1`, `l2: pci-view ${bdf} status 0x0010`,
+  `l2: pci-view ${bdf} intx pin 1 irq 42`, `l2: pci-view ${bdf} driver nvme`, 'l2: nvme-irq-mode msix'].filter(Boolean).join('\n');
+
+test('guest views compared: the address, QEMU\'s host bridge and the MSI-X relocation are documented; anything else is listed without a reason', () => {
+  const qemu = parseL2(viewLines(QEMU_NVME_BDF, '0x4000', '0x2000', '0x3000', 'l2: pci 0000:00:00.0 1b36:0008'));
+  const mini = parseL2(viewLines(MINI_VMM_NVME_BDF, '0x8000', '0x4000', '0x5000'));
+  const d = compareViews(qemu, QEMU_NVME_BDF, mini, MINI_VMM_NVME_BDF);
+  assert.equal(d.map((x) => [x.item, x.why]), [['bdf', 'bdf'], ['other functions', 'host-bridge'], ['bar 0 size', 'msix-relocated'], ['msix table-offset', 'msix-relocated'], ['msix pba-offset', 'msix-relocated']]);
+  // A BAR that is not twice QEMU's is no relocation; a command register that differs has no reason.
+  const odd = parseL2(viewLines(MINI_VMM_NVME_BDF, '0x4000', '0x2000', '0x3000').replace('command 0x0406', 'command 0x0006'));
+  assert.equal(compareViews(qemu, QEMU_NVME_BDF, odd, MINI_VMM_NVME_BDF).filter((x) => !x.why).map((x) => [x.item, x.qemu, x.mini]), [['command', '0x406', '0x6']]);
+  const half = parseL2(viewLines(MINI_VMM_NVME_BDF, '0x8000', '0x2000', '0x3000'));
+  assert.equal(compareViews(qemu, QEMU_NVME_BDF, half, MINI_VMM_NVME_BDF).filter((x) => !x.why).map((x) => x.item), ['bar 0 size'], 'a doubled BAR with the table where it was is not the relocation');
 });
 
 test('QEMU boots the L2 as the mini-VMM does: KVM, one vCPU, the same RAM, the same earlycon, no firmware or NIC, each device one -device', () => {
