@@ -14,8 +14,9 @@
 // irqs, irqsPerIo}; a run that fails prints PEER_MARK {error}.
 // Not responsible for: ratios and medians (the host, bench/peer.mjs).
 import { diskSha256 } from '../../test/support/nvme';
-import { parseL2 } from '../../test/support/l2-lines';
-import { EDU, miniVmmL2Argv, miniVmmNvmeArgv, peerMissing, qemuL2Argv, qemuNvmeArgv, runVmm, setupFigures, type VmmRun } from './vmm';
+import { parseL2, type L2Report } from '../../test/support/l2-lines';
+import { compareViews, describe } from './view';
+import { EDU, MINI_VMM_NVME_BDF, miniVmmL2Argv, miniVmmNvmeArgv, peerMissing, qemuL2Argv, QEMU_NVME_BDF, qemuNvmeArgv, runVmm, setupFigures, type VmmRun } from './vmm';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { NVME_WAYS, PEER_MARK, WAYS } from './parse.mjs';
 
@@ -35,8 +36,7 @@ const ARGV: Record<string, () => string[]> = {
 };
 
 /** The NVMe figures of a run (the L2 init's nvme-figures, the probe line's time), or why it failed. */
-function nvmeFigures(r: VmmRun, probeMs: number | undefined): Record<string, number> | string {
-  const l = parseL2(r.lines.filter((x) => x.stream === 'out').map((x) => x.text).join('\n'));
+function nvmeFigures(l: L2Report, probeMs: number | undefined): Record<string, number> | string {
   if (l.nvmeVerdict !== 'PASS' || l.pattern?.read !== hash || !l.write || l.write.wrote !== l.write.read) return `NVMe checks: verdict ${l.nvmeVerdict ?? 'none'}, ${l.fails.join(' / ') || 'pattern or write mismatch'}`;
   const f = l.figures;
   if (!f || !(f.ios > 0) || probeMs === undefined) return `no nvme-figures or no probe line (${JSON.stringify(f)}, probe ${probeMs})`;
@@ -48,6 +48,7 @@ if (!missing && !hash) { emit({ error: 'L1\'s command line has no vfiokit.disk_s
 if (missing) { emit({ error: `the peer cannot run: ${missing}` }); process.exit(1); }
 let failed = 0;
 for (let pass = 1; pass <= passes; pass++) {
+  const reports: Record<string, L2Report> = {};
   const order = pass % 2 === 1 ? Object.keys(WAYS) : Object.keys(WAYS).reverse();
   for (const way of order) {
     const argv = ARGV[way]!();
@@ -59,10 +60,15 @@ for (let pass = 1; pass <= passes; pass++) {
       emit({ error: `${way} pass ${pass}: exit ${r.code}${r.killed ? ` (${r.killed})` : ''}, verdict ${f.verdict ?? 'none'}; last lines: ${r.lines.slice(-3).map((l) => l.text).join(' / ')}` });
       continue;
     }
-    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(r, f.probeMs) : {};
+    const l2 = parseL2(r.lines.filter((x) => x.stream === 'out').map((x) => x.text).join('\n'));
+    if (NVME_WAYS.includes(way)) reports[way] = l2;
+    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(l2, f.probeMs) : {};
     if (typeof nvme === 'string') { failed++; emit({ error: `${way} pass ${pass}: ${nvme}` }); continue; }
     emit({ way, pass, code: r.code, verdict: f.verdict, firstLineMs: +f.firstLineMs.toFixed(1), verdictMs: +f.verdictMs!.toFixed(1),
       wallMs: +r.wallMs.toFixed(1), peakRssBytes: f.peakRssBytes, rssSamples: r.rssSamples, l2ConsoleLines: f.l2ConsoleLines, ...nvme });
   }
+  // The guest's view of the NVMe under both VMMs in this pass (the lab test peer-nvme asserts it).
+  const q = reports['qemu-nvme'], m = reports['mini-vmm-nvme'];
+  if (q && m) for (const d of describe(compareViews(q, QEMU_NVME_BDF, m, MINI_VMM_NVME_BDF))) console.log(`peer: pass ${pass} view | ${d}`);
 }
 process.exit(failed ? 1 : 0);
