@@ -29,10 +29,13 @@ export const FIGURES = Object.freeze([
   ['peak_rss', 'peakRssBytes', 'bytes'],
   ['l2_console_lines', 'l2ConsoleLines', 'lines'],
 ]);
-/** The figures of the NVMe ways' runs: start to the L2 nvme driver's probe line, the L2 init's
- *  MB/s (nvme-figures), and its nvme interrupts divided by its I/Os over the same transfers. */
+/** The figures of the NVMe ways' runs: start to the L2 nvme driver's probe line as it reaches the
+ *  pipe, and as the L2's clock has it (first line + the printk time of the probe: without the
+ *  console's backlog), the L2 init's MB/s (nvme-figures), and its nvme interrupts divided by its
+ *  I/Os over the same transfers. */
 export const NVME_FIGURES = Object.freeze([
   ['nvme_probe', 'probeMs', 'ms'],
+  ['nvme_probe_guest_clock', 'guestProbeMs', 'ms'],
   ['nvme_read', 'readMbs', 'MB/s'],
   ['nvme_write', 'writeMbs', 'MB/s'],
   ['interrupts_per_io', 'irqsPerIo', 'interrupts'],
@@ -44,7 +47,8 @@ export const NVME_FIGURES = Object.freeze([
 export const GOALS = Object.freeze([
   { figure: 'nvme_read', goal: 'NVMe read throughput >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
   { figure: 'nvme_write', goal: 'NVMe write throughput >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
-  { figure: 'nvme_probe', goal: 'setup to the nvme probe <= 1.0x QEMU\'s', met: (r) => r <= 1.0 },
+  { figure: 'nvme_probe', goal: 'setup to the nvme probe <= 1.0x QEMU\'s (the probe line as it reaches the pipe)', met: (r) => r <= 1.0 },
+  { figure: 'nvme_probe_guest_clock', goal: 'setup to the nvme probe <= 1.0x QEMU\'s (by the L2\'s clock, without the console\'s backlog)', met: (r) => r <= 1.0 },
   { figure: 'interrupts_per_io', goal: 'interrupts per I/O equal to QEMU\'s', met: (r) => r === 1 },
 ]);
 

@@ -10,8 +10,8 @@
 // The NVMe ways have the disk's expected hash (L1's vfiokit.disk_sha256=) on the L2's command line,
 // and a run counts only when the L2 init's NVMe checks pass.
 // Each run prints one line: PEER_MARK {way, pass, code, verdict, firstLineMs, verdictMs, wallMs,
-// peakRssBytes, rssSamples, l2ConsoleLines}, the NVMe ways also {probeMs, readMbs, writeMbs, ios,
-// irqs, irqsPerIo}; a run that fails prints PEER_MARK {error}.
+// peakRssBytes, rssSamples, l2ConsoleLines}, the NVMe ways also {probeMs, l2ProbeMs, guestProbeMs,
+// readMbs, writeMbs, ios, irqs, irqsPerIo}; a run that fails prints PEER_MARK {error}.
 // Not responsible for: ratios and medians (the host, bench/peer.mjs).
 import { diskSha256 } from '../../test/support/nvme';
 import { parseL2, type L2Report } from '../../test/support/l2-lines';
@@ -36,11 +36,14 @@ const ARGV: Record<string, () => string[]> = {
 };
 
 /** The NVMe figures of a run (the L2 init's nvme-figures, the probe line's time), or why it failed. */
-function nvmeFigures(l: L2Report, probeMs: number | undefined): Record<string, number> | string {
+function nvmeFigures(l: L2Report, probeMs: number | undefined, firstLineMs: number): Record<string, number> | string {
   if (l.nvmeVerdict !== 'PASS' || l.pattern?.read !== hash || !l.write || l.write.wrote !== l.write.read) return `NVMe checks: verdict ${l.nvmeVerdict ?? 'none'}, ${l.fails.join(' / ') || 'pattern or write mismatch'}`;
   const f = l.figures;
-  if (!f || !(f.ios > 0) || probeMs === undefined) return `no nvme-figures or no probe line (${JSON.stringify(f)}, probe ${probeMs})`;
-  return { probeMs: +probeMs.toFixed(1), readMbs: f.readMbs, writeMbs: f.writeMbs, ios: f.ios, irqs: f.irqs, irqsPerIo: +(f.irqs / f.ios).toFixed(3) };
+  if (!f || !(f.ios > 0) || probeMs === undefined || !(f.probeMs >= 0)) return `no nvme-figures or no probe line (${JSON.stringify(f)}, probe ${probeMs})`;
+  // The L2's own clock at its probe line, added to the first line's arrival (the L2's clock starts
+  // at its first line, which arrives while the console is idle): the probe without the console's
+  // backlog, which under QEMU reaches the pipe many seconds after the kernel logged it.
+  return { probeMs: +probeMs.toFixed(1), l2ProbeMs: f.probeMs, guestProbeMs: +(firstLineMs + f.probeMs).toFixed(1), readMbs: f.readMbs, writeMbs: f.writeMbs, ios: f.ios, irqs: f.irqs, irqsPerIo: +(f.irqs / f.ios).toFixed(3) };
 }
 
 const missing = peerMissing();
@@ -62,7 +65,7 @@ for (let pass = 1; pass <= passes; pass++) {
     }
     const l2 = parseL2(r.lines.filter((x) => x.stream === 'out').map((x) => x.text).join('\n'));
     if (NVME_WAYS.includes(way)) reports[way] = l2;
-    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(l2, f.probeMs) : {};
+    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(l2, f.probeMs, f.firstLineMs) : {};
     if (typeof nvme === 'string') { failed++; emit({ error: `${way} pass ${pass}: ${nvme}` }); continue; }
     emit({ way, pass, code: r.code, verdict: f.verdict, firstLineMs: +f.firstLineMs.toFixed(1), verdictMs: +f.verdictMs!.toFixed(1),
       wallMs: +r.wallMs.toFixed(1), peakRssBytes: f.peakRssBytes, rssSamples: r.rssSamples, l2ConsoleLines: f.l2ConsoleLines, ...nvme });
