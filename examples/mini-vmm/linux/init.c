@@ -86,21 +86,27 @@ int slurp(const char *path, char *buf, size_t size) {
   return 0;
 }
 
+long irq_line_total(const char *line) {
+  const char *p = strchr(line, ':');
+  if (!p) return -1;
+  long total = 0;
+  char *end;
+  for (p++;; p = end) {   // the per-CPU counts follow the "NN:" label
+    long v = strtol(p, &end, 10);
+    if (end == p) break;
+    total += v;
+  }
+  return total;
+}
+
 /** The total count of the /proc/interrupts line naming rtc-pl031 (-1: no such line). */
 static long pl031_irq_count(char *line_out, size_t line_size) {
   static char buf[16384];
   if (slurp("/proc/interrupts", buf, sizeof buf) < 0) return -1;
   for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
     if (!strstr(line, "rtc-pl031")) continue;
-    char *p = strchr(line, ':');
-    if (!p) return -1;
-    long total = 0;
-    char *end;
-    for (p++;; p = end) {   // the per-CPU counts follow the "NN:" label
-      long v = strtol(p, &end, 10);
-      if (end == p) break;
-      total += v;
-    }
+    long total = irq_line_total(line);
+    if (total < 0) return -1;
     while (*line == ' ') line++;
     snprintf(line_out, line_size, "%s", line);
     return total;

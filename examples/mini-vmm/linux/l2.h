@@ -8,6 +8,8 @@
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Reads a small file into buf (NUL-terminated, trailing newlines removed); -1 on failure. */
 int slurp(const char *path, char *buf, size_t size);
+/** The sum of the per-CPU counts of one /proc/interrupts line ("NN:  c0  c1 ..."); -1 without a label. */
+long irq_line_total(const char *line);
 /** CLOCK_MONOTONIC and CLOCK_BOOTTIME in milliseconds. */
 double mono_ms(void);
 double boot_ms(void);

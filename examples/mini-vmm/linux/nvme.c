@@ -238,14 +238,9 @@ static long nvme_irqs(int print) {
   char *save;
   for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     if (!strstr(line, "nvme")) continue;
-    char *p = strchr(line, ':');
-    if (!p) continue;
-    char *end;
-    for (p++;; p = end) {   // the per-CPU counts follow the "NN:" label
-      long v = strtol(p, &end, 10);
-      if (end == p) break;
-      total += v;
-    }
+    long n = irq_line_total(line);
+    if (n < 0) continue;
+    total += n;
     while (*line == ' ') line++;
     if (print) say("nvme-irq %s\n", line);
   }
