@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/source.sh"
 out="$cache/uapi-$ver"
-if [ -d "$out/linux-source-6.12/include/uapi/linux" ]; then echo "$out/linux-source-6.12"; exit 0; fi
+if [ -d "$out/linux-source-6.12/include/uapi/linux" ] && [ -d "$out/linux-source-6.12/arch/x86/include/uapi/asm" ] && [ -d "$out/linux-source-6.12/arch/arm64/include/uapi/asm" ]; then echo "$out/linux-source-6.12"; exit 0; fi
 source_deb
 echo "lab: extracting the uapi headers of linux-source-6.12 $ver" >&2
 rm -rf "$out.tmp"; mkdir -p "$out.tmp"
