@@ -344,7 +344,14 @@ export class VfioDevice {
           hint: (e) => e.kind === 'permission' ? `check the permissions of ${path}; run as root or give this user access` : e.kind === 'busy' ? 'the device is open elsewhere (another process, or through its group)' : undefined,
         });
         const bind = encodeBindIommufd(this.#iommufd.fd);
-        ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), { message: 'cannot bind the device to the iommufd' });
+        // The kernel binds a device through one open of its cdev at a time: a second open (another
+        // process, or an fd of this one outside vfiokit) gets EINVAL here, as the lab shows when two
+        // processes race for one device; vfiokit's own request is well formed, so EINVAL means busy.
+        ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), {
+          message: 'cannot bind the device to the iommufd',
+          kind: (e) => e.errnoName === 'EINVAL' ? 'busy' : undefined,
+          hint: (e) => e.errnoName === 'EINVAL' ? `${path} is bound through another open of it already (another process, or an fd of this one outside vfiokit): the kernel allows one at a time; close it there first` : e.hint,
+        });
         const att = encodeAttachIommufdPt(this.#iommufd.ioasId);
         ctx(name, () => vfio.deviceAttachIommufdPt(sys, this.#fd, att), { message: `cannot attach the device to IOAS ${this.#iommufd.ioasId}` });
       } else {
