@@ -24,7 +24,7 @@ import { countFds } from '../support/fds';
 import { CHILD_ARGS, CHILD_ROLE, startChild, stayAlive } from '../support/child';
 import { vmWithGic } from '../support/kvm-lab';
 import { Undo } from '../support/shim-lab';
-import { report, rng, size, sleep, soakDeadline } from '../support/load';
+import { progress, report, rng, size, sleep, soakDeadline } from '../support/load';
 
 const PL031 = '9010000.pl031', VIRTIO = 'a000000.virtio_mmio';
 const DR = 0x00, MR = 0x04, IMSC = 0x10, RIS = 0x14, ICR = 0x1c;
@@ -169,7 +169,7 @@ function virtioTakesOver(): void {
 test('SIGKILL at every point, then a new owner: it opens, quiesces, and everything works', async () => {
   const before = countFds();
   const r = rng();
-  const kills = size(POINTS.length, 240), until = soakDeadline(0.1);
+  const kills = size(POINTS.length, 240), until = soakDeadline(0.15);
   const byPoint: Record<string, number> = {};
   let n = 0;
   const t0 = Date.now();
@@ -188,6 +188,7 @@ test('SIGKILL at every point, then a new owner: it opens, quiesces, and everythi
     else virtioTakesOver();
     byPoint[point] = (byPoint[point] ?? 0) + 1;
     n++;
+    progress(() => `${n} kills`);
   }
   const s = (Date.now() - t0) / 1000;
   console.log(`  ${n} kills in ${s.toFixed(1)} s (${Object.entries(byPoint).map(([k, v]) => `${k} ${v}`).join(', ')}); left behind: ${left.irqHandlers} VFIO IRQ handlers in the kernel, edu interrupt still raised ${left.eduIrqRaised}x, edu DMA still running ${left.eduDmaBusy}x, edu bus master on ${left.eduBusMaster}x, pl031 alarm pending ${left.pl031AlarmPending}x; the new owner worked every time`);

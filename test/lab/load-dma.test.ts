@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { allocDma, openDevice, type IommuKind } from '../../src/index';
 import { DMA_TO_RAM, EDU, EDU_BUF, eduDma, enableBusMaster } from '../support/edu';
 import { countFds } from '../support/fds';
-import { report, rng, size, soakDeadline } from '../support/load';
+import { progress, report, rng, size, soakDeadline } from '../support/load';
 
 const PAGE = 4096;
 /** Bytes of the edu's buffer a copy may use: QEMU 7.2's edu accepts a copy only when its end lies
@@ -76,6 +76,7 @@ async function churn(iommu: Exclude<IommuKind, 'noiommu'>, copies: number, until
     await eduDma(bar, iovaOf(first), EDU_BUF, EDU_BYTES, 0);
     eduShadow.set(shadow.subarray(fp, fp + EDU_BYTES));
     while (n.copies < copies || Date.now() < until) {
+      progress(() => `${iommu}: ${n.copies} copies, ${n.mismatches} mismatches`);
       const op = r.int(10);
       if (op < 2) { map(); continue; }
       if (op < 3) { unmap(); continue; }

@@ -15,7 +15,7 @@ import * as assert from 'uvu/assert';
 import { openDevice, type Mapping, type VfioDevice } from '../../src/index';
 import { EDU, IRQ_ACK, IRQ_RAISE, IRQ_STATUS, enableBusMaster } from '../support/edu';
 import { countFds } from '../support/fds';
-import { report, size, sleep, soakDeadline, SOAK } from '../support/load';
+import { progress, report, size, sleep, soakDeadline, SOAK } from '../support/load';
 
 const PL031 = '9010000.pl031';
 const DR = 0x00, MR = 0x04, IMSC = 0x10, ICR = 0x1c;
@@ -40,6 +40,7 @@ function pingPong(n: number, until: number, raise: () => void): { got: (count: b
   const ended = new Promise<void>((r) => { finish = r; });
   const next = (): void => {
     last = Date.now();
+    progress(() => `${t.raised} raised, ${t.received} received`);
     if (t.raised < n || Date.now() < until) { t.raised++; raise(); } else finish();
   };
   const watchdog = setInterval(() => { if (Date.now() - last > STALL_MS) { t.lost++; next(); } }, 100);
@@ -105,7 +106,7 @@ test('MSI to onTrigger in ping-pong (edu), the pl031 alarm to onTrigger beside i
     const bar = edu.regions[0]!.map();
     enableBusMaster(edu);
     const msi = edu.irqs[1]!;
-    const p = pingPong(size(2000, 100_000), soakDeadline(0.2), () => bar.write32(IRQ_RAISE, 1));
+    const p = pingPong(size(2000, 100_000), soakDeadline(0.12), () => bar.write32(IRQ_RAISE, 1));
     msi.onTrigger((count) => { bar.write32(IRQ_ACK, 1); p.got(count); });
     const alarms = new Alarms(rtc);
     rtc.irqs[0]!.onTrigger(() => { alarms.rang(); rtc.irqs[0]!.unmask(); });
@@ -128,7 +129,7 @@ test('INTx to onTrigger in ping-pong (acknowledge, VFIO unmask, raise the next):
   try {
     const bar = edu.regions[0]!.map();
     const intx = edu.irqs[0]!;
-    const p = pingPong(size(500, 20_000), soakDeadline(0.15), () => bar.write32(IRQ_RAISE, 1));
+    const p = pingPong(size(500, 20_000), soakDeadline(0.08), () => bar.write32(IRQ_RAISE, 1));
     intx.onTrigger((count) => { bar.write32(IRQ_ACK, 1); intx.unmask(); p.got(count); });
     const t = await p.done;
     intx.disable();
@@ -145,7 +146,7 @@ test('INTx through the IRQ machine (routeIrqs), the pl031 alarm routed beside it
   try {
     const bar = edu.regions[0]!.map();
     let downs = 0, errors = 0;
-    const p = pingPong(size(500, 20_000), soakDeadline(0.15), () => bar.write32(IRQ_RAISE, 1));
+    const p = pingPong(size(500, 20_000), soakDeadline(0.1), () => bar.write32(IRQ_RAISE, 1));
     const routing = edu.routeIrqs({
       // The "guest": acknowledges the device and touches trapped MMIO (the EOI) once the line is
       // up, on the loop's next turn as a vCPU's exit would (a microtask queued from koffi's poll

@@ -23,6 +23,17 @@ export function size(short: number, soak: number): number { return SOAK ? soak :
  *  until this deadline (0 outside soak mode: the counts alone decide). */
 export function soakDeadline(share: number): number { return SOAK ? Date.now() + SOAK_S * 1000 * share : 0; }
 
+/** ms between two progress lines in soak mode: the soak's watchdog ends a guest that prints
+ *  nothing for 10 minutes (lab/soak.mjs). */
+const PROGRESS_MS = 60_000;
+let lastProgress = Date.now();
+/** In soak mode, a line at most once a minute saying how far a piece is (`text` is called only then). */
+export function progress(text: () => string): void {
+  if (!SOAK || Date.now() - lastProgress < PROGRESS_MS) return;
+  lastProgress = Date.now();
+  console.log(`  ... ${text()}`);
+}
+
 /** Prints one result of a piece (counts, rates, slopes; `ok` when nothing was lost or leaked). */
 export function report(piece: string, fields: Record<string, number | string | boolean>): void {
   console.log(`${RESULT_MARK} ${JSON.stringify({ piece, soak: SOAK, ...fields })}`);
