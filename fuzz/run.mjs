@@ -4,18 +4,26 @@
 // clang's libFuzzer and AddressSanitizer (fuzz/harness.c), one binary per target. Each target
 // starts from its committed corpus (test/fuzz/corpus/<target>/) and runs for a fixed budget.
 //
-//   npm run fuzz                      every target, SHORT_S seconds each (what CI runs)
-//   npm run fuzz -- --long            every target, LONG_S seconds each (a campaign)
+//   npm run fuzz                      every target, SHORT_S seconds each (a smoke run)
+//   npm run fuzz -- --campaign        a campaign of its own in CI's budget: CAMPAIGN_S seconds in
+//                                     all, shared by the targets (what .ci/run runs); --budget S
+//                                     sets the total
+//   npm run fuzz -- --long            every target, LONG_S seconds each (a campaign by hand)
 //   npm run fuzz -- --seconds N [T..] the given targets (default all), N seconds each
 //   npm run fuzz -- --merge           after the run, fold new coverage into the committed corpus
 //
-// Prints one line per target (executions, coverage, features, corpus size, crashes) and writes
-// fuzz/results/short.json or long.json (other budgets: build/fuzz/). A crash is saved as build/fuzz/crash-<target>-<hash> and fails the
-// run: reproduce it with the printed command, fix it, and commit the input to the corpus under a
-// name that says what it found.
+// Prints one line per target (executions, coverage, features, corpus size, findings) and writes
+// fuzz/results/short.json, campaign.json or long.json (other budgets: build/fuzz/). A finding
+// (a crash: the core trapped; a hang: one input ran past HANG_S; an input that took more than
+// RSS_LIMIT_MB) fails the run and is kept at once as a named regression file in the target's
+// committed corpus, test/fuzz/corpus/<target>/found-<kind>-<date>-<hash> (a crash minimized
+// first), where the corpus replay test (test/unit/fuzz/corpus.test.ts) runs it on every npm test
+// until it passes: fix the core, then rename the file for what it found (as
+// vfio/driver-div-by-zero-region-size-near-2^64) and commit it.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,6 +34,14 @@ const RT = '/usr/share/wabt/wasm2c';
 /** Seconds per target: CI's short fixed budget, and a campaign's. */
 const SHORT_S = 15;
 const LONG_S = 600;
+/** CI's fuzzing budget, in seconds for all targets together (30 s each for the 8 targets). */
+const CAMPAIGN_S = 240;
+/** Seconds one input may run before it counts as a hang (libFuzzer -timeout). */
+const HANG_S = 10;
+/** Memory one input may take (libFuzzer -rss_limit_mb): the core's memory is fixed at 16 MiB. */
+const RSS_LIMIT_MB = 4096;
+/** Seconds spent minimizing a crashing input before it is kept. */
+const MINIMIZE_S = 60;
 /** The targets: export fuzz_<name> in assembly/fuzz/index.ts. */
 export const TARGETS = readTargets();
 
@@ -66,7 +82,7 @@ function runTarget(t, seconds, merge) {
   const seeds = join(CORPUS, t);
   rmSync(work, { recursive: true, force: true }); mkdirSync(work, { recursive: true }); mkdirSync(seeds, { recursive: true });
   const r = spawnSync(join(OUT, `fuzz-${t}`), [work, seeds, `-max_total_time=${seconds}`, '-print_final_stats=1',
-    `-artifact_prefix=${join(OUT, `crash-${t}-`)}`, '-max_len=16384', '-timeout=10', '-rss_limit_mb=4096'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    `-artifact_prefix=${join(OUT, `${t}-`)}`, '-max_len=16384', `-timeout=${HANG_S}`, `-rss_limit_mb=${RSS_LIMIT_MB}`], { encoding: 'utf8', maxBuffer: 256 << 20 });
   const log = r.stderr ?? '';
   const stat = (name) => Number((log.match(new RegExp(`stat::${name}:\\s+(\\d+)`)) ?? [])[1] ?? NaN);
   const last = [...log.matchAll(/#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/g)].pop();
@@ -76,6 +92,7 @@ function runTarget(t, seconds, merge) {
     execPerSec: stat('average_exec_per_sec'), coverage: last ? Number(last[2]) : NaN, features: last ? Number(last[3]) : NaN,
     corpus: last ? Number(last[4]) : NaN, crash: crash ?? null,
   };
+  if (crash) Object.assign(result, keepFinding(t, crash));
   if (r.status !== 0 && !crash) result.error = log.split('\n').filter(Boolean).slice(-5).join('\n');
   if (merge && !crash) {
     // Fold what this run found into the committed corpus, keeping only inputs that add coverage.
@@ -92,16 +109,44 @@ function runTarget(t, seconds, merge) {
   return result;
 }
 
+/** libFuzzer's artifact kinds (the file name's prefix after ours) and what they mean here. */
+const KINDS = { crash: 'crash', timeout: 'hang', oom: 'oom', 'slow-unit': 'hang', leak: 'leak' };
+
+/** Keeps a finding as a named regression file in the target's committed corpus, a crash
+ *  minimized first; returns { kind, regression } (the path, relative to the repository). */
+export function keepFinding(t, artifact) {
+  const name = artifact.slice(artifact.lastIndexOf('/') + 1).slice(t.length + 1);
+  const raw = Object.keys(KINDS).find((k) => name.startsWith(`${k}-`)) ?? 'crash';
+  const kind = KINDS[raw];
+  let input = artifact;
+  if (kind === 'crash') {
+    const small = join(OUT, `minimized-${t}`);
+    rmSync(small, { force: true });
+    spawnSync(join(OUT, `fuzz-${t}`), ['-minimize_crash=1', `-max_total_time=${MINIMIZE_S}`, `-exact_artifact_path=${small}`, artifact], { encoding: 'utf8' });
+    try { if (readFileSync(small).length > 0) input = small; } catch { /* the original input, unminimized */ }
+  }
+  const bytes = readFileSync(input);
+  const hash = createHash('sha1').update(bytes).digest('hex').slice(0, 12);
+  const rel = join('test/fuzz/corpus', t, `found-${kind}-${new Date().toISOString().slice(0, 10)}-${hash}`);
+  mkdirSync(join(CORPUS, t), { recursive: true });
+  writeFileSync(join(root, rel), bytes);
+  return { kind, regression: rel };
+}
+
 function main() {
   const args = process.argv.slice(2);
   const long = args.includes('--long');
+  const campaign = args.includes('--campaign');
+  const bi = args.indexOf('--budget');
   const merge = args.includes('--merge');
   const si = args.indexOf('--seconds');
-  const seconds = si >= 0 ? Number(args[si + 1]) : long ? LONG_S : SHORT_S;
-  const named = args.filter((a, i) => !a.startsWith('--') && !(si >= 0 && i === si + 1));
+  const named = args.filter((a, i) => !a.startsWith('--') && !(si >= 0 && i === si + 1) && !(bi >= 0 && i === bi + 1));
   const unknown = named.filter((n) => !TARGETS.includes(n));
   if (unknown.length) { console.error(`fuzz: unknown target(s) ${unknown.join(', ')}; targets: ${TARGETS.join(', ')}`); process.exit(2); }
   const targets = named.length ? named : TARGETS;
+  const budget = bi >= 0 ? Number(args[bi + 1]) : CAMPAIGN_S;
+  const seconds = si >= 0 ? Number(args[si + 1]) : long ? LONG_S : campaign ? Math.max(5, Math.floor(budget / targets.length)) : SHORT_S;
+  if (!(seconds > 0)) { console.error('fuzz: --seconds and --budget take a number of seconds'); process.exit(2); }
   console.log(`fuzz: building ${targets.length} target(s): ${targets.join(', ')}`);
   buildFuzzers(targets);
   const results = [];
@@ -109,11 +154,11 @@ function main() {
     const r = runTarget(t, seconds, merge);
     results.push(r);
     console.log(`fuzz: ${t.padEnd(14)} ${String(r.executions).padStart(10)} execs (${r.execPerSec}/s) cov ${r.coverage} ft ${r.features} corpus ${r.corpus}` +
-      (r.crash ? `  CRASH ${r.crash} (reproduce: build/fuzz/fuzz-${t} ${r.crash})` : r.error ? `  ERROR ${r.error}` : ''));
+      (r.crash ? `  ${r.kind.toUpperCase()} ${r.crash} (reproduce: build/fuzz/fuzz-${t} ${r.crash}); kept as ${r.regression}: the corpus replay test fails on it until the core is fixed, then rename it for what it found` : r.error ? `  ERROR ${r.error}` : ''));
   }
-  const mode = long ? 'long' : si >= 0 ? `custom-${seconds}s` : 'short';
-  // Only the short (CI) and long (campaign) figures are kept in the repository.
-  const dir = mode === 'long' || mode === 'short' ? join(root, 'fuzz/results') : OUT;
+  const mode = long ? 'long' : si >= 0 ? `custom-${seconds}s` : campaign ? 'campaign' : 'short';
+  // Only the short, CI's campaign and the long campaign's figures are kept in the repository.
+  const dir = ['long', 'short', 'campaign'].includes(mode) ? join(root, 'fuzz/results') : OUT;
   mkdirSync(dir, { recursive: true });
   // A run of some targets keeps the other targets' last figures (each result carries its date).
   const file = join(dir, `${mode}.json`);

@@ -106,3 +106,40 @@ export function checkStrings(name: string, value: unknown): readonly string[] {
   value.forEach((v, i) => checkString(`${name}[${i}]`, v));
   return value as string[];
 }
+
+/** A boolean: true or false, nothing that merely converts to one (0, 'false' and {} would all
+ *  mean something else than they say). */
+export function checkBool(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') badArgument(name, value, 'true or false');
+  return value;
+}
+
+/** An optional boolean (undefined passes through). */
+export function checkOptBool(name: string, value: unknown): boolean | undefined {
+  return value === undefined ? undefined : checkBool(name, value);
+}
+
+/** An array of integers, each in min..max. */
+export function checkInts(name: string, value: unknown, min = 0, max = MAX_INDEX): readonly number[] {
+  if (!Array.isArray(value)) badArgument(name, value, `an array of integers in ${min}..${max}`);
+  value.forEach((v, i) => checkInt(`${name}[${i}]`, v, min, max));
+  return value as number[];
+}
+
+/** The smallest and largest page size of the map/trap split and the MSI-X holes: arm64's 4 KiB
+ *  and 64 KiB granules, the range the core's page rule holds (assembly/page.ts). */
+const MIN_PAGE_SIZE = 4096, MAX_PAGE_SIZE = 65536;
+/** A page size: a power of two in 4096..65536. */
+export function checkPageSize(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_PAGE_SIZE || value > MAX_PAGE_SIZE || (value & (value - 1)) !== 0) {
+    badArgument(name, value, `a power of two from ${MIN_PAGE_SIZE} to ${MAX_PAGE_SIZE}`);
+  }
+  return value;
+}
+
+/** An array of booleans. */
+export function checkBools(name: string, value: unknown): readonly boolean[] {
+  if (!Array.isArray(value)) badArgument(name, value, 'an array of booleans');
+  value.forEach((v, i) => checkBool(`${name}[${i}]`, v));
+  return value as boolean[];
+}

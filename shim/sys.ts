@@ -8,6 +8,7 @@ import { EAGAIN, errnoEntry } from './errno.js';
 import { ioctlName } from './ioctl.js';
 import { realLibc, type Libc } from './libc.js';
 import { setU64, u32, u64 } from './bytes.js';
+import { badArgument, checkBigU64, checkBytes, checkFd, checkFn, checkInt, checkString } from './args.js';
 
 /** Builds the VfioError for a failed call. `call` names the syscall as it appears in messages. */
 export function syscallError(call: string, errno: number, detail?: string): VfioError {
@@ -216,6 +217,57 @@ export function createSys(libc: Libc): Sys {
     readCounter: (fd) => sys.eventfdRead(fd),
   };
   return sys;
+}
+
+/** An ioctl request number: the unsigned long of ioctl(2), as _IOC builds it (32 bits). */
+const MAX_REQUEST = 0xffff_ffff;
+/** The flags and protection words of open, mmap and eventfd: C ints, never negative in use. */
+const MAX_FLAGS = 0x7fff_ffff;
+
+function checkRequest(request: unknown, arg: unknown, name: unknown): void {
+  checkInt('request', request, 0, MAX_REQUEST);
+  if (arg !== null) checkBytes('arg', arg);
+  if (name !== undefined) checkString('name', name);
+}
+
+/**
+ * HostSys with every argument checked before the call, as the rest of the public API checks
+ * its arguments (shim/args.ts): a wrong value throws VfioError 'bad-argument' naming it, never a
+ * TypeError from koffi's marshalling (a string fd, a number where mmap takes a bigint) and never
+ * a syscall on a value the caller did not mean. `vfiokit/sys`'s hostSys() hands this out; vfiokit's
+ * own calls go to the unchecked Sys underneath (their arguments are its own). A few type tests per
+ * call, nothing allocated unless one fails.
+ */
+export function checkedHostSys(sys: HostSys): HostSys {
+  return {
+    open(path, flags, mode) {
+      checkString('path', path); checkInt('flags', flags, 0, MAX_FLAGS);
+      if (mode !== undefined) checkInt('mode', mode, 0, 0o7777);
+      return sys.open(path, flags, mode);
+    },
+    close(fd) { checkFd('fd', fd); sys.close(fd); },
+    ioctl(fd, request, arg, name) { checkFd('fd', fd); checkRequest(request, arg, name); return sys.ioctl(fd, request, arg, name); },
+    // Checked before the promise exists: a wrong argument throws here, like every other call,
+    // instead of coming back as a rejection.
+    ioctlAsync(fd, request, arg, name) { checkFd('fd', fd); checkRequest(request, arg, name); return sys.ioctlAsync(fd, request, arg, name); },
+    ioctlValue(fd, request, value, name) {
+      checkFd('fd', fd); checkRequest(request, null, name);
+      // The unsigned long of ioctl(2): a safe integer, or a bigint of 64 bits (signed or not).
+      if (typeof value === 'bigint' ? value < -(1n << 63n) || value >= 1n << 64n : !Number.isSafeInteger(value)) badArgument('value', value, 'a safe integer or a 64-bit bigint');
+      return sys.ioctlValue(fd, request, value, name);
+    },
+    mmap(len, prot, flags, fd, offset) {
+      checkBigU64('len', len); checkInt('prot', prot, 0, MAX_FLAGS); checkInt('flags', flags, 0, MAX_FLAGS);
+      checkInt('fd', fd, -1, MAX_FLAGS); checkBigU64('offset', offset);
+      return sys.mmap(len, prot, flags, fd, offset);
+    },
+    munmap(addr, len) { checkBigU64('addr', addr); checkBigU64('len', len); sys.munmap(addr, len); },
+    view(addr, len) { checkBigU64('addr', addr); checkInt('len', len); return sys.view(addr, len); },
+    eventfd(initval, flags) { checkInt('initval', initval, 0, 0xffff_ffff); checkInt('flags', flags, 0, MAX_FLAGS); return sys.eventfd(initval, flags); },
+    eventfdRead(fd) { checkFd('fd', fd); return sys.eventfdRead(fd); },
+    eventfdWrite(fd, value) { checkFd('fd', fd); checkBigU64('value', value); sys.eventfdWrite(fd, value); },
+    watch(fd, onReadable) { checkFd('fd', fd); checkFn('onReadable', onReadable); return sys.watch(fd, onReadable); },
+  };
 }
 
 let defaultSys: Sys | undefined;

@@ -8,7 +8,7 @@ import { VfioError } from './errors.js';
 import type { MappingSys } from '../shim/sys.js';
 export type { MappingSys } from '../shim/sys.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../shim/libc.js';
-import { badArgument, checkBigInt } from '../shim/args.js';
+import { badArgument, checkBigInt, checkBigU64, checkFd, checkFn, checkInt, checkObject, checkString } from '../shim/args.js';
 
 /** Largest single mapping we hand out as JS views: typed arrays index by number; 1 GiB is far
  *  above any MMIO BAR we pass through and keeps offsets exact in a double. */
@@ -60,11 +60,14 @@ export class Mapping {
 
   /** Maps `size` bytes of `fd` at `fileOffset` shared read/write. Throws VfioError; maps nothing on failure.
    * Callers get mappings from {@link DeviceRegion.map}; `sys` is the syscall layer.
-   * @throws VfioError 'bad-argument' (size not in 1 byte..1 GiB), and the errno kinds of mmap.
+   * @throws VfioError 'bad-argument' (a wrong argument; size not in 1 byte..1 GiB), and the errno kinds of mmap.
    */
   constructor(sys: MappingSys, fd: number, fileOffset: bigint, size: number, label: string, prot = PROT_READ | PROT_WRITE) {
+    checkObject('sys', sys);
+    for (const k of ['mmap', 'munmap', 'view'] as const) checkFn(`sys.${k}`, sys[k]);
+    checkFd('fd', fd); checkBigU64('fileOffset', fileOffset); checkString('label', label); checkInt('prot', prot, 0, 0x7fff_ffff);
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_VIEW_BYTES) {
-      throw new VfioError({ kind: 'bad-argument', device: label, message: `cannot map ${size} bytes`, hint: `map between 1 byte and ${MAX_VIEW_BYTES} bytes` });
+      throw new VfioError({ kind: 'bad-argument', device: label, message: `size ${typeof size === 'number' ? size : `(a ${typeof size})`} is not a byte count the mapping can have`, hint: `map between 1 byte and ${MAX_VIEW_BYTES} bytes` });
     }
     this.#sys = sys;
     this.label = label;

@@ -7,13 +7,15 @@
 // test/unit/api/exports.test.ts pins every name below; docs/API.md says why it is an entry point
 // of its own.
 import { processSys } from './device/context.js';
-import type { HostSys } from '../shim/sys.js';
+import { checkedHostSys, type HostSys } from '../shim/sys.js';
 
 export type { HostSys } from '../shim/sys.js';
 export type { WatchFn } from './eventfd/dispatcher.js';
 
-/** The process's checked system-call layer over the C library: the one openDevice uses. */
-export function hostSys(): HostSys { return processSys(); }
+let host: HostSys | undefined;
+/** The process's checked system-call layer over the C library (the one openDevice uses), with
+ *  every argument checked first: a wrong one throws VfioError 'bad-argument' naming it. */
+export function hostSys(): HostSys { return host ??= checkedHostSys(processSys()); }
 
 export { O_RDWR, O_CLOEXEC, PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, EFD_NONBLOCK, EFD_CLOEXEC } from '../shim/libc.js';
 export { _IO, _IOR, _IOW, _IOWR } from '../shim/ioctl.js';

@@ -156,8 +156,9 @@ export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
  */
 export function groupMembers(group: number, o?: SysfsOptions): { name: string; driver: string | null }[] {
   checkInt('group', group);
+  const sysRoot = root(o);
   let names: string[];
-  try { names = readdirSync(join(root(o), 'kernel', 'iommu_groups', String(group), 'devices')); } catch { return []; }
+  try { names = readdirSync(join(sysRoot, 'kernel', 'iommu_groups', String(group), 'devices')); } catch { return []; }
   return names.sort().map((name) => {
     const bus = BUSES.find((b) => existsSync(join(root(o), 'bus', b, 'devices', name)));
     return { name, driver: bus ? linkName(join(root(o), 'bus', bus, 'devices', name, 'driver')) : null };

@@ -8,7 +8,7 @@
 import { bindExports, core, TRANSIENT_BYTES } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusParts } from './status.js';
-import { badArgument, checkBigU64s, checkBytes, checkObject, checkString } from '../../shim/args.js';
+import { checkBigU64, checkBigU64s, checkBytes, checkInts, checkObject, checkOneOf, checkOptInt, checkString } from '../../shim/args.js';
 
 /** What {@link guestNodeFor} needs: the host's DTB and which node of it, where the device was placed in the guest, and how the guest's tree around it looks. Give `hostNodePath` or `deviceName`. */
 export interface GuestNodeRequest {
@@ -123,10 +123,7 @@ export function hostNodeOfDevice(hostDtb: Uint8Array, deviceName: string): strin
  * ```
  */
 export function guestNodeFor(req: GuestNodeRequest): GuestNode {
-  checkObject('req', req); checkBytes('req.hostDtb', req.hostDtb); checkObject('req.placement', req.placement);
-  checkBigU64s('req.placement.regions', req.placement.regions);
-  if (!Array.isArray(req.placement.spis)) badArgument('req.placement.spis', req.placement.spis, 'an array of SPI numbers');
-  if (!Array.isArray(req.irqFlags)) badArgument('req.irqFlags', req.irqFlags, 'an array of flags words');
+  checkNodeRequest(req);
   const c = core();
   if (req.placement.spis.length !== req.irqFlags.length) {
     throw new VfioError({ kind: 'bad-argument', message: `${req.placement.spis.length} SPIs for ${req.irqFlags.length} IRQ flags`, hint: 'give one SPI and one flags word per IRQ line' });
@@ -159,6 +156,30 @@ export function guestNodeFor(req: GuestNodeRequest): GuestNode {
   const phandlesUsed = Number(c.result(1));
   return { dtb: c.take(outPtr, st), hostNodePath: path, phandlesUsed };
 }
+
+/** Every field of a request, checked before the core sees any (guestOverlayFor's too). */
+function checkNodeRequest(req: GuestNodeRequest): void {
+  checkObject('req', req); checkBytes('req.hostDtb', req.hostDtb);
+  if (req.hostNodePath !== undefined) checkString('req.hostNodePath', req.hostNodePath);
+  if (req.deviceName !== undefined) checkString('req.deviceName', req.deviceName);
+  checkObject('req.placement', req.placement);
+  checkBigU64s('req.placement.regions', req.placement.regions);
+  checkInts('req.placement.spis', req.placement.spis, 0, U32_MAX);
+  checkInts('req.irqFlags', req.irqFlags, 0, U32_MAX);
+  if (req.bus !== undefined && req.bus !== false) { checkObject('req.bus', req.bus); checkBigU64('req.bus.base', req.bus.base); checkBigU64('req.bus.size', req.bus.size); }
+  if (req.cells !== undefined) {
+    checkObject('req.cells', req.cells);
+    if (req.cells.address !== undefined) checkOneOf('req.cells.address', req.cells.address, CELLS);
+    if (req.cells.size !== undefined) checkOneOf('req.cells.size', req.cells.size, CELLS);
+  }
+  if (req.regBase !== undefined) checkBigU64('req.regBase', req.regBase);
+  checkOptInt('req.interruptParent', req.interruptParent, 0, U32_MAX);
+  // 0 and 0xffffffff are the core's to refuse (DTNODE's own rule, with its status).
+  checkOptInt('req.firstPhandle', req.firstPhandle, 0, U32_MAX);
+}
+/** A device-tree cell count of an address or a size: one or two 32-bit cells. */
+const CELLS = [1, 2] as const;
+const U32_MAX = 0xffff_ffff;
 
 const align8 = (n: number) => (n + 7) & ~7;
 

@@ -13,7 +13,7 @@ import { VfioError } from '../errors.js';
 import { checkStatus } from './status.js';
 
 import { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE } from '../vfio/uapi.js';
-import { badArgument, checkBigU64, checkInt, checkObject, checkOneOf, checkOptObject } from '../../shim/args.js';
+import { badArgument, checkBigU64, checkInt, checkObject, checkOneOf, checkOptObject, checkString } from '../../shim/args.js';
 /** struct vfio_irq_info flags, defined once in src/vfio/uapi.ts (re-exported for this module's users). */
 export { VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_NORESIZE };
 /** Flags of a level-triggered line as vfio-platform reports it (flags 0x7 in the lab's pl031). */
@@ -180,6 +180,7 @@ export class IrqMachine implements Disposable {
   constructor(kind: DeviceKind, opts: { device?: string; timeoutNs?: bigint } = {}) {
     checkOneOf('kind', kind, KINDS); opts = checkOptObject('opts', opts);
     if (opts.timeoutNs !== undefined) checkBigU64('opts.timeoutNs', opts.timeoutNs);
+    if (opts.device !== undefined) checkString('opts.device', opts.device);
     const { x } = exportsOf();
     this.kind = kind;
     this.device = opts.device;

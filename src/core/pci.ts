@@ -13,7 +13,7 @@
 import { bindExports, core, type Core, type CoreFn } from './loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusKind } from './status.js';
-import { checkBigU64s, checkBytes, checkInt, checkObject } from '../../shim/args.js';
+import { badArgument, checkBigU64s, checkBytes, checkInt, checkInts, checkObject, checkOptObject, checkPageSize, checkString } from '../../shim/args.js';
 
 /** PCI_CAP_ID_* of the capabilities this module interprets (include/uapi/linux/pci_regs.h). */
 export const PCI_CAP_ID_MSI = 0x05;
@@ -298,15 +298,8 @@ export function findCapabilities(config: Uint8Array): Capabilities {
 /** The `mappable` BARs as a bit mask and the page size, checked (msixHoles, msixRelocation). @internal */
 export function pageArgs(opts: { pageSize: number; mappable?: readonly number[] }): [number, bigint] {
   let mask = 0;
-  for (const b of opts.mappable ?? []) {
-    if (!Number.isInteger(b) || b < 0 || b > 5) throw new VfioError({ kind: 'bad-argument', message: `mappable BAR ${b} is not 0..5` });
-    mask |= 1 << b;
-  }
-  const ps = opts.pageSize;
-  if (!Number.isInteger(ps) || ps < 4096 || ps > 65536 || (ps & (ps - 1)) !== 0) {
-    throw new VfioError({ kind: 'bad-argument', message: `page size ${ps} is not a power of two from 4096 to 65536` });
-  }
-  return [mask, BigInt(ps)];
+  if (opts.mappable !== undefined) for (const b of checkInts('opts.mappable', opts.mappable, 0, 5)) mask |= 1 << b;
+  return [mask, BigInt(checkPageSize('opts.pageSize', opts.pageSize))];
 }
 
 /** The page-rounded MSI-X table/PBA ranges that must stay trapped, per BAR. `pageSize`: the
@@ -390,11 +383,18 @@ export class PciConfig implements Disposable {
    *   malformed config), 'no-space' (64 shadows are open: the core's limit).
    */
   constructor(config: Uint8Array, sizes: readonly bigint[], opts: PciConfigOptions = {}) {
+    opts = checkOptObject('opts', opts);
+    if (opts.device !== undefined) checkString('opts.device', opts.device);
+    if (opts.forward !== undefined) {
+      checkObject('opts.forward', opts.forward);
+      if (!Array.isArray(opts.forward.ranges)) badArgument('opts.forward.ranges', opts.forward.ranges, 'an array of { offset, length }');
+      opts.forward.ranges.forEach((r, i) => checkObject(`opts.forward.ranges[${i}]`, r));
+      if (typeof opts.forward.read !== 'function') {
+        throw new VfioError({ kind: 'bad-argument', device: opts.device, message: 'opts.forward.read: forward ranges need a forward.read function', hint: 'pass read(offset, width) that reads VFIO region 7' });
+      }
+    }
     this.device = opts.device;
     this.forward = opts.forward;
-    if (opts.forward && typeof opts.forward.read !== 'function') {
-      throw new VfioError({ kind: 'bad-argument', device: this.device, message: 'forward ranges need a forward.read function', hint: 'pass read(offset, width) that reads VFIO region 7' });
-    }
     const [cfg, len, sp] = stage(config, sizes, opts.device);
     const h = coreOf().f.config_create(cfg, len, sp);
     if (h < 0) fail(h, 'create the shadow config space', this.device);

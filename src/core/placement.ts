@@ -154,8 +154,10 @@ export class PlatformBus {
    */
   placeRegion(size: bigint, opts: PlaceRegionOptions = {}): PlacedRegion {
     checkBigU64('size', size); opts = checkOptObject('opts', opts);
-    // An address past 2^64 wraps (the core then finds it outside the window), as it always did.
-    for (const k of ['fixed', 'identity', 'align'] as const) if (opts[k] !== undefined) checkBigInt(`opts.${k}`, opts[k]);
+    // An address past 2^64 wraps (the core then finds it outside the window), as it always did;
+    // an alignment has no such reading: it is a u64 or wrong.
+    for (const k of ['fixed', 'identity'] as const) if (opts[k] !== undefined) checkBigInt(`opts.${k}`, opts[k]);
+    if (opts.align !== undefined) checkBigU64('opts.align', opts.align);
     if (opts.device !== undefined) checkInt('opts.device', opts.device, 1, U32_MAX);
     const device = opts.device ?? this.newDevice();
     let mode = MODE_FIRST_FIT, addr = 0n;

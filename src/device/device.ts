@@ -28,17 +28,17 @@ import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, 
 import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
 import { RegionTable } from '../core/region.js';
 import { DeviceRegion } from './region.js';
-import { DeviceIrq, IrqRouting, pciEventIrq, type IrqRoutingOptions, type RoutingWire, type PciVectorHost } from './irq.js';
+import { checkRoutingOptions, DeviceIrq, IrqRouting, pciEventIrq, type IrqRoutingOptions, type RoutingWire, type PciVectorHost } from './irq.js';
 import { DEVICE_KINDS, irqName, regionName, type DeviceKindFacts, type VfioDeviceKind } from './kinds.js';
 import { PlatformPassthrough, type PlatformPassthroughOptions } from './platform-passthrough.js';
 import type { IrqHandler } from '../eventfd/dispatcher.js';
-import { checkDmaRange, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
+import { checkDmaRange, DMA_BACKINGS, DmaBuffer, dmaBufferOf, isPlainDmaRange, type DmaBacking } from './dma.js';
 import { DmaIndex } from './dma-index.js';
 import { PciPassthrough, type PciPassthroughOptions } from '../pci/passthrough.js';
 
 import { LAYOUT, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET } from '../vfio/uapi.js';
 import { u32 } from '../../shim/bytes.js';
-import { checkFn, checkInt, checkObject, checkOptObject } from '../../shim/args.js';
+import { badArgument, checkFn, checkInt, checkObject, checkOneOf, checkOptObject, checkPageSize, checkString } from '../../shim/args.js';
 import { encodeAttachIommufdPt, encodeBindIommufd, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
 import { VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_GET_REGION_INFO } from '../../shim/ioctl.js';
 
@@ -60,6 +60,8 @@ export interface VfioDeviceInfo {
 
 /** Which IOMMU path {@link openDevice} takes: 'auto' (see {@link OpenOptions.iommu}), or one named: 'type1' (legacy container), 'iommufd' (device cdev, Linux 6.6+) or 'noiommu' (no DMA). */
 export type IommuOption = 'auto' | IommuKind;
+/** Every IommuOption, for the argument check. */
+const IOMMU_OPTIONS: readonly IommuOption[] = ['auto', 'type1', 'noiommu', 'iommufd'];
 
 /** Options of {@link openDevice}; `sysfs` (from {@link SysfsOptions}) reads another sysfs root, for tests. */
 export interface OpenOptions extends SysfsOptions {
@@ -162,6 +164,8 @@ export interface AllocDmaOptions {
 export function allocDma(size: number, opts: AllocDmaOptions = {}): DmaBuffer {
   checkInt('size', size, 1);
   opts = checkOptObject('opts', opts);
+  if (opts.backing !== undefined) checkOneOf('opts.backing', opts.backing, DMA_BACKINGS);
+  if (opts.name !== undefined) checkString('opts.name', opts.name);
   return DmaBuffer.alloc(opts.sys ?? processSys(), size, opts.backing, opts.name);
 }
 
@@ -222,6 +226,9 @@ function refusable(sys: Sys, fd: number, request: number, name: string): (b: Uin
 export function openDevice(name: string, opts: OpenOptions = {}): VfioDevice {
   validateDeviceName(name);
   opts = checkOptObject('opts', opts);
+  if (opts.iommu !== undefined) checkOneOf('opts.iommu', opts.iommu, IOMMU_OPTIONS);
+  if (opts.pageSize !== undefined) checkPageSize('opts.pageSize', opts.pageSize);
+  if (opts.sysfs !== undefined) checkString('opts.sysfs', opts.sysfs);
   const entry = findDeviceForOpen(name, opts);
   const sys = opts.sys ?? processSys();
   const want = VFIO_DRIVER[entry.bus];
@@ -345,7 +352,14 @@ export class VfioDevice {
           hint: (e) => e.kind === 'permission' ? `check the permissions of ${path}; run as root or give this user access` : e.kind === 'busy' ? 'the device is open elsewhere (another process, or through its group)' : undefined,
         });
         const bind = encodeBindIommufd(this.#iommufd.fd);
-        ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), { message: 'cannot bind the device to the iommufd' });
+        // The kernel binds a device through one open of its cdev at a time: a second open (another
+        // process, or an fd of this one outside vfiokit) gets EINVAL here, as the lab shows when two
+        // processes race for one device; vfiokit's own request is well formed, so EINVAL means busy.
+        ctx(name, () => vfio.deviceBindIommufd(sys, this.#fd, bind), {
+          message: 'cannot bind the device to the iommufd',
+          kind: (e) => e.errnoName === 'EINVAL' ? 'busy' : undefined,
+          hint: (e) => e.errnoName === 'EINVAL' ? `${path} is bound through another open of it already (another process, or an fd of this one outside vfiokit): the kernel allows one at a time; close it there first` : e.hint,
+        });
         const att = encodeAttachIommufdPt(this.#iommufd.ioasId);
         ctx(name, () => vfio.deviceAttachIommufdPt(sys, this.#fd, att), { message: `cannot attach the device to IOAS ${this.#iommufd.ioasId}` });
       } else {
@@ -555,7 +569,7 @@ export class VfioDevice {
    */
   routeIrqs(opts: IrqRoutingOptions): IrqRouting {
     this.liveFd();
-    checkObject('opts', opts);
+    checkRoutingOptions(checkObject('opts', opts));
     return this.route(opts);
   }
 
@@ -703,12 +717,14 @@ export class VfioDevice {
         buffer = b.dma;
       } else if (addr !== undefined) {
         host = addr;
-        checkDmaRange(host, size, this.name, 'mapDma (host address)');
+        checkDmaRange(host, size, this.name, what, 'hostAddress');
       } else {
         throw new VfioError({ kind: 'bad-argument', device: this.name, message: `${what}: neither buffer nor hostAddress given`, hint: 'pass buffer (from allocDma) or hostAddress' });
       }
     }
-    const read = req.read ?? true, write = req.write ?? true;
+    const read = req.read === undefined ? true : req.read, write = req.write === undefined ? true : req.write;
+    if (typeof read !== 'boolean') badArgument('req.read', read, 'true or false');
+    if (typeof write !== 'boolean') badArgument('req.write', write, 'true or false');
     space.map(iova, host, size, read, write, this.name);
     const replaced = this.#dma.add(iova, size, host, read, write, buffer);
     if (replaced) replaced.dmaRefs--;

@@ -191,11 +191,12 @@ export function isPlainDmaRange(iova: bigint, size: bigint, host?: bigint): bool
 }
 
 /** Checks a DMA range: size > 0, both ends inside 2^64 (inclusive end, no overflow), and aligned
- *  to the page size. Returns the inclusive last IOVA. */
-export function checkDmaRange(iova: bigint, size: bigint, device: string, what: string): bigint {
+ *  to the page size. Returns the inclusive last IOVA. `start` names the start in messages (the
+ *  IOVA, or mapDma's hostAddress). */
+export function checkDmaRange(iova: bigint, size: bigint, device: string, what: string, start = 'IOVA'): bigint {
   const page = pageBig ??= BigInt(systemPageSize());
-  if (typeof iova !== 'bigint' || typeof size !== 'bigint') throw new VfioError({ kind: 'bad-argument', device, message: `${what}: iova and size must be bigints`, hint: 'write 0x100000n, not 0x100000' });
-  if (iova < 0n || iova > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: IOVA ${iova} is not an unsigned 64-bit value` });
+  if (typeof iova !== 'bigint' || typeof size !== 'bigint') throw new VfioError({ kind: 'bad-argument', device, message: `${what}: ${typeof iova !== 'bigint' ? start : 'size'} must be a bigint`, hint: 'write 0x100000n, not 0x100000' });
+  if (iova < 0n || iova > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: ${start} ${iova} is not an unsigned 64-bit value` });
   if (size <= 0n || size > U64_MAX) throw new VfioError({ kind: 'bad-argument', device, message: `${what}: size ${size} is not in 1..2^64-1` });
   // Both in range, so the sum is exact (a bigint): one addition gives the end and the overflow test.
   const last = iova + size - 1n;

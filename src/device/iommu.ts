@@ -15,7 +15,7 @@
 // Close order (docs/DESIGN.md): a group is unset from its container before its fd closes, and a
 // container or iommufd closes only when no group or device uses it.
 // Not responsible for: device fds (device.ts), DMA bookkeeping per device (device.ts owns the list).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VfioError } from '../errors.js';
 import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs.js';
@@ -172,7 +172,8 @@ export class Container implements DmaSpace {
       rethrowWithContext(e, device, {
         message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
         hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first'
-          : x.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}` : x.hint,
+          : x.errnoName === 'EINVAL' ? `IOVA, address and size must be multiples of the IOMMU page size and inside its IOVA ranges${this.#rangesText(device)}`
+          : x.errnoName === 'ENOSPC' ? entryLimitHint() : x.errnoName === 'ENOMEM' ? memlockHint(size) : x.hint,
       });
     }
   }
@@ -196,6 +197,25 @@ export class Container implements DmaSpace {
     return this.#unmapReq.u64[2]!;
   }
 }
+
+/** The hint of a type1 map refused with ENOSPC: the container holds as many mappings as
+ *  vfio_iommu_type1.dma_entry_limit allows (read when it fails, so the hint says how many). */
+function entryLimitHint(): string {
+  const limit = readText(DMA_ENTRY_LIMIT)?.trim();
+  return `the type1 container holds as many DMA mappings as vfio_iommu_type1.dma_entry_limit allows${limit ? ` (${limit})` : ''}: map fewer, larger pieces, unmap some, or raise the limit (${DMA_ENTRY_LIMIT}, or vfio_iommu_type1.dma_entry_limit=N at boot)`;
+}
+
+/** The hint of a map refused with ENOMEM: the pinned pages count against this process's
+ *  RLIMIT_MEMLOCK (type1 and iommufd both account them) unless it has CAP_IPC_LOCK; the limit is
+ *  read when it fails, so the hint says what it is. */
+function memlockHint(size: bigint): string {
+  const m = /^Max locked memory\s+(\S+)/m.exec(readText('/proc/self/limits') ?? '');
+  const soft = m?.[1];
+  if (soft === undefined || soft === 'unlimited') return 'the kernel could not pin the pages (out of memory); RLIMIT_MEMLOCK is not what stopped it here (unlimited or unreadable)';
+  return `pinning 0x${size.toString(16)} more bytes passes this process's locked-memory limit (RLIMIT_MEMLOCK ${Number(soft) / 1024} KiB, ulimit -l) unless it has CAP_IPC_LOCK: raise the limit (ulimit -l, LimitMEMLOCK= in a systemd unit, /etc/security/limits.conf) to cover the guest's DMA memory, or the kernel is out of memory`;
+}
+const DMA_ENTRY_LIMIT = '/sys/module/vfio_iommu_type1/parameters/dma_entry_limit';
+const readText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
 
 export function noDma(device: string): VfioError {
   return new VfioError({ kind: 'not-supported', device, message: 'no IOMMU: DMA cannot be confined', hint: 'a no-IOMMU device can DMA anywhere in physical memory; VFIO offers no DMA mapping for it (use a device behind an IOMMU for DMA)' });
@@ -230,7 +250,10 @@ export class Group {
     if (!g) {
       const fd = ctx(device, () => sys.open(path, O_RDWR | O_CLOEXEC), {
         message: () => `cannot open the VFIO group ${path}`,
-        hint: (e) => e.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
+        // A no-IOMMU group node answers EPERM to anyone without CAP_SYS_RAWIO, whatever its mode
+        // (vfio's rule for the unsafe mode, seen in the lab with the node chowned to the user).
+        hint: (e) => e.errnoName === 'EPERM' && noiommu ? `a no-IOMMU group opens only with CAP_SYS_RAWIO, whatever the permissions of ${path}: run as root or give the process that capability`
+          : e.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
           : e.kind === 'busy' ? `another process (or an fd opened outside vfiokit) holds ${path}; close it there first`
           : e.kind === 'not-found' ? `${path} appears once the device is bound to its VFIO driver: vfiokit bind ${device}` : undefined,
       });
@@ -360,7 +383,7 @@ export class IommufdSpace implements DmaSpace {
     try { iommufd.ioasMap(this.#sys, this.fd, a); } catch (e) {
       rethrowWithContext(e, device, {
         message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
-        hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : x.hint,
+        hint: (x) => x.errnoName === 'EEXIST' ? 'the IOVA range overlaps an existing DMA mapping; unmap it first' : x.errnoName === 'ENOMEM' ? memlockHint(size) : x.hint,
       });
     }
   }

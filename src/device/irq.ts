@@ -21,7 +21,7 @@ import * as vfio from '../../shim/vfio.js';
 import * as kvm from '../../shim/kvm.js';
 import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
-import { checkFd, checkFn, checkInt } from '../../shim/args.js';
+import { checkBigU64, checkFd, checkFn, checkInt, checkInts } from '../../shim/args.js';
 import type { DeviceKindFacts } from './kinds.js';
 
 /** The VFIO index of each PCI interrupt mode (none: no index is enabled). */
@@ -250,6 +250,15 @@ export interface IrqRoutingOptions {
   onError?(error: unknown): void;
   /** The clock in ns (default process.hrtime.bigint). */
   now?(): bigint;
+}
+
+/** The options' fields, each checked before anything is set up (they are called from event
+ *  callbacks later, where a wrong one could only be reported, not refused). @internal */
+export function checkRoutingOptions(opts: IrqRoutingOptions): void {
+  checkFn('opts.setLine', opts.setLine);
+  for (const k of ['onMmap', 'onAction', 'onError', 'now'] as const) if (opts[k] !== undefined) checkFn(`opts.${k}`, opts[k]);
+  if (opts.timeoutNs !== undefined) checkBigU64('opts.timeoutNs', opts.timeoutNs);
+  if (opts.indexes !== undefined) checkInts('opts.indexes', opts.indexes);
 }
 
 /** A routed line: its eventfds, its KVM wiring, and its VFIO_DEVICE_SET_IRQS structs, encoded once

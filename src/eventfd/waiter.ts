@@ -112,7 +112,7 @@ export class IrqWaiter {
    */
   add(fd: number, key: number = fd): void {
     this.#live();
-    checkFd('fd', fd);
+    checkFd('fd', fd); checkInt('key', key, Number.MIN_SAFE_INTEGER);
     if (this.#keys.has(fd) || fd === this.wakeFd) throw new VfioError({ kind: 'bad-state', message: `eventfd ${fd} is already waited for`, hint: 'remove() it first' });
     const r = this.#ctl(EPOLL_CTL_ADD, fd);
     if (r < 0) {

@@ -10,7 +10,7 @@
 import { bindExports, core, type Core, type CoreFn } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { check } from './status.js';
-import { checkBigInt, checkBigU64, checkBytes, checkOptInt, checkOptObject, checkString, checkStrings } from '../../shim/args.js';
+import { checkBigInt, checkBigU64, checkBytes, checkInt, checkOptInt, checkOptObject, checkString, checkStrings } from '../../shim/args.js';
 
 /** Options of {@link FdtBuilder}. */
 export interface FdtBuilderOptions {
@@ -70,7 +70,7 @@ export class FdtBuilder {
    *   are open already).
    */
   constructor(opts: FdtBuilderOptions = {}) {
-    opts = checkOptObject('opts', opts); checkOptInt('opts.initialSize', opts.initialSize);
+    opts = checkOptObject('opts', opts); checkOptInt('opts.initialSize', opts.initialSize); checkOptInt('opts.firstPhandle', opts.firstPhandle, 1, 0xffff_fffe);
     this.c = core();
     this.u32 = new Uint32Array(this.c.u8.buffer);
     this.u64 = new BigUint64Array(this.c.u8.buffer);
@@ -116,7 +116,7 @@ export class FdtBuilder {
    */
   propU32(name: string, ...values: number[]): this {
     checkString('name', name);
-    for (const v of values) if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new VfioError({ kind: 'bad-argument', message: `property ${name}: ${v} is not a u32` });
+    values.forEach((v, i) => checkInt(`property ${name}: values[${i}]`, v, 0, 0xffff_ffff));
     const t = this.c.transientPtr, nl = this.putText(name, NAME_OFF);
     if (values.length === 1) return this.call(this.f.prop_u32!, 'prop_u32', name, t + NAME_OFF, nl, values[0]!);
     const w = (t + DATA_OFF) >>> 2;

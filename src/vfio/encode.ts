@@ -18,7 +18,7 @@ import {
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, LAYOUT,
 } from './uapi.js';
-import { checkBigInt, checkInt, checkObject, checkOptInt } from '../../shim/args.js';
+import { checkBigInt, checkBools, checkInt, checkInts, checkObject, checkOneOf, checkOptBool, checkOptInt } from '../../shim/args.js';
 
 /** What a VFIO_DEVICE_SET_IRQS request does to the vectors: VFIO_IRQ_SET_ACTION_TRIGGER, _MASK or _UNMASK. */
 export type IrqSetAction = 'trigger' | 'mask' | 'unmask';
@@ -40,6 +40,7 @@ export interface IrqSetRequest {
 }
 
 const ACTIONS: Record<IrqSetAction, number> = { trigger: VFIO_IRQ_SET_ACTION_TRIGGER, mask: VFIO_IRQ_SET_ACTION_MASK, unmask: VFIO_IRQ_SET_ACTION_UNMASK };
+const ACTION_NAMES = Object.keys(ACTIONS) as IrqSetAction[];
 
 /** The VfioError of an encoder's status (the core's, or the same status found in TypeScript). */
 export function encodeError(st: number, what: string, hint = 'check the arguments against the uapi rules in docs/vfio-region.md'): VfioError {
@@ -63,10 +64,12 @@ function fail(st: number, what: string): never { throw encodeError(st, what); }
  */
 export function encodeIrqSet(req: IrqSetRequest): Uint8Array {
   checkObject('req', req); checkInt('req.index', req.index, 0, 0xffff_ffff); checkOptInt('req.start', req.start, 0, 0xffff_ffff); checkOptInt('req.count', req.count, 0, 0xffff_ffff);
+  checkOneOf('req.action', req.action, ACTION_NAMES);
+  if (req.fds !== undefined) checkInts('req.fds', req.fds, -1, 0x7fff_ffff);
+  if (req.bools !== undefined) checkBools('req.bools', req.bools);
   const given = [req.fds, req.bools, req.count].filter((x) => x !== undefined).length;
   if (given !== 1) throw new VfioError({ kind: 'bad-argument', message: 'encodeIrqSet: give exactly one of fds, bools or count', hint: 'fds for DATA_EVENTFD, bools for DATA_BOOL, count for DATA_NONE' });
   const action = ACTIONS[req.action];
-  if (action === undefined) throw new VfioError({ kind: 'bad-argument', message: `encodeIrqSet: unknown action ${String(req.action)}` });
   let dataType: number, data: Uint8Array, count: number;
   if (req.fds) {
     dataType = VFIO_IRQ_SET_DATA_EVENTFD; count = req.fds.length;
@@ -112,6 +115,7 @@ export interface DmaMapRequest {
  */
 export function encodeDmaMap(req: DmaMapRequest): Uint8Array {
   checkObject('req', req); checkBigInt('req.vaddr', req.vaddr); checkBigInt('req.iova', req.iova); checkBigInt('req.size', req.size);
+  checkOptBool('req.read', req.read); checkOptBool('req.write', req.write); checkOptBool('req.updateVaddr', req.updateVaddr);
   return encodeDmaMapWords(structWords(DMA_MAP_SIZE), req.vaddr, req.iova, req.size, req.read ?? true, req.write ?? true, req.updateVaddr ?? false);
 }
 
@@ -154,6 +158,7 @@ export interface DmaUnmapRequest {
  */
 export function encodeDmaUnmap(req: DmaUnmapRequest): Uint8Array {
   checkObject('req', req); if (req.iova !== undefined) checkBigInt('req.iova', req.iova); if (req.size !== undefined) checkBigInt('req.size', req.size);
+  checkOptBool('req.all', req.all); checkOptBool('req.vaddrOnly', req.vaddrOnly);
   const flags = (req.all ? VFIO_DMA_UNMAP_FLAG_ALL : 0) | (req.vaddrOnly ? VFIO_DMA_UNMAP_FLAG_VADDR : 0);
   return encodeDmaUnmapWords(structWords(DMA_UNMAP_SIZE), req.iova ?? 0n, req.size ?? 0n, flags);
 }

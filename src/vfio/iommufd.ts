@@ -24,7 +24,7 @@ export {
   IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_MAP_READABLE,
   IOMMUFD_LAYOUT,
 } from '../../shim/uapi/iommufd.js';
-import { checkBigInt, checkInt, checkObject } from '../../shim/args.js';
+import { checkBigInt, checkInt, checkObject, checkOptBool } from '../../shim/args.js';
 
 /** An IOMMU_IOAS_MAP request for {@link encodeIoasMap}. */
 export interface IoasMapRequest {
@@ -55,6 +55,7 @@ const U64_MAX = (1n << 64n) - 1n;
  */
 export function encodeIoasMap(req: IoasMapRequest): Uint8Array {
   checkObject('req', req); checkInt('req.ioasId', req.ioasId, 0, 0xffff_ffff); checkBigInt('req.userVa', req.userVa); checkBigInt('req.length', req.length); if (req.iova !== undefined) checkBigInt('req.iova', req.iova);
+  checkOptBool('req.read', req.read); checkOptBool('req.write', req.write);
   return encodeIoasMapWords(structWords(MAP.size), req.ioasId, req.userVa, req.length, req.iova, req.read ?? true, req.write ?? true);
 }
 
@@ -90,6 +91,7 @@ export function encodeIoasMapWords(out: StructWords, ioasId: number, userVa: big
  */
 export function encodeIoasUnmap(req: { ioasId: number; iova?: bigint; length?: bigint; all?: boolean }): Uint8Array {
   checkObject('req', req); checkInt('req.ioasId', req.ioasId, 0, 0xffff_ffff); if (req.iova !== undefined) checkBigInt('req.iova', req.iova); if (req.length !== undefined) checkBigInt('req.length', req.length);
+  checkOptBool('req.all', req.all);
   return encodeIoasUnmapWords(structWords(UNMAP.size), req.ioasId, req.all ? 0n : req.iova ?? 0n, req.all ? U64_MAX : req.length ?? 0n);
 }
 

@@ -9,7 +9,7 @@ import { decodeDeviceInfo, decodeRegionInfo, decodeIrqInfo, decodeIommuType1Info
 import { LAYOUT, VFIO_NEED_ARGSZ } from './uapi.js';
 import type { RegionTable } from '../core/region.js';
 import { setU32, u32 } from '../../shim/bytes.js';
-import { checkFn, checkInt, checkOptObject } from '../../shim/args.js';
+import { badArgument, checkBytes, checkFn, checkInt, checkOptInt, checkOptObject } from '../../shim/args.js';
 
 /** Queries per INFO call: the kernel's need changes only when the capabilities change between two
  *  calls (a group joining the container adds reserved IOVA ranges), so 2 suffice and 4 tolerate a
@@ -39,7 +39,9 @@ export interface QueryOptions {
  *  replaces initialSize). Throws kind 'kernel-reply' when the retries run out or argsz passes
  *  MAX_REPLY_BYTES, and whatever query/decode throw. */
 export function queryWithArgsz<T>(label: string | (() => string), initialSize: number, fill: (buf: Uint8Array) => void, query: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => T, maxRetries = MAX_ARGSZ_RETRIES, first?: Uint8Array): T {
+  if (typeof label !== 'string' && typeof label !== 'function') badArgument('label', label, 'a string or a function');
   checkInt('initialSize', initialSize, 4, MAX_REPLY_BYTES); checkFn('fill', fill); checkFn('query', query); checkFn('decode', decode); checkInt('maxRetries', maxRetries);
+  if (first !== undefined) checkBytes('first', first, 4);
   const what = (): string => (typeof label === 'function' ? label() : label);
   let size = first ? first.length : initialSize;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
@@ -62,11 +64,19 @@ export function queryWithArgsz<T>(label: string | (() => string), initialSize: n
 }
 
 
+/** The query options, checked (by their names as the caller gave them). */
+function queryOpts<T extends QueryOptions>(opts: T | undefined): T {
+  const o = checkOptObject<T>('opts', opts);
+  checkOptInt('opts.initialSize', o.initialSize, 4, MAX_REPLY_BYTES); checkOptInt('opts.maxRetries', o.maxRetries);
+  if (o.buffer !== undefined) checkBytes('opts.buffer', o.buffer, 4);
+  return o;
+}
+
 /** VFIO_DEVICE_GET_INFO through `query`, growing the buffer as the kernel asks.
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  */
 export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {
-  checkFn('query', query); opts = checkOptObject('opts', opts);
+  checkFn('query', query); opts = queryOpts(opts);
   return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
 
@@ -93,8 +103,9 @@ export interface RegionQueryOptions extends QueryOptions {
  * ```
  */
 export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void, opts: RegionQueryOptions = {}): RegionInfo {
-  checkInt('index', index, 0, 0xffff_ffff); checkFn('query', query); opts = checkOptObject('opts', opts);
+  checkInt('index', index, 0, 0xffff_ffff); checkFn('query', query); opts = queryOpts(opts);
   const t = opts.table;
+  if (t !== undefined && typeof (t as { addReply?: unknown } | null)?.addReply !== 'function') badArgument('opts.table', t, 'a RegionTable');
   const decode = t ? (b: Uint8Array) => t.addReply(index, b) : (b: Uint8Array) => decodeRegionInfo(b, index);
   return queryWithArgsz(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, opts.initialSize ?? 256, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, decode, opts.maxRetries, opts.buffer);
 }
@@ -103,7 +114,7 @@ export function queryRegionInfo(index: number, query: (buf: Uint8Array) => void,
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  */
 export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IrqInfo {
-  checkInt('index', index, 0, 0xffff_ffff); checkFn('query', query); opts = checkOptObject('opts', opts);
+  checkInt('index', index, 0, 0xffff_ffff); checkFn('query', query); opts = queryOpts(opts);
   return queryWithArgsz(() => `VFIO_DEVICE_GET_IRQ_INFO(${index})`, opts.initialSize ?? LAYOUT.vfio_irq_info.size, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), opts.maxRetries, opts.buffer);
 }
 
@@ -111,6 +122,6 @@ export function queryIrqInfo(index: number, query: (buf: Uint8Array) => void, op
  * `query(buf)` issues the ioctl on the caller's fd with `buf` in place and throws on failure (its error passes through). Throws what {@link queryWithArgsz} and the decoder throw.
  */
 export function queryIommuType1Info(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): IommuType1Info {
-  checkFn('query', query); opts = checkOptObject('opts', opts);
+  checkFn('query', query); opts = queryOpts(opts);
   return queryWithArgsz('VFIO_IOMMU_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeIommuType1Info, opts.maxRetries, opts.buffer);
 }

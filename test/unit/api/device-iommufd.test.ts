@@ -75,6 +75,18 @@ test('a failed BIND_IOMMUFD closes the cdev and releases the IOAS', () => {
   } finally { f.dispose(); }
 });
 
+test('BIND_IOMMUFD answering EINVAL (the device bound through another open of its cdev, as the race in the lab shows): kind busy, errno kept, a hint', () => {
+  const f = fakeVfio();
+  try {
+    mkdirSync(join(f.sysfs, 'devices', EDU, 'vfio-dev', 'vfio0'), { recursive: true });
+    f.libc.failOn('ioctl', 22 /* EINVAL */, 2); // 1: IOAS_ALLOC, 2: BIND
+    let e: unknown;
+    try { openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'iommufd' }); } catch (x) { e = x; }
+    assert.ok(e instanceof VfioError && e.kind === 'busy' && e.errnoName === 'EINVAL' && e.hint!.includes('another open'), String(e));
+    assert.is(f.libc.openFds.size, 0);
+  } finally { f.dispose(); }
+});
+
 // ---- dmaInfo() on iommufd: IOMMU_IOAS_IOVA_RANGES
 
 const EMSGSIZE = 90, EINVAL = 22, ENOMEM = 12;
