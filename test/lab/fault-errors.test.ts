@@ -10,7 +10,7 @@
 // processes fault-kill.test.ts's race.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { allocDma, bind, openDevice, unbind, VfioError, type IommuKind } from '../../src/index';
 import { EDU, ID } from '../support/edu';
@@ -79,6 +79,10 @@ function expectRefused(o: Outcome | undefined, what: string, kind: string, errno
   console.log(`  ${what}: ${o!.message} -- hint: ${o!.hint}`);
 }
 
+/** The device's VFIO cdev node: its number is the kernel's own count of cdevs (sysfs
+ *  vfio-dev/vfioN), not its IOMMU group's. */
+const cdevOf = (bdf: string): string => `/dev/vfio/devices/${readdirSync(`/sys/bus/pci/devices/${bdf}/vfio-dev`)[0]}`;
+
 test('a user without access: EACCES on /dev/vfio/N and /dev/iommu, kind permission, a hint naming the node', async () => {
   const r = await asNobody('open');
   expectRefused(r.type1, 'type1 as nobody', 'permission', 'EACCES', /permissions of \/dev\/vfio\/\d+/);
@@ -88,7 +92,7 @@ test('a user without access: EACCES on /dev/vfio/N and /dev/iommu, kind permissi
 
 test('a user who owns the nodes: type1 and iommufd open; a no-IOMMU group still answers EPERM (CAP_SYS_RAWIO), and the hint says so', async () => {
   const g = groupOf('pci', EDU), n = groupOf('amba', PL031);
-  const nodes = [`/dev/vfio/${g}`, `/dev/vfio/devices/vfio${g}`, `/dev/vfio/noiommu-${n}`];
+  const nodes = [`/dev/vfio/${g}`, cdevOf(EDU), `/dev/vfio/noiommu-${n}`];
   const iommuMode = statSync('/dev/iommu').mode & 0o777;
   try {
     for (const p of nodes) chownSync(p, NOBODY, NOBODY);
@@ -105,7 +109,7 @@ test('a user who owns the nodes: type1 and iommufd open; a no-IOMMU group still 
 
 test('RLIMIT_MEMLOCK as a non-root user: ENOMEM from type1 and iommufd, a hint with the limit; half the limit maps afterwards', async () => {
   const g = groupOf('pci', EDU);
-  const nodes = [`/dev/vfio/${g}`, `/dev/vfio/devices/vfio${g}`];
+  const nodes = [`/dev/vfio/${g}`, cdevOf(EDU)];
   const iommuMode = statSync('/dev/iommu').mode & 0o777;
   const KIB = 256;
   try {
