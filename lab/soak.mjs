@@ -43,7 +43,7 @@ const files = [];
 const t0 = Date.now();
 log(`soak: [boot] ${lab.tests.length} test file(s), ${minutes} minutes asked`);
 const r = await bootGuest({
-  kernel: lab.kernel, initrd: lab.initrd,
+  kernel: lab.kernel, initrd: lab.initrd, disk: lab.disk,
   cmd: `VFIOKIT_SOAK_S=${soakS} LAB_FILE_LIMIT_S=${fileLimitS} lab-suite`,
   // Pieces print a progress line at least once a minute (test/support/load.ts progress()).
   idleLimitS: 600, totalLimitS: fileLimitS + 600,
