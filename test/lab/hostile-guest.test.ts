@@ -24,14 +24,21 @@ import { DMA_TO_RAM, EDU, EDU_BUF, eduDma, enableBusMaster } from '../support/ed
 import { holdings, report, SOAK } from '../support/load';
 import { kmsgFrom, smmuFaults } from '../support/kmsg';
 
-/** The soak's counts: the load section's figures for the guest-counted irqfd path. */
-const HOSTILE_SOAK: HostileCounts = { irqs: 20_000, storm: 20_000, hammer: 5_000, alarms: 10 };
-/** Resident memory the run may add to the process (KiB): the VM's own allocations (the vCPU's
- *  run page, the console's text, the exit log's lines), far below what a leak per exit would show
- *  over tens of thousands of exits. */
-const RSS_GROWTH_KIB = 16 * 1024;
-/** The longest the VMM may take over one exit (ms): a responsiveness bound with TCG's slowness in it. */
-const EXIT_MS = 1000;
+/** The soak's counts: the load section's 20,000 INTx for the guest-counted irqfd path, and a
+ *  hammer about 30 times the suite's (about 5 minutes under the lab's nested TCG). */
+const HOSTILE_SOAK: HostileCounts = { irqs: 20_000, storm: 20_000, hammer: 2_000, alarms: 10 };
+/** Resident memory the VMM may add while the guest runs (KiB, first exit to the end): V8 grows its
+ *  heap for the garbage of each exit (BigInts, decoded exits) before collecting it, about 12 MiB in
+ *  the suite's run; the soak's run, with 30 times the exits, stays under the same bound, so it is
+ *  not a cost per exit. */
+const RSS_RUN_GROWTH_KIB = 32 * 1024;
+/** Live JS heap the run may leave behind (KiB, after full collections before and after): the first
+ *  VM, devices and passthroughs of the process leave their module state and compiled code (about
+ *  1.3 MiB in the suite's run); the soak's run, with 30 times the exits, stays under the same bound. */
+const HEAP_GROWTH_KIB = 4 * 1024;
+/** The longest the VMM may take over one exit (ms): a responsiveness bound with TCG's slowness in
+ *  it (the slowest in the lab are the config writes that make VFIO and KVM calls). */
+const EXIT_MS = 2000;
 
 test('hostile guest: the VMM answers every access, the counts add up, the host and the devices come out untouched', async () => {
   const counts = SOAK ? HOSTILE_SOAK : HOSTILE_SHORT;
@@ -49,33 +56,38 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
     return b - a;
   };
   const irqMs = r.lines.find((l) => l.text.startsWith('= irq-taken'))!.ms - r.lines.find((l) => l.text.startsWith('= edu-id'))!.ms;
-  console.log(`  counts: ${JSON.stringify(counts)}; end ${r.end}; run ${(r.runMs / 1000).toFixed(1)} s, ${r.exits} exits (${r.exitsPerSecond}/s), longest exit ${r.longestExitMs.toFixed(2)} ms`);
+  console.log(`  counts: ${JSON.stringify(counts)}; end ${r.end}; run ${(r.runMs / 1000).toFixed(1)} s, ${r.exits} exits (${r.exitsPerSecond}/s), longest exit ${r.longestExit.ms.toFixed(2)} ms (${r.longestExit.what})`);
   console.log(`  exits by class: ${JSON.stringify(c)}`);
   console.log(`  guest's counts: ${JSON.stringify(g)}`);
   console.log(`  irqfd ping-pong: ${g.raised} raised, ${g['irq-taken']} taken, ${g['irq-empty']} empty, ${g.lost} lost, ${Math.round(g.raised! / (irqMs / 1000))}/s; storm: ${g['storm-raised']} INTx raises -> ${g['storm-taken']} taken, ${g['msi-raised']} raises with garbage MSI; alarms ${g['alarms-taken']} of ${g['alarms-armed']}; hammer ${(phase('storm-taken', 'hammer-rounds') / 1000).toFixed(1)} s`);
   console.log(`  ECAM ${JSON.stringify(r.ecam)}; edu passthrough ${JSON.stringify(r.pci)}; pl031 passthrough ${JSON.stringify(r.rtc)}; BAR slots ${JSON.stringify(r.slots)}`);
   console.log(`  DMA outside RAM at ${r.outside.map((a) => `0x${a.toString(16)}`).join(', ')}; canary bytes changed ${r.canaryChanged}; SMMU: ${smmu.lines.length} arm-smmu-v3 lines, ${smmu.iovas.length} translation faults at ${smmu.iovas.map((a) => `0x${a.toString(16)}`).join(', ')}, ${smmu.suppressed} suppressed`);
-  console.log(`  process before/after: RSS ${before.rssKiB}/${after.rssKiB} KiB (run's own view ${r.rssKiB.before}/${r.rssKiB.after}), core ${before.coreBytes}/${after.coreBytes} bytes, fds ${before.fds}/${after.fds}, maps ${before.maps}/${after.maps}, eventfds ${before.eventfds}/${after.eventfds}`);
+  console.log(`  process before/after: RSS ${before.rssKiB}/${after.rssKiB} KiB (in the run: ${r.rssKiB.before} at its start, ${r.rssKiB.firstExit} at the first exit, ${r.rssKiB.after} at the end), core ${before.coreBytes}/${after.coreBytes} bytes, fds ${before.fds}/${after.fds}, maps ${before.maps}/${after.maps}, eventfds ${before.eventfds}/${after.eventfds}`);
+  console.log(`  RSS by phase (KiB at the line, exits): ${r.lines.filter((l) => l.text.startsWith('= ') || l.text === 'hostile').map((l) => `${l.text.split(' ')[1] ?? l.text} ${l.rssKiB} @${l.exits}`).join(', ')}; JS heap after GC ${before.heapKiB} -> ${after.heapKiB} KiB`);
   if (r.errors.length) console.log(`  errors: ${r.errors.slice(0, 5).join(' | ')}`);
 
   // Responsive: the guest got to its end and powered off; no exit took long.
   assert.is(r.end, 'shutdown', 'the guest powered off (PSCI SYSTEM_OFF)');
   assert.equal(r.errors, [], 'no failure in the passthroughs or the exit handling');
-  assert.ok(r.longestExitMs < EXIT_MS, `the longest exit took ${r.longestExitMs} ms`);
+  assert.ok(r.longestExit.ms < EXIT_MS, `the longest exit took ${r.longestExit.ms} ms (${r.longestExit.what})`);
   // Every exit classified; the trapped accesses counted by both sides.
   assert.is(c.console + c.ecam + c.rtc + c.bar + c.hole + c.stray + c.retry + c.end, r.exits, 'every exit in one class');
   assert.is(c.stray, 0, 'no exit at an address the guest did not aim at');
   assert.is(c.console, r.console.length, 'one exit per console byte');
-  assert.is(c.ecam, g.ecam, 'ECAM exits = the guest\'s ECAM accesses');
-  assert.is(c.rtc, g.rtc! + g['rtc-irq']!, 'pl031 exits = the guest\'s pl031 accesses (main code + IRQ handler)');
+  // A misaligned access reaches the VMM (KVM in the lab) or faults in the guest (counted there):
+  // the trapped exits are the guest's accesses less its faults, class by class when none faulted.
+  assert.is(c.ecam + c.rtc + c.hole, g.ecam! + g.rtc! + g['rtc-irq']! + g.hole! - g.faults!, 'trapped exits = the guest\'s trapped accesses, less those that faulted in the guest');
+  if (g.faults === 0) {
+    assert.is(c.ecam, g.ecam, 'ECAM exits = the guest\'s ECAM accesses');
+    assert.is(c.rtc, g.rtc! + g['rtc-irq']!, 'pl031 exits = the guest\'s pl031 accesses (main code + IRQ handler)');
+    assert.is(c.hole, g.hole, 'exits at the hole = the guest\'s accesses there');
+  }
   assert.is(r.rtc.mmioReads + r.rtc.mmioWrites, c.rtc, 'the pl031 passthrough answered each');
-  assert.is(c.hole, g.hole, 'exits at the hole = the guest\'s accesses there');
   assert.is(c.bar, 0, 'edu\'s BAR0 a memslot wherever the guest was using it');
   assert.is(r.ecam.reads + r.ecam.writes + r.ecam.absent + r.ecam.bad, c.ecam, 'the ECAM window classified each of its exits');
   assert.ok(r.ecam.absent > 0 && r.ecam.bad > 0, 'the guest reached absent functions and bad widths');
   assert.is(g['hammer-rounds'], counts.hammer);
   assert.is(g.misaligned, 18 * counts.hammer, '18 misaligned accesses a round');
-  assert.is(g.faults, g.misaligned, 'each misaligned access faulted in the guest (Device memory), none reached the VMM');
   assert.is(g['other-exceptions'], 0);
   // Interrupts through irqfd, counted by the guest: exactly once each.
   assert.is(g.raised, counts.irqs);
@@ -95,7 +107,8 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   assert.is(smmu.iovas.length + smmu.suppressed, g.outside, 'SMMU translation faults = DMAs aimed outside RAM');
   for (const a of smmu.iovas) assert.ok(r.outside.some((o) => a >= o && a < o + BigInt(HOSTILE_DMA_LEN)), `fault at 0x${a.toString(16)}: one of the guest's IOVAs`);
   // Bounded: memory, and nothing held after the run.
-  assert.ok(after.rssKiB - before.rssKiB < RSS_GROWTH_KIB, `RSS grew ${after.rssKiB - before.rssKiB} KiB`);
+  assert.ok(r.rssKiB.after - r.rssKiB.firstExit < RSS_RUN_GROWTH_KIB, `RSS grew ${r.rssKiB.after - r.rssKiB.firstExit} KiB while the guest ran`);
+  assert.ok(after.heapKiB - before.heapKiB < HEAP_GROWTH_KIB, `the JS heap kept ${after.heapKiB - before.heapKiB} KiB after the run`);
   assert.is(after.coreBytes, before.coreBytes, 'the core\'s memory did not grow');
   assert.is(after.fds, before.fds, 'open fds equal before and after');
   assert.is(after.eventfds, before.eventfds);
@@ -120,7 +133,7 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   report('hostile-guest', {
     ok: true, exits: r.exits, exitsPerS: r.exitsPerSecond, trapped: c.ecam + c.rtc + c.hole, misaligned: g.misaligned!, irqfdTaken: g['irq-taken']!,
     irqfdPerS: Math.round(g.raised! / (irqMs / 1000)), stormRaised: g['storm-raised']!, stormTaken: g['storm-taken']!, msiGarbage: g['msi-raised']!,
-    dmaOutside: g.outside!, smmuFaults: smmu.iovas.length + smmu.suppressed, rssGrowthKiB: after.rssKiB - before.rssKiB,
+    dmaOutside: g.outside!, smmuFaults: smmu.iovas.length + smmu.suppressed, rssRunGrowthKiB: r.rssKiB.after - r.rssKiB.firstExit, rssGrowthKiB: after.rssKiB - before.rssKiB, heapGrowthKiB: after.heapKiB - before.heapKiB,
   });
 });
 
