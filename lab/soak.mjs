@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run soak -- --minutes N`: the lab's load and fault tests (test/lab/load-*.test.ts,
-// test/lab/fault-*.test.ts) in soak mode, in one boot: each piece runs the counts the reliability
+// test/lab/fault-*.test.ts) and the hostile guest (test/lab/hostile-guest.test.ts) in soak mode,
+// in one boot: each piece runs the counts the reliability
 // figures are made of (100,000 MSI, 20,000 INTx per path, thousands of DMAs per IOMMU path,
 // 10,000 open/close cycles per device kind, hundreds of killed processes), then repeats until its
 // share of the N minutes is spent. Each piece prints one result line on the guest's console
@@ -29,8 +30,8 @@ if (!(minutes > 0) || args.length !== 2) {
 }
 if (minutes < FLOOR_MINUTES) log(`soak: the soak counts take about ${FLOOR_MINUTES} minutes; they run in full, so this takes longer than the ${minutes} asked`);
 
-// Only the load and fault tests go into the image (LAB_TESTS is read while it is built).
-process.env.LAB_TESTS = 'load-,fault-';
+// Only the load, fault and hostile-guest tests go into the image (LAB_TESTS is read while it is built).
+process.env.LAB_TESTS = 'load-,fault-,hostile-';
 const { prepareLab } = await import('./prepare.mjs');
 const lab = await prepareLab({ log });
 if (lab.cannotRun) { log(`!!! LAB CANNOT RUN: ${lab.cannotRun} !!!`); process.exit(2); }
