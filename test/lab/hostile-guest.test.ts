@@ -21,7 +21,7 @@ import guest from '../../build/guest/hostile.bin';
 import { allocDma, openDevice } from '../../src/index';
 import { HOSTILE_SHORT, HOSTILE_DMA_LEN, HOSTILE_LAYOUT, runHostile, type HostileCounts } from '../../examples/mini-vmm/hostile';
 import { DMA_TO_RAM, EDU, EDU_BUF, eduDma, enableBusMaster } from '../support/edu';
-import { holdings, report, SOAK } from '../support/load';
+import { holdings, report, SOAK, VFIO_MAPPING } from '../support/load';
 import { kmsgFrom, smmuFaults } from '../support/kmsg';
 
 /** The soak's counts: the load section's 20,000 INTx for the guest-counted irqfd path, and a
@@ -43,11 +43,14 @@ const EXIT_MS = 2000;
 test('hostile guest: the VMM answers every access, the counts add up, the host and the devices come out untouched', async () => {
   const counts = SOAK ? HOSTILE_SOAK : HOSTILE_SHORT;
   const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
+  const vfioMapLines = (): string[] => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => VFIO_MAPPING.test(l));
   const before = holdings();
+  const mapsBefore = vfioMapLines();
   const log = kmsgFrom();
   const r = await runHostile({ guest, hostDtb, ...counts, onLine: (l, t) => { if (!l.startsWith('= ')) console.log(`  [${t.toFixed(0)} ms] guest: ${l}`); } });
   const kernel = log();
   const after = holdings();
+  const mapsAfter = vfioMapLines();
   const g = r.guest;
   const smmu = smmuFaults(kernel);
   const c = r.classes;
@@ -64,6 +67,7 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   console.log(`  DMA outside RAM at ${r.outside.map((a) => `0x${a.toString(16)}`).join(', ')}; canary bytes changed ${r.canaryChanged}; SMMU: ${smmu.lines.length} arm-smmu-v3 lines, ${smmu.iovas.length} translation faults at ${smmu.iovas.map((a) => `0x${a.toString(16)}`).join(', ')}, ${smmu.suppressed} suppressed`);
   console.log(`  process before/after: RSS ${before.rssKiB}/${after.rssKiB} KiB (in the run: ${r.rssKiB.before} at its start, ${r.rssKiB.firstExit} at the first exit, ${r.rssKiB.after} at the end), core ${before.coreBytes}/${after.coreBytes} bytes, fds ${before.fds}/${after.fds}, maps ${before.maps}/${after.maps}, eventfds ${before.eventfds}/${after.eventfds}`);
   console.log(`  RSS by phase (KiB at the line, exits): ${r.lines.filter((l) => l.text.startsWith('= ') || l.text === 'hostile').map((l) => `${l.text.split(' ')[1] ?? l.text} ${l.rssKiB} @${l.exits}`).join(', ')}; JS heap after GC ${before.heapKiB} -> ${after.heapKiB} KiB`);
+  if (mapsAfter.length !== mapsBefore.length) console.log(`  VFIO mappings before:\n${mapsBefore.join('\n')}\n  after:\n${mapsAfter.join('\n')}`);
   if (r.errors.length) console.log(`  errors: ${r.errors.slice(0, 5).join(' | ')}`);
 
   // Responsive: the guest got to its end and powered off; no exit took long.
@@ -112,7 +116,7 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   assert.is(after.coreBytes, before.coreBytes, 'the core\'s memory did not grow');
   assert.is(after.fds, before.fds, 'open fds equal before and after');
   assert.is(after.eventfds, before.eventfds);
-  assert.is(after.vfioMaps, before.vfioMaps);
+  assert.is(after.vfioMaps, before.vfioMaps, 'no VFIO mapping left');
   assert.is(after.freeMachines, before.freeMachines);
 
   // Afterwards: the edu reopens and does a DMA round trip; the pl031's clock reads and ticks.
