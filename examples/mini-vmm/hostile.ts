@@ -1,10 +1,11 @@
-// The mini-vmm against a hostile guest (guest/hostile.S): QEMU's edu (0000:00:02.0) behind the
-// VMM's ECAM host bridge (vfiokit's PciPassthrough: the guest places its BAR and enables it
-// itself, and can write anything into its config space), and the pl031 with NO memslot (every
-// register access traps and goes through the PlatformPassthrough), both interrupts on KVM irqfds.
+// The mini-vmm against a hostile guest (guest/hostile.S): QEMU's edu (0000:00:02.0) and NVMe
+// (0000:00:03.0, for its MSI-X table) behind the VMM's ECAM host bridge (vfiokit's PciPassthrough:
+// the guest places the BARs and enables them itself, and can write anything into config space),
+// and the pl031 with NO memslot (every register access traps and goes through the
+// PlatformPassthrough), the interrupts on KVM irqfds.
 // The guest hammers the trapped windows, the ECAM window and an address with nothing behind it at
 // every width, writes garbage into config space and the MSI capability, raises interrupt storms,
-// and aims edu DMA outside its RAM. This file is the VMM's side: it answers every exit (the guest
+// writes garbage into the NVMe's MSI-X table and PBA, and aims edu DMA outside its RAM. This file is the VMM's side: it answers every exit (the guest
 // never fails the VMM: all-ones reads, dropped writes), classifies and counts each one, keeps
 // guest-placed BARs out of everything but the PCI window, and afterwards reads its own memory
 // around guest RAM (CANARY) and the guest's counts ("= name hex" lines) for the caller to compare.
@@ -14,8 +15,8 @@
 //               +HOSTILE_PARAMS (hostile.S P_* and C_*), DMA buffers at +0xc000 / +0xd000
 //   0x0a00_0000 64 KiB with nothing behind it (HOSTILE_HOLE)
 //   0x0c00_0000 platform bus: the pl031 (trapped: no memslot)
-//   0x1000_0000 PCI memory window: the guest puts edu's BAR0 at its base
-//   0x3f00_0000 ECAM: edu at 00:01.0
+//   0x1000_0000 PCI memory window: the guest puts edu's BAR0 at its base, the NVMe's 16 MiB above
+//   0x3f00_0000 ECAM: edu at 00:01.0, the NVMe at 00:02.0
 // Host memory: one allocDma of three RAM sizes, [CANARY | guest RAM | CANARY]: only the middle is
 // guest memory and mapped for DMA (IOVA = guest physical address); the two others are the VMM's
 // own, the memory a DMA just outside guest RAM would hit if the IOMMU let it.
@@ -42,6 +43,9 @@ export const HOSTILE_LAYOUT = Object.freeze({
   hole: { gpa: 0x0a00_0000n, size: 0x1_0000n },
   /** Where edu sits on the host bridge. */
   edu: { bus: 0, dev: 1, fn: 0 },
+  /** Where the function with MSI-X (the NVMe) sits, and where the guest places its BAR0. */
+  msix: { bus: 0, dev: 2, fn: 0 },
+  msixBar0: PCI_LAYOUT.mmio32.base + 0x100_0000n,
 });
 /** QEMU's edu masks DMA addresses to 28 bits: every IOVA the guest aims at is below this. */
 export const EDU_DMA_LIMIT = 1n << 28n;
@@ -64,7 +68,7 @@ const EVENT_LOOP_TURN_MS = 50;
 const MSI_IOVA = { base: 0x0800_0000n, size: 0x10_0000n };
 
 /** hostile.S's parameter block: byte offsets of each u64. */
-const P = { ecam: 0, fn: 8, bar: 16, eduIntid: 24, rtc: 32, rtcIntid: 40, con: 48, gicd: 56, gicr: 64, hole: 72, nIrq: 80, nStorm: 88, nHammer: 96, nAlarm: 104, nOut: 112, seed: 120, out: 128 } as const;
+const P = { ecam: 0, fn: 8, bar: 16, eduIntid: 24, rtc: 32, rtcIntid: 40, con: 48, gicd: 56, gicr: 64, hole: 72, nIrq: 80, nStorm: 88, nHammer: 96, nAlarm: 104, nOut: 112, seed: 120, out: 128, xfn: 192, xbar: 200 } as const;
 /** Bytes of the block and its counters the VMM clears before the run. */
 const PARAMS_BYTES = 512;
 /** pl031 registers the VMM itself touches (housekeeping before and after the run). */
@@ -91,6 +95,9 @@ export interface HostileOptions extends HostileCounts {
   edu?: string;
   /** Default the lab's pl031, "9010000.pl031". */
   rtc?: string;
+  /** A function with MSI-X whose table and PBA the guest hammers (default the lab's NVMe,
+   *  "0000:00:03.0"); null: none. */
+  msix?: string | null;
   /** The guest's random seed (xorshift32, non-zero). */
   seed?: number;
   onLine?: (line: string, ms: number) => void;
@@ -104,7 +111,9 @@ export interface HostileExitClasses {
   ecam: number;
   /** The pl031's trapped window (forwarded through the PlatformPassthrough). */
   rtc: number;
-  /** Inside edu's placed BAR where no memslot is (a slot the VMM refused, or none yet). */
+  /** The MSI-X table or PBA of the function with MSI-X (trapped, emulated by the passthrough). */
+  msix: number;
+  /** Inside a placed BAR but not its MSI-X table or PBA, where no memslot is (a slot the VMM refused). */
   bar: number;
   /** The hole. */
   hole: number;
@@ -130,12 +139,17 @@ export interface HostileReport {
   lines: { ms: number; text: string; exits: number; rssKiB: number }[];
   ecam: EcamCounts;
   pci: PciPassthroughStats;
+  /** The function with MSI-X's passthrough (undefined without one). */
+  msixPci: PciPassthroughStats | undefined;
   rtc: PlatformPassthroughStats;
   /** Guest-placed BAR pieces: installed as memslots, refused (outside the PCI window or
    *  overlapping another slot: the guest's accesses there trap), removed. */
   slots: { mapped: number; refused: number; removed: number };
-  /** Failures the passthroughs reported (onError) or the VMM caught while answering an exit. */
+  /** Failures the VMM caught while answering an exit (a passthrough throwing): none expected. */
   errors: string[];
+  /** What the passthroughs reported through onError: a delivery KVM refused is one (the guest's
+   *  garbage MSI/MSI-X message, counted in deliveriesBlocked), anything else a failure. */
+  notices: string[];
   /** The IOVAs the guest aimed its stray DMAs at. */
   outside: bigint[];
   /** Bytes of the VMM's memory before and after guest RAM that no longer hold CANARY. */
@@ -201,12 +215,14 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
   const rssBefore = rssKiB();
   const ecam = new EcamHost(PCI_LAYOUT.ecam.base, PCI_LAYOUT.ecam.buses);
   let mem: DmaBuffer | undefined;
-  let rtc: VfioDevice | undefined, edu: VfioDevice | undefined;
+  let rtc: VfioDevice | undefined, edu: VfioDevice | undefined, xdev: VfioDevice | undefined;
   let vm: Vm | undefined;
   let routes: KvmIrqRoutes | undefined;
-  let pt: PlatformPassthrough | undefined, pci: PciPassthrough | undefined;
-  const errors: string[] = [];
-  const error = (e: unknown): void => { errors.push(e instanceof Error ? e.message : String(e)); };
+  let pt: PlatformPassthrough | undefined, pci: PciPassthrough | undefined, xpci: PciPassthrough | undefined;
+  const errors: string[] = [], notices: string[] = [];
+  const text = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+  const error = (e: unknown): void => { errors.push(text(e)); };
+  const notice = (e: unknown): void => { notices.push(text(e)); };
   let ok = false;
   try {
     const size = Number(ram.size);
@@ -223,6 +239,14 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     edu = openDevice(opts.edu ?? '0000:00:02.0');
     if (edu.iommu === 'noiommu') throw new Error(`${edu.name} has no IOMMU: its DMA could not be confined to guest RAM`);
     edu.mapDma({ iova: ram.gpa, buffer: guestRam, size: ram.size });
+    const msixName = opts.msix === undefined ? '0000:00:03.0' : opts.msix;
+    if (msixName !== null) {
+      xdev = openDevice(msixName);
+      if (xdev.iommu === 'noiommu') throw new Error(`${xdev.name} has no IOMMU: its DMA could not be confined to guest RAM`);
+      // No DMA mapping of its own: vfiokit shares one container (or IOAS) among a process's
+      // devices, where guest RAM is mapped already (a second map at the same IOVA is EEXIST); and
+      // the guest never starts the NVMe's controller, it only writes its MSI-X table.
+    }
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
@@ -231,6 +255,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     vm.mapHost(ram.gpa, ram.size, ramHva);
     vm.addVfioFile(rtc.kvmVfioFile);
     vm.addVfioFile(edu.kvmVfioFile);
+    if (xdev) vm.addVfioFile(xdev.kvmVfioFile);
     const vcpu = vm.addVcpu();
     vm.initGic();
 
@@ -238,21 +263,29 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     const board = boardDtb({ ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr } });
     pt = rtc.platform({
       bus: LAYOUT.bus, hostDtb: opts.hostDtb, interruptParent: board.gicPhandle, dt: { firstPhandle: FIRST_DEVICE_PHANDLE },
-      kvm: { vmFd: vm.fd }, mapMemory: () => {}, unmapMemory: () => {}, onError: error,
+      kvm: { vmFd: vm.fd }, mapMemory: () => {}, unmapMemory: () => {}, onError: notice,
     });
     const rtcAt = pt.placement.regions[0]!.address, rtcIntid = pt.placement.irqs[0]!.intid;
 
     // The edu behind the host bridge: the guest places and enables it.
     routes = new KvmIrqRoutes(vm.fd, { irqchipPins: LAYOUT.nrIrqs - 32 });
     const slots = new BarSlots(vm, PCI_LAYOUT.mmio32);
-    const pin = Number(edu.regions[VFIO_PCI_CONFIG_REGION_INDEX]!.read(PCI_INTERRUPT_PIN, 1));
-    const intxGsi = intxSpi(pin);
-    if (intxGsi === undefined) throw new Error(`${edu.name} has no INTx pin (PCI_INTERRUPT_PIN ${pin})`);
+    const pinOf = (d: VfioDevice): number => Number(d.regions[VFIO_PCI_CONFIG_REGION_INDEX]!.read(PCI_INTERRUPT_PIN, 1));
+    const intxGsi = intxSpi(pinOf(edu));
+    if (intxGsi === undefined) throw new Error(`${edu.name} has no INTx pin (PCI_INTERRUPT_PIN ${pinOf(edu)})`);
     pci = edu.pci({
-      mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), onError: error,
+      mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), onError: notice,
       kvm: { vmFd: vm.fd, routes, devid: requesterId(L.edu.bus, L.edu.dev, L.edu.fn), intxGsi },
     });
     ecam.attach(L.edu, pci);
+    if (xdev) {
+      const gsi = intxSpi(pinOf(xdev));
+      xpci = xdev.pci({
+        mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), onError: notice,
+        kvm: { vmFd: vm.fd, routes, devid: requesterId(L.msix.bus, L.msix.dev, L.msix.fn), ...(gsi === undefined ? {} : { intxGsi: gsi }) },
+      });
+      ecam.attach(L.msix, xpci);
+    }
 
     // The parameter block.
     const outside = outsideIovas(ram, mem.hostAddress + 2n * ram.size);
@@ -265,10 +298,12 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     put(P.nIrq, opts.irqs); put(P.nStorm, opts.storm); put(P.nHammer, opts.hammer); put(P.nAlarm, opts.alarms);
     put(P.nOut, outside.length); put(P.seed, (opts.seed ?? 0x2545_f491) >>> 0 || 1);
     outside.forEach((a, i) => put(P.out + 8 * i, a));
+    if (xpci) { put(P.xfn, BigInt((L.msix.dev << 15) | (L.msix.fn << 12))); put(P.xbar, L.msixBar0); }
     for (const [id, v] of [[xreg(0), ram.gpa + BigInt(L.params)], [REG_PC, ram.gpa]] as [bigint, bigint][]) vcpu.setReg(id, v);
 
     const con = new MmioConsole(LAYOUT.console);
-    const classes: HostileExitClasses = { console: 0, ecam: 0, rtc: 0, bar: 0, hole: 0, stray: 0, retry: 0, end: 0 };
+    const classes: HostileExitClasses = { console: 0, ecam: 0, rtc: 0, msix: 0, bar: 0, hole: 0, stray: 0, retry: 0, end: 0 };
+    const fns = [pci, ...(xpci ? [xpci] : [])];
     const lines: HostileReport['lines'] = [];
     let lineStart = 0, end = '', exits = 0, longest = 0n, longestWhat = '', rssFirst = 0;
     const t0 = process.hrtime.bigint();
@@ -298,9 +333,11 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
           } else if (pt.claims(e.addr)) {
             classes.rtc++;
             if (e.isWrite) pt.mmioWrite(e.addr, e.len, e.data); else reply = pt.mmioRead(e.addr, e.len);
-          } else if (pci.claims(e.addr)) {
-            classes.bar++;
-            if (e.isWrite) pci.mmioWrite(e.addr, e.len, e.data); else reply = pci.mmioRead(e.addr, e.len);
+          } else if (fns.some((f) => f.claims(e.addr))) {
+            const f = fns.find((x) => x.claims(e.addr))!;
+            const msix0 = f.stats().msixAccesses;
+            if (e.isWrite) f.mmioWrite(e.addr, e.len, e.data); else reply = f.mmioRead(e.addr, e.len);
+            if (f.stats().msixAccesses !== msix0) classes.msix++; else classes.bar++;
           } else if (e.addr >= L.hole.gpa && e.addr - L.hole.gpa < L.hole.size) classes.hole++;
           else classes.stray++;
         } catch (x) { error(x); }
@@ -320,8 +357,8 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     const around = [...mem.bytes.subarray(0, size), ...mem.bytes.subarray(2 * size)];
     const report: HostileReport = {
       console: text, end, exits, classes: { ...classes }, guest, runMs, exitsPerSecond: Math.round(exits / (runMs / 1000)),
-      longestExit: { what: longestWhat, ms: Number(longest) / 1e6 }, lines, ecam: { ...ecam.counts }, pci: pci.stats(), rtc: pt.stats(),
-      slots: { mapped: slots.mapped, refused: slots.refused, removed: slots.removed }, errors, outside,
+      longestExit: { what: longestWhat, ms: Number(longest) / 1e6 }, lines, ecam: { ...ecam.counts }, pci: pci.stats(), msixPci: xpci?.stats(), rtc: pt.stats(),
+      slots: { mapped: slots.mapped, refused: slots.refused, removed: slots.removed }, errors, notices, outside,
       canaryChanged: around.reduce((n, b) => n + (b === CANARY ? 0 : 1), 0), dmaMappings: edu.dmaMappings(),
       rssKiB: { before: rssBefore, firstExit: rssFirst, after: rssKiB() },
     };
@@ -329,7 +366,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     return report;
   } finally {
     // The passthroughs while the VM is open; the routing table; the VM; the devices; the memory.
-    const steps: (() => void)[] = [() => pt?.close(), () => pci?.close(), () => routes?.close(), () => vm?.close(), () => edu?.close(), () => rtc?.close(), () => mem?.close()];
+    const steps: (() => void)[] = [() => pt?.close(), () => pci?.close(), () => xpci?.close(), () => routes?.close(), () => vm?.close(), () => edu?.close(), () => xdev?.close(), () => rtc?.close(), () => mem?.close()];
     let first: unknown;
     for (const step of steps) { try { step(); } catch (e) { first ??= e; } }
     if (ok && first !== undefined) throw first;   // eslint-disable-line no-unsafe-finally

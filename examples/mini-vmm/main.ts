@@ -63,7 +63,7 @@ if (linuxAt >= 0) {
   process.exitCode = r.end === 'shutdown' && r.canaryChanged === 0 ? 0 : 1;
 } else if (process.argv.includes('--hostile')) {
   const r = await runHostile({ guest: hostile, hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), ...HOSTILE_SHORT, onLine });
-  console.log(`end: ${r.end}; ${r.exits} exits in ${(r.runMs / 1000).toFixed(1)} s (${r.exitsPerSecond}/s), longest ${r.longestExit.ms.toFixed(2)} ms (${r.longestExit.what}); by class ${JSON.stringify(r.classes)}; errors ${r.errors.length}; canary bytes changed ${r.canaryChanged}; RSS ${r.rssKiB.before} -> ${r.rssKiB.firstExit} (first exit) -> ${r.rssKiB.after} KiB`);
+  console.log(`end: ${r.end}; ${r.exits} exits in ${(r.runMs / 1000).toFixed(1)} s (${r.exitsPerSecond}/s), longest ${r.longestExit.ms.toFixed(2)} ms (${r.longestExit.what}); by class ${JSON.stringify(r.classes)}; errors ${r.errors.length}, refused deliveries ${r.notices.length}; canary bytes changed ${r.canaryChanged}; RSS ${r.rssKiB.before} -> ${r.rssKiB.firstExit} (first exit) -> ${r.rssKiB.after} KiB`);
   process.exitCode = r.end === 'shutdown' && r.errors.length === 0 && r.canaryChanged === 0 ? 0 : 1;
 } else if (process.argv.includes('--latency')) {
   let base = 0;

@@ -45,6 +45,8 @@
 .equ P_NOUT, 112
 .equ P_SEED, 120
 .equ P_OUT, 128          // P_NOUT IOVAs, 8 bytes each (at most 8)
+.equ P_XFN, 192          // a function with MSI-X: its config space's offset in ECAM (0: none)
+.equ P_XBAR, 200         // where the guest places that function's BAR0
 // counters (zero at the start; the main code's)
 .equ C_ECAM, 256         // accesses to the ECAM window
 .equ C_RTC, 264          // accesses to the pl031's window by the main code
@@ -59,6 +61,7 @@
 .equ C_OUT, 336          // DMAs aimed outside guest RAM
 .equ C_SAME, 344         // 1 when the round trip copied the pattern
 .equ C_MSICAP, 352       // the MSI capability's offset (0: none), for the restore
+.equ C_MSIX, 360         // accesses to the MSI-X table and PBA
 // counters (the exception handlers')
 .equ C_RTC_IRQ, 384      // pl031 accesses by the IRQ handler (ICR)
 .equ C_FAULT, 392        // alignment faults taken
@@ -85,6 +88,8 @@
 .equ PCI_BAR0, 0x10
 .equ PCI_CAP_PTR, 0x34
 .equ PCI_CAP_ID_MSI, 5
+.equ PCI_CAP_ID_MSIX, 0x11
+.equ MSIX_ENABLE, 0x8000   // Message Control: MSI-X enable
 .equ CMD_MEM_MASTER, 6
 // pl031
 .equ RTCDR, 0x00
@@ -313,6 +318,76 @@ _start:
     b.lo    2b
     adr     x0, s_storm
     sub     x1, x28, x20
+    bl      putkv
+
+    // 4b. MSI-X garbage (a second function, when the VMM gave one): BAR0 placed, MSI-X enabled,
+    //     then reads and garbage writes of every width at random entries of its table and at its
+    //     PBA, P_NHAMMER rounds; MSI-X disabled again. Only a table and PBA in BAR0 are hammered.
+    ldr     x9, [x19, #P_XFN]
+    cbz     x9, 9f
+    ldr     x23, [x19, #P_ECAM]
+    add     x23, x23, x9            // its config space
+    ldr     x4, [x19, #P_XBAR]
+    str     w4, [x23, #PCI_BAR0]
+    str     wzr, [x23, #PCI_BAR0 + 4]   // the upper half of a 64-bit BAR0 (BAR1)
+    mov     w9, #CMD_MEM_MASTER
+    strh    w9, [x23, #PCI_COMMAND]
+    ldrb    w7, [x23, #PCI_CAP_PTR]
+    countn  C_ECAM, #4
+    and     x7, x7, #0xfc
+1:  cbz     x7, 9f
+    ldrb    w9, [x23, x7]
+    count   C_ECAM
+    cmp     w9, #PCI_CAP_ID_MSIX
+    b.eq    2f
+    add     x9, x7, #1
+    ldrb    w7, [x23, x9]
+    count   C_ECAM
+    and     x7, x7, #0xfc
+    b       1b
+2:  add     x9, x7, #4
+    ldr     w6, [x23, x9]           // table: offset | BIR
+    add     x9, x7, #8
+    ldr     w5, [x23, x9]           // PBA: offset | BIR
+    countn  C_ECAM, #2
+    orr     w9, w6, w5
+    tst     w9, #7
+    b.ne    9f                      // not both in BAR0
+    and     x6, x6, #0xfffffff8
+    and     x5, x5, #0xfffffff8
+    add     x6, x6, x4              // the table's guest address
+    add     x5, x5, x4              // the PBA's
+    add     x9, x7, #2
+    mov     w10, #MSIX_ENABLE
+    strh    w10, [x23, x9]
+    count   C_ECAM
+    ldr     x27, [x19, #P_NHAMMER]
+    cbz     x27, 5f
+3:  mov     x20, #0
+4:  mov     x9, #1
+    lsl     x9, x9, x20
+    sub     x9, x9, #1
+    rand
+    and     x0, x16, #0x3ff         // the first 64 entries
+    bic     x0, x0, x9
+    add     x0, x0, x6
+    bl      hit
+    rand
+    and     x0, x16, #0x7
+    bic     x0, x0, x9
+    add     x0, x0, x5
+    bl      hit
+    countn  C_MSIX, #4
+    add     x20, x20, #1
+    cmp     x20, #4
+    b.lo    4b
+    subs    x27, x27, #1
+    b.ne    3b
+5:  add     x9, x7, #2
+    strh    wzr, [x23, x9]          // MSI-X off
+    count   C_ECAM
+9:  adr     x0, s_msix
+    ldr     x1, [x19, #C_MSIX]
     bl      putkv
 
     // 5. hammer
@@ -560,6 +635,7 @@ s_same:  .asciz "dma-same"
 s_out:   .asciz "dma-outside"
 s_off:   .asciz "off\n"
 s_dot:   .asciz ".\n"
+s_msix:  .asciz "msix-accesses"
 // the counters' names, in C_* order from C_ECAM to C_SAME (exclusive), then C_RTC_IRQ..C_OTHER
 names:   .asciz "ecam"
          .asciz "rtc"
