@@ -381,7 +381,11 @@ _start:
     add     x20, x20, #1
     cmp     x20, #4
     b.lo    4b
-    subs    x27, x27, #1
+    tst     x27, #0xff              // a "." line every 256 rounds left, as in the hammer
+    b.ne    6f
+    adr     x0, s_dot
+    bl      puts
+6:  subs    x27, x27, #1
     b.ne    3b
 5:  add     x9, x7, #2
     strh    wzr, [x23, x9]          // MSI-X off
