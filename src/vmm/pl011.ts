@@ -1,7 +1,7 @@
 // The least of a PL011 UART that Linux's pl011 earlycon (`earlycon=pl011,mmio32,<addr>`) needs to
 // print: it polls FR until TXFF (transmit FIFO full) is clear, writes the byte to DR, then polls FR
 // until BUSY is clear. So FR always reads TXFE | RXFE (empty both ways, never busy) and every DR
-// write is one console byte. Pure: fed decoded MMIO exits (linux.ts), unit-tested anywhere.
+// write is one console byte. Pure: fed decoded MMIO exits (run.ts), unit-tested anywhere.
 // An unbacked address would read all-ones, TXFF set, and earlycon would spin forever: that is why
 // the bare byte sink of console.ts is not enough for Linux.
 // What the guest does never fails the VMM: other registers read 0, other writes are dropped and
@@ -24,7 +24,7 @@ export class Pl011Console {
   ignored = 0;
   /** FR reads: the earlycon polls twice per byte. */
   frReads = 0;
-  constructor(readonly base: bigint, private readonly onLine?: (line: string) => void) {}
+  constructor(readonly base: bigint, private readonly onLine?: (line: string) => void, private readonly onByte?: (byte: number) => void) {}
 
   /** True when addr is in the UART's window; a read is answered by `reply`. */
   handle(addr: bigint, len: number, isWrite: boolean, data: bigint): { handled: boolean; reply?: bigint } {
@@ -40,6 +40,7 @@ export class Pl011Console {
   }
 
   #byte(b: number): void {
+    this.onByte?.(b);
     this.#bytes.push(b);
     if (b === 0x0a) {
       // The earlycon writes "\r\n" for each newline: a line is what comes before it.

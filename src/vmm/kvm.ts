@@ -16,22 +16,28 @@
 // caller's VFIO fds must still be open), vCPUs (munmap kvm_run, close fd), the KVM-VFIO fd, the
 // ITS fd, the vGIC fd, the VM fd, then the RAM mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
 // installed as memslots (a VFIO region) must be unmapped by their owner AFTER this close().
-// Not responsible for: what an exit means (vmm.ts), the device itself (vfiokit's openDevice).
+// Not responsible for: what an exit means (run.ts, exits.ts), the devices (vfiokit's openDevice), the
+// guest's layout (layout.ts).
 import {
   hostSys, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type HostSys,
   KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CHECK_EXTENSION, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
   KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
-  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
-} from '../../src/sys-api';
+  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SIGNAL_MSI, encodeKvmMsi, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
+} from '../sys-api.js';
 import {
   createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
-  KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
-  KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
-} from './abi';
+  KVM_ARM_VCPU_POWER_OFF, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
+  KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
+} from './abi.js';
 
 export { hostSys };
 
-type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
+/** KVM_CHECK_EXTENSION on /dev/kvm: the most IPA bits a VM may ask for (0: only the default). */
+export const KVM_CAP_ARM_VM_IPA_SIZE = 165;
+/** The IPA size of a VM created with type 0. */
+export const KVM_DEFAULT_IPA_BITS = 40;
+
+export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 
 /** A page of our own whose address KVM reads values from (SET_ONE_REG, SET_DEVICE_ATTR take pointers). */
 class Scratch {
@@ -71,6 +77,9 @@ export class Vcpu {
     this.exits++;
     return decodeExit(this.run);
   }
+  /** Sets kvm_run.immediate_exit: every KVM_RUN from now on returns EINTR at once (a thread
+   *  already inside needs a signal as well: kick.ts). */
+  requestExit(): void { if (!this.#closed) this.run[RUN_IMMEDIATE_EXIT] = 1; }
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -98,13 +107,22 @@ export class Vm {
   #kvmVfio = -1;
   #vfioFiles: number[] = [];
   readonly #scratch: Scratch;
-  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, readonly fd: number) { this.#scratch = new Scratch(sys); }
+  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, readonly fd: number,
+                      /** The guest physical address space, in bits (KVM_VM_TYPE_ARM_IPA_SIZE). */ readonly ipaBits: number) { this.#scratch = new Scratch(sys); }
 
-  /** Opens /dev/kvm and creates a VM. */
-  static create(sys: HostSys = hostSys()): Vm {
+  /** Opens /dev/kvm and creates a VM. `ipaBits`: the guest physical address space, in bits
+   *  (KVM_VM_TYPE_ARM_IPA_SIZE); 'max' asks KVM_CAP_ARM_VM_IPA_SIZE for the most the host allows;
+   *  0 or left out: KVM's default, 40 bits (KVM_CREATE_VM type 0). */
+  static create(sys: HostSys = hostSys(), opts: { ipaBits?: number | 'max' } = {}): Vm {
     const kvmFd = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
     let vm = -1;
-    try { vm = sys.ioctlValue(kvmFd, KVM_CREATE_VM, 0, 'KVM_CREATE_VM'); return new Vm(sys, kvmFd, vm); } catch (e) {
+    try {
+      let type = opts.ipaBits === 'max' ? sys.ioctlValue(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_VM_IPA_SIZE, 'KVM_CHECK_EXTENSION') : (opts.ipaBits ?? 0);
+      // A kernel without the capability answers 0: only the default 40-bit space exists there.
+      if (type < 0 || type > 0xff) type = 0;
+      vm = sys.ioctlValue(kvmFd, KVM_CREATE_VM, type, 'KVM_CREATE_VM');
+      return new Vm(sys, kvmFd, vm, type === 0 ? KVM_DEFAULT_IPA_BITS : type);
+    } catch (e) {
       if (vm >= 0) sys.close(vm);
       sys.close(kvmFd);
       throw e;
@@ -176,6 +194,13 @@ export class Vm {
     this.sys.ioctl(this.fd, KVM_IRQ_LINE, irqLevel(spi, level), 'KVM_IRQ_LINE');
   }
 
+  /** KVM_SIGNAL_MSI: injects one MSI (through the ITS: `devid` is the requester ID) from userspace,
+   *  the PCI passthrough's delivery when a function does not use irqfds. */
+  signalMsi(address: bigint, data: number, devid: number): void {
+    this.#need(['ready'], 'signalMsi');
+    this.sys.ioctl(this.fd, KVM_SIGNAL_MSI, encodeKvmMsi({ address, data, devid }), 'KVM_SIGNAL_MSI');
+  }
+
   /** KVM_CREATE_DEVICE(VGIC_V3) and its addresses; nrIrqs total lines. */
   addGicV3(layout: GicLayout): void {
     this.#need(['created'], 'addGicV3');
@@ -205,8 +230,10 @@ export class Vm {
   }
   get hasIts(): boolean { return this.#its >= 0; }
 
-  /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped. */
-  addVcpu(): Vcpu {
+  /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped.
+   *  `powerOff`: the vCPU starts powered off (KVM_ARM_VCPU_POWER_OFF), and KVM's in-kernel PSCI
+   *  starts it when the guest calls CPU_ON: every secondary vCPU of an SMP guest. */
+  addVcpu(opts: { powerOff?: boolean } = {}): Vcpu {
     this.#need(['created', 'gic-addressed'], 'addVcpu');
     const id = this.#vcpus.length;
     const fd = this.sys.ioctlValue(this.fd, KVM_CREATE_VCPU, id, 'KVM_CREATE_VCPU');
@@ -214,7 +241,8 @@ export class Vm {
     try {
       const init = new Uint8Array(SIZEOF_KVM_VCPU_INIT);
       this.sys.ioctl(this.fd, KVM_ARM_PREFERRED_TARGET, init, 'KVM_ARM_PREFERRED_TARGET');
-      this.sys.ioctl(fd, KVM_ARM_VCPU_INIT, withFeature(init, KVM_ARM_VCPU_PSCI_0_2), 'KVM_ARM_VCPU_INIT');
+      const psci = withFeature(init, KVM_ARM_VCPU_PSCI_0_2);
+      this.sys.ioctl(fd, KVM_ARM_VCPU_INIT, opts.powerOff ? withFeature(psci, KVM_ARM_VCPU_POWER_OFF) : psci, 'KVM_ARM_VCPU_INIT');
       runSize = this.sys.ioctl(this.kvmFd, KVM_GET_VCPU_MMAP_SIZE, null, 'KVM_GET_VCPU_MMAP_SIZE');
       runAddr = this.sys.mmap(BigInt(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     } catch (e) { this.sys.close(fd); throw e; }

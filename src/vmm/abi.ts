@@ -3,7 +3,7 @@
 // and struct sizes are vfiokit/sys's, which vfiokit pins against C), arm64 core
 // register ids, the exit reasons table, and the kvm_run decoder. No syscalls here, so all of it is
 // unit-tested on any machine (test/unit/vmm/abi.test.ts).
-// Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (vmm.ts).
+// Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (run.ts).
 
 // ---- structs: little-endian, offsets as in the uapi headers ----
 
@@ -84,6 +84,8 @@ export const GITS_SIZE = 0x2_0000n;
 export const SPI_BASE = 32;
 
 // ---- struct kvm_run: the exit ----
+/** u8 immediate_exit @1: set, KVM_RUN returns EINTR without entering the guest. */
+export const RUN_IMMEDIATE_EXIT = 1;
 /** u32 exit_reason @8; the union @32. */
 export const RUN_EXIT_REASON = 8;
 /** mmio { u64 phys_addr @32; u8 data[8] @40; u32 len @48; u8 is_write @52 } */
