@@ -17,7 +17,6 @@ export { parseImageHeader, bootLayout, IMAGE_BASE_OFFSET, DTB_MAX } from './vmm/
 export type { ImageHeader, BootLayout } from './vmm/image.js';
 export { Vm, Vcpu, KVM_CAP_ARM_VM_IPA_SIZE, KVM_DEFAULT_IPA_BITS } from './vmm/kvm.js';
 export type { GuestRam, GicLayout, VmState } from './vmm/kvm.js';
-export * as abi from './vmm/abi.js';
 export { completeMmioRead, decodeExit, irqLevel, xreg, REG_PC, REG_PSTATE, SPI_BASE, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE } from './vmm/abi.js';
 export type { Exit, ExitAction, ExitReason } from './vmm/abi.js';
 export { boardDtb, ARCH_TIMER_PPIS, FIRST_DEVICE_PHANDLE, MAX_BOARD_CPUS, PCI_SPACE_MEM32 } from './vmm/board.js';
