@@ -68,8 +68,9 @@ export function checkPool(mode: RunMode, cpus: number, env: NodeJS.ProcessEnv = 
   }
 }
 
-/** Everything a run owns; close() undoes it in the documented order. */
-class Machine {
+/** Everything a run owns; close() undoes it in the documented order (every step tried, the first
+ *  error returned). Exported for its unit test (test/unit/vmm/close.test.ts), not by vfiokit/vmm. */
+export class Machine {
   readonly devices: VfioDevice[] = [];
   readonly attached: AttachedDevice[] = [];
   vm: Vm | undefined;
