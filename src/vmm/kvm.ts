@@ -36,6 +36,8 @@ export { hostSys };
 export const KVM_CAP_ARM_VM_IPA_SIZE = 165;
 /** The IPA size of a VM created with type 0. */
 export const KVM_DEFAULT_IPA_BITS = 40;
+/** kvm_userspace_memory_region.flags: the slot is read-only to the guest (writes exit as MMIO). */
+export const KVM_MEM_READONLY = 1 << 1;
 
 export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 
@@ -134,12 +136,15 @@ export class Vm {
     if (!states.includes(this.#state)) throw new Error(`vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`);
   }
 
-  /** Guest RAM: an anonymous mapping installed as the next memslot. */
-  addRam(gpa: bigint, size: bigint): GuestRam {
+  /** Guest RAM: an anonymous mapping installed as the next memslot. `readOnly`
+   *  (KVM_MEM_READONLY): the guest reads the bytes with no exit and each write is an MMIO exit,
+   *  which is how a device whose reads are constant (the PL011's FR) costs no exit to poll. */
+  addRam(gpa: bigint, size: bigint, opts: { readOnly?: boolean } = {}): GuestRam {
     this.#need(['created', 'gic-addressed', 'ready'], 'addRam');
     const hva = this.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     const slot = this.#slots;
-    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
+    const flags = opts.readOnly ? KVM_MEM_READONLY : 0;
+    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva, flags), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
     this.#slots++;
     const ram = { gpa, size, hva, bytes: new Uint8Array(this.sys.view(hva, Number(size))), slot };
     this.#ram.push(ram);

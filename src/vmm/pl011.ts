@@ -17,6 +17,15 @@ export const UART_FR_TXFE = 0x80, UART_FR_RXFE = 0x10;
 /** The MMIO window the UART occupies (QEMU virt's 4 KiB at 0x0900_0000). */
 export const PL011_SIZE = 0x1000n;
 
+/** What a read of each register returns, as a page: FR = TXFE | RXFE, every other register 0.
+ *  Installed as a read-only memslot over the UART (Vm.addRam readOnly), the earlycon's FR polls
+ *  never exit; only its DR writes do (one exit per byte instead of three). */
+export function pl011ReadPage(): Uint8Array {
+  const page = new Uint8Array(Number(PL011_SIZE));
+  new DataView(page.buffer).setUint32(UART_FR, UART_FR_TXFE | UART_FR_RXFE, true);
+  return page;
+}
+
 export class Pl011Console {
   #bytes: number[] = [];
   #line: number[] = [];

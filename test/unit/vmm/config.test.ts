@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { VfioError } from '../../../src/index';
 import { KVM_RUN } from '../../../src/sys-api';
 import {
-  ATTACH_ROWS, attachRowFor, checkConfig, checkPool, MAX_MMAP_TIMEOUT_MS, runModeFor, runVm, threadsInKvmRun, UV_DEFAULT_POOL, VM_DEFAULT_BOOTARGS, type VmConfig,
+  ATTACH_ROWS, attachRowFor, checkConfig, KICK_SIGNAL, startTicker, checkPool, MAX_MMAP_TIMEOUT_MS, runModeFor, runVm, threadsInKvmRun, UV_DEFAULT_POOL, VM_DEFAULT_BOOTARGS, type VmConfig,
 } from '../../../src/vmm-api';
 
 const MiB = 1n << 20n;
@@ -60,15 +60,15 @@ test('the attach table: one row per room, each kind in exactly one row, options 
   assert.throws(() => attachRowFor('other', s, 'config.devices[0]'), (e: unknown) => e instanceof VfioError && e.kind === 'not-supported');
 });
 
-test('run mode: one vCPU with every IRQ in the kernel stays on the main thread; several vCPUs or a userspace IRQ path take the pool', () => {
+test('run mode: vCPU 0 on the main thread, the others on the pool; ticks for several vCPUs or a userspace IRQ path', () => {
   const d = { name: 'a', irqfd: true, identity: false };
-  assert.is(runModeFor(1, [d]), 'main-thread');
-  assert.is(runModeFor(2, [d]), 'thread-pool');
-  assert.is(runModeFor(1, [d, { ...d, name: 'b', irqfd: false }]), 'thread-pool');
-  checkPool('main-thread', 16, {});
-  checkPool('thread-pool', UV_DEFAULT_POOL - 1, {});
-  assert.throws(() => checkPool('thread-pool', UV_DEFAULT_POOL, {}), (e: unknown) => badArg('config.cpus')(e) && /UV_THREADPOOL_SIZE=5/.test((e as VfioError).hint!));
-  checkPool('thread-pool', 8, { UV_THREADPOOL_SIZE: '9' });
+  assert.equal(runModeFor(1, [d]), { mode: 'main-thread', ticks: false });
+  assert.equal(runModeFor(2, [d]), { mode: 'main+pool', ticks: true });
+  assert.equal(runModeFor(1, [d, { ...d, name: 'b', irqfd: false }]), { mode: 'main-thread', ticks: true });
+  checkPool(1, { UV_THREADPOOL_SIZE: '1' });
+  checkPool(UV_DEFAULT_POOL, {});
+  assert.throws(() => checkPool(UV_DEFAULT_POOL + 1, {}), (e: unknown) => badArg('config.cpus')(e) && /UV_THREADPOOL_SIZE=5/.test((e as VfioError).hint!));
+  checkPool(8, { UV_THREADPOOL_SIZE: '8' });
 });
 
 test('runVm refuses a bad config and a missing device before any KVM call, and leaves no fd behind', async () => {
@@ -93,6 +93,22 @@ test('the kick finds the threads blocked in ioctl(vcpu fd, KVM_RUN) and nothing 
     assert.equal(threadsInKvmRun(new Set([7, 9]), 'arm64', dir).sort(), [101, 104]);
     assert.equal(threadsInKvmRun(new Set([7]), 'x64', dir), [], 'x86-64\'s ioctl is 16');
   } finally { rmSync(dir, { recursive: true }); }
+});
+
+test('the ticker signals this process every few ms until stopped', async () => {
+  let n = 0;
+  const onSig = (): void => { n++; };
+  process.on(KICK_SIGNAL, onSig);
+  try {
+    const t = startTicker(2);
+    // A Worker takes a while to start on a loaded machine: wait for three ticks, 10 s at most.
+    for (let waited = 0; n < 3 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await t.stop();
+    const at = n;
+    assert.ok(at >= 3, `${at} ticks`);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(n, at, 'none after stop()');
+  } finally { process.off(KICK_SIGNAL, onSig); }
 });
 
 test.run();
