@@ -23,8 +23,12 @@ const noop = (): void => {};
  *  or, ignored, never interrupt KVM_RUN); returns its removal. */
 export function installKickHandler(): () => void {
   process.on(KICK_SIGNAL, noop);
-  return () => { process.off(KICK_SIGNAL, noop); };
+  // Removed a little later than asked: a tick or a kick sent just before the run ended may still
+  // be on its way, and without a handler SIGUSR2 would end the process.
+  return () => { setTimeout(() => process.off(KICK_SIGNAL, noop), HANDLER_GRACE_MS).unref(); };
 }
+/** How long the kick handler outlives the run (ms): many times a tick's or a kick's way. */
+export const HANDLER_GRACE_MS = 500;
 
 /** The threads of this process blocked in ioctl(fd, KVM_RUN) for each fd in `fds`. */
 export function threadsInKvmRun(fds: ReadonlySet<number>, arch: string = process.arch, taskDir = '/proc/self/task'): number[] {
