@@ -29,6 +29,7 @@ import {
   KVM_ARM_VCPU_POWER_OFF, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
 } from './abi.js';
+import { getU32 } from './le.js';
 
 export { hostSys };
 
@@ -211,7 +212,7 @@ export class Vm {
     this.#need(['created'], 'addGicV3');
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-    this.#gic = new DataView(cd.buffer).getUint32(4, true);
+    this.#gic = getU32(cd, 4);
     const s = this.#scratch;
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, s.put(0, layout.dist)), 'KVM_SET_DEVICE_ATTR');
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, s.put(0, layout.redist)), 'KVM_SET_DEVICE_ATTR');
@@ -230,7 +231,7 @@ export class Vm {
     if (base % 0x1_0000n !== 0n) throw new Error(`vm: addIts: 0x${base.toString(16)} is not 64 KiB aligned`);
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-    this.#its = new DataView(cd.buffer).getUint32(4, true);
+    this.#its = getU32(cd, 4);
     this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, this.#scratch.put(0, base)), 'KVM_SET_DEVICE_ATTR');
   }
   get hasIts(): boolean { return this.#its >= 0; }
@@ -283,7 +284,7 @@ export class Vm {
     if (this.#kvmVfio < 0) {
       const cd = createDevice(KVM_DEV_TYPE_VFIO);
       this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-      this.#kvmVfio = new DataView(cd.buffer).getUint32(4, true);
+      this.#kvmVfio = getU32(cd, 4);
     }
     // attr.addr points at an s32 holding the fd.
     const s = this.#scratch;
