@@ -10,7 +10,7 @@
 // guest-placed BARs out of everything but the PCI window, and afterwards reads its own memory
 // around guest RAM (CANARY) and the guest's counts ("= name hex" lines) for the caller to compare.
 //
-// Guest physical map (the vGIC, ITS and console as in vmm.ts and pci.ts):
+// Guest physical map (the vGIC, ITS, console, PCI windows: vfiokit/vmm's BOARD, as vmm.ts):
 //   0x0400_0000 RAM 64 KiB (edu's 28-bit DMA mask): the image at +0, the parameter block at
 //               +HOSTILE_PARAMS (hostile.S P_* and C_*), DMA buffers at +0xc000 / +0xd000
 //   0x0a00_0000 64 KiB with nothing behind it (HOSTILE_HOLE)
@@ -23,14 +23,12 @@
 // Close order: the passthroughs (irqfds, memslots), the routing table, the VM, the devices, the
 // host memory.
 // Not responsible for: the guest (guest/hostile.S), the SMMU's fault log or the host's memory
-// figures (the caller samples those around the run), the KVM calls (kvm.ts).
+// figures (the caller samples those around the run), the KVM calls (vfiokit/vmm's Vm).
 import { allocDma, KvmIrqRoutes, openDevice, type DmaBuffer, type DmaMappingRecord, type GuestMemorySlot, type PciPassthrough, type PciPassthroughStats, type PlatformPassthrough, type PlatformPassthroughStats, type VfioDevice, VFIO_PCI_CONFIG_REGION_INDEX } from '../../src/index';
 import { KVM_CAP_MSI_DEVID } from '../../src/sys-api';
-import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
+import { BOARD, completeMmioRead, EcamHost, intxSpi, PCI_INTERRUPT_PIN, REG_PC, requesterId, Vm, xreg, type EcamCounts, type Exit } from '../../src/vmm-api';
 import { MmioConsole } from './console';
 import { boardDtb, FIRST_DEVICE_PHANDLE } from './dtb';
-import { Vm } from './kvm';
-import { EcamHost, intxSpi, PCI_INTERRUPT_PIN, PCI_LAYOUT, requesterId, type EcamCounts } from './pci';
 import { LAYOUT } from './vmm';
 
 export const HOSTILE_LAYOUT = Object.freeze({
@@ -38,14 +36,14 @@ export const HOSTILE_LAYOUT = Object.freeze({
   /** The parameter block's offset in RAM (hostile.S P_*; its counters C_* follow). */
   params: 0x8000,
   /** Where the guest places edu's BAR0: the base of the PCI memory window. */
-  bar0: PCI_LAYOUT.mmio32.base,
+  bar0: BOARD.pciMmio32.base,
   /** 64 KiB of guest physical space with nothing behind it. */
   hole: { gpa: 0x0a00_0000n, size: 0x1_0000n },
   /** Where edu sits on the host bridge. */
   edu: { bus: 0, dev: 1, fn: 0 },
   /** Where the function with MSI-X (the NVMe) sits, and where the guest places its BAR0. */
   msix: { bus: 0, dev: 2, fn: 0 },
-  msixBar0: PCI_LAYOUT.mmio32.base + 0x100_0000n,
+  msixBar0: BOARD.pciMmio32.base + 0x100_0000n,
 });
 /** QEMU's edu masks DMA addresses to 28 bits: every IOVA the guest aims at is below this. */
 export const EDU_DMA_LIMIT = 1n << 28n;
@@ -213,7 +211,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new Error(`${k}: ${v} is not a count (0..2^32-1)`);
   }
   const rssBefore = rssKiB();
-  const ecam = new EcamHost(PCI_LAYOUT.ecam.base, PCI_LAYOUT.ecam.buses);
+  const ecam = new EcamHost(BOARD.ecam.base, BOARD.ecam.buses);
   let mem: DmaBuffer | undefined;
   let rtc: VfioDevice | undefined, edu: VfioDevice | undefined, xdev: VfioDevice | undefined;
   let vm: Vm | undefined;
@@ -250,7 +248,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
 
     vm = Vm.create();
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
-    vm.addIts(PCI_LAYOUT.its);
+    vm.addIts(BOARD.its);
     if (vm.checkExtension(KVM_CAP_MSI_DEVID) !== 1) throw new Error('KVM does not ask for a device ID with MSIs although the VM has an ITS (KVM_CAP_MSI_DEVID)');
     vm.mapHost(ram.gpa, ram.size, ramHva);
     vm.addVfioFile(rtc.kvmVfioFile);
@@ -269,9 +267,9 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
 
     // The edu behind the host bridge: the guest places and enables it.
     routes = new KvmIrqRoutes(vm.fd, { irqchipPins: LAYOUT.nrIrqs - 32 });
-    const slots = new BarSlots(vm, PCI_LAYOUT.mmio32);
+    const slots = new BarSlots(vm, BOARD.pciMmio32);
     const pinOf = (d: VfioDevice): number => Number(d.regions[VFIO_PCI_CONFIG_REGION_INDEX]!.read(PCI_INTERRUPT_PIN, 1));
-    const intxGsi = intxSpi(pinOf(edu));
+    const intxGsi = intxSpi(pinOf(edu), BOARD.intxSpis);
     if (intxGsi === undefined) throw new Error(`${edu.name} has no INTx pin (PCI_INTERRUPT_PIN ${pinOf(edu)})`);
     pci = edu.pci({
       mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), onError: notice,
@@ -279,7 +277,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     });
     ecam.attach(L.edu, pci);
     if (xdev) {
-      const gsi = intxSpi(pinOf(xdev));
+      const gsi = intxSpi(pinOf(xdev), BOARD.intxSpis);
       xpci = xdev.pci({
         mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), onError: notice,
         kvm: { vmFd: vm.fd, routes, devid: requesterId(L.msix.bus, L.msix.dev, L.msix.fn), ...(gsi === undefined ? {} : { intxGsi: gsi }) },
@@ -292,7 +290,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     const block = new DataView(guestRam.buffer, guestRam.byteOffset + L.params, PARAMS_BYTES);
     for (let i = 0; i < PARAMS_BYTES; i += 8) block.setBigUint64(i, 0n, true);
     const put = (off: number, v: bigint | number): void => block.setBigUint64(off, BigInt(v), true);
-    put(P.ecam, PCI_LAYOUT.ecam.base); put(P.fn, BigInt((L.edu.dev << 15) | (L.edu.fn << 12))); put(P.bar, L.bar0);
+    put(P.ecam, BOARD.ecam.base); put(P.fn, BigInt((L.edu.dev << 15) | (L.edu.fn << 12))); put(P.bar, L.bar0);
     put(P.eduIntid, intxGsi + 32); put(P.rtc, rtcAt); put(P.rtcIntid, rtcIntid); put(P.con, LAYOUT.console);
     put(P.gicd, LAYOUT.gicd); put(P.gicr, LAYOUT.gicr); put(P.hole, L.hole.gpa);
     put(P.nIrq, opts.irqs); put(P.nStorm, opts.storm); put(P.nHammer, opts.hammer); put(P.nAlarm, opts.alarms);
