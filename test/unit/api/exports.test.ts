@@ -35,7 +35,7 @@ const ENTRIES = {
       'PlaceRegionOptions', 'PlacedIrq', 'PlacedPlatformIrq', 'PlacedPlatformRegion', 'PlacedRegion', 'PlatformBusOptions', 'PlatformMemorySlot',
       'PlatformNodeOptions', 'PlatformPassthroughOptions', 'PlatformPassthroughStats', 'PlatformPlacement', 'PlatformPlacementOptions', 'RegionMap',
       'SysfsOptions',
-      'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
+      'UnbindOptions', 'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
     ],
   },
   'vfiokit/core': {
