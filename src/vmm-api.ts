@@ -9,6 +9,10 @@
 export { runVm, checkPool, attachOrder, fillBelowFloor, EVENT_LOOP_TURN_MS, MAX_STRAY_ADDRS, UV_DEFAULT_POOL, POOL_THREADS_SPARE, KICK_INTERVAL_MS } from './vmm/run.js';
 export { checkConfig, runModeFor, zeroCounts, VM_DEFAULT_BOOTARGS, MAX_MMAP_TIMEOUT_MS } from './vmm/config.js';
 export type { VmConfig, VmDeviceSpec, VmReport, VmDeviceReport, VmEvent, VmEnd, VmExitCounts, RunMode, ResolvedDeviceSpec } from './vmm/config.js';
+export { preflight, Preflight } from './vmm/preflight.js';
+export type { PreflightOptions, PreflightDevice, RestoreResult } from './vmm/preflight.js';
+export { parseDeviceSpec, optionsRefusedBy, kindsTaking, DEVICE_OPTIONS, PLACEMENT_ALIGN, MAX_GUEST_ADDRESS } from './vmm/device-spec.js';
+export type { DeviceOptionRow, ParsedDeviceSpec } from './vmm/device-spec.js';
 export { ATTACH_ROWS, attachRowFor } from './vmm/attach.js';
 export type { AttachRow, AttachContext, AttachedDevice } from './vmm/attach.js';
 export { BOARD, layoutFor, firstOverlap, MAX_VCPUS, MIN_RAM_BYTES, MIN_IPA_BITS, MAX_IPA_BITS } from './vmm/layout.js';
