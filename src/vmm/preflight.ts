@@ -1,10 +1,10 @@
 // What `vfiokit run` checks before any guest starts, and the bindings it puts back after: for each
 // device, its kind (bus) from sysfs, that the --device sub-options suit that kind, that it is on its
 // bus's VFIO driver (with `bind`, binding it first), that it is in an IOMMU group and that the group
-// is viable (every member on a VFIO driver or on none; PCI bridges may keep theirs), that the group
-// is an IOMMU group or a no-IOMMU one (no IOMMU and no noiommu mode: VFIO cannot open it), and that
-// /dev/kvm is there. Each failure is a VfioError with a hint, thrown before anything is opened, and
-// the devices bound so far are put back first.
+// is viable (every member on a VFIO driver, on none, or on pcieport/pci-stub), that the group is an
+// IOMMU group or a no-IOMMU one (no IOMMU and no noiommu mode: VFIO cannot open it), and then that
+// /dev/kvm is there. Each failure is a VfioError with a hint, thrown before anything is opened,
+// the devices bound so far put back first.
 // Lifetime: a Preflight owns the bindings it made; restore() (or dispose) puts each device back on
 // the driver it had (none stays none), newest first, and is harmless twice.
 // Not responsible for: opening the devices (runVm), reading the command line (src/cli/run.ts).
@@ -122,8 +122,6 @@ export function preflight(specs: readonly VmDeviceSpec[], opts: PreflightOptions
   const step = opts.onStep ?? (() => {});
   const done: PreflightDevice[] = [];
   try {
-    const kvm = opts.kvm ?? '/dev/kvm';
-    if (!existsSync(kvm)) throw new VfioError({ kind: 'not-found', message: `no ${kvm}: this host cannot run a KVM guest`, hint: 'load the kvm module, enable virtualization in the firmware, or run where KVM is (npm run lab gives a guest with KVM)' });
     const seen = new Set<string>();
     for (const spec of specs) {
       if (seen.has(spec.name)) throw new VfioError({ kind: 'bad-argument', device: spec.name, message: 'given twice', hint: 'pass each device once' });
@@ -149,6 +147,10 @@ export function preflight(specs: readonly VmDeviceSpec[], opts: PreflightOptions
       if (boundFrom === undefined) done.push(entry); else done[done.length - 1] = entry;
       step(`${spec.name}: ${dev.bus} device on ${target}, ${dev.noiommu ? `no-IOMMU group ${group} (its DMA is not confined)` : `IOMMU group ${group}`}, viable`);
     }
+    // KVM last: what is wrong with a device is worth knowing on a host without KVM too.
+    const kvm = opts.kvm ?? '/dev/kvm';
+    if (!existsSync(kvm)) throw new VfioError({ kind: 'not-found', message: `no ${kvm}: this host cannot run a KVM guest`, hint: 'load the kvm module, enable virtualization in the firmware, or run where KVM is (npm run lab gives a guest with KVM)' });
+    step(`${kvm}: present`);
     return new Preflight(done, opts);
   } catch (e) {
     putBack([...done].reverse(), opts);

@@ -110,6 +110,11 @@ test('--bind: each device goes to its VFIO driver and back to the driver it had,
     assert.equal(p.restore(), [], 'a second restore does nothing');
     assert.ok(!k.writes.some((w) => /9010000\.pl031/.test(w)), 'the device already on VFIO was not touched');
 
+    // No KVM after the devices were bound: they go back before the error.
+    const nokvm = errorOf(() => preflight([{ name: '9020000.rtc' }], { sysfs: s.root, kvm: join(kvmDir, 'none'), bind: true }));
+    assert.match(nokvm.message, /cannot run a KVM guest/);
+    assert.is(driverOf(s.root, 'amba', '9020000.rtc'), 'rtc-pl031', 'put back before the KVM error');
+
     // A failure after a bind: the bound one goes back before the error is thrown.
     const e = errorOf(() => preflight([{ name: '9020000.rtc' }, { name: '0000:00:02.0' }], { sysfs: s.root, kvm: KVM, bind: true }));
     assert.is(e.kind, 'not-viable');
