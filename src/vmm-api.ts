@@ -6,7 +6,7 @@
 // tree, the PL011 model, the ECAM host bridge and the PCI function room.
 // Built on `vfiokit` and `vfiokit/sys` alone (test/unit/house: src/vmm imports nothing else of
 // src/). test/unit/api/exports.test.ts pins the names; docs/API.md and docs/VMM.md describe them.
-export { runVm, checkPool, attachOrder, fillBelowFloor, EVENT_LOOP_TURN_MS, MAX_STRAY_ADDRS, UV_DEFAULT_POOL, POOL_THREADS_SPARE, KICK_INTERVAL_MS } from './vmm/run.js';
+export { runVm, checkPool, attachOrder, fillBelowFloor, EVENT_LOOP_TURN_MS, MAX_STRAY_ADDRS, UV_DEFAULT_POOL, POOL_THREADS_SPARE, KICK_INTERVAL_MS, TICK_MS } from './vmm/run.js';
 export { checkConfig, runModeFor, zeroCounts, VM_DEFAULT_BOOTARGS, MAX_MMAP_TIMEOUT_MS } from './vmm/config.js';
 export type { VmConfig, VmDeviceSpec, VmReport, VmDeviceReport, VmEvent, VmEnd, VmExitCounts, RunMode, ResolvedDeviceSpec } from './vmm/config.js';
 export { preflight, Preflight } from './vmm/preflight.js';
@@ -19,16 +19,15 @@ export { BOARD, layoutFor, firstOverlap, MAX_VCPUS, MIN_RAM_BYTES, MIN_IPA_BITS,
 export type { VmLayout, GuestRange } from './vmm/layout.js';
 export { parseImageHeader, bootLayout, IMAGE_BASE_OFFSET, DTB_MAX } from './vmm/image.js';
 export type { ImageHeader, BootLayout } from './vmm/image.js';
-export { Vm, Vcpu, KVM_CAP_ARM_VM_IPA_SIZE, KVM_DEFAULT_IPA_BITS } from './vmm/kvm.js';
+export { Vm, Vcpu, KVM_CAP_ARM_VM_IPA_SIZE, KVM_DEFAULT_IPA_BITS, KVM_MEM_READONLY } from './vmm/kvm.js';
 export type { GuestRam, GicLayout, VmState } from './vmm/kvm.js';
-export * as abi from './vmm/abi.js';
 export { completeMmioRead, decodeExit, irqLevel, xreg, REG_PC, REG_PSTATE, SPI_BASE, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE } from './vmm/abi.js';
 export type { Exit, ExitAction, ExitReason } from './vmm/abi.js';
 export { boardDtb, ARCH_TIMER_PPIS, FIRST_DEVICE_PHANDLE, MAX_BOARD_CPUS, PCI_SPACE_MEM32 } from './vmm/board.js';
 export type { BoardDtbRequest, PciHostDt } from './vmm/board.js';
-export { Pl011Console, PL011_SIZE, UART_DR, UART_FR, UART_FR_TXFE, UART_FR_RXFE } from './vmm/pl011.js';
+export { Pl011Console, pl011ReadPage, PL011_SIZE, UART_DR, UART_FR, UART_FR_TXFE, UART_FR_RXFE } from './vmm/pl011.js';
 export { EcamHost, decodeEcam, ecamOffset, ecamSize, requesterId, intxSpi, PCI_CONFIG_SPACE, PCI_INTERRUPT_PIN } from './vmm/ecam.js';
 export type { EcamAddress, EcamCounts, ConfigSpace } from './vmm/ecam.js';
 export { PciFunction } from './vmm/pci-function.js';
 export type { PciFunctionOptions, PciFunctionCounts } from './vmm/pci-function.js';
-export { KICK_SIGNAL, installKickHandler, kickVcpus, threadsInKvmRun } from './vmm/kick.js';
+export { KICK_SIGNAL, installKickHandler, kickVcpus, threadsInKvmRun, startTicker } from './vmm/kick.js';

@@ -106,9 +106,11 @@ export interface VmReport {
    *  ended (ms since the first KVM_RUN). */
   inKvmMs: number;
   longestRun: { ms: number; endMs: number; vcpu: number };
-  /** 'main-thread': one vCPU, KVM_RUN on the event loop's thread with a loop turn between exits;
-   *  'thread-pool': each vCPU's KVM_RUN on a libuv pool thread (several vCPUs, or a userspace IRQ path). */
+  /** How the vCPUs ran (runModeFor): vCPU 0 always on the main thread; 'main+pool': the others on
+   *  libuv pool threads. `ticks`: the event loop was given a turn at least every TICK_MS (a signal
+   *  that takes vCPU 0 out of KVM_RUN), for the other vCPUs' exits and the userspace IRQ path. */
   runMode: RunMode;
+  ticks: boolean;
   vcpus: { id: number; exits: number }[];
   /** Where the guest went: the Image, the initrd, the DTB, the command line. */
   boot: { kernel: bigint; kernelEnd: bigint; initrd?: { start: bigint; end: bigint }; dtb: bigint; dtbBytes: number; bootargs: string; ipaBits: number; bus: { base: bigint; size: bigint } };
@@ -119,7 +121,7 @@ export interface VmReport {
   strayAddrs: string[];
 }
 
-export type RunMode = 'main-thread' | 'thread-pool';
+export type RunMode = 'main-thread' | 'main+pool';
 
 /** Each step of a run, as it happens; `message` is a line a CLI may print as is. */
 export type VmEvent =
@@ -184,10 +186,12 @@ export function checkConfig(c: VmConfig): ResolvedDeviceSpec[] {
   });
 }
 
-/** How the vCPUs run, as a decision on the config: one vCPU with every IRQ in the kernel (irqfd)
- *  stays on the main thread (a thread-pool hop per exit cost about 45 times the boot time under
- *  nested TCG, docs/mini-vmm.md); several vCPUs, or a userspace IRQ path (its eventfds are read on
- *  the event loop, which must run while the guest waits), take a pool thread each. */
-export function runModeFor(cpus: number, devices: readonly ResolvedDeviceSpec[]): RunMode {
-  return cpus === 1 && devices.every((d) => d.irqfd) ? 'main-thread' : 'thread-pool';
+/** How the vCPUs run, as a decision on the config. vCPU 0 (the boot CPU, which does most of the
+ *  exits) runs on the main thread: a thread-pool hop per exit cost about 45 times the boot time
+ *  under nested TCG (docs/mini-vmm.md). Every other vCPU takes a libuv pool thread ('main+pool').
+ *  The event loop must then get turns while vCPU 0 waits in the guest: for the other vCPUs' exits
+ *  (their KVM_RUN completes on the loop) and for a userspace IRQ path (its eventfds are read on the
+ *  loop): `ticks`, a signal every TICK_MS that takes vCPU 0 out of KVM_RUN. */
+export function runModeFor(cpus: number, devices: readonly ResolvedDeviceSpec[]): { mode: RunMode; ticks: boolean } {
+  return { mode: cpus === 1 ? 'main-thread' : 'main+pool', ticks: cpus > 1 || devices.some((d) => !d.irqfd) };
 }

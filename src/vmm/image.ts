@@ -7,6 +7,7 @@
 // DAIF masked and the MMU off.
 // Not responsible for: loading anything (run.ts).
 import { VfioError } from '../index.js';
+import { getU32, getU64 } from './le.js';
 
 /** Where the Image goes: the first 2 MiB-aligned address above RAM's start (plus text_offset). */
 export const IMAGE_BASE_OFFSET = 0x20_0000n;
@@ -20,12 +21,11 @@ export interface ImageHeader { textOffset: bigint; imageSize: bigint }
  *  @throws VfioError 'bad-argument' when the bytes are not an arm64 Image or its size is unknown. */
 export function parseImageHeader(image: Uint8Array): ImageHeader {
   if (image.byteLength < IMAGE_HEADER_BYTES) throw new VfioError({ kind: 'bad-argument', message: `kernel image of ${image.byteLength} bytes is shorter than the 64-byte arm64 header`, hint: 'pass arch/arm64/boot/Image' });
-  const dv = new DataView(image.buffer, image.byteOffset, IMAGE_HEADER_BYTES);   // a copy of a file, not device memory
-  if (dv.getUint32(IMAGE_MAGIC_AT, true) !== IMAGE_MAGIC) throw new VfioError({ kind: 'bad-argument', message: 'kernel image has no arm64 magic "ARM\\x64" at offset 56', hint: 'pass arch/arm64/boot/Image (uncompressed)' });
-  const imageSize = dv.getBigUint64(IMAGE_SIZE_AT, true);
+  if (getU32(image, IMAGE_MAGIC_AT) !== IMAGE_MAGIC) throw new VfioError({ kind: 'bad-argument', message: 'kernel image has no arm64 magic "ARM\\x64" at offset 56', hint: 'pass arch/arm64/boot/Image (uncompressed)' });
+  const imageSize = getU64(image, IMAGE_SIZE_AT);
   // image_size 0: a kernel older than 3.17, whose effective size is unknown; refuse it.
   if (imageSize === 0n) throw new VfioError({ kind: 'bad-argument', message: 'kernel image_size is 0 (pre-3.17 kernel): its memory footprint is unknown', hint: 'use a kernel of 3.17 or later' });
-  return { textOffset: dv.getBigUint64(IMAGE_TEXT_OFFSET_AT, true), imageSize };
+  return { textOffset: getU64(image, IMAGE_TEXT_OFFSET_AT), imageSize };
 }
 
 export interface BootLayout { kernel: bigint; kernelEnd: bigint; initrd: { start: bigint; end: bigint }; dtb: bigint }

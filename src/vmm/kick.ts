@@ -3,9 +3,12 @@
 // with a handler sent to the thread blocked in KVM_RUN (KVM returns EINTR to it). The thread is
 // found in /proc/self/task/<tid>/syscall, which names the syscall a blocked thread is in and its
 // arguments: ioctl(vcpu fd, KVM_RUN). The signal is SIGUSR2, with a handler that does nothing
-// installed for the run (installHandler); Node keeps SIGUSR1 for its inspector.
+// installed for the run (installKickHandler); Node keeps SIGUSR1 for its inspector. The same
+// signal, sent every few ms by a ticker thread (startTicker), takes vCPU 0 out of KVM_RUN on the
+// main thread so that the event loop gets its turns while the guest runs.
 // Not responsible for: deciding when to stop (run.ts).
 import { readdirSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { hostSys, KVM_RUN } from '../sys-api.js';
 import type { Vcpu } from './kvm.js';
 
@@ -20,8 +23,12 @@ const noop = (): void => {};
  *  or, ignored, never interrupt KVM_RUN); returns its removal. */
 export function installKickHandler(): () => void {
   process.on(KICK_SIGNAL, noop);
-  return () => { process.off(KICK_SIGNAL, noop); };
+  // Removed a little later than asked: a tick or a kick sent just before the run ended may still
+  // be on its way, and without a handler SIGUSR2 would end the process.
+  return () => { setTimeout(() => process.off(KICK_SIGNAL, noop), HANDLER_GRACE_MS).unref(); };
 }
+/** How long the kick handler outlives the run (ms): many times a tick's or a kick's way. */
+export const HANDLER_GRACE_MS = 500;
 
 /** The threads of this process blocked in ioctl(fd, KVM_RUN) for each fd in `fds`. */
 export function threadsInKvmRun(fds: ReadonlySet<number>, arch: string = process.arch, taskDir = '/proc/self/task'): number[] {
@@ -47,4 +54,17 @@ export function kickVcpus(vcpus: readonly Vcpu[]): number {
     try { sys.tgkill(tid, KICK_SIGNO); } catch { /* the thread left KVM_RUN (and maybe ended) since it was found */ }
   }
   return tids.length;
+}
+
+/** The ticker's thread: a Worker of a few lines that sends the kick signal to this process every
+ *  `ms` (a process-directed signal goes to the main thread first, the one in KVM_RUN for vCPU 0).
+ *  No FFI: process.kill. */
+const TICKER_SOURCE = `const { workerData } = require('node:worker_threads');
+setInterval(() => { try { process.kill(workerData.pid, workerData.signal); } catch {} }, workerData.ms);`;
+
+/** Starts the ticker (the kick handler must be installed); stop() ends its thread. */
+export function startTicker(ms: number): { stop(): Promise<void> } {
+  const w = new Worker(TICKER_SOURCE, { eval: true, workerData: { pid: process.pid, signal: KICK_SIGNAL, ms } });
+  w.unref();
+  return { stop: async () => { await w.terminate(); } };
 }

@@ -29,6 +29,7 @@ import {
   KVM_ARM_VCPU_POWER_OFF, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
 } from './abi.js';
+import { getU32 } from './le.js';
 
 export { hostSys };
 
@@ -36,6 +37,8 @@ export { hostSys };
 export const KVM_CAP_ARM_VM_IPA_SIZE = 165;
 /** The IPA size of a VM created with type 0. */
 export const KVM_DEFAULT_IPA_BITS = 40;
+/** kvm_userspace_memory_region.flags: the slot is read-only to the guest (writes exit as MMIO). */
+export const KVM_MEM_READONLY = 1 << 1;
 
 export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 
@@ -134,12 +137,15 @@ export class Vm {
     if (!states.includes(this.#state)) throw new Error(`vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`);
   }
 
-  /** Guest RAM: an anonymous mapping installed as the next memslot. */
-  addRam(gpa: bigint, size: bigint): GuestRam {
+  /** Guest RAM: an anonymous mapping installed as the next memslot. `readOnly`
+   *  (KVM_MEM_READONLY): the guest reads the bytes with no exit and each write is an MMIO exit,
+   *  which is how a device whose reads are constant (the PL011's FR) costs no exit to poll. */
+  addRam(gpa: bigint, size: bigint, opts: { readOnly?: boolean } = {}): GuestRam {
     this.#need(['created', 'gic-addressed', 'ready'], 'addRam');
     const hva = this.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     const slot = this.#slots;
-    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
+    const flags = opts.readOnly ? KVM_MEM_READONLY : 0;
+    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva, flags), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
     this.#slots++;
     const ram = { gpa, size, hva, bytes: new Uint8Array(this.sys.view(hva, Number(size))), slot };
     this.#ram.push(ram);
@@ -206,7 +212,7 @@ export class Vm {
     this.#need(['created'], 'addGicV3');
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-    this.#gic = new DataView(cd.buffer).getUint32(4, true);
+    this.#gic = getU32(cd, 4);
     const s = this.#scratch;
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, s.put(0, layout.dist)), 'KVM_SET_DEVICE_ATTR');
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, s.put(0, layout.redist)), 'KVM_SET_DEVICE_ATTR');
@@ -225,7 +231,7 @@ export class Vm {
     if (base % 0x1_0000n !== 0n) throw new Error(`vm: addIts: 0x${base.toString(16)} is not 64 KiB aligned`);
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-    this.#its = new DataView(cd.buffer).getUint32(4, true);
+    this.#its = getU32(cd, 4);
     this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, this.#scratch.put(0, base)), 'KVM_SET_DEVICE_ATTR');
   }
   get hasIts(): boolean { return this.#its >= 0; }
@@ -278,7 +284,7 @@ export class Vm {
     if (this.#kvmVfio < 0) {
       const cd = createDevice(KVM_DEV_TYPE_VFIO);
       this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-      this.#kvmVfio = new DataView(cd.buffer).getUint32(4, true);
+      this.#kvmVfio = getU32(cd, 4);
     }
     // attr.addr points at an s32 holding the fd.
     const s = this.#scratch;

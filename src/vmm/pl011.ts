@@ -10,12 +10,23 @@
 // registers (there is no UART node in the guest's DTB, so no driver probes this; the earlycon
 // writes through a fixed mapping and asks nothing).
 
+import { setU32 } from './le.js';
+
 /** Register offsets (ARM PrimeCell UART PL011 TRM, table 3-1). */
 export const UART_DR = 0x000, UART_FR = 0x018;
 /** FR bits: TXFE 0x80 (transmit FIFO empty), RXFE 0x10 (receive FIFO empty); TXFF 0x20 and BUSY 0x08 stay 0. */
 export const UART_FR_TXFE = 0x80, UART_FR_RXFE = 0x10;
 /** The MMIO window the UART occupies (QEMU virt's 4 KiB at 0x0900_0000). */
 export const PL011_SIZE = 0x1000n;
+
+/** What a read of each register returns, as a page: FR = TXFE | RXFE, every other register 0.
+ *  Installed as a read-only memslot over the UART (Vm.addRam readOnly), the earlycon's FR polls
+ *  never exit; only its DR writes do (one exit per byte instead of three). */
+export function pl011ReadPage(): Uint8Array {
+  const page = new Uint8Array(Number(PL011_SIZE));
+  setU32(page, UART_FR, UART_FR_TXFE | UART_FR_RXFE);
+  return page;
+}
 
 export class Pl011Console {
   #bytes: number[] = [];

@@ -35,8 +35,8 @@ import { bootLayout, DTB_MAX, parseImageHeader } from './image.js';
 import { Vm, type Vcpu } from './kvm.js';
 import { layoutFor, type VmLayout } from './layout.js';
 import { FIRST_DEVICE_PHANDLE } from './board.js';
-import { Pl011Console, PL011_SIZE, UART_DR, UART_FR } from './pl011.js';
-import { installKickHandler, kickVcpus } from './kick.js';
+import { pl011ReadPage, Pl011Console, PL011_SIZE, UART_DR, UART_FR } from './pl011.js';
+import { installKickHandler, kickVcpus, startTicker } from './kick.js';
 
 /** With KVM_RUN on the main thread, the event loop gets a turn (one setImmediate) before each exit
  *  that is not the console's and at least this often between console exits, so that vfiokit's
@@ -55,21 +55,23 @@ const msSince = (t: bigint): number => Number(now() - t) / 1e6;
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const EINTR = 4;
 
-/** The pool threads a thread-pool run needs: one per vCPU, blocked in KVM_RUN, and the spare.
+/** The pool threads a run needs: one per vCPU but vCPU 0, each blocked in KVM_RUN, and the spare.
  *  @throws VfioError 'bad-argument' (config.cpus) when UV_THREADPOOL_SIZE is too small. */
-export function checkPool(mode: RunMode, cpus: number, env: NodeJS.ProcessEnv = process.env): void {
-  if (mode !== 'thread-pool') return;
+export function checkPool(cpus: number, env: NodeJS.ProcessEnv = process.env): void {
+  const need = cpus - 1 + POOL_THREADS_SPARE;
+  if (cpus === 1) return;
   const size = Number(env.UV_THREADPOOL_SIZE ?? UV_DEFAULT_POOL);
-  if (!(size >= cpus + POOL_THREADS_SPARE)) {
+  if (!(size >= need)) {
     throw new VfioError({
-      kind: 'bad-argument', message: `config.cpus: ${cpus} vCPUs each hold one of libuv's ${size} pool threads in KVM_RUN, and Node needs ${POOL_THREADS_SPARE} more`,
-      hint: `start node with UV_THREADPOOL_SIZE=${cpus + POOL_THREADS_SPARE} or more in its environment (it is read once, before the pool's first use)`,
+      kind: 'bad-argument', message: `config.cpus: ${cpus - 1} vCPUs each hold one of libuv's ${size} pool threads in KVM_RUN, and Node needs ${POOL_THREADS_SPARE} more`,
+      hint: `start node with UV_THREADPOOL_SIZE=${need} or more in its environment (it is read once, before the pool's first use)`,
     });
   }
 }
 
-/** Everything a run owns; close() undoes it in the documented order. */
-class Machine {
+/** Everything a run owns; close() undoes it in the documented order (every step tried, the first
+ *  error returned). Exported for its unit test (test/unit/vmm/close.test.ts), not by vfiokit/vmm. */
+export class Machine {
   readonly devices: VfioDevice[] = [];
   readonly attached: AttachedDevice[] = [];
   vm: Vm | undefined;
@@ -152,9 +154,10 @@ class Exits {
   }
 }
 
-/** One KVM_RUN: the exit, or a retry when a signal interrupted it (EINTR: a kick, or SIGINT). */
-async function step(vcpu: Vcpu, mode: RunMode): Promise<Exit> {
-  try { return mode === 'main-thread' ? vcpu.step() : await vcpu.stepAsync(); } catch (e) {
+/** One KVM_RUN (vCPU 0 on this thread, the others on a pool thread): the exit, or a retry when a
+ *  signal interrupted it (EINTR: a tick, a kick, or SIGINT). */
+async function step(vcpu: Vcpu): Promise<Exit> {
+  try { return vcpu.id === 0 ? vcpu.step() : await vcpu.stepAsync(); } catch (e) {
     if (e instanceof VfioError && e.errno === EINTR) return { kind: 'retry', reason: 'EINTR' };
     throw e;
   }
@@ -169,8 +172,8 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
   const specs = checkConfig(config);
   const emit = (ev: VmEvent): void => { config.onEvent?.(ev); };
   const header = parseImageHeader(config.kernel);
-  const mode = runModeFor(config.cpus, specs);
-  checkPool(mode, config.cpus);
+  const { mode, ticks } = runModeFor(config.cpus, specs);
+  checkPool(config.cpus);
   const m = new Machine(emit);
   let report: VmReport | undefined;
   try {
@@ -194,6 +197,8 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     // With an ITS, KVM wants the requester ID with every MSI: what KvmIrqRoutes' devid is for.
     if (hasPci && vm.checkExtension(KVM_CAP_MSI_DEVID) !== 1) throw new VfioError({ kind: 'not-supported', message: 'KVM does not take a device ID with MSIs although the VM has an ITS (KVM_CAP_MSI_DEVID)', hint: 'a host kernel with the vGICv3 ITS' });
     const ram = vm.addRam(layout.ram.gpa, layout.ram.size);
+    // The UART's reads from a read-only page (FR never busy): only the guest's writes exit.
+    vm.addRam(layout.uart, PL011_SIZE, { readOnly: true }).bytes.set(pl011ReadPage());
     const at = (gpa: bigint): number => Number(gpa - layout.ram.gpa);
     ram.bytes.set(config.kernel, at(boot.kernel));
     if (initrd.byteLength) ram.bytes.set(initrd, at(boot.initrd.start));
@@ -238,14 +243,14 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     for (const [id, v] of [[xreg(0), boot.dtb], [xreg(1), 0n], [xreg(2), 0n], [xreg(3), 0n], [REG_PC, boot.kernel]] as [bigint, bigint][]) v0.setReg(id, v);
     const exits = new Exits(layout, ecam, m.attached, config, emit);
     const setupMs = msSince(t00);
-    await runVcpus(vcpus, mode, exits, config, emit);
+    await runVcpus(vcpus, ticks, exits, config, emit);
     const runMs = msSince(exits.t0);
     const e = exits.end ?? { end: 'stopped' as const };
     report = {
       end: e.end, ...(e.error ? { error: e.error } : {}), ...(e.stopReason ? { stopReason: e.stopReason } : {}),
       exits: exits.exits, counts: { ...exits.counts }, devices: m.attached.map((a) => a.report()), setupMs, runMs,
       inKvmMs: Number(exits.inKvmNs) / 1e6, longestRun: { ms: Number(exits.longest.ns) / 1e6, endMs: exits.longest.endMs, vcpu: exits.longest.vcpu },
-      runMode: mode, vcpus: vcpus.map((v) => ({ id: v.id, exits: v.exits })),
+      runMode: mode, ticks, vcpus: vcpus.map((v) => ({ id: v.id, exits: v.exits })),
       boot: { kernel: boot.kernel, kernelEnd: boot.kernelEnd, ...(initrd.byteLength ? { initrd: boot.initrd } : {}), dtb: boot.dtb, dtbBytes: dtb.byteLength, bootargs, ipaBits: vm.ipaBits, bus: { base: layout.bus.base, size: layout.bus.size } },
       ecam: { ...ecam.counts }, routeCommits: m.routes?.commits ?? 0, strayAddrs: exits.strayAddrs,
     };
@@ -280,48 +285,54 @@ export function fillBelowFloor(bus: PlatformBus, layout: VmLayout): void {
   }
 }
 
-/** Every vCPU's KVM_RUN loop until the run ends; then every vCPU out of KVM_RUN. */
-async function runVcpus(vcpus: readonly Vcpu[], mode: RunMode, exits: Exits, config: VmConfig, emit: (ev: VmEvent) => void): Promise<void> {
+/** Every vCPU's KVM_RUN loop until the run ends; then every vCPU out of KVM_RUN. vCPU 0 runs on
+ *  this thread and gives the event loop a turn before each exit that is not the console's (a
+ *  tick's EINTR is one) and at least every EVENT_LOOP_TURN_MS; the others run on pool threads. */
+async function runVcpus(vcpus: readonly Vcpu[], ticks: boolean, exits: Exits, config: VmConfig, emit: (ev: VmEvent) => void): Promise<void> {
   const inRun = new Set<Vcpu>();
-  const onAbort = (): void => { exits.finish('stopped', { stopReason: 'signal' }); stopAll(); };
   const stopAll = (): void => {
     for (const v of vcpus) v.requestExit();
-    kickVcpus([...inRun]);
+    kickVcpus([...inRun].filter((v) => v.id !== 0));
   };
+  const onAbort = (): void => { exits.finish('stopped', { stopReason: 'signal' }); stopAll(); };
   if (config.signal?.aborted) { exits.finish('stopped', { stopReason: 'signal' }); return; }
   config.signal?.addEventListener('abort', onAbort, { once: true });
   const removeHandler = installKickHandler();
+  const ticker = ticks ? startTicker(TICK_MS) : undefined;
   let kicker: NodeJS.Timeout | undefined;
+  const ended = (): void => {
+    // The first vCPU to end the run stops the others (they may sleep in KVM_RUN for good: a
+    // powered-off vCPU, or one parked by the guest).
+    stopAll();
+    kicker ??= setInterval(stopAll, KICK_INTERVAL_MS);
+  };
   try {
     const loop = async (v: Vcpu): Promise<void> => {
-      emit({ kind: 'vcpu-started', vcpu: v.id, mode, message: `vCPU ${v.id}: KVM_RUN ${mode === 'main-thread' ? 'on the main thread' : 'on a libuv pool thread'}${v.id > 0 ? ' (powered off until the guest\'s PSCI CPU_ON)' : ''}` });
+      emit({ kind: 'vcpu-started', vcpu: v.id, mode: v.id === 0 ? 'main-thread' : 'main+pool', message: `vCPU ${v.id}: KVM_RUN ${v.id === 0 ? 'on the main thread' : 'on a libuv pool thread'}${v.id > 0 ? ' (powered off until the guest\'s PSCI CPU_ON)' : ''}${v.id === 0 && ticks ? `, the event loop's turn at least every ${TICK_MS} ms` : ''}` });
       let lastTurn = now();
       while (!exits.end) {
         const r0 = now();
         inRun.add(v);
         let e: Exit;
-        try { e = await step(v, mode); } finally { inRun.delete(v); }
+        try { e = await step(v); } finally { inRun.delete(v); }
         const r1 = now();
         if (exits.end) break;
         exits.handle(v, e, r1 - r0);
-        if (mode === 'main-thread' && (!exits.isConsole(e) || r1 - lastTurn > BigInt(EVENT_LOOP_TURN_MS) * 1_000_000n)) {
+        if (v.id === 0 && (!exits.isConsole(e) || r1 - lastTurn > BigInt(EVENT_LOOP_TURN_MS) * 1_000_000n)) {
           await loopTurn();
           lastTurn = now();
         }
       }
-      // The first vCPU to end the run stops the others (they may sleep in KVM_RUN for good: a
-      // powered-off vCPU, or one parked by the guest).
-      stopAll();
-      kicker ??= setInterval(stopAll, KICK_INTERVAL_MS);
+      ended();
     };
     const loops = vcpus.map((v) => loop(v).catch((err: unknown) => {
       exits.finish('error', { error: err instanceof Error ? err : new Error(String(err)) });
-      stopAll();
-      kicker ??= setInterval(stopAll, KICK_INTERVAL_MS);
+      ended();
     }));
     await Promise.all(loops);
   } finally {
     if (kicker) clearInterval(kicker);
+    await ticker?.stop();
     removeHandler();
     config.signal?.removeEventListener('abort', onAbort);
     emit({ kind: 'stopping', reason: exits.end?.end ?? 'stopped', message: `every vCPU is out of KVM_RUN (${exits.end?.end ?? 'stopped'})` });
@@ -330,3 +341,6 @@ async function runVcpus(vcpus: readonly Vcpu[], mode: RunMode, exits: Exits, con
 /** How often vCPUs still in KVM_RUN are kicked again once the run ends (a kick can miss a thread
  *  between two syscalls; immediate_exit catches the next entry). */
 export const KICK_INTERVAL_MS = 20;
+/** The tick: how long vCPU 0 may stay in the guest before the event loop gets a turn, when other
+ *  vCPUs or a userspace IRQ path need it. Each tick is one exit (EINTR) of vCPU 0. */
+export const TICK_MS = 5;

@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import * as publicApi from '../../../src/index';
 import * as coreApi from '../../../src/core-api';
 import * as sysApi from '../../../src/sys-api';
+import * as vmmApi from '../../../src/vmm-api';
 
 const ENTRIES = {
   'vfiokit': {
@@ -68,6 +69,24 @@ const ENTRIES = {
       'encodeKvmIrqRouting', 'encodeKvmMsi',
     ],
     types: ['HostSys', 'KvmIrqRoute', 'KvmIrqfd', 'KvmMsi', 'WatchFn'],
+  },
+  'vfiokit/vmm': {
+    module: vmmApi, file: 'src/vmm-api',
+    values: [
+      'ARCH_TIMER_PPIS', 'ATTACH_ROWS', 'BOARD', 'DTB_MAX', 'EVENT_LOOP_TURN_MS', 'EcamHost', 'FIRST_DEVICE_PHANDLE', 'GICD_SIZE', 'GICR_SIZE_PER_CPU',
+      'GITS_SIZE', 'IMAGE_BASE_OFFSET', 'KICK_INTERVAL_MS', 'KICK_SIGNAL', 'KVM_CAP_ARM_VM_IPA_SIZE', 'KVM_DEFAULT_IPA_BITS', 'KVM_MEM_READONLY', 'MAX_BOARD_CPUS',
+      'MAX_IPA_BITS', 'MAX_MMAP_TIMEOUT_MS', 'MAX_STRAY_ADDRS', 'MAX_VCPUS', 'MIN_IPA_BITS', 'MIN_RAM_BYTES', 'PCI_CONFIG_SPACE', 'PCI_INTERRUPT_PIN',
+      'PCI_SPACE_MEM32', 'PL011_SIZE', 'TICK_MS', 'startTicker', 'POOL_THREADS_SPARE', 'PciFunction', 'Pl011Console', 'pl011ReadPage', 'REG_PC', 'REG_PSTATE', 'SPI_BASE', 'UART_DR', 'UART_FR',
+      'UART_FR_RXFE', 'UART_FR_TXFE', 'UV_DEFAULT_POOL', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm', 'attachOrder', 'attachRowFor', 'boardDtb',
+      'bootLayout', 'checkConfig', 'checkPool', 'completeMmioRead', 'decodeEcam', 'decodeExit', 'ecamOffset', 'ecamSize', 'fillBelowFloor',
+      'firstOverlap', 'installKickHandler', 'intxSpi', 'irqLevel', 'kickVcpus', 'layoutFor', 'parseImageHeader', 'requesterId', 'runModeFor',
+      'runVm', 'threadsInKvmRun', 'xreg', 'zeroCounts',
+    ],
+    types: [
+      'AttachContext', 'AttachRow', 'AttachedDevice', 'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamAddress', 'EcamCounts', 'Exit',
+      'ExitAction', 'ExitReason', 'GicLayout', 'GuestRam', 'GuestRange', 'ImageHeader', 'PciFunctionCounts', 'PciFunctionOptions', 'PciHostDt',
+      'ResolvedDeviceSpec', 'RunMode', 'VmConfig', 'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmLayout', 'VmReport', 'VmState',
+    ],
   },
 } as const;
 
