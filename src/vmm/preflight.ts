@@ -63,14 +63,15 @@ export interface RestoreResult {
 /** The outcome of the checks: the devices, and the bindings to put back. */
 export class Preflight {
   #restored = false;
-  /** @internal {@link preflight} builds it.
-   *  @param devices every device checked, in the order given
-   *  @param opts the options the checks ran with (restore() uses the same sysfs and onStep) */
-  constructor(
+  private constructor(
     /** Every device checked, in the order given, as found (and bound). */
     readonly devices: readonly PreflightDevice[],
     private readonly opts: PreflightOptions,
   ) {}
+
+  /** @internal {@link preflight} builds it, from the devices it checked and its options (restore()
+   *  uses the same sysfs and onStep). */
+  static of(devices: readonly PreflightDevice[], opts: PreflightOptions): Preflight { return new Preflight(devices, opts); }
 
   /** Puts every device that `bind` moved back on the driver it had (none: left on none), newest
    *  first; never throws (each outcome is in the result). A second call does nothing. */
@@ -151,7 +152,7 @@ export function preflight(specs: readonly VmDeviceSpec[], opts: PreflightOptions
     const kvm = opts.kvm ?? '/dev/kvm';
     if (!existsSync(kvm)) throw new VfioError({ kind: 'not-found', message: `no ${kvm}: this host cannot run a KVM guest`, hint: 'load the kvm module, enable virtualization in the firmware, or run where KVM is (npm run lab gives a guest with KVM)' });
     step(`${kvm}: present`);
-    return new Preflight(done, opts);
+    return Preflight.of(done, opts);
   } catch (e) {
     putBack([...done].reverse(), opts);
     throw e;

@@ -81,11 +81,13 @@ const ENTRIES = {
       'bootLayout', 'checkConfig', 'checkPool', 'completeMmioRead', 'decodeEcam', 'decodeExit', 'ecamOffset', 'ecamSize', 'fillBelowFloor',
       'firstOverlap', 'installKickHandler', 'intxSpi', 'irqLevel', 'kickVcpus', 'layoutFor', 'parseImageHeader', 'requesterId', 'runModeFor',
       'runVm', 'threadsInKvmRun', 'xreg', 'zeroCounts',
+      'DEVICE_OPTIONS', 'MAX_GUEST_ADDRESS', 'PLACEMENT_ALIGN', 'Preflight', 'kindsTaking', 'optionsRefusedBy', 'parseDeviceSpec', 'preflight',
     ],
     types: [
       'AttachContext', 'AttachRow', 'AttachedDevice', 'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamAddress', 'EcamCounts', 'Exit',
       'ExitAction', 'ExitReason', 'GicLayout', 'GuestRam', 'GuestRange', 'ImageHeader', 'PciFunctionCounts', 'PciFunctionOptions', 'PciHostDt',
       'ResolvedDeviceSpec', 'RunMode', 'VmConfig', 'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmLayout', 'VmReport', 'VmState',
+      'DeviceOptionRow', 'ParsedDeviceSpec', 'PreflightDevice', 'PreflightOptions', 'RestoreResult',
     ],
   },
 } as const;
