@@ -119,10 +119,15 @@ export const KVM_EXIT_MMIO = 6, KVM_EXIT_SYSTEM_EVENT = 24;
 export const SYSTEM_EVENTS: Readonly<Record<number, 'shutdown' | 'reset' | 'crash' | 'wakeup' | 'suspend'>> =
   Object.freeze({ 1: 'shutdown', 2: 'reset', 3: 'crash', 4: 'wakeup', 5: 'suspend' });
 
+/** A decoded exit (decodeExit). */
 export type Exit =
+  /** KVM_EXIT_MMIO: an access no memslot backs; a read is answered with completeMmioRead. */
   | { kind: 'mmio'; addr: bigint; len: number; isWrite: boolean; data: bigint }
+  /** KVM_EXIT_SYSTEM_EVENT: PSCI SYSTEM_OFF ('shutdown'), SYSTEM_RESET ('reset'), ... */
   | { kind: 'system-event'; event: string; type: number; data: bigint[] }
+  /** KVM_EXIT_INTR (a signal): run again. */
   | { kind: 'retry'; reason: string }
+  /** Anything the VMM cannot go on from: the reason, its code and detail. */
   | { kind: 'fail'; reason: string; code: number; detail: bigint };
 
 /** Decodes the exit in `run` (the first RUN_DECODED_BYTES of the kvm_run mapping, or a copy). */

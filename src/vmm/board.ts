@@ -8,11 +8,15 @@
 import { FdtBuilder, VfioError } from '../index.js';
 import { GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE } from './abi.js';
 
+/** What the board's tree describes (boardDtb). */
 export interface BoardDtbRequest {
+  /** Guest RAM: the memory node. */
   ram: { gpa: bigint; size: bigint };
+  /** The vGICv3's distributor and redistributors. */
   gic: { dist: bigint; redist: bigint };
   /** vCPUs (cpu@0 .. cpu@N-1, MPIDR Aff0 = index, as KVM gives vCPU n; and N redistributors). Default 1. */
   cpus?: number;
+  /** The kernel command line (chosen's bootargs). */
   bootargs?: string;
   /** The architected timer's node (a Linux guest needs it: it is how arm64 Linux finds the timer's
    *  PPIs; the bare-metal guests use no timer). */

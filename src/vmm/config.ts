@@ -23,6 +23,7 @@ export interface VmDeviceSpec {
   identity?: boolean;
 }
 
+/** What runVm boots and with what (checkConfig says what each field takes). */
 export interface VmConfig {
   /** arch/arm64/boot/Image (uncompressed). */
   kernel: Uint8Array;
@@ -61,24 +62,37 @@ export type VmEnd = 'poweroff' | 'reboot' | 'stopped' | 'error';
 /** KVM_RUN returns by cause, over all vCPUs. */
 export interface VmExitCounts {
   /** The PL011: data writes, FR polls, anything else. */
-  uartWrites: number; uartFrReads: number; uartOther: number;
+  uartWrites: number;
+  /** FR reads that exited (0 with the UART's read-only page). */
+  uartFrReads: number;
+  /** Any other UART access. */
+  uartOther: number;
   /** Trapped accesses to a platform/AMBA device's window (0 with its memslot in place). */
   device: number;
   /** The host bridge's ECAM window. */
   ecam: number;
   /** Trapped accesses inside a PCI function's BARs: the MSI-X table and PBA, and the rest. */
-  msix: number; barTraps: number;
+  msix: number;
+  /** Trapped accesses inside a PCI function's BARs, not MSI-X. */
+  barTraps: number;
   /** Any other address (answered all-ones / dropped), retries (a signal), the end. */
-  stray: number; retry: number; end: number;
+  stray: number;
+  /** KVM_RUN interrupted by a signal (a tick, a kick, SIGINT). */
+  retry: number;
+  /** The exit that ended the run. */
+  end: number;
 }
 export const zeroCounts = (): VmExitCounts => ({ uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, ecam: 0, msix: 0, barTraps: 0, stray: 0, retry: 0, end: 0 });
 
 /** One passed-through device, as the run left it (read before close). */
 export interface VmDeviceReport {
+  /** The host's name. */
   name: string;
+  /** Its VFIO kind. */
   kind: VfioDeviceKind;
   /** The device's IOMMU ('noiommu': guest RAM is not mapped for its DMA). */
   iommu: string;
+  /** How its IRQs reached the guest. */
   irqPath: 'irqfd' | 'userspace';
   /** The DMA mappings the device had during the run (guest RAM at IOVA = GPA; none with noiommu). */
   dma: DmaMappingRecord[];
@@ -88,7 +102,9 @@ export interface VmDeviceReport {
   pci?: { guestAddress: string; devid: number; intxGsi: number | undefined; relocation: PciPassthrough['relocation']; stats: PciPassthroughStats; counts: PciFunctionCounts };
 }
 
+/** What runVm hands back once everything is closed. */
 export interface VmReport {
+  /** How the run ended. */
   end: VmEnd;
   /** end 'error': what failed (a VfioError for setup; the failing exit otherwise). */
   error?: Error;
@@ -96,7 +112,9 @@ export interface VmReport {
   stopReason?: 'signal' | 'max-exits';
   /** KVM_RUN returns over all vCPUs. */
   exits: number;
+  /** The exits by cause. */
   counts: VmExitCounts;
+  /** Each device, in config order. */
   devices: VmDeviceReport[];
   /** ms from runVm's call to the first KVM_RUN (devices opened, wired, the guest loaded). */
   setupMs: number;
@@ -105,15 +123,19 @@ export interface VmReport {
   /** ms spent inside KVM_RUN (all vCPUs), and the longest single KVM_RUN: its length and when it
    *  ended (ms since the first KVM_RUN). */
   inKvmMs: number;
+  /** The longest single KVM_RUN: ms, when it ended (ms since the first KVM_RUN), the vCPU. */
   longestRun: { ms: number; endMs: number; vcpu: number };
   /** How the vCPUs ran (runModeFor): vCPU 0 always on the main thread; 'main+pool': the others on
    *  libuv pool threads. `ticks`: the event loop was given a turn at least every TICK_MS (a signal
    *  that takes vCPU 0 out of KVM_RUN), for the other vCPUs' exits and the userspace IRQ path. */
   runMode: RunMode;
+  /** Whether the ticker ran (see runMode). */
   ticks: boolean;
+  /** Each vCPU's KVM_RUN returns (its EINTRs not counted). */
   vcpus: { id: number; exits: number }[];
   /** Where the guest went: the Image, the initrd, the DTB, the command line. */
   boot: { kernel: bigint; kernelEnd: bigint; initrd?: { start: bigint; end: bigint }; dtb: bigint; dtbBytes: number; bootargs: string; ipaBits: number; bus: { base: bigint; size: bigint } };
+  /** The ECAM window's counts. */
   ecam: EcamCounts;
   /** KVM_SET_GSI_ROUTING calls (0 without PCI). */
   routeCommits: number;
@@ -121,21 +143,34 @@ export interface VmReport {
   strayAddrs: string[];
 }
 
+/** Where the vCPUs' KVM_RUNs ran: vCPU 0 on the main thread; 'main+pool': the others on libuv pool threads. */
 export type RunMode = 'main-thread' | 'main+pool';
 
 /** Each step of a run, as it happens; `message` is a line a CLI may print as is. */
 export type VmEvent =
+  /** A device opened (before anything else): its kind and IOMMU. */
   | { kind: 'device-opened'; device: string; deviceKind: VfioDeviceKind; iommu: string; message: string }
+  /** A device placed: platform regions and SPIs, or a PCI function's guest address. */
   | { kind: 'device-placed'; device: string; message: string }
+  /** A device's memslots and IRQ path in place. */
   | { kind: 'device-wired'; device: string; irqPath: 'irqfd' | 'userspace'; message: string }
+  /** Guest RAM mapped for a device's DMA. */
   | { kind: 'dma-mapped'; device: string; message: string }
+  /** Guest RAM not mapped for a device's DMA (a noiommu group), and why. */
   | { kind: 'dma-skipped'; device: string; message: string }
+  /** The VM made: vCPUs, RAM, vGICv3 + ITS, its address space, the platform bus. */
   | { kind: 'vm-created'; ipaBits: number; message: string }
+  /** The guest's device tree built and loaded. */
   | { kind: 'dtb-built'; bytes: number; message: string }
+  /** A vCPU's KVM_RUN loop started. */
   | { kind: 'vcpu-started'; vcpu: number; mode: RunMode; message: string }
+  /** The guest powered off (PSCI SYSTEM_OFF). */
   | { kind: 'guest-poweroff'; vcpu: number; message: string }
+  /** The guest asked for a reboot (PSCI SYSTEM_RESET): the run ends 'reboot'. */
   | { kind: 'guest-reboot'; vcpu: number; message: string }
+  /** Every vCPU is out of KVM_RUN; closing follows. */
   | { kind: 'stopping'; reason: string; message: string }
+  /** One close step done. */
   | { kind: 'closed'; step: string; message: string };
 
 /** The default kernel command line: the pl011 earlycon at the board's UART, kept after boot (there

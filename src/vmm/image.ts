@@ -16,7 +16,13 @@ export const DTB_MAX = 0x20_0000n;
 /** The arm64 Image header: text_offset @8, image_size @16, the magic "ARM\x64" @56. */
 const IMAGE_MAGIC = 0x644d_5241, IMAGE_MAGIC_AT = 56, IMAGE_TEXT_OFFSET_AT = 8, IMAGE_SIZE_AT = 16, IMAGE_HEADER_BYTES = 64;
 
-export interface ImageHeader { textOffset: bigint; imageSize: bigint }
+/** The arm64 Image header's fields the loader needs. */
+export interface ImageHeader {
+  /** text_offset: where the Image goes above a 2 MiB-aligned base. */
+  textOffset: bigint;
+  /** image_size: the kernel's footprint, its bss included. */
+  imageSize: bigint;
+}
 /** Reads the arm64 Image header.
  *  @throws VfioError 'bad-argument' when the bytes are not an arm64 Image or its size is unknown. */
 export function parseImageHeader(image: Uint8Array): ImageHeader {
@@ -28,7 +34,17 @@ export function parseImageHeader(image: Uint8Array): ImageHeader {
   return { textOffset: getU64(image, IMAGE_TEXT_OFFSET_AT), imageSize };
 }
 
-export interface BootLayout { kernel: bigint; kernelEnd: bigint; initrd: { start: bigint; end: bigint }; dtb: bigint }
+/** Where the boot protocol puts things in guest RAM (guest physical addresses). */
+export interface BootLayout {
+  /** The Image's first byte (pc at boot). */
+  kernel: bigint;
+  /** The end of the Image's footprint (image_size or the file, the larger). */
+  kernelEnd: bigint;
+  /** The initrd: start, and end (exclusive). */
+  initrd: { start: bigint; end: bigint };
+  /** The DTB (x0 at boot). */
+  dtb: bigint;
+}
 /** Where the Image, the initrd and the DTB go in RAM (see the header).
  *  @throws VfioError 'bad-argument' (memBytes) when they do not fit. */
 export function bootLayout(ram: { gpa: bigint; size: bigint }, header: ImageHeader, imageBytes: number, initrdBytes: number): BootLayout {

@@ -40,6 +40,7 @@ export const KVM_DEFAULT_IPA_BITS = 40;
 /** kvm_userspace_memory_region.flags: the slot is read-only to the guest (writes exit as MMIO). */
 export const KVM_MEM_READONLY = 1 << 1;
 
+/** A Vm's state (its order: this file's header). */
 export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 
 /** A page of our own whose address KVM reads values from (SET_ONE_REG, SET_DEVICE_ATTR take pointers). */
@@ -55,20 +56,42 @@ class Scratch {
   close(): void { this.sys.munmap(this.addr, 4096n); }
 }
 
-export interface GuestRam { gpa: bigint; size: bigint; hva: bigint; bytes: Uint8Array; slot: number }
+/** A range of guest RAM (Vm.addRam): where the guest sees it, where the VMM has it. */
+export interface GuestRam {
+  /** Guest physical address of its first byte. */
+  gpa: bigint;
+  /** Bytes. */
+  size: bigint;
+  /** The VMM's host virtual address of it (a memslot's userspace_addr; for mapDma's hostAddress). */
+  hva: bigint;
+  /** A zero-copy view of it, valid until the VM is closed. */
+  bytes: Uint8Array;
+  /** Its memslot number. */
+  slot: number;
+}
 
+/** One vCPU of a {@link Vm} (Vm.addVcpu): its registers and KVM_RUN. Closed by the VM's close(). */
 export class Vcpu {
   #closed = false;
   /** The first RUN_DECODED_BYTES of kvm_run, zero-copy: read after each run(). */
   readonly run: Uint8Array;
   /** Times KVM_RUN returned to us: each one is a VMM wake-up. */
   exits = 0;
-  constructor(private readonly sys: HostSys, readonly fd: number, readonly id: number,
+  /** The vCPU fd. */
+  readonly fd: number;
+  /** The vCPU's index (0 boots; its MPIDR Aff0). */
+  readonly id: number;
+  /** Made by Vm.addVcpu (the vCPU fd, its index, its kvm_run mapping). */
+  constructor(private readonly sys: HostSys, fd: number, id: number,
               private readonly runAddr: bigint, private readonly runSize: number, private readonly scratch: Scratch) {
+    this.fd = fd;
+    this.id = id;
     this.run = new Uint8Array(sys.view(runAddr, runSize), 0, RUN_DECODED_BYTES);
   }
   #live(what: string): void { if (this.#closed) throw new Error(`vcpu ${this.id}: ${what} after close()`); }
+  /** KVM_SET_ONE_REG: sets register `id` (xreg(n), REG_PC) to `value`. */
   setReg(id: bigint, value: bigint): void { this.#live('setReg'); this.sys.ioctl(this.fd, KVM_SET_ONE_REG, oneReg(id, this.scratch.put(1, value)), 'KVM_SET_ONE_REG'); }
+  /** KVM_GET_ONE_REG: the value of register `id`. */
   getReg(id: bigint): bigint { this.#live('getReg'); this.sys.ioctl(this.fd, KVM_GET_ONE_REG, oneReg(id, this.scratch.addr + 16n), 'KVM_GET_ONE_REG'); return this.scratch.q[2]!; }
   /** KVM_RUN: blocks this thread until the guest exits to us, then decodes the exit. */
   step(): Exit { this.#live('run'); this.sys.ioctl(this.fd, KVM_RUN, null, 'KVM_RUN'); this.exits++; return decodeExit(this.run); }
@@ -83,6 +106,7 @@ export class Vcpu {
   /** Sets kvm_run.immediate_exit: every KVM_RUN from now on returns EINTR at once (a thread
    *  already inside needs a signal as well: kick.ts). */
   requestExit(): void { if (!this.#closed) this.run[RUN_IMMEDIATE_EXIT] = 1; }
+  /** Unmaps kvm_run and closes the vCPU fd (the VM's close() does it). Twice is harmless. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -91,8 +115,18 @@ export class Vcpu {
   }
 }
 
-export interface GicLayout { dist: bigint; redist: bigint; /** Total interrupt lines (multiple of 32, >= 64). */ nrIrqs: number }
+/** Where the vGICv3 goes (Vm.addGicV3). */
+export interface GicLayout {
+  /** The distributor's guest address (64 KiB). */
+  dist: bigint;
+  /** The redistributors' guest address (128 KiB per vCPU). */
+  redist: bigint;
+  /** Total interrupt lines (multiple of 32, >= 64). */
+  nrIrqs: number;
+}
 
+/** A KVM VM (Vm.create): vGICv3 and ITS, RAM, memslots, irqfds, the KVM-VFIO device, vCPUs, in
+ *  the order the kernel needs (this file's header); close() undoes it. */
 export class Vm {
   #state: VmState = 'created';
   /** Memslot numbers handed out so far, and those of removed host slots, reused lowest first. */
@@ -110,8 +144,15 @@ export class Vm {
   #kvmVfio = -1;
   #vfioFiles: number[] = [];
   readonly #scratch: Scratch;
-  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, readonly fd: number,
-                      /** The guest physical address space, in bits (KVM_VM_TYPE_ARM_IPA_SIZE). */ readonly ipaBits: number) { this.#scratch = new Scratch(sys); }
+  /** The VM fd. */
+  readonly fd: number;
+  /** The guest physical address space, in bits (KVM_VM_TYPE_ARM_IPA_SIZE). */
+  readonly ipaBits: number;
+  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, fd: number, ipaBits: number) {
+    this.fd = fd;
+    this.ipaBits = ipaBits;
+    this.#scratch = new Scratch(sys);
+  }
 
   /** Opens /dev/kvm and creates a VM. `ipaBits`: the guest physical address space, in bits
    *  (KVM_VM_TYPE_ARM_IPA_SIZE); 'max' asks KVM_CAP_ARM_VM_IPA_SIZE for the most the host allows;
@@ -131,7 +172,9 @@ export class Vm {
       throw e;
     }
   }
+  /** Where the VM is in its order ('created', 'gic-addressed', 'ready', 'closed'). */
   get state(): VmState { return this.#state; }
+  /** The vCPUs, by index. */
   get vcpus(): readonly Vcpu[] { return this.#vcpus; }
   #need(states: VmState[], what: string): void {
     if (!states.includes(this.#state)) throw new Error(`vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`);
@@ -234,6 +277,7 @@ export class Vm {
     this.#its = getU32(cd, 4);
     this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, this.#scratch.put(0, base)), 'KVM_SET_DEVICE_ATTR');
   }
+  /** True once addIts made the ITS. */
   get hasIts(): boolean { return this.#its >= 0; }
 
   /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped.
@@ -316,6 +360,7 @@ export class Vm {
     attempt(() => this.sys.close(this.kvmFd));
     if (errors.length) throw errors[0];
   }
+  /** close(). */
   [Symbol.dispose](): void { this.close(); }
 }
 

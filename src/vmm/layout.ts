@@ -10,7 +10,7 @@ import { GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE } from './abi.js';
 import { ecamSize } from './ecam.js';
 import { PL011_SIZE } from './pl011.js';
 
-/** The fixed part of the map (QEMU virt's addresses). */
+/** The fixed part of the map (QEMU virt's addresses): the one home of the guest layout. */
 export const BOARD = Object.freeze({
   /** GICv3 distributor, 64 KiB. */
   gicd: 0x0800_0000n,

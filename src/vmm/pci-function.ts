@@ -46,7 +46,11 @@ export interface PciFunctionCounts {
   /** MMIO exits inside the BARs that were not (other trapped parts). */
   barExits: number;
   /** Memory slots installed / removed, and the most installed at once. */
-  slotsMapped: number; slotsRemoved: number; slotsMax: number;
+  slotsMapped: number;
+  /** Memory slots removed. */
+  slotsRemoved: number;
+  /** The most slots installed at once. */
+  slotsMax: number;
 }
 
 export class PciFunction {

@@ -95,7 +95,7 @@ hostSys().open(42, 0);
   },
   {
     specifier: 'vfiokit/vmm',
-    use: `import { runVm, layoutFor, Vm, BOARD } from 'vfiokit/vmm';
+    use: `import { runVm, Vm, BOARD, MAX_VCPUS } from 'vfiokit/vmm';
 import type { VmConfig, VmReport, VmEvent } from 'vfiokit/vmm';
 
 export async function boot(kernel: Uint8Array, hostDtb: Uint8Array): Promise<VmReport> {
@@ -105,7 +105,7 @@ export async function boot(kernel: Uint8Array, hostDtb: Uint8Array): Promise<VmR
   };
   return runVm(config);
 }
-export const busBytes: bigint = layoutFor({ cpus: 1, memBytes: 64n << 20n, ipaBits: 40 }).bus.size;
+export const most: number = MAX_VCPUS;
 export const uart: bigint = BOARD.uart;
 export const vmClass = Vm;
 `,
@@ -113,7 +113,7 @@ export const vmClass = Vm;
 runVm({ kernel: new Uint8Array(1), hostDtb: new Uint8Array(1), memBytes: 1, cpus: 1, devices: [] });
 `,
     wrongCode: 'TS2322',
-    runtime: ['runVm', 'layoutFor', 'Vm', 'Vcpu', 'boardDtb'],
+    runtime: ['runVm', 'Vm', 'Vcpu', 'boardDtb', 'parseImageHeader'],
   },
 ];
 

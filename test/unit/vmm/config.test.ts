@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VfioError } from '../../../src/index';
 import { KVM_RUN } from '../../../src/sys-api';
-import {
-  ATTACH_ROWS, attachRowFor, checkConfig, KICK_SIGNAL, startTicker, checkPool, MAX_MMAP_TIMEOUT_MS, runModeFor, runVm, threadsInKvmRun, UV_DEFAULT_POOL, VM_DEFAULT_BOOTARGS, type VmConfig,
-} from '../../../src/vmm-api';
+import { MAX_MMAP_TIMEOUT_MS, VM_DEFAULT_BOOTARGS, checkConfig, runModeFor, type VmConfig } from '../../../src/vmm/config';
+import { ATTACH_ROWS, attachRowFor } from '../../../src/vmm/attach';
+import { checkPool, runVm, UV_DEFAULT_POOL } from '../../../src/vmm/run';
+import { KICK_SIGNAL, startTicker, threadsInKvmRun } from '../../../src/vmm/kick';
 
 const MiB = 1n << 20n;
 /** A minimal arm64 Image header: magic at 56, image_size at 16. */

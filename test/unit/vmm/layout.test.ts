@@ -5,7 +5,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseFdt, PlatformBus, VfioError } from '../../../src/index';
-import { attachOrder, BOARD, boardDtb, fillBelowFloor, firstOverlap, GICR_SIZE_PER_CPU, layoutFor, MAX_VCPUS, MIN_IPA_BITS, type ResolvedDeviceSpec } from '../../../src/vmm-api';
+import { BOARD, boardDtb, MAX_VCPUS } from '../../../src/vmm-api';
+import { firstOverlap, layoutFor, MIN_IPA_BITS } from '../../../src/vmm/layout';
+import { attachOrder, fillBelowFloor } from '../../../src/vmm/run';
+import { GICR_SIZE_PER_CPU } from '../../../src/vmm/abi';
+import type { ResolvedDeviceSpec } from '../../../src/vmm/config';
 
 const MiB = 1n << 20n;
 const badArg = (name: string) => (e: unknown): boolean => e instanceof VfioError && e.kind === 'bad-argument' && e.message.includes(name) && !!e.hint;

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseFdt } from '../../../src/index';
 import { boardDtb, linuxGuestDtb, FIRST_DEVICE_PHANDLE } from '../../../examples/mini-vmm/dtb';
-import { BOARD, decodeEcam, ecamOffset, EcamHost, intxSpi, PCI_SPACE_MEM32, requesterId, type ConfigSpace } from '../../../src/vmm-api';
+import { BOARD } from '../../../src/vmm-api';
+import { decodeEcam, ecamOffset, EcamHost, intxSpi, requesterId, type ConfigSpace } from '../../../src/vmm/ecam';
+import { PCI_SPACE_MEM32 } from '../../../src/vmm/board';
 
 const PCI_LAYOUT = { its: BOARD.its, ecam: BOARD.ecam, mmio32: BOARD.pciMmio32, intxSpis: BOARD.intxSpis };
 import { LAYOUT } from '../../../examples/mini-vmm/vmm';
