@@ -27,4 +27,7 @@ export type { PciFunctionCounts } from './vmm/pci-function.js';
 // The host bridge's ECAM routing and the PCI numbering around it, for a VMM that runs its own loop
 // (the mini-vmm's hostile guest: examples/mini-vmm/hostile.ts).
 export { EcamHost, intxSpi, requesterId, PCI_INTERRUPT_PIN } from './vmm/ecam.js';
+// The VM's registry of guest-placed BAR memslots (a misplaced BAR refused, not the VM ended).
+export { BarSlots } from './vmm/bar-slots.js';
+export type { BarSlotCounts } from './vmm/bar-slots.js';
 export type { EcamCounts, ConfigSpace } from './vmm/ecam.js';

@@ -24,9 +24,9 @@
 // host memory.
 // Not responsible for: the guest (guest/hostile.S), the SMMU's fault log or the host's memory
 // figures (the caller samples those around the run), the KVM calls (vfiokit/vmm's Vm).
-import { allocDma, KvmIrqRoutes, openDevice, type DmaBuffer, type DmaMappingRecord, type GuestMemorySlot, type PciPassthrough, type PciPassthroughStats, type PlatformPassthrough, type PlatformPassthroughStats, type VfioDevice, VFIO_PCI_CONFIG_REGION_INDEX } from '../../src/index';
+import { allocDma, KvmIrqRoutes, openDevice, type DmaBuffer, type DmaMappingRecord, type PciPassthrough, type PciPassthroughStats, type PlatformPassthrough, type PlatformPassthroughStats, type VfioDevice, VFIO_PCI_CONFIG_REGION_INDEX } from '../../src/index';
 import { KVM_CAP_MSI_DEVID } from '../../src/sys-api';
-import { BOARD, completeMmioRead, EcamHost, intxSpi, PCI_INTERRUPT_PIN, REG_PC, requesterId, Vm, xreg, type EcamCounts, type Exit } from '../../src/vmm-api';
+import { BarSlots, BOARD, completeMmioRead, EcamHost, intxSpi, PCI_INTERRUPT_PIN, REG_PC, requesterId, Vm, xreg, type EcamCounts, type Exit } from '../../src/vmm-api';
 import { MmioConsole } from './console';
 import { boardDtb, FIRST_DEVICE_PHANDLE } from './dtb';
 import { LAYOUT } from './vmm';
@@ -171,31 +171,6 @@ export function outsideIovas(ram: { gpa: bigint; size: bigint }, vmmHostAddress:
   const byHva = vmmHostAddress & (EDU_DMA_LIMIT - 1n) & ~0xfn;
   const list = [end, ram.gpa - 0x1000n, 0n, EDU_DMA_LIMIT - 0x1000n, byHva, end + 0x8000n, 0x0200_0000n, 0x0ff0_0000n];
   return list.map((a) => (inRam(a) || inMsi(a) ? end + 0x4000n : a));
-}
-
-/** Memslots for guest-placed BAR pieces, as a VMM must guard them: a guest may put a BAR anywhere,
- *  and KVM refuses a slot that overlaps another (EEXIST), which would end the run from inside
- *  configWrite. A piece outside the PCI window, or overlapping a slot already installed, is not
- *  installed (counted): the guest's accesses there exit and are answered by the passthrough. */
-class BarSlots {
-  readonly #slots = new Map<bigint, { slot: number; size: bigint }>();
-  mapped = 0; refused = 0; removed = 0;
-  constructor(private readonly vm: Vm, private readonly window: { base: bigint; size: bigint }) {}
-  map(s: GuestMemorySlot): void {
-    const end = s.gpa + s.size;
-    const inWindow = s.gpa >= this.window.base && end <= this.window.base + this.window.size;
-    const overlaps = [...this.#slots].some(([gpa, x]) => s.gpa < gpa + x.size && gpa < end);
-    if (!inWindow || overlaps || this.#slots.has(s.gpa)) { this.refused++; return; }
-    this.#slots.set(s.gpa, { slot: this.vm.mapHost(s.gpa, s.size, s.hostAddress), size: s.size });
-    this.mapped++;
-  }
-  unmap(s: GuestMemorySlot): void {
-    const x = this.#slots.get(s.gpa);
-    if (!x || x.size !== s.size) return;   // one the VMM refused
-    this.#slots.delete(s.gpa);
-    this.vm.unmapHost(x.slot);
-    this.removed++;
-  }
 }
 
 const loopTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -356,7 +331,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     const report: HostileReport = {
       console: text, end, exits, classes: { ...classes }, guest, runMs, exitsPerSecond: Math.round(exits / (runMs / 1000)),
       longestExit: { what: longestWhat, ms: Number(longest) / 1e6 }, lines, ecam: { ...ecam.counts }, pci: pci.stats(), msixPci: xpci?.stats(), rtc: pt.stats(),
-      slots: { mapped: slots.mapped, refused: slots.refused, removed: slots.removed }, errors, notices, outside,
+      slots: { mapped: slots.counts.mapped, refused: slots.counts.refused, removed: slots.counts.removed }, errors, notices, outside,
       canaryChanged: around.reduce((n, b) => n + (b === CANARY ? 0 : 1), 0), dmaMappings: edu.dmaMappings(),
       rssKiB: { before: rssBefore, firstExit: rssFirst, after: rssKiB() },
     };

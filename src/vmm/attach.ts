@@ -5,12 +5,15 @@
 // RAM mapped for the device's DMA (skipped with an event for a noiommu group, which cannot), the
 // passthrough (placement or enumeration, memslots, IRQ delivery: irqfd or vfiokit's userspace
 // machine), and the MMIO exits that reach it.
+// Guest RAM is mapped once per IOMMU space: vfiokit puts devices of one process in one container
+// (or IOAS) where it can, so a second device finds the RAM already there (EEXIST) and shares it.
 // Close order of an attached device: closePassthrough() while the VM is open (irqfds deassigned,
 // memslots removed), closeDevice() after the VM is closed (DMA mapping, regions, fds).
 // Not responsible for: opening the device (run.ts opens every device before anything else),
 // the VM (kvm.ts), the layout (layout.ts), the tree's board (board.ts).
 import { VfioError, type KvmIrqRoutes, type PlatformBus, type PlatformPassthrough, type PlatformPassthroughOptions, type VfioDevice, type VfioDeviceKind } from '../index.js';
 import type { ResolvedDeviceSpec, VmDeviceReport, VmEvent, VmExitCounts } from './config.js';
+import type { BarSlots } from './bar-slots.js';
 import type { EcamHost } from './ecam.js';
 import type { GuestRam, Vm } from './kvm.js';
 import type { VmLayout } from './layout.js';
@@ -27,6 +30,10 @@ export interface AttachContext {
   /** The VM's GSI routing table (present when the machine has a PCI function). */
   routes: KvmIrqRoutes | undefined;
   ecam: EcamHost;
+  /** The VM's BAR memslots, shared by every PCI function (guest-placed BARs checked there). */
+  barSlots: BarSlots;
+  /** Devices that mapped guest RAM for DMA so far, in attach order. */
+  ramMappedBy: VfioDevice[];
   /** The next free phandle of the guest tree (a platform node's copied clocks take some). */
   phandle: number;
   /** The next PCI device number behind the bridge. */
@@ -57,13 +64,24 @@ export interface AttachRow {
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
-/** Guest RAM for the device's DMA at IOVA = GPA, or the event that says why not. */
+/** Guest RAM for the device's DMA at IOVA = GPA, or the event that says why not (noiommu) or why
+ *  nothing more was needed (an IOMMU space shared with an earlier device). */
 function mapGuestRam(dev: VfioDevice, ctx: AttachContext): void {
   if (dev.iommu === 'noiommu') {
     ctx.emit({ kind: 'dma-skipped', device: dev.name, message: `${dev.name}: noiommu group: guest RAM is not mapped for its DMA (no IOMMU to confine it)` });
     return;
   }
-  dev.mapDma({ iova: ctx.ram.gpa, hostAddress: ctx.ram.hva, size: ctx.ram.size });
+  try {
+    dev.mapDma({ iova: ctx.ram.gpa, hostAddress: ctx.ram.hva, size: ctx.ram.size });
+  } catch (e) {
+    // Only guest RAM is ever mapped in the VM's IOMMU spaces, so EEXIST after an earlier device
+    // mapped it means this device's space is that device's.
+    const earlier = ctx.ramMappedBy.filter((d) => d.iommu === dev.iommu);
+    if (!(e instanceof VfioError && e.errnoName === 'EEXIST' && earlier.length > 0)) throw e;
+    ctx.emit({ kind: 'dma-shared', device: dev.name, message: `${dev.name}: guest RAM already mapped for DMA in the IOMMU space it shares with ${earlier.map((d) => d.name).join(', ')} (${dev.iommu})` });
+    return;
+  }
+  ctx.ramMappedBy.push(dev);
   ctx.emit({ kind: 'dma-mapped', device: dev.name, message: `${dev.name}: guest RAM mapped for DMA at IOVA ${hex(ctx.ram.gpa)}, ${ctx.ram.size} bytes (${dev.iommu})` });
 }
 
@@ -123,11 +141,10 @@ function attachPci(dev: VfioDevice, spec: ResolvedDeviceSpec, ctx: AttachContext
   if (!ctx.routes) throw new VfioError({ kind: 'core-bug', device: dev.name, message: 'a PCI function without the VM\'s routing table' });
   const at = { bus: 0, dev: ctx.pciSlot++, fn: 0 };
   const f = PciFunction.attach(dev, {
-    device: dev.name, at, vm: ctx.vm, routes: ctx.routes, ecam: ctx.ecam, ram: { gpa: ctx.ram.gpa, size: ctx.ram.size, hva: ctx.ram.hva },
+    device: dev.name, at, vm: ctx.vm, routes: ctx.routes, ecam: ctx.ecam, slots: ctx.barSlots,
     intxSpis: ctx.layout.intxSpis, irqfd: spec.irqfd,
-    onNoIommu: () => ctx.emit({ kind: 'dma-skipped', device: dev.name, message: `${dev.name}: noiommu group: guest RAM is not mapped for its DMA (no IOMMU to confine it)` }),
   });
-  if (dev.iommu !== 'noiommu') ctx.emit({ kind: 'dma-mapped', device: dev.name, message: `${dev.name}: guest RAM mapped for DMA at IOVA ${hex(ctx.ram.gpa)}, ${ctx.ram.size} bytes (${dev.iommu})` });
+  mapGuestRam(dev, ctx);
   const guestAddress = `0000:${hex2(at.bus)}:${hex2(at.dev)}.${at.fn}`;
   ctx.emit({ kind: 'device-placed', device: dev.name, message: `${dev.name}: at ${guestAddress} behind the ECAM host bridge (requester ID 0x${f.devid.toString(16)}), INTx ${f.intxGsi === undefined ? 'none' : `on SPI ${f.intxGsi}`}` });
   const irqPath = spec.irqfd ? 'irqfd' : 'userspace';

@@ -156,6 +156,12 @@ export type VmEvent =
   | { kind: 'device-wired'; device: string; irqPath: 'irqfd' | 'userspace'; message: string }
   /** Guest RAM mapped for a device's DMA. */
   | { kind: 'dma-mapped'; device: string; message: string }
+  /** A BAR piece the guest placed outside the host bridge's window or over another BAR: left
+   *  unbacked (its accesses exit and are answered as accesses to nothing) rather than ending the VM. */
+  | { kind: 'bar-refused'; message: string }
+  /** Guest RAM already mapped in the IOMMU space (container or IOAS) this device shares with an
+   *  earlier device of the VM: nothing more to map. */
+  | { kind: 'dma-shared'; device: string; message: string }
   /** Guest RAM not mapped for a device's DMA (a noiommu group), and why. */
   | { kind: 'dma-skipped'; device: string; message: string }
   /** The VM made: vCPUs, RAM, vGICv3 + ITS, its address space, the platform bus. */

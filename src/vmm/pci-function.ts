@@ -2,8 +2,9 @@
 // guest RAM mapped for the device's DMA at IOVA = guest physical address (mapDma with the RAM's
 // host address), and a PciPassthrough (dev.pci) placed on the VMM's ECAM host bridge. The
 // passthrough decides; this file carries out what it hands the VMM:
-//   - mapMemory / unmapMemory: a KVM memslot per mappable BAR piece (Vm.mapHost / unmapHost; the
-//     slot numbers of removed pieces are reused when the guest moves a BAR);
+//   - mapMemory / unmapMemory: a KVM memslot per mappable BAR piece, through the VM's BarSlots
+//     (one registry for every function: a piece the guest placed outside the window or over another
+//     BAR is refused and counted there, not handed to KVM);
 //   - MSI/MSI-X: irqfds on MSI routes in the VM's KvmIrqRoutes, devid = the requester ID at which
 //     the guest enumerates the function (the tree's msi-map is the identity, so it is the ITS's
 //     DeviceID);
@@ -13,9 +14,11 @@
 // Close order (close()): the passthrough (its irqfds deassigned while the VM fd is open, its slots
 // removed while the VM is open), then, after the VM is closed (its KVM-VFIO device lets go of the
 // device's file), the device (the DMA mapping of guest RAM, regions, fds): closeDevice().
+// Guest RAM for the device's DMA is the caller's (attach.ts maps it once per IOMMU space).
 // Not responsible for: the VM and its routing table (run.ts owns them), config decoding (pci.ts),
 // the passthrough's own decisions (vfiokit).
-import { openDevice, VfioError, VFIO_PCI_CONFIG_REGION_INDEX, type GuestMemorySlot, type KvmIrqRoutes, type PciPassthrough, type PciPassthroughStats, type VfioDevice } from '../index.js';
+import { VFIO_PCI_CONFIG_REGION_INDEX, type GuestMemorySlot, type KvmIrqRoutes, type PciPassthrough, type PciPassthroughStats, type VfioDevice } from '../index.js';
+import type { BarSlots } from './bar-slots.js';
 import type { Vm } from './kvm.js';
 import { intxSpi, PCI_INTERRUPT_PIN, requesterId, type EcamHost } from './ecam.js';
 
@@ -27,16 +30,13 @@ export interface PciFunctionOptions {
   vm: Vm;
   routes: KvmIrqRoutes;
   ecam: EcamHost;
-  /** Guest RAM: mapped for the device's DMA at IOVA = gpa. */
-  ram: { gpa: bigint; size: bigint; hva: bigint };
+  /** The VM's BAR memslots (shared by every function of the VM). */
+  slots: BarSlots;
   /** SPIs of INTA..INTD (the tree's interrupt-map). */
   intxSpis: readonly number[];
   /** KVM irqfds (default true); false: userspace delivery (KVM_SIGNAL_MSI, KVM_IRQ_LINE) from
    *  vfiokit's eventfd watchers on the event loop. */
   irqfd?: boolean;
-  /** Called when guest RAM cannot be mapped for the device's DMA (a noiommu group): the function is
-   *  still handed over, but its DMA is not confined and not translated. Default: refuse the device. */
-  onNoIommu?: () => void;
 }
 
 /** What the guest's accesses cost the VMM, by kind, on top of the passthrough's own counters. */
@@ -45,12 +45,14 @@ export interface PciFunctionCounts {
   msixExits: number;
   /** MMIO exits inside the BARs that were not (other trapped parts). */
   barExits: number;
-  /** Memory slots installed / removed, and the most installed at once. */
+  /** Memory slots installed. */
   slotsMapped: number;
   /** Memory slots removed. */
   slotsRemoved: number;
   /** The most slots installed at once. */
   slotsMax: number;
+  /** BAR pieces the VM's BarSlots refused (placed outside the window or over another BAR). */
+  slotsRefused: number;
 }
 
 export class PciFunction {
@@ -62,9 +64,9 @@ export class PciFunction {
   readonly intxGsi: number | undefined;
   readonly dev: VfioDevice;
   readonly pci: PciPassthrough;
-  readonly counts: PciFunctionCounts = { msixExits: 0, barExits: 0, slotsMapped: 0, slotsRemoved: 0, slotsMax: 0 };
-  /** Installed memslots by guest address. */
-  readonly #slots = new Map<bigint, number>();
+  readonly counts: PciFunctionCounts = { msixExits: 0, barExits: 0, slotsMapped: 0, slotsRemoved: 0, slotsMax: 0, slotsRefused: 0 };
+  /** BAR pieces of this function installed now. */
+  #installed = 0;
   #closed = false;
 
   private constructor(dev: VfioDevice, opts: PciFunctionOptions) {
@@ -78,8 +80,8 @@ export class PciFunction {
     const vm = opts.vm;
     const intxGsi = this.intxGsi;
     this.pci = dev.pci({
-      mapMemory: (s) => this.#map(vm, s),
-      unmapMemory: (s) => this.#unmap(vm, s),
+      mapMemory: (s) => this.#map(opts.slots, s),
+      unmapMemory: (s) => this.#unmap(opts.slots, s),
       ...(opts.irqfd ?? true
         ? { kvm: { vmFd: vm.fd, routes: opts.routes, devid: this.devid, ...(intxGsi === undefined ? {} : { intxGsi }) } }
         : { deliverMsi: (address: bigint, data: number) => vm.signalMsi(address, data, this.devid), ...(intxGsi === undefined ? {} : { setIntx: (level: boolean) => vm.irqLine(intxGsi, level) }) }),
@@ -87,36 +89,28 @@ export class PciFunction {
     opts.ecam.attach(opts.at, this.pci);
   }
 
-  /** Opens the function, maps guest RAM for its DMA and hands it to the guest at `opts.at`. The VM
-   *  must be ready (vGIC initialised: INTx gets its irqfd now) and `routes` committed after that. */
-  static open(opts: PciFunctionOptions): PciFunction {
-    const dev = openDevice(opts.device);
-    try { return PciFunction.attach(dev, opts); } catch (e) { dev.close(); throw e; }
-  }
-
-  /** The same for a device the caller opened (and closes, with closeDevice(), also on failure). */
+  /** Hands a device the caller opened (and closes, with closeDevice(), also on failure) to the
+   *  guest at `opts.at`, its file added to KVM's VFIO device. The VM must be ready (vGIC
+   *  initialised: INTx gets its irqfd now) and `routes` committed after that; guest RAM for its DMA
+   *  is the caller's to map. */
   static attach(dev: VfioDevice, opts: PciFunctionOptions): PciFunction {
-    if (dev.iommu === 'noiommu' && !opts.onNoIommu) throw new VfioError({ kind: 'not-supported', device: dev.name, message: 'has no IOMMU: its DMA could not be confined to guest RAM', hint: 'put the function behind an IOMMU (not noiommu)' });
     opts.vm.addVfioFile(dev.kvmVfioFile);
-    if (dev.iommu === 'noiommu') opts.onNoIommu!();
-    else dev.mapDma({ iova: opts.ram.gpa, hostAddress: opts.ram.hva, size: opts.ram.size });
     return new PciFunction(dev, opts);
   }
 
-  #map(vm: Vm, s: GuestMemorySlot): void {
-    this.#slots.set(s.gpa, vm.mapHost(s.gpa, s.size, s.hostAddress));
+  #map(slots: BarSlots, s: GuestMemorySlot): void {
+    if (!slots.map(s)) { this.counts.slotsRefused++; return; }
+    this.#installed++;
     this.counts.slotsMapped++;
-    this.counts.slotsMax = Math.max(this.counts.slotsMax, this.#slots.size);
+    this.counts.slotsMax = Math.max(this.counts.slotsMax, this.#installed);
   }
-  #unmap(vm: Vm, s: GuestMemorySlot): void {
-    const slot = this.#slots.get(s.gpa);
-    if (slot === undefined) throw new Error(`${this.name}: unmapMemory at 0x${s.gpa.toString(16)}, where no slot was installed`);
-    this.#slots.delete(s.gpa);
-    vm.unmapHost(slot);
+  #unmap(slots: BarSlots, s: GuestMemorySlot): void {
+    if (!slots.unmap(s)) return;   // a piece BarSlots refused: never installed
+    this.#installed--;
     this.counts.slotsRemoved++;
   }
   /** Memory slots installed now. */
-  get slotsInstalled(): number { return this.#slots.size; }
+  get slotsInstalled(): number { return this.#installed; }
 
   /** One MMIO exit: the function's when the guest placed and enabled a BAR there. A read answers
    *  `reply`; `msix` says whether the access was to the MSI-X table or PBA. */

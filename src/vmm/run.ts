@@ -27,6 +27,7 @@
 import { KvmIrqRoutes, mergeFdt, openDevice, PlatformBus, VfioError, type VfioDevice } from '../index.js';
 import { hostSys, KVM_CAP_MSI_DEVID } from '../sys-api.js';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi.js';
+import { BarSlots } from './bar-slots.js';
 import { attachRowFor, type AttachContext, type AttachedDevice, type AttachRow } from './attach.js';
 import { boardDtb } from './board.js';
 import { checkConfig, runModeFor, VM_DEFAULT_BOOTARGS, zeroCounts, type ResolvedDeviceSpec, type RunMode, type VmConfig, type VmEnd, type VmEvent, type VmExitCounts, type VmReport } from './config.js';
@@ -221,7 +222,8 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     const ecam = new EcamHost(layout.ecam.base, layout.ecam.buses);
     const ctx: AttachContext = {
       vm, ram, layout, bus, hostDtb: config.hostDtb, gicPhandle: board.gicPhandle, routes: m.routes, ecam,
-      phandle: FIRST_DEVICE_PHANDLE, pciSlot: layout.firstPciSlot, emit,
+      phandle: FIRST_DEVICE_PHANDLE, pciSlot: layout.firstPciSlot, emit, ramMappedBy: [],
+      barSlots: new BarSlots(vm, layout.pciMmio32, (s, why) => emit({ kind: 'bar-refused', message: `a guest BAR piece at 0x${s.gpa.toString(16)} (0x${s.size.toString(16)} bytes) not backed: ${why}` })),
     };
     const order = attachOrder(specs);
     const attached = new Map<number, AttachedDevice>();

@@ -1,6 +1,7 @@
 // Runs INSIDE the lab guest: `vfiokit run` with QEMU's NVMe (vfio-pci) alone, and with all three
-// lab devices together (the pl031 on vfio-amba, the virtio-mmio transport on vfio-platform, the
-// NVMe): the L2 guest's rtc-pl031 takes its alarms and its nvme driver reads the lab disk's
+// kinds together (the pl031 on vfio-amba, the virtio-mmio transport on vfio-platform, the NVMe and
+// the edu on vfio-pci: two functions behind the SMMUv3, whose IOMMU space holds guest RAM once and
+// is shared): the L2 guest's rtc-pl031 takes its alarms and its nvme driver reads the lab disk's
 // pattern and writes and reads back; every device is left bound as it was and, for the run made in
 // this process, the same fds are open before and after. Shared parts: test/support/vmm-run.ts.
 import { test } from 'uvu';
@@ -8,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { openDevice } from '../../src/index';
 import { openFds } from '../support/fds';
-import { append, BASE, checkNvme, checkPowerOff, checkRtc, checkSteps, diskSha256, driverOf, NVME, NVME_SYSFS, PL031, runCommand, runHere, skipReason, VIRTIO } from '../support/vmm-run';
+import { append, BASE, EDU, EDU_ID, checkNvme, checkPowerOff, checkRtc, checkSteps, diskSha256, driverOf, NVME, NVME_SYSFS, PL031, runCommand, runHere, skipReason, VIRTIO } from '../support/vmm-run';
 
 test('vfiokit run with the NVMe alone (vfio-pci): the guest\'s nvme driver reads the pattern and writes and reads back', async () => {
   const why = skipReason() ?? (existsSync(NVME_SYSFS) && diskSha256() ? undefined : 'no NVMe or no vfiokit.disk_sha256= in L1');
@@ -22,20 +23,25 @@ test('vfiokit run with the NVMe alone (vfio-pci): the guest\'s nvme driver reads
   assert.is(driverOf(NVME), before, `${NVME} left on ${before}`);
 });
 
-test('vfiokit run with all three together: the pl031\'s alarms and the NVMe\'s disk in one guest, every device bound as it was, no fd left', async () => {
+test('vfiokit run with all three kinds together (and two PCI functions behind the IOMMU): the pl031\'s alarms and the NVMe\'s disk in one guest, every device bound as it was, no fd left', async () => {
   const why = skipReason() ?? (existsSync(NVME_SYSFS) && diskSha256() ? undefined : 'no NVMe or no vfiokit.disk_sha256= in L1');
   if (why) { console.log(`  !!! SKIPPED: ${why} !!!`); return; }
-  const before = [PL031, VIRTIO, NVME].map(driverOf);
+  const all = [PL031, VIRTIO, NVME, EDU];
+  const before = all.map(driverOf);
   const fds = openFds();
-  const r = await runHere([...BASE(), '--device', PL031, '--device', VIRTIO, '--device', NVME, ...append(`l2.disk_sha256=${diskSha256()}`)]);
+  const r = await runHere([...BASE(), ...all.flatMap((d) => ['--device', d]), ...append(`l2.disk_sha256=${diskSha256()}`)]);
   console.log(`  run: ${(r.ms / 1000).toFixed(1)} s, exit ${r.code}`);
   checkPowerOff(r);
-  for (const d of [PL031, VIRTIO, NVME]) checkSteps(r, d);
+  for (const d of all) checkSteps(r, d);
   checkRtc(r.l);
   checkNvme(r.l, diskSha256()!);
-  assert.equal([PL031, VIRTIO, NVME].map(driverOf), before, 'each device on the driver it had');
+  // The second IOMMU-backed function: guest RAM mapped for it, or found already mapped in the
+  // IOMMU space it shares with the NVMe (never a second mapping refused with EEXIST).
+  assert.match(r.err, new RegExp(`${EDU.replace(/[.:]/g, '\\$&')}: guest RAM (mapped for DMA|already mapped for DMA in the IOMMU space it shares with ${NVME.replace(/[.:]/g, '\\$&')})`), 'the edu\'s DMA step');
+  assert.ok(r.l.pci.some((p) => p.id === EDU_ID), `the guest enumerates the edu (${EDU_ID}) beside the NVMe: ${r.l.pci.map((p) => `${p.bdf} ${p.id}`).join(', ')}`);
+  assert.equal(all.map(driverOf), before, 'each device on the driver it had');
   assert.equal(openFds(), fds, 'the same fds open in the VMM\'s process before and after');
-  for (const d of [PL031, NVME]) openDevice(d).close();   // and each opens again
+  for (const d of [PL031, NVME, EDU]) openDevice(d).close();   // and each opens again
 });
 
 test.run();

@@ -12,7 +12,9 @@ import { diskSha256, NVME, NVME_SYSFS } from './nvme';
 
 export const l2 = (f: string): string => fileURLToPath(new URL(`../../l2/${f}`, import.meta.url));
 export const PL031 = '9010000.pl031', VIRTIO = 'a000000.virtio_mmio';
-const SYSFS: Record<string, string> = { [PL031]: `/sys/bus/amba/devices/${PL031}`, [VIRTIO]: `/sys/bus/platform/devices/${VIRTIO}`, [NVME]: NVME_SYSFS };
+/** QEMU's edu in the lab (vfio-pci, behind the SMMUv3 like the NVMe): a second IOMMU-backed PCI function. */
+export const EDU = '0000:00:02.0', EDU_ID = '1234:11e8';
+const SYSFS: Record<string, string> = { [PL031]: `/sys/bus/amba/devices/${PL031}`, [VIRTIO]: `/sys/bus/platform/devices/${VIRTIO}`, [NVME]: NVME_SYSFS, [EDU]: `/sys/bus/pci/devices/${EDU}` };
 /** Alarms the L2 /init waits for (ALARMS in init.c). */
 export const ALARMS = 2, RTC_AF = 0x20;
 /** pl031 registers (ARM DDI 0224): data, match, interrupt mask, raw status, clear. */

@@ -73,12 +73,12 @@ const ENTRIES = {
   'vfiokit/vmm': {
     module: vmmApi, file: 'src/vmm-api',
     values: [
-      'BOARD', 'EcamHost', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'PCI_INTERRUPT_PIN', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm',
+      'BOARD', 'BarSlots', 'EcamHost', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'PCI_INTERRUPT_PIN', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm',
       'boardDtb', 'bootLayout', 'completeMmioRead', 'intxSpi', 'parseImageHeader', 'requesterId', 'runVm', 'xreg',
       'DEVICE_OPTIONS', 'Preflight', 'parseDeviceSpec', 'preflight',
     ],
     types: [
-      'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
+      'BarSlotCounts', 'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
       'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmReport', 'VmState',
       'DeviceOptionRow', 'ParsedDeviceSpec', 'PreflightDevice', 'PreflightOptions', 'RestoreResult',
     ],

@@ -1,0 +1,63 @@
+// The memslots of the BARs that guests place: one registry per VM, shared by every PCI function.
+// A guest decides where its BARs go (config writes), so the VMM must not hand KVM whatever it is
+// asked for: a BAR placed over another BAR, over RAM or outside the host bridge's MMIO window
+// makes KVM_SET_USER_MEMORY_REGION fail (EEXIST), and that failure, thrown out of a config write,
+// would end the whole VM. Here such a slot is refused and counted instead: the guest's BAR is then
+// simply not backed (its accesses exit to the VMM, which answers them as accesses to nothing), as
+// a misplaced BAR is on real hardware.
+// Not responsible for: the platform bus's slots (vfiokit's placement decides those, not a guest),
+// which BAR pieces are mappable (the PciPassthrough decides).
+import type { GuestMemorySlot } from '../index.js';
+import type { Vm } from './kvm.js';
+
+/** Counters of a VM's BAR memslots. */
+export interface BarSlotCounts {
+  /** Slots installed in KVM. */
+  mapped: number;
+  /** Slots removed again. */
+  removed: number;
+  /** Slots refused: outside the window, or overlapping an installed slot. */
+  refused: number;
+  /** The most installed at once. */
+  most: number;
+}
+
+export class BarSlots {
+  readonly #slots = new Map<bigint, { slot: number; size: bigint }>();
+  readonly counts: BarSlotCounts = { mapped: 0, removed: 0, refused: 0, most: 0 };
+
+  /** `window`: where guests may place BARs (the host bridge's MMIO window); `onRefused` hears of
+   *  each refused slot and why. */
+  constructor(private readonly vm: Vm, private readonly window: { base: bigint; size: bigint },
+    private readonly onRefused: (s: GuestMemorySlot, why: string) => void = () => {}) {}
+
+  /** Installs the slot; false (and counted) when it is refused. */
+  map(s: GuestMemorySlot): boolean {
+    const end = s.gpa + s.size, wEnd = this.window.base + this.window.size;
+    let why: string | undefined;
+    if (s.size <= 0n || s.gpa < this.window.base || end > wEnd) why = `outside the PCI MMIO window 0x${this.window.base.toString(16)}..0x${wEnd.toString(16)}`;
+    else {
+      for (const [gpa, x] of this.#slots) {
+        if (s.gpa < gpa + x.size && gpa < end) { why = `over the BAR slot at 0x${gpa.toString(16)}`; break; }
+      }
+    }
+    if (why !== undefined) { this.counts.refused++; this.onRefused(s, why); return false; }
+    this.#slots.set(s.gpa, { slot: this.vm.mapHost(s.gpa, s.size, s.hostAddress), size: s.size });
+    this.counts.mapped++;
+    this.counts.most = Math.max(this.counts.most, this.#slots.size);
+    return true;
+  }
+
+  /** Removes the slot at s.gpa; a slot that was refused (never installed) is nothing to remove. */
+  unmap(s: GuestMemorySlot): boolean {
+    const x = this.#slots.get(s.gpa);
+    if (!x || x.size !== s.size) return false;
+    this.#slots.delete(s.gpa);
+    this.vm.unmapHost(x.slot);
+    this.counts.removed++;
+    return true;
+  }
+
+  /** Slots installed now. */
+  get installed(): number { return this.#slots.size; }
+}
