@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-// `npm run lab` (or `vfiokit lab`): boots the lab guest and runs the walkthrough in it (`vfiokit
-// walkthrough`: a passthrough session on the real kernel, step by step), the README's main job.
+// `npm run lab` (or `vfiokit lab`): boots the lab guest and runs the README's main job in it:
+// `vfiokit run`, vfiokit's VMM, booting the lab's own kernel as a nested Linux guest with the pl031
+// (vfio-amba) and QEMU's NVMe (vfio-pci) passed through, the guest's rtc-pl031 and nvme drivers
+// using them (its /init prints what they did as `l2:` lines), each step printed as it happens.
+// From an installed package, which has no L2 payload (examples/ is not shipped), the main job is
+// the walkthrough (`vfiokit walkthrough`: a passthrough session on the real kernel, step by step),
+// which a checkout runs with `npm run lab -- vfiokit walkthrough`.
 // `npm run lab -- <command>`: runs a shell command inside the guest instead (cwd /opt/vfiokit,
 // with `vfiokit` and `node` on PATH). `npm run lab -- --suite`: the lab test suite (as
 // `npm run test:lab`). `--qemu` first (`npm run lab -- --qemu 'command'`): the image also carries
 // qemu-system-aarch64 for L1, as VFIOKIT_LAB_QEMU=1 does (lab/qemu-payload.mjs). Exits with the
 // guest command's status. Progress goes to stderr; the guest's console (after /init starts) goes
 // to stdout.
+import { existsSync } from 'node:fs';
 import { prepareLab } from './prepare.mjs';
 import { bootGuest } from './boot.mjs';
 import { runLabSuite } from './suite.mjs';
@@ -14,9 +20,14 @@ import { runLabSuite } from './suite.mjs';
 const log = (s) => process.stderr.write(s + '\n');
 const args = process.argv.slice(2);
 if (args[0] === '--qemu') { args.shift(); process.env.VFIOKIT_LAB_QEMU = '1'; }
-/** The main job when no command is given. */
-const DEFAULT_CMD = 'vfiokit walkthrough';
-const cmd = args.join(' ') || DEFAULT_CMD;
+/** The L2 guest's payload comes from the checkout's examples/ (lab/initramfs.mjs): without it,
+ *  the main job is the walkthrough. */
+const HAS_L2 = existsSync(new URL('../examples/mini-vmm/linux/build.mjs', import.meta.url));
+/** The main job when no command is given: the lab's kernel as L2 with the pl031 and the NVMe, whose
+ *  /init checks the disk's pattern against the hash the lab made it with (lab/disk.mjs). */
+const mainJob = (diskSha256) => HAS_L2
+  ? `vfiokit run --kernel l2/Image --initrd l2/initrd.gz --device 9010000.pl031 --device 0000:00:03.0 --append 'loglevel=6 l2.disk_sha256=${diskSha256}'`
+  : 'vfiokit walkthrough';
 
 if (args.length === 1 && args[0] === '--suite') {
   const r = await runLabSuite({ log, echo: process.env.LAB_ECHO === '1' });
@@ -26,6 +37,7 @@ if (args.length === 1 && args[0] === '--suite') {
 }
 const lab = await prepareLab({ log });
 if (lab.cannotRun) { log(`!!! LAB CANNOT RUN: ${lab.cannotRun} !!!`); process.exit(2); }
+const cmd = args.join(' ') || mainJob(lab.disk.sha256);
 log(`lab: [boot] running: ${cmd}`);
 let started = false;
 const r = await bootGuest({

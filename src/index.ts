@@ -10,7 +10,7 @@
 export { VfioError } from './errors.js';
 export type { VfioErrorKind, VfioErrorInit } from './errors.js';
 export { listDevices, findDevice, groupMembers, bind, unbind, bindGroup, unbindGroup, validateDeviceName, VFIO_DRIVER } from './sysfs.js';
-export type { Bus, DeviceEntry, BindResult, UnbindResult, GroupBindResult, SysfsOptions } from './sysfs.js';
+export type { Bus, DeviceEntry, BindResult, UnbindResult, UnbindOptions, GroupBindResult, SysfsOptions } from './sysfs.js';
 export { openDevice, allocDma, VfioDevice } from './device/device.js';
 export type { OpenOptions, AllocDmaOptions, IommuOption, VfioDeviceInfo, VfioDeviceKind, DmaMapOptions, DmaMappingRecord } from './device/device.js';
 export type { IommuKind, DmaInfo } from './device/iommu.js';

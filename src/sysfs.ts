@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { VfioError } from './errors.js';
-import { checkInt, checkObject, checkString } from '../shim/args.js';
+import { checkInt, checkObject, checkOptBool, checkString } from '../shim/args.js';
 
 /** A bus vfiokit passes devices through from, named as in /sys/bus. */
 export type Bus = 'platform' | 'amba' | 'pci';
@@ -361,17 +361,27 @@ export interface UnbindResult {
   driver: string | null;
 }
 
+/** The options of {@link unbind}. */
+export interface UnbindOptions extends SysfsOptions {
+  /** Re-probe after the unbind so the kernel binds the device's own driver (default true); false
+   *  leaves it on no driver (for a device that had none before it was bound to VFIO). */
+  probe?: boolean;
+}
+
 /**
  * Unbinds a device from its driver, clears driver_override and re-probes, so the kernel binds the
- * device's own driver again (if it has one): the driver it had before `bind`.
+ * device's own driver again (if it has one): the driver it had before `bind`. With `probe: false`
+ * the device is left on no driver.
  * @throws VfioError 'bad-argument', 'not-found', 'permission', 'busy', 'syscall' (as bind).
  */
-export function unbind(name: string, o?: SysfsOptions): UnbindResult {
+export function unbind(name: string, o?: UnbindOptions): UnbindResult {
+  validateDeviceName(name);
+  const probe = checkOptBool('opts.probe', root(o) && (o as UnbindOptions | undefined)?.probe) ?? true;
   const dev = findDevice(name, o);
   const dir = join(root(o), 'bus', dev.bus, 'devices', name);
   if (dev.driver) sysWrite(join(dir, 'driver', 'unbind'), name, name, `unbind it from ${dev.driver}`);
   sysWrite(join(dir, 'driver_override'), '\n', name, 'clear driver_override');
-  try { writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), name); } catch { /* no driver wants it: fine */ }
+  if (probe) try { writeFileSync(join(root(o), 'bus', dev.bus, 'drivers_probe'), name); } catch { /* no driver wants it: fine */ }
   return { device: name, bus: dev.bus, previousDriver: dev.driver, driver: linkName(join(dir, 'driver')) };
 }
 

@@ -13,6 +13,9 @@ export interface OptionSpec {
   short?: string;
   /** Name of the value in the help (`DIR`), string options only. */
   value?: string;
+  /** A string option that may be given more than once (`--device A --device B`): its value is
+   *  the list of them, in order. */
+  multiple?: boolean;
   help: string;
 }
 
@@ -25,7 +28,7 @@ export interface CommandSpec {
 }
 
 export interface Parsed {
-  values: Readonly<Record<string, string | boolean | undefined>>;
+  values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   positionals: string[];
   /** -h/--help was given: print the help, do nothing else. */
   help: boolean;
@@ -49,7 +52,7 @@ const HELP: OptionSpec = { type: 'boolean', short: 'h', help: 'print this help a
 /** The help text: the synopsis, then one line per option. */
 export function helpText(spec: CommandSpec): string {
   const rows = Object.entries({ ...spec.options, help: HELP }).map(([name, o]) => [
-    `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, o.help,
+    `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, `${o.help}${o.multiple ? ' (repeatable)' : ''}`,
   ] as const);
   const w = Math.max(...rows.map(([l]) => l.length));
   return `usage: ${spec.usage}\n\noptions:\n${rows.map(([l, h]) => `  ${l.padEnd(w)}  ${h}`).join('\n')}`;
@@ -58,11 +61,11 @@ export function helpText(spec: CommandSpec): string {
 /** Reads `args` against `spec`; throws UsageError. With -h/--help anywhere before `--`, nothing
  *  else is checked (so `inspect -h` is help, not a device named -h). */
 export function parseCommand(spec: CommandSpec, args: string[]): Parsed {
-  const options = Object.fromEntries(Object.entries({ ...spec.options, help: HELP }).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }]));
+  const options = Object.fromEntries(Object.entries({ ...spec.options, help: HELP }).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]));
   const end = args.indexOf('--');
   const head = end < 0 ? args : args.slice(0, end);
   if (head.includes('-h') || head.includes('--help')) return { values: {}, positionals: [], help: true };
-  let r: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let r: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   try {
     r = parseArgs({ args, options, strict: true, allowPositionals: true }) as typeof r;
   } catch (e) {
@@ -83,6 +86,11 @@ export function parseCommand(spec: CommandSpec, args: string[]): Parsed {
 export const str = (a: Parsed, name: string): string | undefined => {
   const v = a.values[name];
   return typeof v === 'string' ? v : undefined;
+};
+/** A repeatable string option's values, in order ([] when not given). */
+export const strs = (a: Parsed, name: string): string[] => {
+  const v = a.values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 };
 /** A boolean option: given or not. */
 export const flag = (a: Parsed, name: string): boolean => a.values[name] === true;

@@ -9,6 +9,7 @@ import { fdt } from './fdt.js';
 import { dt } from './dt.js';
 import { lab } from './lab.js';
 import { walkthrough } from './walkthrough.js';
+import { run } from './run.js';
 
 export const COMMANDS: Record<string, Command> = {
   list,
@@ -19,4 +20,5 @@ export const COMMANDS: Record<string, Command> = {
   dt,
   lab,
   walkthrough,
+  run,
 };

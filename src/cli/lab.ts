@@ -1,10 +1,9 @@
 // `vfiokit lab [-- COMMAND]`: boots the project's lab (a Linux 6.12 kernel with VFIO, SMMUv3 and
-// KVM under qemu-system-aarch64, docs/LAB.md) and runs the walkthrough in it (`vfiokit
-// walkthrough`: device bound, registers mapped and read, an interrupt, a DMA confined by the
-// IOMMU, the guest DT node), or COMMAND when given. It is lab/run.mjs, which needs a checkout of
-// the repository (it builds the kernel and the initramfs from source); the exit status is the
-// guest command's.
-// Not responsible for: anything in the guest (lab/init.sh, the walkthrough).
+// KVM under qemu-system-aarch64, docs/LAB.md) and runs the main job in it (`vfiokit run`: the lab's
+// kernel as a nested guest with the pl031 and the NVMe passed through; from an installed package,
+// which has no nested guest, `vfiokit walkthrough`), or COMMAND when given. It is lab/run.mjs; the
+// exit status is the guest command's.
+// Not responsible for: anything in the guest (lab/init.sh, vfiokit run, the walkthrough).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,12 +15,12 @@ import type { Command } from './command.js';
  *  is this help, `vfiokit lab -- ls --help` runs `ls --help` in the guest. */
 const SPEC: CommandSpec = {
   usage: 'vfiokit lab [--suite] [-- COMMAND [ARG...]]',
-  options: { suite: { type: 'boolean', help: 'run the lab test suite (npm run test:lab) instead of the walkthrough' } },
+  options: { suite: { type: 'boolean', help: 'run the lab test suite (npm run test:lab) instead of the main job' } },
   positionals: { min: 0, max: Infinity },
 };
 
 export const lab: Command = {
-  summary: 'boot the lab (real VFIO kernel under QEMU) and walk through a passthrough session; -- CMD runs CMD there',
+  summary: 'boot the lab (real VFIO kernel under QEMU) and run a guest with devices passed through in it; -- CMD runs CMD there',
   spec: SPEC,
   async run(a) {
     const script = fileURLToPath(new URL('../lab/run.mjs', import.meta.url));

@@ -1,5 +1,6 @@
-// Runs INSIDE the lab guest: the README's main job (`vfiokit walkthrough`, what `npm run lab`
-// shows) runs to the end on the real kernel and prints each step's evidence.
+// Runs INSIDE the lab guest: `vfiokit walkthrough` (`npm run lab -- vfiokit walkthrough`, and the
+// main job of an installed package, which has no nested guest for `vfiokit run`) runs to the end on
+// the real kernel and prints each step's evidence.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';

@@ -42,6 +42,11 @@ export interface L2Report {
   irqLines: { line: string; total: number }[];
   figures?: { readMbs: number; writeMbs: number; ios: number; irqs: number; probeMs: number; seenMs: number };
   nvmeVerdict?: string;
+  /** The RTC part: the name and time read, the rtc-pl031 line's count before and after the alarms,
+   *  each alarm read (its flags), or why it was skipped. */
+  rtc: { name?: string; time?: string; irqBefore?: number; irqAfter?: number; irqLine?: string; alarms: { n: number; flags: number }[]; skip?: string };
+  /** The last line: PASS or FAIL. */
+  verdict?: string;
   fails: string[];
 }
 
@@ -49,7 +54,7 @@ const num = (s: string | undefined): number => Number(s);
 
 export function parseL2(text: string): L2Report {
   const lines = [...text.matchAll(/(?:^|\] )l2: (.*?)\r?$/gm)].map((m) => m[1]!);
-  const r: L2Report = { lines, pci: [], views: new Map(), irqLines: [], fails: [] };
+  const r: L2Report = { lines, pci: [], views: new Map(), irqLines: [], rtc: { alarms: [] }, fails: [] };
   const view = (bdf: string): PciView => {
     let v = r.views.get(bdf);
     if (!v) { v = { caps: [], ecaps: [], bars: new Map(), barRegs: new Map() }; r.views.set(bdf, v); }
@@ -89,7 +94,15 @@ export function parseL2(text: string): L2Report {
       const p = pairs(w.slice(1));
       r.figures = { readMbs: num(p['read-mbs']), writeMbs: num(p['write-mbs']), ios: num(p.ios), irqs: num(p.irqs), probeMs: num(p['probe-ms']), seenMs: num(p['seen-ms']) };
     } else if (key === 'nvme-verdict') r.nvmeVerdict = w[1];
-    else if (key === 'FAIL') r.fails.push(l);
+    else if (key === 'rtc0-name') r.rtc.name = w.slice(1).join(' ');
+    else if (key === 'rtc-time') r.rtc.time = `${w[1]} ${w[2]}`;
+    else if (key === 'irq-before') r.rtc.irqBefore = num(w[1]);
+    else if (key === 'irq-after') r.rtc.irqAfter = num(w[1]);
+    else if (key === 'irq-line') r.rtc.irqLine = w.slice(1).join(' ');
+    else if (key === 'alarm-read') r.rtc.alarms.push({ n: num(w[1]), flags: num(w[3]) });
+    else if (key === 'rtc-skip') r.rtc.skip = w.slice(1).join(' ');
+    else if (key === 'PASS' && w.length === 1) r.verdict = 'PASS';
+    else if (key === 'FAIL') { r.fails.push(l); if (w.length === 1) r.verdict = 'FAIL'; }
   }
   return r;
 }

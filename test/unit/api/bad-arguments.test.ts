@@ -178,7 +178,7 @@ const ROWS: Record<string, Row> = {
   findDevice: { args: [PL031, {}], params: [P('name', 'name'), ...SYSFS_OPTS] },
   groupMembers: { args: [0, {}], params: [P('group', 'index'), ...SYSFS_OPTS] },
   bind: { args: [PL031, {}], params: [P('name', 'name'), ...SYSFS_OPTS] },
-  unbind: { args: [PL031, {}], params: [P('name', 'name'), ...SYSFS_OPTS] },
+  unbind: { args: [PL031, {}], params: [P('name', 'name'), ...SYSFS_OPTS, F(1, 'opts', 'probe', 'bool', OPTIONAL)] },
   bindGroup: { args: [PL031, {}], params: [P('name', 'name'), ...SYSFS_OPTS] },
   unbindGroup: { args: [PL031, {}], params: [P('name', 'name'), ...SYSFS_OPTS] },
   validateDeviceName: { args: [PL031], params: [P('name', 'name')] },

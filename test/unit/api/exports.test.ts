@@ -36,7 +36,7 @@ const ENTRIES = {
       'PlaceRegionOptions', 'PlacedIrq', 'PlacedPlatformIrq', 'PlacedPlatformRegion', 'PlacedRegion', 'PlatformBusOptions', 'PlatformMemorySlot',
       'PlatformNodeOptions', 'PlatformPassthroughOptions', 'PlatformPassthroughStats', 'PlatformPlacement', 'PlatformPlacementOptions', 'RegionMap',
       'SysfsOptions',
-      'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
+      'UnbindOptions', 'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
     ],
   },
   'vfiokit/core': {
@@ -73,12 +73,14 @@ const ENTRIES = {
   'vfiokit/vmm': {
     module: vmmApi, file: 'src/vmm-api',
     values: [
-      'BOARD', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm', 'boardDtb', 'bootLayout',
-      'completeMmioRead', 'parseImageHeader', 'runVm', 'xreg',
+      'BOARD', 'EcamHost', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'PCI_INTERRUPT_PIN', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm',
+      'boardDtb', 'bootLayout', 'completeMmioRead', 'intxSpi', 'parseImageHeader', 'requesterId', 'runVm', 'xreg',
+      'DEVICE_OPTIONS', 'Preflight', 'parseDeviceSpec', 'preflight',
     ],
     types: [
-      'BoardDtbRequest', 'BootLayout', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
+      'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
       'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmReport', 'VmState',
+      'DeviceOptionRow', 'ParsedDeviceSpec', 'PreflightDevice', 'PreflightOptions', 'RestoreResult',
     ],
   },
 } as const;
