@@ -61,7 +61,9 @@ export function intxSpi(pin: number, spis: readonly number[] = PCI_LAYOUT.intxSp
 
 /** What a function's config space answers (vfiokit's PciPassthrough has these two). */
 export interface ConfigSpace {
+  /** A config read of `width` bytes at `offset`: the value the guest sees. */
   configRead(offset: number, width: number): number;
+  /** A config write of `width` bytes at `offset`. */
   configWrite(offset: number, width: number, value: number): void;
 }
 
@@ -79,10 +81,20 @@ export interface EcamCounts {
 
 /** The ECAM window of one PCI segment: routes each access to the function attached at its address. */
 export class EcamHost {
+  /** Bytes of the window (1 MiB per bus). */
   readonly size: bigint;
+  /** What the window saw so far. */
   readonly counts: EcamCounts = { reads: 0, writes: 0, absent: 0, bad: 0 };
   readonly #fns = new Map<number, ConfigSpace>();
-  constructor(readonly base: bigint, readonly buses: number) {
+  /** The window at guest address `base` over buses 0 .. `buses` - 1. */
+  readonly base: bigint;
+  /** Buses behind the window (1 .. 256). */
+  readonly buses: number;
+  /** A window at `base` over `buses` buses.
+   *  @throws RangeError when buses is not 1 .. 256. */
+  constructor(base: bigint, buses: number) {
+    this.base = base;
+    this.buses = buses;
     if (!Number.isInteger(buses) || buses < 1 || buses > 256) throw new RangeError(`an ECAM window has 1..256 buses, not ${buses}`);
     this.size = ecamSize(buses);
   }
