@@ -36,7 +36,7 @@ RAM_HUGE=/dev/hugepages/vfiokit-ram.mem
 if want ram; then
   hp=$(sed -n 's/^Hugepagesize: *\([0-9]*\) kB$/\1/p' /proc/meminfo)
   echo $(( RAM_TOTAL / (hp * 1024) + 8 )) > /proc/sys/vm/nr_hugepages || fail nr_hugepages $?
-  mkdir -p /dev/hugepages && { mountpoint -q /dev/hugepages || mount -t hugetlbfs hugetlbfs /dev/hugepages || fail mount-hugetlbfs $?; }
+  mkdir -p /dev/hugepages && { grep -q " /dev/hugepages hugetlbfs " /proc/mounts || mount -t hugetlbfs hugetlbfs /dev/hugepages || fail mount-hugetlbfs $?; }
   echo "bench: huge pages ${hp} kB, nr_hugepages $(cat /proc/sys/vm/nr_hugepages), free $(sed -n 's/^HugePages_Free: *//p' /proc/meminfo)"
 fi
 pass=1
