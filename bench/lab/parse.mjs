@@ -14,12 +14,14 @@ import { median, percentile } from '../lib.mjs';
 export const MARK = '@@VFIOKIT-BENCH@@';
 
 /** What each benchmark measures (short: the chart's heading; docs/BENCH.md says more), and the
- *  issue's goal for the ratio (null: none). */
+ *  issue's goal for the ratio to C (null: none). Issue 13 retired the goals of trap (1.3), mmio
+ *  (2.0), open (2.0) and DMA (1.1) against C: JS paths are held to 1.1x the floor measured without
+ *  vfiokit code instead, with the ratio to C beside it (docs/BENCH.md, "The goals"). */
 export const BENCHES = Object.freeze({
-  'lab-trap': { goal: 1.3, what: 'pl031 trapped access (pread/pwrite), ns each, lab' },
-  'lab-mmio': { goal: 2.0, what: 'pl031 mapped access (TCG traps it), ns each, lab' },
-  'lab-open': { goal: 2.0, what: 'open to ready and close, ns per cycle, lab' },
-  'lab-dma': { goal: 1.1, what: 'type1 DMA via the SMMUv3, ns per ioctl, lab' },
+  'lab-trap': { goal: null, what: 'pl031 trapped access (pread/pwrite), ns each, lab' },
+  'lab-mmio': { goal: null, what: 'pl031 mapped access (TCG traps it), ns each, lab' },
+  'lab-open': { goal: null, what: 'open to ready and close, ns per cycle, lab' },
+  'lab-dma': { goal: null, what: 'type1 DMA via the SMMUv3, ns per ioctl, lab' },
   'lab-memory': { goal: null, what: 'VmRSS holding it open+mapped, bytes, lower is better' },
   // Guest RAM DMA setup (bench/guest/ramdma.ts): ns to map all of it, so each row also gets GiB/s.
   'lab-ram-map': { goal: 1.05, what: 'all of a guest\'s RAM (256 MiB) mapped for DMA in one mapping, ns, lab', wholeRound: true },
