@@ -97,7 +97,11 @@ export function summarize(measurements) {
       const cx = c.extra[0] ?? {};
       if (cx.before_bytes) notes.push(`C before opening: ${mib(cx.before_bytes)}`);
     }
-    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, unit: g.unit, results, note: notes.join('; ') } });
+    // A diagnostic named for this case ("<bench> <case>: <what>", e.g. lab-ram-map's bare-koffi floor)
+    // goes into its results file, as the floor of the vfiokit row.
+    const own = diagnostics.filter((d) => d.case.startsWith(`${g.bench} ${g.case}: `)).map((d) => ({ name: d.case.slice(g.bench.length + g.case.length + 3), median_ns: d.median_ns }));
+    if (own.length) results[1].floor = own[0].name;
+    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, unit: g.unit, results, ...(own.length ? { diagnostics: own } : {}), note: notes.join('; ') } });
   }
   return { docs, problems, diagnostics };
 }
