@@ -35,7 +35,7 @@ const take = (l) => {
   if (m?.error) problems.push(m.error);
   else if (m) {
     runs.push(m);
-    const nvme = NVME_WAYS.includes(m.way) ? `, nvme probe ${m.probeMs} ms (L2 clock ${m.l2ProbeMs}: ${m.guestProbeMs} ms), read ${m.readMbs} MB/s, write ${m.writeMbs} MB/s, ${m.irqs} interrupts / ${m.ios} I/Os, random 4 KiB QD1 ${m.randIops} IOPS (${m.randIrqsPerIo} interrupts per I/O), ${m.wakeupsPerIo} VMM wake-ups per read (${m.topWakeupsPerIo} in ${m.topThread})` : '';
+    const nvme = NVME_WAYS.includes(m.way) ? `, nvme probe ${m.probeMs} ms (L2 clock ${m.l2ProbeMs}: ${m.guestProbeMs} ms), read ${m.readMbs} MB/s, write ${m.writeMbs} MB/s, ${m.irqs} interrupts / ${m.ios} I/Os, random 4 KiB QD1 ${m.randIops} IOPS (${m.randIrqsPerIo} interrupts per I/O), ${m.wakeupsPerIo} VMM wake-ups per read (${m.topWakeupsPerIo} in ${m.topThread}; by thread ${m.threadSwitches})` : '';
     log(`bench: peer: pass ${m.pass} ${m.way}: first line ${m.firstLineMs} ms${nvme}, verdict ${m.verdictMs} ms, peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB, ${m.l2ConsoleLines} L2 lines`);
   }
 };

@@ -58,7 +58,7 @@ function nvmeFigures(l: L2Report, probeMs: number | undefined, firstLineMs: numb
   const w = switchesBetween(marks.begin, marks.end);
   return { probeMs: +probeMs.toFixed(1), l2ProbeMs: f.probeMs, guestProbeMs: +(firstLineMs + f.probeMs).toFixed(1), readMbs: f.readMbs, writeMbs: f.writeMbs, ios: f.ios, irqs: f.irqs, irqsPerIo: +(f.irqs / f.ios).toFixed(3),
     randIops: rr.iops, randReads: rr.reads, randIos: rr.ios, randIrqs: rr.irqs, randIrqsPerIo: +(rr.irqs / rr.ios).toFixed(3),
-    wakeupsPerIo: +(w.total / rr.reads).toFixed(3), topWakeupsPerIo: +(w.top / rr.reads).toFixed(3), topThread: w.topName };
+    wakeupsPerIo: +(w.total / rr.reads).toFixed(3), topWakeupsPerIo: +(w.top / rr.reads).toFixed(3), topThread: w.topName, threadSwitches: JSON.stringify(w.byName) };
 }
 
 const missing = peerMissing();

@@ -127,15 +127,19 @@ export function threadSwitches(pid: number): Map<number, { name: string; switche
 }
 
 /** The switches between two readings of threadSwitches: the total over all threads (a thread born
- *  in between counts from 0) and the busiest thread's count and name. */
-export function switchesBetween(a: Map<number, { name: string; switches: number }>, b: Map<number, { name: string; switches: number }>): { total: number; top: number; topName: string } {
+ *  in between counts from 0), the busiest thread's count and name, and the count of every thread
+ *  name (threads of one name summed; every thread listed, 0 included, so a vCPU thread that never
+ *  slept shows as 0). */
+export function switchesBetween(a: Map<number, { name: string; switches: number }>, b: Map<number, { name: string; switches: number }>): { total: number; top: number; topName: string; byName: Record<string, number> } {
   let total = 0, top = 0, topName = '';
+  const byName: Record<string, number> = {};
   for (const [tid, t] of b) {
     const d = t.switches - (a.get(tid)?.switches ?? 0);
     total += d;
+    byName[t.name] = (byName[t.name] ?? 0) + d;
     if (d > top) { top = d; topName = t.name; }
   }
-  return { total, top, topName };
+  return { total, top, topName, byName };
 }
 
 /** Starts a VMM process, timestamps every line it prints, samples its peak RSS, and resolves when

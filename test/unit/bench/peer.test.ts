@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { PEER_MARK, parsePeerLine, summarizePeer } from '../../../bench/peer/parse.mjs';
 import { compareViews } from '../../../bench/peer/view';
-import { EDU, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun } from '../../../bench/peer/vmm';
+import { EDU, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun, switchesBetween } from '../../../bench/peer/vmm';
 import { parseL2 } from '../../support/l2-lines';
 import { LINUX_BOOTARGS } from '../../../examples/mini-vmm/linux';
 
@@ -129,6 +129,12 @@ test('the figures of a run: first line and verdict by their text, whatever prefi
     { ms: 16900, text: 'pl031 at 0xc000000, INTID 144; end: shutdown', stream: 'out' },
   ] };
   assert.equal(setupFigures(r), { firstLineMs: 3400, verdictMs: 16000, verdict: 'PASS', peakRssBytes: 99_000 * 1024, l2ConsoleLines: 3 });
+});
+
+test('wake-ups between two readings: per thread, a thread born in between counts from 0, every name listed', () => {
+  const a = new Map([[10, { name: 'qemu', switches: 100 }], [11, { name: 'CPU 0/KVM', switches: 5 }]]);
+  const b = new Map([[10, { name: 'qemu', switches: 130 }], [11, { name: 'CPU 0/KVM', switches: 5 }], [12, { name: 'worker', switches: 4 }], [13, { name: 'worker', switches: 1 }]]);
+  assert.equal(switchesBetween(a, b), { total: 35, top: 30, topName: 'qemu', byName: { qemu: 30, 'CPU 0/KVM': 0, worker: 5 } });
 });
 
 test.run();
