@@ -32,6 +32,8 @@ export interface Libc {
   read(fd: number, buf: Uint8Array, count: number): number;
   write(fd: number, buf: Uint8Array, count: number): number;
   eventfd(initval: number, flags: number): number;
+  /** tgkill(2): signal `sig` to thread `tid` of thread group `tgid` (a vCPU thread out of KVM_RUN). */
+  tgkill(tgid: number, tid: number, sig: number): number;
   epoll_create1(flags: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, event: Uint8Array | null): number;
   epoll_wait(epfd: number, events: Uint8Array, maxevents: number, timeoutMs: number): number;
@@ -92,7 +94,7 @@ type AsyncFn = { async(...args: [...unknown[], (err: unknown, result: unknown) =
 interface Bound {
   koffi: typeof Koffi;
   open: Fn; close: Fn; ioctl: Fn; ioctlValue: Fn; mmap: Fn; munmap: Fn; pread: Fn; pwrite: Fn; read: Fn; write: Fn;
-  eventfd: Fn; epoll_create1: Fn; epoll_ctl: Fn; epoll_wait: Fn; poll: Fn; memfd_create: Fn; ftruncate: Fn; fcntl: Fn;
+  eventfd: Fn; tgkill: Fn; epoll_create1: Fn; epoll_ctl: Fn; epoll_wait: Fn; poll: Fn; memfd_create: Fn; ftruncate: Fn; fcntl: Fn;
 }
 
 // The one piece of module state: libc, loaded once on first use. Loading is not policy.
@@ -120,6 +122,7 @@ function bind(): Bound {
     read: lib.func('vfiokit_ssize_t read(int fd, void *buf, size_t count)'),
     write: lib.func('vfiokit_ssize_t write(int fd, void *buf, size_t count)'),
     eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+    tgkill: lib.func('int tgkill(int tgid, int tid, int sig)'),
     epoll_create1: lib.func('int epoll_create1(int flags)'),
     epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
     epoll_wait: lib.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
@@ -163,6 +166,7 @@ export function realLibc(): Libc {
     read(fd, buf, count) { const b = bind(); const r = Number(b.read(fd, buf, count)); return r === -1 ? -b.koffi.errno() : r; },
     write(fd, buf, count) { const b = bind(); const r = Number(b.write(fd, buf, count)); return r === -1 ? -b.koffi.errno() : r; },
     eventfd(initval, flags) { const b = bind(); const r = b.eventfd(initval, flags) as number; return r === -1 ? -b.koffi.errno() : r; },
+    tgkill(tgid, tid, sig) { const b = bind(); const r = b.tgkill(tgid, tid, sig) as number; return r === -1 ? -b.koffi.errno() : r; },
     epoll_create1(flags) { const b = bind(); const r = b.epoll_create1(flags) as number; return r === -1 ? -b.koffi.errno() : r; },
     epoll_ctl(epfd, op, fd, event) { const b = bind(); const r = b.epoll_ctl(epfd, op, fd, event) as number; return r === -1 ? -b.koffi.errno() : r; },
     epoll_wait(epfd, events, maxevents, timeoutMs) { const b = bind(); const r = b.epoll_wait(epfd, events, maxevents, timeoutMs) as number; return r === -1 ? -b.koffi.errno() : r; },

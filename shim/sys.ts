@@ -86,6 +86,9 @@ export interface HostSys {
   /** Calls `onReadable` on Node's event loop whenever `fd` is readable (koffi.node.poll), until
    *  close(); the IRQ dispatcher's WatchFn. */
   watch: WatchFn;
+  /** tgkill(2) in this process: signal `sig` to its thread `tid` (a thread blocked in KVM_RUN
+   *  returns EINTR when the signal has a handler: how a VMM gets a vCPU out of the guest). */
+  tgkill(tid: number, sig: number): void;
 }
 
 /**
@@ -195,6 +198,7 @@ export function createSys(libc: Libc): Sys {
     read(fd, buf, count = buf.byteLength) { fits('read', buf, count, 'a count'); return check('read', libc.read(fd, buf, count), `of fd ${fd}`); },
     write(fd, buf, count = buf.byteLength) { fits('write', buf, count, 'a count'); return check('write', libc.write(fd, buf, count), `of fd ${fd}`); },
     eventfd: (initval, flags) => check('eventfd', libc.eventfd(initval, flags)),
+    tgkill(tid, sig) { check('tgkill', libc.tgkill(process.pid, tid, sig), `of thread ${tid}`); },
     eventfdRead(fd) {
       const r = libc.read(fd, counter, 8);
       if (r === -EAGAIN) return 0n;
@@ -267,6 +271,7 @@ export function checkedHostSys(sys: HostSys): HostSys {
     eventfdRead(fd) { checkFd('fd', fd); return sys.eventfdRead(fd); },
     eventfdWrite(fd, value) { checkFd('fd', fd); checkBigU64('value', value); sys.eventfdWrite(fd, value); },
     watch(fd, onReadable) { checkFd('fd', fd); checkFn('onReadable', onReadable); return sys.watch(fd, onReadable); },
+    tgkill(tid, sig) { checkInt('tid', tid, 1, 0x3fff_ffff); checkInt('sig', sig, 1, 64); sys.tgkill(tid, sig); },
   };
 }
 

@@ -13,10 +13,9 @@
 // IOVA right after guest RAM would hit if the mapping were larger than guest RAM.
 // Close order: the VM (memslots over RAM and BAR0; FILE_DEL), the device (BAR mapping, the DMA
 // mapping of RAM, fds), the host memory, the bus.
-// Not responsible for: the guest (guest/edu.S), KVM (kvm.ts), what an exit means (vmm.ts ExitLog).
+// Not responsible for: the guest (guest/edu.S), KVM (vfiokit/vmm's Vm), what an exit means (vmm.ts ExitLog).
 import { allocDma, openDevice, PlatformBus, VFIO_PCI_CONFIG_REGION_INDEX, type DmaBuffer, type DmaMappingRecord, type VfioDevice } from '../../src/index';
-import { REG_PC, xreg } from './abi';
-import { Vm } from './kvm';
+import { REG_PC, Vm, xreg } from '../../src/vmm-api';
 import { ExitLog, LAYOUT, type ExitRecord } from './vmm';
 
 export const EDU_LAYOUT = Object.freeze({

@@ -3,7 +3,7 @@
 //   node examples/mini-vmm/guest/build.mjs
 //   npx esbuild examples/mini-vmm/main.ts --bundle --platform=node --format=esm --target=node20 \
 //     --external:koffi --loader:.wasm=binary --loader:.bin=binary --outfile=build/mini-vmm.mjs
-//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --linux IMAGE INITRD [--pci BDF]... [--append ARGS]]
+//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --linux IMAGE INITRD [--pci BDF]... [--append ARGS] [--cpus N]]
 // --trap: no memslot for the device (every access forwarded); --machine: the userspace IRQ mode
 // (vfiokit's IRQ state machine, KVM_IRQ_LINE); --latency: guest/latency.S on the irqfd, machine
 // and relay paths, with the medians and the ratios to irqfd.
@@ -11,7 +11,8 @@
 // powered off through PSCI. --linux boots a Linux arm64 Image with a gzip'd cpio initramfs (in the
 // lab: /opt/vfiokit/l2/Image and /opt/vfiokit/l2/initrd.gz), the pl031 passed through; with
 // `--pci 0000:00:03.0` (repeatable) also that PCI function, at 00:01.0 behind a host bridge with
-// an ITS (`--append "..."` adds to the kernel command line, e.g. `pci=nomsi`).
+// an ITS (`--append "..."` adds to the kernel command line, e.g. `pci=nomsi`; `--cpus N` gives the
+// guest N vCPUs). --linux runs on vfiokit's own VMM (vfiokit/vmm's runVm, through linux.ts).
 import { readFileSync } from 'node:fs';
 import pl031 from '../../build/guest/pl031.bin';
 import edu from '../../build/guest/edu.bin';
@@ -36,11 +37,12 @@ if (linuxAt >= 0) {
   if (!image || !initrd) throw new Error('--linux IMAGE INITRD: the arm64 Image and a gzip\'d newc initramfs');
   const pci = valuesOf('--pci');
   const append = valuesOf('--append').join(' ');
+  const cpus = Number(valuesOf('--cpus').at(-1) ?? 1);
   // The nvme driver's probe line, timed from this process's start (performance.now()).
   let probeMs: number | undefined;
   const r = await runLinux({
     kernel: new Uint8Array(readFileSync(image)), initrd: new Uint8Array(readFileSync(initrd)),
-    hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), pci, ...(append ? { append } : {}),
+    hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), pci, cpus, ...(append ? { append } : {}),
     onLine: (l, ms) => {
       if (probeMs === undefined && /nvme nvme\d+: pci function/.test(l)) probeMs = performance.now();
       console.log(`[${(ms / 1000).toFixed(3)} s] ${l}`);

@@ -25,17 +25,17 @@
 // Close order (Machine.close): the passthrough (its irqfd deassigned and its memslot removed while
 // the VM fd is open), the VM (the KVM-VFIO device lets go of the device fd), the VMM's own relay
 // eventfds, the device (mappings, IRQs, fds; its bus went with the passthrough).
-// Not responsible for: the KVM calls (kvm.ts), the device (vfiokit), the board's DTB (dtb.ts).
+// Not responsible for: the KVM calls (vfiokit/vmm's Vm), the device (vfiokit), the board's DTB (dtb.ts).
 import { readFileSync } from 'node:fs';
 import { mergeFdt, openDevice, type Mapping, type PlatformPassthrough, type VfioDevice } from '../../src/index';
-import { completeMmioRead, REG_PC, xreg, type Exit } from './abi';
+import { BOARD, completeMmioRead, REG_PC, Vm, xreg, type Exit, type Vcpu } from '../../src/vmm-api';
 import { MmioConsole } from './console';
 import { boardDtb, FIRST_DEVICE_PHANDLE } from './dtb';
-import { Vm, type Vcpu } from './kvm';
 import { EFD_CLOEXEC, EFD_NONBLOCK, hostSys } from '../../src/sys-api';
 
 export const LAYOUT = Object.freeze({
-  gicd: 0x0800_0000n, gicr: 0x080a_0000n, console: 0x0900_0000n,
+  // The board's (vfiokit/vmm's layout.ts); the bare-metal guest's console is a byte sink at the UART's address.
+  gicd: BOARD.gicd, gicr: BOARD.gicr, console: BOARD.uart,
   bus: { base: 0x0c00_0000n, size: 0x0200_0000n, spiFirst: 112, spiCount: 16 },
   ram: { gpa: 0x4000_0000n, size: 0x1_0000n }, dtbOffset: 0x8000,
   /** vGIC lines: 32 private + 224 SPIs, enough for the bus's SPIs (INTID up to 159). */

@@ -12,7 +12,10 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runLinux, type LinuxExitCounts, type LinuxReport } from '../../examples/mini-vmm/linux';
-import { PCI_LAYOUT } from '../../examples/mini-vmm/pci';
+import { BOARD } from '../../src/vmm-api';
+
+/** The host bridge's windows (vfiokit/vmm's board). */
+const PCI_LAYOUT = { mmio32: BOARD.pciMmio32, intxSpis: BOARD.intxSpis };
 import { openFds } from '../support/fds';
 import { parseL2, type L2Report } from '../support/l2-lines';
 import { diskSha256, NVME, NVME_ID, NVME_SYSFS, nvmeDriver } from '../support/nvme';

@@ -97,6 +97,7 @@ export function createFakeLibc(): FakeLibc {
       if (c !== undefined) counters.set(fd, c + new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
       return count;
     },
+    tgkill(tgid, tid, sig) { const e = enter('tgkill', [tgid, tid, sig]); return e ?? 0; },
     eventfd(initval, flags) { const e = enter('eventfd', [initval, flags]); if (e !== undefined) return e; const fd = newFd(); counters.set(fd, BigInt(initval)); return fd; },
     epoll_create1(flags) { return enter('epoll_create1', [flags]) ?? newFd(); },
     epoll_ctl(epfd, op, fd, event) { const e = enter('epoll_ctl', [epfd, op, fd, event]); if (e !== undefined) return e; return known(epfd) && known(fd) ? 0 : -EBADF; },

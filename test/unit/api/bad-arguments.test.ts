@@ -423,6 +423,7 @@ const ROWS: Record<string, Row> = {
   'HostSys.eventfdRead': { setup: onHost([3]), params: [P('fd', 'fd')] },
   'HostSys.eventfdWrite': { setup: onHost([3, 1n]), params: [P('fd', 'fd'), P('value', 'u64')] },
   'HostSys.watch': { setup: onHost([3, () => {}]), params: [P('fd', 'fd'), P('onReadable', 'fn')] },
+  'HostSys.tgkill': { setup: onHost([1234, 12]), params: [P('tid', 'index'), P('sig', 'index')] },
 };
 
 // ---- the runtime surface -------------------------------------------------------------------

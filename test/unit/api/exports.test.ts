@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import * as publicApi from '../../../src/index';
 import * as coreApi from '../../../src/core-api';
 import * as sysApi from '../../../src/sys-api';
+import * as vmmApi from '../../../src/vmm-api';
 
 const ENTRIES = {
   'vfiokit': {
@@ -68,6 +69,17 @@ const ENTRIES = {
       'encodeKvmIrqRouting', 'encodeKvmMsi',
     ],
     types: ['HostSys', 'KvmIrqRoute', 'KvmIrqfd', 'KvmMsi', 'WatchFn'],
+  },
+  'vfiokit/vmm': {
+    module: vmmApi, file: 'src/vmm-api',
+    values: [
+      'BOARD', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm', 'boardDtb', 'bootLayout',
+      'completeMmioRead', 'parseImageHeader', 'runVm', 'xreg',
+    ],
+    types: [
+      'BoardDtbRequest', 'BootLayout', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
+      'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmReport', 'VmState',
+    ],
   },
 } as const;
 

@@ -24,10 +24,13 @@ export interface Rule {
 const under = (dir: string) => (f: string) => f === dir || f.startsWith(`${dir}/`);
 const isFile = (t: Target): t is { file: string } => 'file' in t;
 
-/** The package's public entry points as source files: package.json's ".", "./core" and "./sys"
- *  (dist/index.js, core-api.js, sys-api.js). A deliberate subpath export gets its source file
+/** The package's public entry points as source files: package.json's ".", "./core", "./sys" and
+ *  "./vmm" (dist/index.js, core-api.js, sys-api.js, vmm-api.js). A deliberate subpath export gets its source file
  *  added here; test/unit/house/imports.test.ts checks the list against package.json. */
-export const PUBLIC_ENTRIES: readonly string[] = ['src/index.ts', 'src/core-api.ts', 'src/sys-api.ts'];
+export const PUBLIC_ENTRIES: readonly string[] = ['src/index.ts', 'src/core-api.ts', 'src/sys-api.ts', 'src/vmm-api.ts'];
+
+/** What src/vmm/ may import outside itself: the two public entries it is built on. */
+export const VMM_MAY_IMPORT: readonly string[] = ['src/index.ts', 'src/sys-api.ts'];
 
 /** The device layer's front door for the CLI: openDevice, allocDma and VfioDevice (what
  *  src/index.ts exports from it). Every other src/device/ file is the layer's inside. */
@@ -57,6 +60,14 @@ export const RULES: readonly Rule[] = [
     from: under('src'),
     forbids: (t) => !isFile(t) && t.pkg === 'koffi',
     reason: 'koffi is the shim\'s: errno is read on the line after the call there, and every syscall has one checked path',
+  },
+  {
+    name: 'src/vmm uses only vfiokit and vfiokit/sys',
+    from: under('src/vmm'),
+    forbids: (t) => isFile(t)
+      ? !VMM_MAY_IMPORT.includes(t.file) && !under('src/vmm')(t.file)
+      : !t.pkg.startsWith('node:'),
+    reason: 'the VMM is the product\'s own user of the library: built on the public API (src/index.ts, src/sys-api.ts) and node: modules alone, what it needs a third-party VMM gets too, and it can be read and moved without the library\'s insides',
   },
   {
     name: 'examples/ use only the public entry points',

@@ -93,6 +93,28 @@ hostSys().open(42, 0);
     wrongCode: 'TS2345',
     runtime: ['hostSys'],
   },
+  {
+    specifier: 'vfiokit/vmm',
+    use: `import { runVm, Vm, BOARD, MAX_VCPUS } from 'vfiokit/vmm';
+import type { VmConfig, VmReport, VmEvent } from 'vfiokit/vmm';
+
+export async function boot(kernel: Uint8Array, hostDtb: Uint8Array): Promise<VmReport> {
+  const config: VmConfig = {
+    kernel, hostDtb, memBytes: 256n << 20n, cpus: 2, devices: [{ name: '9010000.pl031', irqfd: false, mmapTimeoutMs: 1100 }, { name: '0000:00:03.0' }],
+    onEvent: (ev: VmEvent) => console.error(ev.kind, ev.message),
+  };
+  return runVm(config);
+}
+export const most: number = MAX_VCPUS;
+export const uart: bigint = BOARD.uart;
+export const vmClass = Vm;
+`,
+    wrong: `import { runVm } from 'vfiokit/vmm';
+runVm({ kernel: new Uint8Array(1), hostDtb: new Uint8Array(1), memBytes: 1, cpus: 1, devices: [] });
+`,
+    wrongCode: 'TS2322',
+    runtime: ['runVm', 'Vm', 'Vcpu', 'boardDtb', 'parseImageHeader'],
+  },
 ];
 
 /** The resolution modes a consumer's tsconfig may use, each with the `module` it requires. */

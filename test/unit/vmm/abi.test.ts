@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import {
   completeMmioRead, decodeExit, deviceAttr, EXIT_REASONS, memoryRegion, RUN_DECODED_BYTES, REG_PC, REG_PSTATE,
   withFeature, xreg, KVM_ARM_VCPU_PSCI_0_2,
-} from '../../../examples/mini-vmm/abi';
+} from '../../../src/vmm/abi';
 import { encodeKvmIrqfd, SIZEOF_KVM_DEVICE_ATTR, SIZEOF_KVM_IRQFD, SIZEOF_KVM_USERSPACE_MEMORY_REGION } from '../../../src/sys-api';
 import { MmioConsole } from '../../../examples/mini-vmm/console';
 import { waitsIn, type ExitRecord } from '../../../examples/mini-vmm/vmm';

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSys, KVM_CREATE_DEVICE, KVM_SET_DEVICE_ATTR, KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQFD, KVM_ARM_VCPU_INIT } from '../../../shim/index';
-import { Vm } from '../../../examples/mini-vmm/kvm';
+import { Vm } from '../../../src/vmm-api';
 import { createFakeLibc, type FakeLibc } from '../../support/fake-libc';
 
 const ENOMEM = 12, EINVAL = 22;

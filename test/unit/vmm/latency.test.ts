@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { median, parseLatency } from '../../../examples/mini-vmm/latency';
-import { irqLevel } from '../../../examples/mini-vmm/abi';
+import { irqLevel } from '../../../src/vmm/abi';
 
 test('parseLatency converts counter ticks to ns with the guest\'s CNTFRQ', () => {
   // 62.5 MHz: 16 ns per tick. 0x3e8 = 1000 ticks = 16 us; 0x64 = 100 ticks = 1.6 us.

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Pl011Console, UART_FR_RXFE, UART_FR_TXFE } from '../../../examples/mini-vmm/pl011';
+import { Pl011Console, UART_FR_RXFE, UART_FR_TXFE } from '../../../src/vmm/pl011';
 import { linuxLayout, parseImageHeader, LINUX_BOOTARGS, LINUX_RAM_SIZE } from '../../../examples/mini-vmm/linux';
 import { linuxGuestDtb } from '../../../examples/mini-vmm/dtb';
 import { LAYOUT } from '../../../examples/mini-vmm/vmm';

@@ -9,8 +9,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseFdt } from '../../../src/index';
-import { boardDtb, linuxGuestDtb, FIRST_DEVICE_PHANDLE, PCI_SPACE_MEM32 } from '../../../examples/mini-vmm/dtb';
-import { decodeEcam, ecamOffset, EcamHost, intxSpi, PCI_LAYOUT, requesterId, type ConfigSpace } from '../../../examples/mini-vmm/pci';
+import { boardDtb, linuxGuestDtb, FIRST_DEVICE_PHANDLE } from '../../../examples/mini-vmm/dtb';
+import { BOARD } from '../../../src/vmm-api';
+import { decodeEcam, ecamOffset, EcamHost, intxSpi, requesterId, type ConfigSpace } from '../../../src/vmm/ecam';
+import { PCI_SPACE_MEM32 } from '../../../src/vmm/board';
+
+const PCI_LAYOUT = { its: BOARD.its, ecam: BOARD.ecam, mmio32: BOARD.pciMmio32, intxSpis: BOARD.intxSpis };
 import { LAYOUT } from '../../../examples/mini-vmm/vmm';
 import { virtDtb } from '../dtnode/virt-dtb';
 

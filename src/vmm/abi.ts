@@ -3,17 +3,18 @@
 // and struct sizes are vfiokit/sys's, which vfiokit pins against C), arm64 core
 // register ids, the exit reasons table, and the kvm_run decoder. No syscalls here, so all of it is
 // unit-tested on any machine (test/unit/vmm/abi.test.ts).
-// Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (vmm.ts).
+// Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (run.ts).
+
+import { getU32, getU64, setU32, setU64 } from './le.js';
 
 // ---- structs: little-endian, offsets as in the uapi headers ----
 
 function le(size: number, fields: [offset: number, bytes: 1 | 4 | 8, value: number | bigint][]): Uint8Array {
   const b = new Uint8Array(size);
-  const dv = new DataView(b.buffer);   // a private buffer, not device memory: DataView is fine here
   for (const [off, bytes, v] of fields) {
-    if (bytes === 1) dv.setUint8(off, Number(v));
-    else if (bytes === 4) dv.setUint32(off, Number(v) >>> 0, true);
-    else dv.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
+    if (bytes === 1) b[off] = Number(v) & 0xff;
+    else if (bytes === 4) setU32(b, off, Number(v));
+    else setU64(b, off, BigInt(v));
   }
   return b;
 }
@@ -43,7 +44,7 @@ export const KVM_ARM_VCPU_PSCI_0_2 = 2;
 export function withFeature(init: Uint8Array, bit: number): Uint8Array {
   const out = init.slice();
   const word = 4 + 4 * (bit >> 5);
-  new DataView(out.buffer).setUint32(word, new DataView(out.buffer).getUint32(word, true) | (1 << (bit & 31)) >>> 0, true);
+  setU32(out, word, getU32(out, word) | (1 << (bit & 31)));
   return out;
 }
 
@@ -84,6 +85,8 @@ export const GITS_SIZE = 0x2_0000n;
 export const SPI_BASE = 32;
 
 // ---- struct kvm_run: the exit ----
+/** u8 immediate_exit @1: set, KVM_RUN returns EINTR without entering the guest. */
+export const RUN_IMMEDIATE_EXIT = 1;
 /** u32 exit_reason @8; the union @32. */
 export const RUN_EXIT_REASON = 8;
 /** mmio { u64 phys_addr @32; u8 data[8] @40; u32 len @48; u8 is_write @52 } */
@@ -116,35 +119,39 @@ export const KVM_EXIT_MMIO = 6, KVM_EXIT_SYSTEM_EVENT = 24;
 export const SYSTEM_EVENTS: Readonly<Record<number, 'shutdown' | 'reset' | 'crash' | 'wakeup' | 'suspend'>> =
   Object.freeze({ 1: 'shutdown', 2: 'reset', 3: 'crash', 4: 'wakeup', 5: 'suspend' });
 
+/** A decoded exit (decodeExit). */
 export type Exit =
+  /** KVM_EXIT_MMIO: an access no memslot backs; a read is answered with completeMmioRead. */
   | { kind: 'mmio'; addr: bigint; len: number; isWrite: boolean; data: bigint }
+  /** KVM_EXIT_SYSTEM_EVENT: PSCI SYSTEM_OFF ('shutdown'), SYSTEM_RESET ('reset'), ... */
   | { kind: 'system-event'; event: string; type: number; data: bigint[] }
+  /** KVM_EXIT_INTR (a signal): run again. */
   | { kind: 'retry'; reason: string }
+  /** Anything the VMM cannot go on from: the reason, its code and detail. */
   | { kind: 'fail'; reason: string; code: number; detail: bigint };
 
 /** Decodes the exit in `run` (the first RUN_DECODED_BYTES of the kvm_run mapping, or a copy). */
 export function decodeExit(run: Uint8Array): Exit {
   if (run.byteLength < RUN_DECODED_BYTES) throw new RangeError(`kvm_run: ${run.byteLength} bytes, the decoder reads ${RUN_DECODED_BYTES}`);
-  const dv = new DataView(run.buffer, run.byteOffset, RUN_DECODED_BYTES);
-  const code = dv.getUint32(RUN_EXIT_REASON, true);
+  const code = getU32(run, RUN_EXIT_REASON);
   const row = EXIT_REASONS.find((r) => r.code === code);
   const reason = row?.name ?? `exit reason ${code}`;
   switch (row?.action) {
     case 'mmio': {
-      const len = dv.getUint32(RUN_MMIO_LEN, true);
+      const len = getU32(run, RUN_MMIO_LEN);
       if (len < 1 || len > 8) return { kind: 'fail', reason: `${reason} with len ${len}`, code, detail: BigInt(len) };
       let data = 0n;
-      for (let i = len - 1; i >= 0; i--) data = (data << 8n) | BigInt(dv.getUint8(RUN_MMIO_DATA + i));
-      return { kind: 'mmio', addr: dv.getBigUint64(RUN_MMIO_PHYS, true), len, isWrite: dv.getUint8(RUN_MMIO_IS_WRITE) !== 0, data };
+      for (let i = len - 1; i >= 0; i--) data = (data << 8n) | BigInt(run[RUN_MMIO_DATA + i]!);
+      return { kind: 'mmio', addr: getU64(run, RUN_MMIO_PHYS), len, isWrite: run[RUN_MMIO_IS_WRITE] !== 0, data };
     }
     case 'system-event': {
-      const type = dv.getUint32(RUN_SYSTEM_EVENT_TYPE, true);
-      const n = Math.min(dv.getUint32(RUN_SYSTEM_EVENT_NDATA, true), 16);   // data[16]: the kernel's array bound
-      const data = Array.from({ length: n }, (_, i) => dv.getBigUint64(RUN_SYSTEM_EVENT_DATA + 8 * i, true));
+      const type = getU32(run, RUN_SYSTEM_EVENT_TYPE);
+      const n = Math.min(getU32(run, RUN_SYSTEM_EVENT_NDATA), 16);   // data[16]: the kernel's array bound
+      const data = Array.from({ length: n }, (_, i) => getU64(run, RUN_SYSTEM_EVENT_DATA + 8 * i));
       return { kind: 'system-event', event: SYSTEM_EVENTS[type] ?? `type ${type}`, type, data };
     }
     case 'retry': return { kind: 'retry', reason };
-    default: return { kind: 'fail', reason, code, detail: dv.getBigUint64(RUN_FAIL_REASON, true) };
+    default: return { kind: 'fail', reason, code, detail: getU64(run, RUN_FAIL_REASON) };
   }
 }
 

@@ -16,22 +16,32 @@
 // caller's VFIO fds must still be open), vCPUs (munmap kvm_run, close fd), the KVM-VFIO fd, the
 // ITS fd, the vGIC fd, the VM fd, then the RAM mappings, then /dev/kvm. Memslots need no undo: they die with the VM. The caller's own mappings
 // installed as memslots (a VFIO region) must be unmapped by their owner AFTER this close().
-// Not responsible for: what an exit means (vmm.ts), the device itself (vfiokit's openDevice).
+// Not responsible for: what an exit means (run.ts, exits.ts), the devices (vfiokit's openDevice), the
+// guest's layout (layout.ts).
 import {
   hostSys, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type HostSys,
   KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CHECK_EXTENSION, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
   KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
-  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
-} from '../../src/sys-api';
+  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SIGNAL_MSI, encodeKvmMsi, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
+} from '../sys-api.js';
 import {
   createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
-  KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
-  KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, withFeature, type Exit,
-} from './abi';
+  KVM_ARM_VCPU_POWER_OFF, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
+  KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
+} from './abi.js';
+import { getU32 } from './le.js';
 
 export { hostSys };
 
-type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
+/** KVM_CHECK_EXTENSION on /dev/kvm: the most IPA bits a VM may ask for (0: only the default). */
+export const KVM_CAP_ARM_VM_IPA_SIZE = 165;
+/** The IPA size of a VM created with type 0. */
+export const KVM_DEFAULT_IPA_BITS = 40;
+/** kvm_userspace_memory_region.flags: the slot is read-only to the guest (writes exit as MMIO). */
+export const KVM_MEM_READONLY = 1 << 1;
+
+/** A Vm's state (its order: this file's header). */
+export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
 
 /** A page of our own whose address KVM reads values from (SET_ONE_REG, SET_DEVICE_ATTR take pointers). */
 class Scratch {
@@ -46,20 +56,42 @@ class Scratch {
   close(): void { this.sys.munmap(this.addr, 4096n); }
 }
 
-export interface GuestRam { gpa: bigint; size: bigint; hva: bigint; bytes: Uint8Array; slot: number }
+/** A range of guest RAM (Vm.addRam): where the guest sees it, where the VMM has it. */
+export interface GuestRam {
+  /** Guest physical address of its first byte. */
+  gpa: bigint;
+  /** Bytes. */
+  size: bigint;
+  /** The VMM's host virtual address of it (a memslot's userspace_addr; for mapDma's hostAddress). */
+  hva: bigint;
+  /** A zero-copy view of it, valid until the VM is closed. */
+  bytes: Uint8Array;
+  /** Its memslot number. */
+  slot: number;
+}
 
+/** One vCPU of a {@link Vm} (Vm.addVcpu): its registers and KVM_RUN. Closed by the VM's close(). */
 export class Vcpu {
   #closed = false;
   /** The first RUN_DECODED_BYTES of kvm_run, zero-copy: read after each run(). */
   readonly run: Uint8Array;
   /** Times KVM_RUN returned to us: each one is a VMM wake-up. */
   exits = 0;
-  constructor(private readonly sys: HostSys, readonly fd: number, readonly id: number,
+  /** The vCPU fd. */
+  readonly fd: number;
+  /** The vCPU's index (0 boots; its MPIDR Aff0). */
+  readonly id: number;
+  /** Made by Vm.addVcpu (the vCPU fd, its index, its kvm_run mapping). */
+  constructor(private readonly sys: HostSys, fd: number, id: number,
               private readonly runAddr: bigint, private readonly runSize: number, private readonly scratch: Scratch) {
+    this.fd = fd;
+    this.id = id;
     this.run = new Uint8Array(sys.view(runAddr, runSize), 0, RUN_DECODED_BYTES);
   }
   #live(what: string): void { if (this.#closed) throw new Error(`vcpu ${this.id}: ${what} after close()`); }
+  /** KVM_SET_ONE_REG: sets register `id` (xreg(n), REG_PC) to `value`. */
   setReg(id: bigint, value: bigint): void { this.#live('setReg'); this.sys.ioctl(this.fd, KVM_SET_ONE_REG, oneReg(id, this.scratch.put(1, value)), 'KVM_SET_ONE_REG'); }
+  /** KVM_GET_ONE_REG: the value of register `id`. */
   getReg(id: bigint): bigint { this.#live('getReg'); this.sys.ioctl(this.fd, KVM_GET_ONE_REG, oneReg(id, this.scratch.addr + 16n), 'KVM_GET_ONE_REG'); return this.scratch.q[2]!; }
   /** KVM_RUN: blocks this thread until the guest exits to us, then decodes the exit. */
   step(): Exit { this.#live('run'); this.sys.ioctl(this.fd, KVM_RUN, null, 'KVM_RUN'); this.exits++; return decodeExit(this.run); }
@@ -71,6 +103,10 @@ export class Vcpu {
     this.exits++;
     return decodeExit(this.run);
   }
+  /** Sets kvm_run.immediate_exit: every KVM_RUN from now on returns EINTR at once (a thread
+   *  already inside needs a signal as well: kick.ts). */
+  requestExit(): void { if (!this.#closed) this.run[RUN_IMMEDIATE_EXIT] = 1; }
+  /** Unmaps kvm_run and closes the vCPU fd (the VM's close() does it). Twice is harmless. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -79,8 +115,18 @@ export class Vcpu {
   }
 }
 
-export interface GicLayout { dist: bigint; redist: bigint; /** Total interrupt lines (multiple of 32, >= 64). */ nrIrqs: number }
+/** Where the vGICv3 goes (Vm.addGicV3). */
+export interface GicLayout {
+  /** The distributor's guest address (64 KiB). */
+  dist: bigint;
+  /** The redistributors' guest address (128 KiB per vCPU). */
+  redist: bigint;
+  /** Total interrupt lines (multiple of 32, >= 64). */
+  nrIrqs: number;
+}
 
+/** A KVM VM (Vm.create): vGICv3 and ITS, RAM, memslots, irqfds, the KVM-VFIO device, vCPUs, in
+ *  the order the kernel needs (this file's header); close() undoes it. */
 export class Vm {
   #state: VmState = 'created';
   /** Memslot numbers handed out so far, and those of removed host slots, reused lowest first. */
@@ -98,30 +144,51 @@ export class Vm {
   #kvmVfio = -1;
   #vfioFiles: number[] = [];
   readonly #scratch: Scratch;
-  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, readonly fd: number) { this.#scratch = new Scratch(sys); }
+  /** The VM fd. */
+  readonly fd: number;
+  /** The guest physical address space, in bits (KVM_VM_TYPE_ARM_IPA_SIZE). */
+  readonly ipaBits: number;
+  private constructor(private readonly sys: HostSys, private readonly kvmFd: number, fd: number, ipaBits: number) {
+    this.fd = fd;
+    this.ipaBits = ipaBits;
+    this.#scratch = new Scratch(sys);
+  }
 
-  /** Opens /dev/kvm and creates a VM. */
-  static create(sys: HostSys = hostSys()): Vm {
+  /** Opens /dev/kvm and creates a VM. `ipaBits`: the guest physical address space, in bits
+   *  (KVM_VM_TYPE_ARM_IPA_SIZE); 'max' asks KVM_CAP_ARM_VM_IPA_SIZE for the most the host allows;
+   *  0 or left out: KVM's default, 40 bits (KVM_CREATE_VM type 0). */
+  static create(sys: HostSys = hostSys(), opts: { ipaBits?: number | 'max' } = {}): Vm {
     const kvmFd = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
     let vm = -1;
-    try { vm = sys.ioctlValue(kvmFd, KVM_CREATE_VM, 0, 'KVM_CREATE_VM'); return new Vm(sys, kvmFd, vm); } catch (e) {
+    try {
+      let type = opts.ipaBits === 'max' ? sys.ioctlValue(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_VM_IPA_SIZE, 'KVM_CHECK_EXTENSION') : (opts.ipaBits ?? 0);
+      // A kernel without the capability answers 0: only the default 40-bit space exists there.
+      if (type < 0 || type > 0xff) type = 0;
+      vm = sys.ioctlValue(kvmFd, KVM_CREATE_VM, type, 'KVM_CREATE_VM');
+      return new Vm(sys, kvmFd, vm, type === 0 ? KVM_DEFAULT_IPA_BITS : type);
+    } catch (e) {
       if (vm >= 0) sys.close(vm);
       sys.close(kvmFd);
       throw e;
     }
   }
+  /** Where the VM is in its order ('created', 'gic-addressed', 'ready', 'closed'). */
   get state(): VmState { return this.#state; }
+  /** The vCPUs, by index. */
   get vcpus(): readonly Vcpu[] { return this.#vcpus; }
   #need(states: VmState[], what: string): void {
     if (!states.includes(this.#state)) throw new Error(`vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`);
   }
 
-  /** Guest RAM: an anonymous mapping installed as the next memslot. */
-  addRam(gpa: bigint, size: bigint): GuestRam {
+  /** Guest RAM: an anonymous mapping installed as the next memslot. `readOnly`
+   *  (KVM_MEM_READONLY): the guest reads the bytes with no exit and each write is an MMIO exit,
+   *  which is how a device whose reads are constant (the PL011's FR) costs no exit to poll. */
+  addRam(gpa: bigint, size: bigint, opts: { readOnly?: boolean } = {}): GuestRam {
     this.#need(['created', 'gic-addressed', 'ready'], 'addRam');
     const hva = this.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     const slot = this.#slots;
-    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
+    const flags = opts.readOnly ? KVM_MEM_READONLY : 0;
+    try { this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, hva, flags), 'KVM_SET_USER_MEMORY_REGION'); } catch (e) { this.sys.munmap(hva, size); throw e; }
     this.#slots++;
     const ram = { gpa, size, hva, bytes: new Uint8Array(this.sys.view(hva, Number(size))), slot };
     this.#ram.push(ram);
@@ -176,12 +243,19 @@ export class Vm {
     this.sys.ioctl(this.fd, KVM_IRQ_LINE, irqLevel(spi, level), 'KVM_IRQ_LINE');
   }
 
+  /** KVM_SIGNAL_MSI: injects one MSI (through the ITS: `devid` is the requester ID) from userspace,
+   *  the PCI passthrough's delivery when a function does not use irqfds. */
+  signalMsi(address: bigint, data: number, devid: number): void {
+    this.#need(['ready'], 'signalMsi');
+    this.sys.ioctl(this.fd, KVM_SIGNAL_MSI, encodeKvmMsi({ address, data, devid }), 'KVM_SIGNAL_MSI');
+  }
+
   /** KVM_CREATE_DEVICE(VGIC_V3) and its addresses; nrIrqs total lines. */
   addGicV3(layout: GicLayout): void {
     this.#need(['created'], 'addGicV3');
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-    this.#gic = new DataView(cd.buffer).getUint32(4, true);
+    this.#gic = getU32(cd, 4);
     const s = this.#scratch;
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, s.put(0, layout.dist)), 'KVM_SET_DEVICE_ATTR');
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, s.put(0, layout.redist)), 'KVM_SET_DEVICE_ATTR');
@@ -200,13 +274,16 @@ export class Vm {
     if (base % 0x1_0000n !== 0n) throw new Error(`vm: addIts: 0x${base.toString(16)} is not 64 KiB aligned`);
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-    this.#its = new DataView(cd.buffer).getUint32(4, true);
+    this.#its = getU32(cd, 4);
     this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, this.#scratch.put(0, base)), 'KVM_SET_DEVICE_ATTR');
   }
+  /** True once addIts made the ITS. */
   get hasIts(): boolean { return this.#its >= 0; }
 
-  /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped. */
-  addVcpu(): Vcpu {
+  /** A vCPU: KVM_CREATE_VCPU, ARM_PREFERRED_TARGET, ARM_VCPU_INIT with PSCI 0.2, kvm_run mapped.
+   *  `powerOff`: the vCPU starts powered off (KVM_ARM_VCPU_POWER_OFF), and KVM's in-kernel PSCI
+   *  starts it when the guest calls CPU_ON: every secondary vCPU of an SMP guest. */
+  addVcpu(opts: { powerOff?: boolean } = {}): Vcpu {
     this.#need(['created', 'gic-addressed'], 'addVcpu');
     const id = this.#vcpus.length;
     const fd = this.sys.ioctlValue(this.fd, KVM_CREATE_VCPU, id, 'KVM_CREATE_VCPU');
@@ -214,7 +291,8 @@ export class Vm {
     try {
       const init = new Uint8Array(SIZEOF_KVM_VCPU_INIT);
       this.sys.ioctl(this.fd, KVM_ARM_PREFERRED_TARGET, init, 'KVM_ARM_PREFERRED_TARGET');
-      this.sys.ioctl(fd, KVM_ARM_VCPU_INIT, withFeature(init, KVM_ARM_VCPU_PSCI_0_2), 'KVM_ARM_VCPU_INIT');
+      const psci = withFeature(init, KVM_ARM_VCPU_PSCI_0_2);
+      this.sys.ioctl(fd, KVM_ARM_VCPU_INIT, opts.powerOff ? withFeature(psci, KVM_ARM_VCPU_POWER_OFF) : psci, 'KVM_ARM_VCPU_INIT');
       runSize = this.sys.ioctl(this.kvmFd, KVM_GET_VCPU_MMAP_SIZE, null, 'KVM_GET_VCPU_MMAP_SIZE');
       runAddr = this.sys.mmap(BigInt(runSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     } catch (e) { this.sys.close(fd); throw e; }
@@ -250,7 +328,7 @@ export class Vm {
     if (this.#kvmVfio < 0) {
       const cd = createDevice(KVM_DEV_TYPE_VFIO);
       this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
-      this.#kvmVfio = new DataView(cd.buffer).getUint32(4, true);
+      this.#kvmVfio = getU32(cd, 4);
     }
     // attr.addr points at an s32 holding the fd.
     const s = this.#scratch;
@@ -282,6 +360,7 @@ export class Vm {
     attempt(() => this.sys.close(this.kvmFd));
     if (errors.length) throw errors[0];
   }
+  /** close(). */
   [Symbol.dispose](): void { this.close(); }
 }
 

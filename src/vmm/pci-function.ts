@@ -13,11 +13,11 @@
 // Close order (close()): the passthrough (its irqfds deassigned while the VM fd is open, its slots
 // removed while the VM is open), then, after the VM is closed (its KVM-VFIO device lets go of the
 // device's file), the device (the DMA mapping of guest RAM, regions, fds): closeDevice().
-// Not responsible for: the VM and its routing table (linux.ts owns them), config decoding (pci.ts),
+// Not responsible for: the VM and its routing table (run.ts owns them), config decoding (pci.ts),
 // the passthrough's own decisions (vfiokit).
-import { openDevice, VFIO_PCI_CONFIG_REGION_INDEX, type GuestMemorySlot, type KvmIrqRoutes, type PciPassthrough, type PciPassthroughStats, type VfioDevice } from '../../src/index';
-import type { Vm } from './kvm';
-import { intxSpi, PCI_INTERRUPT_PIN, requesterId, type EcamHost } from './pci';
+import { openDevice, VfioError, VFIO_PCI_CONFIG_REGION_INDEX, type GuestMemorySlot, type KvmIrqRoutes, type PciPassthrough, type PciPassthroughStats, type VfioDevice } from '../index.js';
+import type { Vm } from './kvm.js';
+import { intxSpi, PCI_INTERRUPT_PIN, requesterId, type EcamHost } from './ecam.js';
 
 export interface PciFunctionOptions {
   /** The host's name of the function (a PCI address, e.g. "0000:00:03.0"), bound to vfio-pci. */
@@ -31,6 +31,12 @@ export interface PciFunctionOptions {
   ram: { gpa: bigint; size: bigint; hva: bigint };
   /** SPIs of INTA..INTD (the tree's interrupt-map). */
   intxSpis: readonly number[];
+  /** KVM irqfds (default true); false: userspace delivery (KVM_SIGNAL_MSI, KVM_IRQ_LINE) from
+   *  vfiokit's eventfd watchers on the event loop. */
+  irqfd?: boolean;
+  /** Called when guest RAM cannot be mapped for the device's DMA (a noiommu group): the function is
+   *  still handed over, but its DMA is not confined and not translated. Default: refuse the device. */
+  onNoIommu?: () => void;
 }
 
 /** What the guest's accesses cost the VMM, by kind, on top of the passthrough's own counters. */
@@ -40,7 +46,11 @@ export interface PciFunctionCounts {
   /** MMIO exits inside the BARs that were not (other trapped parts). */
   barExits: number;
   /** Memory slots installed / removed, and the most installed at once. */
-  slotsMapped: number; slotsRemoved: number; slotsMax: number;
+  slotsMapped: number;
+  /** Memory slots removed. */
+  slotsRemoved: number;
+  /** The most slots installed at once. */
+  slotsMax: number;
 }
 
 export class PciFunction {
@@ -66,10 +76,13 @@ export class PciFunction {
     const pin = Number(dev.regions[VFIO_PCI_CONFIG_REGION_INDEX]!.read(PCI_INTERRUPT_PIN, 1));
     this.intxGsi = intxSpi(pin, opts.intxSpis);
     const vm = opts.vm;
+    const intxGsi = this.intxGsi;
     this.pci = dev.pci({
       mapMemory: (s) => this.#map(vm, s),
       unmapMemory: (s) => this.#unmap(vm, s),
-      kvm: { vmFd: vm.fd, routes: opts.routes, devid: this.devid, ...(this.intxGsi === undefined ? {} : { intxGsi: this.intxGsi }) },
+      ...(opts.irqfd ?? true
+        ? { kvm: { vmFd: vm.fd, routes: opts.routes, devid: this.devid, ...(intxGsi === undefined ? {} : { intxGsi }) } }
+        : { deliverMsi: (address: bigint, data: number) => vm.signalMsi(address, data, this.devid), ...(intxGsi === undefined ? {} : { setIntx: (level: boolean) => vm.irqLine(intxGsi, level) }) }),
     });
     opts.ecam.attach(opts.at, this.pci);
   }
@@ -78,12 +91,16 @@ export class PciFunction {
    *  must be ready (vGIC initialised: INTx gets its irqfd now) and `routes` committed after that. */
   static open(opts: PciFunctionOptions): PciFunction {
     const dev = openDevice(opts.device);
-    try {
-      if (dev.iommu === 'noiommu') throw new Error(`${opts.device} has no IOMMU: its DMA could not be confined to guest RAM`);
-      opts.vm.addVfioFile(dev.kvmVfioFile);
-      dev.mapDma({ iova: opts.ram.gpa, hostAddress: opts.ram.hva, size: opts.ram.size });
-      return new PciFunction(dev, opts);
-    } catch (e) { dev.close(); throw e; }
+    try { return PciFunction.attach(dev, opts); } catch (e) { dev.close(); throw e; }
+  }
+
+  /** The same for a device the caller opened (and closes, with closeDevice(), also on failure). */
+  static attach(dev: VfioDevice, opts: PciFunctionOptions): PciFunction {
+    if (dev.iommu === 'noiommu' && !opts.onNoIommu) throw new VfioError({ kind: 'not-supported', device: dev.name, message: 'has no IOMMU: its DMA could not be confined to guest RAM', hint: 'put the function behind an IOMMU (not noiommu)' });
+    opts.vm.addVfioFile(dev.kvmVfioFile);
+    if (dev.iommu === 'noiommu') opts.onNoIommu!();
+    else dev.mapDma({ iova: opts.ram.gpa, hostAddress: opts.ram.hva, size: opts.ram.size });
+    return new PciFunction(dev, opts);
   }
 
   #map(vm: Vm, s: GuestMemorySlot): void {

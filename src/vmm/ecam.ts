@@ -65,9 +65,12 @@ export interface ConfigSpace {
   configWrite(offset: number, width: number, value: number): void;
 }
 
+/** What the ECAM window saw (EcamHost.counts). */
 export interface EcamCounts {
-  /** Accesses that reached an attached function. */
-  reads: number; writes: number;
+  /** Reads that reached an attached function. */
+  reads: number;
+  /** Writes that reached an attached function. */
+  writes: number;
   /** Accesses to a function nobody attached (reads all-ones, writes dropped): the enumerator's probes. */
   absent: number;
   /** Accesses of a width or alignment config space does not take (all-ones / dropped). */
