@@ -19,4 +19,7 @@ export type { Exit } from './vmm/abi.js';
 export { boardDtb, FIRST_DEVICE_PHANDLE } from './vmm/board.js';
 export type { BoardDtbRequest, PciHostDt } from './vmm/board.js';
 export type { PciFunctionCounts } from './vmm/pci-function.js';
-export type { EcamCounts } from './vmm/ecam.js';
+// The host bridge's ECAM routing and the PCI numbering around it, for a VMM that runs its own loop
+// (the mini-vmm's hostile guest: examples/mini-vmm/hostile.ts).
+export { EcamHost, intxSpi, requesterId, PCI_INTERRUPT_PIN } from './vmm/ecam.js';
+export type { EcamCounts, ConfigSpace } from './vmm/ecam.js';

@@ -3,10 +3,11 @@
 //   node examples/mini-vmm/guest/build.mjs
 //   npx esbuild examples/mini-vmm/main.ts --bundle --platform=node --format=esm --target=node20 \
 //     --external:koffi --loader:.wasm=binary --loader:.bin=binary --outfile=build/mini-vmm.mjs
-//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --linux IMAGE INITRD [--pci BDF]... [--append ARGS] [--cpus N]]
+//   node build/mini-vmm.mjs [--trap | --machine | --edu | --latency | --hostile | --linux IMAGE INITRD [--pci BDF]... [--append ARGS] [--cpus N]]
 // --trap: no memslot for the device (every access forwarded); --machine: the userspace IRQ mode
 // (vfiokit's IRQ state machine, KVM_IRQ_LINE); --latency: guest/latency.S on the irqfd, machine
-// and relay paths, with the medians and the ratios to irqfd.
+// and relay paths, with the medians and the ratios to irqfd. --hostile: guest/hostile.S against
+// the edu and the pl031 (hostile.ts), with what the VMM counted beside what the guest says it did.
 // Prints the guest's console as it comes, then what the VMM saw. Exit status 0 when the guest
 // powered off through PSCI. --linux boots a Linux arm64 Image with a gzip'd cpio initramfs (in the
 // lab: /opt/vfiokit/l2/Image and /opt/vfiokit/l2/initrd.gz), the pl031 passed through; with
@@ -17,7 +18,9 @@ import { readFileSync } from 'node:fs';
 import pl031 from '../../build/guest/pl031.bin';
 import edu from '../../build/guest/edu.bin';
 import latency from '../../build/guest/latency.bin';
+import hostile from '../../build/guest/hostile.bin';
 import { runEduGuest } from './edu';
+import { HOSTILE_SHORT, runHostile } from './hostile';
 import { measureLatency, median } from './latency';
 import { runLinux } from './linux';
 import { runGuest, runGuestMachine, type RunOptions, type RunReport } from './vmm';
@@ -60,6 +63,10 @@ if (linuxAt >= 0) {
   const r = runEduGuest({ guest: edu, onLine });
   console.log(`edu BAR0 at 0x${r.barGpa.toString(16)}; ${r.exits.length} exits, ${r.deviceExits} for the device; VMM memory after guest RAM: ${r.canaryChanged} bytes changed; end: ${r.end}`);
   process.exitCode = r.end === 'shutdown' && r.canaryChanged === 0 ? 0 : 1;
+} else if (process.argv.includes('--hostile')) {
+  const r = await runHostile({ guest: hostile, hostDtb: new Uint8Array(readFileSync('/sys/firmware/fdt')), ...HOSTILE_SHORT, onLine });
+  console.log(`end: ${r.end}; ${r.exits} exits in ${(r.runMs / 1000).toFixed(1)} s (${r.exitsPerSecond}/s), longest ${r.longestExit.ms.toFixed(2)} ms (${r.longestExit.what}); by class ${JSON.stringify(r.classes)}; errors ${r.errors.length}, refused deliveries ${r.notices.length}; canary bytes changed ${r.canaryChanged}; RSS ${r.rssKiB.before} -> ${r.rssKiB.firstExit} (first exit) -> ${r.rssKiB.after} KiB`);
+  process.exitCode = r.end === 'shutdown' && r.errors.length === 0 && r.canaryChanged === 0 ? 0 : 1;
 } else if (process.argv.includes('--latency')) {
   let base = 0;
   for (const mode of ['irqfd', 'machine', 'relay'] as const) {

@@ -6,33 +6,12 @@
 // there keeps its canary, and the host kernel logs the SMMU's fault.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
 import guest from '../../build/guest/edu.bin';
 import { EDU_LAYOUT, runEduGuest } from '../../examples/mini-vmm/edu';
 import { openFds } from '../support/fds';
+import { kmsgFrom, smmuFaults } from '../support/kmsg';
 
 const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
-
-/** The kernel log records from now on (/dev/kmsg, non-blocking: one record per read, EAGAIN at the end). */
-function kmsgFrom(): () => string[] {
-  let fd = -1;
-  try { fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK); } catch { return () => []; }
-  const drain = (): string[] => {
-    const out: string[] = [];
-    const buf = Buffer.alloc(8192);
-    for (;;) {
-      try { const n = readSync(fd, buf, 0, buf.length, null); if (n <= 0) break; out.push(buf.subarray(0, n).toString()); } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;   // records overwritten while we read
-        break;
-      }
-    }
-    // A record is "prio,seq,usec,flags;message\n" plus " KEY=value" lines: keep the message
-    // (kmsg escapes a tab as \x09).
-    return out.map((r) => r.slice(r.indexOf(';') + 1).split('\n')[0]!.replace(/\\x09/g, ' '));
-  };
-  drain();
-  return () => { const r = drain(); closeSync(fd); return r; };
-}
 
 test('mini-vmm + edu: the guest DMAs a pattern RAM -> edu -> RAM through the SMMUv3; a DMA outside its RAM writes nothing', () => {
   const before = openFds();
@@ -47,8 +26,7 @@ test('mini-vmm + edu: the guest DMAs a pattern RAM -> edu -> RAM through the SMM
   console.log(`  VMM after the run: RAM+0x${EDU_LAYOUT.src.toString(16)} ${hex(r.pattern)}; RAM+0x${EDU_LAYOUT.dst.toString(16)} ${hex(r.copied)}; canary bytes changed ${r.canaryChanged}`);
   // arm-smmu-v3 prints "event 0x10 received:" (F_TRANSLATION) and the event's four dwords;
   // the third holds the faulting input address (the IOVA).
-  const smmu = kernel.filter((l) => l.startsWith('arm-smmu-v3'));
-  const faultIovas = smmu.flatMap((l, i) => (/event 0x10 received/.test(l) && smmu[i + 3] ? [BigInt(/0x[0-9a-f]+$/.exec(smmu[i + 3]!)?.[0] ?? '-1')] : []));
+  const { lines: smmu, iovas: faultIovas } = smmuFaults(kernel);
   console.log(`  host kernel log during the run: ${smmu.length} arm-smmu-v3 lines, ${faultIovas.length} translation faults at IOVA ${[...new Set(faultIovas)].map((a) => `0x${a.toString(16)}`).join(', ')}`);
   console.log(smmu.slice(0, 5).map((l) => `    ${l}`).join('\n'));
 

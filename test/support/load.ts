@@ -66,6 +66,10 @@ function freeSlots(make: () => { close(): void }): number {
 /** What one process holds now: open fds, mappings (all and VFIO's), eventfds, resident memory
  *  (after a full GC), and the core's: its Wasm memory and the free slots of its IRQ-machine and
  *  region tables. */
+/** A line of /proc/self/maps that maps a VFIO device: the group path's device fd is an anonymous
+ *  inode "[vfio-device]", the cdev path's is /dev/vfio/devices/vfioN. ("vfio" alone also matches
+ *  vfiokit's own files, koffi.node among them, mapped when first used.) */
+export const VFIO_MAPPING = /\[vfio-device\]|\/dev\/vfio\//;
 export interface Holdings { fds: number; maps: number; vfioMaps: number; eventfds: number; rssKiB: number; heapKiB: number; coreBytes: number; freeMachines: number; freeRegionTables: number }
 export function holdings(): Holdings {
   gc();
@@ -75,7 +79,7 @@ export function holdings(): Holdings {
   const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean);
   const rss = /^VmRSS:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return {
-    fds: fdNames.length, maps: maps.length, vfioMaps: maps.filter((l) => l.includes('vfio')).length, eventfds,
+    fds: fdNames.length, maps: maps.length, vfioMaps: maps.filter((l) => VFIO_MAPPING.test(l)).length, eventfds,
     rssKiB: rss ? Number(rss[1]) : 0, heapKiB: Math.round(process.memoryUsage().heapUsed / 1024),
     coreBytes: core().exports.memory.buffer.byteLength,
     freeMachines: freeSlots(() => new IrqMachine('platform')),

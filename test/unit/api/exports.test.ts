@@ -73,11 +73,11 @@ const ENTRIES = {
   'vfiokit/vmm': {
     module: vmmApi, file: 'src/vmm-api',
     values: [
-      'BOARD', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm', 'boardDtb', 'bootLayout',
-      'completeMmioRead', 'parseImageHeader', 'runVm', 'xreg',
+      'BOARD', 'EcamHost', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'PCI_INTERRUPT_PIN', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm',
+      'boardDtb', 'bootLayout', 'completeMmioRead', 'intxSpi', 'parseImageHeader', 'requesterId', 'runVm', 'xreg',
     ],
     types: [
-      'BoardDtbRequest', 'BootLayout', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
+      'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
       'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmReport', 'VmState',
     ],
   },
