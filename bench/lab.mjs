@@ -7,7 +7,8 @@
 //   3. boots the lab once running that script, collects the measurement lines from the console
 //      (bench/lab/parse.mjs) and writes one results file per case (the C reference first).
 // Sizes: LAB_BENCH_PASSES (3), LAB_BENCH_DMA_4K (bytes mapped in 4 KiB pieces, 256 MiB: see docs/BENCH.md),
-// LAB_BENCH_DMA_2M (in 2 MiB pieces, 256 MiB), LAB_BENCH_OPEN_ROUNDS (100), LAB_BENCH_DMA_ROUNDS (3).
+// LAB_BENCH_DMA_2M (in 2 MiB pieces, 256 MiB), LAB_BENCH_OPEN_ROUNDS (100), LAB_BENCH_DMA_ROUNDS (3),
+// LAB_BENCH_RAM (the guest RAM lab-ram-map maps, 256 MiB, the L2's), LAB_BENCH_RAM_ROUNDS (5).
 // LAB_BENCH_ONLY="dma dmadiag" runs only those parts of bench/guest/run.sh. LAB_ECHO=1 shows the whole guest console. Does not build the lab kernel: run `npm run lab` once
 // first (a cold build takes 6-10 minutes); without it the lab benchmarks are skipped, loudly.
 // Writes bench/results/lab-*.json. Absolute times under TCG mean little; the ratios are the figures.
@@ -106,6 +107,8 @@ async function measureInLab() {
     DMA_TOTAL_2M: process.env.LAB_BENCH_DMA_2M ?? String(256 << 20),
     DMA_ROUNDS: process.env.LAB_BENCH_DMA_ROUNDS ?? '3',
     OPEN_ROUNDS: process.env.LAB_BENCH_OPEN_ROUNDS ?? '100',
+    RAM_TOTAL: process.env.LAB_BENCH_RAM ?? String(256 << 20),
+    RAM_ROUNDS: process.env.LAB_BENCH_RAM_ROUNDS ?? '5',
   };
   for (const [k, v] of Object.entries(env)) if (!/^\d+$/.test(v)) { log(`bench: lab: ${k} must be a number, not ${v}`); process.exit(2); }
   // LAB_BENCH_ONLY: the parts of run.sh to run (names, e.g. "dma dmadiag"); all but dmadiag when unset.

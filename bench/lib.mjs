@@ -37,14 +37,21 @@ export function pooled(name, passes) {
  * summary never counts a floor as the library's figure. extra: more fields for the document, after
  * those (a benchmark with figures beyond the one charted, such as bench/peer.mjs). Prints a table.
  */
-export function writeResults(name, { what, reference, goal, results, diagnostics, note, unit = 'ns', extra = {} }) {
+export function writeResults(name, { what, reference, goal, floorGoal, results, diagnostics, note, unit = 'ns', extra = {} }) {
   const ref = results[0].median_ns;
   for (const r of [...results, ...(diagnostics ?? [])]) r.ratio = +(r.median_ns / ref).toFixed(2);
-  const doc = { date: new Date().toISOString(), node: process.version, what, reference, goal, unit, results, ...(diagnostics ? { diagnostics } : {}), note, ...extra };
+  // Issue 13's goal for a path where JavaScript runs per operation: at most floorGoal times the
+  // floor measured in the same run with no vfiokit code (a diagnostic row, named by the result's
+  // `floor`); each such result gets its ratio to that floor (`floor_ratio`) and whether it is met.
+  for (const r of results) {
+    const f = r.floor && (diagnostics ?? []).find((d) => d.name === r.floor);
+    if (f) { r.floor_ratio = +(r.median_ns / f.median_ns).toFixed(2); if (floorGoal) r.floor_goal_met = r.floor_ratio <= floorGoal; }
+  }
+  const doc = { date: new Date().toISOString(), node: process.version, what, reference, goal, ...(floorGoal ? { goal_vs_floor: floorGoal } : {}), unit, results, ...(diagnostics ? { diagnostics } : {}), note, ...extra };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(join(root, 'bench', 'results', `${name}.json`), JSON.stringify(doc, null, 2) + '\n');
   console.log(`\n${name}: ${what}${goal ? ` (goal: ratio <= ${goal})` : ''}`);
-  const line = (r) => `  ${r.name.padEnd(34)} ${(unit === 'bytes' ? `${(r.median_ns / 2 ** 20).toFixed(1)} MiB` : fmt(r.median_ns)).padStart(10)}  ratio ${r.ratio}`;
+  const line = (r) => `  ${r.name.padEnd(34)} ${(unit === 'bytes' ? `${(r.median_ns / 2 ** 20).toFixed(1)} MiB` : fmt(r.median_ns)).padStart(10)}  ratio ${r.ratio}${r.floor_ratio !== undefined ? `, ${r.floor_ratio}x the floor` : ''}`;
   for (const r of results) console.log(line(r));
   for (const r of diagnostics ?? []) console.log(`${line(r)}  (diagnostic)`);
   if (note) console.log(`  ${note}`);

@@ -132,11 +132,12 @@ for (const [cas, call, atomic, off] of [['read32', 'read32', 'load', DR], ['writ
   const g = got[cas];
   const C = pooled('C volatile (cc -O2)', g.c), J = pooled(`vfiokit Mapping.${call}`, g.js);
   const F = pooled(`Atomics.${atomic} on a bare Uint32Array (the floor)`, g.floor);
+  J.floor = F.name;
   const S = pooled(`C __atomic_${atomic}_n seq_cst`, g.cSeqCst);
   const P = pooled(`plain Uint32Array element ${cas === 'read32' ? 'read' : 'write'} (not the API's way)`, g.plain);
   writeResults(`mmio-memfd-${cas}`, {
     what: `${cas} at 0x${off.toString(16)}: mapped access to a memfd page (MAP_SHARED), ns each, host`,
-    reference: C.name, goal: 2.0, results: [C, J], diagnostics: [F, S, P],
+    reference: C.name, goal: null, floorGoal: 1.1, results: [C, J], diagnostics: [F, S, P],
     note: `${PASSES} passes alternating which side goes first, ${C.rounds} C and ${J.rounds} vfiokit rounds of ${PER} pooled; ` +
       `floor ratio ${(F.median_ns / C.median_ns).toFixed(2)}; Mapping over the floor ${(J.median_ns / F.median_ns).toFixed(2)}x`,
   });

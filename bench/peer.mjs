@@ -5,7 +5,8 @@
 // median of the passes for each way and the ratio mini-VMM / QEMU (fields named *_ratio). The
 // reference pair is the lab's NVMe under both VMMs (QEMU's vfio-pci, the mini-VMM's --pci): VMM
 // process start to the L2 kernel's first line, to the nvme probe, to the L2 init's verdict; the
-// VMM's peak RSS; the L2's NVMe read and write MB/s and interrupts per I/O (nvme_ratio), and the
+// VMM's peak RSS; the L2's NVMe read and write MB/s, interrupts per I/O, 4 KiB random-read IOPS at
+// QD1 with its interrupts per I/O, and the VMM's wake-ups per read (nvme_ratio), and the
 // issue's goals on them, each met or missed (goals). The earlier ways (edu under QEMU, pl031 under
 // the mini-VMM, QEMU with nothing) stay beside them.
 // LAB_BENCH_PASSES (2); LAB_ECHO=1 shows the whole L1 console and every L2 line; it is kept in
@@ -34,7 +35,7 @@ const take = (l) => {
   if (m?.error) problems.push(m.error);
   else if (m) {
     runs.push(m);
-    const nvme = NVME_WAYS.includes(m.way) ? `, nvme probe ${m.probeMs} ms (L2 clock ${m.l2ProbeMs}: ${m.guestProbeMs} ms), read ${m.readMbs} MB/s, write ${m.writeMbs} MB/s, ${m.irqs} interrupts / ${m.ios} I/Os` : '';
+    const nvme = NVME_WAYS.includes(m.way) ? `, nvme probe ${m.probeMs} ms (L2 clock ${m.l2ProbeMs}: ${m.guestProbeMs} ms), read ${m.readMbs} MB/s, write ${m.writeMbs} MB/s, ${m.irqs} interrupts / ${m.ios} I/Os, random 4 KiB QD1 ${m.randIops} IOPS (${m.randIrqsPerIo} interrupts per I/O), ${m.wakeupsPerIo} VMM wake-ups per read (${m.topWakeupsPerIo} in ${m.topThread}; by thread ${m.threadSwitches})` : '';
     log(`bench: peer: pass ${m.pass} ${m.way}: first line ${m.firstLineMs} ms${nvme}, verdict ${m.verdictMs} ms, peak RSS ${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB, ${m.l2ConsoleLines} L2 lines`);
   }
 };

@@ -101,9 +101,10 @@ dev.close();
 for (const [cas, call, syscall, off] of [['read32', 'read32', 'pread', DR], ['write32', 'write32', 'pwrite', IMSC]]) {
   const C = pooled(`C ${syscall} (cc -O2)`, c[cas]), J = pooled(`vfiokit DeviceRegion.${call}`, js[cas]);
   const F = pooled(`koffi libc.${syscall} (the floor)`, floor[cas]);
+  J.floor = F.name;
   writeResults(`trap-memfd-${cas}`, {
     what: `${cas} at 0x${off.toString(16)}: trapped access on a memfd (pread/pwrite of 4 bytes), ns each, host`,
-    reference: C.name, goal: 1.3, results: [C, J], diagnostics: [F],
+    reference: C.name, goal: null, floorGoal: 1.1, results: [C, J], diagnostics: [F],
     note: `${PASSES} passes alternating which side goes first, ${C.rounds} C and ${J.rounds} vfiokit rounds of ${PER} pooled; ` +
       `p99 of single accesses: C ${C.p99_ns} ns, vfiokit ${J.p99_ns} ns; floor ratio ${(F.median_ns / C.median_ns).toFixed(2)}, ` +
       `vfiokit over the floor ${(J.median_ns - F.median_ns).toFixed(0)} ns`,

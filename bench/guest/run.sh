@@ -15,7 +15,7 @@ c()  { n=$1; shift; "$B/$n-c" "$@" || fail "$n-c" $?; }
 js() { n=$1; shift; node "$B/$n.mjs" "$@" || fail "$n.mjs" $?; }
 pair() { if [ $(( pass % 2 )) -eq 1 ]; then c "$@"; js "$@"; else js "$@"; c "$@"; fi; }
 # ONLY: the parts to run (default: every pair and diag; dmadiag, the DMA layout diagnostics, only when named).
-want() { case " ${ONLY:-trap mmio open dma memory diag} " in *" $1 "*) return 0 ;; esac; return 1; }
+want() { case " ${ONLY:-trap mmio open dma ram memory diag} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # type1 refuses more DMA mappings than this per container (ENOSPC): the 4 KiB case stays below it.
 echo "bench: vfio_iommu_type1 dma_entry_limit=$(cat /sys/module/vfio_iommu_type1/parameters/dma_entry_limit 2>/dev/null || echo unknown)"
@@ -27,6 +27,18 @@ if want dma || want dmadiag || [ -n "$PROFILE" ]; then
   t4=${DMA_TOTAL_4K:-67108864}; t2=${DMA_TOTAL_2M:-268435456}
   dd if=/dev/zero of=$DMA_MEM bs=1048576 count=$(( (t4 > t2 ? t4 : t2) >> 20 )) 2>/dev/null || fail dd-dma-memory $?
 fi
+# lab-ram-map: the L2's RAM (RAM_TOTAL) mapped for edu, type1 and iommufd, three backings; memfd
+# and hugetlb are one shared file each (the programs create it), so both sides pin the same pages.
+# Huge pages are reserved here (vm.nr_hugepages) and hugetlbfs mounted, once per boot.
+RAM_TOTAL=${RAM_TOTAL:-268435456}
+RAM_MEM=/tmp/vfiokit-ram.mem
+RAM_HUGE=/dev/hugepages/vfiokit-ram.mem
+if want ram; then
+  hp=$(sed -n 's/^Hugepagesize: *\([0-9]*\) kB$/\1/p' /proc/meminfo)
+  echo $(( RAM_TOTAL / (hp * 1024) + 8 )) > /proc/sys/vm/nr_hugepages || fail nr_hugepages $?
+  mkdir -p /dev/hugepages && { grep -q " /dev/hugepages hugetlbfs " /proc/mounts || mount -t hugetlbfs hugetlbfs /dev/hugepages || fail mount-hugetlbfs $?; }
+  echo "bench: huge pages ${hp} kB, nr_hugepages $(cat /proc/sys/vm/nr_hugepages), free $(sed -n 's/^HugePages_Free: *//p' /proc/meminfo)"
+fi
 pass=1
 while [ "$pass" -le "$PASSES" ]; do
   echo "bench: pass $pass of $PASSES"
@@ -36,6 +48,17 @@ while [ "$pass" -le "$PASSES" ]; do
   if want dma; then
     pair dma "${DMA_TOTAL_4K:-67108864}" 4096 "${DMA_ROUNDS:-3}" $DMA_MEM
     pair dma "${DMA_TOTAL_2M:-268435456}" 2097152 "${DMA_ROUNDS:-3}" $DMA_MEM
+  fi
+  if want ram; then
+    # One mapping (what QEMU's virt machine and the mini-VMM map for their L2), then pieces
+    # (RAM_PIECE, 2 MiB: virtio-mem's block, each block mapped on its own when plugged).
+    for io in type1 iommufd; do
+      for b in anonymous memfd hugetlb; do
+        f=; [ $b = memfd ] && f=$RAM_MEM; [ $b = hugetlb ] && f=$RAM_HUGE
+        pair ramdma $io $b $RAM_TOTAL $RAM_TOTAL "${RAM_ROUNDS:-5}" $f
+        pair ramdma $io $b $RAM_TOTAL "${RAM_PIECE:-2097152}" "${RAM_ROUNDS:-5}" $f
+      done
+    done
   fi
   if want memory; then
     pair memory

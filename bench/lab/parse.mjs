@@ -14,13 +14,18 @@ import { median, percentile } from '../lib.mjs';
 export const MARK = '@@VFIOKIT-BENCH@@';
 
 /** What each benchmark measures (short: the chart's heading; docs/BENCH.md says more), and the
- *  issue's goal for the ratio (null: none). */
+ *  issue's goal for the ratio to C (null: none). Issue 13 retired the goals of trap (1.3), mmio
+ *  (2.0), open (2.0) and DMA (1.1) against C: JS paths are held to 1.1x the floor measured without
+ *  vfiokit code instead, with the ratio to C beside it (docs/BENCH.md, "The goals"). */
 export const BENCHES = Object.freeze({
-  'lab-trap': { goal: 1.3, what: 'pl031 trapped access (pread/pwrite), ns each, lab' },
-  'lab-mmio': { goal: 2.0, what: 'pl031 mapped access (TCG traps it), ns each, lab' },
-  'lab-open': { goal: 2.0, what: 'open to ready and close, ns per cycle, lab' },
-  'lab-dma': { goal: 1.1, what: 'type1 DMA via the SMMUv3, ns per ioctl, lab' },
+  'lab-trap': { goal: null, what: 'pl031 trapped access (pread/pwrite), ns each, lab' },
+  'lab-mmio': { goal: null, what: 'pl031 mapped access (TCG traps it), ns each, lab' },
+  'lab-open': { goal: null, what: 'open to ready and close, ns per cycle, lab' },
+  'lab-dma': { goal: null, what: 'type1 DMA via the SMMUv3, ns per ioctl, lab' },
   'lab-memory': { goal: null, what: 'VmRSS holding it open+mapped, bytes, lower is better' },
+  // Guest RAM DMA setup (bench/guest/ramdma.ts): ns to map all of it, so each row also gets GiB/s.
+  'lab-ram-map': { goal: 1.05, what: 'all of a guest\'s RAM (256 MiB) mapped for DMA in one mapping, ns, lab', wholeRound: true },
+  'lab-ram-map-pieces': { goal: null, what: 'the same RAM mapped in 2 MiB pieces (virtio-mem blocks), ns for all, lab', wholeRound: true },
 });
 
 /** Reads one console line; the measurement object, or undefined for any other line. */
@@ -76,11 +81,15 @@ export function summarize(measurements) {
     const spec = BENCHES[g.bench] ?? { goal: null, what: g.bench };
     const row = (name, side) => ({ name, median_ns: median(side.rounds), ...(side.p99.length ? { p99_ns: Math.max(...side.p99) } : {}), rounds: side.rounds.length, passes: side.passes, values: side.rounds });
     const results = [row('C reference (static, -O2)', c), row('vfiokit (node, koffi)', js)];
+    const ex0 = js.extra[0] ?? {};
+    // A round that maps all of `total` bytes: its rate, in GiB/s.
+    if (spec.wholeRound && ex0.total > 0) for (const r of results) r.gib_per_s = +(ex0.total / 2 ** 30 / (r.median_ns / 1e9)).toFixed(3);
     const notes = [`${c.passes} pass(es) each, ${c.rounds.length} C and ${js.rounds.length} vfiokit rounds pooled`];
     if (results[0].p99_ns !== undefined && results[1].p99_ns !== undefined) notes.push(`p99 of single operations: C ${fmt(results[0].p99_ns)}, vfiokit ${fmt(results[1].p99_ns)} (ratio ${(results[1].p99_ns / results[0].p99_ns).toFixed(2)})`);
     const ex = js.extra[0] ?? {};
     if (ex.per) notes.push(`${ex.per} accesses per round`);
     if (ex.ops) notes.push(`${ex.ops} ioctls of ${ex.piece} bytes per round (${ex.total / 2 ** 20} MiB)`);
+    if (ex.iommu) notes.push(`${ex.iommu}, ${ex.memory} memory; physically contiguous runs: C ${(c.extra.map((e) => e.runs)).join('/')}, vfiokit ${js.extra.map((e) => e.runs).join('/')}`);
     if (g.unit === 'bytes') {
       const node = g.by.node;
       if (node) notes.push(`node alone (node -e, nothing loaded): ${mib(median(node.rounds))}; vfiokit over bare node: ${mib(results[1].median_ns - median(node.rounds))}`);
@@ -88,7 +97,11 @@ export function summarize(measurements) {
       const cx = c.extra[0] ?? {};
       if (cx.before_bytes) notes.push(`C before opening: ${mib(cx.before_bytes)}`);
     }
-    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, unit: g.unit, results, note: notes.join('; ') } });
+    // A diagnostic named for this case ("<bench> <case>: <what>", e.g. lab-ram-map's bare-koffi floor)
+    // goes into its results file, as the floor of the vfiokit row.
+    const own = diagnostics.filter((d) => d.case.startsWith(`${g.bench} ${g.case}: `)).map((d) => ({ name: d.case.slice(g.bench.length + g.case.length + 3), median_ns: d.median_ns }));
+    if (own.length) results[1].floor = own[0].name;
+    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, unit: g.unit, results, ...(own.length ? { diagnostics: own } : {}), note: notes.join('; ') } });
   }
   return { docs, problems, diagnostics };
 }

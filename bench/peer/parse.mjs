@@ -39,17 +39,26 @@ export const NVME_FIGURES = Object.freeze([
   ['nvme_read', 'readMbs', 'MB/s'],
   ['nvme_write', 'writeMbs', 'MB/s'],
   ['interrupts_per_io', 'irqsPerIo', 'interrupts'],
+  // The random-read workload: 4 KiB reads at queue depth 1, O_DIRECT (nvme-randread): reads per
+  // second; interrupts per I/O over it (one command in flight: a count, not a timing); the VMM's
+  // context switches over all its threads per read, and those of its busiest thread (the vCPU's).
+  ['nvme_randread_iops', 'randIops', 'IOPS'],
+  ['interrupts_per_io_qd1', 'randIrqsPerIo', 'interrupts'],
+  ['wakeups_per_io', 'wakeupsPerIo', 'wake-ups'],
+  ['top_thread_wakeups_per_io', 'topWakeupsPerIo', 'wake-ups'],
 ]);
 
 /** The issue's guest-visible goals on the NVMe pair, each a bound on the ratio mini-VMM / QEMU:
  *  figure, how the ratio is judged, the goal as written. "Equal" interrupts per I/O: within the
- *  rounding of two decimals of the ratio (1.00). */
+ *  rounding of two decimals of the ratio (1.00), judged at queue depth 1 (the sequential transfers'
+ *  interrupts_per_io depends on when the guest's handler runs, so it stays a figure only). */
 export const GOALS = Object.freeze([
   { figure: 'nvme_read', goal: 'NVMe read throughput >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
   { figure: 'nvme_write', goal: 'NVMe write throughput >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
   { figure: 'nvme_probe', goal: 'setup to the nvme probe <= 1.0x QEMU\'s (the probe line as it reaches the pipe)', met: (r) => r <= 1.0 },
   { figure: 'nvme_probe_guest_clock', goal: 'setup to the nvme probe <= 1.0x QEMU\'s (by the L2\'s clock, without the console\'s backlog)', met: (r) => r <= 1.0 },
-  { figure: 'interrupts_per_io', goal: 'interrupts per I/O equal to QEMU\'s', met: (r) => r === 1 },
+  { figure: 'nvme_randread_iops', goal: '4 KiB random-read IOPS (QD1, O_DIRECT) >= 0.95x QEMU\'s', met: (r) => r >= 0.95 },
+  { figure: 'interrupts_per_io_qd1', goal: 'interrupts per I/O equal to QEMU\'s (at QD1, where each read is one command)', met: (r) => r === 1 },
 ]);
 
 /** One console line: the run object, { error }, or undefined for any other line. */

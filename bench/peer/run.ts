@@ -11,12 +11,16 @@
 // and a run counts only when the L2 init's NVMe checks pass.
 // Each run prints one line: PEER_MARK {way, pass, code, verdict, firstLineMs, verdictMs, wallMs,
 // peakRssBytes, rssSamples, l2ConsoleLines}, the NVMe ways also {probeMs, l2ProbeMs, guestProbeMs,
-// readMbs, writeMbs, ios, irqs, irqsPerIo}; a run that fails prints PEER_MARK {error}.
+// readMbs, writeMbs, ios, irqs, irqsPerIo, randIops, randIrqsPerIo, wakeupsPerIo, topWakeupsPerIo,
+// topThread}; a run that fails prints PEER_MARK {error}.
+// Wake-ups per I/O: the VMM process's context switches over its threads (threadSwitches in vmm.ts)
+// between the L2's two random-read marker lines, read when each line reaches this process while
+// the L2 is quiet (the L2 init waits 0.3 s after each), divided by the reads.
 // Not responsible for: ratios and medians (the host, bench/peer.mjs).
 import { diskSha256 } from '../../test/support/nvme';
 import { parseL2, type L2Report } from '../../test/support/l2-lines';
 import { compareViews, describe } from './view';
-import { EDU, MINI_VMM_NVME_BDF, miniVmmL2Argv, miniVmmNvmeArgv, peerMissing, qemuL2Argv, QEMU_NVME_BDF, qemuNvmeArgv, runVmm, setupFigures, type VmmRun } from './vmm';
+import { EDU, MINI_VMM_NVME_BDF, miniVmmL2Argv, miniVmmNvmeArgv, peerMissing, qemuL2Argv, QEMU_NVME_BDF, qemuNvmeArgv, runVmm, setupFigures, switchesBetween, threadSwitches } from './vmm';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { NVME_WAYS, PEER_MARK, WAYS } from './parse.mjs';
 
@@ -35,15 +39,26 @@ const ARGV: Record<string, () => string[]> = {
   'mini-vmm': () => miniVmmL2Argv(),
 };
 
-/** The NVMe figures of a run (the L2 init's nvme-figures, the probe line's time), or why it failed. */
-function nvmeFigures(l: L2Report, probeMs: number | undefined, firstLineMs: number): Record<string, number> | string {
+/** The L2 init's random-read marker lines (examples/mini-vmm/linux/nvme.c). */
+const RANDREAD_BEGIN = /l2: nvme-randread begin\b/, RANDREAD_END = /l2: nvme-randread iops\b/;
+type Switches = ReturnType<typeof threadSwitches>;
+
+/** The NVMe figures of a run (the L2 init's nvme-figures and nvme-randread, the probe line's time,
+ *  the VMM's switches at the random-read markers), or why it failed. */
+function nvmeFigures(l: L2Report, probeMs: number | undefined, firstLineMs: number, marks: { begin?: Switches; end?: Switches }): Record<string, number | string> | string {
   if (l.nvmeVerdict !== 'PASS' || l.pattern?.read !== hash || !l.write || l.write.wrote !== l.write.read) return `NVMe checks: verdict ${l.nvmeVerdict ?? 'none'}, ${l.fails.join(' / ') || 'pattern or write mismatch'}`;
   const f = l.figures;
   if (!f || !(f.ios > 0) || probeMs === undefined || !(f.probeMs >= 0)) return `no nvme-figures or no probe line (${JSON.stringify(f)}, probe ${probeMs})`;
   // The L2's own clock at its probe line, added to the first line's arrival (the L2's clock starts
   // at its first line, which arrives while the console is idle): the probe without the console's
   // backlog, which under QEMU reaches the pipe many seconds after the kernel logged it.
-  return { probeMs: +probeMs.toFixed(1), l2ProbeMs: f.probeMs, guestProbeMs: +(firstLineMs + f.probeMs).toFixed(1), readMbs: f.readMbs, writeMbs: f.writeMbs, ios: f.ios, irqs: f.irqs, irqsPerIo: +(f.irqs / f.ios).toFixed(3) };
+  const rr = l.randread;
+  if (!rr || !(rr.reads > 0) || !(rr.ios > 0)) return `no nvme-randread figures (${JSON.stringify(rr)})`;
+  if (!marks.begin || !marks.end) return 'the VMM\'s threads could not be read at the random-read markers';
+  const w = switchesBetween(marks.begin, marks.end);
+  return { probeMs: +probeMs.toFixed(1), l2ProbeMs: f.probeMs, guestProbeMs: +(firstLineMs + f.probeMs).toFixed(1), readMbs: f.readMbs, writeMbs: f.writeMbs, ios: f.ios, irqs: f.irqs, irqsPerIo: +(f.irqs / f.ios).toFixed(3),
+    randIops: rr.iops, randReads: rr.reads, randIos: rr.ios, randIrqs: rr.irqs, randIrqsPerIo: +(rr.irqs / rr.ios).toFixed(3),
+    wakeupsPerIo: +(w.total / rr.reads).toFixed(3), topWakeupsPerIo: +(w.top / rr.reads).toFixed(3), topThread: w.topName, threadSwitches: JSON.stringify(w.byName) };
 }
 
 const missing = peerMissing();
@@ -56,7 +71,15 @@ for (let pass = 1; pass <= passes; pass++) {
   for (const way of order) {
     const argv = ARGV[way]!();
     console.log(`peer: pass ${pass} ${way}: ${argv.join(' ')}`);
-    const r = await runVmm(argv, { limitMs: RUN_LIMIT_MS, onLine: (l) => { if (echo || l.stream === 'err') console.log(`peer: ${way} | ${l.text}`); } });
+    const marks: { begin?: Switches; end?: Switches } = {};
+    const r = await runVmm(argv, {
+      limitMs: RUN_LIMIT_MS,
+      onLine: (l, pid) => {
+        if (pid !== undefined && l.stream === 'out' && RANDREAD_BEGIN.test(l.text)) marks.begin = threadSwitches(pid);
+        if (pid !== undefined && l.stream === 'out' && RANDREAD_END.test(l.text)) marks.end = threadSwitches(pid);
+        if (echo || l.stream === 'err') console.log(`peer: ${way} | ${l.text}`);
+      },
+    });
     const f = setupFigures(r);
     if (r.code !== 0 || f.verdict !== 'PASS' || f.firstLineMs === undefined) {
       failed++;
@@ -65,7 +88,7 @@ for (let pass = 1; pass <= passes; pass++) {
     }
     const l2 = parseL2(r.lines.filter((x) => x.stream === 'out').map((x) => x.text).join('\n'));
     if (NVME_WAYS.includes(way)) reports[way] = l2;
-    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(l2, f.probeMs, f.firstLineMs) : {};
+    const nvme = NVME_WAYS.includes(way) ? nvmeFigures(l2, f.probeMs, f.firstLineMs, marks) : {};
     if (typeof nvme === 'string') { failed++; emit({ error: `${way} pass ${pass}: ${nvme}` }); continue; }
     emit({ way, pass, code: r.code, verdict: f.verdict, firstLineMs: +f.firstLineMs.toFixed(1), verdictMs: +f.verdictMs!.toFixed(1),
       wallMs: +r.wallMs.toFixed(1), peakRssBytes: f.peakRssBytes, rssSamples: r.rssSamples, l2ConsoleLines: f.l2ConsoleLines, ...nvme });

@@ -7,7 +7,7 @@
 // Not responsible for: judging the guest (the callers assert), or the mini-VMM itself
 // (examples/mini-vmm; it is started as its own command here, as a user would start it).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { LINUX_BOOTARGS, LINUX_RAM_SIZE } from '../../examples/mini-vmm/linux';
 import { NVME } from '../../test/support/nvme';
 
@@ -106,9 +106,45 @@ function vmHwmKb(pid: number): number | undefined {
   try { const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m); return m ? Number(m[1]) : undefined; } catch { return undefined; }
 }
 
+/** The context switches of each thread of a process (voluntary + involuntary, /proc/<pid>/task/
+ *  <tid>/status), by thread id, with the thread's name; undefined once the process is gone. A
+ *  voluntary switch is the thread going to sleep: for a vCPU thread, KVM blocking it while the
+ *  guest waits (WFI) until an interrupt (an irqfd) wakes it; for any other thread, a wait for work.
+ *  These are the VMM's wake-ups, countable alike for any VMM without debugfs (KVM's own exit
+ *  counters need CONFIG_DEBUG_FS, or the VM's stats fd, which only the VMM holds). */
+export function threadSwitches(pid: number): Map<number, { name: string; switches: number }> | undefined {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
+  const out = new Map<number, { name: string; switches: number }>();
+  for (const t of tids) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+      const v = s.match(/^voluntary_ctxt_switches:\s+(\d+)/m), n = s.match(/^nonvoluntary_ctxt_switches:\s+(\d+)/m);
+      out.set(Number(t), { name: s.match(/^Name:\s+(.*)$/m)?.[1] ?? '?', switches: Number(v?.[1] ?? 0) + Number(n?.[1] ?? 0) });
+    } catch { /* the thread ended between the listing and the read */ }
+  }
+  return out;
+}
+
+/** The switches between two readings of threadSwitches: the total over all threads (a thread born
+ *  in between counts from 0), the busiest thread's count and name, and the count of every thread
+ *  name (threads of one name summed; every thread listed, 0 included, so a vCPU thread that never
+ *  slept shows as 0). */
+export function switchesBetween(a: Map<number, { name: string; switches: number }>, b: Map<number, { name: string; switches: number }>): { total: number; top: number; topName: string; byName: Record<string, number> } {
+  let total = 0, top = 0, topName = '';
+  const byName: Record<string, number> = {};
+  for (const [tid, t] of b) {
+    const d = t.switches - (a.get(tid)?.switches ?? 0);
+    total += d;
+    byName[t.name] = (byName[t.name] ?? 0) + d;
+    if (d > top) { top = d; topName = t.name; }
+  }
+  return { total, top, topName, byName };
+}
+
 /** Starts a VMM process, timestamps every line it prints, samples its peak RSS, and resolves when
- *  it exits (or is killed after limitMs). onLine sees each line as it comes. */
-export function runVmm(argv: string[], { limitMs = 600_000, onLine = () => {} }: { limitMs?: number; onLine?: (l: TimedLine) => void } = {}): Promise<VmmRun> {
+ *  it exits (or is killed after limitMs). onLine sees each line as it comes, with the VMM's pid. */
+export function runVmm(argv: string[], { limitMs = 600_000, onLine = () => {} }: { limitMs?: number; onLine?: (l: TimedLine, pid: number | undefined) => void } = {}): Promise<VmmRun> {
   return new Promise((resolve) => {
     const lines: TimedLine[] = [];
     let peakRssKb = 0, rssSamples = 0, killed: string | undefined;
@@ -123,7 +159,7 @@ export function runVmm(argv: string[], { limitMs = 600_000, onLine = () => {} }:
       return (d: Buffer): void => {
         pending += d.toString();
         const parts = pending.split('\n'); pending = parts.pop()!;
-        for (const p of parts) { const l = { ms: ms(), text: p.replace(/\r$/, ''), stream }; lines.push(l); onLine(l); }
+        for (const p of parts) { const l = { ms: ms(), text: p.replace(/\r$/, ''), stream }; lines.push(l); onLine(l, child.pid); }
       };
     };
     child.stdout.on('data', reader('out'));

@@ -51,6 +51,7 @@ function checkDisk(name: string, r: VmmRun, l: L2Report, bdf: string, expected: 
   assert.is(l.nvmeVerdict, 'PASS', `${name}: the NVMe verdict`);
   assert.is(setupFigures(r).verdict, 'PASS', `${name}: the L2 init's verdict`);
   assert.ok(l.figures && l.figures.ios > 0 && l.figures.irqs > 0, `${name}: I/Os and interrupts counted`);
+  assert.ok(l.randread && l.randread.reads > 0 && l.randread.ios >= l.randread.reads, `${name}: the random reads ran: ${JSON.stringify(l.randread)}`);
 }
 
 peerTest('the same L2 under QEMU (vfio-pci) and the mini-VMM (--pci) with the NVMe: both pass the disk checks, and their config views differ only as documented', async () => {
@@ -69,6 +70,11 @@ peerTest('the same L2 under QEMU (vfio-pci) and the mini-VMM (--pci) with the NV
   assert.is(mini.l.irqMode, 'msix');
   assert.is(mv!.msix!.tableSize, qv!.msix!.tableSize, 'the same MSI-X table size');
   assert.ok(qv!.command!.memory && qv!.command!.busMaster && mv!.command!.memory && mv!.command!.busMaster);
+
+  // Interrupts per I/O at queue depth 1 (one command in flight): a count, the same under both.
+  const perIo = (l: L2Report): string => (l.randread!.irqs / l.randread!.ios).toFixed(2);
+  console.log(`  QD1: QEMU ${qemu.l.randread!.iops} IOPS, ${perIo(qemu.l)} interrupts per I/O; mini-VMM ${mini.l.randread!.iops} IOPS, ${perIo(mini.l)}`);
+  assert.is(perIo(mini.l), perIo(qemu.l), 'interrupts per I/O at QD1 equal under both VMMs');
 
   const diffs = compareViews(qemu.l, QEMU_NVME_BDF, mini.l, MINI_VMM_NVME_BDF);
   console.log(`  DIFFERENCES (${diffs.length}):\n${describe(diffs).map((s) => `    ${s}`).join('\n')}`);

@@ -193,6 +193,15 @@ test('mini-vmm --pci: the L2 nvme driver reads the pattern, writes and reads bac
   // Doorbells through the BAR's memslot, completions through irqfds on the ITS: the I/O never
   // needed the VMM.
   assert.is(vmmExits, 0, 'no VMM exit but the console\'s during the I/O');
+  // The random reads at queue depth 1 (nvme-randread): one interrupt per read, and no VMM exit
+  // but the console's between the two marker lines.
+  const rr = l.randread;
+  const rrFrom = at(r, /l2: nvme-randread begin /), rrTo = at(r, /l2: nvme-randread iops /);
+  assert.ok(rr && rrFrom && rrTo, 'the random reads and their markers are on the console');
+  const rrExits = nonConsole(rrTo!.counts) - nonConsole(rrFrom!.counts);
+  console.log(`  RANDOM READS: ${rr!.iops} IOPS (4 KiB, QD1), ${rr!.irqs} interrupts for ${rr!.ios} I/Os; ${rrExits} non-console VMM exits`);
+  assert.ok(rr!.ios >= rr!.reads && rr!.irqs >= rr!.reads, `every read completed with an interrupt: ${JSON.stringify(rr)}`);
+  assert.is(rrExits, 0, 'no VMM exit but the console\'s during the random reads');
   assert.ok(probe, 'the nvme driver\'s probe line is on the console');
 
   // Left as found.

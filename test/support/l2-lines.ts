@@ -41,6 +41,9 @@ export interface L2Report {
   /** The /proc/interrupts lines naming nvme, with their summed counts. */
   irqLines: { line: string; total: number }[];
   figures?: { readMbs: number; writeMbs: number; ios: number; irqs: number; probeMs: number; seenMs: number };
+  /** The random-read workload (`nvme-randread iops ...`): 4 KiB reads at QD1, O_DIRECT; the I/Os
+   *  and nvme interrupts counted over them. */
+  randread?: { iops: number; reads: number; block: number; ms: number; ios: number; irqs: number };
   nvmeVerdict?: string;
   /** The RTC part: the name and time read, the rtc-pl031 line's count before and after the alarms,
    *  each alarm read (its flags), or why it was skipped. */
@@ -93,6 +96,9 @@ export function parseL2(text: string): L2Report {
     } else if (key === 'nvme-figures') {
       const p = pairs(w.slice(1));
       r.figures = { readMbs: num(p['read-mbs']), writeMbs: num(p['write-mbs']), ios: num(p.ios), irqs: num(p.irqs), probeMs: num(p['probe-ms']), seenMs: num(p['seen-ms']) };
+    } else if (key === 'nvme-randread' && w[1] === 'iops') {
+      const p = pairs(w.slice(1));
+      r.randread = { iops: num(p.iops), reads: num(p.reads), block: num(p.block), ms: num(p.ms), ios: num(p.ios), irqs: num(p.irqs) };
     } else if (key === 'nvme-verdict') r.nvmeVerdict = w[1];
     else if (key === 'rtc0-name') r.rtc.name = w.slice(1).join(' ');
     else if (key === 'rtc-time') r.rtc.time = `${w[1]} ${w[2]}`;

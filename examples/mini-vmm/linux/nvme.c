@@ -34,6 +34,15 @@
 /** One O_DIRECT transfer; the buffer is page-aligned, as O_DIRECT wants. */
 #define CHUNK (1u << 20)
 #define PAGE 4096
+/** The random-read workload: this many reads of RANDREAD_BLOCK bytes, one at a time (queue depth
+ *  1), O_DIRECT, at block-aligned offsets over the whole disk drawn from a fixed xorshift sequence,
+ *  so that every run and both VMMs read the same blocks in the same order. */
+#define RANDREAD_COUNT 2000
+#define RANDREAD_BLOCK 4096u
+#define RANDREAD_SEED 0x9e3779b97f4a7c15ull
+/** Quiet time around the random reads, after each marker line: the VMM's parent reads the VMM's
+ *  counters when a marker reaches it, while the guest is idle (docs/BENCH.md, wake-ups per I/O). */
+#define RANDREAD_SETTLE_MS 300
 /** Config space: 256 bytes, 4096 with PCIe's extended space. */
 #define CFG_MAX 4096
 /** Capability walks are bounded, so a looping chain ends: (256 - 0x40) / 4 standard capabilities
@@ -300,6 +309,30 @@ static int transfer(int fd, int write, unsigned long long off, size_t len, uint8
   return 0;
 }
 
+/** The random-read workload on an O_DIRECT fd of a `bytes`-long disk: RANDREAD_COUNT reads at QD1.
+ *  Prints `nvme-randread begin ...`, then, after the reads, `nvme-randread iops ...` with the I/Os
+ *  and nvme interrupts counted over them (at QD1 each read is one command: one interrupt each
+ *  unless the driver polls). 0, or -1 after reporting the failure. */
+static int random_reads(int fd, const char *disk, unsigned long long bytes, uint8_t *buf) {
+  unsigned long long blocks = bytes / RANDREAD_BLOCK, x = RANDREAD_SEED;
+  if (blocks == 0) { say("FAIL nvme: %s is too small for random reads\n", disk); return -1; }
+  say("nvme-randread begin reads %d block %u\n", RANDREAD_COUNT, RANDREAD_BLOCK);
+  usleep(RANDREAD_SETTLE_MS * 1000);
+  long ios0 = disk_ios(disk), irqs0 = nvme_irqs(0);
+  double t0 = mono_ms();
+  for (int i = 0; i < RANDREAD_COUNT; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;   // xorshift64
+    off_t off = (off_t)((x % blocks) * RANDREAD_BLOCK);
+    ssize_t n = pread(fd, buf, RANDREAD_BLOCK, off);
+    if (n != (ssize_t)RANDREAD_BLOCK) { say("FAIL nvme: random pread at %lld returned %zd (errno %d)\n", (long long)off, n, errno); return -1; }
+  }
+  double ms = mono_ms() - t0;
+  long ios1 = disk_ios(disk), irqs1 = nvme_irqs(0);
+  say("nvme-randread iops %.0f reads %d block %u ms %.1f ios %ld irqs %ld\n", RANDREAD_COUNT / (ms / 1e3), RANDREAD_COUNT, RANDREAD_BLOCK, ms, ios1 - ios0, irqs1 - irqs0);
+  usleep(RANDREAD_SETTLE_MS * 1000);
+  return 0;
+}
+
 int nvme_checks(const char *bdf, const char *expected) {
   char disk[64], dev[96], p[256], s[64];
   double start = mono_ms(), seen = -1;
@@ -346,6 +379,14 @@ int nvme_checks(const char *bdf, const char *expected) {
                    PATTERN_BYTES / (read_ms / 1e3) / 1e6, WRITE_BYTES / (write_ms / 1e3) / 1e6, ios1 - ios0, irqs1 - irqs0, probe_ms(bdf), seen);
   if (rc == 0 && strcmp(expected, "none") != 0 && strcmp(pattern, expected) != 0) { say("FAIL nvme: the pattern read back is not the image's\n"); rc = 1; }
   if (rc == 0 && strcmp(wrote, readback) != 0) { say("FAIL nvme: the data read back is not what was written\n"); rc = 1; }
+  if (rc == 0) {
+    int fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    uint8_t *block = aligned_alloc(PAGE, RANDREAD_BLOCK);
+    if (fd < 0 || !block) { say("FAIL nvme: open %s for random reads: errno %d\n", dev, errno); rc = 1; }
+    else if (random_reads(fd, disk, sectors * 512, block) < 0) rc = 1;
+    if (fd >= 0) close(fd);
+    free(block);
+  }
   say("nvme-verdict %s\n", rc == 0 ? "PASS" : "FAIL");
   return rc == 0 ? 0 : 1;
 }

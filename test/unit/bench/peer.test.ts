@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { PEER_MARK, parsePeerLine, summarizePeer } from '../../../bench/peer/parse.mjs';
 import { compareViews } from '../../../bench/peer/view';
-import { EDU, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun } from '../../../bench/peer/vmm';
+import { EDU, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun, switchesBetween } from '../../../bench/peer/vmm';
 import { parseL2 } from '../../support/l2-lines';
 import { LINUX_BOOTARGS } from '../../../examples/mini-vmm/linux';
 
@@ -49,7 +49,8 @@ test('a way with no run is reported, and its ratios are null rather than a numbe
 });
 
 const nvmeRun = (way: string, pass: number, more: object = {}) =>
-  ({ ...run(way, pass, 2000), probeMs: 9000, l2ProbeMs: 4000, guestProbeMs: 6000, readMbs: 300, writeMbs: 400, ios: 96, irqs: 48, irqsPerIo: 0.5, ...more });
+  ({ ...run(way, pass, 2000), probeMs: 9000, l2ProbeMs: 4000, guestProbeMs: 6000, readMbs: 300, writeMbs: 400, ios: 96, irqs: 48, irqsPerIo: 0.5,
+    randIops: 1000, randIrqsPerIo: 1, wakeupsPerIo: 1.2, topWakeupsPerIo: 1.1, topThread: 'CPU 0/KVM', ...more });
 
 test('the NVMe pair: a run of an NVMe way needs the NVMe figures; nvme_ratio is mini-VMM / QEMU; each goal met or missed by its ratio', () => {
   const { probeMs: _p, ...noProbe } = nvmeRun('qemu-nvme', 1);
@@ -65,10 +66,11 @@ test('the NVMe pair: a run of an NVMe way needs the NVMe figures; nvme_ratio is 
   assert.is(figures.nvme_probe.nvme_ratio, 0.9);
   assert.is(figures.first_line.nvme_ratio, 1);
   assert.equal(goals.map((g: { figure: string; ratio: number; met: boolean }) => [g.figure, g.ratio, g.met]),
-    [['nvme_read', 0.97, true], ['nvme_write', 1.05, true], ['nvme_probe', 0.9, true], ['nvme_probe_guest_clock', 1, true], ['interrupts_per_io', 1, true]]);
-  const slower = summarizePeer([nvmeRun('qemu-nvme', 1), nvmeRun('mini-vmm-nvme', 1, { readMbs: 270, probeMs: 9500, irqsPerIo: 0.6 })]).goals;
-  assert.equal(slower.map((g: { met: boolean }) => g.met), [false, true, false, true, false]);
-  assert.equal(summarizePeer([nvmeRun('qemu-nvme', 1)]).goals.map((g: { met: boolean; ratio: null }) => [g.ratio, g.met]), [[null, false], [null, false], [null, false], [null, false], [null, false]], 'no mini-VMM run: no goal met');
+    [['nvme_read', 0.97, true], ['nvme_write', 1.05, true], ['nvme_probe', 0.9, true], ['nvme_probe_guest_clock', 1, true], ['nvme_randread_iops', 1, true], ['interrupts_per_io_qd1', 1, true]]);
+  assert.is(figures.wakeups_per_io.nvme_ratio, 1);
+  const slower = summarizePeer([nvmeRun('qemu-nvme', 1), nvmeRun('mini-vmm-nvme', 1, { readMbs: 270, probeMs: 9500, irqsPerIo: 0.6, randIops: 940, randIrqsPerIo: 1.02 })]).goals;
+  assert.equal(slower.map((g: { met: boolean }) => g.met), [false, true, false, true, false, false]);
+  assert.equal(summarizePeer([nvmeRun('qemu-nvme', 1)]).goals.map((g: { met: boolean; ratio: null }) => [g.ratio, g.met]), Array(6).fill([null, false]), 'no mini-VMM run: no goal met');
 });
 
 test('the NVMe ways: QEMU passes 0000:00:03.0 with vfio-pci at 03.0, the mini-VMM with --pci, both with the disk hash on the L2 command line', () => {
@@ -127,6 +129,12 @@ test('the figures of a run: first line and verdict by their text, whatever prefi
     { ms: 16900, text: 'pl031 at 0xc000000, INTID 144; end: shutdown', stream: 'out' },
   ] };
   assert.equal(setupFigures(r), { firstLineMs: 3400, verdictMs: 16000, verdict: 'PASS', peakRssBytes: 99_000 * 1024, l2ConsoleLines: 3 });
+});
+
+test('wake-ups between two readings: per thread, a thread born in between counts from 0, every name listed', () => {
+  const a = new Map([[10, { name: 'qemu', switches: 100 }], [11, { name: 'CPU 0/KVM', switches: 5 }]]);
+  const b = new Map([[10, { name: 'qemu', switches: 130 }], [11, { name: 'CPU 0/KVM', switches: 5 }], [12, { name: 'worker', switches: 4 }], [13, { name: 'worker', switches: 1 }]]);
+  assert.equal(switchesBetween(a, b), { total: 35, top: 30, topName: 'qemu', byName: { qemu: 30, 'CPU 0/KVM': 0, worker: 5 } });
 });
 
 test.run();

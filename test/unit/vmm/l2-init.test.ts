@@ -128,6 +128,8 @@ test('parseL2 reads the lines from a console (printk stamps) as from stdout', ()
     'l2: nvme-irq 21:         12  ITS-PCI-MSIX-0000:00:01.0   0 Edge      nvme0q0',
     'l2: nvme-irq 22:        300  ITS-PCI-MSIX-0000:00:01.0   1 Edge      nvme0q1',
     'l2: nvme-figures read-mbs 12.5 write-mbs 3.0 ios 384 irqs 300 probe-ms 812 seen-ms 1234',
+    'l2: nvme-randread begin reads 2000 block 4096',
+    'l2: nvme-randread iops 1530 reads 2000 block 4096 ms 1307.2 ios 2001 irqs 1999',
     'l2: nvme-verdict PASS',
   ].join('\r\n');
   const r = parseL2(text);
@@ -141,6 +143,7 @@ test('parseL2 reads the lines from a console (printk stamps) as from stdout', ()
   assert.is(r.irqMode, 'msix');
   assert.equal(r.irqLines.map((l) => l.total), [12, 300]);
   assert.equal(r.figures, { readMbs: 12.5, writeMbs: 3, ios: 384, irqs: 300, probeMs: 812, seenMs: 1234 });
+  assert.equal(r.randread, { iops: 1530, reads: 2000, block: 4096, ms: 1307.2, ios: 2001, irqs: 1999 }, 'the begin marker is not the figures');
   assert.is(r.nvmeVerdict, 'PASS');
 });
 
