@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BarSlots } from '../../../src/vmm/bar-slots';
+import type { GuestMemorySlot } from '../../../src/index';
 import type { Vm } from '../../../src/vmm/kvm';
 
 /** A VM that records memslots the way KVM would, and fails as KVM does on an overlap. */
@@ -21,7 +22,7 @@ function fakeVm(): { vm: Vm; live: Map<number, { gpa: bigint; size: bigint }> } 
   return { vm, live };
 }
 const WINDOW = { base: 0x1000_0000n, size: 0x1000_0000n };
-const slot = (gpa: bigint, size: bigint): { gpa: bigint; size: bigint; hostAddress: bigint } => ({ gpa, size, hostAddress: 0x7f00_0000_0000n });
+const slot = (gpa: bigint, size: bigint): GuestMemorySlot => ({ bar: 0, gpa, size, hostAddress: 0x7f00_0000_0000n });
 
 test('slots inside the window and apart are installed; the counts follow', () => {
   const { vm, live } = fakeVm();
