@@ -22,8 +22,13 @@ export interface BarSlotCounts {
   most: number;
 }
 
+/** The memslots of one VM's guest-placed BAR pieces: `map` installs a piece in KVM unless it lies
+ *  outside the window or over an installed one (then it is refused, counted and reported), `unmap`
+ *  removes what was installed. One per VM, given to every PCI function's mapMemory/unmapMemory
+ *  (`dev.pci({ mapMemory: (s) => { slots.map(s); }, unmapMemory: (s) => { slots.unmap(s); }, ... })`). */
 export class BarSlots {
   readonly #slots = new Map<bigint, { slot: number; size: bigint }>();
+  /** Slots installed, removed and refused, and the most at once. */
   readonly counts: BarSlotCounts = { mapped: 0, removed: 0, refused: 0, most: 0 };
 
   /** `window`: where guests may place BARs (the host bridge's MMIO window); `onRefused` hears of
