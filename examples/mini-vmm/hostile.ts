@@ -70,7 +70,7 @@ const P = { ecam: 0, fn: 8, bar: 16, eduIntid: 24, rtc: 32, rtcIntid: 40, con: 4
 /** Bytes of the block and its counters the VMM clears before the run. */
 const PARAMS_BYTES = 512;
 /** pl031 registers the VMM itself touches (housekeeping before and after the run). */
-const PL031_IMSC = 0x10, PL031_ICR = 0x1c;
+const PL031_DR = 0x00, PL031_LR = 0x08, PL031_IMSC = 0x10, PL031_ICR = 0x1c;
 
 export interface HostileCounts {
   /** Interrupts the guest raises one at a time and waits for (INTx through irqfd + resample). */
@@ -189,6 +189,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
   const ecam = new EcamHost(BOARD.ecam.base, BOARD.ecam.buses);
   let mem: DmaBuffer | undefined;
   let rtc: VfioDevice | undefined, edu: VfioDevice | undefined, xdev: VfioDevice | undefined;
+  let clockFound = { seconds: 0, atMs: 0 };
   let vm: Vm | undefined;
   let routes: KvmIrqRoutes | undefined;
   let pt: PlatformPassthrough | undefined, pci: PciPassthrough | undefined, xpci: PciPassthrough | undefined;
@@ -209,6 +210,9 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     rtc = openDevice(opts.rtc ?? '9010000.pl031');
     // A quiet pl031: no alarm armed or pending from an earlier user (through the trap path).
     rtc.region(0).write32(PL031_IMSC, 0); rtc.region(0).write32(PL031_ICR, 1);
+    // Its clock as found: the guest's garbage may load any time into it (LR), and the device must
+    // come back as it was (later users read the time).
+    clockFound = { seconds: rtc.region(0).read32(PL031_DR), atMs: Date.now() };
     edu = openDevice(opts.edu ?? '0000:00:02.0');
     if (edu.iommu === 'noiommu') throw new Error(`${edu.name} has no IOMMU: its DMA could not be confined to guest RAM`);
     edu.mapDma({ iova: ram.gpa, buffer: guestRam, size: ram.size });
@@ -322,8 +326,9 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
       if (took > longest) { longest = took; longestWhat = (Object.keys(classes) as (keyof HostileExitClasses)[]).find((k) => classes[k] !== before[k]) ?? 'none'; }
     }
     const runMs = sinceStart();
-    // Housekeeping: leave the alarm masked whatever the guest did.
+    // Housekeeping: leave the alarm masked and the clock where it would be, whatever the guest did.
     rtc.region(0).write32(PL031_IMSC, 0); rtc.region(0).write32(PL031_ICR, 1);
+    rtc.region(0).write32(PL031_LR, (clockFound.seconds + Math.round((Date.now() - clockFound.atMs) / 1000)) >>> 0);
     const text = con.text();
     const guest: Record<string, number> = {};
     for (const m of text.matchAll(/^= (\S+) ([0-9a-f]{8})$/gm)) guest[m[1]!] = parseInt(m[2]!, 16);

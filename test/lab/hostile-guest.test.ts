@@ -42,6 +42,13 @@ const HEAP_GROWTH_KIB = 4 * 1024;
  *  it. The slowest in the lab are the config and MSI-X writes that make VFIO and KVM calls (an
  *  MSI-X index rebuilt: 1.5 s with the 2-core machine's load average at 13). */
 const EXIT_MS = 5000;
+/** Seconds the pl031's restored clock may be off (its one-second resolution, twice, and rounding). */
+const CLOCK_SLACK_S = 3;
+/** The pl031's clock (DR) and when it was read. */
+function readPl031Clock(): { seconds: number; atMs: number } {
+  const d = openDevice('9010000.pl031');
+  try { return { seconds: d.region(0).read32(0), atMs: Date.now() }; } finally { d.close(); }
+}
 
 test('hostile guest: the VMM answers every access, the counts add up, the host and the devices come out untouched', async () => {
   const counts = SOAK ? HOSTILE_SOAK : HOSTILE_SHORT;
@@ -50,6 +57,7 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   const before = holdings();
   const mapsBefore = vfioMapLines();
   const log = kmsgFrom();
+  const clock0 = readPl031Clock();
   const r = await runHostile({ guest, hostDtb, ...counts, onLine: (l, t) => { if (!l.startsWith('= ')) console.log(`  [${t.toFixed(0)} ms] guest: ${l}`); } });
   const kernel = log();
   const after = holdings();
@@ -145,6 +153,10 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   } finally { edu.close(); buf.close(); }
   const rtc = openDevice('9010000.pl031');
   try { assert.ok(rtc.region(0).read32(0) > 0, 'the pl031 reads its clock after the run'); } finally { rtc.close(); }
+  // The guest's garbage writes reach the pl031's load register: the VMM puts the clock back.
+  const clock1 = readPl031Clock();
+  const drift = clock1.seconds - (clock0.seconds + Math.round((clock1.atMs - clock0.atMs) / 1000));
+  assert.ok(Math.abs(drift) <= CLOCK_SLACK_S, `the pl031's clock as found, ${drift} s off (${clock0.seconds} then ${clock1.seconds})`);
 
   report('hostile-guest', {
     ok: true, exits: r.exits, exitsPerS: r.exitsPerSecond, trapped: c.ecam + c.rtc + c.hole + c.msix, msix: c.msix, misaligned: g.misaligned!, irqfdTaken: g['irq-taken']!,
