@@ -89,7 +89,8 @@ export class Vcpu {
   readonly fd: number;
   /** The vCPU's index (0 boots; its MPIDR Aff0). */
   readonly id: number;
-  /** Made by Vm.addVcpu (the vCPU fd, its index, its kvm_run mapping). */
+  /** Made by Vm.addVcpu only (the vCPU fd, its index, its kvm_run mapping, the VM's scratch page):
+   *  a VMM gets its vCPUs from there, never from this constructor. */
   constructor(private readonly sys: HostSys, fd: number, id: number,
               private readonly runAddr: bigint, private readonly runSize: number, private readonly scratch: Scratch) {
     this.fd = fd;

@@ -114,7 +114,7 @@ const ROWS: Record<string, Row> = {
   'Vm.addVfioFile': { setup: onVm('created', [3]), params: [P('fd', 'fd')] },
   'Vm.close': none(),
   // Vcpu
-  'Vcpu.constructor': none('@internal: made by Vm.addVcpu (not in the declarations)'),
+  'Vcpu.constructor': none('made by Vm.addVcpu only: its parameters are the VM\'s own objects (its syscall layer, the kvm_run mapping, the VM\'s scratch page), which no caller holds; documented so'),
   'Vcpu.setReg': { setup: onVcpu([vmmApi.REG_PC, 0n]), params: [P('id', 'u64'), P('value', 'u64')] },
   'Vcpu.getReg': { setup: onVcpu([vmmApi.REG_PC]), params: [P('id', 'u64')] },
   'Vcpu.step': none(), 'Vcpu.stepAsync': none(), 'Vcpu.requestExit': none(), 'Vcpu.close': none(),
