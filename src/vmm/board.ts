@@ -8,6 +8,7 @@
 import { FdtBuilder } from '../index.js';
 import { badArgument, checkBigU64, checkBool, checkInt, checkInts, checkObject, checkString } from '../../shim/args.js';
 import { GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE } from './abi.js';
+import { PCI_BUSES } from './ecam.js';
 
 /** What the board's tree describes (boardDtb). */
 export interface BoardDtbRequest {
@@ -67,7 +68,7 @@ function checkBoardRequest(req: BoardDtbRequest): void {
   if (req.pci !== undefined) {
     const p = checkObject<PciHostDt>('req.pci', req.pci);
     checkBigU64('req.pci.its', p.its);
-    checkObject('req.pci.ecam', p.ecam); checkBigU64('req.pci.ecam.base', p.ecam.base); checkInt('req.pci.ecam.buses', p.ecam.buses, 1, 256);
+    checkObject('req.pci.ecam', p.ecam); checkBigU64('req.pci.ecam.base', p.ecam.base); checkInt('req.pci.ecam.buses', p.ecam.buses, 1, PCI_BUSES);
     checkObject('req.pci.mmio32', p.mmio32); checkBigU64('req.pci.mmio32.base', p.mmio32.base); checkBigU64('req.pci.mmio32.size', p.mmio32.size);
     if (checkInts('req.pci.intxSpis', p.intxSpis).length !== 4) badArgument('req.pci.intxSpis', p.intxSpis, 'four SPIs (INTA..INTD)');
   }
