@@ -307,7 +307,7 @@ export class ExitLog {
       }
       if (!exit.isWrite) completeMmioRead(run, exit.len, reply ?? (1n << BigInt(8 * exit.len)) - 1n);
     } else if (exit.kind !== 'retry') {
-      this.end = exit.kind === 'system-event' ? exit.event : `${exit.reason} (0x${exit.detail.toString(16)})`;
+      this.end = exit.kind === 'system-event' ? exit.event : exit.kind === 'nisv' ? `KVM_EXIT_ARM_NISV at 0x${exit.faultIpa.toString(16)}` : `${exit.reason} (0x${exit.detail.toString(16)})`;
     }
     if (!this.done && this.exits.length >= MAX_EXITS) this.end = 'max-exits';
   }
