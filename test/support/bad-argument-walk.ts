@@ -51,6 +51,8 @@ export interface Row {
   notWalked?: string;
   /** The function or member walked, when the row is a second walk of it with other valid arguments. */
   member?: string;
+  /** An async function: its promise is awaited and a rejection counts as its answer. */
+  async?: boolean;
 }
 
 export const NOARGS = 'no arguments';
@@ -100,7 +102,10 @@ export function unmatched(entries: Map<string, Entry>, rows: Record<string, Row>
 function withField(obj: unknown, path: string[], value: unknown): unknown {
   const [k, ...rest] = path;
   const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
-  return { ...o, [k!]: rest.length === 0 ? value : withField(o[k!], rest, value) };
+  const v = rest.length === 0 ? value : withField(o[k!], rest, value);
+  // An array stays an array (a path like devices.0.name poisons one element's field).
+  if (Array.isArray(o)) { const a = [...o]; a[Number(k)] = v; return a; }
+  return { ...o, [k!]: v };
 }
 
 function describe(v: unknown): string {
@@ -115,7 +120,7 @@ function describe(v: unknown): string {
 export interface WalkResult { stats: { rows: number; walked: number; calls: number; accepted: number }; failures: string[] }
 
 /** Calls every walked row's member with each poison of each parameter; collects the failures. */
-export function walk(rows: Record<string, Row>, entries: Map<string, Entry>): WalkResult {
+export async function walk(rows: Record<string, Row>, entries: Map<string, Entry>): Promise<WalkResult> {
   const stats = { rows: Object.keys(rows).length, walked: 0, calls: 0, accepted: 0 };
   const failures: string[] = [];
   for (const [key, row] of Object.entries(rows)) {
@@ -123,11 +128,11 @@ export function walk(rows: Record<string, Row>, entries: Map<string, Entry>): Wa
     stats.walked++;
     const e = entries.get(row.member ?? key);
     if (!e) continue;   // reported by the completeness test
-    row.params.forEach((param, i) => {
+    params: for (const [i, param] of row.params.entries()) {
       const pos = param.pos ?? i;
       for (const bad of POISON[param.kind]) {
         let made: { self?: unknown; args: unknown[]; done?: () => void };
-        try { made = row.setup ? row.setup() : { args: row.args ?? [] }; } catch (x) { failures.push(`${key}: setup failed: ${String(x)}`); return; }
+        try { made = row.setup ? row.setup() : { args: row.args ?? [] }; } catch (x) { failures.push(`${key}: setup failed: ${String(x)}`); continue params; }
         const args = [...made.args];
         if (param.field) args[pos] = withField(args[pos], param.field.split('.'), bad); else args[pos] = bad;
         stats.calls++;
@@ -137,8 +142,9 @@ export function walk(rows: Record<string, Row>, entries: Map<string, Entry>): Wa
           if (e.name === 'constructor') { const x = new (e.cls as new (...a: unknown[]) => { close?(): void })(...args); x.close?.(); }
           else if (e.fn) r = e.fn.apply(e.cls, args);
           else r = (made.self as Record<string, Callable>)[e.name]!(...args);
-          // An accepted value reaches the call (ioctlAsync): its answer from the fake kernel is not this test's.
-          if (r instanceof Promise) r.catch(() => {});
+          // An async function's answer is its promise's; for the others an accepted value reaches the
+          // call (ioctlAsync), and its answer from the fake kernel is not this test's.
+          if (r instanceof Promise) { if (row.async) await r; else r.catch(() => {}); }
           if (param.accepts?.values.some((v) => Object.is(v, bad) || (typeof v === 'bigint' && v === bad))) stats.accepted++;
           else failures.push(`${what}: returned normally`);
         } catch (x) {
@@ -151,7 +157,7 @@ export function walk(rows: Record<string, Row>, entries: Map<string, Entry>): Wa
           try { made.done?.(); } catch { /* the receiver's own close */ }
         }
       }
-    });
+    }
   }
   return { stats, failures };
 }

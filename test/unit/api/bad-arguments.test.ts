@@ -396,8 +396,8 @@ test("hostSys() hands out the checked wrapper: a wrong argument is refused befor
   }
 });
 
-const { stats, failures } = walk(ROWS, entries);
-test('every poisoned call answers VfioError bad-argument naming the argument', () => {
+test('every poisoned call answers VfioError bad-argument naming the argument', async () => {
+  const { stats, failures } = await walk(ROWS, entries);
   console.log(`bad-arguments: ${stats.rows} rows, ${stats.walked} walked, ${stats.calls} poisoned calls, ${stats.accepted} accepted by the table`);
   assert.equal(failures, []);
 });
