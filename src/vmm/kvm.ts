@@ -30,7 +30,7 @@ import {
   KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
 } from './abi.js';
 import { VfioError } from '../index.js';
-import { badArgument, checkBigU64, checkBool, checkFd, checkInt, checkObject, checkOptBool, checkOptObject } from '../../shim/args.js';
+import { badArgument, checkBigU64, checkBigU64s, checkBool, checkFd, checkInt, checkObject, checkOptBool, checkOptObject } from '../../shim/args.js';
 import { getU32 } from './le.js';
 
 export { hostSys };
@@ -47,6 +47,8 @@ export const KVM_MEM_READONLY = 1 << 1;
 export const MIN_GIC_IRQS = 64, MAX_GIC_IRQS = 1024;
 /** A u32 field (an MSI's data, a requester ID, a capability number). */
 const U32_MAX = 0xffff_ffff;
+/** Arguments a capability takes at most: struct kvm_enable_cap's args[4]. */
+const KVM_ENABLE_CAP_ARGS = 4;
 
 /** A Vm's state (its order: this file's header). */
 export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
@@ -251,6 +253,8 @@ export class Vm {
   /** KVM_ENABLE_CAP on the VM fd: turns on capability `cap` (KVM_CAP_ARM_NISV_TO_USER, ...) with
    *  up to four arguments. Before any vCPU runs. */
   enableCap(cap: number, args: readonly bigint[] = []): void {
+    checkInt('cap', cap, 0, U32_MAX);
+    if (checkBigU64s('args', args).length > KVM_ENABLE_CAP_ARGS) badArgument('args', args, `at most ${KVM_ENABLE_CAP_ARGS} values (struct kvm_enable_cap's args[4])`);
     this.#need(['created', 'gic-addressed', 'ready'], 'enableCap');
     this.sys.ioctl(this.fd, KVM_ENABLE_CAP, enableCap(cap, args), 'KVM_ENABLE_CAP');
   }

@@ -15,7 +15,8 @@
 // Not responsible for: decoding the exit (abi.ts), the ioctls (kvm.ts), counting (the caller).
 import { VfioError } from '../index.js';
 import { KVM_CAP_ARM_INJECT_EXT_DABT, KVM_CAP_ARM_NISV_TO_USER } from '../sys-api.js';
-import type { Vcpu, Vm } from './kvm.js';
+import { badArgument, checkBigU64, checkBool, checkObject, checkOneOf } from '../../shim/args.js';
+import { Vcpu, Vm } from './kvm.js';
 
 /** What the VMM does about undecodable MMIO on one VM. */
 export interface NisvPolicy {
@@ -38,12 +39,14 @@ export const NISV_POLICIES: readonly { nisvToUser: boolean; injectExtDabt: boole
 
 /** The row of NISV_POLICIES for what KVM offers. */
 export function nisvPolicy(nisvToUser: boolean, injectExtDabt: boolean): NisvPolicy {
+  checkBool('nisvToUser', nisvToUser); checkBool('injectExtDabt', injectExtDabt);
   return NISV_POLICIES.find((r) => r.nisvToUser === nisvToUser && r.injectExtDabt === injectExtDabt)!.policy;
 }
 
 /** Asks KVM for both capabilities on `vm` and carries out the policy's one setup step (enabling
  *  KVM_CAP_ARM_NISV_TO_USER); before any vCPU runs. Returns the policy for answerNisv. */
 export function setUpNisv(vm: Vm): NisvPolicy {
+  if (!(vm instanceof Vm)) badArgument('vm', vm, 'a Vm (Vm.create)');
   const p = nisvPolicy(vm.checkExtension(KVM_CAP_ARM_NISV_TO_USER) > 0, vm.checkExtension(KVM_CAP_ARM_INJECT_EXT_DABT) > 0);
   if (p.enable) vm.enableCap(KVM_CAP_ARM_NISV_TO_USER);
   return p;
@@ -55,6 +58,8 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  *  pending (the guest takes it when the vCPU runs again) and returns.
  *  @throws VfioError 'not-supported' when the policy cannot answer the guest (the run must end). */
 export function answerNisv(vcpu: Vcpu, policy: NisvPolicy, faultIpa: bigint): void {
+  if (!(vcpu instanceof Vcpu)) badArgument('vcpu', vcpu, 'a Vcpu (Vm.addVcpu)');
+  checkObject('policy', policy); checkOneOf('policy.onAccess', policy.onAccess, ['external-abort', 'fail', 'no-exit'] as const); checkBigU64('faultIpa', faultIpa);
   if (policy.onAccess === 'external-abort') { vcpu.injectExternalDataAbort(); return; }
   throw new VfioError({
     kind: 'not-supported', offset: faultIpa,
