@@ -7,7 +7,8 @@
 // share of the N minutes is spent. Each piece prints one result line on the guest's console
 // (RESULT_MARK in test/support/load.ts); they are gathered into a summary table here and into
 // build/soak.json. The counts alone take about 28 minutes on the 2-core machine (estimated from
-// the pieces' rates in a 30-minute soak, and the hostile guest's 7 minutes: docs/RELIABILITY.md);
+// the pieces' rates in a 30-minute soak, and the hostile guest's 5 to 7 minutes with its 100,000
+// MSIs through the ITS and 20,000 INTx counted by the guest: docs/RELIABILITY.md);
 // a smaller N runs them anyway and says so. Exits non-zero when a test failed or a piece lost or
 // leaked something.
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -21,6 +21,9 @@ export { Vm, Vcpu } from './vmm/kvm.js';
 export type { GuestRam, GicLayout, VmState } from './vmm/kvm.js';
 export { completeMmioRead, xreg, REG_PC } from './vmm/abi.js';
 export type { Exit } from './vmm/abi.js';
+// An MMIO access KVM cannot decode (KVM_EXIT_ARM_NISV): the policy runVm applies, for a VMM's own loop.
+export { NISV_POLICIES, nisvPolicy, setUpNisv, answerNisv } from './vmm/nisv.js';
+export type { NisvPolicy } from './vmm/nisv.js';
 export { boardDtb, FIRST_DEVICE_PHANDLE } from './vmm/board.js';
 export type { BoardDtbRequest, PciHostDt } from './vmm/board.js';
 export type { PciFunctionCounts } from './vmm/pci-function.js';

@@ -15,7 +15,7 @@
 // mapping of RAM, fds), the host memory, the bus.
 // Not responsible for: the guest (guest/edu.S), KVM (vfiokit/vmm's Vm), what an exit means (vmm.ts ExitLog).
 import { allocDma, openDevice, PlatformBus, VFIO_PCI_CONFIG_REGION_INDEX, type DmaBuffer, type DmaMappingRecord, type VfioDevice } from '../../src/index';
-import { REG_PC, Vm, xreg } from '../../src/vmm-api';
+import { REG_PC, setUpNisv, Vm, xreg } from '../../src/vmm-api';
 import { ExitLog, LAYOUT, type ExitRecord } from './vmm';
 
 export const EDU_LAYOUT = Object.freeze({
@@ -92,6 +92,7 @@ export function runEduGuest(opts: EduRunOptions): EduReport {
     const placed = bus.placeRegion(BigInt(bar.size));
 
     vm = Vm.create();
+    const nisv = setUpNisv(vm);
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
     vm.mapHost(ram.gpa, ram.size, mem.hostAddress);
     vm.mapHost(placed.address, BigInt(bar.size), bar.hostAddress);
@@ -101,7 +102,7 @@ export function runEduGuest(opts: EduRunOptions): EduReport {
     const regs: [bigint, bigint][] = [[xreg(1), placed.address], [xreg(2), outside], [xreg(3), LAYOUT.console], [REG_PC, ram.gpa]];
     for (const [id, v] of regs) vcpu.setReg(id, v);
 
-    const log = new ExitLog({ base: placed.address, size: BigInt(bar.size), regs: undefined }, opts.onLine);
+    const log = new ExitLog({ base: placed.address, size: BigInt(bar.size), regs: undefined }, opts.onLine, { vcpu, policy: nisv });
     while (!log.done) { const t0 = process.hrtime.bigint(); const e = vcpu.step(); log.handle(e, process.hrtime.bigint() - t0, vcpu.run); }
     const r = log.report({ regionGpa: placed.address, spi: 0, intid: 0 });
     return {

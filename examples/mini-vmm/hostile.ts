@@ -5,14 +5,23 @@
 // PlatformPassthrough), the interrupts on KVM irqfds.
 // The guest hammers the trapped windows, the ECAM window and an address with nothing behind it at
 // every width, writes garbage into config space and the MSI capability, raises interrupt storms,
-// writes garbage into the NVMe's MSI-X table and PBA, and aims edu DMA outside its RAM. This file is the VMM's side: it answers every exit (the guest
-// never fails the VMM: all-ones reads, dropped writes), classifies and counts each one, keeps
+// writes garbage into the NVMe's MSI-X table and PBA, makes MMIO accesses KVM cannot decode (a load
+// or store pair), sets up LPIs and the vGIC's ITS itself and counts a ping-pong of edu MSIs
+// delivered by irqfd through it, and aims edu DMA outside its RAM. This file is the VMM's side: it answers every exit (the guest
+// never fails the VMM: all-ones reads, dropped writes, an external data abort for an access KVM
+// cannot decode: vfiokit/vmm's setUpNisv and answerNisv), classifies and counts each one, keeps
 // guest-placed BARs out of everything but the PCI window, and afterwards reads its own memory
 // around guest RAM (CANARY) and the guest's counts ("= name hex" lines) for the caller to compare.
+// Its own count of the edu's MSIs is the host's: the vfio-msi line of /proc/interrupts (each one
+// the host kernel took and signalled to the irqfd), read at each of the guest's "= " lines, while
+// the guest waits in that exit (the line goes when the guest turns MSI off: it prints its count
+// before); and the MSI route the passthrough gave KVM (the address and data
+// the guest wrote, the edu's requester ID).
 //
 // Guest physical map (the vGIC, ITS, console, PCI windows: vfiokit/vmm's BOARD, as vmm.ts):
-//   0x0400_0000 RAM 64 KiB (edu's 28-bit DMA mask): the image at +0, the parameter block at
-//               +HOSTILE_PARAMS (hostile.S P_* and C_*), DMA buffers at +0xc000 / +0xd000
+//   0x0400_0000 RAM 384 KiB (below edu's 28-bit DMA mask): the image at +0, the parameter block at
+//               +HOSTILE_PARAMS (hostile.S P_* and C_*), DMA buffers at +0xc000 / +0xd000, the
+//               guest's LPI and ITS tables in five 64 KiB pages from +0x1_0000
 //   0x0a00_0000 64 KiB with nothing behind it (HOSTILE_HOLE)
 //   0x0c00_0000 platform bus: the pl031 (trapped: no memslot)
 //   0x1000_0000 PCI memory window: the guest puts edu's BAR0 at its base, the NVMe's 16 MiB above
@@ -24,15 +33,21 @@
 // host memory.
 // Not responsible for: the guest (guest/hostile.S), the SMMU's fault log or the host's memory
 // figures (the caller samples those around the run), the KVM calls (vfiokit/vmm's Vm).
-import { allocDma, KvmIrqRoutes, openDevice, type DmaBuffer, type DmaMappingRecord, type PciPassthrough, type PciPassthroughStats, type PlatformPassthrough, type PlatformPassthroughStats, type VfioDevice, VFIO_PCI_CONFIG_REGION_INDEX } from '../../src/index';
+import { allocDma, KvmIrqRoutes, openDevice, type DmaBuffer, type MsiRoute, type DmaMappingRecord, type PciPassthrough, type PciPassthroughStats, type PlatformPassthrough, type PlatformPassthroughStats, type VfioDevice, VFIO_PCI_CONFIG_REGION_INDEX } from '../../src/index';
 import { KVM_CAP_MSI_DEVID } from '../../src/sys-api';
-import { BarSlots, BOARD, completeMmioRead, EcamHost, intxSpi, PCI_INTERRUPT_PIN, REG_PC, requesterId, Vm, xreg, type EcamCounts, type Exit } from '../../src/vmm-api';
+import { answerNisv, BarSlots, BOARD, completeMmioRead, EcamHost, intxSpi, PCI_INTERRUPT_PIN, REG_PC, requesterId, setUpNisv, Vm, xreg, type EcamCounts, type Exit, type NisvPolicy } from '../../src/vmm-api';
+import { readFileSync } from 'node:fs';
 import { MmioConsole } from './console';
 import { boardDtb, FIRST_DEVICE_PHANDLE } from './dtb';
 import { LAYOUT } from './vmm';
 
 export const HOSTILE_LAYOUT = Object.freeze({
-  ram: { gpa: 0x0400_0000n, size: 0x1_0000n },
+  ram: { gpa: 0x0400_0000n, size: 0x6_0000n },
+  /** The guest's LPI and ITS tables (hostile.S ITS_*): 64 KiB into RAM, five 64 KiB pages (KVM's
+   *  ITS wants its tables and command queue 64 KiB aligned). */
+  itsMem: 0x0401_0000n,
+  /** The event ID the guest gives the edu's MSI (its LPI is 8192 + it). */
+  msiEvent: 7,
   /** The parameter block's offset in RAM (hostile.S P_*; its counters C_* follow). */
   params: 0x8000,
   /** Where the guest places edu's BAR0: the base of the PCI memory window. */
@@ -66,7 +81,15 @@ const EVENT_LOOP_TURN_MS = 50;
 const MSI_IOVA = { base: 0x0800_0000n, size: 0x10_0000n };
 
 /** hostile.S's parameter block: byte offsets of each u64. */
-const P = { ecam: 0, fn: 8, bar: 16, eduIntid: 24, rtc: 32, rtcIntid: 40, con: 48, gicd: 56, gicr: 64, hole: 72, nIrq: 80, nStorm: 88, nHammer: 96, nAlarm: 104, nOut: 112, seed: 120, out: 128, xfn: 192, xbar: 200 } as const;
+const P = {
+  ecam: 0, fn: 8, bar: 16, eduIntid: 24, rtc: 32, rtcIntid: 40, con: 48, gicd: 56, gicr: 64, hole: 72, nIrq: 80, nStorm: 88, nHammer: 96, nAlarm: 104, nOut: 112, seed: 120, out: 128,
+  xfn: 192, xbar: 200, its: 208, itsMem: 216, nMsi: 224, devid: 232, event: 240, nNisv: 248,
+} as const;
+/** The first LPI INTID (GICv3): the edu's LPI is LPI_BASE + HOSTILE_LAYOUT.msiEvent. */
+export const LPI_BASE = 8192;
+/** GITS_TRANSLATER's offset in the ITS frame (GICv3: the translation frame's doorbell): the MSI
+ *  address the guest gives the edu. */
+export const GITS_TRANSLATER = 0x1_0040n;
 /** Bytes of the block and its counters the VMM clears before the run. */
 const PARAMS_BYTES = 512;
 /** pl031 registers the VMM itself touches (housekeeping before and after the run). */
@@ -81,9 +104,13 @@ export interface HostileCounts {
   hammer: number;
   /** pl031 alarms (one second apart at best). */
   alarms: number;
+  /** MSIs the guest raises one at a time through the ITS and waits for (irqfd, LPI). */
+  msi: number;
+  /** Rounds of accesses KVM cannot decode (3 each: load pair, store pair, post-indexed load). */
+  nisv: number;
 }
 /** The lab suite's run (about 20 s under the lab's nested TCG). */
-export const HOSTILE_SHORT: HostileCounts = { irqs: 200, storm: 500, hammer: 60, alarms: 2 };
+export const HOSTILE_SHORT: HostileCounts = { irqs: 200, storm: 500, hammer: 60, alarms: 2, msi: 500, nisv: 20 };
 
 export interface HostileOptions extends HostileCounts {
   guest: Uint8Array;
@@ -115,6 +142,8 @@ export interface HostileExitClasses {
   bar: number;
   /** The hole. */
   hole: number;
+  /** Accesses KVM could not decode (KVM_EXIT_ARM_NISV), each answered with an external data abort. */
+  nisv: number;
   /** Any other address. */
   stray: number;
   /** KVM_RUN interrupted (a signal). */
@@ -148,6 +177,13 @@ export interface HostileReport {
   /** What the passthroughs reported through onError: a delivery KVM refused is one (the guest's
    *  garbage MSI/MSI-X message, counted in deliveriesBlocked), anything else a failure. */
   notices: string[];
+  /** What the VMM did about accesses KVM cannot decode (setUpNisv), and where they were. */
+  nisv: { policy: NisvPolicy; inHole: number; elsewhere: number };
+  /** The edu's MSI routes as the passthrough gave them to KVM (address, data, devid), the last
+   *  one given for the edu's requester ID; and the host's count of the edu's MSIs (vfio-msi in /proc/interrupts) at
+   *  each of the guest's "= " lines (by the line's name). */
+  eduMsiRoute: MsiRoute | undefined;
+  hostMsi: Record<string, number>;
   /** The IOVAs the guest aimed its stray DMAs at. */
   outside: bigint[];
   /** Bytes of the VMM's memory before and after guest RAM that no longer hold CANARY. */
@@ -173,6 +209,25 @@ export function outsideIovas(ram: { gpa: bigint; size: bigint }, vmmHostAddress:
   return list.map((a) => (inRam(a) || inMsi(a) ? end + 0x4000n : a));
 }
 
+/** The host's count of `device`'s MSIs so far: the vfio-msi lines of /proc/interrupts (vfio-pci
+ *  names each vector's IRQ "vfio-msi[N](device)"), summed over CPUs; 0 when none is requested. */
+export function hostMsiCount(device: string): number {
+  let n = 0;
+  for (const line of readFileSync('/proc/interrupts', 'utf8').split('\n')) {
+    if (!line.includes(`vfio-msi[`) || !line.includes(`(${device})`)) continue;
+    for (const f of line.trim().split(/\s+/).slice(1)) { if (/^\d+$/.test(f)) n += Number(f); else break; }
+  }
+  return n;
+}
+
+/** The VM's routing table, recording the MSI routes the passthroughs give it. */
+class WatchedRoutes extends KvmIrqRoutes {
+  /** The last route given for each requester ID. */
+  readonly byDevid = new Map<number | undefined, MsiRoute>();
+  override addMsi(route: MsiRoute): number { const gsi = super.addMsi(route); this.byDevid.set(route.devid, { ...route }); return gsi; }
+  override updateMsi(gsi: number, route: MsiRoute): void { super.updateMsi(gsi, route); this.byDevid.set(route.devid, { ...route }); }
+}
+
 const loopTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const rssKiB = (): number => Math.round(process.memoryUsage().rss / 1024);
 
@@ -182,7 +237,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
   const L = HOSTILE_LAYOUT;
   const ram = L.ram;
   if (opts.guest.byteLength > L.params) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps its parameters at +0x${L.params.toString(16)}`);
-  for (const [k, v] of Object.entries({ irqs: opts.irqs, storm: opts.storm, hammer: opts.hammer, alarms: opts.alarms })) {
+  for (const [k, v] of Object.entries({ irqs: opts.irqs, storm: opts.storm, hammer: opts.hammer, alarms: opts.alarms, msi: opts.msi, nisv: opts.nisv })) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new Error(`${k}: ${v} is not a count (0..2^32-1)`);
   }
   const rssBefore = rssKiB();
@@ -191,7 +246,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
   let rtc: VfioDevice | undefined, edu: VfioDevice | undefined, xdev: VfioDevice | undefined;
   let clockFound = { seconds: 0, atMs: 0 };
   let vm: Vm | undefined;
-  let routes: KvmIrqRoutes | undefined;
+  let routes: WatchedRoutes | undefined;
   let pt: PlatformPassthrough | undefined, pci: PciPassthrough | undefined, xpci: PciPassthrough | undefined;
   const errors: string[] = [], notices: string[] = [];
   const text = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -229,6 +284,8 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
     vm.addIts(BOARD.its);
     if (vm.checkExtension(KVM_CAP_MSI_DEVID) !== 1) throw new Error('KVM does not ask for a device ID with MSIs although the VM has an ITS (KVM_CAP_MSI_DEVID)');
+    // Accesses KVM cannot decode: reported to us, answered with an external abort (when KVM can).
+    const nisvPolicy = setUpNisv(vm);
     vm.mapHost(ram.gpa, ram.size, ramHva);
     vm.addVfioFile(rtc.kvmVfioFile);
     vm.addVfioFile(edu.kvmVfioFile);
@@ -245,7 +302,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     const rtcAt = pt.placement.regions[0]!.address, rtcIntid = pt.placement.irqs[0]!.intid;
 
     // The edu behind the host bridge: the guest places and enables it.
-    routes = new KvmIrqRoutes(vm.fd, { irqchipPins: LAYOUT.nrIrqs - 32 });
+    routes = new WatchedRoutes(vm.fd, { irqchipPins: LAYOUT.nrIrqs - 32 });
     const slots = new BarSlots(vm, BOARD.pciMmio32);
     const pinOf = (d: VfioDevice): number => Number(d.regions[VFIO_PCI_CONFIG_REGION_INDEX]!.read(PCI_INTERRUPT_PIN, 1));
     const intxGsi = intxSpi(pinOf(edu), BOARD.intxSpis);
@@ -275,11 +332,16 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     put(P.nIrq, opts.irqs); put(P.nStorm, opts.storm); put(P.nHammer, opts.hammer); put(P.nAlarm, opts.alarms);
     put(P.nOut, outside.length); put(P.seed, (opts.seed ?? 0x2545_f491) >>> 0 || 1);
     outside.forEach((a, i) => put(P.out + 8 * i, a));
+    put(P.its, BOARD.its); put(P.itsMem, L.itsMem); put(P.nMsi, opts.msi); put(P.devid, requesterId(L.edu.bus, L.edu.dev, L.edu.fn));
+    put(P.event, L.msiEvent); put(P.nNisv, opts.nisv);
     if (xpci) { put(P.xfn, BigInt((L.msix.dev << 15) | (L.msix.fn << 12))); put(P.xbar, L.msixBar0); }
     for (const [id, v] of [[xreg(0), ram.gpa + BigInt(L.params)], [REG_PC, ram.gpa]] as [bigint, bigint][]) vcpu.setReg(id, v);
 
     const con = new MmioConsole(LAYOUT.console);
-    const classes: HostileExitClasses = { console: 0, ecam: 0, rtc: 0, msix: 0, bar: 0, hole: 0, stray: 0, retry: 0, end: 0 };
+    const classes: HostileExitClasses = { console: 0, ecam: 0, rtc: 0, msix: 0, bar: 0, hole: 0, nisv: 0, stray: 0, retry: 0, end: 0 };
+    const nisvAt = { inHole: 0, elsewhere: 0 };
+    const hostMsi: Record<string, number> = {};
+    const inHole = (a: bigint): boolean => a >= L.hole.gpa && a - L.hole.gpa < L.hole.size;
     const fns = [pci, ...(xpci ? [xpci] : [])];
     const lines: HostileReport['lines'] = [];
     let lineStart = 0, end = '', exits = 0, longest = 0n, longestWhat = '', rssFirst = 0;
@@ -303,6 +365,8 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
               const text = con.text().slice(lineStart, -1);
               lineStart = con.length;
               lines.push({ ms: sinceStart(), text, exits, rssKiB: rssKiB() });
+              // The guest waits in this exit: the host's count is where the guest's count is.
+              if (text.startsWith('= ')) hostMsi[text.split(' ')[1]!] = hostMsiCount(edu.name);
               opts.onLine?.(text, sinceStart());
             }
           } else if (ecam.contains(e.addr)) {
@@ -315,10 +379,14 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
             const msix0 = f.stats().msixAccesses;
             if (e.isWrite) f.mmioWrite(e.addr, e.len, e.data); else reply = f.mmioRead(e.addr, e.len);
             if (f.stats().msixAccesses !== msix0) classes.msix++; else classes.bar++;
-          } else if (e.addr >= L.hole.gpa && e.addr - L.hole.gpa < L.hole.size) classes.hole++;
+          } else if (inHole(e.addr)) classes.hole++;
           else classes.stray++;
         } catch (x) { error(x); }
         if (!e.isWrite) completeMmioRead(vcpu.run, e.len, reply ?? (1n << BigInt(8 * e.len)) - 1n);
+      } else if (e.kind === 'nisv') {
+        classes.nisv++;
+        if (inHole(e.faultIpa)) nisvAt.inHole++; else nisvAt.elsewhere++;
+        try { answerNisv(vcpu, nisvPolicy, e.faultIpa); } catch (x) { error(x); end = 'nisv-unanswered'; }
       } else if (e.kind === 'retry') classes.retry++;
       else { classes.end++; end = e.kind === 'system-event' ? e.event : `${e.reason} (0x${e.detail.toString(16)})`; }
       if (end === '' && exits >= HOSTILE_MAX_EXITS) end = 'max-exits';
@@ -332,12 +400,15 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     const text = con.text();
     const guest: Record<string, number> = {};
     for (const m of text.matchAll(/^= (\S+) ([0-9a-f]{8})$/gm)) guest[m[1]!] = parseInt(m[2]!, 16);
-    const around = [...mem.bytes.subarray(0, size), ...mem.bytes.subarray(2 * size)];
+    // Counted in place: spread into an array, the 768 KiB around RAM cost tens of MiB of RSS.
+    let canaryChanged = 0;
+    for (const part of [mem.bytes.subarray(0, size), mem.bytes.subarray(2 * size)]) for (const b of part) if (b !== CANARY) canaryChanged++;
     const report: HostileReport = {
       console: text, end, exits, classes: { ...classes }, guest, runMs, exitsPerSecond: Math.round(exits / (runMs / 1000)),
       longestExit: { what: longestWhat, ms: Number(longest) / 1e6 }, lines, ecam: { ...ecam.counts }, pci: pci.stats(), msixPci: xpci?.stats(), rtc: pt.stats(),
       slots: { mapped: slots.counts.mapped, refused: slots.counts.refused, removed: slots.counts.removed }, errors, notices, outside,
-      canaryChanged: around.reduce((n, b) => n + (b === CANARY ? 0 : 1), 0), dmaMappings: edu.dmaMappings(),
+      nisv: { policy: nisvPolicy, ...nisvAt }, eduMsiRoute: routes.byDevid.get(requesterId(L.edu.bus, L.edu.dev, L.edu.fn)), hostMsi,
+      canaryChanged, dmaMappings: edu.dmaMappings(),
       rssKiB: { before: rssBefore, firstExit: rssFirst, after: rssKiB() },
     };
     ok = true;

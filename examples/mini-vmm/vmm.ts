@@ -28,7 +28,7 @@
 // Not responsible for: the KVM calls (vfiokit/vmm's Vm), the device (vfiokit), the board's DTB (dtb.ts).
 import { readFileSync } from 'node:fs';
 import { mergeFdt, openDevice, type Mapping, type PlatformPassthrough, type VfioDevice } from '../../src/index';
-import { BOARD, completeMmioRead, REG_PC, Vm, xreg, type Exit, type Vcpu } from '../../src/vmm-api';
+import { answerNisv, BOARD, completeMmioRead, REG_PC, setUpNisv, Vm, xreg, type Exit, type NisvPolicy, type Vcpu } from '../../src/vmm-api';
 import { MmioConsole } from './console';
 import { boardDtb, FIRST_DEVICE_PHANDLE } from './dtb';
 import { EFD_CLOEXEC, EFD_NONBLOCK, hostSys } from '../../src/sys-api';
@@ -73,6 +73,8 @@ export interface RunReport {
   forwardNs: bigint;
   /** MMIO exits that were neither the console nor the device (answered all-ones / dropped). */
   strayExits: number;
+  /** Accesses KVM could not decode (KVM_EXIT_ARM_NISV), each answered with an external data abort. */
+  nisvAborts: number;
   consoleDropped: number;
   /** How the run ended: 'shutdown' (PSCI SYSTEM_OFF), or the failing exit. */
   end: string;
@@ -104,7 +106,9 @@ export interface RunOptions {
 
 /** Everything a run owns, built in the order the kernel needs; close() undoes it. */
 interface Machine {
-  vm: Vm; vcpu: Vcpu; dev: VfioDevice; pt: PlatformPassthrough; regs: Mapping; placement: Placement; window: DeviceWindow;
+  vm: Vm; vcpu: Vcpu;
+  /** What the VMM does about an access KVM cannot decode (vfiokit/vmm's setUpNisv). */
+  nisv: NisvPolicy; dev: VfioDevice; pt: PlatformPassthrough; regs: Mapping; placement: Placement; window: DeviceWindow;
   /** Relay mode: the two eventfds the VMM handed to KVM's irqfd (trigger in, resample out). */
   relay?: { trigger: number; resample: number };
   close(): void;
@@ -146,6 +150,7 @@ function build(opts: RunOptions, irq: IrqMode, hooks: BuildHooks = {}): Machine 
     dev.region(0).write32(PL031_IMSC, 0); dev.region(0).write32(PL031_ICR, 1);
 
     vm = Vm.create();
+    const nisv = setUpNisv(vm);
     vm.addGicV3({ dist: LAYOUT.gicd, redist: LAYOUT.gicr, nrIrqs: LAYOUT.nrIrqs });
     const ram = vm.addRam(LAYOUT.ram.gpa, LAYOUT.ram.size);
     if (opts.guest.byteLength > LAYOUT.dtbOffset) throw new Error(`guest image of ${opts.guest.byteLength} bytes overlaps the DTB at +0x${LAYOUT.dtbOffset.toString(16)}`);
@@ -196,7 +201,7 @@ function build(opts: RunOptions, irq: IrqMode, hooks: BuildHooks = {}): Machine 
     // Whatever traps in the device's window (everything in 'trap' mode; in machine mode the
     // accesses while the memslot is gone, the EOI among them) goes to the passthrough.
     const window: DeviceWindow = { base: region.address, size: region.size, regs: pt };
-    return { vm, vcpu, dev, pt, regs: region.maps[0]!.mapping, placement, window, close, ...(relay ? { relay } : {}) };
+    return { vm, vcpu, nisv, dev, pt, regs: region.maps[0]!.mapping, placement, window, close, ...(relay ? { relay } : {}) };
   } catch (e) { close(); throw e; }
 }
 /** Runs the guest to PSCI SYSTEM_OFF (or a failing exit) and reports what the VMM saw. The IRQ
@@ -204,7 +209,7 @@ function build(opts: RunOptions, irq: IrqMode, hooks: BuildHooks = {}): Machine 
 export function runGuest(opts: RunOptions): RunReport {
   const m = build(opts, 'irqfd');
   try {
-    const exits = new ExitLog(m.window, opts.onLine);
+    const exits = new ExitLog(m.window, opts.onLine, { vcpu: m.vcpu, policy: m.nisv });
     while (!exits.done) { const t0 = process.hrtime.bigint(); const e = m.vcpu.step(); exits.handle(e, process.hrtime.bigint() - t0, m.vcpu.run); }
     // Housekeeping through the VMM's own mapping: leave the alarm masked whatever the guest did.
     m.regs.write32(PL031_IMSC, 0);
@@ -219,7 +224,7 @@ export async function runGuestRelay(opts: RunOptions): Promise<RunReport> {
   const m = build(opts, 'relay');
   const sys = hostSys();
   const irq = m.dev.irqs[0]!;
-  const exits = new ExitLog(m.window, opts.onLine);
+  const exits = new ExitLog(m.window, opts.onLine, { vcpu: m.vcpu, policy: m.nisv });
   const relay = m.relay!;
   // VFIO -> VMM -> KVM: vfiokit's dispatcher reads VFIO's trigger eventfd and calls us.
   irq.onTrigger(() => { exits.relay('trigger'); sys.eventfdWrite(relay.trigger, 1n); });
@@ -245,7 +250,7 @@ export async function runGuestMachine(opts: RunOptions): Promise<RunReport> {
   let log: ExitLog | undefined;
   let failure: unknown;
   const m = build(opts, 'machine', { event: (w) => log?.relay(w), error: (e) => { failure ??= e; } });
-  log = new ExitLog(m.window, opts.onLine);
+  log = new ExitLog(m.window, opts.onLine, { vcpu: m.vcpu, policy: m.nisv });
   try {
     while (!log.done) {
       const t0 = process.hrtime.bigint();
@@ -270,11 +275,14 @@ export class ExitLog {
   readonly exits: ExitRecord[] = [];
   readonly con = new MmioConsole(LAYOUT.console);
   readonly relayWakeups: { what: IrqEvent; at: number }[] = [];
-  deviceExits = 0; strayExits = 0; forwarded = 0; forwardNs = 0n;
+  deviceExits = 0; strayExits = 0; forwarded = 0; forwardNs = 0n; nisvAborts = 0;
   end = '';
   #lineStart = 0;
   readonly #start = process.hrtime.bigint();
-  constructor(private readonly dev: DeviceWindow, private readonly onLine?: (line: string, ms: number) => void) {}
+  /** `nisv`: the vCPU and the VM's policy (setUpNisv) for an access KVM cannot decode; without it
+   *  such an exit ends the run. */
+  constructor(private readonly dev: DeviceWindow, private readonly onLine?: (line: string, ms: number) => void,
+              private readonly nisv?: { vcpu: Vcpu; policy: NisvPolicy }) {}
   get done(): boolean { return this.end !== ''; }
   relay(what: IrqEvent): void { this.relayWakeups.push({ what, at: this.con.length }); }
 
@@ -306,8 +314,10 @@ export class ExitLog {
         } else this.strayExits++;
       }
       if (!exit.isWrite) completeMmioRead(run, exit.len, reply ?? (1n << BigInt(8 * exit.len)) - 1n);
+    } else if (exit.kind === 'nisv' && this.nisv) {
+      try { answerNisv(this.nisv.vcpu, this.nisv.policy, exit.faultIpa); this.nisvAborts++; } catch (e) { this.end = e instanceof Error ? e.message : String(e); }
     } else if (exit.kind !== 'retry') {
-      this.end = exit.kind === 'system-event' ? exit.event : `${exit.reason} (0x${exit.detail.toString(16)})`;
+      this.end = exit.kind === 'system-event' ? exit.event : exit.kind === 'nisv' ? `KVM_EXIT_ARM_NISV at 0x${exit.faultIpa.toString(16)}` : `${exit.reason} (0x${exit.detail.toString(16)})`;
     }
     if (!this.done && this.exits.length >= MAX_EXITS) this.end = 'max-exits';
   }
@@ -316,7 +326,7 @@ export class ExitLog {
     const text = this.con.text();
     return {
       console: text, exits: this.exits, placement, deviceExits: this.deviceExits, forwarded: this.forwarded, forwardNs: this.forwardNs,
-      strayExits: this.strayExits, consoleDropped: this.con.dropped, end: this.end, relayWakeups: this.relayWakeups,
+      strayExits: this.strayExits, nisvAborts: this.nisvAborts, consoleDropped: this.con.dropped, end: this.end, relayWakeups: this.relayWakeups,
       waits: waitsIn(text, this.exits, this.relayWakeups),
     };
   }

@@ -28,6 +28,10 @@ export const SIZEOF_KVM_IRQ_ROUTING = 8;                  // u32 nr, flags; stru
 export const SIZEOF_KVM_IRQ_ROUTING_ENTRY = 48;           // u32 gsi, type, flags, pad; union { irqchip, msi, ...; u32 pad[8] } u
 /** Bytes of struct kvm_msi (u32 address_lo, address_hi, data, flags, devid; u8 pad[12]). */
 export const SIZEOF_KVM_MSI = 32;                         // u32 address_lo, address_hi, data, flags, devid; u8 pad[12]
+/** Bytes of struct kvm_enable_cap (u32 cap, flags; u64 args[4]; u8 pad[64]). */
+export const SIZEOF_KVM_ENABLE_CAP = 104;                 // u32 cap, flags; u64 args[4]; u8 pad[64]
+/** Bytes of struct kvm_vcpu_events (arm64: exception { u8 serror_pending, serror_has_esr, ext_dabt_pending, pad[5]; u64 serror_esr }; u32 reserved[12]). */
+export const SIZEOF_KVM_VCPU_EVENTS = 64;                 // arm64 layout; x86's struct differs
 /** The ioctl type byte of KVM (0xAE). */
 export const KVMIO = 0xae;
 /** The KVM API version KVM_GET_API_VERSION answers (12 on every kernel since 2.6.22). */
@@ -52,6 +56,10 @@ export const KVM_IRQFD = _IOW(KVMIO, 0x76, SIZEOF_KVM_IRQFD);
 export const KVM_SET_GSI_ROUTING = _IOW(KVMIO, 0x6a, SIZEOF_KVM_IRQ_ROUTING);
 /** KVM_SIGNAL_MSI on a VM fd: injects one MSI (struct kvm_msi); > 0 delivered, 0 blocked by the guest. */
 export const KVM_SIGNAL_MSI = _IOW(KVMIO, 0xa5, SIZEOF_KVM_MSI);
+/** KVM_ENABLE_CAP on a VM fd: turns on a capability that changes the VM's behaviour (struct kvm_enable_cap). */
+export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, SIZEOF_KVM_ENABLE_CAP);
+/** KVM_SET_VCPU_EVENTS on a vCPU fd (arm64 layout): makes an SError or an external data abort pending. */
+export const KVM_SET_VCPU_EVENTS = _IOW(KVMIO, 0xa0, SIZEOF_KVM_VCPU_EVENTS);
 /** KVM_RUN on a vCPU fd: runs the vCPU until an exit (blocks: call it off the main loop). */
 export const KVM_RUN = _IO(KVMIO, 0x80);
 /** KVM_GET_ONE_REG on a vCPU fd: reads one register by id. */
@@ -77,6 +85,11 @@ export const KVM_CAP_IRQ_ROUTING = 25;
 export const KVM_CAP_SIGNAL_MSI = 77;
 /** Capability: MSI routes and KVM_SIGNAL_MSI take a device ID (KVM_MSI_VALID_DEVID; a GICv3 ITS needs it). */
 export const KVM_CAP_MSI_DEVID = 131;
+/** Capability (arm64, KVM_ENABLE_CAP on the VM): a data abort KVM cannot decode (ISV=0) exits as
+ *  KVM_EXIT_ARM_NISV instead of failing KVM_RUN with ENOSYS. */
+export const KVM_CAP_ARM_NISV_TO_USER = 177;
+/** Capability (arm64): KVM_SET_VCPU_EVENTS takes ext_dabt_pending (an external data abort for the guest). */
+export const KVM_CAP_ARM_INJECT_EXT_DABT = 178;
 /** Capability: KVM_CREATE_DEVICE and the device attribute ioctls are supported. */
 export const KVM_CAP_DEVICE_CTRL = 89;
 /** enum kvm_device_type: the KVM-VFIO pseudo device (tells KVM which VFIO files the VM uses). */

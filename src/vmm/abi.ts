@@ -25,6 +25,13 @@ export const memoryRegion = (slot: number, gpa: bigint, size: bigint, hva: bigin
   le(32, [[0, 4, slot], [4, 4, flags], [8, 8, gpa], [16, 8, size], [24, 8, hva]]);
 /** struct kvm_one_reg { u64 id @0, addr @8 }: addr points at the value. */
 export const oneReg = (id: bigint, addr: bigint): Uint8Array => le(16, [[0, 8, id], [8, 8, addr]]);
+/** struct kvm_enable_cap { u32 cap @0, flags @4; u64 args[4] @8; u8 pad[64] @40 } (104 bytes). */
+export const enableCap = (cap: number, args: readonly bigint[] = []): Uint8Array =>
+  le(104, [[0, 4, cap], ...args.slice(0, 4).map((a, i): [number, 8, bigint] => [8 + 8 * i, 8, a])]);
+/** struct kvm_vcpu_events (arm64) { exception { u8 serror_pending @0, serror_has_esr @1,
+ *  ext_dabt_pending @2, pad[5]; u64 serror_esr @8 }; u32 reserved[12] @16 } (64 bytes), with only
+ *  ext_dabt_pending set: KVM injects an external data abort at the vCPU's faulting address. */
+export const extDabtEvents = (): Uint8Array => le(64, [[2, 1, 1]]);
 /** struct kvm_create_device { u32 type @0, fd @4 (out), flags @8 } */
 export const createDevice = (type: number): Uint8Array => le(12, [[0, 4, type]]);
 /** struct kvm_device_attr { u32 flags @0, group @4; u64 attr @8, addr @16 } */
@@ -96,13 +103,15 @@ export const RUN_MMIO_PHYS = 32, RUN_MMIO_DATA = 40, RUN_MMIO_LEN = 48, RUN_MMIO
 export const MMIO_WIDTHS: readonly number[] = [1, 2, 4, 8];
 /** system_event { u32 type @32; u32 ndata @36; u64 data[16] @40 } */
 export const RUN_SYSTEM_EVENT_TYPE = 32, RUN_SYSTEM_EVENT_NDATA = 36, RUN_SYSTEM_EVENT_DATA = 40;
+/** arm_nisv { u64 esr_iss @32; u64 fault_ipa @40 } */
+export const RUN_NISV_ESR_ISS = 32, RUN_NISV_FAULT_IPA = 40;
 /** fail_entry { u64 hardware_entry_failure_reason @32; u32 cpu @40 }; internal { u32 suberror @32 } */
 export const RUN_FAIL_REASON = 32, RUN_INTERNAL_SUBERROR = 32;
 /** The bytes of kvm_run the decoder reads (the header and the union's first 160 bytes). */
 export const RUN_DECODED_BYTES = 32 + 8 + 8 * 16;
 
 /** What the VMM does with an exit: a decision as data, one row per reason the kernel can give. */
-export type ExitAction = 'mmio' | 'system-event' | 'retry' | 'fail';
+export type ExitAction = 'mmio' | 'system-event' | 'retry' | 'nisv' | 'fail';
 export interface ExitReason { code: number; name: string; action: ExitAction }
 /** KVM_EXIT_* (kvm.h). Unlisted codes are 'fail' with their number. */
 export const EXIT_REASONS: readonly ExitReason[] = Object.freeze([
@@ -115,9 +124,9 @@ export const EXIT_REASONS: readonly ExitReason[] = Object.freeze([
   { code: 10, name: 'KVM_EXIT_INTR', action: 'retry' },            // a signal: run again
   { code: 17, name: 'KVM_EXIT_INTERNAL_ERROR', action: 'fail' },
   { code: 24, name: 'KVM_EXIT_SYSTEM_EVENT', action: 'system-event' },
-  { code: 28, name: 'KVM_EXIT_ARM_NISV', action: 'fail' },          // MMIO KVM could not decode
+  { code: 28, name: 'KVM_EXIT_ARM_NISV', action: 'nisv' },          // MMIO KVM could not decode (nisv.ts)
 ]);
-export const KVM_EXIT_MMIO = 6, KVM_EXIT_SYSTEM_EVENT = 24;
+export const KVM_EXIT_MMIO = 6, KVM_EXIT_SYSTEM_EVENT = 24, KVM_EXIT_ARM_NISV = 28;
 /** kvm_run.system_event.type */
 export const SYSTEM_EVENTS: Readonly<Record<number, 'shutdown' | 'reset' | 'crash' | 'wakeup' | 'suspend'>> =
   Object.freeze({ 1: 'shutdown', 2: 'reset', 3: 'crash', 4: 'wakeup', 5: 'suspend' });
@@ -128,6 +137,10 @@ export type Exit =
   | { kind: 'mmio'; addr: bigint; len: number; isWrite: boolean; data: bigint }
   /** KVM_EXIT_SYSTEM_EVENT: PSCI SYSTEM_OFF ('shutdown'), SYSTEM_RESET ('reset'), ... */
   | { kind: 'system-event'; event: string; type: number; data: bigint[] }
+  /** KVM_EXIT_ARM_NISV: a data abort KVM could not decode (no valid instruction syndrome: a load
+   *  or store pair, a writeback form...) at guest physical `faultIpa`; `esrIss` is the syndrome
+   *  KVM kept (the ISS without the instruction fields). What the VMM does: nisv.ts. */
+  | { kind: 'nisv'; faultIpa: bigint; esrIss: bigint }
   /** KVM_EXIT_INTR (a signal): run again. */
   | { kind: 'retry'; reason: string }
   /** Anything the VMM cannot go on from: the reason, its code and detail. */
@@ -153,6 +166,7 @@ export function decodeExit(run: Uint8Array): Exit {
       const data = Array.from({ length: n }, (_, i) => getU64(run, RUN_SYSTEM_EVENT_DATA + 8 * i));
       return { kind: 'system-event', event: SYSTEM_EVENTS[type] ?? `type ${type}`, type, data };
     }
+    case 'nisv': return { kind: 'nisv', faultIpa: getU64(run, RUN_NISV_FAULT_IPA), esrIss: getU64(run, RUN_NISV_ESR_ISS) };
     case 'retry': return { kind: 'retry', reason };
     default: return { kind: 'fail', reason, code, detail: getU64(run, RUN_FAIL_REASON) };
   }

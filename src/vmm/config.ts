@@ -78,12 +78,15 @@ export interface VmExitCounts {
   barTraps: number;
   /** Any other address (answered all-ones / dropped), retries (a signal), the end. */
   stray: number;
+  /** Accesses KVM could not decode (KVM_EXIT_ARM_NISV: a load/store pair, a writeback form, at an
+   *  address no memslot backs), each answered with an external data abort for the guest (nisv.ts). */
+  nisv: number;
   /** KVM_RUN interrupted by a signal (a tick, a kick, SIGINT). */
   retry: number;
   /** The exit that ended the run. */
   end: number;
 }
-export const zeroCounts = (): VmExitCounts => ({ uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, ecam: 0, msix: 0, barTraps: 0, stray: 0, retry: 0, end: 0 });
+export const zeroCounts = (): VmExitCounts => ({ uartWrites: 0, uartFrReads: 0, uartOther: 0, device: 0, ecam: 0, msix: 0, barTraps: 0, stray: 0, nisv: 0, retry: 0, end: 0 });
 
 /** One passed-through device, as the run left it (read before close). */
 export interface VmDeviceReport {

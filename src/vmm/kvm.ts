@@ -22,15 +22,15 @@ import {
   hostSys, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type HostSys,
   KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_CHECK_EXTENSION, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
   KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_GET_ONE_REG, KVM_GET_VCPU_MMAP_SIZE, KVM_IRQ_LINE, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
-  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_SIGNAL_MSI, encodeKvmMsi, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
+  KVM_IRQFD_FLAG_RESAMPLE, KVM_RUN, KVM_SET_DEVICE_ATTR, KVM_ENABLE_CAP, KVM_SET_VCPU_EVENTS, KVM_SIGNAL_MSI, encodeKvmMsi, KVM_SET_ONE_REG, KVM_SET_USER_MEMORY_REGION, SIZEOF_KVM_VCPU_INIT, encodeKvmIrqfd,
 } from '../sys-api.js';
 import {
-  createDevice, decodeExit, deviceAttr, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
+  createDevice, decodeExit, deviceAttr, enableCap, extDabtEvents, irqLevel, GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE, KVM_ARM_VCPU_PSCI_0_2, KVM_DEV_ARM_VGIC_CTRL_INIT,
   KVM_ARM_VCPU_POWER_OFF, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
 } from './abi.js';
 import { VfioError } from '../index.js';
-import { badArgument, checkBigU64, checkBool, checkFd, checkInt, checkObject, checkOptBool, checkOptObject } from '../../shim/args.js';
+import { badArgument, checkBigU64, checkBigU64s, checkBool, checkFd, checkInt, checkObject, checkOptBool, checkOptObject } from '../../shim/args.js';
 import { getU32 } from './le.js';
 
 export { hostSys };
@@ -47,6 +47,8 @@ export const KVM_MEM_READONLY = 1 << 1;
 export const MIN_GIC_IRQS = 64, MAX_GIC_IRQS = 1024;
 /** A u32 field (an MSI's data, a requester ID, a capability number). */
 const U32_MAX = 0xffff_ffff;
+/** Arguments a capability takes at most: struct kvm_enable_cap's args[4]. */
+const KVM_ENABLE_CAP_ARGS = 4;
 
 /** A Vm's state (its order: this file's header). */
 export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
@@ -112,6 +114,10 @@ export class Vcpu {
     this.exits++;
     return decodeExit(this.run);
   }
+  /** KVM_SET_VCPU_EVENTS with ext_dabt_pending: the guest takes an external data abort (at the
+   *  address of its last data abort) when it runs again, instead of completing the instruction:
+   *  the answer to an access KVM could not decode (nisv.ts). Needs KVM_CAP_ARM_INJECT_EXT_DABT. */
+  injectExternalDataAbort(): void { this.#live('injectExternalDataAbort'); this.sys.ioctl(this.fd, KVM_SET_VCPU_EVENTS, extDabtEvents(), 'KVM_SET_VCPU_EVENTS'); }
   /** Sets kvm_run.immediate_exit: every KVM_RUN from now on returns EINTR at once (a thread
    *  already inside needs a signal as well: kick.ts). */
   requestExit(): void { if (!this.#closed) this.run[RUN_IMMEDIATE_EXIT] = 1; }
@@ -242,6 +248,15 @@ export class Vm {
     checkInt('cap', cap, 0, U32_MAX);
     this.#need(['created', 'gic-addressed', 'ready'], 'checkExtension');
     return this.sys.ioctlValue(this.fd, KVM_CHECK_EXTENSION, cap, 'KVM_CHECK_EXTENSION');
+  }
+
+  /** KVM_ENABLE_CAP on the VM fd: turns on capability `cap` (KVM_CAP_ARM_NISV_TO_USER, ...) with
+   *  up to four arguments. Before any vCPU runs. */
+  enableCap(cap: number, args: readonly bigint[] = []): void {
+    checkInt('cap', cap, 0, U32_MAX);
+    if (checkBigU64s('args', args).length > KVM_ENABLE_CAP_ARGS) badArgument('args', args, `at most ${KVM_ENABLE_CAP_ARGS} values (struct kvm_enable_cap's args[4])`);
+    this.#need(['created', 'gic-addressed', 'ready'], 'enableCap');
+    this.sys.ioctl(this.fd, KVM_ENABLE_CAP, enableCap(cap, args), 'KVM_ENABLE_CAP');
   }
 
   /** Re-points memslot `slot` (from mapHost) at `hva`, or deletes it with size 0n: the guest's

@@ -36,6 +36,7 @@ import { bootLayout, DTB_MAX, parseImageHeader } from './image.js';
 import { Vm, type Vcpu } from './kvm.js';
 import { layoutFor, type VmLayout } from './layout.js';
 import { FIRST_DEVICE_PHANDLE } from './board.js';
+import { answerNisv, ENOSYS, nisvUnreported, setUpNisv, type NisvPolicy } from './nisv.js';
 import { pl011ReadPage, Pl011Console, PL011_SIZE, UART_DR, UART_FR } from './pl011.js';
 import { installKickHandler, kickVcpus, startTicker } from './kick.js';
 
@@ -105,7 +106,7 @@ class Exits {
   readonly t0 = now();
   readonly uart: Pl011Console;
   constructor(private readonly layout: VmLayout, private readonly ecam: EcamHost, private readonly devices: readonly AttachedDevice[],
-              private readonly config: VmConfig, private readonly emit: (ev: VmEvent) => void) {
+              private readonly config: VmConfig, private readonly emit: (ev: VmEvent) => void, readonly nisv: NisvPolicy) {
     const out = config.console ?? ((b: Uint8Array): void => { process.stdout.write(b); });
     this.uart = new Pl011Console(layout.uart, undefined, (byte) => out(Uint8Array.of(byte), { ms: msSince(this.t0), counts: this.counts }));
   }
@@ -136,6 +137,9 @@ class Exits {
         }
       }
       if (!e.isWrite) completeMmioRead(vcpu.run, e.len, reply ?? (1n << BigInt(8 * e.len)) - 1n);
+    } else if (e.kind === 'nisv') {
+      // What a bus answers to an access nothing decodes; the policy's other rows end the run.
+      try { answerNisv(vcpu, this.nisv, e.faultIpa); this.counts.nisv++; } catch (err) { this.counts.end++; this.finish('error', { error: err as Error }); }
     } else if (e.kind === 'retry') this.counts.retry++;
     else if (e.kind === 'system-event' && (e.event === 'wakeup' || e.event === 'suspend')) this.counts.retry++;
     else {
@@ -156,10 +160,12 @@ class Exits {
 }
 
 /** One KVM_RUN (vCPU 0 on this thread, the others on a pool thread): the exit, or a retry when a
- *  signal interrupted it (EINTR: a tick, a kick, or SIGINT). */
-async function step(vcpu: Vcpu): Promise<Exit> {
+ *  signal interrupted it (EINTR: a tick, a kick, or SIGINT). ENOSYS on a VM that cannot get NISV
+ *  exits is the guest's undecodable access, said so. */
+async function step(vcpu: Vcpu, nisv: NisvPolicy): Promise<Exit> {
   try { return vcpu.id === 0 ? vcpu.step() : await vcpu.stepAsync(); } catch (e) {
     if (e instanceof VfioError && e.errno === EINTR) return { kind: 'retry', reason: 'EINTR' };
+    if (e instanceof VfioError && e.errno === ENOSYS && nisv.onAccess === 'no-exit') throw nisvUnreported(vcpu.id, e);
     throw e;
   }
 }
@@ -195,6 +201,8 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     const boot = bootLayout(layout.ram, header, config.kernel.byteLength, initrd.byteLength);
     vm.addGicV3({ dist: layout.gicd, redist: layout.gicr.base, nrIrqs: layout.nrIrqs });
     vm.addIts(layout.its);
+    // Undecodable MMIO (a load/store pair at a device address): an external abort for the guest.
+    const nisv = setUpNisv(vm);
     // With an ITS, KVM wants the requester ID with every MSI: what KvmIrqRoutes' devid is for.
     if (hasPci && vm.checkExtension(KVM_CAP_MSI_DEVID) !== 1) throw new VfioError({ kind: 'not-supported', message: 'KVM does not take a device ID with MSIs although the VM has an ITS (KVM_CAP_MSI_DEVID)', hint: 'a host kernel with the vGICv3 ITS' });
     const ram = vm.addRam(layout.ram.gpa, layout.ram.size);
@@ -243,7 +251,7 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     // 6. run
     const v0 = vcpus[0]!;
     for (const [id, v] of [[xreg(0), boot.dtb], [xreg(1), 0n], [xreg(2), 0n], [xreg(3), 0n], [REG_PC, boot.kernel]] as [bigint, bigint][]) v0.setReg(id, v);
-    const exits = new Exits(layout, ecam, m.attached, config, emit);
+    const exits = new Exits(layout, ecam, m.attached, config, emit, nisv);
     const setupMs = msSince(t00);
     await runVcpus(vcpus, ticks, exits, config, emit);
     const runMs = msSince(exits.t0);
@@ -316,7 +324,7 @@ async function runVcpus(vcpus: readonly Vcpu[], ticks: boolean, exits: Exits, co
         const r0 = now();
         inRun.add(v);
         let e: Exit;
-        try { e = await step(v); } finally { inRun.delete(v); }
+        try { e = await step(v, exits.nisv); } finally { inRun.delete(v); }
         const r1 = now();
         if (exits.end) break;
         exits.handle(v, e, r1 - r0);

@@ -9,7 +9,12 @@
 //   longest time spent on one exit;
 // - the counters add up: every exit lands in one class, and the trapped accesses the VMM counted
 //   equal those the guest says it made; misaligned accesses fault in the guest and never reach it;
-// - interrupts through irqfd counted by the guest: each raised one taken exactly once;
+// - interrupts through irqfd counted by the guest: each raised one taken exactly once, INTx (SPI,
+//   resample) and MSI (the guest's own LPI and ITS setup; the host's count of the edu's MSIs in
+//   /proc/interrupts agrees, and the route KVM got is the guest's doorbell, event and the edu's
+//   requester ID);
+// - accesses KVM cannot decode (load/store pair, writeback) answered with an external abort the
+//   guest takes, each counted by both;
 // - the host is untouched: the VMM's memory around guest RAM keeps its canary, the SMMUv3's
 //   translation faults (the host kernel's arm-smmu-v3 events) are one per DMA aimed outside
 //   RAM, at those IOVAs; memory, fds, mappings and eventfds of the process bounded;
@@ -20,15 +25,16 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import guest from '../../build/guest/hostile.bin';
 import { allocDma, openDevice } from '../../src/index';
-import { HOSTILE_SHORT, HOSTILE_DMA_LEN, HOSTILE_LAYOUT, runHostile, type HostileCounts } from '../../examples/mini-vmm/hostile';
+import { GITS_TRANSLATER, HOSTILE_SHORT, HOSTILE_DMA_LEN, HOSTILE_LAYOUT, LPI_BASE, runHostile, type HostileCounts } from '../../examples/mini-vmm/hostile';
+import { BOARD, requesterId } from '../../src/vmm-api';
 import { DMA_TO_RAM, EDU, EDU_BUF, eduDma, enableBusMaster } from '../support/edu';
 import { holdings, report, SOAK, VFIO_MAPPING } from '../support/load';
 import { kmsgFrom, smmuFaults } from '../support/kmsg';
 
-/** The soak's counts: the load section's 20,000 INTx for the guest-counted irqfd path, and
- *  hammers about 30 times the suite's (about 7 minutes under the lab's nested TCG, most of it the
+/** The soak's counts: the load section's 20,000 INTx and 100,000 MSI for the guest-counted irqfd
+ *  paths, and hammers about 30 times the suite's (about 7 minutes under the lab's nested TCG, most of it the
  *  MSI-X table's writes, each a VFIO or KVM call). */
-const HOSTILE_SOAK: HostileCounts = { irqs: 20_000, storm: 20_000, hammer: 2_000, alarms: 10 };
+const HOSTILE_SOAK: HostileCounts = { irqs: 20_000, storm: 20_000, hammer: 2_000, alarms: 10, msi: 100_000, nisv: 1_000 };
 /** Resident memory the VMM may add while the guest runs (KiB, first exit to the end): V8 grows its
  *  heap for the garbage of each exit (BigInts, decoded exits) before collecting it, about 12 MiB in
  *  the suite's run; the soak's run, with 30 times the exits, grew 16.5 MiB, so it is not a cost per
@@ -70,10 +76,16 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
     return b - a;
   };
   const irqMs = r.lines.find((l) => l.text.startsWith('= irq-taken'))!.ms - r.lines.find((l) => l.text.startsWith('= edu-id'))!.ms;
+  const lpiMs = phase('lpi-ready', 'lpi-taken');
+  // The host's count from the guest's first raise to a second after its last LPI (MSI still on).
+  const hostMsi = (r.hostMsi['lpi-settled'] ?? 0) - (r.hostMsi['lpi-ready'] ?? 0);
+  const msiPerS = Math.round(g['lpi-raised']! / (lpiMs / 1000));
   console.log(`  counts: ${JSON.stringify(counts)}; end ${r.end}; run ${(r.runMs / 1000).toFixed(1)} s, ${r.exits} exits (${r.exitsPerSecond}/s), longest exit ${r.longestExit.ms.toFixed(2)} ms (${r.longestExit.what})`);
   console.log(`  exits by class: ${JSON.stringify(c)}`);
   console.log(`  guest's counts: ${JSON.stringify(g)}`);
   console.log(`  irqfd ping-pong: ${g.raised} raised, ${g['irq-taken']} taken, ${g['irq-empty']} empty, ${g.lost} lost, ${Math.round(g.raised! / (irqMs / 1000))}/s; storm: ${g['storm-raised']} INTx raises -> ${g['storm-taken']} taken, ${g['msi-raised']} raises with garbage MSI; alarms ${g['alarms-taken']} of ${g['alarms-armed']}; hammer ${(phase('storm-taken', 'hammer-rounds') / 1000).toFixed(1)} s`);
+  console.log(`  MSI through the ITS: ${g['lpi-raised']} raised, ${g['lpi-taken']} LPIs taken (INTID ${g['lpi-ready']}), ${g['lpi-lost']} lost, ${g['lpi-empty']} empty; ${g['lpi-settled']} a second later; the host took ${hostMsi} of the edu's MSIs meanwhile; ${msiPerS}/s (${(lpiMs / 1000).toFixed(2)} s); route ${JSON.stringify(r.eduMsiRoute, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`);
+  console.log(`  undecodable MMIO: policy ${JSON.stringify(r.nisv.policy)}; ${g['nisv-tried']} tried, ${c.nisv} KVM_EXIT_ARM_NISV (${r.nisv.inHole} in the hole, ${r.nisv.elsewhere} elsewhere), ${g['ext-aborts']} external aborts taken by the guest`);
   console.log(`  ECAM ${JSON.stringify(r.ecam)}; edu passthrough ${JSON.stringify(r.pci)}; NVMe passthrough ${JSON.stringify(r.msixPci)}; pl031 passthrough ${JSON.stringify(r.rtc)}; BAR slots ${JSON.stringify(r.slots)}`);
   console.log(`  DMA outside RAM at ${r.outside.map((a) => `0x${a.toString(16)}`).join(', ')}; canary bytes changed ${r.canaryChanged}; SMMU: ${smmu.lines.length} arm-smmu-v3 lines, ${smmu.iovas.length} translation faults at ${smmu.iovas.map((a) => `0x${a.toString(16)}`).join(', ')}, ${smmu.suppressed} suppressed`);
   console.log(`  process before/after: RSS ${before.rssKiB}/${after.rssKiB} KiB (in the run: ${r.rssKiB.before} at its start, ${r.rssKiB.firstExit} at the first exit, ${r.rssKiB.after} at the end), core ${before.coreBytes}/${after.coreBytes} bytes, fds ${before.fds}/${after.fds}, maps ${before.maps}/${after.maps}, eventfds ${before.eventfds}/${after.eventfds}`);
@@ -92,7 +104,7 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   assert.equal(r.notices.filter((n) => !/KVM_SIGNAL_MSI/.test(n)), [], 'no other kind of report');
   assert.ok(r.longestExit.ms < EXIT_MS, `the longest exit took ${r.longestExit.ms} ms (${r.longestExit.what})`);
   // Every exit classified; the trapped accesses counted by both sides.
-  assert.is(c.console + c.ecam + c.rtc + c.msix + c.bar + c.hole + c.stray + c.retry + c.end, r.exits, 'every exit in one class');
+  assert.is(c.console + c.ecam + c.rtc + c.msix + c.bar + c.hole + c.nisv + c.stray + c.retry + c.end, r.exits, 'every exit in one class');
   assert.is(c.stray, 0, 'no exit at an address the guest did not aim at');
   assert.is(c.console, r.console.length, 'one exit per console byte');
   // A misaligned access reaches the VMM (KVM in the lab) or faults in the guest (counted there):
@@ -122,6 +134,22 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   assert.ok(g['alarms-taken']! >= counts.alarms);
   assert.ok(g['storm-taken']! >= 1 && g['storm-taken']! <= g['storm-raised']!, 'the storm was taken, coalesced, never more than raised');
   assert.is(g['msi-raised'], counts.storm);
+  // MSI through the guest's own ITS setup, by irqfd: exactly once each, and the host agrees.
+  assert.is(g['lpi-ready'], LPI_BASE + HOSTILE_LAYOUT.msiEvent, 'the guest mapped the edu\'s event to its LPI');
+  assert.is(g['lpi-raised'], counts.msi);
+  assert.is(g['lpi-lost'], 0, 'no MSI lost');
+  assert.is(g['lpi-taken'], counts.msi, 'each MSI taken once as the LPI');
+  assert.is(g['lpi-settled'], counts.msi, 'none doubled: no LPI in the second after the last');
+  assert.is(g['lpi-empty'], 0, 'no LPI with nothing pending at the edu');
+  assert.is(hostMsi, counts.msi, 'the host took as many of the edu\'s MSIs as the guest counted');
+  assert.equal(r.eduMsiRoute, { address: BOARD.its + GITS_TRANSLATER, data: HOSTILE_LAYOUT.msiEvent, devid: requesterId(HOSTILE_LAYOUT.edu.bus, HOSTILE_LAYOUT.edu.dev, HOSTILE_LAYOUT.edu.fn) },
+    'KVM\'s route: the guest\'s doorbell and event, the edu\'s requester ID');
+  // Accesses KVM cannot decode: each reported, answered with an external abort the guest took.
+  assert.is(r.nisv.policy.onAccess, 'external-abort', 'this KVM reports them and can inject an abort');
+  assert.is(g['nisv-tried'], 3 * counts.nisv);
+  assert.is(c.nisv, g['nisv-tried'], 'one KVM_EXIT_ARM_NISV per undecodable access');
+  assert.is(r.nisv.inHole, c.nisv, 'each at the address the guest aimed at');
+  assert.is(g['ext-aborts'], c.nisv, 'the guest took an external abort for each');
   // DMA: the device still works for the guest; nothing outside guest RAM was written.
   assert.is(g['dma-same'], 1, 'the round trip RAM -> edu -> RAM copied the pattern after all the garbage');
   assert.is(g.outside, r.outside.length, 'every DMA outside RAM was made');
@@ -160,7 +188,7 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
 
   report('hostile-guest', {
     ok: true, exits: r.exits, exitsPerS: r.exitsPerSecond, trapped: c.ecam + c.rtc + c.hole + c.msix, msix: c.msix, misaligned: g.misaligned!, irqfdTaken: g['irq-taken']!,
-    irqfdPerS: Math.round(g.raised! / (irqMs / 1000)), stormRaised: g['storm-raised']!, stormTaken: g['storm-taken']!, msiGarbage: g['msi-raised']!, blockedDeliveries: blocked,
+    irqfdPerS: Math.round(g.raised! / (irqMs / 1000)), msiTaken: g['lpi-taken']!, msiHost: hostMsi, msiPerS, nisvAborts: g['ext-aborts']!, stormRaised: g['storm-raised']!, stormTaken: g['storm-taken']!, msiGarbage: g['msi-raised']!, blockedDeliveries: blocked,
     dmaOutside: g.outside!, smmuFaults: smmu.iovas.length + smmu.suppressed, rssRunGrowthKiB: r.rssKiB.after - r.rssKiB.firstExit, rssGrowthKiB: after.rssKiB - before.rssKiB, heapGrowthKiB: after.heapKiB - before.heapKiB,
   });
 });

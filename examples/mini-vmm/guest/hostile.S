@@ -17,7 +17,17 @@
 //     three, counted in their window's count and apart. KVM in the lab reports them as MMIO exits
 //     like any other; a CPU that takes an alignment fault instead (MMU off: Device memory) gives
 //     the synchronous exception handler, which counts it (C_FAULT) and skips the access.
+//  5b. Undecodable MMIO: P_NNISV rounds of a load pair, a store pair and a post-indexed load at
+//     the address with nothing behind it. No instruction syndrome (ISV=0): KVM cannot emulate
+//     them and reports each to the VMM (KVM_EXIT_ARM_NISV), which answers with an external data
+//     abort; the synchronous handler counts it (C_EXTABT) and skips the instruction.
 //  6. Restore: MSI off, BAR0 and the command register back, the pl031 quiet.
+//  6b. MSI through the vGIC's ITS (P_NMSI > 0): LPIs on at the redistributor (property and pending
+//     tables in RAM at P_ITSMEM), the ITS's device and collection tables and command queue there
+//     too, ITS enabled; MAPD (the edu's device ID, P_DEVID), MAPC (collection 0 -> this vCPU),
+//     MAPTI (event P_EVENT -> LPI 8192 + P_EVENT), INV, SYNC. The edu's MSI capability gets
+//     GITS_TRANSLATER and the event ID; then a ping-pong of P_NMSI raises, each waited for (the
+//     handler takes the LPI, acknowledges at the edu, EOIs), a lost one counted; MSI off again.
 //  7. DMA: one round trip RAM -> edu -> RAM (the device still works), then one 4-byte DMA per
 //     entry of P_OUT (P_NOUT of them), alternately from edu and to edu, at IOVAs outside RAM. The
 //     edu-side address always stays in edu's own buffer (edu's model refuses anything else).
@@ -25,7 +35,8 @@
 // Registers: x19 parameters, x21 console, x24 the edu's config space in ECAM, x25 BAR0, x26 the
 // pl031, x16 the random state (xorshift32), x8 the link of a nested call. The exception handlers
 // own x13-x15 and write x28 (edu interrupts taken), x17 (taken with nothing pending), x18 (pl031
-// alarms taken) and the C_RTC_IRQ / C_FAULT / C_OTHER counters; the main code writes the rest.
+// alarms taken), x29 (edu LPIs taken) and the C_RTC_IRQ / C_FAULT / C_OTHER / C_EXTABT / C_LEMPTY
+// counters; the main code writes the rest.
 
 // parameter block (written by the VMM)
 .equ P_ECAM, 0
@@ -47,6 +58,12 @@
 .equ P_OUT, 128          // P_NOUT IOVAs, 8 bytes each (at most 8)
 .equ P_XFN, 192          // a function with MSI-X: its config space's offset in ECAM (0: none)
 .equ P_XBAR, 200         // where the guest places that function's BAR0
+.equ P_ITS, 208          // the ITS's base (its GITS_TRANSLATER is at +0x10040)
+.equ P_ITSMEM, 216       // 64 KiB-aligned RAM for the LPI and ITS tables (ITS_* offsets below, 320 KiB)
+.equ P_NMSI, 224         // MSI ping-pong raises (0: no ITS phase)
+.equ P_DEVID, 232        // the edu's device ID at the ITS (its requester ID)
+.equ P_EVENT, 240        // the event ID the guest gives the edu's MSI (its LPI: 8192 + it)
+.equ P_NNISV, 248        // rounds of undecodable accesses (3 each)
 // counters (zero at the start; the main code's)
 .equ C_ECAM, 256         // accesses to the ECAM window
 .equ C_RTC, 264          // accesses to the pl031's window by the main code
@@ -66,6 +83,35 @@
 .equ C_RTC_IRQ, 384      // pl031 accesses by the IRQ handler (ICR)
 .equ C_FAULT, 392        // alignment faults taken
 .equ C_OTHER, 400        // any other synchronous exception
+// more counters, printed after C_OTHER in this order (names)
+.equ C_LRAISE, 408       // MSI ping-pong raises (main)
+.equ C_LLOST, 416        // MSI ping-pong LPIs not taken within the deadline (main)
+.equ C_NISV, 424         // undecodable accesses tried (main)
+.equ C_EXTABT, 432       // external data aborts taken (handler)
+.equ C_LEMPTY, 440       // edu LPIs taken with nothing pending at the edu (handler)
+// LPIs and the ITS (GICv3 architecture; the offsets from P_ITSMEM are this guest's choice). KVM's
+// ITS takes only 64 KiB pages: it forces GITS_BASER's page size to 64 KiB and clears bits 15:12
+// of GITS_CBASER's address, so both tables and the command queue are 64 KiB aligned, as the
+// pending table must be anyway (GICR_PENDBASER holds bits 51:16).
+.equ LPI_BASE, 8192
+.equ GICR_CTLR, 0x0000     // bit 0 EnableLPIs
+.equ GICR_PROPBASER, 0x0070
+.equ GICR_PENDBASER, 0x0078
+.equ GITS_CTLR, 0x0000     // bit 0 Enabled
+.equ GITS_CBASER, 0x0080
+.equ GITS_CWRITER, 0x0088
+.equ GITS_CREADR, 0x0090
+.equ GITS_BASER, 0x0100    // BASER0 device table, BASER1 collection table (KVM's order)
+.equ ITS_PEND, 0x00000     // pending table: 2 KiB for 14 ID bits
+.equ ITS_PROP, 0x10000     // property table: one byte per LPI, 8 KiB for 8192..16383
+.equ ITS_DEV, 0x20000      // device table, one 64 KiB page (8-byte entries: KVM reads none)
+.equ ITS_COLL, 0x30000     // collection table, the same
+.equ ITS_CMDQ, 0x40000     // command queue: 4 KiB (CBASER.Size 0), 128 commands
+.equ ITS_ITT, 0x41000      // the edu's interrupt translation table (256-byte aligned)
+.equ LOST_GIVE_UP, 4       // lost MSIs after which the ping-pong stops (2 s each: the rest would be too)
+.equ LPI_ID_BITS, 13       // PROPBASER.IDbits: 14 bits of INTID
+.equ LPI_PRIO_EN, 0xa3     // property byte: priority 0xa0 | RES1 | enable
+.equ VALID, 0x8000000000000000
 
 // edu (QEMU docs/specs/edu.rst)
 .equ EDU_ID, 0x00
@@ -124,18 +170,23 @@
 vectors:
     b       _start
     .balign 0x200
-// Synchronous: an alignment fault (data abort at the same EL, EC 0x25) is what a misaligned
-// access to Device memory gives; counted and skipped. Anything else is counted and skipped too.
+// Synchronous: a data abort at the same EL (EC 0x25) is either the VMM's external abort (DFSC
+// 0x10: an access KVM could not decode) or an alignment fault (a misaligned access to Device
+// memory); each counted and skipped. Anything else is counted and skipped too.
 sync_el1h:
     mrs     x15, esr_el1
-    ubfx    x15, x15, #26, #6
-    cmp     x15, #0x25
-    mov     x15, #C_FAULT
+    ubfx    x14, x15, #26, #6
+    cmp     x14, #0x25
     mov     x14, #C_OTHER
-    csel    x15, x15, x14, eq
-    ldr     x14, [x19, x15]
-    add     x14, x14, #1
-    str     x14, [x19, x15]
+    b.ne    1f
+    and     x15, x15, #0x3f         // DFSC
+    cmp     x15, #0x10              // synchronous external abort
+    mov     x14, #C_EXTABT
+    mov     x15, #C_FAULT
+    csel    x14, x14, x15, eq
+1:  ldr     x15, [x19, x14]
+    add     x15, x15, #1
+    str     x15, [x19, x14]
     mrs     x15, elr_el1
     add     x15, x15, #4
     msr     elr_el1, x15
@@ -157,13 +208,25 @@ irq_el1h:
     b       8f
 2:  ldr     x14, [x19, #P_RTC_INTID]
     cmp     x15, x14
-    b.ne    8f
+    b.ne    3f
     mov     w13, #1
     str     w13, [x26, #RTCICR]
     add     x18, x18, #1
     ldr     x14, [x19, #C_RTC_IRQ]
     add     x14, x14, #1
     str     x14, [x19, #C_RTC_IRQ]
+    b       8f
+3:  ldr     x14, [x19, #P_EVENT]      // the edu's LPI (its MSI through the ITS)
+    add     x14, x14, #LPI_BASE
+    cmp     x15, x14
+    b.ne    8f
+    ldr     w13, [x25, #IRQ_STATUS]
+    cbnz    w13, 4f
+    ldr     x14, [x19, #C_LEMPTY]
+    add     x14, x14, #1
+    str     x14, [x19, #C_LEMPTY]
+4:  str     w13, [x25, #IRQ_ACK]
+    add     x29, x29, #1
 8:  msr     S3_0_C12_C12_1, x15       // ICC_EOIR1_EL1
 9:  eret
     .balign 4
@@ -182,6 +245,7 @@ _start:
     mov     x28, #0
     mov     x17, #0
     mov     x18, #0
+    mov     x29, #0
     adr     x9, vectors
     msr     vbar_el1, x9
     isb
@@ -457,6 +521,21 @@ _start:
     ldr     x1, [x19, #P_NHAMMER]
     bl      putkv
 
+    // 5b. undecodable accesses at the hole: each an external abort from the VMM, skipped
+    ldr     x27, [x19, #P_NNISV]
+    cbz     x27, 9f
+    ldr     x10, [x19, #P_HOLE]
+1:  ldp     x0, x1, [x10]           // load pair: no syndrome
+    stp     x0, x1, [x10, #16]      // store pair
+    mov     x9, x10
+    ldr     x0, [x9], #8            // post-indexed: writeback, no syndrome
+    countn  C_NISV, #3
+    subs    x27, x27, #1
+    b.ne    1b
+9:  adr     x0, s_nisv
+    ldr     x1, [x19, #C_EXTABT]
+    bl      putkv
+
     // 6. restore
     ldr     x20, [x19, #C_MSICAP]
     cbz     x20, 2f
@@ -473,6 +552,138 @@ _start:
     mov     w9, #1
     str     w9, [x26, #RTCICR]
     countn  C_RTC, #2
+
+    // 6b. MSI through the ITS
+    ldr     x27, [x19, #P_NMSI]
+    ldr     x20, [x19, #C_MSICAP]
+    cbz     x27, 9f
+    cbz     x20, 9f
+    ldr     x5, [x19, #P_ITS]
+    ldr     x6, [x19, #P_ITSMEM]
+    ldr     x4, [x19, #P_GICR]
+    ldr     x7, [x19, #P_EVENT]
+    //    the LPI's property byte, the redistributor's tables, LPIs on
+    add     x9, x6, #ITS_PROP
+    mov     w10, #LPI_PRIO_EN
+    strb    w10, [x9, x7]           // LPI 8192 + event: byte `event` of the table
+    add     x9, x9, #LPI_ID_BITS
+    str     x9, [x4, #GICR_PROPBASER]
+    str     x6, [x4, #GICR_PENDBASER]   // ITS_PEND is 0: the area's base
+    mov     w9, #1
+    str     w9, [x4, #GICR_CTLR]
+    //    the ITS: flat device and collection tables, the command queue (4 KiB each), enabled
+    add     x9, x6, #ITS_DEV
+    orr     x9, x9, #VALID
+    str     x9, [x5, #GITS_BASER]
+    add     x9, x6, #ITS_COLL
+    orr     x9, x9, #VALID
+    str     x9, [x5, #GITS_BASER + 8]
+    add     x9, x6, #ITS_CMDQ
+    orr     x9, x9, #VALID
+    str     x9, [x5, #GITS_CBASER]
+    mov     w9, #1
+    str     w9, [x5, #GITS_CTLR]
+    //    commands (32 bytes each; the queue's RAM is zero, so only the non-zero words are written)
+    add     x3, x6, #ITS_CMDQ
+    ldr     x10, [x19, #P_DEVID]
+    lsl     x10, x10, #32
+    mov     x9, #0x08               // MAPD devid, 5 event ID bits, ITT, valid
+    orr     x9, x9, x10
+    str     x9, [x3, #0]
+    mov     x9, #4
+    str     x9, [x3, #8]
+    add     x9, x6, #ITS_ITT
+    orr     x9, x9, #VALID
+    str     x9, [x3, #16]
+    mov     x9, #0x09               // MAPC collection 0 -> RDbase 0 (vCPU 0), valid
+    str     x9, [x3, #32]
+    mov     x9, #VALID
+    str     x9, [x3, #48]
+    mov     x9, #0x0a               // MAPTI devid, event -> LPI, collection 0
+    orr     x9, x9, x10
+    str     x9, [x3, #64]
+    add     x9, x7, #LPI_BASE
+    orr     x9, x7, x9, lsl #32
+    str     x9, [x3, #72]
+    mov     x9, #0x0c               // INV devid, event: the property byte read again
+    orr     x9, x9, x10
+    str     x9, [x3, #96]
+    str     x7, [x3, #104]
+    mov     x9, #0x05               // SYNC RDbase 0
+    str     x9, [x3, #128]
+    mov     x9, #160
+    str     x9, [x5, #GITS_CWRITER]
+1:  ldr     x10, [x5, #GITS_CREADR]
+    cmp     x10, x9
+    b.ne    1b
+    //    the edu's MSI capability: GITS_TRANSLATER, the event, enabled
+    add     x0, x20, #4
+    add     x1, x5, #0x10, lsl #12
+    add     x1, x1, #0x40
+    bl      cfg_w32
+    add     x0, x20, #2
+    bl      cfg_r8
+    tst     x0, #0x80               // 64-bit address: data at +12
+    mov     x9, #8
+    mov     x10, #12
+    csel    x3, x10, x9, ne
+    b.eq    2f
+    add     x0, x20, #8
+    mov     x1, #0
+    bl      cfg_w32
+2:  add     x0, x20, x3
+    mov     x1, x7
+    bl      cfg_w32
+    add     x0, x20, #2
+    mov     x1, #1
+    bl      cfg_w16
+    adr     x0, s_lready
+    add     x1, x7, #LPI_BASE
+    bl      putkv
+    //    ping-pong
+1:  mov     x6, x29
+    count   C_LRAISE
+    mov     w9, #1
+    str     w9, [x25, #IRQ_RAISE]
+    mov     x0, #2
+    bl      deadline
+2:  cmp     x29, x6
+    b.ne    4f
+    mrs     x9, cntvct_el0
+    cmp     x9, x0
+    b.lo    2b
+    count   C_LLOST
+    ldr     x9, [x19, #C_LLOST]
+    cmp     x9, #LOST_GIVE_UP
+    b.hs    6f
+4:  tst     x27, #0x3fff            // a "." line every 16384 raises left
+    b.ne    5f
+    adr     x0, s_dot
+    bl      puts
+5:  subs    x27, x27, #1
+    b.ne    1b
+6:  adr     x0, s_ltaken
+    mov     x1, x29
+    bl      putkv
+    mov     x0, #1                  // a doubled one would arrive in this second
+    bl      deadline
+2:  mrs     x9, cntvct_el0
+    cmp     x9, x0
+    b.lo    2b
+    adr     x0, s_lsettled          // while MSI is on: the host's vfio-msi count is still there
+    mov     x1, x29
+    bl      putkv
+    add     x0, x20, #2             // MSI off: INTx again
+    mov     x1, #0
+    bl      cfg_w16
+    mov     x0, #PCI_COMMAND
+    mov     x1, #CMD_MEM_MASTER
+    bl      cfg_w16
+    b       8f
+9:  adr     x0, s_lsettled
+    mov     x1, x29
+    bl      putkv
+8:
 
     // 7. DMA: the round trip, then outside RAM
     adr     x22, vectors            // RAM base (the image's first byte) = IOVA
@@ -640,6 +851,10 @@ s_out:   .asciz "dma-outside"
 s_off:   .asciz "off\n"
 s_dot:   .asciz ".\n"
 s_msix:  .asciz "msix-accesses"
+s_nisv:  .asciz "nisv-aborts"
+s_lready: .asciz "lpi-ready"
+s_ltaken: .asciz "lpi-taken"
+s_lsettled: .asciz "lpi-settled"
 // the counters' names, in C_* order from C_ECAM to C_SAME (exclusive), then C_RTC_IRQ..C_OTHER
 names:   .asciz "ecam"
          .asciz "rtc"
@@ -655,6 +870,11 @@ names:   .asciz "ecam"
          .asciz "rtc-irq"
          .asciz "faults"
          .asciz "other-exceptions"
+         .asciz "lpi-raised"
+         .asciz "lpi-lost"
+         .asciz "nisv-tried"
+         .asciz "ext-aborts"
+         .asciz "lpi-empty"
          .byte 0
     .balign 8
     .ltorg

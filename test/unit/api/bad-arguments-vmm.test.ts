@@ -112,12 +112,21 @@ const ROWS: Record<string, Row> = {
   'Vm.initGic': none(),
   'Vm.irqfd': { setup: onVm('ready', [3, 0]), params: [P('fd', 'fd'), P('gsi', 'index'), P('resamplefd', 'fd', OPTIONAL)] },
   'Vm.addVfioFile': { setup: onVm('created', [3]), params: [P('fd', 'fd')] },
+  'Vm.enableCap': { setup: onVm('created', [177, []]), params: [P('cap', 'index'), P('args', 'bigints', OPTIONAL)] },
   'Vm.close': none(),
   // Vcpu
   'Vcpu.constructor': none('made by Vm.addVcpu only: its parameters are the VM\'s own objects (its syscall layer, the kvm_run mapping, the VM\'s scratch page), which no caller holds; documented so'),
   'Vcpu.setReg': { setup: onVcpu([vmmApi.REG_PC, 0n]), params: [P('id', 'u64'), P('value', 'u64')] },
   'Vcpu.getReg': { setup: onVcpu([vmmApi.REG_PC]), params: [P('id', 'u64')] },
   'Vcpu.step': none(), 'Vcpu.stepAsync': none(), 'Vcpu.requestExit': none(), 'Vcpu.close': none(),
+  'Vcpu.injectExternalDataAbort': none(),
+  // The answer to an access KVM cannot decode
+  nisvPolicy: { args: [true, true], params: [P('nisvToUser', 'bool'), P('injectExtDabt', 'bool')] },
+  setUpNisv: { setup: () => { const vm = vmAt('created'); return { args: [vm], done: () => vm.close() }; }, params: [P('vm', 'object')] },
+  answerNisv: {
+    setup: () => { const vm = vmAt('ready'); return { args: [vm.vcpus[0], { enable: true, onAccess: 'external-abort' }, 0x0a00_0000n], done: () => vm.close() }; },
+    params: [P('vcpu', 'object'), { ...P('policy', 'object'), pos: 1 }, F(1, 'policy', 'onAccess', 'mode'), { ...P('faultIpa', 'u64'), pos: 2 }],
+  },
   // BarSlots, EcamHost
   'BarSlots.constructor': { setup: () => { const vm = vmAt('ready'); return { args: [vm, WINDOW], done: () => vm.close() }; }, params: [P('vm', 'object'), P('window', 'object'), F(1, 'window', 'base', 'u64'), F(1, 'window', 'size', 'u64'), { ...P('onRefused', 'fn', OPTIONAL), pos: 2 }] },
   'BarSlots.map': { setup: plain(slots, [SLOT]), params: [P('s', 'object'), F(0, 's', 'gpa', 'u64'), F(0, 's', 'size', 'u64'), F(0, 's', 'hostAddress', 'u64')] },

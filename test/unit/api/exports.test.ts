@@ -66,6 +66,7 @@ const ENTRIES = {
       'SIZEOF_KVM_IRQFD', 'SIZEOF_KVM_IRQ_LEVEL', 'SIZEOF_KVM_ONE_REG', 'SIZEOF_KVM_USERSPACE_MEMORY_REGION', 'SIZEOF_KVM_VCPU_INIT',
       'KVM_SET_GSI_ROUTING', 'KVM_SIGNAL_MSI', 'KVM_CAP_IRQ_ROUTING', 'KVM_CAP_SIGNAL_MSI', 'KVM_CAP_MSI_DEVID', 'KVM_IRQ_ROUTING_IRQCHIP',
       'KVM_IRQ_ROUTING_MSI', 'KVM_MSI_VALID_DEVID', 'SIZEOF_KVM_IRQ_ROUTING', 'SIZEOF_KVM_IRQ_ROUTING_ENTRY', 'SIZEOF_KVM_MSI',
+      'KVM_ENABLE_CAP', 'KVM_SET_VCPU_EVENTS', 'KVM_CAP_ARM_NISV_TO_USER', 'KVM_CAP_ARM_INJECT_EXT_DABT', 'SIZEOF_KVM_ENABLE_CAP', 'SIZEOF_KVM_VCPU_EVENTS',
       'encodeKvmIrqRouting', 'encodeKvmMsi',
     ],
     types: ['HostSys', 'KvmIrqRoute', 'KvmIrqfd', 'KvmMsi', 'WatchFn'],
@@ -75,12 +76,12 @@ const ENTRIES = {
     values: [
       'BOARD', 'BarSlots', 'EcamHost', 'FIRST_DEVICE_PHANDLE', 'MAX_VCPUS', 'MIN_RAM_BYTES', 'PCI_INTERRUPT_PIN', 'REG_PC', 'VM_DEFAULT_BOOTARGS', 'Vcpu', 'Vm',
       'boardDtb', 'bootLayout', 'completeMmioRead', 'intxSpi', 'parseImageHeader', 'requesterId', 'runVm', 'xreg',
-      'DEVICE_OPTIONS', 'Preflight', 'parseDeviceSpec', 'preflight',
+      'DEVICE_OPTIONS', 'Preflight', 'parseDeviceSpec', 'preflight', 'NISV_POLICIES', 'answerNisv', 'nisvPolicy', 'setUpNisv',
     ],
     types: [
       'BarSlotCounts', 'BoardDtbRequest', 'BootLayout', 'ConfigSpace', 'EcamCounts', 'Exit', 'GicLayout', 'GuestRam', 'ImageHeader', 'PciFunctionCounts', 'PciHostDt', 'RunMode', 'VmConfig',
       'VmDeviceReport', 'VmDeviceSpec', 'VmEnd', 'VmEvent', 'VmExitCounts', 'VmReport', 'VmState',
-      'DeviceOptionRow', 'ParsedDeviceSpec', 'PreflightDevice', 'PreflightOptions', 'RestoreResult',
+      'DeviceOptionRow', 'ParsedDeviceSpec', 'PreflightDevice', 'PreflightOptions', 'RestoreResult', 'NisvPolicy',
     ],
   },
 } as const;

@@ -47,10 +47,12 @@ const SIZES: Record<string, string> = {
   SIZEOF_KVM_ONE_REG: 'struct kvm_one_reg', SIZEOF_KVM_IRQ_LEVEL: 'struct kvm_irq_level',
   SIZEOF_KVM_VCPU_INIT: 'struct kvm_vcpu_init', SIZEOF_EPOLL_EVENT: 'struct epoll_event',
   SIZEOF_KVM_IRQ_ROUTING: 'struct kvm_irq_routing', SIZEOF_KVM_IRQ_ROUTING_ENTRY: 'struct kvm_irq_routing_entry', SIZEOF_KVM_MSI: 'struct kvm_msi',
+  SIZEOF_KVM_ENABLE_CAP: 'struct kvm_enable_cap', SIZEOF_KVM_VCPU_EVENTS: 'struct kvm_vcpu_events',
 };
 /** arm64-only: x86's kvm.h defines the macros too, but struct kvm_vcpu_init exists only in arm64's asm/kvm.h. */
-const ARM64_ONLY = new Set(['KVM_ARM_VCPU_INIT', 'KVM_ARM_PREFERRED_TARGET', 'SIZEOF_KVM_VCPU_INIT']);
-const SIZE_GUARD: Record<string, string> = { SIZEOF_KVM_VCPU_INIT: 'defined(__aarch64__)' };
+const ARM64_ONLY = new Set(['KVM_ARM_VCPU_INIT', 'KVM_ARM_PREFERRED_TARGET', 'SIZEOF_KVM_VCPU_INIT', 'KVM_SET_VCPU_EVENTS', 'SIZEOF_KVM_VCPU_EVENTS']);
+/** struct kvm_vcpu_events is arm64's here (x86's has other fields under the same name). */
+const SIZE_GUARD: Record<string, string> = { SIZEOF_KVM_VCPU_INIT: 'defined(__aarch64__)', SIZEOF_KVM_VCPU_EVENTS: 'defined(__aarch64__)' };
 
 /** Struct layouts of shim/uapi/ (sizes and offsets), each under the guard of the header that has
  *  it: `LAYOUT_<struct>_<field>` (the size as `_sizeof`; a field written `size_` is C's `size`). */
@@ -222,7 +224,7 @@ withTree('every name is pinned by at least one header set (arm64-only ones by th
   const missing = Object.keys(ours).filter((n) => !covered.has(n));
   assert.equal(missing, [], `no header set defines: ${missing.join(' ')}`);
   const arm = sets.find((s) => s.arch === 'arm64');
-  if (arm) for (const n of ['KVM_ARM_VCPU_INIT', 'KVM_ARM_PREFERRED_TARGET', 'SIZEOF_KVM_VCPU_INIT']) assert.ok(arm.values.has(n), `${n} missing from the arm64 set`);
+  if (arm) for (const n of ['KVM_ARM_VCPU_INIT', 'KVM_ARM_PREFERRED_TARGET', 'SIZEOF_KVM_VCPU_INIT', 'KVM_SET_VCPU_EVENTS', 'SIZEOF_KVM_VCPU_EVENTS']) assert.ok(arm.values.has(n), `${n} missing from the arm64 set`);
 });
 
 withTree('x86_64 and arm64 agree on every number both define (the _IOC encoding is asm-generic on both)', () => {
