@@ -74,11 +74,23 @@ export const MINI_VMM_NVME_BDF = '0000:00:01.0';
 /** The L2 command line's word that gives the L2 init the disk's expected pattern hash. */
 export const diskHashArg = (hex: string): string => `l2.disk_sha256=${hex}`;
 
+/** The lab's edu beside the NVMe: QEMU puts it at the `addr=` given, the mini-VMM at its second
+ *  slot (the NVMe's --pci comes first), so both L2s see it at 00:02.0, where L1 has it too. */
+export const QEMU_EDU_ADDR = '02.0';
+export const QEMU_EDU_BDF = '0000:00:02.0';
+export const MINI_VMM_EDU_BDF = '0000:00:02.0';
+/** The functions whose guest views are compared (bench/peer/view.ts compareViews). */
+export const NVME_VIEW = Object.freeze({ name: 'nvme', qemuBdf: QEMU_NVME_BDF, miniBdf: MINI_VMM_NVME_BDF });
+export const EDU_VIEW = Object.freeze({ name: 'edu', qemuBdf: QEMU_EDU_BDF, miniBdf: MINI_VMM_EDU_BDF });
+
 /** The same L2 with the lab's NVMe passed through, under each VMM: QEMU's vfio-pci, and the
- *  mini-VMM's --pci; both with the disk's expected hash on the L2's command line. */
-export const qemuNvmeArgv = (diskHash: string): string[] =>
-  qemuL2Argv({ devices: [{ kind: 'vfio-pci', host: NVME_HOST, addr: QEMU_NVME_ADDR }], bootargs: `${QEMU_L2_BOOTARGS} ${diskHashArg(diskHash)}` });
-export const miniVmmNvmeArgv = (diskHash: string): string[] => miniVmmL2Argv({ pci: [NVME_HOST], append: diskHashArg(diskHash) });
+ *  mini-VMM's --pci; both with the disk's expected hash on the L2's command line. `edu`: the lab's
+ *  edu passed through beside it, the same way (the guest-view test; the benchmark's pair is the
+ *  NVMe alone). */
+export const qemuNvmeArgv = (diskHash: string, { edu = false }: { edu?: boolean } = {}): string[] =>
+  qemuL2Argv({ devices: [{ kind: 'vfio-pci', host: NVME_HOST, addr: QEMU_NVME_ADDR }, ...(edu ? [{ kind: 'vfio-pci', host: EDU, addr: QEMU_EDU_ADDR }] : [])], bootargs: `${QEMU_L2_BOOTARGS} ${diskHashArg(diskHash)}` });
+export const miniVmmNvmeArgv = (diskHash: string, { edu = false }: { edu?: boolean } = {}): string[] =>
+  miniVmmL2Argv({ pci: [NVME_HOST, ...(edu ? [EDU] : [])], append: diskHashArg(diskHash) });
 
 export interface TimedLine { ms: number; text: string; stream: 'out' | 'err' }
 export interface VmmRun {
