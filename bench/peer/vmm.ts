@@ -43,18 +43,23 @@ export function qemuPackages(): { packages: Record<string, string> } {
  *  takes over from the boot console without printing the log again. */
 export const QEMU_L2_BOOTARGS = LINUX_BOOTARGS.replace(/\bkeep_bootcon\b/, 'console=ttyAMA0');
 
+/** QEMU's -name: the threads named after their work (QEMU names them only when asked). */
+export const QEMU_NAME = 'debug-threads=on';
+
 /** One -device option per passed-through device: `{ kind: 'vfio-pci', host: EDU, addr: '02.0' }`. */
 export interface PeerDevice { kind: string; host: string; addr?: string }
 
 /**
  * The qemu-system-aarch64 argv for the L2: KVM with the host's CPU, the virt machine with the
  * in-kernel GICv3, one vCPU and the L2's RAM size (as runLinux), no default devices (no NIC, so
- * no option ROM; no firmware: -kernel boots the Image directly), the serial port on stdout, and
- * -no-reboot so a guest reset (the L2 init's FAIL, or a panic with panic=-1) ends QEMU too.
+ * no option ROM; no firmware: -kernel boots the Image directly), the serial port on stdout,
+ * -no-reboot so a guest reset (the L2 init's FAIL, or a panic with panic=-1) ends QEMU too, and
+ * `-name debug-threads=on`, which names QEMU's threads after their work (the vCPU's `CPU 0/KVM`),
+ * so that the runner's wake-ups can be told apart per thread (threadSwitches) as the mini-VMM's.
  */
 export function qemuL2Argv({ devices = [], bootargs = QEMU_L2_BOOTARGS, image = L2_IMAGE, initrd = L2_INITRD }: { devices?: PeerDevice[]; bootargs?: string; image?: string; initrd?: string } = {}): string[] {
   return [QEMU_BIN, '-accel', 'kvm', '-cpu', 'host', '-M', 'virt,gic-version=3', '-smp', '1', '-m', `${LINUX_RAM_SIZE / 2n ** 20n}M`,
-    '-nographic', '-nodefaults', '-no-reboot', '-serial', 'stdio', '-nic', 'none',
+    '-nographic', '-nodefaults', '-no-reboot', '-serial', 'stdio', '-nic', 'none', '-name', QEMU_NAME,
     '-kernel', image, '-initrd', initrd, '-append', bootargs,
     ...devices.flatMap((d) => ['-device', `${d.kind},host=${d.host}${d.addr ? `,addr=${d.addr}` : ''}`])];
 }

@@ -135,6 +135,7 @@ test('QEMU boots the L2 as the mini-VMM does: KVM, one vCPU, the same RAM, the s
   assert.is(opt('-smp'), '1');
   assert.is(opt('-m'), '256M');
   assert.is(opt('-nic'), 'none');
+  assert.is(opt('-name'), 'debug-threads=on', 'QEMU names its threads (CPU 0/KVM...), so wake-ups split per thread');
   assert.ok(argv.includes('-nodefaults') && argv.includes('-no-reboot'));
   assert.not.ok(argv.includes('-bios'));
   assert.is(opt('-device'), 'vfio-pci,host=0000:00:02.0,addr=02.0');
