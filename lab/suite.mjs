@@ -14,17 +14,20 @@ export async function runLabSuite({ log = (s) => process.stderr.write(s + '\n'),
   if (lab.cannotRun) return { passed: 0, failed: 0, skipped: 1, cannotRun: lab.cannotRun, problems: [] };
   if (lab.tests.length === 0) return { passed: 0, failed: 0, skipped: 0, problems: ['no test/lab/*.test.ts to run'] };
   log(`lab: [boot] qemu-system-aarch64, ${lab.tests.length} test file(s)`);
-  const tBoot = Date.now(); let firstTestS;
+  const tBoot = Date.now(); let firstTestS; let tFile = tBoot;
+  const fileS = {};
   const r = await bootGuest({
     kernel: lab.kernel, initrd: lab.initrd, disk: lab.disk, cmd: 'lab-suite',
     onLine: (l) => { if (echo) log(l); },
     onEvent: (ev) => {
       if (ev.ev === 'init') log(`lab: [boot] /init running (kernel ${ev.kernel})`);
       else if (ev.ev === 'bound') log(`lab: [boot] ${ev.dev} -> ${ev.driver || '(no driver)'}`);
-      else if (ev.ev === 'file-start') { firstTestS ??= (Date.now() - tBoot) / 1000; log(`lab: [test] ${ev.file} ...`); }
+      else if (ev.ev === 'file-start') { tFile = Date.now(); firstTestS ??= (tFile - tBoot) / 1000; log(`lab: [test] ${ev.file} ...`); }
       else if (ev.ev === 'file-end') {
         const f = ev.result;
-        log(`lab: [test] ${f.file}: exit ${f.code}, ${f.passed ?? '?'}/${f.total ?? '?'} passed`);
+        // Host wall clock from the file's start to its end: where the suite's boot time goes.
+        fileS[f.file] = (Date.now() - tFile) / 1000;
+        log(`lab: [test] ${f.file}: exit ${f.code}, ${f.passed ?? '?'}/${f.total ?? '?'} passed in ${fileS[f.file].toFixed(1)} s`);
         if (f.code !== 0 || f.total !== f.passed) for (const l of f.output.trimEnd().split('\n')) log(`lab:   | ${l}`);
       }
     },
@@ -40,7 +43,9 @@ export async function runLabSuite({ log = (s) => process.stderr.write(s + '\n'),
   for (const t of lab.tests) { const n = t.split('/').pop().replace(/\.ts$/, '.mjs'); if (!ran.has(n)) problems.push(`${n}: did not run in the guest`); }
   if (r.status !== 0 && problems.length === 0 && failed === 0) problems.push(r.message);
   else if (r.status > 123) problems.push(r.message);
-  const times = { ...lab.times, bootToFirstTestS: firstTestS, bootS: (Date.now() - tBoot) / 1000, totalS: (Date.now() - t0) / 1000 };
+  const times = { ...lab.times, fileS, bootToFirstTestS: firstTestS, bootS: (Date.now() - tBoot) / 1000, totalS: (Date.now() - t0) / 1000 };
   log(`lab: ${passed} passed, ${failed} failed, ${skipped} skipped in the guest (kernel ${times.kernelS.toFixed(1)} s, initramfs ${times.initramfsS.toFixed(1)} s, boot to first test ${firstTestS?.toFixed(1) ?? '-'} s, boot ${times.bootS.toFixed(1)} s, all ${times.totalS.toFixed(1)} s)`);
+  const slowest = Object.entries(fileS).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (slowest.length > 0) log(`lab: slowest files: ${slowest.map(([f, t]) => `${f.replace(/\.test\.mjs$/, '')} ${t.toFixed(0)} s`).join(', ')}`);
   return { passed, failed, skipped, problems, times };
 }

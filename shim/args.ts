@@ -13,7 +13,7 @@ import { VfioError } from './error.js';
 /** The largest integer a double holds exactly: the top of every number-typed count or offset. */
 const MAX_INDEX = Number.MAX_SAFE_INTEGER;
 /** 2^64: the bound of a u64 argument (addresses, sizes, IOVAs, clock readings). */
-const TWO_64 = 1n << 64n;
+export const TWO_64 = 1n << 64n;
 
 /** A short, safe rendering of a wrong value for a message. */
 function describeValue(v: unknown): string {

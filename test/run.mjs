@@ -22,6 +22,8 @@ const labOnly = args.includes('--lab');
 const FILE_TIMEOUT_S = Number(process.env.VFIOKIT_TEST_TIMEOUT_S ?? 300);
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
+/** Seconds each unit test file took (wall clock), for the slowest-files line. */
+const unitFileS = {};
 const problems = [];
 const say = (s) => process.stdout.write(s + '\n');
 
@@ -54,6 +56,7 @@ async function bundle(files, outdir) {
 }
 
 function runFile(file, label) {
+  const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--enable-source-maps', file], { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
     let out = '';
@@ -63,6 +66,7 @@ function runFile(file, label) {
     const timer = setTimeout(() => { child.kill('SIGKILL'); problems.push(`${label}: hung for ${FILE_TIMEOUT_S} s and was killed`); }, FILE_TIMEOUT_S * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      unitFileS[label] = (Date.now() - t0) / 1000;
       const num = (k) => { const m = out.match(new RegExp(`^\\s*${k}:\\s+(\\d+)`, 'm')); return m ? Number(m[1]) : undefined; };
       const total = num('Total'), passed = num('Passed'), skipped = num('Skipped');
       if (total === undefined || passed === undefined) {
@@ -97,6 +101,9 @@ async function main() {
       say(`\n=== ${relative(root, f)}`);
       await runFile(join(outdir, rel), relative(root, f));
     }
+    const slowest = Object.entries(unitFileS).sort((a, b) => b[1] - a[1]).slice(0, 8);
+    const unitS = Object.values(unitFileS).reduce((a, b) => a + b, 0);
+    say(`\ntest: ${files.length} unit file(s) in ${unitS.toFixed(1)} s; slowest: ${slowest.map(([f, t]) => `${f.replace(/^test\/unit\//, '').replace(/\.test\.ts$/, '')} ${t.toFixed(1)} s`).join(', ')}`);
   }
 
   if (!unitOnly) {

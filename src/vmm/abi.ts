@@ -5,6 +5,7 @@
 // unit-tested on any machine (test/unit/vmm/abi.test.ts).
 // Not responsible for: issuing ioctls (kvm.ts), deciding what an exit means to a device (run.ts).
 
+import { checkBigU64, checkBytes, checkInt, checkOneOf } from '../../shim/args.js';
 import { getU32, getU64, setU32, setU64 } from './le.js';
 
 // ---- structs: little-endian, offsets as in the uapi headers ----
@@ -57,7 +58,7 @@ const CORE = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE;
 export const MAX_XREG = 30;
 /** Id of xN: offsetof(struct kvm_regs, regs.regs[n]) = 8n, in 32-bit words. */
 export function xreg(n: number): bigint {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_XREG) throw new RangeError(`x${n}: general registers are x0..x${MAX_XREG}`);
+  checkInt('n', n, 0, MAX_XREG);
   return CORE | BigInt(2 * n);
 }
 /** Id of pc: offsetof(struct kvm_regs, regs.pc) = 256. */
@@ -91,6 +92,8 @@ export const RUN_IMMEDIATE_EXIT = 1;
 export const RUN_EXIT_REASON = 8;
 /** mmio { u64 phys_addr @32; u8 data[8] @40; u32 len @48; u8 is_write @52 } */
 export const RUN_MMIO_PHYS = 32, RUN_MMIO_DATA = 40, RUN_MMIO_LEN = 48, RUN_MMIO_IS_WRITE = 52;
+/** The widths of an MMIO access KVM hands to userspace (kvm_run.mmio.len). */
+export const MMIO_WIDTHS: readonly number[] = [1, 2, 4, 8];
 /** system_event { u32 type @32; u32 ndata @36; u64 data[16] @40 } */
 export const RUN_SYSTEM_EVENT_TYPE = 32, RUN_SYSTEM_EVENT_NDATA = 36, RUN_SYSTEM_EVENT_DATA = 40;
 /** fail_entry { u64 hardware_entry_failure_reason @32; u32 cpu @40 }; internal { u32 suberror @32 } */
@@ -157,5 +160,8 @@ export function decodeExit(run: Uint8Array): Exit {
 
 /** Writes the value of an MMIO read into kvm_run.mmio.data (len bytes, little-endian). */
 export function completeMmioRead(run: Uint8Array, len: number, value: bigint): void {
+  checkBytes('run', run, RUN_MMIO_DATA + 8);
+  checkOneOf('len', len, MMIO_WIDTHS);
+  checkBigU64('value', value);
   for (let i = 0; i < len; i++) run[RUN_MMIO_DATA + i] = Number((value >> BigInt(8 * i)) & 0xffn);
 }

@@ -8,6 +8,7 @@
 // Not responsible for: the platform bus's slots (vfiokit's placement decides those, not a guest),
 // which BAR pieces are mappable (the PciPassthrough decides).
 import type { GuestMemorySlot } from '../index.js';
+import { checkBigU64, checkFn, checkObject } from '../../shim/args.js';
 import type { Vm } from './kvm.js';
 
 /** Counters of a VM's BAR memslots. */
@@ -34,10 +35,25 @@ export class BarSlots {
   /** `window`: where guests may place BARs (the host bridge's MMIO window); `onRefused` hears of
    *  each refused slot and why. */
   constructor(private readonly vm: Vm, private readonly window: { base: bigint; size: bigint },
-    private readonly onRefused: (s: GuestMemorySlot, why: string) => void = () => {}) {}
+    private readonly onRefused: (s: GuestMemorySlot, why: string) => void = () => {}) {
+    checkObject('vm', vm);
+    checkObject('window', window);
+    checkBigU64('window.base', window.base);
+    checkBigU64('window.size', window.size);
+    checkFn('onRefused', onRefused);
+  }
+
+  /** The slot's fields, checked (a guest-placed slot comes from vfiokit's PciPassthrough). */
+  #check(s: GuestMemorySlot, mapping: boolean): void {
+    checkObject('s', s);
+    checkBigU64('s.gpa', s.gpa);
+    checkBigU64('s.size', s.size);
+    if (mapping) checkBigU64('s.hostAddress', s.hostAddress);
+  }
 
   /** Installs the slot; false (and counted) when it is refused. */
   map(s: GuestMemorySlot): boolean {
+    this.#check(s, true);
     const end = s.gpa + s.size, wEnd = this.window.base + this.window.size;
     let why: string | undefined;
     if (s.size <= 0n || s.gpa < this.window.base || end > wEnd) why = `outside the PCI MMIO window 0x${this.window.base.toString(16)}..0x${wEnd.toString(16)}`;
@@ -55,6 +71,7 @@ export class BarSlots {
 
   /** Removes the slot at s.gpa; a slot that was refused (never installed) is nothing to remove. */
   unmap(s: GuestMemorySlot): boolean {
+    this.#check(s, false);
     const x = this.#slots.get(s.gpa);
     if (!x || x.size !== s.size) return false;
     this.#slots.delete(s.gpa);

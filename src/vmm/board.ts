@@ -5,7 +5,8 @@
 // Phandles: the board's are allocated from 1 and must stay below FIRST_DEVICE_PHANDLE, where
 // guestNodeFor's copied clocks start; mergeFdt refuses a clash instead of renumbering.
 // Not responsible for: the device's node (guestNodeFor writes it); the FDT format (vfiokit).
-import { FdtBuilder, VfioError } from '../index.js';
+import { FdtBuilder } from '../index.js';
+import { badArgument, checkBigU64, checkBool, checkInt, checkInts, checkObject, checkString } from '../../shim/args.js';
 import { GICD_SIZE, GICR_SIZE_PER_CPU, GITS_SIZE } from './abi.js';
 
 /** What the board's tree describes (boardDtb). */
@@ -54,9 +55,28 @@ export const MAX_BOARD_CPUS = 16;
 /** The first phandle guestNodeFor may hand out (its default); the board's are below it. */
 export const FIRST_DEVICE_PHANDLE = 0x1_0000;
 
+/** Each field of a board request, before any node is written. */
+function checkBoardRequest(req: BoardDtbRequest): void {
+  checkObject('req', req);
+  checkObject('req.ram', req.ram); checkBigU64('req.ram.gpa', req.ram.gpa); checkBigU64('req.ram.size', req.ram.size);
+  checkObject('req.gic', req.gic); checkBigU64('req.gic.dist', req.gic.dist); checkBigU64('req.gic.redist', req.gic.redist);
+  if (req.cpus !== undefined && (!Number.isInteger(req.cpus) || req.cpus < 1 || req.cpus > MAX_BOARD_CPUS)) badArgument('req.cpus', req.cpus, `an integer in 1..${MAX_BOARD_CPUS}`, `give 1 to ${MAX_BOARD_CPUS} (cpu@N's reg is MPIDR Aff0 alone)`);
+  if (req.bootargs !== undefined) checkString('req.bootargs', req.bootargs);
+  if (req.timer !== undefined) checkBool('req.timer', req.timer);
+  if (req.initrd !== undefined) { checkObject('req.initrd', req.initrd); checkBigU64('req.initrd.start', req.initrd.start); checkBigU64('req.initrd.end', req.initrd.end); }
+  if (req.pci !== undefined) {
+    const p = checkObject<PciHostDt>('req.pci', req.pci);
+    checkBigU64('req.pci.its', p.its);
+    checkObject('req.pci.ecam', p.ecam); checkBigU64('req.pci.ecam.base', p.ecam.base); checkInt('req.pci.ecam.buses', p.ecam.buses, 1, 256);
+    checkObject('req.pci.mmio32', p.mmio32); checkBigU64('req.pci.mmio32.base', p.mmio32.base); checkBigU64('req.pci.mmio32.size', p.mmio32.size);
+    if (checkInts('req.pci.intxSpis', p.intxSpis).length !== 4) badArgument('req.pci.intxSpis', p.intxSpis, 'four SPIs (INTA..INTD)');
+  }
+}
+
 /** The board alone: / { psci; cpus { cpu@0 }; memory; intc (the GIC, phandle); [timer]; chosen }. Returns
  *  the blob and the GIC's phandle (the root's interrupt-parent). */
 export function boardDtb(req: BoardDtbRequest): { dtb: Uint8Array; gicPhandle: number; itsPhandle?: number } {
+  checkBoardRequest(req);
   using b = new FdtBuilder();
   const gic = b.allocPhandle();
   const its = req.pci ? b.allocPhandle() : undefined;
@@ -67,7 +87,6 @@ export function boardDtb(req: BoardDtbRequest): { dtb: Uint8Array; gicPhandle: n
   b.beginNode('psci').propStrings('compatible', ['arm,psci-1.0', 'arm,psci-0.2']).propString('method', 'hvc').endNode();
   b.beginNode('cpus').propU32('#address-cells', 1).propU32('#size-cells', 0)
   const cpus = req.cpus ?? 1;
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_BOARD_CPUS) throw new VfioError({ kind: 'bad-argument', message: `board: ${cpus} cpus`, hint: `give 1 to ${MAX_BOARD_CPUS}` });
   for (let i = 0; i < cpus; i++) {
     b.beginNode(`cpu@${i.toString(16)}`).propString('device_type', 'cpu').propString('compatible', 'arm,arm-v8').propU32('reg', i).propString('enable-method', 'psci').endNode();
   }
@@ -109,7 +128,6 @@ export function boardDtb(req: BoardDtbRequest): { dtb: Uint8Array; gicPhandle: n
  *  msi-map names the ITS and says the DeviceID is the requester ID, which is what the VMM gives
  *  KVM as devid. dma-coherent: the VMM maps guest RAM for the device's DMA cache-coherently. */
 function pciHostNode(b: FdtBuilder, pci: PciHostDt, gic: number, its: number): void {
-  if (pci.intxSpis.length !== 4) throw new Error(`intxSpis: INTA..INTD need 4 SPIs, not ${pci.intxSpis.length}`);
   const ecamBytes = BigInt(pci.ecam.buses) << 20n;
   const hi = (v: bigint): number => Number(v >> 32n), lo = (v: bigint): number => Number(v & 0xffff_ffffn);
   const m = pci.mmio32;

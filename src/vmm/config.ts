@@ -2,7 +2,8 @@
 // name in command-line order, the callbacks), its defaults and checks, the events a run reports as
 // it goes, and the report at the end. Pure: no syscalls (test/unit/vmm/config.test.ts).
 // Not responsible for: running anything (run.ts), the device kinds' own options (attach.ts).
-import { VfioError, type DmaMappingRecord, type PciPassthrough, type PciPassthroughStats, type PlatformPassthroughStats, type VfioDeviceKind } from '../index.js';
+import { VfioError, validateDeviceName, type DmaMappingRecord, type PciPassthrough, type PciPassthroughStats, type PlatformPassthroughStats, type VfioDeviceKind } from '../index.js';
+import { TWO_64 } from '../../shim/args.js';
 import type { EcamCounts } from './ecam.js';
 import { BOARD, MAX_VCPUS } from './layout.js';
 import type { PciFunctionCounts } from './pci-function.js';
@@ -202,22 +203,29 @@ export function checkConfig(c: VmConfig): ResolvedDeviceSpec[] {
   if (c.initrd !== undefined && !(c.initrd instanceof Uint8Array)) bad('config.initrd', typeof c.initrd, 'give the initramfs\'s bytes');
   if (!(c.hostDtb instanceof Uint8Array)) bad('config.hostDtb', typeof c.hostDtb, 'give the bytes of /sys/firmware/fdt');
   if (!Number.isInteger(c.cpus) || c.cpus < 1 || c.cpus > MAX_VCPUS) bad('config.cpus', c.cpus, `give 1 to ${MAX_VCPUS}`);
-  if (typeof c.memBytes !== 'bigint') bad('config.memBytes', c.memBytes, 'give a bigint of bytes');
+  if (typeof c.memBytes !== 'bigint' || c.memBytes < 0n || c.memBytes >= TWO_64) bad('config.memBytes', c.memBytes, 'give a bigint of bytes');
   for (const k of ['append', 'bootargs'] as const) if (c[k] !== undefined && typeof c[k] !== 'string') bad(`config.${k}`, c[k], 'give a string');
   for (const k of ['console', 'onEvent', 'dtbOut'] as const) if (c[k] !== undefined && typeof c[k] !== 'function') bad(`config.${k}`, typeof c[k], 'give a function');
   if (c.signal !== undefined && !(c.signal instanceof AbortSignal)) bad('config.signal', typeof c.signal, 'give an AbortSignal');
-  if (c.maxExits !== undefined && (!Number.isInteger(c.maxExits) || c.maxExits < 1)) bad('config.maxExits', c.maxExits, 'give a positive integer');
-  if (!Array.isArray(c.devices)) bad('config.devices', typeof c.devices, 'give an array (empty for none)');
+  if (c.maxExits !== undefined && (!Number.isSafeInteger(c.maxExits) || c.maxExits < 1)) bad('config.maxExits', c.maxExits, 'give a positive integer');
+  return checkDeviceSpecs('config.devices', c.devices);
+}
+
+/** Checks a list of device specs (`list` is what the errors call it: config.devices, specs):
+ *  each bad field is a VfioError 'bad-argument' naming it (config.devices[2].addr). Returns the
+ *  specs with their defaults. checkConfig() and preflight() share it. */
+export function checkDeviceSpecs(list: string, devices: readonly VmDeviceSpec[]): ResolvedDeviceSpec[] {
+  if (!Array.isArray(devices)) bad(list, typeof devices, 'give an array (empty for none)');
   const seen = new Set<string>();
-  return c.devices.map((d, i): ResolvedDeviceSpec => {
-    const at = `config.devices[${i}]`;
+  return devices.map((d, i): ResolvedDeviceSpec => {
+    const at = `${list}[${i}]`;
     if (typeof d !== 'object' || d === null) bad(at, d, 'give { name, ... }');
-    if (typeof d.name !== 'string' || d.name === '') bad(`${at}.name`, d.name, 'give the host name (9010000.pl031, 0000:00:03.0)');
-    if (seen.has(d.name)) bad(`${at}.name`, d.name, 'each device once');
+    if (typeof d.name !== 'string' || !isDeviceName(d.name)) bad(`${at}.name`, d.name, 'give the host name (9010000.pl031, 0000:00:03.0)');
+    if (seen.has(d.name)) bad(`${at}.name`, d.name, 'given twice: pass each device once');
     seen.add(d.name);
     if (d.irqfd !== undefined && typeof d.irqfd !== 'boolean') bad(`${at}.irqfd`, d.irqfd, 'true or false');
     if (d.identity !== undefined && typeof d.identity !== 'boolean') bad(`${at}.identity`, d.identity, 'true or false');
-    if (d.addr !== undefined && (typeof d.addr !== 'bigint' || d.addr < 0n || d.addr % 0x1000n !== 0n)) bad(`${at}.addr`, d.addr, 'give a page-aligned bigint guest address');
+    if (d.addr !== undefined && (typeof d.addr !== 'bigint' || d.addr < 0n || d.addr >= TWO_64 || d.addr % 0x1000n !== 0n)) bad(`${at}.addr`, d.addr, 'give a page-aligned bigint guest address');
     if (d.addr !== undefined && d.identity) bad(`${at}.addr`, d.addr, 'give addr or identity, not both');
     if (d.mmapTimeoutMs !== undefined) {
       if (!Number.isInteger(d.mmapTimeoutMs) || d.mmapTimeoutMs <= 0 || d.mmapTimeoutMs > MAX_MMAP_TIMEOUT_MS) bad(`${at}.mmapTimeoutMs`, d.mmapTimeoutMs, `give 1 to ${MAX_MMAP_TIMEOUT_MS} ms`);
@@ -225,6 +233,11 @@ export function checkConfig(c: VmConfig): ResolvedDeviceSpec[] {
     }
     return { name: d.name, irqfd: d.irqfd ?? true, identity: d.identity ?? false, ...(d.addr === undefined ? {} : { addr: d.addr }), ...(d.mmapTimeoutMs === undefined ? {} : { mmapTimeoutMs: d.mmapTimeoutMs }) };
   });
+}
+
+/** True when `name` is a device name vfiokit would look up (validateDeviceName's rule). */
+function isDeviceName(name: string): boolean {
+  try { validateDeviceName(name); return true; } catch { return false; }
 }
 
 /** How the vCPUs run, as a decision on the config. vCPU 0 (the boot CPU, which does most of the

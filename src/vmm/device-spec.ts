@@ -5,6 +5,7 @@
 // is a new row here and a field in the rows of the kinds that take it.
 // Not responsible for: what a field does to the machine (runVm), nor finding the device (preflight).
 import { VfioError, validateDeviceName, type Bus } from '../index.js';
+import { checkString } from '../../shim/args.js';
 import { ATTACH_ROWS } from './attach.js';
 import { MAX_MMAP_TIMEOUT_MS, type VmDeviceSpec } from './config.js';
 import { MAX_IPA_BITS } from './layout.js';
@@ -72,7 +73,8 @@ function bad(spec: string, what: string): VfioError {
  *   with irqfd on.
  */
 export function parseDeviceSpec(text: string): ParsedDeviceSpec {
-  if (typeof text !== 'string' || text === '') throw bad(String(text), 'no device name');
+  checkString('text', text);
+  if (text === '') throw bad(text, 'no device name');
   const [name = '', ...parts] = text.split(',');
   try { validateDeviceName(name); } catch (e) { throw bad(text, `'${name}' is not a device name (${(e as VfioError).hint ?? 'see vfiokit list'})`); }
   const spec: VmDeviceSpec = { name };

@@ -12,6 +12,10 @@
 // Not responsible for: what a function's config space holds (vfiokit's PciPassthrough), its BARs'
 // memory (memslots and trapped accesses: linux.ts), the guest's tree (dtb.ts).
 
+import { VfioError } from '../index.js';
+import { checkBigU64, checkBool, checkFn, checkInt, checkInts, checkObject, checkOneOf } from '../../shim/args.js';
+import { MMIO_WIDTHS } from './abi.js';
+
 /** Where things are, beside vmm.ts's LAYOUT (the same map as QEMU virt's, so a kernel feels at home). */
 export const PCI_LAYOUT = Object.freeze({
   /** The vGICv3's ITS, between the distributor (0x0800_0000) and the redistributors (0x080a_0000). */
@@ -30,8 +34,8 @@ export const PCI_LAYOUT = Object.freeze({
 export const PCI_CONFIG_SPACE = 4096;
 /** ECAM address bits (PCIe base spec, "Enhanced Configuration Access Mechanism"). */
 export const ECAM_BUS_SHIFT = 20, ECAM_DEV_SHIFT = 15, ECAM_FN_SHIFT = 12;
-/** Devices per bus and functions per device. */
-export const PCI_DEVICES = 32, PCI_FUNCTIONS = 8;
+/** Buses per segment, devices per bus and functions per device. */
+export const PCI_BUSES = 256, PCI_DEVICES = 32, PCI_FUNCTIONS = 8;
 /** PCI_INTERRUPT_PIN: 0 none, 1..4 INTA..INTD. */
 export const PCI_INTERRUPT_PIN = 0x3d;
 
@@ -51,11 +55,15 @@ export const ecamOffset = (a: EcamAddress): bigint =>
 
 /** The requester ID (bus << 8 | device << 3 | function): what the function's MSIs carry, and the
  *  ITS's DeviceID for it (the tree's msi-map is the identity). */
-export const requesterId = (bus: number, dev: number, fn: number): number => (bus << 8) | (dev << 3) | fn;
+export function requesterId(bus: number, dev: number, fn: number): number {
+  return (checkInt('bus', bus, 0, PCI_BUSES - 1) << 8) | (checkInt('dev', dev, 0, PCI_DEVICES - 1) << 3) | checkInt('fn', fn, 0, PCI_FUNCTIONS - 1);
+}
 
 /** The SPI a function's INTx pin (1..4 = INTA..INTD) arrives on: the tree's interrupt-map sends pin
  *  p of every device to intxSpis[p - 1] (no swizzle: the map's mask ignores the device number). */
 export function intxSpi(pin: number, spis: readonly number[] = PCI_LAYOUT.intxSpis): number | undefined {
+  checkInt('pin', pin, 0, 0xff);
+  checkInts('spis', spis);
   return pin >= 1 && pin <= 4 ? spis[pin - 1] : undefined;
 }
 
@@ -91,25 +99,30 @@ export class EcamHost {
   /** Buses behind the window (1 .. 256). */
   readonly buses: number;
   /** A window at `base` over `buses` buses.
-   *  @throws RangeError when buses is not 1 .. 256. */
+   *  @throws VfioError 'bad-argument' when base is not a u64 or buses is not 1 .. 256. */
   constructor(base: bigint, buses: number) {
-    this.base = base;
-    this.buses = buses;
-    if (!Number.isInteger(buses) || buses < 1 || buses > 256) throw new RangeError(`an ECAM window has 1..256 buses, not ${buses}`);
+    this.base = checkBigU64('base', base);
+    this.buses = checkInt('buses', buses, 1, PCI_BUSES);
     this.size = ecamSize(buses);
   }
   /** Places a function at bus:dev.fn. */
   attach(at: { bus: number; dev: number; fn: number }, cfg: ConfigSpace): void {
-    const { bus, dev, fn } = at;
-    if (!(bus >= 0 && bus < this.buses && dev >= 0 && dev < PCI_DEVICES && fn >= 0 && fn < PCI_FUNCTIONS)) throw new RangeError(`no function ${bus}:${dev}.${fn} on a ${this.buses}-bus window`);
+    checkObject('at', at);
+    const bus = checkInt('at.bus', at.bus, 0, this.buses - 1), dev = checkInt('at.dev', at.dev, 0, PCI_DEVICES - 1), fn = checkInt('at.fn', at.fn, 0, PCI_FUNCTIONS - 1);
+    checkObject('cfg', cfg);
+    checkFn('cfg.configRead', cfg.configRead);
+    checkFn('cfg.configWrite', cfg.configWrite);
     const key = requesterId(bus, dev, fn);
-    if (this.#fns.has(key)) throw new Error(`a function is attached at ${bus}:${dev}.${fn} already`);
+    if (this.#fns.has(key)) throw new VfioError({ kind: 'bad-state', message: `a function is attached at ${bus}:${dev}.${fn} already`, hint: 'attach each function at its own address' });
     this.#fns.set(key, cfg);
   }
   /** True when gpa lies in the window. */
-  contains(gpa: bigint): boolean { return gpa >= this.base && gpa - this.base < this.size; }
+  contains(gpa: bigint): boolean { checkBigU64('gpa', gpa); return gpa >= this.base && gpa - this.base < this.size; }
   /** One MMIO exit: not the window's -> handled false; a read -> the value (all-ones for nothing there). */
   handle(gpa: bigint, len: number, isWrite: boolean, data: bigint): { handled: boolean; reply?: bigint } {
+    checkOneOf('len', len, MMIO_WIDTHS);
+    checkBool('isWrite', isWrite);
+    checkBigU64('data', data);
     if (!this.contains(gpa)) return { handled: false };
     const ones = (1n << BigInt(8 * len)) - 1n;
     const a = decodeEcam(gpa - this.base);

@@ -7,6 +7,7 @@
 // DAIF masked and the MMU off.
 // Not responsible for: loading anything (run.ts).
 import { VfioError } from '../index.js';
+import { badArgument, checkBigU64, checkBytes, checkInt, checkObject, TWO_64 } from '../../shim/args.js';
 import { getU32, getU64 } from './le.js';
 
 /** Where the Image goes: the first 2 MiB-aligned address above RAM's start (plus text_offset). */
@@ -26,6 +27,7 @@ export interface ImageHeader {
 /** Reads the arm64 Image header.
  *  @throws VfioError 'bad-argument' when the bytes are not an arm64 Image or its size is unknown. */
 export function parseImageHeader(image: Uint8Array): ImageHeader {
+  checkBytes('image', image);
   if (image.byteLength < IMAGE_HEADER_BYTES) throw new VfioError({ kind: 'bad-argument', message: `kernel image of ${image.byteLength} bytes is shorter than the 64-byte arm64 header`, hint: 'pass arch/arm64/boot/Image' });
   if (getU32(image, IMAGE_MAGIC_AT) !== IMAGE_MAGIC) throw new VfioError({ kind: 'bad-argument', message: 'kernel image has no arm64 magic "ARM\\x64" at offset 56', hint: 'pass arch/arm64/boot/Image (uncompressed)' });
   const imageSize = getU64(image, IMAGE_SIZE_AT);
@@ -48,6 +50,13 @@ export interface BootLayout {
 /** Where the Image, the initrd and the DTB go in RAM (see the header).
  *  @throws VfioError 'bad-argument' (memBytes) when they do not fit. */
 export function bootLayout(ram: { gpa: bigint; size: bigint }, header: ImageHeader, imageBytes: number, initrdBytes: number): BootLayout {
+  checkObject('ram', ram);
+  if (checkBigU64('ram.gpa', ram.gpa) + checkBigU64('ram.size', ram.size) > TWO_64) badArgument('ram.size', ram.size, `a size that ends RAM at or below 2^64 (gpa 0x${ram.gpa.toString(16)})`);
+  checkObject('header', header);
+  checkBigU64('header.textOffset', header.textOffset);
+  checkBigU64('header.imageSize', header.imageSize);
+  checkInt('imageBytes', imageBytes);
+  checkInt('initrdBytes', initrdBytes);
   const kernel = ram.gpa + IMAGE_BASE_OFFSET + header.textOffset;
   const footprint = header.imageSize > BigInt(imageBytes) ? header.imageSize : BigInt(imageBytes);
   const kernelEnd = kernel + footprint;

@@ -29,6 +29,8 @@ import {
   KVM_ARM_VCPU_POWER_OFF, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, KVM_DEV_TYPE_ARM_VGIC_ITS, KVM_DEV_TYPE_ARM_VGIC_V3,
   KVM_VGIC_ITS_ADDR_TYPE, KVM_VGIC_V3_ADDR_TYPE_DIST, KVM_VGIC_V3_ADDR_TYPE_REDIST, memoryRegion, oneReg, RUN_DECODED_BYTES, RUN_IMMEDIATE_EXIT, withFeature, type Exit,
 } from './abi.js';
+import { VfioError } from '../index.js';
+import { badArgument, checkBigU64, checkBool, checkFd, checkInt, checkObject, checkOptBool, checkOptObject } from '../../shim/args.js';
 import { getU32 } from './le.js';
 
 export { hostSys };
@@ -39,6 +41,12 @@ export const KVM_CAP_ARM_VM_IPA_SIZE = 165;
 export const KVM_DEFAULT_IPA_BITS = 40;
 /** kvm_userspace_memory_region.flags: the slot is read-only to the guest (writes exit as MMIO). */
 export const KVM_MEM_READONLY = 1 << 1;
+
+/** The vGICv3's interrupt lines (KVM_DEV_ARM_VGIC_GRP_NR_IRQS): SGIs and PPIs (32) plus SPIs, a
+ *  multiple of 32 from 64 to 1024 (the GICv3 architecture's 1020 INTIDs, rounded up). */
+export const MIN_GIC_IRQS = 64, MAX_GIC_IRQS = 1024;
+/** A u32 field (an MSI's data, a requester ID, a capability number). */
+const U32_MAX = 0xffff_ffff;
 
 /** A Vm's state (its order: this file's header). */
 export type VmState = 'created' | 'gic-addressed' | 'ready' | 'closed';
@@ -81,18 +89,19 @@ export class Vcpu {
   readonly fd: number;
   /** The vCPU's index (0 boots; its MPIDR Aff0). */
   readonly id: number;
-  /** Made by Vm.addVcpu (the vCPU fd, its index, its kvm_run mapping). */
+  /** Made by Vm.addVcpu only (the vCPU fd, its index, its kvm_run mapping, the VM's scratch page):
+   *  a VMM gets its vCPUs from there, never from this constructor. */
   constructor(private readonly sys: HostSys, fd: number, id: number,
               private readonly runAddr: bigint, private readonly runSize: number, private readonly scratch: Scratch) {
     this.fd = fd;
     this.id = id;
     this.run = new Uint8Array(sys.view(runAddr, runSize), 0, RUN_DECODED_BYTES);
   }
-  #live(what: string): void { if (this.#closed) throw new Error(`vcpu ${this.id}: ${what} after close()`); }
+  #live(what: string): void { if (this.#closed) throw new VfioError({ kind: 'closed', message: `vcpu ${this.id}: ${what} after close()`, hint: 'a closed vCPU cannot run again: make a new VM' }); }
   /** KVM_SET_ONE_REG: sets register `id` (xreg(n), REG_PC) to `value`. */
-  setReg(id: bigint, value: bigint): void { this.#live('setReg'); this.sys.ioctl(this.fd, KVM_SET_ONE_REG, oneReg(id, this.scratch.put(1, value)), 'KVM_SET_ONE_REG'); }
+  setReg(id: bigint, value: bigint): void { checkBigU64('id', id); checkBigU64('value', value); this.#live('setReg'); this.sys.ioctl(this.fd, KVM_SET_ONE_REG, oneReg(id, this.scratch.put(1, value)), 'KVM_SET_ONE_REG'); }
   /** KVM_GET_ONE_REG: the value of register `id`. */
-  getReg(id: bigint): bigint { this.#live('getReg'); this.sys.ioctl(this.fd, KVM_GET_ONE_REG, oneReg(id, this.scratch.addr + 16n), 'KVM_GET_ONE_REG'); return this.scratch.q[2]!; }
+  getReg(id: bigint): bigint { checkBigU64('id', id); this.#live('getReg'); this.sys.ioctl(this.fd, KVM_GET_ONE_REG, oneReg(id, this.scratch.addr + 16n), 'KVM_GET_ONE_REG'); return this.scratch.q[2]!; }
   /** KVM_RUN: blocks this thread until the guest exits to us, then decodes the exit. */
   step(): Exit { this.#live('run'); this.sys.ioctl(this.fd, KVM_RUN, null, 'KVM_RUN'); this.exits++; return decodeExit(this.run); }
   /** KVM_RUN on a libuv thread-pool thread (vfiokit/sys ioctlAsync), so the event loop goes on
@@ -158,6 +167,9 @@ export class Vm {
    *  (KVM_VM_TYPE_ARM_IPA_SIZE); 'max' asks KVM_CAP_ARM_VM_IPA_SIZE for the most the host allows;
    *  0 or left out: KVM's default, 40 bits (KVM_CREATE_VM type 0). */
   static create(sys: HostSys = hostSys(), opts: { ipaBits?: number | 'max' } = {}): Vm {
+    checkObject('sys', sys);
+    checkOptObject('opts', opts);
+    if (opts.ipaBits !== undefined && opts.ipaBits !== 'max') checkInt('opts.ipaBits', opts.ipaBits, 0, 64);
     const kvmFd = sys.open('/dev/kvm', O_RDWR | O_CLOEXEC);
     let vm = -1;
     try {
@@ -177,13 +189,15 @@ export class Vm {
   /** The vCPUs, by index. */
   get vcpus(): readonly Vcpu[] { return this.#vcpus; }
   #need(states: VmState[], what: string): void {
-    if (!states.includes(this.#state)) throw new Error(`vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`);
+    if (this.#state === 'closed') throw new VfioError({ kind: 'closed', message: `vm: ${what} after close()`, hint: 'make a new VM' });
+    if (!states.includes(this.#state)) throw new VfioError({ kind: 'bad-state', message: `vm: ${what} in state ${this.#state} (allowed: ${states.join(', ')})`, hint: 'the order is create, addGicV3, addIts, addVcpu, initGic, then irqfds and running (kvm.ts)' });
   }
 
   /** Guest RAM: an anonymous mapping installed as the next memslot. `readOnly`
    *  (KVM_MEM_READONLY): the guest reads the bytes with no exit and each write is an MMIO exit,
    *  which is how a device whose reads are constant (the PL011's FR) costs no exit to poll. */
   addRam(gpa: bigint, size: bigint, opts: { readOnly?: boolean } = {}): GuestRam {
+    checkBigU64('gpa', gpa); checkBigU64('size', size); checkOptObject('opts', opts); checkOptBool('opts.readOnly', opts.readOnly);
     this.#need(['created', 'gic-addressed', 'ready'], 'addRam');
     const hva = this.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     const slot = this.#slots;
@@ -198,6 +212,7 @@ export class Vm {
   /** A memslot over a host mapping the caller owns (a VFIO region's mmap): guest accesses to
    *  [gpa, gpa+size) go straight to it with no exit. Returns the slot number. */
   mapHost(gpa: bigint, size: bigint, hva: bigint): number {
+    checkBigU64('gpa', gpa); checkBigU64('size', size); checkBigU64('hva', hva);
     this.#need(['created', 'gic-addressed', 'ready'], 'mapHost');
     const reuse = this.#freeSlots.length > 0;
     const slot = reuse ? Math.min(...this.#freeSlots) : this.#slots;
@@ -210,8 +225,9 @@ export class Vm {
   /** Removes memslot `slot` (from mapHost) for good: KVM_SET_USER_MEMORY_REGION with size 0; the
    *  next mapHost reuses the number. The guest's accesses there exit to the VMM again. */
   unmapHost(slot: number): void {
+    checkInt('slot', slot);
     this.#need(['created', 'gic-addressed', 'ready'], 'unmapHost');
-    if (!this.#hostSlots.has(slot)) throw new Error(`vm: unmapHost(${slot}): not a slot of mapHost's`);
+    if (!this.#hostSlots.has(slot)) throw new VfioError({ kind: 'not-found', message: `vm: unmapHost(${slot}): not a slot of mapHost's`, hint: 'pass the number mapHost returned' });
     this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, 0n, 0n, 0n), 'KVM_SET_USER_MEMORY_REGION');
     this.#hostSlots.delete(slot);
     this.#freeSlots.push(slot);
@@ -223,6 +239,7 @@ export class Vm {
   /** KVM_CHECK_EXTENSION on the VM fd: the capability's value for this VM (0: absent). Some are
    *  per VM: KVM_CAP_MSI_DEVID is 1 on arm64 only once the VM has an ITS. */
   checkExtension(cap: number): number {
+    checkInt('cap', cap, 0, U32_MAX);
     this.#need(['created', 'gic-addressed', 'ready'], 'checkExtension');
     return this.sys.ioctlValue(this.fd, KVM_CHECK_EXTENSION, cap, 'KVM_CHECK_EXTENSION');
   }
@@ -231,14 +248,16 @@ export class Vm {
    *  accesses to [gpa, gpa+size) then exit to the VMM. Safe while a vCPU runs on another thread:
    *  KVM kicks it and the next access faults in the new layout. */
   setHostSlot(slot: number, gpa: bigint, size: bigint, hva: bigint): void {
+    checkInt('slot', slot); checkBigU64('gpa', gpa); checkBigU64('size', size); checkBigU64('hva', hva);
     this.#need(['created', 'gic-addressed', 'ready'], 'setHostSlot');
-    if (!this.#hostSlots.has(slot)) throw new Error(`vm: setHostSlot(${slot}): not a slot of mapHost's`);
+    if (!this.#hostSlots.has(slot)) throw new VfioError({ kind: 'not-found', message: `vm: setHostSlot(${slot}): not a slot of mapHost's`, hint: 'pass the number mapHost returned' });
     this.sys.ioctl(this.fd, KVM_SET_USER_MEMORY_REGION, memoryRegion(slot, gpa, size, size === 0n ? 0n : hva), 'KVM_SET_USER_MEMORY_REGION');
   }
 
   /** KVM_IRQ_LINE: raises or lowers SPI `spi` (INTID spi+32) of the vGIC, as a device model in
    *  the VMM does. arm64 encodes the line as (type SPI << 24) | INTID. */
   irqLine(spi: number, level: boolean): void {
+    checkInt('spi', spi, 0, MAX_GIC_IRQS - 32 - 1); checkBool('level', level);
     this.#need(['ready'], 'irqLine');
     this.sys.ioctl(this.fd, KVM_IRQ_LINE, irqLevel(spi, level), 'KVM_IRQ_LINE');
   }
@@ -246,12 +265,15 @@ export class Vm {
   /** KVM_SIGNAL_MSI: injects one MSI (through the ITS: `devid` is the requester ID) from userspace,
    *  the PCI passthrough's delivery when a function does not use irqfds. */
   signalMsi(address: bigint, data: number, devid: number): void {
+    checkBigU64('address', address); checkInt('data', data, 0, U32_MAX); checkInt('devid', devid, 0, U32_MAX);
     this.#need(['ready'], 'signalMsi');
     this.sys.ioctl(this.fd, KVM_SIGNAL_MSI, encodeKvmMsi({ address, data, devid }), 'KVM_SIGNAL_MSI');
   }
 
   /** KVM_CREATE_DEVICE(VGIC_V3) and its addresses; nrIrqs total lines. */
   addGicV3(layout: GicLayout): void {
+    checkObject('layout', layout); checkBigU64('layout.dist', layout.dist); checkBigU64('layout.redist', layout.redist);
+    if (checkInt('layout.nrIrqs', layout.nrIrqs, MIN_GIC_IRQS, MAX_GIC_IRQS) % 32 !== 0) badArgument('layout.nrIrqs', layout.nrIrqs, `a multiple of 32 from ${MIN_GIC_IRQS} to ${MAX_GIC_IRQS}`);
     this.#need(['created'], 'addGicV3');
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_V3);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
@@ -269,9 +291,9 @@ export class Vm {
    *  and before initGic. KVM then wants a requester ID with every MSI (KVM_CAP_MSI_DEVID becomes 1
    *  on the VM): the ITS's DeviceID. The guest finds it in the DT (dtb.ts). */
   addIts(base: bigint): void {
+    if (checkBigU64('base', base) % 0x1_0000n !== 0n) badArgument('base', base, 'a 64 KiB aligned address (the ITS frame)');
     this.#need(['gic-addressed'], 'addIts');
-    if (this.#its >= 0) throw new Error('vm: addIts: the VM has an ITS already');
-    if (base % 0x1_0000n !== 0n) throw new Error(`vm: addIts: 0x${base.toString(16)} is not 64 KiB aligned`);
+    if (this.#its >= 0) throw new VfioError({ kind: 'bad-state', message: 'vm: addIts: the VM has an ITS already', hint: 'one ITS per VM' });
     const cd = createDevice(KVM_DEV_TYPE_ARM_VGIC_ITS);
     this.sys.ioctl(this.fd, KVM_CREATE_DEVICE, cd, 'KVM_CREATE_DEVICE');
     this.#its = getU32(cd, 4);
@@ -284,6 +306,7 @@ export class Vm {
    *  `powerOff`: the vCPU starts powered off (KVM_ARM_VCPU_POWER_OFF), and KVM's in-kernel PSCI
    *  starts it when the guest calls CPU_ON: every secondary vCPU of an SMP guest. */
   addVcpu(opts: { powerOff?: boolean } = {}): Vcpu {
+    checkOptObject('opts', opts); checkOptBool('opts.powerOff', opts.powerOff);
     this.#need(['created', 'gic-addressed'], 'addVcpu');
     const id = this.#vcpus.length;
     const fd = this.sys.ioctlValue(this.fd, KVM_CREATE_VCPU, id, 'KVM_CREATE_VCPU');
@@ -304,7 +327,7 @@ export class Vm {
   /** KVM_DEV_ARM_VGIC_CTRL_INIT: after every vCPU exists; then the ITS's (where there is one). */
   initGic(): void {
     this.#need(['gic-addressed'], 'initGic');
-    if (this.#vcpus.length === 0) throw new Error('vm: initGic before any vCPU (the redistributors are per vCPU)');
+    if (this.#vcpus.length === 0) throw new VfioError({ kind: 'bad-state', message: 'vm: initGic before any vCPU', hint: 'add the vCPUs first: the redistributors are per vCPU' });
     this.sys.ioctl(this.#gic, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n), 'KVM_SET_DEVICE_ATTR');
     if (this.#its >= 0) this.sys.ioctl(this.#its, KVM_SET_DEVICE_ATTR, deviceAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, 0n), 'KVM_SET_DEVICE_ATTR');
     this.#state = 'ready';
@@ -313,6 +336,7 @@ export class Vm {
   /** KVM_IRQFD: a write to `fd` raises SPI `gsi` (INTID gsi+32); with `resamplefd` the line is
    *  level: it stays high until the guest EOIs it, then KVM lowers it and signals resamplefd. */
   irqfd(fd: number, gsi: number, resamplefd?: number): void {
+    checkFd('fd', fd); checkInt('gsi', gsi, 0, U32_MAX); if (resamplefd !== undefined) checkFd('resamplefd', resamplefd);
     this.#need(['ready'], 'irqfd');
     this.sys.ioctl(this.fd, KVM_IRQFD, encodeKvmIrqfd({ fd, gsi, flags: resamplefd === undefined ? 0 : KVM_IRQFD_FLAG_RESAMPLE, resamplefd: resamplefd ?? 0 }), 'KVM_IRQFD');
     this.#irqfds.push({ fd, gsi });
@@ -324,6 +348,7 @@ export class Vm {
    *  device's `kvm` pointer for drivers that need it). The fd must stay open until close(),
    *  which deletes it again. */
   addVfioFile(fd: number): void {
+    checkFd('fd', fd);
     this.#need(['created', 'gic-addressed', 'ready'], 'addVfioFile');
     if (this.#kvmVfio < 0) {
       const cd = createDevice(KVM_DEV_TYPE_VFIO);

@@ -11,7 +11,8 @@
 import { existsSync } from 'node:fs';
 import { bind, findDevice, groupMembers, unbind, VfioError, VFIO_DRIVER, type Bus, type DeviceEntry } from '../index.js';
 import { optionsRefusedBy } from './device-spec.js';
-import type { VmDeviceSpec } from './config.js';
+import { checkDeviceSpecs, type VmDeviceSpec } from './config.js';
+import { checkFn, checkOptBool, checkOptObject, checkString } from '../../shim/args.js';
 
 /** Drivers a group member may be on for the group to be viable: the VFIO drivers, and those the
  *  kernel lets share a group with VFIO because they do no DMA of their own (driver_managed_dma:
@@ -120,13 +121,15 @@ const sys = (o: PreflightOptions) => (o.sysfs === undefined ? {} : { sysfs: o.sy
  *   ('permission', 'busy', 'syscall').
  */
 export function preflight(specs: readonly VmDeviceSpec[], opts: PreflightOptions = {}): Preflight {
+  checkDeviceSpecs('specs', specs);
+  checkOptObject('opts', opts);
+  checkOptBool('opts.bind', opts.bind);
+  for (const k of ['sysfs', 'kvm'] as const) if (opts[k] !== undefined) checkString(`opts.${k}`, opts[k]);
+  if (opts.onStep !== undefined) checkFn('opts.onStep', opts.onStep);
   const step = opts.onStep ?? (() => {});
   const done: PreflightDevice[] = [];
   try {
-    const seen = new Set<string>();
     for (const spec of specs) {
-      if (seen.has(spec.name)) throw new VfioError({ kind: 'bad-argument', device: spec.name, message: 'given twice', hint: 'pass each device once' });
-      seen.add(spec.name);
       let dev = findDevice(spec.name, sys(opts));
       const target = VFIO_DRIVER[dev.bus];
       const refused = optionsRefusedBy(spec, dev.bus);

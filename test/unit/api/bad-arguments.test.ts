@@ -1,10 +1,10 @@
 // The bad-argument rule, walked over the whole public API: every exported function, class
-// constructor and public method of 'vfiokit', 'vfiokit/core' and 'vfiokit/sys', called with wrong
+// constructor and public method of 'vfiokit', 'vfiokit/core' and 'vfiokit/sys' ('vfiokit/vmm': bad-arguments-vmm.test.ts), called with wrong
 // values in each argument position, answers with a VfioError of kind 'bad-argument' whose message
 // names the argument; never a TypeError or RangeError from deep inside. The walk is a table
 // (ROWS): per function or member, how to get a live receiver (over the fake VFIO kernel, the fake
 // libc and sysfs the other api tests use), valid arguments, and which positions to poison with
-// what (a poison list per parameter kind, POISON). A value that is genuinely acceptable is listed
+// what (a poison list per parameter kind, POISON, in test/support/bad-argument-walk.ts with the walk). A value that is genuinely acceptable is listed
 // in the row's `accepts` with its reason. A completeness check reads the runtime exports and each
 // class's prototype and statics: a new export or method without a row fails here.
 import { test } from 'uvu';
@@ -19,54 +19,11 @@ import { checkedHostSys, createSys } from '../../../shim/sys';
 import { multi } from '../pci/fixtures';
 import { fakePci } from '../pci/fake-pci';
 import { virtDtb } from '../dtnode/virt-dtb';
+import { type Kind, type Param, type Row, type Entry, P, F, OPTIONAL, NOARGS, PRIVATE, INTERNAL, none, plain, surface, unmatched, walk } from '../../support/bad-argument-walk';
 
 const EDU = '0000:00:02.0';
 const PL031 = '9010000.pl031';
 
-/** How a parameter is poisoned: the wrong values tried in its position. */
-type Kind = 'index' | 'int' | 'fd' | 'u64' | 'string' | 'name' | 'bytes' | 'object' | 'fn' | 'width' | 'bigints' | 'bool' | 'mode' | 'ints' | 'fds' | 'bools' | 'strings' | 'cells';
-const notObject = [undefined, null, 1, 'x', 1n];
-const POISON: Record<Kind, readonly unknown[]> = {
-  // A count or an index: never negative, fractional, NaN, infinite, unsafe, or not a number.
-  index: [undefined, null, NaN, Infinity, -1, 0.5, 2 ** 53, '1', 1n, {}],
-  int: [undefined, null, NaN, Infinity, 0.5, 2 ** 53, '1', 1n, {}],
-  fd: [undefined, null, NaN, Infinity, -2, 0.5, 2 ** 53, '3', 3n, {}],
-  // A u64: a bigint in 0..2^64-1; a number is refused (no silent rounding above 2^53).
-  u64: [undefined, null, 1, NaN, '1', -1n, 2n ** 64n, {}],
-  string: [undefined, null, 1, 1n, {}],
-  name: [undefined, null, 1, 1n, {}, '', '../x', 'a/b'],
-  bytes: [undefined, null, 'x', 1, {}, [1, 2, 3], new ArrayBuffer(8)],
-  object: notObject,
-  fn: [undefined, null, 1, 'x', {}],
-  width: [undefined, null, NaN, 0, 3, 16, '4', 4n],
-  bigints: [undefined, null, 1, 'x', [1], [-1n]],
-  // A boolean: true or false, nothing that merely converts to one.
-  bool: [null, 0, 1, 'true', {}, 1n],
-  // One of a few names ('type1', 'memfd', 'trigger'): anything else, and other types.
-  mode: [undefined, null, 1, 1n, {}, 'nonsense'],
-  // Arrays of numbers of a kind: not an array, or holding a wrong element.
-  ints: [null, 1, 'x', {}, [-1], [0.5], ['1'], [NaN], [1n]],
-  fds: [null, 1, 'x', {}, [-2], [0.5], ['3'], [3n]],
-  bools: [null, 1, 'x', {}, [1], ['true'], [null]],
-  strings: [undefined, null, 1, 'x', {}, [1], [null]],
-  // Device-tree cell counts: 1 or 2.
-  cells: [null, NaN, 0, 3, '1', 1n],
-};
-
-/** A parameter: [name the error must say, kind, valid value, values it accepts with the reason]. */
-interface Param { name: string; kind: Kind; accepts?: { values: readonly unknown[]; why: string }; /** Its argument position, when not its place in the row's list. */ pos?: number; /** A field of the object argument at pos, poisoned alone (a dotted path reaches a nested one). */ field?: string; /** Values refused as 'bad-argument' by a message that shows the value, not the name, and why. */ unnamed?: { values: readonly unknown[]; why: string } }
-interface Row {
-  /** Builds the receiver (for a member) and valid arguments; `done` releases what was built. */
-  setup?: () => { self?: unknown; args: unknown[]; done?: () => void };
-  /** Valid arguments, for a function needing no setup. */
-  args?: unknown[];
-  /** Positions walked, in order. */
-  params: Param[];
-  /** Not walked, with the reason (no arguments, TypeScript-private, @internal factory). */
-  notWalked?: string;
-  /** The function or member walked, when the row is a second walk of it with other valid arguments. */
-  member?: string;
-}
 
 // ---- fixtures: small valid inputs ------------------------------------------------------------
 function pciConfig(): Uint8Array {
@@ -106,9 +63,6 @@ const platformOpts = () => ({ bus: { base: 0x0c00_0000n, size: 0x0200_0000n, spi
 const onPlatform = (args: unknown[]) => withDevice(PL031, (dev) => ({ self: dev.platform(platformOpts()), args }));
 /** A guest address no placed range holds is not a wrong argument: the access is not the device's. */
 const ANY_GPA = { values: [-1n, 2n ** 64n], why: 'a bigint outside the placed ranges is an address that is not the device\'s (false / undefined), not a wrong argument' };
-function plain<T extends { close?(): void }>(make: () => T, args: unknown[]) {
-  return () => { const self = make(); return { self, args, done: () => self.close?.() }; };
-}
 /** An IrqWaiter over the fake libc, watching one eventfd (fd 0 is not one of the fake's). */
 function waiter(): publicApi.IrqWaiter { return new publicApi.IrqWaiter({ sys: createSys(createFakeLibc()) }); }
 /** A PciMsix over the 16-vector MSI-X fixture of test/unit/pci; done closes its PciConfig. */
@@ -130,7 +84,6 @@ const onPassthrough = (args: unknown[]) => () => {
 const bus = () => new publicApi.PlatformBus({ base: 0x1000_0000n, size: 0x100_0000n, spiFirst: 32, spiCount: 32 });
 const onFdt = (args: unknown[]) => () => { const fdt = publicApi.parseFdt(dtb()); return { self: fdt, args }; };
 const onNode = (args: unknown[]) => () => ({ self: publicApi.parseFdt(dtb()).node('/pl031@9010000'), args });
-const NOARGS = 'no arguments';
 /** A guest's MSI-X access outside the table or of an odd width: read as zero or all-ones, dropped, counted. */
 const GUEST_MSIX = { values: [0, 3, 16], why: 'a guest-facing access of an odd width is refused by the core and counted' };
 /** A region offset outside the region is a guest's access like any other: refused, counted, all-ones. */
@@ -141,16 +94,9 @@ const GUEST_WIDTH = { values: [0, 3, 16], why: 'a guest-facing access of an odd 
 /** A region offset: an integer or a bigint. */
 const REGION_OFFSET = { values: [...REFUSED.values, 1n], why: `${REFUSED.why}; a bigint offset is accepted` };
 const LOW_BITS = { values: [2 ** 53], why: 'only the low bytes of the value are stored (documented)' };
-const PRIVATE = 'TypeScript-private helper (not in the declarations)';
-const INTERNAL = '@internal factory (not in the declarations)';
-const P = (name: string, kind: Kind, accepts?: Param['accepts']): Param => ({ name, kind, ...(accepts ? { accepts } : {}) });
-/** A field of the object argument at `pos`, named `argName.field` in the error. */
-const F = (pos: number, argName: string, field: string, kind: Kind, accepts?: Param['accepts']): Param => ({ ...P(`${argName}.${field}`, kind, accepts), pos, field });
-const OPTIONAL = { values: [undefined], why: 'optional: the default applies' };
 /** The uapi encoders' own u64 rule: its message is pinned equal to the core's (test/unit/vfio/encode-fast.test.ts) and shows the value. */
 const U64_RULE = { values: [-1n, 2n ** 64n], why: "refused by the encoder's u64 rule, whose message (pinned equal to the core's) shows the value" };
 const E = (field: string, kind: Kind, accepts?: Param['accepts']): Param => ({ ...F(0, 'req', field, kind, accepts), unnamed: U64_RULE });
-const none = (why = NOARGS): Row => ({ params: [], notWalked: why });
 
 /** The sysfs option every sysfs function takes second. */
 const SYSFS_OPTS: Param[] = [{ ...P('opts', 'object', OPTIONAL), pos: 1 }, F(1, 'opts', 'sysfs', 'string', OPTIONAL)];
@@ -426,44 +372,21 @@ const ROWS: Record<string, Row> = {
   'HostSys.tgkill': { setup: onHost([1234, 12]), params: [P('tid', 'index'), P('sig', 'index')] },
 };
 
-// ---- the runtime surface -------------------------------------------------------------------
-type Callable = (...a: unknown[]) => unknown;
-const isClass = (v: unknown): v is new (...a: unknown[]) => unknown => typeof v === 'function' && /^class\b/.test(Function.prototype.toString.call(v));
-/** Every function, constructor, static and prototype method the three entries expose at run time. */
-function surface(): Map<string, { cls?: Function; name: string; fn?: Callable }> {
-  const out = new Map<string, { cls?: Function; name: string; fn?: Callable }>();
-  for (const mod of [publicApi, coreApi, sysApi] as Record<string, unknown>[]) {
-    for (const [k, v] of Object.entries(mod)) {
-      if (typeof v !== 'function') continue;
-      if (!isClass(v)) { out.set(k, { name: k, fn: v as Callable }); continue; }
-      out.set(`${k}.constructor`, { cls: v, name: 'constructor' });
-      for (const m of Object.getOwnPropertyNames(v).filter((n) => !['length', 'name', 'prototype'].includes(n))) {
-        if (typeof (v as unknown as Record<string, unknown>)[m] === 'function') out.set(`${k}.${m}`, { cls: v, name: m, fn: (v as unknown as Record<string, Callable>)[m] });
-      }
-      for (const m of Object.getOwnPropertyNames(v.prototype)) {
-        const d = Object.getOwnPropertyDescriptor(v.prototype, m)!;
-        if (m !== 'constructor' && typeof d.value === 'function') out.set(`${k}.${m}`, { cls: v, name: m });
-      }
-    }
-  }
-  // The methods of the HostSys object hostSys() returns: an interface, so its methods are read off the object.
+// ---- the walk ------------------------------------------------------------------------------
+/** The HostSys object hostSys() returns: an interface, so its methods are read off the object. */
+function hostSysMembers(): Map<string, Entry> {
+  const out = new Map<string, Entry>();
   const host = sysApi.hostSys() as unknown as Record<string, unknown>;
   for (const m of Object.keys(host)) if (typeof host[m] === 'function') out.set(`HostSys.${m}`, { name: m });
   return out;
 }
+const entries = new Map([...surface([publicApi, coreApi, sysApi] as Record<string, unknown>[]), ...hostSysMembers()]);
 
 test('every exported function, constructor and method has a row in the table (and no row names a thing that is gone)', () => {
-  const names = [...surface().keys()].sort();
-  assert.equal(names.filter((n) => !(n in ROWS)), [], 'exported without a row');
-  assert.equal(Object.keys(ROWS).filter((n) => !names.includes(ROWS[n]!.member ?? n)).sort(), [], 'rows for nothing exported');
+  const { withoutRow, forNothing } = unmatched(entries, ROWS);
+  assert.equal(withoutRow, [], 'exported without a row');
+  assert.equal(forNothing, [], 'rows for nothing exported');
 });
-
-/** A copy of `obj` with the field at `path` set to `value` (the objects on the way are copied, not changed). */
-function withField(obj: unknown, path: string[], value: unknown): unknown {
-  const [k, ...rest] = path;
-  const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
-  return { ...o, [k!]: rest.length === 0 ? value : withField(o[k!], rest, value) };
-}
 
 test("hostSys() hands out the checked wrapper: a wrong argument is refused before any system call", () => {
   const sys = sysApi.hostSys();
@@ -473,57 +396,8 @@ test("hostSys() hands out the checked wrapper: a wrong argument is refused befor
   }
 });
 
-function describe(v: unknown): string {
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v instanceof Uint8Array || v instanceof ArrayBuffer) return `${v.constructor.name}(${v.byteLength})`;
-  if (Array.isArray(v)) return `[${v.map(describe).join(',')}]`;
-  if (typeof v === 'object' && v !== null) return '{}';
-  return String(v);
-}
-
-const stats = { rows: 0, walked: 0, calls: 0, accepted: 0 };
-const failures: string[] = [];
-const entries = surface();
-
-for (const [key, row] of Object.entries(ROWS)) {
-  if (row.notWalked !== undefined) continue;
-  stats.walked++;
-  const e = entries.get(row.member ?? key);
-  if (!e) continue;   // reported by the completeness test
-  row.params.forEach((param, i) => {
-    const pos = param.pos ?? i;
-    for (const bad of POISON[param.kind]) {
-      let made: { self?: unknown; args: unknown[]; done?: () => void };
-      try { made = row.setup ? row.setup() : { args: row.args ?? [] }; } catch (x) { failures.push(`${key}: setup failed: ${String(x)}`); return; }
-      const args = [...made.args];
-      if (param.field) args[pos] = withField(args[pos], param.field.split('.'), bad); else args[pos] = bad;
-      stats.calls++;
-      const what = `${key}(${param.name} = ${describe(bad)})`;
-      try {
-        let r: unknown;
-        if (e.name === 'constructor') { const x = new (e.cls as new (...a: unknown[]) => { close?(): void })(...args); x.close?.(); }
-        else if (e.fn) r = e.fn.apply(e.cls, args);
-        else r = (made.self as Record<string, Callable>)[e.name]!(...args);
-        // An accepted value reaches the call (ioctlAsync): its answer from the fake kernel is not this test's.
-        if (r instanceof Promise) r.catch(() => {});
-        if (param.accepts?.values.some((v) => Object.is(v, bad) || (typeof v === 'bigint' && v === bad))) stats.accepted++;
-        else failures.push(`${what}: returned normally`);
-      } catch (x) {
-        const named = x instanceof VfioError && ([param.name, param.field ?? param.name].some((n) => x.message.toLowerCase().includes(n.toLowerCase())) || param.unnamed?.values.includes(bad) === true);
-        if (!(x instanceof VfioError)) failures.push(`${what}: ${(x as Error)?.name}: ${(x as Error)?.message}`);
-        // An acceptable value gets the call's normal answer, which may be another kind of VfioError (not-found).
-        else if (x.kind !== 'bad-argument' && param.accepts?.values.some((v) => Object.is(v, bad))) stats.accepted++;
-        else if (x.kind !== 'bad-argument' || !named) failures.push(`${what}: VfioError ${x.kind}: ${x.message}`);
-      } finally {
-        try { made.done?.(); } catch { /* the receiver's own close */ }
-      }
-    }
-  });
-}
-
-test('every poisoned call answers VfioError bad-argument naming the argument', () => {
-  stats.rows = Object.keys(ROWS).length;
+test('every poisoned call answers VfioError bad-argument naming the argument', async () => {
+  const { stats, failures } = await walk(ROWS, entries);
   console.log(`bad-arguments: ${stats.rows} rows, ${stats.walked} walked, ${stats.calls} poisoned calls, ${stats.accepted} accepted by the table`);
   assert.equal(failures, []);
 });

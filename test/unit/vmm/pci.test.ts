@@ -79,7 +79,7 @@ test('EcamHost: odd widths and misaligned registers read all-ones and are droppe
   assert.equal(host.handle(PCI_LAYOUT.ecam.base + host.size, 4, false, 0n), { handled: false });
   assert.equal(host.handle(PCI_LAYOUT.ecam.base - 4n, 4, false, 0n), { handled: false });
   assert.throws(() => host.attach({ bus: 0, dev: 1, fn: 0 }, fn), /already/);
-  assert.throws(() => host.attach({ bus: 1, dev: 0, fn: 0 }, fn), /no function/);
+  assert.throws(() => host.attach({ bus: 1, dev: 0, fn: 0 }, fn), /at\.bus: 1 is not an integer in 0\.\.0/);
   assert.throws(() => new EcamHost(0n, 0), /1\.\.256/);
 });
 
@@ -179,7 +179,7 @@ test('without pci the board is as before: the GIC has no children, #address-cell
   const r = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', '-o', '/dev/null', save('board-pci.dtb', withPci.dtb)], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr.trim(), '', 'the board with the host bridge draws no dtc warning');
-  assert.throws(() => boardDtb({ ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, pci: { ...pciDt, intxSpis: [3, 4] } }), /4 SPIs/);
+  assert.throws(() => boardDtb({ ram: LAYOUT.ram, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, pci: { ...pciDt, intxSpis: [3, 4] } }), /four SPIs/);
 });
 
 test.run();
