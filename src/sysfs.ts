@@ -134,7 +134,7 @@ export type OpenEntry = Pick<DeviceEntry, 'name' | 'bus' | 'driver' | 'iommuGrou
  * C reference does). findDevice also reads driver_override, compatible, uevent and the PCI IDs:
  * a file read each, which open never uses and which cost more than the ioctls under emulation.
  * The lookups go through the shim's C library calls (shim/paths.ts: readlink, open + read +
- * close), not node's fs, which cost 2-6 times as much per open in the lab (docs/BENCH.md).
+ * close), not node's fs, which cost 1.1-2.8 times as much per open in the lab (docs/BENCH.md).
  * Throws what findDevice throws ('bad-argument', 'not-found').
  */
 export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
