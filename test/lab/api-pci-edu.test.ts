@@ -7,14 +7,14 @@
 // reset ('not-supported': the edu offers none), and fds and mappings counted.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { countFds } from '../support/fds';
+import { countFds, countVfioMaps } from '../support/fds';
 import { openDevice, VfioError, type GuestMemorySlot } from '../../src/index';
 import { EDU, ID, IRQ_ACK, IRQ_RAISE, IRQ_STATUS, LIVENESS } from '../support/edu';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The process's mappings of VFIO devices (anon_inode:[vfio-device], or a /dev/vfio cdev). */
-const vfioMaps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => /\[vfio-device\]|\/dev\/vfio\//.test(l)).length;
+/** VFIO device mappings held now (test/support/fds.ts). */
+const vfioMaps = countVfioMaps;
 const GPA = 0x4000_0000n;
 /** The edu's MSI capability (at 0x40: 64-bit address, one vector, no mask) and the message the guest gives it. */
 const MSI = 0x40, MSI_ADDRESS = 0x0808_0040n, MSI_DATA = 0x21;

@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
-import { countFds } from '../support/fds';
+import { countFds, countVfioMaps } from '../support/fds';
 import { Undo } from '../support/shim-lab';
 import { ITS_DOORBELL, vmWithIts } from '../support/kvm-its';
 import { NVME, NVME_SYSFS } from '../support/nvme';
@@ -19,7 +19,8 @@ import { allocDma, KvmIrqRoutes, openDevice, VFIO_PCI_MSIX_IRQ_INDEX, type Guest
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The process's mappings of VFIO devices (anon_inode:[vfio-device], or a /dev/vfio cdev). */
-const vfioMaps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => /\[vfio-device\]|\/dev\/vfio\//.test(l)).length;
+/** VFIO device mappings held now (test/support/fds.ts). */
+const vfioMaps = countVfioMaps;
 const GPA = 0x1000_0000n;
 /** QEMU's NVMe's MSI-X capability (docs/LAB.md); the table and PBA are where the guest's view of it
  *  says (the device has them at BAR0+0x2000 and +0x3000; the passthrough may have moved them). */

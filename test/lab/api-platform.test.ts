@@ -15,13 +15,14 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { openDevice, parseFdt, type PlatformMemorySlot } from '../../src/index';
 import { createSys, realLibc, kvm } from '../../shim/index';
-import { countFds } from '../support/fds';
+import { countFds, countVfioMaps } from '../support/fds';
 import { struct, Undo, vmWithGic } from '../support/shim-lab';
 
 const sys = createSys(realLibc());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Mappings of VFIO device fds (anon_inode:[vfio-device], or a /dev/vfio cdev): not this bundle's own files under /opt/vfiokit. */
-const maps = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => /\[vfio-device\]|\/dev\/vfio\//.test(l)).length;
+/** VFIO device mappings held now (test/support/fds.ts). */
+const maps = countVfioMaps;
 const hostDtb = new Uint8Array(readFileSync('/sys/firmware/fdt'));
 const DR = 0x00, MR = 0x04, IMSC = 0x10, RIS = 0x14, ICR = 0x1c, PERIPH_ID0 = 0xfe0;
 const BUS = { base: 0x0c00_0000n, size: 0x0200_0000n, spiFirst: 112, spiCount: 16 };

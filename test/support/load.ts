@@ -8,6 +8,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { IrqMachine, RegionTable } from '../../src/core-api';
 import { core } from '../../src/core/loader';
+import { VFIO_MAPPING } from './fds';
+
+export { VFIO_MAPPING };
 
 /** Seconds `npm run soak -- --minutes N` gives the whole soak (0: the lab suite's short run). */
 export const SOAK_S = Number(process.env.VFIOKIT_SOAK_S ?? 0) || 0;
@@ -66,10 +69,6 @@ function freeSlots(make: () => { close(): void }): number {
 /** What one process holds now: open fds, mappings (all and VFIO's), eventfds, resident memory
  *  (after a full GC), and the core's: its Wasm memory and the free slots of its IRQ-machine and
  *  region tables. */
-/** A line of /proc/self/maps that maps a VFIO device: the group path's device fd is an anonymous
- *  inode "[vfio-device]", the cdev path's is /dev/vfio/devices/vfioN. ("vfio" alone also matches
- *  vfiokit's own files, koffi.node among them, mapped when first used.) */
-export const VFIO_MAPPING = /\[vfio-device\]|\/dev\/vfio\//;
 export interface Holdings { fds: number; maps: number; vfioMaps: number; eventfds: number; rssKiB: number; heapKiB: number; coreBytes: number; freeMachines: number; freeRegionTables: number }
 export function holdings(): Holdings {
   gc();
