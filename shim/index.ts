@@ -4,6 +4,7 @@ export * from './libc.js';
 export * from './sys.js';
 export * from './ioctl.js';
 export * from './errno.js';
+export * from './paths.js';
 export * as vfio from './vfio.js';
 export * as iommufd from './iommufd.js';
 export * as kvm from './kvm.js';

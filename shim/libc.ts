@@ -31,6 +31,8 @@ export interface Libc {
   pwrite(fd: number, buf: Uint8Array, count: number, offset: bigint | number): number;
   read(fd: number, buf: Uint8Array, count: number): number;
   write(fd: number, buf: Uint8Array, count: number): number;
+  /** readlink(2): the link's target into buf (not NUL-terminated), its length. */
+  readlink(path: string, buf: Uint8Array, size: number): number;
   eventfd(initval: number, flags: number): number;
   /** tgkill(2): signal `sig` to thread `tid` of thread group `tgid` (a vCPU thread out of KVM_RUN). */
   tgkill(tgid: number, tid: number, sig: number): number;
@@ -93,7 +95,7 @@ type Fn = (...args: unknown[]) => unknown;
 type AsyncFn = { async(...args: [...unknown[], (err: unknown, result: unknown) => void]): void };
 interface Bound {
   koffi: typeof Koffi;
-  open: Fn; close: Fn; ioctl: Fn; ioctlValue: Fn; mmap: Fn; munmap: Fn; pread: Fn; pwrite: Fn; read: Fn; write: Fn;
+  open: Fn; close: Fn; ioctl: Fn; ioctlValue: Fn; mmap: Fn; munmap: Fn; pread: Fn; pwrite: Fn; read: Fn; write: Fn; readlink: Fn;
   eventfd: Fn; tgkill: Fn; epoll_create1: Fn; epoll_ctl: Fn; epoll_wait: Fn; poll: Fn; memfd_create: Fn; ftruncate: Fn; fcntl: Fn;
 }
 
@@ -121,6 +123,7 @@ function bind(): Bound {
     pwrite: lib.func('vfiokit_ssize_t pwrite(int fd, void *buf, size_t count, int64_t offset)'),
     read: lib.func('vfiokit_ssize_t read(int fd, void *buf, size_t count)'),
     write: lib.func('vfiokit_ssize_t write(int fd, void *buf, size_t count)'),
+    readlink: lib.func('vfiokit_ssize_t readlink(const char *path, void *buf, size_t size)'),
     eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
     tgkill: lib.func('int tgkill(int tgid, int tid, int sig)'),
     epoll_create1: lib.func('int epoll_create1(int flags)'),
@@ -165,6 +168,7 @@ export function realLibc(): Libc {
     pwrite(fd, buf, count, offset) { const b = bind(); const r = Number(b.pwrite(fd, buf, count, offset)); return r === -1 ? -b.koffi.errno() : r; },
     read(fd, buf, count) { const b = bind(); const r = Number(b.read(fd, buf, count)); return r === -1 ? -b.koffi.errno() : r; },
     write(fd, buf, count) { const b = bind(); const r = Number(b.write(fd, buf, count)); return r === -1 ? -b.koffi.errno() : r; },
+    readlink(path, buf, size) { const b = bind(); const r = Number(b.readlink(path, buf, size)); return r === -1 ? -b.koffi.errno() : r; },
     eventfd(initval, flags) { const b = bind(); const r = b.eventfd(initval, flags) as number; return r === -1 ? -b.koffi.errno() : r; },
     tgkill(tgid, tid, sig) { const b = bind(); const r = b.tgkill(tgid, tid, sig) as number; return r === -1 ? -b.koffi.errno() : r; },
     epoll_create1(flags) { const b = bind(); const r = b.epoll_create1(flags) as number; return r === -1 ? -b.koffi.errno() : r; },

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, readlinkSync, writeFileSync, existsSync } fr
 import { basename, join } from 'node:path';
 import { VfioError } from './errors.js';
 import { checkInt, checkObject, checkOptBool, checkString } from '../shim/args.js';
+import { processPaths } from '../shim/paths.js';
 
 /** A bus vfiokit passes devices through from, named as in /sys/bus. */
 export type Bus = 'platform' | 'amba' | 'pci';
@@ -132,6 +133,8 @@ export type OpenEntry = Pick<DeviceEntry, 'name' | 'bus' | 'driver' | 'iommuGrou
  * they need (which bus has it, its driver link, its iommu_group link and that group's name, as the
  * C reference does). findDevice also reads driver_override, compatible, uevent and the PCI IDs:
  * a file read each, which open never uses and which cost more than the ioctls under emulation.
+ * The lookups go through the shim's C library calls (shim/paths.ts: readlink, open + read +
+ * close), not node's fs, which cost 1.1-2.8 times as much per open in the lab (docs/BENCH.md).
  * Throws what findDevice throws ('bad-argument', 'not-found').
  */
 export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
@@ -140,13 +143,14 @@ export function findDeviceForOpen(name: string, o?: SysfsOptions): OpenEntry {
   // this function's own time under emulation, and these parts are a validated name, a bus, a
   // number and the root (extra slashes in a root the caller gave mean nothing to the kernel).
   const sys = root(o);
+  const paths = processPaths();
   for (const bus of BUSES) {
     const dir = `${sys}/bus/${bus}/devices/${name}`;
-    if (!existsSync(dir)) continue;
-    const groupText = linkName(`${dir}/iommu_group`);
+    if (!paths.exists(dir)) continue;
+    const groupText = paths.linkName(`${dir}/iommu_group`);
     const iommuGroup = groupText !== null && /^\d+$/.test(groupText) ? Number(groupText) : null;
-    const groupName = iommuGroup === null ? null : readText(`${sys}/kernel/iommu_groups/${iommuGroup}/name`)?.trim();
-    return { name, bus, driver: linkName(`${dir}/driver`), iommuGroup, noiommu: groupName === 'vfio-noiommu' };
+    const groupName = iommuGroup === null ? null : paths.text(`${sys}/kernel/iommu_groups/${iommuGroup}/name`)?.trim();
+    return { name, bus, driver: paths.linkName(`${dir}/driver`), iommuGroup, noiommu: groupName === 'vfio-noiommu' };
   }
   throw new VfioError({ kind: 'not-found', device: name, message: 'no such device on the platform, AMBA or PCI bus', hint: 'list the devices with `vfiokit list`' });
 }

@@ -20,7 +20,17 @@ export const MARK = '@@VFIOKIT-BENCH@@';
 export const BENCHES = Object.freeze({
   'lab-trap': { goal: null, what: 'pl031 trapped access (pread/pwrite), ns each, lab' },
   'lab-mmio': { goal: null, what: 'pl031 mapped access (TCG traps it), ns each, lab' },
-  'lab-open': { goal: null, what: 'open to ready and close, ns per cycle, lab' },
+  // Open: 1.1x its floor (bench/guest/open.ts: the C twin's syscalls through bare koffi, same run).
+  // `ratios`: more figures of the file, each the median of one row over another's, rows named by
+  // the start of a diagnostic's name, or '@vfiokit' for the library's row: here what reading
+  // sysfs through the shim (shim/paths.ts) gives against node's fs, in the same run.
+  'lab-open': { goal: null, floorGoal: 1.1, goalBefore13: 2, what: 'open to ready and close, ns per cycle, lab',
+    ratios: {
+      sysfs_shim_to_fs_ratio: ['sysfs lookups as openDevice makes them', 'the same sysfs lookups through node\'s fs'],
+      sysfs_shim_to_bare_koffi_ratio: ['sysfs lookups as openDevice makes them', 'the same sysfs lookups through bare koffi'],
+      sysfs_fs_share_of_cycle_ratio: ['the same sysfs lookups through node\'s fs', '@vfiokit'],
+      sysfs_shim_share_of_cycle_ratio: ['sysfs lookups as openDevice makes them', '@vfiokit'],
+    } },
   'lab-dma': { goal: null, what: 'type1 DMA via the SMMUv3, ns per ioctl, lab' },
   'lab-memory': { goal: null, what: 'VmRSS holding it open+mapped, bytes, lower is better' },
   // Guest RAM DMA setup (bench/guest/ramdma.ts): ns to map all of it, so each row also gets GiB/s.
@@ -101,7 +111,13 @@ export function summarize(measurements) {
     // goes into its results file, as the floor of the vfiokit row.
     const own = diagnostics.filter((d) => d.case.startsWith(`${g.bench} ${g.case}: `)).map((d) => ({ name: d.case.slice(g.bench.length + g.case.length + 3), median_ns: d.median_ns }));
     if (own.length) results[1].floor = own[0].name;
-    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, unit: g.unit, results, ...(own.length ? { diagnostics: own } : {}), note: notes.join('; ') } });
+    const extra = spec.goalBefore13 ? { goal_before_issue_13: spec.goalBefore13 } : {};
+    const rowOf = (start) => (start === '@vfiokit' ? results[1] : own.find((d) => d.name.startsWith(start)));
+    for (const [field, [num, den]] of Object.entries(spec.ratios ?? {})) {
+      const a = rowOf(num), b = rowOf(den);
+      if (a && b) extra[field] = +(a.median_ns / b.median_ns).toFixed(3);
+    }
+    docs.push({ file: fileName(g.bench, g.case, casesOf.get(g.bench)), doc: { what: `${g.case}: ${spec.what}`, reference: results[0].name, goal: spec.goal, ...(spec.floorGoal ? { floorGoal: spec.floorGoal } : {}), unit: g.unit, results, ...(own.length ? { diagnostics: own } : {}), note: notes.join('; '), ...(Object.keys(extra).length ? { extra } : {}) } });
   }
   return { docs, problems, diagnostics };
 }

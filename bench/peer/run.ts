@@ -20,7 +20,7 @@
 import { diskSha256 } from '../../test/support/nvme';
 import { parseL2, type L2Report } from '../../test/support/l2-lines';
 import { compareViews, describe } from './view';
-import { EDU, MINI_VMM_NVME_BDF, miniVmmL2Argv, miniVmmNvmeArgv, peerMissing, qemuL2Argv, QEMU_NVME_BDF, qemuNvmeArgv, runVmm, setupFigures, switchesBetween, threadSwitches } from './vmm';
+import { EDU, miniVmmL2Argv, miniVmmNvmeArgv, NVME_VIEW, peerMissing, qemuL2Argv, qemuNvmeArgv, runVmm, setupFigures, switchesBetween, threadSwitches } from './vmm';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { NVME_WAYS, PEER_MARK, WAYS } from './parse.mjs';
 
@@ -95,6 +95,6 @@ for (let pass = 1; pass <= passes; pass++) {
   }
   // The guest's view of the NVMe under both VMMs in this pass (the lab test peer-nvme asserts it).
   const q = reports['qemu-nvme'], m = reports['mini-vmm-nvme'];
-  if (q && m) for (const d of describe(compareViews(q, QEMU_NVME_BDF, m, MINI_VMM_NVME_BDF))) console.log(`peer: pass ${pass} view | ${d}`);
+  if (q && m) for (const d of describe(compareViews(q, m, [NVME_VIEW]))) console.log(`peer: pass ${pass} view | ${d}`);
 }
 process.exit(failed ? 1 : 0);

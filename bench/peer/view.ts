@@ -1,14 +1,19 @@
-// The guest's view of the passed-through NVMe under two VMMs, compared (docs/BENCH.md, "The guest's
-// view of the NVMe"): the L2 init's `pci-view` lines of one run under QEMU and one under the
-// mini-VMM, item by item, and each difference judged against the documented set. Pure: the lab
-// test (test/lab/peer-nvme.test.ts) and the benchmark (bench/peer/run.ts) feed it parsed reports.
+// The guest's view of the passed-through PCI functions under two VMMs, compared (docs/BENCH.md,
+// "The guest's view of the NVMe" and "... of the edu"): the L2 init's `pci-view` lines of one run
+// under QEMU and one under the mini-VMM, function by function and item by item, and each
+// difference judged against the documented set. Pure: the lab test (test/lab/peer-nvme.test.ts)
+// and the benchmark (bench/peer/run.ts) feed it parsed reports.
 // Not responsible for: the disk checks (the callers assert the hashes), or the host's view
 // (test/lab/vmm-nvme.test.ts compares the mini-VMM's view with L1's).
 import type { L2Report, PciView } from '../../test/support/l2-lines';
 
-/** One item of the view that differs: its name, QEMU's value, the mini-VMM's, and, when the
- *  difference is one of the documented ones, which (`why` undefined: not documented). */
-export interface ViewDifference { item: string; qemu: string; mini: string; why?: string }
+/** One passed-through function to compare: a short name for the log, and where each L2 sees it. */
+export interface ViewPair { name: string; qemuBdf: string; miniBdf: string }
+
+/** One item of the view that differs: the function (a ViewPair's name; '' for the list of
+ *  functions), the item's name, QEMU's value, the mini-VMM's, and, when the difference is one of
+ *  the documented ones, which (`why` undefined: not documented). */
+export interface ViewDifference { device: string; item: string; qemu: string; mini: string; why?: string }
 
 /** The documented differences, by name (docs/BENCH.md lists each with its explanation). */
 export const DOCUMENTED = Object.freeze({
@@ -21,7 +26,7 @@ export type Documented = keyof typeof DOCUMENTED;
 const hex = (n: number | bigint | undefined): string => (n === undefined ? 'none' : `0x${n.toString(16)}`);
 /** The view's items that both VMMs should show alike, as strings (addresses left out: each L2
  *  places the BARs in its own host bridge's window; the raw BAR registers keep their flag bits). */
-function items(v: PciView | undefined, report: L2Report): Map<string, string> {
+function items(v: PciView | undefined): Map<string, string> {
   const m = new Map<string, string>();
   if (!v) return m;
   m.set('id', v.id ? `${v.id.id} class ${v.id.class} rev ${v.id.rev}` : 'none');
@@ -46,7 +51,9 @@ function items(v: PciView | undefined, report: L2Report): Map<string, string> {
   m.set('status', hex(v.status));
   m.set('intx pin', String(v.intx?.pin ?? 'none'));
   m.set('driver', v.driver ?? 'none');
-  m.set('irq mode', report.irqMode ?? 'none');
+  // The interrupt mode the config says is on, as the L2 init judges it (nvme-irq-mode): MSI-X
+  // enabled, else MSI enabled, else INTx.
+  m.set('irq mode', v.msix?.enabled ? 'msix' : v.msi?.enabled === '1' ? 'msi' : 'intx');
   return m;
 }
 
@@ -59,32 +66,34 @@ function relocated(q: PciView, mv: PciView): boolean {
 }
 
 /**
- * Every difference between QEMU's and the mini-VMM's view of the NVMe function (the first of
- * class 0x010802 in each report, at qemuBdf and miniBdf), each with `why` set when it is one of
- * DOCUMENTED. The function list is compared too (QEMU's host bridge).
+ * Every difference between QEMU's and the mini-VMM's view of each function in `pairs`, each with
+ * `why` set when it is one of DOCUMENTED. The list of the other functions each L2 enumerated (those
+ * in no pair) is compared too: QEMU's host bridge.
  */
-export function compareViews(qemu: L2Report, qemuBdf: string, mini: L2Report, miniBdf: string): ViewDifference[] {
-  const q = qemu.views.get(qemuBdf), mv = mini.views.get(miniBdf);
+export function compareViews(qemu: L2Report, mini: L2Report, pairs: readonly ViewPair[]): ViewDifference[] {
   const out: ViewDifference[] = [];
-  if (qemuBdf !== miniBdf) out.push({ item: 'bdf', qemu: qemuBdf, mini: miniBdf, why: 'bdf' });
-  const others = (r: L2Report, bdf: string): string[] => r.pci.filter((p) => p.bdf !== bdf).map((p) => `${p.bdf} ${p.id}`);
-  const qo = others(qemu, qemuBdf), mo = others(mini, miniBdf);
+  const others = (r: L2Report, bdfs: string[]): string[] => r.pci.filter((p) => !bdfs.includes(p.bdf)).map((p) => `${p.bdf} ${p.id}`);
+  const qo = others(qemu, pairs.map((p) => p.qemuBdf)), mo = others(mini, pairs.map((p) => p.miniBdf));
   if (qo.join() !== mo.join()) {
     const bridgeOnly = mo.length === 0 && qo.length === 1 && / 1b36:0008$/.test(qo[0]!);
-    out.push({ item: 'other functions', qemu: qo.join(', ') || 'none', mini: mo.join(', ') || 'none', ...(bridgeOnly ? { why: 'host-bridge' } : {}) });
+    out.push({ device: '', item: 'other functions', qemu: qo.join(', ') || 'none', mini: mo.join(', ') || 'none', ...(bridgeOnly ? { why: 'host-bridge' } : {}) });
   }
-  const qi = items(q, qemu), mi = items(mv, mini);
-  const reloc = q && mv ? relocated(q, mv) : false;
-  const tableBar = q?.msix?.tableBar;
-  const byRelocation = new Set([`bar ${tableBar} size`, 'msix table-offset', 'msix pba-offset']);
-  for (const k of new Set([...qi.keys(), ...mi.keys()])) {
-    const a = qi.get(k) ?? 'none', b = mi.get(k) ?? 'none';
-    if (a === b) continue;
-    out.push({ item: k, qemu: a, mini: b, ...(reloc && byRelocation.has(k) ? { why: 'msix-relocated' as const } : {}) });
+  for (const { name, qemuBdf, miniBdf } of pairs) {
+    const q = qemu.views.get(qemuBdf), mv = mini.views.get(miniBdf);
+    if (qemuBdf !== miniBdf) out.push({ device: name, item: 'bdf', qemu: qemuBdf, mini: miniBdf, why: 'bdf' });
+    const qi = items(q), mi = items(mv);
+    const reloc = q && mv ? relocated(q, mv) : false;
+    const tableBar = q?.msix?.tableBar;
+    const byRelocation = new Set([`bar ${tableBar} size`, 'msix table-offset', 'msix pba-offset']);
+    for (const k of new Set([...qi.keys(), ...mi.keys()])) {
+      const a = qi.get(k) ?? 'none', b = mi.get(k) ?? 'none';
+      if (a === b) continue;
+      out.push({ device: name, item: k, qemu: a, mini: b, ...(reloc && byRelocation.has(k) ? { why: 'msix-relocated' as const } : {}) });
+    }
   }
   return out;
 }
 
-/** The differences as lines for a log: `item: QEMU x, mini-VMM y (documented: ...)`. */
+/** The differences as lines for a log: `device item: QEMU x, mini-VMM y (documented: ...)`. */
 export const describe = (d: ViewDifference[]): string[] =>
-  d.map((x) => `${x.item}: QEMU ${x.qemu}, mini-VMM ${x.mini} (${x.why ? `documented: ${x.why}` : 'NOT DOCUMENTED'})`);
+  d.map((x) => `${x.device ? `${x.device} ` : ''}${x.item}: QEMU ${x.qemu}, mini-VMM ${x.mini} (${x.why ? `documented: ${x.why}` : 'NOT DOCUMENTED'})`);

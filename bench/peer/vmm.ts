@@ -43,18 +43,23 @@ export function qemuPackages(): { packages: Record<string, string> } {
  *  takes over from the boot console without printing the log again. */
 export const QEMU_L2_BOOTARGS = LINUX_BOOTARGS.replace(/\bkeep_bootcon\b/, 'console=ttyAMA0');
 
+/** QEMU's -name: the threads named after their work (QEMU names them only when asked). */
+export const QEMU_NAME = 'debug-threads=on';
+
 /** One -device option per passed-through device: `{ kind: 'vfio-pci', host: EDU, addr: '02.0' }`. */
 export interface PeerDevice { kind: string; host: string; addr?: string }
 
 /**
  * The qemu-system-aarch64 argv for the L2: KVM with the host's CPU, the virt machine with the
  * in-kernel GICv3, one vCPU and the L2's RAM size (as runLinux), no default devices (no NIC, so
- * no option ROM; no firmware: -kernel boots the Image directly), the serial port on stdout, and
- * -no-reboot so a guest reset (the L2 init's FAIL, or a panic with panic=-1) ends QEMU too.
+ * no option ROM; no firmware: -kernel boots the Image directly), the serial port on stdout,
+ * -no-reboot so a guest reset (the L2 init's FAIL, or a panic with panic=-1) ends QEMU too, and
+ * `-name debug-threads=on`, which names QEMU's threads after their work (the vCPU's `CPU 0/KVM`),
+ * so that the runner's wake-ups can be told apart per thread (threadSwitches) as the mini-VMM's.
  */
 export function qemuL2Argv({ devices = [], bootargs = QEMU_L2_BOOTARGS, image = L2_IMAGE, initrd = L2_INITRD }: { devices?: PeerDevice[]; bootargs?: string; image?: string; initrd?: string } = {}): string[] {
   return [QEMU_BIN, '-accel', 'kvm', '-cpu', 'host', '-M', 'virt,gic-version=3', '-smp', '1', '-m', `${LINUX_RAM_SIZE / 2n ** 20n}M`,
-    '-nographic', '-nodefaults', '-no-reboot', '-serial', 'stdio', '-nic', 'none',
+    '-nographic', '-nodefaults', '-no-reboot', '-serial', 'stdio', '-nic', 'none', '-name', QEMU_NAME,
     '-kernel', image, '-initrd', initrd, '-append', bootargs,
     ...devices.flatMap((d) => ['-device', `${d.kind},host=${d.host}${d.addr ? `,addr=${d.addr}` : ''}`])];
 }
@@ -74,11 +79,23 @@ export const MINI_VMM_NVME_BDF = '0000:00:01.0';
 /** The L2 command line's word that gives the L2 init the disk's expected pattern hash. */
 export const diskHashArg = (hex: string): string => `l2.disk_sha256=${hex}`;
 
+/** The lab's edu beside the NVMe: QEMU puts it at the `addr=` given, the mini-VMM at its second
+ *  slot (the NVMe's --pci comes first), so both L2s see it at 00:02.0, where L1 has it too. */
+export const QEMU_EDU_ADDR = '02.0';
+export const QEMU_EDU_BDF = '0000:00:02.0';
+export const MINI_VMM_EDU_BDF = '0000:00:02.0';
+/** The functions whose guest views are compared (bench/peer/view.ts compareViews). */
+export const NVME_VIEW = Object.freeze({ name: 'nvme', qemuBdf: QEMU_NVME_BDF, miniBdf: MINI_VMM_NVME_BDF });
+export const EDU_VIEW = Object.freeze({ name: 'edu', qemuBdf: QEMU_EDU_BDF, miniBdf: MINI_VMM_EDU_BDF });
+
 /** The same L2 with the lab's NVMe passed through, under each VMM: QEMU's vfio-pci, and the
- *  mini-VMM's --pci; both with the disk's expected hash on the L2's command line. */
-export const qemuNvmeArgv = (diskHash: string): string[] =>
-  qemuL2Argv({ devices: [{ kind: 'vfio-pci', host: NVME_HOST, addr: QEMU_NVME_ADDR }], bootargs: `${QEMU_L2_BOOTARGS} ${diskHashArg(diskHash)}` });
-export const miniVmmNvmeArgv = (diskHash: string): string[] => miniVmmL2Argv({ pci: [NVME_HOST], append: diskHashArg(diskHash) });
+ *  mini-VMM's --pci; both with the disk's expected hash on the L2's command line. `edu`: the lab's
+ *  edu passed through beside it, the same way (the guest-view test; the benchmark's pair is the
+ *  NVMe alone). */
+export const qemuNvmeArgv = (diskHash: string, { edu = false }: { edu?: boolean } = {}): string[] =>
+  qemuL2Argv({ devices: [{ kind: 'vfio-pci', host: NVME_HOST, addr: QEMU_NVME_ADDR }, ...(edu ? [{ kind: 'vfio-pci', host: EDU, addr: QEMU_EDU_ADDR }] : [])], bootargs: `${QEMU_L2_BOOTARGS} ${diskHashArg(diskHash)}` });
+export const miniVmmNvmeArgv = (diskHash: string, { edu = false }: { edu?: boolean } = {}): string[] =>
+  miniVmmL2Argv({ pci: [NVME_HOST, ...(edu ? [EDU] : [])], append: diskHashArg(diskHash) });
 
 export interface TimedLine { ms: number; text: string; stream: 'out' | 'err' }
 export interface VmmRun {

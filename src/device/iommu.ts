@@ -15,12 +15,13 @@
 // Close order (docs/DESIGN.md): a group is unset from its container before its fd closes, and a
 // container or iommufd closes only when no group or device uses it.
 // Not responsible for: device fds (device.ts), DMA bookkeeping per device (device.ts owns the list).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VfioError } from '../errors.js';
 import { groupMembers, VFIO_DRIVER, type SysfsOptions } from '../sysfs.js';
 import type { Sys } from '../../shim/sys.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE } from '../../shim/libc.js';
+import { processPaths } from '../../shim/paths.js';
 import {
   VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_LAYOUT, encodeGroupStatus,
 } from '../../shim/uapi/vfio.js';
@@ -407,5 +408,5 @@ export function cdevPath(bus: string, name: string, sysfs?: SysfsOptions): strin
 }
 
 /** True when the legacy container node exists (for 'auto'). */
-export const haveContainer = (): boolean => existsSync(VFIO_CONTAINER_PATH);
-export const haveIommufd = (): boolean => existsSync(IOMMUFD_PATH);
+export const haveContainer = (): boolean => processPaths().exists(VFIO_CONTAINER_PATH);
+export const haveIommufd = (): boolean => processPaths().exists(IOMMUFD_PATH);

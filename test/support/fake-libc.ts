@@ -50,7 +50,7 @@ export function createFakeLibc(): FakeLibc {
   }
   const newFd = (): number => { const fd = nextFd++; openFds.add(fd); return fd; };
   const known = (fd: number): boolean => openFds.has(fd);
-  const EBADF = 9, EINVAL = 22, EAGAIN = 11;
+  const EBADF = 9, EINVAL = 22, EAGAIN = 11, ENOENT = 2;
 
   const fake: FakeLibc = {
     failOn(method, errno, nth = 1, times = 1) {
@@ -97,6 +97,8 @@ export function createFakeLibc(): FakeLibc {
       if (c !== undefined) counters.set(fd, c + new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
       return count;
     },
+    // No file system behind it: every link is absent (sysfs is read through the real C library, shim/paths.ts).
+    readlink(path, buf, size) { return enter('readlink', [path, buf, size]) ?? -ENOENT; },
     tgkill(tgid, tid, sig) { const e = enter('tgkill', [tgid, tid, sig]); return e ?? 0; },
     eventfd(initval, flags) { const e = enter('eventfd', [initval, flags]); if (e !== undefined) return e; const fd = newFd(); counters.set(fd, BigInt(initval)); return fd; },
     epoll_create1(flags) { return enter('epoll_create1', [flags]) ?? newFd(); },

@@ -10,7 +10,9 @@
 //   2. the PCI functions it enumerated and, when one is an NVMe controller, the nvme driver's disk
 //      (nvme.c): its config space as the guest sees it, the disk's pattern hashed against the hash
 //      on the command line (l2.disk_sha256=), a write and read back, interrupts and figures;
-//      without one, the NVMe part is skipped (one line says so);
+//      without one, the NVMe part is skipped (one line says so); then the config-space view of
+//      every other function but a bridge (the other passed-through ones, the lab's edu: no driver
+//      in the L2, so its view is its whole report);
 // then powers off (reboot(RB_POWER_OFF): PSCI SYSTEM_OFF, KVM_EXIT_SYSTEM_EVENT for the VMM), or
 // resets when a check failed (RB_AUTOBOOT: PSCI SYSTEM_RESET), so the VMM sees the verdict even
 // when the console is quiet.
@@ -21,7 +23,8 @@
 // Run as a normal program (not PID 1) it powers nothing off and prints to stdout:
 //   init nvme [--expect HEX] [--bdf BDF]   the PCI and NVMe part alone (the same checks in L1, with
 //                                          L1's own nvme driver; HEX defaults to L1's vfiokit.disk_sha256=)
-//   init pci [--sysfs DIR] [--bdf BDF]     the PCI lines alone (a host test gives a fake sysfs tree)
+//   init pci [--sysfs DIR] [--bdf BDF]     the PCI lines alone, the other functions' views too (a
+//                                          host test gives a fake sysfs tree)
 //   init sha256 FILE                       the SHA-256 of a file (a host test checks sha256.c)
 // Not responsible for: anything but reporting; it never retries.
 #define _GNU_SOURCE
@@ -206,15 +209,19 @@ static int cmdline_has(const char *word) {
   return 0;
 }
 
-/** The PCI and NVMe part: 0 passed, 1 failed, 2 skipped (no NVMe function). */
-static int pci_nvme_checks(const char *want, const char *expected) {
-  char bdf[64];
+/** The PCI and NVMe part: 0 passed, 1 failed, 2 skipped (no NVMe function). `others`: then the
+ *  views of the other functions (the guest's; not in L1, where they are L1's own devices). */
+static int pci_nvme_checks(const char *want, const char *expected, int others) {
+  char bdf[64] = "";
+  int rc;
   if (pci_enumerate(want, bdf, sizeof bdf) < 0) {
     if (want) say("nvme-skip %s is not a PCI NVMe function (class 0x010802)\n", want);
     else say("nvme-skip no PCI NVMe function (class 0x010802)\n");
-    return 2;
-  }
-  return nvme_checks(bdf, expected);
+    bdf[0] = 0;
+    rc = 2;
+  } else rc = nvme_checks(bdf, expected);
+  if (others) pci_view_others(bdf);
+  return rc;
 }
 
 /** The SHA-256 of a file, read in pieces (the host's check of sha256.c). */
@@ -249,12 +256,14 @@ static int as_program(int argc, char **argv) {
   }
   if (!bad && strcmp(mode, "nvme") == 0) {
     char from_cmdline[SHA256_HEX + 1];
-    return pci_nvme_checks(want, expect ? expect : cmdline_sha256("vfiokit.disk_sha256", from_cmdline, sizeof from_cmdline)) == 0 ? 0 : 1;
+    return pci_nvme_checks(want, expect ? expect : cmdline_sha256("vfiokit.disk_sha256", from_cmdline, sizeof from_cmdline), 0) == 0 ? 0 : 1;
   }
   if (!bad && strcmp(mode, "pci") == 0) {
     char bdf[64];
     if (pci_enumerate(want, bdf, sizeof bdf) < 0) { say("nvme-skip no PCI NVMe function (class 0x010802)\n"); return 1; }
-    return *pci_view(bdf) ? 0 : 1;
+    int ok = *pci_view(bdf) != 0;
+    pci_view_others(bdf);
+    return ok ? 0 : 1;
   }
   fprintf(stderr, "usage: init nvme [--expect HEX] [--bdf BDF] | init pci [--sysfs DIR] [--bdf BDF] | init sha256 FILE\n"
                   "(as PID 1 it is the L2 guest's /init and powers the machine off when done)\n");
@@ -275,7 +284,7 @@ int main(int argc, char **argv) {
   if (cmdline_has("l2.rtc=none")) say("rtc-skip l2.rtc=none on the command line\n");
   else rc = rtc_checks();
   char expected[SHA256_HEX + 1];
-  int nvme = pci_nvme_checks(NULL, cmdline_sha256("l2.disk_sha256", expected, sizeof expected));
+  int nvme = pci_nvme_checks(NULL, cmdline_sha256("l2.disk_sha256", expected, sizeof expected), 1);
   if (nvme == 1) rc = 1;
   say("%s\n", rc == 0 ? "PASS" : "FAIL");
   // The verdict is also the way out, so the VMM knows it without the console (a `quiet` boot

@@ -22,6 +22,10 @@ int pci_enumerate(const char *want, char *bdf, size_t size);
 /** Prints the `pci-view <bdf> ...` lines of a function's config space as sysfs shows it; returns
  *  the interrupt mode its config says is on: "msix", "msi" or "intx" ("" when unreadable). */
 const char *pci_view(const char *bdf);
+/** Prints the `pci-view` lines of every other function: neither the NVMe function `nvme` ("" when
+ *  there is none) nor a bridge (the VMM's host bridge). These are the other passed-through
+ *  functions (the lab's edu), which have no checks of their own: their view is the report. */
+void pci_view_others(const char *nvme);
 /** The NVMe checks on function `bdf`: wait for its namespace, hash the pattern, write and read
  *  back, report interrupts and figures (docs in nvme.c). `expected`: 64 hex digits or "none".
  *  0 when every check passed. */

@@ -22,6 +22,8 @@
 
 /** PCI class code of an NVM Express controller (mass storage, NVM, NVMe interface). */
 #define NVME_CLASS 0x010802
+/** PCI base class of bridges (host, PCI-to-PCI, ...): the VMM's own functions, never passed through. */
+#define PCI_BASE_CLASS_BRIDGE 0x06
 /** How long the nvme driver may take to show the namespace (probe, reset, identify, scan) in a
  *  nested guest under TCG; after this the disk counts as never there. */
 #define NVME_WAIT_S 60
@@ -111,6 +113,20 @@ int pci_enumerate(const char *want, char *bdf, size_t size) {
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
   return found;
+}
+
+void pci_view_others(const char *nvme) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/sys/bus/pci/devices", sysfs_root);
+  struct dirent **names;
+  int n = scandir(dir, &names, no_dots, by_name);
+  if (n < 0) return;   // pci_enumerate has said so
+  for (int i = 0; i < n && i < PCI_FUNCS_MAX; i++) {
+    const char *name = names[i]->d_name;
+    if ((pci_attr(name, "class") >> 16) != PCI_BASE_CLASS_BRIDGE && strcmp(name, nvme) != 0) pci_view(name);
+  }
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
 }
 
 /* Little-endian reads of config space, all-ones past what sysfs gave (as a bus reads nothing). */

@@ -97,4 +97,17 @@ test('guest RAM mapping: one file per way, the time for all of it becomes GiB/s,
   assert.is(pieces.doc.diagnostics, undefined);
 });
 
+test('lab-open: its bare-koffi floor (the first diagnostic named for the case) and the goal of 1.1x the floor go into its file, the other diagnostics of the case beside it', () => {
+  const cas = 'edu (vfio-pci, type1)';
+  const m = (impl: string, rounds: number[], c = cas) => ({ bench: impl === 'diag' ? 'diag' : 'lab-open', case: c, impl, unit: 'ns', rounds });
+  const { docs } = summarize([m('c', [1e6]), m('js', [3e6]), m('diag', [2e6], `lab-open ${cas}: bare koffi (the floor)`), m('diag', [6e4], `lab-open ${cas}: sysfs lookups as openDevice makes them (x)`),
+    m('diag', [1.5e5], `lab-open ${cas}: the same sysfs lookups through node's fs (y)`)]);
+  const d = docs.find((x: { file: string }) => x.file === 'lab-open')!.doc;
+  assert.is(d.floorGoal, 1.1);
+  assert.is(d.results[1].floor, 'bare koffi (the floor)');
+  assert.equal(d.diagnostics.map((x: { name: string }) => x.name), ['bare koffi (the floor)', 'sysfs lookups as openDevice makes them (x)', 'the same sysfs lookups through node\'s fs (y)']);
+  // The ratios named in BENCHES: those whose rows exist (no bare-koffi lookups here: left out).
+  assert.equal(d.extra, { goal_before_issue_13: 2, sysfs_shim_to_fs_ratio: 0.4, sysfs_fs_share_of_cycle_ratio: 0.05, sysfs_shim_share_of_cycle_ratio: 0.02 });
+});
+
 test.run();

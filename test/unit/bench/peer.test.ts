@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 // @ts-ignore: a plain ESM module of the bench scripts
 import { PEER_MARK, parsePeerLine, summarizePeer } from '../../../bench/peer/parse.mjs';
 import { compareViews } from '../../../bench/peer/view';
-import { EDU, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun, switchesBetween } from '../../../bench/peer/vmm';
+import { EDU, EDU_VIEW, MINI_VMM_NVME_BDF, miniVmmNvmeArgv, NVME_VIEW, QEMU_L2_BOOTARGS, QEMU_NVME_BDF, qemuL2Argv, qemuNvmeArgv, setupFigures, type VmmRun, switchesBetween } from '../../../bench/peer/vmm';
 import { parseL2 } from '../../support/l2-lines';
 import { LINUX_BOOTARGS } from '../../../examples/mini-vmm/linux';
 
@@ -80,6 +80,11 @@ test('the NVMe ways: QEMU passes 0000:00:03.0 with vfio-pci at 03.0, the mini-VM
   assert.is(q[q.indexOf('-append') + 1], `${QEMU_L2_BOOTARGS} l2.disk_sha256=${h}`);
   const m = miniVmmNvmeArgv(h);
   assert.equal(m.slice(-4), ['--pci', '0000:00:03.0', '--append', `l2.disk_sha256=${h}`]);
+  // With the edu beside it: QEMU at 02.0, the mini-VMM's second --pci (its slot 2): 00:02.0 under both.
+  const qe = qemuNvmeArgv(h, { edu: true });
+  assert.equal(qe.flatMap((a, i) => (qe[i - 1] === '-device' ? [a] : [])), ['vfio-pci,host=0000:00:03.0,addr=03.0', 'vfio-pci,host=0000:00:02.0,addr=02.0']);
+  assert.equal(miniVmmNvmeArgv(h, { edu: true }).slice(-6), ['--pci', '0000:00:03.0', '--pci', '0000:00:02.0', '--append', `l2.disk_sha256=${h}`]);
+  assert.is(EDU_VIEW.qemuBdf, `0000:00:${qe[qe.length - 1]!.split('addr=')[1]}`);
 });
 
 const viewLines = (bdf: string, bar0: string, table: string, pba: string, more = ''): string => [
@@ -94,13 +99,33 @@ const viewLines = (bdf: string, bar0: string, table: string, pba: string, more =
 test('guest views compared: the address, QEMU\'s host bridge and the MSI-X relocation are documented; anything else is listed without a reason', () => {
   const qemu = parseL2(viewLines(QEMU_NVME_BDF, '0x4000', '0x2000', '0x3000', 'l2: pci 0000:00:00.0 1b36:0008'));
   const mini = parseL2(viewLines(MINI_VMM_NVME_BDF, '0x8000', '0x4000', '0x5000'));
-  const d = compareViews(qemu, QEMU_NVME_BDF, mini, MINI_VMM_NVME_BDF);
-  assert.equal(d.map((x) => [x.item, x.why]), [['bdf', 'bdf'], ['other functions', 'host-bridge'], ['bar 0 size', 'msix-relocated'], ['msix table-offset', 'msix-relocated'], ['msix pba-offset', 'msix-relocated']]);
+  const d = compareViews(qemu, mini, [NVME_VIEW]);
+  assert.equal(d.map((x) => [x.device, x.item, x.why]), [['', 'other functions', 'host-bridge'], ['nvme', 'bdf', 'bdf'], ['nvme', 'bar 0 size', 'msix-relocated'], ['nvme', 'msix table-offset', 'msix-relocated'], ['nvme', 'msix pba-offset', 'msix-relocated']]);
   // A BAR that is not twice QEMU's is no relocation; a command register that differs has no reason.
   const odd = parseL2(viewLines(MINI_VMM_NVME_BDF, '0x4000', '0x2000', '0x3000').replace('command 0x0406', 'command 0x0006'));
-  assert.equal(compareViews(qemu, QEMU_NVME_BDF, odd, MINI_VMM_NVME_BDF).filter((x) => !x.why).map((x) => [x.item, x.qemu, x.mini]), [['command', '0x406', '0x6']]);
+  assert.equal(compareViews(qemu, odd, [NVME_VIEW]).filter((x) => !x.why).map((x) => [x.item, x.qemu, x.mini]), [['command', '0x406', '0x6']]);
   const half = parseL2(viewLines(MINI_VMM_NVME_BDF, '0x8000', '0x2000', '0x3000'));
-  assert.equal(compareViews(qemu, QEMU_NVME_BDF, half, MINI_VMM_NVME_BDF).filter((x) => !x.why).map((x) => x.item), ['bar 0 size'], 'a doubled BAR with the table where it was is not the relocation');
+  assert.equal(compareViews(qemu, half, [NVME_VIEW]).filter((x) => !x.why).map((x) => x.item), ['bar 0 size'], 'a doubled BAR with the table where it was is not the relocation');
+});
+
+/** The edu's lines as an L2 prints them (the lab's L1 view: test/fixtures/lab/edu-config-vfio-pci.bin). */
+const eduLines = (bdf: string, more = ''): string => [
+  `l2: pci ${bdf} 1234:11e8`,
+  `l2: pci-view ${bdf} id 1234:11e8 class 0x00ff00 rev 0x10`, `l2: pci-view ${bdf} cap 0x40 id 0x05`,
+  `l2: pci-view ${bdf} bar 0 addr 0x10200000 size 0x100000 flags 0x40200`, `l2: pci-view ${bdf} bar-reg 0 0x10200000`,
+  `l2: pci-view ${bdf} msi cap 0x40 enabled 0 multiple-enable 0 addr64 1 maskable 0`,
+  `l2: pci-view ${bdf} command 0x0000 memory 0 bus-master 0 intx-disable 0`, `l2: pci-view ${bdf} status 0x0010`,
+  `l2: pci-view ${bdf} intx pin 1 irq 43`, `l2: pci-view ${bdf} driver none`, more].filter(Boolean).join('\n');
+
+test('guest views of two functions: each compared apart, the edu\'s MSI and command register items included; neither counts as the other\'s "other function"', () => {
+  const qemu = parseL2(`l2: pci 0000:00:00.0 1b36:0008\n${viewLines(QEMU_NVME_BDF, '0x4000', '0x2000', '0x3000')}\n${eduLines(EDU_VIEW.qemuBdf)}`);
+  const mini = parseL2(`${viewLines(MINI_VMM_NVME_BDF, '0x8000', '0x4000', '0x5000')}\n${eduLines(EDU_VIEW.miniBdf)}`);
+  assert.equal(compareViews(qemu, mini, [NVME_VIEW, EDU_VIEW]).filter((x) => x.device !== 'nvme').map((x) => [x.device, x.item, x.why]), [['', 'other functions', 'host-bridge']]);
+  const msiOn = parseL2(`${viewLines(MINI_VMM_NVME_BDF, '0x8000', '0x4000', '0x5000')}\n${eduLines(EDU_VIEW.miniBdf).replace('enabled 0 multiple-enable 0 addr64 1 maskable 0', 'enabled 1 multiple-enable 0 addr64 1 maskable 1')}`);
+  assert.equal(compareViews(qemu, msiOn, [NVME_VIEW, EDU_VIEW]).filter((x) => !x.why).map((x) => [x.device, x.item, x.qemu, x.mini]),
+    [['edu', 'msi', 'cap 0x40 enabled 0 multiple-enable 0 addr64 1 maskable 0', 'cap 0x40 enabled 1 multiple-enable 0 addr64 1 maskable 1'], ['edu', 'irq mode', 'intx', 'msi']]);
+  // Without the edu in the pairs, it is one of the other functions, on both sides alike.
+  assert.equal(compareViews(qemu, mini, [NVME_VIEW]).filter((x) => x.device === '').map((x) => x.qemu), ['0000:00:00.0 1b36:0008, 0000:00:02.0 1234:11e8']);
 });
 
 test('QEMU boots the L2 as the mini-VMM does: KVM, one vCPU, the same RAM, the same earlycon, no firmware or NIC, each device one -device', () => {
@@ -110,6 +135,7 @@ test('QEMU boots the L2 as the mini-VMM does: KVM, one vCPU, the same RAM, the s
   assert.is(opt('-smp'), '1');
   assert.is(opt('-m'), '256M');
   assert.is(opt('-nic'), 'none');
+  assert.is(opt('-name'), 'debug-threads=on', 'QEMU names its threads (CPU 0/KVM...), so wake-ups split per thread');
   assert.ok(argv.includes('-nodefaults') && argv.includes('-no-reboot'));
   assert.not.ok(argv.includes('-bios'));
   assert.is(opt('-device'), 'vfio-pci,host=0000:00:02.0,addr=02.0');

@@ -2,7 +2,8 @@
 // and run as a normal program: its SHA-256 against node's, its PCI lines read from a fake sysfs
 // tree holding the config space L1 read from the lab's NVMe (test/fixtures/lab/nvme-config-nvme.bin,
 // captured with `npm run lab -- 'base64 -w0 /sys/bus/pci/devices/0000:00:03.0/config'` while L1's
-// nvme driver had it), and test/support/l2-lines.ts reading those lines back.
+// nvme driver had it; the edu's, test/fixtures/lab/edu-config-vfio-pci.bin, the same way from
+// 0000:00:02.0 on vfio-pci), and test/support/l2-lines.ts reading those lines back.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -43,7 +44,8 @@ test('init sha256 FILE: the FIPS 180-4 implementation agrees with node\'s at eve
   assert.is(run('sha256', p).stdout, `sha256 ${createHash('sha256').update(readFileSync(p)).digest('hex')}\n`);
 });
 
-/** A sysfs tree with the lab's edu (0000:00:02.0) and NVMe (0000:00:03.0, `config` given, on nvme). */
+/** A sysfs tree with the lab's edu (0000:00:02.0, L1's config, on vfio-pci), NVMe (0000:00:03.0,
+ *  `config` given, on nvme) and a host bridge (0000:00:00.0, as QEMU's virt machine shows one). */
 function fakeSysfs(config: Buffer): string {
   const root = mkdtempSync(join(dir, 'sysfs-'));
   const fn = (bdf: string, vendor: string, device: string, cls: string): string => {
@@ -52,10 +54,16 @@ function fakeSysfs(config: Buffer): string {
     writeFileSync(join(d, 'vendor'), `${vendor}\n`); writeFileSync(join(d, 'device'), `${device}\n`); writeFileSync(join(d, 'class'), `${cls}\n`);
     return d;
   };
-  fn('0000:00:02.0', '0x1234', '0x11e8', '0x00ff00');
+  const empty = '0x0000000000000000 0x0000000000000000 0x0000000000000000\n';
+  fn('0000:00:00.0', '0x1b36', '0x0008', '0x060000');
+  const edu = fn('0000:00:02.0', '0x1234', '0x11e8', '0x00ff00');
+  writeFileSync(join(edu, 'config'), EDU_CONFIG);
+  writeFileSync(join(edu, 'resource'), `0x0000000010000000 0x00000000100fffff 0x0000000000040200\n${empty.repeat(6)}`);
+  writeFileSync(join(edu, 'irq'), '23\n');
+  mkdirSync(join(root, 'sys/bus/pci/drivers/vfio-pci'), { recursive: true });
+  symlinkSync('../../../../bus/pci/drivers/vfio-pci', join(edu, 'driver'));
   const nvme = fn('0000:00:03.0', '0x1b36', '0x0010', '0x010802');
   writeFileSync(join(nvme, 'config'), config);
-  const empty = '0x0000000000000000 0x0000000000000000 0x0000000000000000\n';
   writeFileSync(join(nvme, 'resource'), `0x0000008000000000 0x0000008000003fff 0x0000000000140204\n${empty.repeat(6)}`);
   writeFileSync(join(nvme, 'irq'), '18\n');
   mkdirSync(join(root, 'sys/bus/pci/drivers/nvme'), { recursive: true });
@@ -63,13 +71,15 @@ function fakeSysfs(config: Buffer): string {
   return root;
 }
 const LAB_CONFIG = readFileSync('test/fixtures/lab/nvme-config-nvme.bin');
+const EDU_CONFIG = readFileSync('test/fixtures/lab/edu-config-vfio-pci.bin');
 
-test('init pci: every function, then the NVMe function\'s config as the lab\'s L1 saw it, line for line', () => {
+test('init pci: every function, then the NVMe function\'s config as the lab\'s L1 saw it, then the edu\'s (no bridge), line for line', () => {
   if (skip()) return;
   const r = run('pci', '--sysfs', fakeSysfs(LAB_CONFIG));
   assert.is(r.status, 0, r.stderr);
-  const v = 'l2: pci-view 0000:00:03.0';
+  const v = 'l2: pci-view 0000:00:03.0', e = 'l2: pci-view 0000:00:02.0';
   assert.is(r.stdout, [
+    'l2: pci 0000:00:00.0 1b36:0008',
     'l2: pci 0000:00:02.0 1234:11e8',
     'l2: pci 0000:00:03.0 1b36:0010',
     `${v} id 1b36:0010 class 0x010802 rev 0x02`,
@@ -81,6 +91,15 @@ test('init pci: every function, then the NVMe function\'s config as the lab\'s L
     `${v} status 0x0010`,
     `${v} intx pin 1 irq 18`,
     `${v} driver nvme`,
+    `${e} id 1234:11e8 class 0x00ff00 rev 0x10`,
+    `${e} cap 0x40 id 0x05`,
+    `${e} bar 0 addr 0x10000000 size 0x100000 flags 0x40200`,
+    `${e} bar-reg 0 0x10000000`, `${e} bar-reg 1 0x00000000`, `${e} bar-reg 2 0x00000000`, `${e} bar-reg 3 0x00000000`, `${e} bar-reg 4 0x00000000`, `${e} bar-reg 5 0x00000000`,
+    `${e} msi cap 0x40 enabled 0 multiple-enable 0 addr64 1 maskable 0`,
+    `${e} command 0x0000 memory 0 bus-master 0 intx-disable 0`,
+    `${e} status 0x0010`,
+    `${e} intx pin 1 irq 23`,
+    `${e} driver vfio-pci`,
   ].join('\n') + '\n');
 });
 
@@ -90,7 +109,7 @@ test('init pci: a capability chain that loops ends after 48 entries; an extended
   looped[0x61] = 0x40; // the last capability (PM at 0x60) points back to the first
   looped.writeUInt32LE(0x0001 | (2 << 16) | (0 << 20), 0x100); // AER, version 2, end of the list
   const out = run('pci', '--sysfs', fakeSysfs(looped)).stdout;
-  assert.is([...out.matchAll(/ cap 0x[0-9a-f]+ id /g)].length, 48);
+  assert.is([...out.matchAll(/0000:00:03\.0 cap 0x[0-9a-f]+ id /g)].length, 48);
   assert.match(out, /^l2: pci-view 0000:00:03\.0 ecap 0x100 id 0x0001 ver 2$/m);
   const short = run('pci', '--sysfs', fakeSysfs(LAB_CONFIG.subarray(0, 64)));
   assert.match(short.stdout, /^l2: pci-view 0000:00:03\.0 id 1b36:0010/m, '64 bytes are enough for the header');
