@@ -5,6 +5,8 @@
 //   C         eventfd_hop.c: a thread blocked in read() (one hop, the floor)
 //   waiter    the library's IRQ thread: IrqWaiter.wait() on a worker_threads Worker (this file,
 //             loaded again), epoll_wait then the counter read, the handler on that thread
+//   reader    the library's one-IRQ thread: IrqReader.wait() on a Worker, a plain read() of one
+//             blocking eventfd (triggerEventfd({ blocking: true })), the handler on that thread
 //   vfiokit   the library's main-thread path: IrqDispatcher over the shim (sys.watch =
 //             koffi.node.poll, sys.readCounter), the handler a device's onTrigger() gets
 //   poll      bare koffi.node.poll: uv_poll on Node's own event loop (the floor of the above)
@@ -21,6 +23,7 @@ import { writeResults, root } from './lib.mjs';
 import { createSys, realLibc } from '../shim/index';
 import { IrqDispatcher } from '../src/eventfd/dispatcher';
 import { IrqWaiter } from '../src/eventfd/waiter';
+import { IrqReader } from '../src/eventfd/reader';
 
 const N = Number(process.env.SAMPLES ?? 1000);
 const GAP_US = Number(process.env.GAP_US ?? 1000);
@@ -28,10 +31,15 @@ const EFD_NONBLOCK = 0o4000, EFD_CLOEXEC = 0o2000000, EPOLLIN = 1, EPOLL_CTL_ADD
 
 /** One wake-up's latencies from the counter it read (the sum of the stamps written since the
  *  last read) and the reader's clock; returns how many signals it carried. */
-function account(lat, value, t1) {
+function account(lat, value, now) {
+  const t1 = now - base;
   if (value <= t1) { lat.push(Number(t1 - value)); return 1; }
   return Number((value + t1 / 2n) / t1); // coalesced: several stamps summed
 }
+
+// The writer's stamps are CLOCK_MONOTONIC (process.hrtime's clock) less this base, set by the main
+// thread and given to the workers: small enough for IrqReader, whose wake unit is 2^40.
+const base = isMainThread ? process.hrtime.bigint() : workerData.base;
 
 if (!isMainThread) workerMain(workerData);
 else await main();
@@ -50,6 +58,19 @@ function workerMain({ mode, fd, n }) {
       for (let i = 0; i < fired.length; i++) signalled += account(lat, fired[i].count, t1);
     }
     w.close();
+    parentPort.postMessage({ lat });
+    return;
+  }
+  if (mode === 'reader') {
+    const r = new IrqReader(fd, { sys });
+    parentPort.postMessage({ ready: true });
+    const lat = [];
+    for (let signalled = 0; signalled < n;) {
+      const count = r.wait();
+      const t1 = process.hrtime.bigint();
+      if (count > 0n) signalled += account(lat, count, t1);
+    }
+    r.close();
     parentPort.postMessage({ lat });
     return;
   }
@@ -90,7 +111,7 @@ function workerMain({ mode, fd, n }) {
     const v = sys.eventfdRead(fd);
     if (v === 0n) continue;
     parentPort.postMessage({ value: v });
-    signalled += v > process.hrtime.bigint() ? 2 : 1; // only to know when to stop
+    signalled += v > process.hrtime.bigint() - base ? 2 : 1; // only to know when to stop
   }
   sys.close(ep);
 }
@@ -106,6 +127,7 @@ async function main() {
   const writer = koffi.load(so);
   const writerStart = writer.func('int vk_writer_start(int, int, int)');
   const writerJoin = writer.func('int vk_writer_join(void)');
+  writer.func('void vk_writer_base(uint64_t)')(base);
   const libc = koffi.load('libc.so.6');
   const epoll_create1 = libc.func('int epoll_create1(int)');
   const epoll_ctl = libc.func('int epoll_ctl(int, int, int, uint8_t *ev)');
@@ -137,8 +159,8 @@ async function main() {
   /** A worker way: the worker reports ready, then the writer starts; it ends with its samples. */
   function onWorker(name, mode) {
     return new Promise((resolve, reject) => {
-      const fd = sys.eventfd(0, (mode === 'bare-read' ? 0 : EFD_NONBLOCK) | EFD_CLOEXEC);
-      const w = new Worker(new URL(import.meta.url), { workerData: { mode, fd, n: N } });
+      const fd = sys.eventfd(0, (mode === 'bare-read' || mode === 'reader' ? 0 : EFD_NONBLOCK) | EFD_CLOEXEC);
+      const w = new Worker(new URL(import.meta.url), { workerData: { mode, fd, n: N, base } });
       const lat = [];
       let signalled = 0;
       const finish = (samples) => { writerJoin(); w.terminate().then(() => { sys.close(fd); resolve({ name, ...stats(samples) }); }); };
@@ -173,6 +195,7 @@ async function main() {
   const results = [{ name: 'c-two-threads', ...JSON.parse(execFileSync(cc, [String(N), String(GAP_US)], { encoding: 'utf8' })) }];
   results.push(await onWorker('vfiokit IrqWaiter (IRQ thread)', 'waiter'));
   results.push(await onMain('vfiokit IrqDispatcher (main loop)', viaDispatcher));
+  results.push(await onWorker('vfiokit IrqReader (one-IRQ thread)', 'reader'));
   // Without vfiokit's API: the floors and the alternatives the dispatcher was chosen among.
   const diagnostics = [];
   diagnostics.push(await onWorker('worker: koffi read() (floor of a thread)', 'bare-read'));
@@ -180,11 +203,11 @@ async function main() {
   diagnostics.push(await onMain('koffi.node.poll (floor of the dispatcher)', viaPoll));
   diagnostics.push(await onMain('epoll_wait.async', viaEpollAsync));
   diagnostics.push(await onWorker('worker+epoll, handler on main', 'relay'));
-  results[1].floor = diagnostics[1].name; results[2].floor = diagnostics[2].name;
+  results[1].floor = diagnostics[1].name; results[2].floor = diagnostics[2].name; results[3].floor = diagnostics[0].name;
   writeResults('irq-dispatch', {
     what: 'IRQ wake-up: eventfd signalled -> handler runs (median; p99 in json)',
     reference: 'C, two threads, one hop on an eventfd', goal: null, floorGoal: 1.1, results, diagnostics,
-    note: `${N} signals about ${GAP_US} us apart from one C writer thread for every way (bench/native/eventfd_writer.c); IrqWaiter is the IRQ-thread path, IrqDispatcher the main-loop one (docs/DESIGN.md)`,
+    note: `${N} signals about ${GAP_US} us apart from one C writer thread for every way (bench/native/eventfd_writer.c); IrqWaiter is the IRQ-thread path, IrqReader the one-IRQ thread's, IrqDispatcher the main-loop one (docs/DESIGN.md)`,
   });
   process.exit(0);
 }

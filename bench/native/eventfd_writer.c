@@ -1,6 +1,6 @@
 /* The signalling side of the IRQ wake-up benchmark, shared by the C reference (eventfd_hop.c
  * includes it) and the JS ways (built as a shared library and started through koffi): a thread
- * that every gap_us writes CLOCK_MONOTONIC in ns to an eventfd as the counter's increment. The
+ * that every gap_us writes CLOCK_MONOTONIC in ns (less a base) to an eventfd as the counter's increment. The
  * reader's latency is its own clock minus the value it read; a value above the reader's clock is
  * several stamps summed by the counter (coalesced), and counts round(value / clock) signals. */
 #define _GNU_SOURCE
@@ -12,6 +12,10 @@
 
 struct vk_writer { int fd, n, gap_us; };
 static pthread_t vk_thread;
+/* Stamps are CLOCK_MONOTONIC minus this base (0 unless vk_writer_base set it): small stamps keep
+ * an IrqReader's counter below its wake unit (2^40), as a device's counts are. */
+static uint64_t vk_base;
+void vk_writer_base(uint64_t base_ns) { vk_base = base_ns; }
 
 uint64_t vk_now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec; }
 
@@ -20,7 +24,7 @@ static void *vk_writer_main(void *arg) {
   free(arg);
   for (int i = 0; i < w.n; i++) {
     usleep(w.gap_us);
-    uint64_t t = vk_now_ns();
+    uint64_t t = vk_now_ns() - vk_base;
     if (write(w.fd, &t, 8) != 8) abort();
   }
   return NULL;

@@ -21,7 +21,7 @@ import * as vfio from '../../shim/vfio.js';
 import * as kvm from '../../shim/kvm.js';
 import { ctx, rethrowWithContext, Teardown } from './context.js';
 import { encodeIrqSet, type IrqSetRequest } from '../vfio/encode.js';
-import { checkBigU64, checkFd, checkFn, checkInt, checkInts } from '../../shim/args.js';
+import { checkBigU64, checkFd, checkFn, checkInt, checkInts, checkOptBool, checkOptObject } from '../../shim/args.js';
 import type { DeviceKindFacts } from './kinds.js';
 
 /** The VFIO index of each PCI interrupt mode (none: no index is enabled). */
@@ -35,6 +35,13 @@ export function dispatcherFor(sys: Sys): IrqDispatcher {
   return d;
 }
 
+/** Options of {@link DeviceIrq.triggerEventfd}. */
+export interface TriggerEventfdOptions {
+  /** Make the eventfd blocking, for an {@link IrqReader} (a thread blocked in a plain read);
+   *  default false: non-blocking, for an {@link IrqWaiter} or any poll. */
+  blocking?: boolean;
+}
+
 /** What an IRQ needs from its device. */
 export interface IrqOwner {
   readonly name: string;
@@ -42,8 +49,8 @@ export interface IrqOwner {
   liveFd(): number;
 }
 
-function newEventfd(owner: IrqOwner): number {
-  return ctx(owner.name, () => owner.sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), { message: 'cannot create an eventfd' });
+function newEventfd(owner: IrqOwner, blocking = false): number {
+  return ctx(owner.name, () => owner.sys.eventfd(0, EFD_CLOEXEC | (blocking ? 0 : EFD_NONBLOCK)), { message: 'cannot create an eventfd' });
 }
 
 /** VFIO_DEVICE_SET_IRQS with a request encoded by the core. */
@@ -143,9 +150,11 @@ export class DeviceIrq {
   /**
    * Sets an eventfd as the trigger of vector 0, as onTrigger does, but watches it nowhere and
    * returns it: for an IRQ thread of the VMM's own (an IrqWaiter in a worker_threads Worker,
-   * which wakes faster than the main thread's event loop). The fd is a process-wide number that
-   * any thread can wait on; it stays this index's until disable() (or the device's close()),
-   * which closes it: remove it from the waiter first. Same errors as onTrigger.
+   * which wakes faster than the main thread's event loop; or, with `{ blocking: true }`, an
+   * IrqReader: one IRQ on its own thread, blocked in a plain read, the fastest wake-up). The fd is
+   * a process-wide number that any thread can wait on; it stays this index's until disable() (or
+   * the device's close()), which closes it: remove it from the waiter (or stop the reader) first.
+   * Same errors as onTrigger, and 'bad-argument' for opts.
    * @example
    * ```ts
    * import { openDevice, IrqWaiter } from 'vfiokit';
@@ -160,15 +169,18 @@ export class DeviceIrq {
    * dev.close();
    * ```
    */
-  triggerEventfd(): number { return this.#arm(null); }
+  triggerEventfd(opts: TriggerEventfdOptions = {}): number {
+    opts = checkOptObject('opts', opts);
+    return this.#arm(null, checkOptBool('opts.blocking', opts.blocking) ?? false);
+  }
 
-  #arm(handler: IrqHandler | null): number {
+  #arm(handler: IrqHandler | null, blocking = false): number {
     this.#owner.liveFd();
     if (this.routed) throw new VfioError({ kind: 'bad-state', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) is routed through the IRQ machine`, hint: 'close the routing first' });
     if (!this.ok) throw new VfioError({ kind: 'not-found', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) could not be read from the kernel: ${this.error!.message}`, hint: 'this index is unusable; the others are fine' });
     if (!this.eventfdCapable || this.count === 0) throw new VfioError({ kind: 'not-supported', device: this.#owner.name, message: `IRQ ${this.index} (${this.name}) cannot signal an eventfd (flags 0x${this.flags.toString(16)}, count ${this.count})`, hint: 'pick an index with VFIO_IRQ_INFO_EVENTFD' });
     if (this.#efd >= 0) this.disable();
-    const efd = newEventfd(this.#owner);
+    const efd = newEventfd(this.#owner, blocking);
     try {
       setIrqs(this.#owner, { index: this.index, action: 'trigger', fds: [efd] }, 'set the eventfd trigger of');
       if (handler) dispatcherFor(this.#owner.sys).add(efd, handler, `${this.#owner.name} IRQ ${this.index}`);
