@@ -18,7 +18,7 @@ const ENTRIES = {
   'vfiokit': {
     module: publicApi, file: 'src/index',
     values: [
-      'DeviceIrq', 'DeviceRegion', 'DmaBuffer', 'Fdt', 'FdtBuilder', 'FdtNode', 'FdtProperty', 'IRQ_WAITER_MAX_EVENTS', 'IrqRouting',
+      'DeviceIrq', 'DeviceRegion', 'DmaBuffer', 'Fdt', 'FdtBuilder', 'FdtNode', 'FdtProperty', 'IRQ_READER_WAKE_UNIT', 'IRQ_WAITER_MAX_EVENTS', 'IrqReader', 'IrqRouting',
       'IrqWaiter', 'KvmIrqRoutes', 'Mapping', 'PciConfig', 'PciMsix', 'PciPassthrough', 'PlatformBus', 'PlatformPassthrough', 'VFIO_DRIVER',
       'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
       'VFIO_PCI_ERR_IRQ_INDEX', 'VFIO_PCI_INTX_IRQ_INDEX', 'VFIO_PCI_MSIX_IRQ_INDEX', 'VFIO_PCI_MSI_IRQ_INDEX', 'VFIO_PCI_REQ_IRQ_INDEX',
@@ -30,12 +30,12 @@ const ENTRIES = {
       'AllocDmaOptions', 'Bar', 'BarKind', 'BarSlotKind', 'BarState', 'BindResult', 'Bus', 'BusInfo', 'Capabilities', 'Capability',
       'DeviceEntry', 'DeviceHandle', 'DmaBacking', 'DmaInfo', 'DmaMapOptions', 'DmaMappingRecord', 'FdtBuilderOptions', 'FdtRegEntry', 'FdtReservation',
       'ForwardOptions', 'GroupBindResult', 'GuestMemorySlot', 'GuestNode', 'GuestNodeRequest', 'GuestOverlay', 'GuestOverlayRequest', 'IommuKind',
-      'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqRoutingOptions', 'IrqWaiterOptions', 'KvmIrqRoutesOptions',
+      'IommuOption', 'IrqAction', 'IrqActionKind', 'IrqFired', 'IrqHandler', 'IrqReaderOptions', 'IrqRoutingOptions', 'IrqWaiterOptions', 'KvmIrqRoutesOptions',
       'MappingSys', 'MsiCapability', 'MsiRoute', 'MsixAction', 'MsixCapability', 'MsixHole', 'MsixPart', 'MsixStats', 'MsixVectorState',
       'OpenOptions', 'PciAction', 'PciConfigOptions', 'PciConfigStats', 'PciKvmOptions', 'PciPassthroughOptions', 'PciPassthroughStats',
       'PlaceRegionOptions', 'PlacedIrq', 'PlacedPlatformIrq', 'PlacedPlatformRegion', 'PlacedRegion', 'PlatformBusOptions', 'PlatformMemorySlot',
       'PlatformNodeOptions', 'PlatformPassthroughOptions', 'PlatformPassthroughStats', 'PlatformPlacement', 'PlatformPlacementOptions', 'RegionMap',
-      'SysfsOptions',
+      'SysfsOptions', 'TriggerEventfdOptions',
       'UnbindOptions', 'UnbindResult', 'VfioDeviceInfo', 'VfioDeviceKind', 'VfioErrorInit', 'VfioErrorKind', 'Width',
     ],
   },
