@@ -33,7 +33,7 @@ import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode.js';
 import { queryIommuType1Info } from '../vfio/query.js';
 import type { IovaRange } from '../vfio/decode.js';
 import { encodeIoasMapWords, encodeIoasUnmapWords, queryIoasIovaRanges } from '../vfio/iommufd.js';
-import { structWords, u32 } from '../../shim/bytes.js';
+import { structWords, u32, type StructWords } from '../../shim/bytes.js';
 
 /** The IOMMU path of an open device: 'type1' (a legacy /dev/vfio/vfio container), 'iommufd' (/dev/iommu and the device's cdev) or 'noiommu' (no IOMMU: no DMA mapping, unsafe mode only). */
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
@@ -161,14 +161,16 @@ export class Container implements DmaSpace {
 
   // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
   // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
-  // core's would; they write through word views, shim/bytes.ts StructWords).
-  #mapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_map.size);
-  #unmapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_unmap.size);
+  // core's would; they write through word views, shim/bytes.ts StructWords). Made on the first
+  // map or unmap, not with the container: a container opens with every first device, and a
+  // no-IOMMU one never maps.
+  #mapReq: StructWords | undefined;
+  #unmapReq: StructWords | undefined;
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
     let req: Uint8Array;
-    try { req = encodeDmaMapWords(this.#mapReq, vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { req = encodeDmaMapWords(this.#mapReq ??= structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_map.size), vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
     try { vfio.iommuMapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, {
         message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
@@ -190,12 +192,13 @@ export class Container implements DmaSpace {
   unmap(iova: bigint, size: bigint, device: string): bigint {
     if (this.kind === 'noiommu') throw noDma(device);
     let req: Uint8Array;
-    try { req = encodeDmaUnmapWords(this.#unmapReq, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    const words = this.#unmapReq ??= structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_unmap.size);
+    try { req = encodeDmaUnmapWords(words, iova, size); } catch (e) { rethrowWithContext(e, device); }
     try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
     // The kernel writes back the size unmapped, in the host's byte order: the view's.
-    return this.#unmapReq.u64[2]!;
+    return words.u64[2]!;
   }
 }
 
@@ -374,13 +377,14 @@ export class IommufdSpace implements DmaSpace {
     return { pageSizes: undefined, iovaRanges: r.ranges, dmaAvail: undefined, iovaAlignment: r.iovaAlignment };
   }
 
-  // Reused as the type1 container's are (the iommufd DMA hot path allocates nothing either).
-  #mapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_map.size);
-  #unmapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_unmap.size);
+  // Reused as the type1 container's are (the iommufd DMA hot path allocates nothing either), and
+  // made on first use as theirs are.
+  #mapReq: StructWords | undefined;
+  #unmapReq: StructWords | undefined;
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     let a: Uint8Array;
-    try { a = encodeIoasMapWords(this.#mapReq, this.ioasId, vaddr, size, iova, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { a = encodeIoasMapWords(this.#mapReq ??= structWords(IOMMUFD_LAYOUT.iommu_ioas_map.size), this.ioasId, vaddr, size, iova, read, write); } catch (e) { rethrowWithContext(e, device); }
     try { iommufd.ioasMap(this.#sys, this.fd, a); } catch (e) {
       rethrowWithContext(e, device, {
         message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
@@ -391,11 +395,12 @@ export class IommufdSpace implements DmaSpace {
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     let a: Uint8Array;
-    try { a = encodeIoasUnmapWords(this.#unmapReq, this.ioasId, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    const words = this.#unmapReq ??= structWords(IOMMUFD_LAYOUT.iommu_ioas_unmap.size);
+    try { a = encodeIoasUnmapWords(words, this.ioasId, iova, size); } catch (e) { rethrowWithContext(e, device); }
     try { iommufd.ioasUnmap(this.#sys, this.fd, a); } catch (e) {
       rethrowWithContext(e, device, { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
-    return this.#unmapReq.u64[2]!; // the kernel writes back the length unmapped (host byte order)
+    return words.u64[2]!; // the kernel writes back the length unmapped (host byte order)
   }
 }
 
