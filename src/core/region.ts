@@ -81,6 +81,8 @@ export interface RegionCounters {
 }
 
 const ENTRY = 24;
+/** split()'s holes when there are none (a device's mapAll() at every open): nothing to stage. */
+const NO_HOLES = new Uint8Array(0);
 const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
   REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
 };
@@ -226,7 +228,7 @@ export class RegionTable {
   split(index: number, pageSize: bigint = 4096n, holes: Hole[] = []): SplitRange[] {
     checkInt('index', index, 0, 0xffff_ffff); checkBigU64('pageSize', pageSize);
     if (!Array.isArray(holes)) badArgument('holes', holes, 'an array of holes');
-    const hb = new Uint8Array(holes.length * 16);
+    const hb = holes.length === 0 ? NO_HOLES : new Uint8Array(holes.length * 16);
     holes.forEach((h, i) => { setU64(hb, 16 * i, h.offset); setU64(hb, 16 * i + 8, h.size); });
     const hp = this.c.put(hb, 0);
     const out = this.c.transientPtr + 4096;
