@@ -366,14 +366,17 @@ export class VfioDevice {
       } else {
         this.#container = Container.acquire(sys, iommu, name);
         this.#group = Group.acquire(sys, this.group, iommu === 'noiommu', this.#container, name, opts);
-        this.#fd = ctx(name, () => vfio.groupGetDeviceFd(sys, this.#group!.fd, name), {
-          message: () => `cannot get a device fd from ${this.#group!.path}`,
-          hint: (e) => e.kind === 'not-found' || e.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : e.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : e.hint,
-        });
+        // The error context is added in the catch (no closure per open), as for the info queries.
+        try { this.#fd = vfio.groupGetDeviceFd(sys, this.#group.fd, name); } catch (e) {
+          rethrowWithContext(e, name, {
+            message: () => `cannot get a device fd from ${this.#group!.path}`,
+            hint: (x) => x.kind === 'not-found' || x.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : x.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : x.hint,
+          });
+        }
       }
       const fd = this.#fd;
       this.info = this.#queryInfo(fd);
-      (this as { regionTable: RegionTable }).regionTable = ctx(name, () => new RegionTable());
+      try { (this as { regionTable: RegionTable }).regionTable = new RegionTable(); } catch (e) { rethrowWithContext(e, name); }
       this.regions = this.#queryRegions(fd);
       this.irqs = this.#queryIrqs(fd);
     } catch (e) {
