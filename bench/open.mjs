@@ -31,9 +31,15 @@ const CASES = [
 ];
 const ONLY = process.env.OPEN_ONLY; // 'pl031' or 'edu': one case (for profiles)
 
-const f = fakeVfio();
-const libc = f.libc, sys = f.sys, sysfs = f.sysfs;
-const log = libc.log;
+// The fake kernel, made anew for each pass of each case: its fds count up from 100 and its device
+// fds from FIRST_DEVICE_FD, and some 100,000 cycles on one fake would make the two ranges meet.
+let f, libc, sys, sysfs, log;
+function freshFake() {
+  f?.dispose();
+  f = fakeVfio();
+  ({ libc, sys, sysfs } = f);
+  log = libc.log;
+}
 const real = realLibc();
 const koffi = createRequire(import.meta.url)('koffi');
 const readlinkC = koffi.load('libc.so.6').func('intptr_t readlink(const char *path, void *buf, size_t size)');
@@ -115,14 +121,15 @@ function rounds(op) {
 try {
   for (const c of CASES) {
     if (ONLY && !c.file.endsWith(ONLY)) continue;
-    const ways = { floor: floorCycle(c), vfiokit: vfiokitCycle(c) };
-    for (const op of Object.values(ways)) for (let i = 0; i < WARMUP; i++) op();
     const passes = { floor: [], vfiokit: [] };
     for (let p = 0; p < PASSES; p++) {
+      freshFake();
+      const ways = { floor: floorCycle(c), vfiokit: vfiokitCycle(c) };
+      if (p === 0) for (const op of Object.values(ways)) for (let i = 0; i < WARMUP; i++) op();
       const order = p % 2 ? ['vfiokit', 'floor'] : ['floor', 'vfiokit'];
       for (const w of order) passes[w].push({ rounds: rounds(ways[w]) });
+      if (libc.openFds.size !== 0 || libc.mappings() !== 0) throw new Error(`open: ${libc.openFds.size} fds and ${libc.mappings()} mappings left open on the fake`);
     }
-    if (libc.openFds.size !== 0 || libc.mappings() !== 0) throw new Error(`open: ${libc.openFds.size} fds and ${libc.mappings()} mappings left open on the fake`);
     writeResults(c.file, {
       what: `device open over the unit tests' fake kernel, ${c.what}: openDevice + mapAll + close against the same fake calls with no vfiokit code (the floor); ns per cycle`,
       reference: 'the floor: the same fake libc calls in the same order, bare', goal: null,
@@ -130,4 +137,4 @@ try {
       note: 'no kernel behind the calls: the ratio is vfiokit\'s JavaScript over the bare calls\' JavaScript, the part of the lab\'s cycle that vfiokit adds',
     });
   }
-} finally { f.dispose(); }
+} finally { f?.dispose(); }
