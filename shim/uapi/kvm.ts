@@ -5,7 +5,7 @@
 // Not responsible for: issuing the ioctls (shim/kvm.ts), running a VM.
 import { _IO, _IOR, _IOW, _IOWR } from './ioc.js';
 import { u32Struct } from './struct.js';
-import { badArgument, checkBytes, checkFd, checkInt, checkObject, checkOptInt } from '../args.js';
+import { badArgument, checkBytes, checkFd, checkInt, checkObject, checkOptInt, TWO_64 } from '../args.js';
 
 // Struct sizes, identical on x86_64 and arm64 (fixed-width fields only):
 /** Bytes of struct kvm_irqfd (u32 fd, gsi, flags, resamplefd; u8 pad[16]). */
@@ -161,7 +161,6 @@ export interface KvmMsi {
 }
 
 const U32 = 0xffff_ffff;
-const TWO_64 = 1n << 64n;
 function checkAddress(name: string, a: unknown): bigint {
   if (typeof a !== 'bigint' || a < 0n || a >= TWO_64) badArgument(name, a, 'a bigint in 0..2^64-1');
   return a;

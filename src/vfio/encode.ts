@@ -18,7 +18,7 @@ import {
   VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR, LAYOUT,
 } from './uapi.js';
-import { checkBigInt, checkBools, checkInt, checkInts, checkObject, checkOneOf, checkOptBool, checkOptInt } from '../../shim/args.js';
+import { checkBigInt, checkBools, checkInt, checkInts, checkObject, checkOneOf, checkOptBool, checkOptInt, TWO_64 } from '../../shim/args.js';
 
 /** What a VFIO_DEVICE_SET_IRQS request does to the vectors: VFIO_IRQ_SET_ACTION_TRIGGER, _MASK or _UNMASK. */
 export type IrqSetAction = 'trigger' | 'mask' | 'unmask';
@@ -204,7 +204,6 @@ function dmaUnmapStatus(iova: bigint, size: bigint, flags: number): number {
 }
 
 /** Values outside [0, 2^64) are the caller's error (the core takes u64 as BigInt). */
-const TWO_64 = 1n << 64n;
 export function u64(v: bigint): bigint {
   if (v < 0n || v >= TWO_64) throw new VfioError({ kind: 'bad-argument', message: `0x${v.toString(16)} is not a u64` });
   return v;

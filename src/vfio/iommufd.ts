@@ -24,7 +24,7 @@ export {
   IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_WRITEABLE, IOMMU_IOAS_MAP_READABLE,
   IOMMUFD_LAYOUT,
 } from '../../shim/uapi/iommufd.js';
-import { checkBigInt, checkInt, checkObject, checkOptBool } from '../../shim/args.js';
+import { checkBigInt, checkInt, checkObject, checkOptBool, TWO_64 } from '../../shim/args.js';
 
 /** An IOMMU_IOAS_MAP request for {@link encodeIoasMap}. */
 export interface IoasMapRequest {
@@ -47,7 +47,7 @@ function fail(st: number, what: string): never { throw encodeError(st, what, HIN
 /** The core's statuses the TypeScript encoders find themselves (assembly/status.ts). */
 const ERR_BAD_ARG = -1, ERR_NO_SPACE = -3;
 const MAP = IOMMUFD_LAYOUT.iommu_ioas_map, UNMAP = IOMMUFD_LAYOUT.iommu_ioas_unmap;
-const U64_MAX = (1n << 64n) - 1n;
+const U64_MAX = TWO_64 - 1n;
 
 /** struct iommu_ioas_map for IOMMU_IOAS_MAP, in a new buffer (encodeIoasMapWords into a struct of
  *  its own). The kernel writes the chosen IOVA at offset 32. Pure: no syscall.

@@ -2,6 +2,7 @@
 // and in what order (disable before the eventfd closes), the routed mode carrying out the IRQ
 // machine's actions, DMA requests with checked 64-bit ranges, and what close() undoes.
 import { test } from 'uvu';
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../../../shim/libc';
 import * as assert from 'uvu/assert';
 import { allocDma, openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
@@ -57,7 +58,11 @@ test('triggerEventfd: the same trigger, watched by nobody (for an IrqWaiter thre
   dev.irqs[0]!.disable();
   assert.equal(f.libc.log.slice(before).map((e) => e.method === 'ioctl' ? 'SET_IRQS' : e.method), ['SET_IRQS', 'close'], 'disabled in the kernel, then closed');
   assert.ok(!f.libc.openFds.has(efd));
-  const again = dev.irqs[0]!.triggerEventfd();
+  const eventfdFlags = (): number => f.libc.log.filter((e) => e.method === 'eventfd').at(-1)!.args[1] as number;
+  assert.ok(eventfdFlags() & EFD_NONBLOCK, 'non-blocking by default (an IrqWaiter polls it)');
+  const again = dev.irqs[0]!.triggerEventfd({ blocking: true });
+  assert.is(eventfdFlags() & EFD_NONBLOCK, 0, 'blocking when asked (an IrqReader reads it)');
+  assert.ok(eventfdFlags() & EFD_CLOEXEC);
   const last0 = dev.irqs[0]!.triggerEventfd(); // a second call replaces the first trigger
   assert.ok(!f.libc.openFds.has(again), 'the replaced eventfd was closed');
   assert.is(dev.irqs[0]!.eventfd, last0);
