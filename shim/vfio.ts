@@ -25,18 +25,25 @@ export const setIommu = (sys: Sys, container: number, type: number): number =>
 /** Group fd: fills struct vfio_group_status {argsz, flags} (8 bytes). */
 export const groupGetStatus = (sys: Sys, group: number, status: Uint8Array): number =>
   argszIoctl(sys, group, VFIO_GROUP_GET_STATUS, status, 'VFIO_GROUP_GET_STATUS');
+/** The container fd SET_CONTAINER points at, reused (calls are synchronous and the kernel keeps
+ *  nothing of it): a new small typed array is moved outside V8's heap the first time koffi passes it. */
+const containerArg = new Uint8Array(4);
 /** Group fd: adds the group to the container (the argument is a pointer to the container fd, an s32). */
 export function groupSetContainer(sys: Sys, group: number, container: number): number {
-  const arg = new Uint8Array(4);
-  setU32(arg, 0, container);
-  return sys.ioctl(group, VFIO_GROUP_SET_CONTAINER, arg, 'VFIO_GROUP_SET_CONTAINER');
+  setU32(containerArg, 0, container);
+  return sys.ioctl(group, VFIO_GROUP_SET_CONTAINER, containerArg, 'VFIO_GROUP_SET_CONTAINER');
 }
 /** Group fd: removes the group from its container. */
 export const groupUnsetContainer = (sys: Sys, group: number): number =>
   sys.ioctl(group, VFIO_GROUP_UNSET_CONTAINER, null, 'VFIO_GROUP_UNSET_CONTAINER');
+/** The last device name GET_DEVICE_FD was given, NUL-terminated: a process opens the same few
+ *  devices again and again (the kernel only reads the string). */
+let lastName: { name: string; bytes: Uint8Array } | undefined;
 /** Group fd: a new device fd for the device named `name` (e.g. "9010000.pl031", "0000:00:02.0"). */
-export const groupGetDeviceFd = (sys: Sys, group: number, name: string): number =>
-  sys.ioctl(group, VFIO_GROUP_GET_DEVICE_FD, Buffer.from(`${name}\0`, 'utf8'), 'VFIO_GROUP_GET_DEVICE_FD');
+export function groupGetDeviceFd(sys: Sys, group: number, name: string): number {
+  if (lastName?.name !== name) lastName = { name, bytes: Buffer.from(`${name}\0`, 'utf8') };
+  return sys.ioctl(group, VFIO_GROUP_GET_DEVICE_FD, lastName.bytes, 'VFIO_GROUP_GET_DEVICE_FD');
+}
 /** Device fd: fills struct vfio_device_info (argsz, flags, num_regions, num_irqs, cap_offset, pad). */
 export const deviceGetInfo = (sys: Sys, device: number, info: Uint8Array): number =>
   argszIoctl(sys, device, VFIO_DEVICE_GET_INFO, info, 'VFIO_DEVICE_GET_INFO');

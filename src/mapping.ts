@@ -64,7 +64,7 @@ export class Mapping {
    */
   constructor(sys: MappingSys, fd: number, fileOffset: bigint, size: number, label: string, prot = PROT_READ | PROT_WRITE) {
     checkObject('sys', sys);
-    for (const k of ['mmap', 'munmap', 'view'] as const) checkFn(`sys.${k}`, sys[k]);
+    checkFn('sys.mmap', sys.mmap); checkFn('sys.munmap', sys.munmap); checkFn('sys.view', sys.view);
     checkFd('fd', fd); checkBigU64('fileOffset', fileOffset); checkString('label', label); checkInt('prot', prot, 0, 0x7fff_ffff);
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_VIEW_BYTES) {
       throw new VfioError({ kind: 'bad-argument', device: label, message: `size ${typeof size === 'number' ? size : `(a ${typeof size})`} is not a byte count the mapping can have`, hint: `map between 1 byte and ${MAX_VIEW_BYTES} bytes` });

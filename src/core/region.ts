@@ -81,11 +81,18 @@ export interface RegionCounters {
 }
 
 const ENTRY = 24;
+/** split()'s holes when there are none (a device's mapAll() at every open): nothing to stage. */
+const NO_HOLES = new Uint8Array(0);
 const REASONS: Record<string, 'out-of-range' | 'misaligned' | 'denied'> = {
   REGION_OUT_OF_RANGE: 'out-of-range', REGION_MISALIGNED: 'misaligned', REGION_DENIED: 'denied',
 };
 
 const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_info', 'add_failed', 'get', 'area', 'split', 'check', 'counters'] as const;
+type RegionFns = Readonly<Record<(typeof REGION_EXPORTS)[number], CoreFn>>;
+/** The core's region exports, bound once per core instance: every device open makes a table, and
+ *  bindExports builds its cache key (a join of the names) on each call. */
+let bound: { c: Core; f: RegionFns } | undefined;
+const regionFns = (c: Core): RegionFns => (bound?.c === c ? bound.f : (bound = { c, f: bindExports(c, 'region_', REGION_EXPORTS) }).f);
 
 /**
  * The core's table of one device's regions: for each, the split into ranges to map and ranges to
@@ -108,13 +115,13 @@ const REGION_EXPORTS = ['table_create', 'table_free', 'add', 'add_info', 'add_fa
 export class RegionTable {
   private readonly c: Core;
   private handle: number;
-  private readonly f: Readonly<Record<(typeof REGION_EXPORTS)[number], CoreFn>>;
+  private readonly f: RegionFns;
   #generation = 0;
 
   /** Takes a table slot in the core. Throws 'no-space' when all 16 are open. */
   constructor() {
     this.c = core();
-    this.f = bindExports(this.c, 'region_', REGION_EXPORTS);
+    this.f = regionFns(this.c);
     const h = this.f.table_create();
     if (h < 0) throw this.err(h, 'cannot create a region table (every table of the core is open: close the tables of devices you released)');
     this.handle = h;
@@ -221,7 +228,7 @@ export class RegionTable {
   split(index: number, pageSize: bigint = 4096n, holes: Hole[] = []): SplitRange[] {
     checkInt('index', index, 0, 0xffff_ffff); checkBigU64('pageSize', pageSize);
     if (!Array.isArray(holes)) badArgument('holes', holes, 'an array of holes');
-    const hb = new Uint8Array(holes.length * 16);
+    const hb = holes.length === 0 ? NO_HOLES : new Uint8Array(holes.length * 16);
     holes.forEach((h, i) => { setU64(hb, 16 * i, h.offset); setU64(hb, 16 * i + 8, h.size); });
     const hp = this.c.put(hb, 0);
     const out = this.c.transientPtr + 4096;

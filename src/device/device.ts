@@ -23,9 +23,10 @@ import type { Mapping } from '../mapping.js';
 import { argszFits, syscallError, type Sys } from '../../shim/sys.js';
 import { O_CLOEXEC, O_RDWR } from '../../shim/libc.js';
 import * as vfio from '../../shim/vfio.js';
-import { closedError, contextError, ctx, processSys, systemPageSize, Teardown } from './context.js';
+import { closedError, contextError, ctx, processSys, rethrowWithContext, systemPageSize, Teardown } from './context.js';
 import { Container, Group, IommufdSpace, NOIOMMU_HINT, cdevPath, haveContainer, haveIommufd, noDma, type DmaInfo, type DmaSpace, type IommuKind } from './iommu.js';
-import { queryDeviceInfo, queryIrqInfo, queryRegionInfo } from '../vfio/query.js';
+import { deviceInfoQuery, irqInfoQuery, regionInfoQuery } from '../vfio/query.js';
+import type { DeviceInfo, IrqInfo, RegionInfo } from '../vfio/decode.js';
 import { RegionTable } from '../core/region.js';
 import { DeviceRegion } from './region.js';
 import { checkRoutingOptions, DeviceIrq, IrqRouting, pciEventIrq, type IrqRoutingOptions, type RoutingWire, type PciVectorHost } from './irq.js';
@@ -365,14 +366,17 @@ export class VfioDevice {
       } else {
         this.#container = Container.acquire(sys, iommu, name);
         this.#group = Group.acquire(sys, this.group, iommu === 'noiommu', this.#container, name, opts);
-        this.#fd = ctx(name, () => vfio.groupGetDeviceFd(sys, this.#group!.fd, name), {
-          message: () => `cannot get a device fd from ${this.#group!.path}`,
-          hint: (e) => e.kind === 'not-found' || e.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : e.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : e.hint,
-        });
+        // The error context is added in the catch (no closure per open), as for the info queries.
+        try { this.#fd = vfio.groupGetDeviceFd(sys, this.#group.fd, name); } catch (e) {
+          rethrowWithContext(e, name, {
+            message: () => `cannot get a device fd from ${this.#group!.path}`,
+            hint: (x) => x.kind === 'not-found' || x.errnoName === 'EINVAL' ? `the kernel does not know ${name} in group ${this.group}; is it bound to ${VFIO_DRIVER[entry.bus]}? (vfiokit bind ${name})` : x.kind === 'busy' ? 'the device is already open (in this process or through another group fd)' : x.hint,
+          });
+        }
       }
       const fd = this.#fd;
       this.info = this.#queryInfo(fd);
-      (this as { regionTable: RegionTable }).regionTable = ctx(name, () => new RegionTable());
+      try { (this as { regionTable: RegionTable }).regionTable = new RegionTable(); } catch (e) { rethrowWithContext(e, name); }
       this.regions = this.#queryRegions(fd);
       this.irqs = this.#queryIrqs(fd);
     } catch (e) {
@@ -403,51 +407,61 @@ export class VfioDevice {
   }
 
   #queryInfo(fd: number): VfioDeviceInfo {
-    const d = ctx(this.name, () => queryDeviceInfo((b) => { vfio.deviceGetInfo(this.sys, fd, b); }, { buffer: infoBuffer }), { message: 'cannot read the device info' });
+    let d: DeviceInfo;
+    try { d = deviceInfoQuery((b) => { vfio.deviceGetInfo(this.sys, fd, b); }, infoBuffer); } catch (e) { rethrowWithContext(e, this.name, { message: 'cannot read the device info' }); }
     const f = d.flags;
     const kind: VfioDeviceKind = f & VFIO_DEVICE_FLAGS_PCI ? 'pci' : f & VFIO_DEVICE_FLAGS_AMBA ? 'amba' : f & VFIO_DEVICE_FLAGS_PLATFORM ? 'platform' : 'other';
     this.#kind = DEVICE_KINDS[kind];
     return { flags: f, kind, reset: (f & VFIO_DEVICE_FLAGS_RESET) !== 0, numRegions: d.numRegions, numIrqs: d.numIrqs };
   }
 
+  // The info queries run once per region and IRQ index at every open: one query callback per
+  // device for each kind of index, and the error's context (ctx()'s) added only when one fails.
   #queryRegions(fd: number): DeviceRegion[] {
     const out: DeviceRegion[] = [];
+    const query = refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO');
     for (let i = 0; i < this.info.numRegions; i++) {
       const name = regionName(this.#kind, i);
+      let r: RegionInfo;
       try {
-        const r = ctx(this.name, () => queryRegionInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'), { buffer: infoBuffer, table: this.regionTable }), { message: () => `cannot read the info of region ${i}` });
-        out.push(DeviceRegion.of(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
-      } catch (e) {
+        r = regionInfoQuery(i, query, infoBuffer, this.regionTable);
+      } catch (x) {
         // A region the kernel would not describe (e.g. vfio-pci's absent VGA region: EINVAL) or
         // whose reply is malformed keeps its index, marked, so later indexes do not shift.
         // The table keeps the core's status, or ERR_BAD_ARG (-1) as a marker for an ioctl failure.
-        if (e instanceof Refused) {
+        if (x instanceof Refused) {
           this.regionTable.addFailed(i, -1);
-          out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: e.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
+          out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: x.error(this.name, 'ioctl(VFIO_DEVICE_GET_REGION_INFO)', fd, `cannot read the info of region ${i}`) }));
           continue;
         }
-        if (!(e instanceof VfioError)) throw e;
+        if (!(x instanceof VfioError)) throw x;
+        const e = contextError(x, this.name, { message: `cannot read the info of region ${i}` });
         this.regionTable.addFailed(i, e.status !== undefined && e.status < 0 ? e.status : -1);
         out.push(DeviceRegion.of(this, { index: i, name, ok: false, error: e }));
+        continue;
       }
+      out.push(DeviceRegion.of(this, { index: i, name, ok: true, flags: r.flags, size: r.size, fileOffset: r.offset, sparse: r.sparse ?? null, capType: r.type ?? null, msixMappable: r.msixMappable }));
     }
     return out;
   }
 
   #queryIrqs(fd: number): DeviceIrq[] {
     const out: DeviceIrq[] = [];
+    const query = refusable(this.sys, fd, VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO');
     for (let i = 0; i < this.info.numIrqs; i++) {
       const name = irqName(this.#kind, i);
+      let r: IrqInfo;
       try {
-        const r = ctx(this.name, () => queryIrqInfo(i, refusable(this.sys, fd, VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO'), { buffer: irqInfoBuffer }), { message: () => `cannot read the info of IRQ ${i}` });
-        out.push(DeviceIrq.of(this, i, name, r.flags, r.count));
-      } catch (e) {
+        r = irqInfoQuery(i, query, irqInfoBuffer);
+      } catch (x) {
         // vfio-pci refuses ERR on a conventional (non-PCIe) function with EINVAL: the
         // index stays, with count 0 and the error, as for regions.
-        if (e instanceof Refused) { out.push(DeviceIrq.of(this, i, name, 0, 0, e.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
-        if (!(e instanceof VfioError)) throw e;
-        out.push(DeviceIrq.of(this, i, name, 0, 0, e));
+        if (x instanceof Refused) { out.push(DeviceIrq.of(this, i, name, 0, 0, x.error(this.name, 'ioctl(VFIO_DEVICE_GET_IRQ_INFO)', fd, `cannot read the info of IRQ ${i}`))); continue; }
+        if (!(x instanceof VfioError)) throw x;
+        out.push(DeviceIrq.of(this, i, name, 0, 0, contextError(x, this.name, { message: `cannot read the info of IRQ ${i}` })));
+        continue;
       }
+      out.push(DeviceIrq.of(this, i, name, r.flags, r.count));
     }
     return out;
   }

@@ -17,16 +17,20 @@
 import type { DmaBuffer } from './dma.js';
 
 const LIVE = 1, READ = 2, WRITE = 4;
-/** Rows first allocated; the columns double when full. */
+/** Rows first allocated (on the first mapping); the columns double when full. */
 const INITIAL_ROWS = 64;
+/** The columns of an index that has never held a mapping, shared (zero-length: never written):
+ *  every device has an index, and most never map DMA (a no-IOMMU device cannot), so the columns
+ *  (four typed arrays, three of them allocated outside V8's heap) wait for the first add(). */
+const NO_U64 = new BigUint64Array(0), NO_U8 = new Uint8Array(0);
 
 export interface DmaRow { iova: bigint; size: bigint; hostAddress: bigint; read: boolean; write: boolean }
 
 export class DmaIndex {
-  #iova = new BigUint64Array(INITIAL_ROWS);
-  #size = new BigUint64Array(INITIAL_ROWS);
-  #host = new BigUint64Array(INITIAL_ROWS);
-  #flags = new Uint8Array(INITIAL_ROWS);
+  #iova = NO_U64;
+  #size = NO_U64;
+  #host = NO_U64;
+  #flags = NO_U8;
   /** The allocDma buffer of each row, or undefined (a plain array: most rows have none). */
   #buffers: (DmaBuffer | undefined)[] = [];
   #rows = 0;
@@ -148,7 +152,7 @@ export class DmaIndex {
   }
 
   #grow(): void {
-    const cap = this.#iova.length * 2;
+    const cap = Math.max(INITIAL_ROWS, this.#iova.length * 2);
     const iova = new BigUint64Array(cap), size = new BigUint64Array(cap), host = new BigUint64Array(cap), flags = new Uint8Array(cap);
     iova.set(this.#iova); size.set(this.#size); host.set(this.#host); flags.set(this.#flags);
     this.#iova = iova; this.#size = size; this.#host = host; this.#flags = flags;

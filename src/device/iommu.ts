@@ -33,7 +33,7 @@ import { encodeDmaMapWords, encodeDmaUnmapWords } from '../vfio/encode.js';
 import { queryIommuType1Info } from '../vfio/query.js';
 import type { IovaRange } from '../vfio/decode.js';
 import { encodeIoasMapWords, encodeIoasUnmapWords, queryIoasIovaRanges } from '../vfio/iommufd.js';
-import { structWords, u32 } from '../../shim/bytes.js';
+import { structWords, u32, type StructWords } from '../../shim/bytes.js';
 
 /** The IOMMU path of an open device: 'type1' (a legacy /dev/vfio/vfio container), 'iommufd' (/dev/iommu and the device's cdev) or 'noiommu' (no IOMMU: no DMA mapping, unsafe mode only). */
 export type IommuKind = 'type1' | 'noiommu' | 'iommufd';
@@ -102,23 +102,29 @@ export class Container implements DmaSpace {
     const reg = registry(sys);
     let c = reg.containers.get(kind);
     if (!c) {
-      const fd = ctx(device, () => sys.open(VFIO_CONTAINER_PATH, O_RDWR | O_CLOEXEC), {
-        message: () => `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
-        hint: (e) => e.kind === 'permission' ? `give this user read/write access to ${VFIO_CONTAINER_PATH} (or run as root)`
-          : e.kind === 'not-found' ? `the kernel has no legacy VFIO container (CONFIG_VFIO_CONTAINER); use { iommu: 'iommufd' }` : undefined,
-      });
+      // The error contexts are added in the catch blocks (rethrowWithContext), not by ctx(): the
+      // first device of every open pays for this, and a closure per call is what ctx() costs.
+      let fd: number;
+      try { fd = sys.open(VFIO_CONTAINER_PATH, O_RDWR | O_CLOEXEC); } catch (e) {
+        rethrowWithContext(e, device, {
+          message: () => `cannot open the VFIO container ${VFIO_CONTAINER_PATH}`,
+          hint: (x) => x.kind === 'permission' ? `give this user read/write access to ${VFIO_CONTAINER_PATH} (or run as root)`
+            : x.kind === 'not-found' ? `the kernel has no legacy VFIO container (CONFIG_VFIO_CONTAINER); use { iommu: 'iommufd' }` : undefined,
+        });
+      }
       try {
-        const api = ctx(device, () => vfio.getApiVersion(sys, fd));
+        let api: number;
+        try { api = vfio.getApiVersion(sys, fd); } catch (e) { rethrowWithContext(e, device); }
         if (api !== VFIO_API_VERSION) throw new VfioError({ kind: 'not-supported', device, message: `the kernel's VFIO API version is ${api}, not ${VFIO_API_VERSION}`, hint: 'this kernel speaks a VFIO API vfiokit does not know' });
         let candidate: number;
         if (kind === 'noiommu') {
-          if (ctx(device, () => vfio.checkExtension(sys, fd, VFIO_NOIOMMU_IOMMU)) <= 0) {
+          if (extension(sys, fd, VFIO_NOIOMMU_IOMMU, device) <= 0) {
             throw new VfioError({ kind: 'not-supported', device, message: 'the kernel does not offer the no-IOMMU VFIO mode (VFIO_NOIOMMU_IOMMU)', hint: NOIOMMU_HINT });
           }
           candidate = VFIO_NOIOMMU_IOMMU;
-        } else if (ctx(device, () => vfio.checkExtension(sys, fd, VFIO_TYPE1v2_IOMMU)) > 0) {
+        } else if (extension(sys, fd, VFIO_TYPE1v2_IOMMU, device) > 0) {
           candidate = VFIO_TYPE1v2_IOMMU;
-        } else if (ctx(device, () => vfio.checkExtension(sys, fd, VFIO_TYPE1_IOMMU)) > 0) {
+        } else if (extension(sys, fd, VFIO_TYPE1_IOMMU, device) > 0) {
           candidate = VFIO_TYPE1_IOMMU;
         } else {
           throw new VfioError({ kind: 'not-supported', device, message: 'the kernel offers no type1 IOMMU backend (VFIO_TYPE1v2_IOMMU / VFIO_TYPE1_IOMMU)', hint: "build the kernel with CONFIG_VFIO_IOMMU_TYPE1, or use { iommu: 'iommufd' }" });
@@ -137,10 +143,12 @@ export class Container implements DmaSpace {
   /** VFIO_SET_IOMMU once, after the first group joined (the kernel requires a group first). */
   setIommuOnce(device: string): void {
     if (this.iommuType !== 0) return;
-    ctx(device, () => vfio.setIommu(this.#sys, this.fd, this.#candidate), {
-      message: () => `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
-      hint: (e) => e.kind === 'permission' && this.kind === 'noiommu' ? 'the no-IOMMU mode needs CAP_SYS_RAWIO (run as root)' : e.hint,
-    });
+    try { vfio.setIommu(this.#sys, this.fd, this.#candidate); } catch (e) {
+      rethrowWithContext(e, device, {
+        message: () => `cannot set the container's IOMMU type (${this.#candidate === VFIO_NOIOMMU_IOMMU ? 'VFIO_NOIOMMU_IOMMU' : this.#candidate === VFIO_TYPE1v2_IOMMU ? 'VFIO_TYPE1v2_IOMMU' : 'VFIO_TYPE1_IOMMU'})`,
+        hint: (x) => x.kind === 'permission' && this.kind === 'noiommu' ? 'the no-IOMMU mode needs CAP_SYS_RAWIO (run as root)' : x.hint,
+      });
+    }
     this.iommuType = this.#candidate;
   }
 
@@ -161,14 +169,16 @@ export class Container implements DmaSpace {
 
   // The DMA requests are encoded into these, reused: a VMM maps guest RAM in many pieces, and
   // map/unmap allocate nothing and build no string unless they fail (the encoders check what the
-  // core's would; they write through word views, shim/bytes.ts StructWords).
-  #mapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_map.size);
-  #unmapReq = structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_unmap.size);
+  // core's would; they write through word views, shim/bytes.ts StructWords). Made on the first
+  // map or unmap, not with the container: a container opens with every first device, and a
+  // no-IOMMU one never maps.
+  #mapReq: StructWords | undefined;
+  #unmapReq: StructWords | undefined;
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     if (this.kind === 'noiommu') throw noDma(device);
     let req: Uint8Array;
-    try { req = encodeDmaMapWords(this.#mapReq, vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { req = encodeDmaMapWords(this.#mapReq ??= structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_map.size), vaddr, iova, size, read, write); } catch (e) { rethrowWithContext(e, device); }
     try { vfio.iommuMapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, {
         message: `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)}`,
@@ -190,13 +200,19 @@ export class Container implements DmaSpace {
   unmap(iova: bigint, size: bigint, device: string): bigint {
     if (this.kind === 'noiommu') throw noDma(device);
     let req: Uint8Array;
-    try { req = encodeDmaUnmapWords(this.#unmapReq, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    const words = this.#unmapReq ??= structWords(VFIO_LAYOUT.vfio_iommu_type1_dma_unmap.size);
+    try { req = encodeDmaUnmapWords(words, iova, size); } catch (e) { rethrowWithContext(e, device); }
     try { vfio.iommuUnmapDma(this.#sys, this.fd, req); } catch (e) {
       rethrowWithContext(e, device, { message: `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
     // The kernel writes back the size unmapped, in the host's byte order: the view's.
-    return this.#unmapReq.u64[2]!;
+    return words.u64[2]!;
   }
+}
+
+/** VFIO_CHECK_EXTENSION on a container: > 0 when `type` is offered; a failure gets the device's context. */
+function extension(sys: Sys, fd: number, type: number, device: string): number {
+  try { return vfio.checkExtension(sys, fd, type); } catch (e) { rethrowWithContext(e, device); }
 }
 
 /** The hint of a type1 map refused with ENOSPC: the container holds as many mappings as
@@ -249,25 +265,31 @@ export class Group {
       throw new VfioError({ kind: 'bad-state', device, message: `group ${group} is already attached to the ${g.container.kind} container of this process`, hint: 'open every device of a group with the same iommu option' });
     }
     if (!g) {
-      const fd = ctx(device, () => sys.open(path, O_RDWR | O_CLOEXEC), {
-        message: () => `cannot open the VFIO group ${path}`,
-        // A no-IOMMU group node answers EPERM to anyone without CAP_SYS_RAWIO, whatever its mode
-        // (vfio's rule for the unsafe mode, seen in the lab with the node chowned to the user).
-        hint: (e) => e.errnoName === 'EPERM' && noiommu ? `a no-IOMMU group opens only with CAP_SYS_RAWIO, whatever the permissions of ${path}: run as root or give the process that capability`
-          : e.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
-          : e.kind === 'busy' ? `another process (or an fd opened outside vfiokit) holds ${path}; close it there first`
-          : e.kind === 'not-found' ? `${path} appears once the device is bound to its VFIO driver: vfiokit bind ${device}` : undefined,
-      });
+      // The error contexts are added in the catch blocks, as in Container.acquire.
+      let fd: number;
+      try { fd = sys.open(path, O_RDWR | O_CLOEXEC); } catch (e) {
+        rethrowWithContext(e, device, {
+          message: () => `cannot open the VFIO group ${path}`,
+          // A no-IOMMU group node answers EPERM to anyone without CAP_SYS_RAWIO, whatever its mode
+          // (vfio's rule for the unsafe mode, seen in the lab with the node chowned to the user).
+          hint: (x) => x.errnoName === 'EPERM' && noiommu ? `a no-IOMMU group opens only with CAP_SYS_RAWIO, whatever the permissions of ${path}: run as root or give the process that capability`
+            : x.kind === 'permission' ? `check the permissions of ${path} (ls -l ${path}); run as root or give this user access with a udev rule or chown`
+            : x.kind === 'busy' ? `another process (or an fd opened outside vfiokit) holds ${path}; close it there first`
+            : x.kind === 'not-found' ? `${path} appears once the device is bound to its VFIO driver: vfiokit bind ${device}` : undefined,
+        });
+      }
       g = new Group(sys, path, group, fd, container);
       try {
         const status = encodeGroupStatus(groupStatus);
-        ctx(device, () => vfio.groupGetStatus(sys, fd, status), { message: () => `cannot read the status of ${path}` });
+        try { vfio.groupGetStatus(sys, fd, status); } catch (e) { rethrowWithContext(e, device, { message: () => `cannot read the status of ${path}` }); }
         const flags = u32(status, VFIO_LAYOUT.vfio_group_status.flags);
         if ((flags & VFIO_GROUP_FLAGS_VIABLE) === 0) throw notViable(group, device, sysfs);
-        ctx(device, () => vfio.groupSetContainer(sys, fd, container.fd), {
-          message: () => `cannot add ${path} to the process's ${container.kind} container`,
-          hint: (e) => e.errnoName === 'EPERM' && container.kind === 'type1' ? 'the group cannot share this container (incompatible IOMMU domain); close the other devices first' : e.hint,
-        });
+        try { vfio.groupSetContainer(sys, fd, container.fd); } catch (e) {
+          rethrowWithContext(e, device, {
+            message: () => `cannot add ${path} to the process's ${container.kind} container`,
+            hint: (x) => x.errnoName === 'EPERM' && container.kind === 'type1' ? 'the group cannot share this container (incompatible IOMMU domain); close the other devices first' : x.hint,
+          });
+        }
         g.#attached = true;
         container.setIommuOnce(device);
       } catch (e) {
@@ -374,13 +396,14 @@ export class IommufdSpace implements DmaSpace {
     return { pageSizes: undefined, iovaRanges: r.ranges, dmaAvail: undefined, iovaAlignment: r.iovaAlignment };
   }
 
-  // Reused as the type1 container's are (the iommufd DMA hot path allocates nothing either).
-  #mapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_map.size);
-  #unmapReq = structWords(IOMMUFD_LAYOUT.iommu_ioas_unmap.size);
+  // Reused as the type1 container's are (the iommufd DMA hot path allocates nothing either), and
+  // made on first use as theirs are.
+  #mapReq: StructWords | undefined;
+  #unmapReq: StructWords | undefined;
 
   map(iova: bigint, vaddr: bigint, size: bigint, read: boolean, write: boolean, device: string): void {
     let a: Uint8Array;
-    try { a = encodeIoasMapWords(this.#mapReq, this.ioasId, vaddr, size, iova, read, write); } catch (e) { rethrowWithContext(e, device); }
+    try { a = encodeIoasMapWords(this.#mapReq ??= structWords(IOMMUFD_LAYOUT.iommu_ioas_map.size), this.ioasId, vaddr, size, iova, read, write); } catch (e) { rethrowWithContext(e, device); }
     try { iommufd.ioasMap(this.#sys, this.fd, a); } catch (e) {
       rethrowWithContext(e, device, {
         message: () => `cannot map 0x${size.toString(16)} bytes for DMA at IOVA 0x${iova.toString(16)} in IOAS ${this.ioasId}`,
@@ -391,11 +414,12 @@ export class IommufdSpace implements DmaSpace {
 
   unmap(iova: bigint, size: bigint, device: string): bigint {
     let a: Uint8Array;
-    try { a = encodeIoasUnmapWords(this.#unmapReq, this.ioasId, iova, size); } catch (e) { rethrowWithContext(e, device); }
+    const words = this.#unmapReq ??= structWords(IOMMUFD_LAYOUT.iommu_ioas_unmap.size);
+    try { a = encodeIoasUnmapWords(words, this.ioasId, iova, size); } catch (e) { rethrowWithContext(e, device); }
     try { iommufd.ioasUnmap(this.#sys, this.fd, a); } catch (e) {
       rethrowWithContext(e, device, { message: () => `cannot unmap 0x${size.toString(16)} bytes of DMA at IOVA 0x${iova.toString(16)}` });
     }
-    return this.#unmapReq.u64[2]!; // the kernel writes back the length unmapped (host byte order)
+    return words.u64[2]!; // the kernel writes back the length unmapped (host byte order)
   }
 }
 

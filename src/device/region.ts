@@ -6,7 +6,7 @@
 import { VfioError } from '../errors.js';
 import { Mapping, type Width } from '../mapping.js';
 import type { Sys } from '../../shim/sys.js';
-import { ctx, withContext } from './context.js';
+import { ctx, rethrowWithContext, withContext } from './context.js';
 import { badArgument } from '../../shim/args.js';
 import type { AccessResult, RegionCounters, RegionTable, SplitRange } from '../core/region.js';
 import { setU16, setU32, setU64, u16, u32, u64 } from '../../shim/bytes.js';
@@ -117,7 +117,7 @@ export class DeviceRegion {
    */
   split(): SplitRange[] {
     this.#live();
-    return ctx(this.#owner.name, () => this.#owner.regionTable.split(this.index, BigInt(this.#owner.pageSize)));
+    try { return this.#owner.regionTable.split(this.index, BigInt(this.#owner.pageSize)); } catch (e) { rethrowWithContext(e, this.#owner.name); }
   }
 
   /**
@@ -292,7 +292,8 @@ export class DeviceRegion {
     try {
       for (const r of ranges) {
         const label = `${this.#owner.name} region ${this.index} (${this.name}) +0x${r.offset.toString(16)}`;
-        const mapping = ctx(this.#owner.name, () => new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label), { message: () => `cannot map region ${this.index} (${this.name})` });
+        let mapping: Mapping;
+        try { mapping = new Mapping(this.#owner.sys, fd, this.fileOffset + r.offset, Number(r.size), label); } catch (e) { rethrowWithContext(e, this.#owner.name, { message: () => `cannot map region ${this.index} (${this.name})` }); }
         this.#owner.adopt(mapping);
         out.push({ offset: r.offset, size: r.size, mapping });
       }

@@ -6,7 +6,7 @@
 // 'no-space' with status VFIO_NEED_ARGSZ (queryWithArgsz in src/vfio/query.ts handles that).
 // Not responsible for: issuing the ioctls.
 
-import { bindExports, core, TRANSIENT_BYTES } from '../core/loader.js';
+import { bindExports, core, TRANSIENT_BYTES, type Core, type CoreFn } from '../core/loader.js';
 import { VfioError } from '../errors.js';
 import { statusError, statusKind, statusParts } from '../core/status.js';
 import {
@@ -133,10 +133,20 @@ export interface IommuType1Info {
 export function runDecoder(name: string, label: Label, bytes: Uint8Array, index?: number): number {
   const c = core();
   const p = stageReply(bytes, label);
-  const f = bindExports(c, '', [name])[name]!;
+  const f = decoderFn(c, name);
   const st = index === undefined ? f(p, bytes.length) : f(p, bytes.length, index);
   if (st >= 0) return st;
   throw decoderError(st, label, bytes.length);
+}
+
+/** The decoders by name, bound once per core instance (a device open runs one per info reply;
+ *  bindExports would build a names array and a key string for each). */
+let decoders: { c: Core; fns: Map<string, CoreFn> } | undefined;
+function decoderFn(c: Core, name: string): CoreFn {
+  if (decoders?.c !== c) decoders = { c, fns: new Map() };
+  let f = decoders.fns.get(name);
+  if (!f) { f = bindExports(c, '', [name])[name]!; decoders.fns.set(name, f); }
+  return f;
 }
 
 /** Names a reply in errors; a function is called only on failure. */

@@ -42,6 +42,12 @@ export function queryWithArgsz<T>(label: string | (() => string), initialSize: n
   if (typeof label !== 'string' && typeof label !== 'function') badArgument('label', label, 'a string or a function');
   checkInt('initialSize', initialSize, 4, MAX_REPLY_BYTES); checkFn('fill', fill); checkFn('query', query); checkFn('decode', decode); checkInt('maxRetries', maxRetries);
   if (first !== undefined) checkBytes('first', first, 4);
+  return argszLoop(label, initialSize, fill, query, decode, maxRetries, first);
+}
+
+/** queryWithArgsz's loop, its arguments taken as checked (the public functions check them; the
+ *  device layer's own calls pass its own). */
+function argszLoop<T>(label: string | (() => string), initialSize: number, fill: (buf: Uint8Array) => void, query: (buf: Uint8Array) => void, decode: (buf: Uint8Array) => T, maxRetries: number, first: Uint8Array | undefined): T {
   const what = (): string => (typeof label === 'function' ? label() : label);
   let size = first ? first.length : initialSize;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
@@ -77,8 +83,23 @@ function queryOpts<T extends QueryOptions>(opts: T | undefined): T {
  */
 export function queryDeviceInfo(query: (buf: Uint8Array) => void, opts: QueryOptions = {}): DeviceInfo {
   checkFn('query', query); opts = queryOpts(opts);
-  return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, () => {}, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
+  return queryWithArgsz('VFIO_DEVICE_GET_INFO', opts.initialSize ?? 256, noFill, query, decodeDeviceInfo, opts.maxRetries, opts.buffer);
 }
+const noFill = (): void => {};
+
+// The device layer's own queries (src/device/device.ts, at every open): the same loops and
+// decoders as the public functions above, without their argument checks (the device's own
+// arguments: an index it counts, its reused buffer, its table), which ran a dozen checks per
+// region and IRQ queried. @internal
+/** queryDeviceInfo into `first`. @internal */
+export const deviceInfoQuery = (query: (buf: Uint8Array) => void, first: Uint8Array): DeviceInfo =>
+  argszLoop('VFIO_DEVICE_GET_INFO', first.length, noFill, query, decodeDeviceInfo, MAX_ARGSZ_RETRIES, first);
+/** queryRegionInfo of `index` into `first`, recorded in `table`. @internal */
+export const regionInfoQuery = (index: number, query: (buf: Uint8Array) => void, first: Uint8Array, table: RegionTable): RegionInfo =>
+  argszLoop(() => `VFIO_DEVICE_GET_REGION_INFO(${index})`, first.length, (b) => setU32(b, LAYOUT.vfio_region_info.index, index), query, (b) => table.addReply(index, b), MAX_ARGSZ_RETRIES, first);
+/** queryIrqInfo of `index` into `first`. @internal */
+export const irqInfoQuery = (index: number, query: (buf: Uint8Array) => void, first: Uint8Array): IrqInfo =>
+  argszLoop(() => `VFIO_DEVICE_GET_IRQ_INFO(${index})`, first.length, (b) => setU32(b, LAYOUT.vfio_irq_info.index, index), query, (b) => decodeIrqInfo(b, index), MAX_ARGSZ_RETRIES, first);
 
 /** Options of queryRegionInfo. */
 export interface RegionQueryOptions extends QueryOptions {

@@ -7,10 +7,10 @@ import * as assert from 'uvu/assert';
 import { openDevice } from '../../../src/device/device';
 import { openIommuObjects } from '../../../src/device/iommu';
 import { VfioError } from '../../../src/errors';
-import { VFIO_NOIOMMU_IOMMU, VFIO_SET_IOMMU, VFIO_GROUP_GET_DEVICE_FD } from '../../../shim/ioctl';
+import { VFIO_NOIOMMU_IOMMU, VFIO_SET_IOMMU, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_DEVICE_GET_INFO } from '../../../shim/ioctl';
 import { fakeVfio, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
 
-const EPERM = 1, ENODEV = 19, EINVAL = 22, EBUSY = 16, EACCES = 13;
+const EPERM = 1, EIO = 5, ENODEV = 19, EINVAL = 22, EBUSY = 16, EACCES = 13;
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 
 function withFake(fn: (f: FakeVfio) => void, opts?: Parameters<typeof fakeVfio>[0]): void {
@@ -92,6 +92,32 @@ test('ENODEV on GET_DEVICE_FD: kind not-found with the bind hint; group unset an
   assert.ok(f.trace().includes('ioctl VFIO_GROUP_UNSET_CONTAINER'));
   assert.is(f.libc.openFds.size, 0);
 }));
+
+test('each open step that fails names itself and the device in the message (the contexts added in catch blocks)', () => {
+  // ioctl failures of the open path, one at a time, by request: the message each gives.
+  const cases: [number, RegExp][] = [
+    [VFIO_GROUP_GET_STATUS, /cannot read the status of \/dev\/vfio\/1/],
+    [VFIO_GROUP_SET_CONTAINER, /cannot add \/dev\/vfio\/1 to the process's type1 container/],
+    [VFIO_GROUP_GET_DEVICE_FD, /cannot get a device fd from \/dev\/vfio\/1/],
+    [VFIO_DEVICE_GET_INFO, /cannot read the device info/],
+  ];
+  for (const [request, want] of cases) {
+    withFake((f) => {
+      const real = f.libc.on.ioctl!;
+      f.libc.on.ioctl = (fd, req, arg) => (req === request ? -EIO : real(fd, req, arg));
+      const e = caught(() => openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'type1' }));
+      assert.is(e.device, EDU);
+      assert.is(e.errnoName, 'EIO');
+      assert.match(e.message, want);
+      assert.is(f.libc.openFds.size, 0);
+    });
+  }
+  withFake((f) => {
+    f.libc.failOn('open', EIO, 1); // the container node
+    const e = caught(() => openDevice(EDU, { sys: f.sys, sysfs: f.sysfs, iommu: 'type1' }));
+    assert.match(e.message, /cannot open the VFIO container \/dev\/vfio\/vfio/);
+  });
+});
 
 test('EINVAL on SET_IOMMU: kind syscall with errno kept; the group is unset from the container and everything closed', () => withFake((f) => {
   const real = f.libc.on.ioctlValue!;
