@@ -24,8 +24,13 @@ const LOOP_TURN_EVERY = 10;
 /** Cycles between two samples (each sample runs a full GC and walks /proc). */
 const SAMPLE_EVERY = Number(process.env.VFIOKIT_LIFETIME_SAMPLE ?? 0) || size(20, 500);
 /** Cycles run before the first sample: V8 compiles the hot paths, the dispatcher and the core's
- *  tables reach their working size. */
-const WARMUP = size(50, 500);
+ *  tables reach their working size. Measured in the lab (2026-12-03, edu, 1,000 cycles sampled
+ *  every 20): RSS steps up by 2-5 MiB at a time until about 550 cycles of a fresh process (V8's
+ *  code and heap pages as it tiers up), then grows under 1 KiB a cycle; the heap after a full GC
+ *  moves by a MiB over the same start. With 50 cycles of warm-up the short run's slopes measured
+ *  those steps (RSS 25,000-32,000 KiB per 1,000, heap up to 2,600, in 5 of 5 runs after the open
+ *  path's cuts and 1 of 2 before): so the short run warms up past them too. */
+const WARMUP = 600;
 /** How far resident memory and V8's live heap (after a full GC) may grow, in KiB per 1,000 cycles:
  *  the least-squares slope over the second half of the samples. Measured in the lab: RSS climbs
  *  about 10 MiB over the first 1,000 cycles of a fresh process (glibc arenas, V8's code and heap
