@@ -4,9 +4,10 @@
 // a shadow copy of the pool and of the edu's buffer says what every byte must be. Each step is
 // one of: map a free page at a free slot, unmap a slot, a copy of random length and content from a
 // mapped IOVA into the device, a copy from the device to a writable mapped IOVA, a copy aimed at an
-// unmapped IOVA or at a read-only mapping (one of each is made first, whatever the seed). After every copy the whole pool is compared with the
-// shadow: the copied bytes arrived, nothing else changed, and a copy the IOMMU must stop left
-// memory untouched (those are counted). The seed is printed (VFIOKIT_LOAD_SEED repeats a run).
+// unmapped IOVA or at a read-only mapping (one of each is made first, whatever the seed). After
+// every copy the whole pool is compared with the shadow: the copied bytes arrived, nothing else
+// changed, and a copy the IOMMU must stop left memory untouched (those are counted). The seed is
+// printed (VFIOKIT_LOAD_SEED repeats a run).
 // edu's DMA engine runs 100 ms per copy (its timer), so the short run is a few dozen copies;
 // `npm run soak` runs thousands per IOMMU path.
 import { test } from 'uvu';
