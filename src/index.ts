@@ -27,6 +27,7 @@ export { IrqWaiter, IRQ_WAITER_MAX_EVENTS } from './eventfd/waiter.js';
 export type { IrqFired, IrqWaiterOptions } from './eventfd/waiter.js';
 export { IrqReader, IRQ_READER_WAKE_UNIT } from './eventfd/reader.js';
 export type { IrqReaderOptions } from './eventfd/reader.js';
+export { REPORT_BURST, ReportThinner, reportNote, reportShown } from './reports.js';
 export type { IrqHandler } from './eventfd/dispatcher.js';
 export { DmaBuffer, hugePageSize } from './device/dma.js';
 export type { DmaBacking } from './device/dma.js';

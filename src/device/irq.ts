@@ -11,6 +11,7 @@
 // Not responsible for: the guest's interrupt controller (the VMM's setLine), guest memory slots
 // (the VMM's onMmap), deciding anything the IRQ machine decides.
 import { VfioError } from '../errors.js';
+import { ReportThinner, reportNote } from '../reports.js';
 import { IrqDispatcher, type IrqHandler } from '../eventfd/dispatcher.js';
 import { IrqMachine, ROUTE_KVM, type IrqAction, type PciIrqMode } from '../core/irq-machine.js';
 import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from '../../shim/uapi/vfio.js';
@@ -258,7 +259,8 @@ export interface IrqRoutingOptions {
   indexes?: number[];
   /** Every action carried out, in order (for logging and tests). */
   onAction?(action: IrqAction): void;
-  /** Errors while carrying out actions from an event callback (default: console.error). */
+  /** Errors while carrying out actions from an event callback, each one (default: console.error,
+   *  thinned as {@link reportShown} says, since a guest's actions can cause one per access). */
   onError?(error: unknown): void;
   /** The clock in ns (default process.hrtime.bigint). */
   now?(): bigint;
@@ -321,6 +323,8 @@ export class IrqRouting {
   #lines = new Map<number, Line>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** The default onError: console.error, thinned (a guest's actions can cause one per access). */
+  #defaultErrors = new ReportThinner<unknown>((x, n) => console.error(`vfiokit: ${this.#owner.name}: IRQ routing${reportNote(n)}:`, x));
   #now: () => bigint;
   #vectors: PciVectorHost | undefined;
   /** The machine has PCI's interrupt modes (one VFIO index enabled at a time). */
@@ -466,7 +470,7 @@ export class IrqRouting {
   /** An event from a callback (eventfd, timer): errors go to onError, never up the event loop. */
   #event(f: () => IrqAction[]): void {
     if (this.#closed) return;
-    try { this.#run(f()); } catch (e) { (this.#opts.onError ?? ((x) => console.error(`vfiokit: ${this.#owner.name}: IRQ routing:`, x)))(e); }
+    try { this.#run(f()); } catch (e) { if (this.#opts.onError) this.#opts.onError(e); else this.#defaultErrors.report(e); }
   }
 
   #run(actions: IrqAction[]): void {

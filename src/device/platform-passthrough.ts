@@ -137,7 +137,8 @@ export interface PlatformPassthroughOptions {
   dt?: PlatformNodeOptions;
   /** Every IRQ action carried out, in order (for logging and tests). */
   onAction?(action: IrqAction): void;
-  /** Errors while carrying out IRQ actions from an event callback (default console.error). */
+  /** Errors while carrying out IRQ actions from an event callback, each one (default
+   *  console.error, thinned as {@link reportShown} says). */
   onError?(error: unknown): void;
 }
 

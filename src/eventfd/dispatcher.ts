@@ -5,6 +5,7 @@
 // the handler receives how many times it was signalled since the last read.
 // Not responsible for: what an IRQ means (the IRQ machine decides), nor creating eventfds.
 import { VfioError } from '../errors.js';
+import { ReportThinner, reportNote } from '../reports.js';
 import type { ReadCounterFn, WatchFn } from '../../shim/sys.js';
 
 export type { ReadCounterFn, WatchFn };
@@ -26,10 +27,12 @@ export class IrqDispatcher {
   #readCounter: ReadCounterFn;
   #entries = new Map<number, Entry>();
   #closed = false;
-  /** Handler exceptions are not allowed to kill the loop: they are counted and reported here.
-   * Default: console.error. Replace it to route them to the VMM's log.
+  #defaultErrors = new ReportThinner<[unknown, string]>(([e, label], n) => { console.error(`vfiokit: IRQ handler for ${label} threw${reportNote(n)}:`, e); });
+  /** Handler exceptions are not allowed to kill the loop: they are counted and reported here,
+   * each one. Default: console.error, thinned as {@link reportShown} says (a handler that throws
+   * on every IRQ would otherwise print one per IRQ). Replace it to route them to the VMM's log.
    */
-  onHandlerError: (error: unknown, label: string) => void = (e, label) => { console.error(`vfiokit: IRQ handler for ${label} threw:`, e); };
+  onHandlerError: (error: unknown, label: string) => void = (e, label) => { this.#defaultErrors.report([e, label]); };
   /** How many handler calls have thrown since the dispatcher was made. */
   handlerErrors = 0;
 

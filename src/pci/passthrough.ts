@@ -26,6 +26,7 @@
 // Not responsible for: the VM (its fd, memslot numbers, interrupt controller), the GSI table's
 // lifetime (KvmIrqRoutes), I/O BARs (a VMM on arm64 has no port I/O: they are not placed).
 import { VfioError } from '../errors.js';
+import { ReportThinner, reportNote } from '../reports.js';
 import type { VfioDevice } from '../device/device.js';
 import { KvmIrqRoutes } from '../kvm/routes.js';
 import { PciConfig, decodeBars, findCapabilities, msixHoles, type PciAction, type Capabilities } from '../core/pci.js';
@@ -72,7 +73,9 @@ export interface PciPassthroughOptions {
   /** 'auto' (default): relocate the MSI-X table/PBA where the core says it shares a host page with
    *  registers; 'off': trap them where they are. */
   msixRelocation?: 'auto' | 'off';
-  /** Errors while carrying out actions from an event callback (default console.error). */
+  /** Errors while carrying out actions from an event callback, and each delivery KVM refuses,
+   *  each one (default console.error, thinned as {@link reportShown} says: a guest can cause one
+   *  per access). */
   onError?(error: unknown): void;
 }
 
@@ -373,8 +376,10 @@ export class PciPassthrough {
     };
   }
 
+  /** The default onError: console.error, thinned (each garbage MSI a guest unmasks is one). */
+  #defaultErrors = new ReportThinner<unknown>((x, n) => console.error(`vfiokit: ${this.device.name}: PCI passthrough${reportNote(n)}:`, x));
   #error(e: unknown): void {
-    (this.#opts.onError ?? ((x: unknown) => console.error(`vfiokit: ${this.device.name}: PCI passthrough:`, x)))(e);
+    if (this.#opts.onError) this.#opts.onError(e); else this.#defaultErrors.report(e);
   }
 
   // ---- the guest's config space ----------------------------------------------------------------

@@ -137,6 +137,8 @@ const ROWS: Record<string, Row> = {
   parseFdt: { args: [new Uint8Array(0)], params: [P('bytes', 'bytes')] },
   mergeFdt: { args: [new Uint8Array(0), new Uint8Array(0), '/'], params: [P('base', 'bytes'), P('subtree', 'bytes'), P('parentPath', 'string')] },
   fdtMaxPhandle: { args: [new Uint8Array(0)], params: [P('blob', 'bytes')] },
+  reportShown: { args: [1], params: [P('n', 'index')] },
+  reportNote: { args: [1], params: [P('n', 'index')] },
   // vfiokit: classes
   'VfioError.constructor': { params: [], notWalked: 'the error class itself: it builds from what it is given' },
   'VfioDevice.constructor': none('private constructor behind the @internal VfioDevice.open'),
@@ -217,6 +219,8 @@ const ROWS: Record<string, Row> = {
   'IrqReader.wake': { args: [3, createSys(createFakeLibc())], params: [P('fd', 'fd')] },
   'IrqReader.wait': none(),
   'IrqReader.close': none(),
+  'ReportThinner.constructor': { args: [() => {}], params: [P('pass', 'fn')] },
+  'ReportThinner.report': { params: [], notWalked: 'any value is a report: it is counted and passed on as it is' },
   'DmaBuffer.constructor': none('private constructor behind the @internal DmaBuffer.alloc; allocDma is walked'),
   'DmaBuffer.alloc': none(INTERNAL),
   'DmaBuffer.close': none(),

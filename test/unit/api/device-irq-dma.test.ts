@@ -113,6 +113,22 @@ test('routed mode: fire -> mmap off + line up; trapped access -> line down + VFI
   assert.is(f.libc.openFds.size, 0);
 }));
 
+test('routed mode: without onError, a setLine that throws on every IRQ prints a thinned, numbered line; the machine goes on', withFake((f) => {
+  const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
+  const routing = dev.routeIrqs({ setLine: (_i, up) => { if (up) throw new Error('line refused'); }, onMmap: () => {}, timeoutNs: 10n ** 12n });
+  const fd = irqSets(f).at(-1)!.fds[0]!;
+  const lines: string[] = [];
+  const real = console.error;
+  console.error = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
+  try { for (let i = 0; i < 40; i++) { signal(f, fd); routing.trappedAccess(); } } finally { console.error = real; }
+  assert.is(routing.machine.line(0).delivered, 40n, 'every IRQ taken');
+  assert.is(lines.length, 12, '1..10, 16, 32');
+  assert.ok(lines.every((l) => l.startsWith(`vfiokit: ${PL031}: IRQ routing`) && l.includes('line refused')), lines[0]);
+  assert.ok(lines[11]!.includes('(report 32;'), lines[11]);
+  dev.close();
+  assert.is(f.libc.openFds.size, 0);
+}));
+
 test('routed mode: a line\'s SET_IRQS structs are encoded once, at routing: every EOI passes the same unmask bytes', withFake((f) => {
   const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
   const routing = dev.routeIrqs({ setLine: () => {}, onMmap: () => {}, timeoutNs: 10n ** 12n });

@@ -19,12 +19,12 @@ const ENTRIES = {
     module: publicApi, file: 'src/index',
     values: [
       'DeviceIrq', 'DeviceRegion', 'DmaBuffer', 'Fdt', 'FdtBuilder', 'FdtNode', 'FdtProperty', 'IRQ_READER_WAKE_UNIT', 'IRQ_WAITER_MAX_EVENTS', 'IrqReader', 'IrqRouting',
-      'IrqWaiter', 'KvmIrqRoutes', 'Mapping', 'PciConfig', 'PciMsix', 'PciPassthrough', 'PlatformBus', 'PlatformPassthrough', 'VFIO_DRIVER',
+      'IrqWaiter', 'KvmIrqRoutes', 'Mapping', 'PciConfig', 'PciMsix', 'PciPassthrough', 'PlatformBus', 'PlatformPassthrough', 'REPORT_BURST', 'ReportThinner', 'VFIO_DRIVER',
       'VFIO_PCI_BAR0_REGION_INDEX', 'VFIO_PCI_CONFIG_REGION_INDEX',
       'VFIO_PCI_ERR_IRQ_INDEX', 'VFIO_PCI_INTX_IRQ_INDEX', 'VFIO_PCI_MSIX_IRQ_INDEX', 'VFIO_PCI_MSI_IRQ_INDEX', 'VFIO_PCI_REQ_IRQ_INDEX',
       'VFIO_PCI_ROM_REGION_INDEX', 'VFIO_PCI_VGA_REGION_INDEX', 'VfioDevice', 'VfioError', 'allocDma', 'bind', 'bindGroup', 'fdtMaxPhandle',
       'findDevice', 'groupMembers', 'guestNodeFor', 'guestOverlayFor', 'hostNodeOfDevice', 'hugePageSize', 'listDevices', 'mergeFdt', 'openDevice',
-      'parseFdt', 'unbind', 'unbindGroup', 'validateDeviceName',
+      'parseFdt', 'reportNote', 'reportShown', 'unbind', 'unbindGroup', 'validateDeviceName',
     ],
     types: [
       'AllocDmaOptions', 'Bar', 'BarKind', 'BarSlotKind', 'BarState', 'BindResult', 'Bus', 'BusInfo', 'Capabilities', 'Capability',

@@ -213,6 +213,27 @@ test('MSI-X with KVM: a pending delivery KVM refuses (the guest\'s ITS is off) i
   done(f);
 });
 
+test('MSI-X with KVM: without onError, a guest\'s flood of refused deliveries prints the first 10 and then each power of two, each numbered; every one counted', () => {
+  const f = fakePci();
+  const pci = f.dev.pci(f.options(kvmOpts(f)));
+  place(pci);
+  program(pci, 0, 32, false);
+  pci.configWrite(0x72, 2, 0x8000);
+  f.signalAnswer = -16;
+  const lines: string[] = [];
+  const real = console.error;
+  console.error = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
+  try {
+    for (let i = 0; i < 100; i++) { mask(pci, 0, true); f.fire(2, 0); mask(pci, 0, false); }
+  } finally { console.error = real; }
+  assert.is(pci.stats().deliveriesBlocked, 100, 'every refusal counted');
+  assert.is(lines.length, 13, '1..10, 16, 32, 64');
+  assert.ok(lines.every((l) => l.includes(`vfiokit: ${f.dev.name}: PCI passthrough`) && l.includes('EBUSY')), lines[0]);
+  assert.not.match(lines[9]!, /report \d+/, 'the first 10 as they are');
+  assert.equal(lines.slice(10).map((l) => /\(report (\d+);/.exec(l)?.[1]), ['16', '32', '64']);
+  done(f);
+});
+
 test('MSI-X Function Mask: every live vector switches to its userspace eventfd, and back when it clears; no irqfd touched', () => {
   const f = fakePci();
   const pci = f.dev.pci(f.options(kvmOpts(f)));
