@@ -11,7 +11,7 @@
 // memslots removed), closeDevice() after the VM is closed (DMA mapping, regions, fds).
 // Not responsible for: opening the device (run.ts opens every device before anything else),
 // the VM (kvm.ts), the layout (layout.ts), the tree's board (board.ts).
-import { VfioError, type KvmIrqRoutes, type PlatformBus, type PlatformPassthrough, type PlatformPassthroughOptions, type VfioDevice, type VfioDeviceKind } from '../index.js';
+import { ReportThinner, VfioError, reportNote, type KvmIrqRoutes, type PlatformBus, type PlatformPassthrough, type PlatformPassthroughOptions, type VfioDevice, type VfioDeviceKind } from '../index.js';
 import type { ResolvedDeviceSpec, VmDeviceReport, VmEvent, VmExitCounts } from './config.js';
 import type { BarSlots } from './bar-slots.js';
 import type { EcamHost } from './ecam.js';
@@ -104,7 +104,9 @@ function attachPlatform(dev: VfioDevice, spec: ResolvedDeviceSpec, ctx: AttachCo
   mapGuestRam(dev, ctx);
   const slots = new Map<bigint, number>();
   const placement = placementOf(dev, spec);
+  const errors = deviceErrors(dev.name, ctx);
   const pt: PlatformPassthrough = dev.platform({
+    onError: (e) => errors.report(e),
     bus: ctx.bus, hostDtb: ctx.hostDtb, interruptParent: ctx.gicPhandle,
     dt: { bus: false, firstPhandle: ctx.phandle },
     ...(placement ? { placement } : {}),
@@ -132,7 +134,7 @@ function attachPlatform(dev: VfioDevice, spec: ResolvedDeviceSpec, ctx: AttachCo
       const v = pt.mmioRead(gpa, len);
       return { cause: 'device', ...(v === undefined ? {} : { reply: v }) };
     },
-    report: () => ({ name: dev.name, kind: dev.info.kind, iommu: dev.iommu, irqPath, dma: dev.dmaMappings(), platform: { regions, irqs, stats: pt.stats() } }),
+    report: () => ({ name: dev.name, kind: dev.info.kind, iommu: dev.iommu, irqPath, dma: dev.dmaMappings(), errors: errors.count, platform: { regions, irqs, stats: pt.stats() } }),
     closePassthrough: () => pt.close(),
   };
 }
@@ -140,9 +142,10 @@ function attachPlatform(dev: VfioDevice, spec: ResolvedDeviceSpec, ctx: AttachCo
 function attachPci(dev: VfioDevice, spec: ResolvedDeviceSpec, ctx: AttachContext): AttachedDevice {
   if (!ctx.routes) throw new VfioError({ kind: 'core-bug', device: dev.name, message: 'a PCI function without the VM\'s routing table' });
   const at = { bus: 0, dev: ctx.pciSlot++, fn: 0 };
+  const errors = deviceErrors(dev.name, ctx);
   const f = PciFunction.attach(dev, {
     device: dev.name, at, vm: ctx.vm, routes: ctx.routes, ecam: ctx.ecam, slots: ctx.barSlots,
-    intxSpis: ctx.layout.intxSpis, irqfd: spec.irqfd,
+    intxSpis: ctx.layout.intxSpis, irqfd: spec.irqfd, onError: (e) => errors.report(e),
   });
   mapGuestRam(dev, ctx);
   const guestAddress = `0000:${hex2(at.bus)}:${hex2(at.dev)}.${at.fn}`;
@@ -156,13 +159,22 @@ function attachPci(dev: VfioDevice, spec: ResolvedDeviceSpec, ctx: AttachContext
       return r.handled ? { cause: r.msix ? 'msix' : 'barTraps', ...(r.reply === undefined ? {} : { reply: r.reply }) } : undefined;
     },
     report: () => ({
-      name: dev.name, kind: dev.info.kind, iommu: dev.iommu, irqPath, dma: dev.dmaMappings(),
+      name: dev.name, kind: dev.info.kind, iommu: dev.iommu, irqPath, dma: dev.dmaMappings(), errors: errors.count,
       pci: { guestAddress, devid: f.devid, intxGsi: f.intxGsi, relocation: f.pci.relocation, stats: f.stats(), counts: { ...f.counts } },
     }),
     closePassthrough: () => f.close(),
   };
 }
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
+/** A device's passthrough errors as 'device-error' events, thinned: most are the guest's doing
+ *  (a garbage MSI KVM refuses), one per access, so a guest could otherwise fill the log. */
+function deviceErrors(device: string, ctx: AttachContext): ReportThinner<unknown> {
+  return new ReportThinner<unknown>((error, count) => ctx.emit({
+    kind: 'device-error', device, count, error,
+    message: `${device}: ${error instanceof Error ? error.message : String(error)}${reportNote(count)}`,
+  }));
+}
 
 /** The rooms, by kind. */
 export const ATTACH_ROWS: readonly AttachRow[] = Object.freeze([

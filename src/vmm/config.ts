@@ -100,6 +100,8 @@ export interface VmDeviceReport {
   irqPath: 'irqfd' | 'userspace';
   /** The DMA mappings the device had during the run (guest RAM at IOVA = GPA; none with noiommu). */
   dma: DmaMappingRecord[];
+  /** Errors its passthrough reported while the guest ran (each; the 'device-error' events are thinned). */
+  errors: number;
   /** Platform/AMBA: where its regions and IRQ lines were placed, and the passthrough's counters. */
   platform?: { regions: { index: number; gpa: bigint; size: bigint }[]; irqs: { index: number; spi: number; intid: number }[]; stats: PlatformPassthroughStats };
   /** PCI: where the guest enumerates it, its requester ID, its INTx GSI, the MSI-X relocation, counters. */
@@ -161,8 +163,9 @@ export type VmEvent =
   /** Guest RAM mapped for a device's DMA. */
   | { kind: 'dma-mapped'; device: string; message: string }
   /** A BAR piece the guest placed outside the host bridge's window or over another BAR: left
-   *  unbacked (its accesses exit and are answered as accesses to nothing) rather than ending the VM. */
-  | { kind: 'bar-refused'; message: string }
+   *  unbacked (its accesses exit and are answered as accesses to nothing) rather than ending the VM.
+   *  Thinned as device-error is, `count` its number; each function's counts.slotsRefused counts every one. */
+  | { kind: 'bar-refused'; count: number; message: string }
   /** Guest RAM already mapped in the IOMMU space (container or IOAS) this device shares with an
    *  earlier device of the VM: nothing more to map. */
   | { kind: 'dma-shared'; device: string; message: string }
@@ -181,7 +184,16 @@ export type VmEvent =
   /** Every vCPU is out of KVM_RUN; closing follows. */
   | { kind: 'stopping'; reason: string; message: string }
   /** One close step done. */
-  | { kind: 'closed'; step: string; message: string };
+  | { kind: 'closed'; step: string; message: string }
+  /** An error a device's passthrough reported while the guest ran (most are the guest's doing: a
+   *  garbage MSI KVM refuses). Thinned (reportShown: the first 10, then each power of two), `count`
+   *  its number among the device's; VmDeviceReport.errors counts every one. */
+  | { kind: 'device-error'; device: string; count: number; error: unknown; message: string }
+  /** A guest access nothing answers: 'stray' (an MMIO exit at an address no device or board part
+   *  decodes: reads get all-ones, writes are dropped) or 'undecodable' (KVM_EXIT_ARM_NISV: the
+   *  guest gets an external abort). Thinned per kind as device-error is; counts.stray and
+   *  counts.nisv count every one. */
+  | { kind: 'guest-access'; access: 'stray' | 'undecodable'; vcpu: number; address: bigint; count: number; message: string };
 
 /** The default kernel command line: the pl011 earlycon at the board's UART, kept after boot (there
  *  is no other console); /dev/kmsg not rate-limited; panic=-1 turns a panic into a PSCI reset the

@@ -37,6 +37,8 @@ export interface PciFunctionOptions {
   /** KVM irqfds (default true); false: userspace delivery (KVM_SIGNAL_MSI, KVM_IRQ_LINE) from
    *  vfiokit's eventfd watchers on the event loop. */
   irqfd?: boolean;
+  /** Each error the passthrough reports (PciPassthroughOptions.onError); default its thinned console.error. */
+  onError?(error: unknown): void;
 }
 
 /** What the guest's accesses cost the VMM, by kind, on top of the passthrough's own counters. */
@@ -85,6 +87,7 @@ export class PciFunction {
       ...(opts.irqfd ?? true
         ? { kvm: { vmFd: vm.fd, routes: opts.routes, devid: this.devid, ...(intxGsi === undefined ? {} : { intxGsi }) } }
         : { deliverMsi: (address: bigint, data: number) => vm.signalMsi(address, data, this.devid), ...(intxGsi === undefined ? {} : { setIntx: (level: boolean) => vm.irqLine(intxGsi, level) }) }),
+      ...(opts.onError ? { onError: opts.onError } : {}),
     });
     opts.ecam.attach(opts.at, this.pci);
   }

@@ -24,7 +24,7 @@
 // guest (a caller that wants that calls runVm again).
 // Not responsible for: binding devices to their VFIO driver (the CLI), the KVM calls (kvm.ts),
 // the exit's decoding (abi.ts), a device kind's wiring (attach.ts).
-import { KvmIrqRoutes, mergeFdt, openDevice, PlatformBus, VfioError, type VfioDevice } from '../index.js';
+import { KvmIrqRoutes, mergeFdt, openDevice, PlatformBus, ReportThinner, VfioError, reportNote, type VfioDevice } from '../index.js';
 import { hostSys, KVM_CAP_MSI_DEVID } from '../sys-api.js';
 import { completeMmioRead, REG_PC, xreg, type Exit } from './abi.js';
 import { BarSlots } from './bar-slots.js';
@@ -95,10 +95,15 @@ export class Machine {
   }
 }
 
-/** The exit handler and the run's counters, shared by every vCPU's loop (one JS thread). */
-class Exits {
+/** The exit handler and the run's counters, shared by every vCPU's loop (one JS thread).
+ *  @internal exported for its unit test (test/unit/vmm/nisv.test.ts). */
+export class Exits {
   readonly counts: VmExitCounts = zeroCounts();
   readonly strayAddrs: string[] = [];
+  /** The guest's accesses nothing answers, as thinned 'guest-access' events (one per access would
+   *  let the guest fill the log). */
+  readonly #stray = this.#accesses('stray');
+  readonly #undecodable = this.#accesses('undecodable');
   exits = 0;
   inKvmNs = 0n;
   longest = { ns: 0n, endMs: 0, vcpu: 0 };
@@ -109,6 +114,12 @@ class Exits {
               private readonly config: VmConfig, private readonly emit: (ev: VmEvent) => void, readonly nisv: NisvPolicy) {
     const out = config.console ?? ((b: Uint8Array): void => { process.stdout.write(b); });
     this.uart = new Pl011Console(layout.uart, undefined, (byte) => out(Uint8Array.of(byte), { ms: msSince(this.t0), counts: this.counts }));
+  }
+  #accesses(access: 'stray' | 'undecodable'): ReportThinner<{ vcpu: number; address: bigint; what: string }> {
+    return new ReportThinner((a, count) => this.emit({
+      kind: 'guest-access', access, vcpu: a.vcpu, address: a.address, count,
+      message: `vCPU ${a.vcpu}: ${a.what} at ${hex(a.address)}, which nothing decodes: ${access === 'stray' ? 'a read gets all-ones, a write is dropped' : 'an external abort for the guest'}${reportNote(count)}`,
+    }));
   }
   isConsole(e: Exit): boolean { return e.kind === 'mmio' && e.addr >= this.layout.uart && e.addr - this.layout.uart < PL011_SIZE; }
   finish(end: VmEnd, extra: { error?: Error; stopReason?: 'signal' | 'max-exits' } = {}): void { this.end ??= { end, ...extra }; }
@@ -134,12 +145,17 @@ class Exits {
         if (hit) { this.counts[hit.cause]++; reply = hit.reply; } else {
           this.counts.stray++;
           if (this.strayAddrs.length < MAX_STRAY_ADDRS) this.strayAddrs.push(`${e.isWrite ? 'W' : 'R'}${e.len}@${hex(e.addr)}`);
+          this.#stray.report({ vcpu: vcpu.id, address: e.addr, what: `a ${e.len}-byte ${e.isWrite ? 'write' : 'read'}` });
         }
       }
       if (!e.isWrite) completeMmioRead(vcpu.run, e.len, reply ?? (1n << BigInt(8 * e.len)) - 1n);
     } else if (e.kind === 'nisv') {
       // What a bus answers to an access nothing decodes; the policy's other rows end the run.
-      try { answerNisv(vcpu, this.nisv, e.faultIpa); this.counts.nisv++; } catch (err) { this.counts.end++; this.finish('error', { error: err as Error }); }
+      try {
+        answerNisv(vcpu, this.nisv, e.faultIpa);
+        this.counts.nisv++;
+        this.#undecodable.report({ vcpu: vcpu.id, address: e.faultIpa, what: 'an access KVM could not decode (KVM_EXIT_ARM_NISV)' });
+      } catch (err) { this.counts.end++; this.finish('error', { error: err as Error }); }
     } else if (e.kind === 'retry') this.counts.retry++;
     else if (e.kind === 'system-event' && (e.event === 'wakeup' || e.event === 'suspend')) this.counts.retry++;
     else {
@@ -228,10 +244,11 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     const boardHandle = bus.newDevice();
     for (const r of layout.busReserved) bus.placeRegion(r.size, { device: boardHandle, fixed: r.base, align: 0x1000n });
     const ecam = new EcamHost(layout.ecam.base, layout.ecam.buses);
+    const barRefused = new ReportThinner<string>((message, count) => emit({ kind: 'bar-refused', count, message: `${message}${reportNote(count)}` }));
     const ctx: AttachContext = {
       vm, ram, layout, bus, hostDtb: config.hostDtb, gicPhandle: board.gicPhandle, routes: m.routes, ecam,
       phandle: FIRST_DEVICE_PHANDLE, pciSlot: layout.firstPciSlot, emit, ramMappedBy: [],
-      barSlots: new BarSlots(vm, layout.pciMmio32, (s, why) => emit({ kind: 'bar-refused', message: `a guest BAR piece at 0x${s.gpa.toString(16)} (0x${s.size.toString(16)} bytes) not backed: ${why}` })),
+      barSlots: new BarSlots(vm, layout.pciMmio32, (s, why) => barRefused.report(`a guest BAR piece at 0x${s.gpa.toString(16)} (0x${s.size.toString(16)} bytes) not backed: ${why}`)),
     };
     const order = attachOrder(specs);
     const attached = new Map<number, AttachedDevice>();

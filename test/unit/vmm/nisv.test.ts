@@ -1,12 +1,16 @@
 // An MMIO access KVM cannot decode (src/vmm/nisv.ts): the decision table row by row, the
 // KVM_EXIT_ARM_NISV decoder and the two structs (annotated by offset), and what setUpNisv and
-// answerNisv do over a fake kernel that offers or withholds each capability.
+// answerNisv do over a fake kernel that offers or withholds each capability; and runVm's exit
+// handler's thinned events for the guest's accesses nothing answers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSys, KVM_CHECK_EXTENSION, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_CREATE_DEVICE, KVM_ENABLE_CAP, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_VCPU_EVENTS, KVM_CAP_ARM_INJECT_EXT_DABT, KVM_CAP_ARM_NISV_TO_USER } from '../../../shim/index';
 import { decodeExit, enableCap, extDabtEvents, KVM_EXIT_ARM_NISV, RUN_DECODED_BYTES } from '../../../src/vmm/abi';
 import { answerNisv, ENOSYS, NISV_POLICIES, nisvPolicy, nisvUnreported, setUpNisv } from '../../../src/vmm/nisv';
-import { Vm } from '../../../src/vmm-api';
+import { Vm, type VmEvent } from '../../../src/vmm-api';
+import { Exits } from '../../../src/vmm/run';
+import { layoutFor } from '../../../src/vmm/layout';
+import { EcamHost } from '../../../src/vmm/ecam';
 import { VfioError } from '../../../src/index';
 import { SIZEOF_KVM_ENABLE_CAP, SIZEOF_KVM_VCPU_EVENTS } from '../../../src/sys-api';
 import { createFakeLibc, type FakeLibc } from '../../support/fake-libc';
@@ -104,3 +108,30 @@ test('ENOSYS from KVM_RUN without NISV exits: an error that says what the guest 
 });
 
 test.run();
+
+test('runVm\'s exit handler: each stray and each undecodable access counted; the guest-access events thinned per kind (1..10, then powers of two), each numbered', () => {
+  const { libc } = fakeKvm(new Set([KVM_CAP_ARM_NISV_TO_USER, KVM_CAP_ARM_INJECT_EXT_DABT]));
+  const vm = Vm.create(createSys(libc));
+  const events: VmEvent[] = [];
+  try {
+    const nisv = setUpNisv(vm);
+    const vcpu = vm.addVcpu();
+    const layout = layoutFor({ cpus: 1, memBytes: 256n << 20n, ipaBits: 40 });
+    const exits = new Exits(layout, new EcamHost(layout.ecam.base, layout.ecam.buses), [], { kernel: new Uint8Array(0), devices: [], cpus: 1, memBytes: 256n << 20n, hostDtb: new Uint8Array(0), console: () => {} }, (e) => events.push(e), nisv);
+    const hole = layout.bus.base + layout.bus.size - 0x1000n;   // the top of the platform bus: nothing there
+    for (let i = 0; i < 70; i++) exits.handle(vcpu, { kind: 'mmio', addr: hole, len: 4, isWrite: false, data: 0n }, 1n);
+    for (let i = 0; i < 20; i++) exits.handle(vcpu, { kind: 'nisv', faultIpa: hole + 8n, esrIss: 0x46n }, 1n);
+    assert.is(exits.counts.stray, 70);
+    assert.is(exits.counts.nisv, 20);
+    assert.equal(exits.end, undefined, 'the guest runs on');
+    const stray = events.filter((e) => e.kind === 'guest-access' && e.access === 'stray') as Extract<VmEvent, { kind: 'guest-access' }>[];
+    const undecodable = events.filter((e) => e.kind === 'guest-access' && e.access === 'undecodable') as Extract<VmEvent, { kind: 'guest-access' }>[];
+    assert.equal(stray.map((e) => e.count), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 32, 64]);
+    assert.equal(undecodable.map((e) => e.count), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16]);
+    assert.ok(stray.every((e) => e.address === hole && e.vcpu === 0), 'where and which vCPU');
+    assert.match(stray[0]!.message, /vCPU 0: a 4-byte read at 0x[0-9a-f]+, which nothing decodes: a read gets all-ones/);
+    assert.match(stray[12]!.message, /\(report 64; after the first 10, only each power of two is printed\)$/);
+    assert.match(undecodable[10]!.message, /KVM_EXIT_ARM_NISV.*an external abort for the guest \(report 16;/);
+  } finally { vm.close(); }
+  assert.is(libc.openFds.size, 0, 'no fd left open');
+});
