@@ -123,6 +123,10 @@ export interface HostileOptions extends HostileCounts {
   /** A function with MSI-X whose table and PBA the guest hammers (default the lab's NVMe,
    *  "0000:00:03.0"); null: none. */
   msix?: string | null;
+  /** true: the MSI-X function's passthrough gets no onError, so the deliveries KVM refuses go to
+   *  the library's default report (console.error, thinned: the first 10, then each power of two);
+   *  the edu's and the pl031's still go to `notices`. Default false. */
+  msixDefaultOnError?: boolean;
   /** The guest's random seed (xorshift32, non-zero). */
   seed?: number;
   onLine?: (line: string, ms: number) => void;
@@ -315,7 +319,7 @@ export async function runHostile(opts: HostileOptions): Promise<HostileReport> {
     if (xdev) {
       const gsi = intxSpi(pinOf(xdev), BOARD.intxSpis);
       xpci = xdev.pci({
-        mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), onError: notice,
+        mapMemory: (s) => slots.map(s), unmapMemory: (s) => slots.unmap(s), ...(opts.msixDefaultOnError ? {} : { onError: notice }),
         kvm: { vmFd: vm.fd, routes, devid: requesterId(L.msix.bus, L.msix.dev, L.msix.fn), ...(gsi === undefined ? {} : { intxGsi: gsi }) },
       });
       ecam.attach(L.msix, xpci);
