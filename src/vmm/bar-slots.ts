@@ -1,6 +1,6 @@
 // The memslots of the BARs that guests place: one registry per VM, shared by every PCI function.
 // A guest decides where its BARs go (config writes), so the VMM must not hand KVM whatever it is
-// asked for: a BAR placed over another BAR, over RAM or outside the host bridge's MMIO window
+// asked for: a BAR placed over another BAR, over RAM or outside the host bridge's MMIO windows
 // makes KVM_SET_USER_MEMORY_REGION fail (EEXIST), and that failure, thrown out of a config write,
 // would end the whole VM. Here such a slot is refused and counted instead: the guest's BAR is then
 // simply not backed (its accesses exit to the VMM, which answers them as accesses to nothing), as
@@ -32,14 +32,20 @@ export class BarSlots {
   /** Slots installed, removed and refused, and the most at once. */
   readonly counts: BarSlotCounts = { mapped: 0, removed: 0, refused: 0, most: 0 };
 
-  /** `window`: where guests may place BARs (the host bridge's MMIO window); `onRefused` hears of
-   *  each refused slot and why. */
-  constructor(private readonly vm: Vm, private readonly window: { base: bigint; size: bigint },
+  readonly #windows: readonly { base: bigint; size: bigint }[];
+  /** `window`: where guests may place BARs (the host bridge's MMIO window, or its windows: the
+   *  32-bit one and the 64-bit one); `onRefused` hears of each refused slot and why. */
+  constructor(private readonly vm: Vm, window: { base: bigint; size: bigint } | readonly { base: bigint; size: bigint }[],
     private readonly onRefused: (s: GuestMemorySlot, why: string) => void = () => {}) {
     checkObject('vm', vm);
-    checkObject('window', window);
-    checkBigU64('window.base', window.base);
-    checkBigU64('window.size', window.size);
+    const windows = Array.isArray(window) ? window as readonly { base: bigint; size: bigint }[] : [window as { base: bigint; size: bigint }];
+    windows.forEach((w, i) => {
+      const at = Array.isArray(window) ? `window[${i}]` : 'window';
+      checkObject(at, w);
+      checkBigU64(`${at}.base`, w.base);
+      checkBigU64(`${at}.size`, w.size);
+    });
+    this.#windows = windows.map((w) => ({ base: w.base, size: w.size }));
     checkFn('onRefused', onRefused);
   }
 
@@ -54,9 +60,9 @@ export class BarSlots {
   /** Installs the slot; false (and counted) when it is refused. */
   map(s: GuestMemorySlot): boolean {
     this.#check(s, true);
-    const end = s.gpa + s.size, wEnd = this.window.base + this.window.size;
+    const end = s.gpa + s.size;
     let why: string | undefined;
-    if (s.size <= 0n || s.gpa < this.window.base || end > wEnd) why = `outside the PCI MMIO window 0x${this.window.base.toString(16)}..0x${wEnd.toString(16)}`;
+    if (s.size <= 0n || !this.#windows.some((w) => s.gpa >= w.base && end <= w.base + w.size)) why = `outside the PCI MMIO ${this.#windows.length === 1 ? 'window' : 'windows'} ${this.#windows.map((w) => `0x${w.base.toString(16)}..0x${(w.base + w.size).toString(16)}`).join(', ')}`;
     else {
       for (const [gpa, x] of this.#slots) {
         if (s.gpa < gpa + x.size && gpa < end) { why = `over the BAR slot at 0x${gpa.toString(16)}`; break; }

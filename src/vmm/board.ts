@@ -37,6 +37,8 @@ export interface PciHostDt {
   ecam: { base: bigint; buses: number };
   /** The 32-bit non-prefetchable memory window for BARs (CPU address = PCI address). */
   mmio32: { base: bigint; size: bigint };
+  /** The 64-bit memory window (CPU address = PCI address), for 64-bit BARs; none when undefined. */
+  mmio64?: { base: bigint; size: bigint };
   /** SPIs of INTA..INTD, level-high (pci.ts's intxSpi gives a function's). */
   intxSpis: readonly number[];
 }
@@ -44,6 +46,10 @@ export interface PciHostDt {
 /** The PCI bus's cell encodings (IEEE 1275 PCI binding): phys.hi = npt000ss bbbbbbbb dddddfff
  *  rrrrrrrr, ss = 10 for 32-bit memory space. */
 export const PCI_SPACE_MEM32 = 0x0200_0000;
+/** phys.hi of 64-bit memory space (ss = 11), not prefetchable: what QEMU virt gives its high
+ *  window, so that any 64-bit BAR may go there (a prefetchable one may sit in a non-prefetchable
+ *  window, not the other way round). */
+export const PCI_SPACE_MEM64 = 0x0300_0000;
 /** GIC interrupt specifier: type SPI, and level-high (the INTx lines are level). */
 const GIC_SPI = 0, IRQ_TYPE_LEVEL_HIGH = 4;
 /** The ITS's DeviceIDs for the host bridge's requester IDs: all 16 bits, mapped one to one. */
@@ -70,6 +76,7 @@ function checkBoardRequest(req: BoardDtbRequest): void {
     checkBigU64('req.pci.its', p.its);
     checkObject('req.pci.ecam', p.ecam); checkBigU64('req.pci.ecam.base', p.ecam.base); checkInt('req.pci.ecam.buses', p.ecam.buses, 1, PCI_BUSES);
     checkObject('req.pci.mmio32', p.mmio32); checkBigU64('req.pci.mmio32.base', p.mmio32.base); checkBigU64('req.pci.mmio32.size', p.mmio32.size);
+    if (p.mmio64 !== undefined) { checkObject('req.pci.mmio64', p.mmio64); checkBigU64('req.pci.mmio64.base', p.mmio64.base); checkBigU64('req.pci.mmio64.size', p.mmio64.size); }
     if (checkInts('req.pci.intxSpis', p.intxSpis).length !== 4) badArgument('req.pci.intxSpis', p.intxSpis, 'four SPIs (INTA..INTD)');
   }
 }
@@ -121,8 +128,8 @@ export function boardDtb(req: BoardDtbRequest): { dtb: Uint8Array; gicPhandle: n
   return { dtb: b.finish(), gicPhandle: gic, ...(its === undefined ? {} : { itsPhandle: its }) };
 }
 
-/** The host bridge: `pci-host-ecam-generic` over the ECAM window, the 32-bit memory window as
- *  `ranges` (no I/O window: the VMM emulates no I/O space), INTA..INTD through interrupt-map, MSIs
+/** The host bridge: `pci-host-ecam-generic` over the ECAM window, the 32-bit memory window and
+ *  the 64-bit one as `ranges` (no I/O window: the VMM emulates no I/O space), INTA..INTD through interrupt-map, MSIs
  *  to the ITS. For MSIs, `msi-map` (RID -> ITS DeviceID, identity over all 16 bits, as QEMU virt
  *  writes it) rather than a bare `msi-parent`: the ITS binding's #msi-cells is 1 (the DeviceID),
  *  so `msi-parent = <&its>` would lack that cell, and Linux's of_msi_get_domain() would reject it;
@@ -138,7 +145,8 @@ function pciHostNode(b: FdtBuilder, pci: PciHostDt, gic: number, its: number): v
     .propU32('bus-range', 0, pci.ecam.buses - 1)
     .propU64('reg', pci.ecam.base, ecamBytes)
     // <phys.hi phys.mid phys.lo> <cpu address (2)> <size (2)>
-    .propU32('ranges', PCI_SPACE_MEM32, hi(m.base), lo(m.base), hi(m.base), lo(m.base), hi(m.size), lo(m.size))
+    .propU32('ranges', ...[[PCI_SPACE_MEM32, m] as const, ...(pci.mmio64 ? [[PCI_SPACE_MEM64, pci.mmio64] as const] : [])]
+      .flatMap(([space, w]) => [space, hi(w.base), lo(w.base), hi(w.base), lo(w.base), hi(w.size), lo(w.size)]))
     // <child unit address (3) pin (1)> <&gic> <parent unit address (2)> <SPI n level-high>
     .propU32('interrupt-map-mask', 0, 0, 0, 7)
     .propU32('interrupt-map', ...pci.intxSpis.flatMap((spi, i) => [0, 0, 0, i + 1, gic, 0, 0, GIC_SPI, spi, IRQ_TYPE_LEVEL_HIGH]))

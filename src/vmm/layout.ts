@@ -1,5 +1,5 @@
 // The guest's physical map: the one home of where the board puts things (the vGICv3, its ITS and
-// redistributors, the PL011, the PCI host bridge's windows, RAM) and of the platform bus the
+// redistributors, the PL011, the PCI host bridge's windows (32-bit and 64-bit), RAM) and of the platform bus the
 // passed-through platform/AMBA devices are placed on. The board follows QEMU virt's low map, so a
 // kernel built for virt feels at home; the platform bus is not virt's fixed 32 MiB but every
 // guest address from just after the UART to the top of the VM's address space (KVM's IPA size)
@@ -28,6 +28,10 @@ export const BOARD = Object.freeze({
   firstFitFloor: 0x0c00_0000n,
   /** The host bridge's 32-bit non-prefetchable window (the guest assigns BARs in it). */
   pciMmio32: { base: 0x1000_0000n, size: 0x2eff_0000n },
+  /** The host bridge's 64-bit window (QEMU virt's high PCIe MMIO: 512 GiB at 512 GiB), for the
+   *  64-bit BARs (Linux puts them above 4 GiB when it can) and those the 32-bit window cannot hold.
+   *  Only in an address space of at least PCI_MMIO64_MIN_IPA_BITS, and only while RAM ends below it. */
+  pciMmio64: { base: 0x80_0000_0000n, size: 0x80_0000_0000n },
   /** The host bridge's ECAM window: bus 0 only (1 MiB). */
   ecam: { base: 0x3f00_0000n, buses: 1 },
   /** Guest RAM starts here (its size is the VM's). */
@@ -41,6 +45,9 @@ export const BOARD = Object.freeze({
   /** The device number of the first PCI function behind the bridge (00:01.0). */
   firstPciSlot: 1,
 });
+
+/** IPA bits from which the board has the 64-bit PCI window (2^40: the window's top). */
+export const PCI_MMIO64_MIN_IPA_BITS = 40;
 
 /** vCPUs the redistributor room (BOARD.gicr up to the UART) holds, bounded by the board tree's cpu
  *  numbering (board.ts MAX_BOARD_CPUS). */
@@ -64,6 +71,9 @@ export interface VmLayout {
   uart: bigint;
   ecam: { base: bigint; size: bigint; buses: number };
   pciMmio32: { base: bigint; size: bigint };
+  /** The 64-bit window; undefined in an address space under
+   *  PCI_MMIO64_MIN_IPA_BITS or when RAM reaches BOARD.pciMmio64.base. */
+  pciMmio64: { base: bigint; size: bigint } | undefined;
   ram: { gpa: bigint; size: bigint };
   nrIrqs: number;
   /** SPIs of INTA..INTD behind the host bridge. */
@@ -96,10 +106,13 @@ export function layoutFor(req: { cpus: number; memBytes: bigint; ipaBits: number
   const gicr = { base: BOARD.gicr, size: GICR_SIZE_PER_CPU * BigInt(cpus) };
   const ecam = { base: BOARD.ecam.base, size: ecamSize(BOARD.ecam.buses), buses: BOARD.ecam.buses };
   const ram = { gpa: BOARD.ram, size: memBytes };
+  const w64 = BOARD.pciMmio64;
+  const pciMmio64 = ipaBits >= PCI_MMIO64_MIN_IPA_BITS && w64.base + w64.size <= top && ram.gpa + ram.size <= w64.base ? { ...w64 } : undefined;
   const busReserved: GuestRange[] = [
     { name: 'pci-mmio32', ...BOARD.pciMmio32 },
     { name: 'pci-ecam', base: ecam.base, size: ecam.size },
     { name: 'ram', base: ram.gpa, size: ram.size },
+    ...(pciMmio64 ? [{ name: 'pci-mmio64', ...pciMmio64 }] : []),
   ];
   const ranges: GuestRange[] = [
     { name: 'gicd', base: BOARD.gicd, size: GICD_SIZE },
@@ -111,7 +124,7 @@ export function layoutFor(req: { cpus: number; memBytes: bigint; ipaBits: number
   const overlap = firstOverlap(ranges);
   if (overlap) bad('cpus', cpus, `${overlap[0].name} overlaps ${overlap[1].name}: fewer vCPUs`);
   return {
-    cpus, ipaBits, gicd: BOARD.gicd, gicr, its: BOARD.its, uart: BOARD.uart, ecam, pciMmio32: { ...BOARD.pciMmio32 }, ram, nrIrqs: BOARD.nrIrqs, intxSpis: BOARD.intxSpis,
+    cpus, ipaBits, gicd: BOARD.gicd, gicr, its: BOARD.its, uart: BOARD.uart, ecam, pciMmio32: { ...BOARD.pciMmio32 }, pciMmio64, ram, nrIrqs: BOARD.nrIrqs, intxSpis: BOARD.intxSpis,
     bus: { base: BOARD.busBase, size: top - BOARD.busBase, spiFirst: BOARD.busSpiFirst, spiCount: BOARD.nrIrqs - 32 - BOARD.busSpiFirst },
     busReserved, ranges, firstFitFloor: BOARD.firstFitFloor, firstPciSlot: BOARD.firstPciSlot,
   };

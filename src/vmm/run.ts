@@ -238,7 +238,7 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     const board = boardDtb({
       ram: layout.ram, gic: { dist: layout.gicd, redist: layout.gicr.base }, cpus: config.cpus, bootargs, timer: true,
       ...(initrd.byteLength ? { initrd: boot.initrd } : {}),
-      ...(hasPci ? { pci: { its: layout.its, ecam: layout.ecam, mmio32: layout.pciMmio32, intxSpis: layout.intxSpis } } : {}),
+      ...(hasPci ? { pci: { its: layout.its, ecam: layout.ecam, mmio32: layout.pciMmio32, ...(layout.pciMmio64 ? { mmio64: layout.pciMmio64 } : {}), intxSpis: layout.intxSpis } } : {}),
     });
     const bus = m.bus = new PlatformBus(layout.bus);
     const boardHandle = bus.newDevice();
@@ -248,7 +248,7 @@ export async function runVm(config: VmConfig): Promise<VmReport> {
     const ctx: AttachContext = {
       vm, ram, layout, bus, hostDtb: config.hostDtb, gicPhandle: board.gicPhandle, routes: m.routes, ecam,
       phandle: FIRST_DEVICE_PHANDLE, pciSlot: layout.firstPciSlot, emit, ramMappedBy: [],
-      barSlots: new BarSlots(vm, layout.pciMmio32, (s, why) => barRefused.report(`a guest BAR piece at 0x${s.gpa.toString(16)} (0x${s.size.toString(16)} bytes) not backed: ${why}`)),
+      barSlots: new BarSlots(vm, [layout.pciMmio32, ...(layout.pciMmio64 ? [layout.pciMmio64] : [])], (s, why) => barRefused.report(`a guest BAR piece at 0x${s.gpa.toString(16)} (0x${s.size.toString(16)} bytes) not backed: ${why}`)),
     };
     const order = attachOrder(specs);
     const attached = new Map<number, AttachedDevice>();

@@ -61,4 +61,25 @@ test('a BAR over another, over the window\'s edge or outside it is refused, not 
   assert.is(live.size, 0);
 });
 
+test('two windows (the 32-bit one and the 64-bit one): a slot inside either is installed, one across or between them refused, naming both', () => {
+  const { vm, live } = fakeVm();
+  const refused: string[] = [];
+  const HIGH = { base: 0x80_0000_0000n, size: 0x80_0000_0000n };
+  const s = new BarSlots(vm, [WINDOW, HIGH], (_x, why) => refused.push(why));
+  assert.ok(s.map(slot(0x1000_0000n, 0x1000n)), 'in the 32-bit window');
+  assert.ok(s.map(slot(0x80_0000_0000n, 0x4000_0000n)), 'a 1 GiB BAR in the 64-bit window');
+  assert.ok(s.map(slot(0xff_c000_0000n, 0x4000_0000n)), 'at the very top of it');
+  assert.not.ok(s.map(slot(0x7f_ffff_f000n, 0x2000n)), 'across the 64-bit window\'s start');
+  assert.not.ok(s.map(slot(0x1_0000_0000n, 0x1000n)), 'between the windows');
+  assert.not.ok(s.map(slot(0x1fff_f000n, 0x80_0000_0000n)), 'from one window into the other');
+  assert.is(live.size, 3);
+  assert.is(refused.length, 3);
+  assert.match(refused[0]!, /outside the PCI MMIO windows 0x10000000\.\.0x20000000, 0x8000000000\.\.0x10000000000/);
+});
+
+test('a bad window in the list is refused naming its index', () => {
+  const { vm } = fakeVm();
+  assert.throws(() => new BarSlots(vm, [WINDOW, { base: 1, size: 2n } as never]), (e: unknown) => e instanceof Error && /window\[1\]\.base/.test(e.message));
+});
+
 test.run();

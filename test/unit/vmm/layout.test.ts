@@ -38,6 +38,20 @@ test('the platform bus: from after the UART to 2^ipaBits, so it grows with the I
   assert.ok(l.intxSpis.every((s) => s < l.bus.spiFirst), 'INTx SPIs are below the bus\'s');
 });
 
+test('the 64-bit PCI window: QEMU virt\'s 512 GiB at 512 GiB from 40 IPA bits, reserved on the bus; none below 40 bits or when RAM reaches it', () => {
+  for (const bits of [40, 44, 48]) {
+    const l = layoutFor({ cpus: 1, memBytes: 64n * MiB, ipaBits: bits });
+    assert.equal(l.pciMmio64, { base: 0x80_0000_0000n, size: 0x80_0000_0000n }, `${bits} bits`);
+    assert.ok(l.busReserved.some((r) => r.name === 'pci-mmio64' && r.base === 0x80_0000_0000n), 'no platform device lands in it');
+    assert.is(firstOverlap(l.ranges), undefined);
+  }
+  assert.is(layoutFor({ cpus: 1, memBytes: 64n * MiB, ipaBits: 39 }).pciMmio64, undefined, 'the window would end above 2^39');
+  assert.is(layoutFor({ cpus: 1, memBytes: 0x80_0000_0000n - BOARD.ram, ipaBits: 40 }).pciMmio64?.base, 0x80_0000_0000n, 'RAM ending at its base');
+  const big = layoutFor({ cpus: 1, memBytes: 0x80_0000_0000n - BOARD.ram + 0x1000n, ipaBits: 44 });
+  assert.is(big.pciMmio64, undefined, 'RAM reaching into it: no window, RAM wins');
+  assert.is(firstOverlap(big.ranges), undefined);
+});
+
 test('bad vCPU counts, RAM sizes and IPA sizes are refused, naming the argument', () => {
   for (const cpus of [0, MAX_VCPUS + 1, 1.5, NaN]) assert.throws(() => layoutFor({ cpus, memBytes: 64n * MiB, ipaBits: 40 }), badArg('cpus'));
   for (const memBytes of [0n, 4095n, 64n * MiB + 1n, 1n << 40n]) assert.throws(() => layoutFor({ cpus: 1, memBytes, ipaBits: 40 }), badArg('memBytes'));

@@ -12,7 +12,7 @@ import { parseFdt } from '../../../src/index';
 import { boardDtb, linuxGuestDtb, FIRST_DEVICE_PHANDLE } from '../../../examples/mini-vmm/dtb';
 import { BOARD } from '../../../src/vmm-api';
 import { decodeEcam, ecamOffset, EcamHost, intxSpi, requesterId, type ConfigSpace } from '../../../src/vmm/ecam';
-import { PCI_SPACE_MEM32 } from '../../../src/vmm/board';
+import { PCI_SPACE_MEM32, PCI_SPACE_MEM64 } from '../../../src/vmm/board';
 
 const PCI_LAYOUT = { its: BOARD.its, ecam: BOARD.ecam, mmio32: BOARD.pciMmio32, intxSpis: BOARD.intxSpis };
 import { LAYOUT } from '../../../examples/mini-vmm/vmm';
@@ -118,6 +118,19 @@ test('the host bridge node: pci-host-ecam-generic over the 1 MiB ECAM window, bu
   assert.is(fdtget(f, '-t', 'x', PCIE, 'dma-coherent'), '');
 });
 
+test('with a 64-bit window: ranges holds the 32-bit window, then the 64-bit one at QEMU virt\'s address and space code (phys.hi 0x03000000)', () => {
+  const w64 = { base: 0x80_0000_0000n, size: 0x80_0000_0000n };
+  const t = linuxGuestDtb({
+    hostDtb: virtDtb(), deviceName: '9010000.pl031', regionGpa: 0x0c00_0000n, spi: 112, irqFlags: 7,
+    ram: { gpa: LAYOUT.ram.gpa, size: 0x1000_0000n }, gic: { dist: LAYOUT.gicd, redist: LAYOUT.gicr }, bus: LAYOUT.bus, pci: { ...pciDt, mmio64: w64 },
+  });
+  const g = save('pci64.dtb', t);
+  assert.is(fdtget(g, '-t', 'x', PCIE, 'ranges'), '2000000 0 10000000 0 10000000 0 2eff0000 3000000 80 0 80 0 80 0');
+  assert.is(PCI_SPACE_MEM64, 0x0300_0000);
+  const r = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', '-o', '/dev/null', g], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+});
+
 test('INTA..INTD: interrupt-map sends pin p of any device to SPI intxSpis[p-1], level-high, on the GIC (with its two address cells)', () => {
   const t = parseFdt(dtb);
   const n = t.node(PCIE);
@@ -163,6 +176,8 @@ test('the same property names and cell shapes as QEMU virt\'s own host bridge an
   assert.equal(ours.node(PCIE).prop('interrupt-map-mask').length, qPci.prop('interrupt-map-mask').length);
   assert.is(ours.node(PCIE).prop('msi-map').length, qPci.prop('msi-map').length);
   assert.is(qPci.prop('ranges').u32s().filter((_, i) => i % 7 === 0).includes(PCI_SPACE_MEM32), true, 'QEMU has a 32-bit memory window too');
+  const q64 = qPci.prop('ranges').u32s().findIndex((v, i) => i % 7 === 0 && v === PCI_SPACE_MEM64);
+  assert.equal(q64 >= 0 ? qPci.prop('ranges').u32s().slice(q64 + 3, q64 + 7) : [], [0x80, 0, 0x80, 0], 'QEMU\'s 64-bit window: 512 GiB at 512 GiB, as BOARD.pciMmio64');
   assert.is(ours.node(ITS_NODE).prop('#msi-cells').u32(), qIts.prop('#msi-cells').u32());
 });
 
