@@ -18,7 +18,8 @@ export const KERNEL_PARAMS = 'console=ttyAMA0 rdinit=/init vfio.enable_unsafe_no
  *  tests (test/lab/api-group.test.ts); the guest has no edu driver, /init leaves them on none.
  *  (Devices behind a conventional pci-bridge would be grouped too, but they share the bridge's
  *  requester ID, and Linux 6.12's SMMUv3 driver refuses a stream ID a second time: docs/LAB.md.)
- *  QEMU's NVMe controller at 00:03.0 (NVME_DEVICE) is the fourth. Addresses are pinned so the names stay. */
+ *  QEMU's NVMe controller at 00:03.0 (NVME_DEVICE) is the fourth, ivshmem at 00:05.0 (IVSHMEM_DEVICE)
+ *  the fifth. Addresses are pinned so the names stay. */
 export const PCI_DEVICES = [
   'edu,addr=02.0',
   'edu,addr=04.0,multifunction=on',
@@ -27,6 +28,12 @@ export const PCI_DEVICES = [
 /** QEMU's NVMe controller (1b36:0010) on the lab's disk image (lab/disk.mjs), for the nested
  *  guest's passed-through disk; alone in its IOMMU group; L1's /init hands it to vfio-pci. */
 export const NVME_DEVICE = 'nvme,serial=vfiokit,drive=nvm,addr=03.0';
+/** QEMU's ivshmem-plain (1af4:1110) at 00:05.0, alone in its IOMMU group; L1's /init hands it to
+ *  vfio-pci. Its BAR 2 is 1 GiB of 64-bit memory (the backend below; RAM touched only where the
+ *  guest writes), more than the mini-VMM's 32-bit PCI window holds: the nested guest's kernel must
+ *  place it in the 64-bit window (test/lab/vmm-run-pci.test.ts). */
+export const IVSHMEM_OBJECT = 'memory-backend-ram,id=ivshm,size=1G';
+export const IVSHMEM_DEVICE = 'ivshmem-plain,memdev=ivshm,addr=05.0';
 /** The disk behind it: raw, and snapshot=on, so the guest's writes go to a temporary overlay and
  *  never reach the image: every boot starts from the same pattern. (A comma in the path is
  *  doubled, QEMU's escape inside an option list.) */
@@ -42,7 +49,7 @@ export function qemuArgs({ kernel, initrd, disk, append = '' }) {
   if (typeof disk?.path !== 'string' || !/^[0-9a-f]{64}$/.test(disk?.sha256 ?? '')) throw new Error('qemuArgs: disk must be { path, sha256 } (lab/disk.mjs labDisk)');
   return ['-M', 'virt,virtualization=on,gic-version=3,iommu=smmuv3', '-cpu', 'max', '-smp', '2', '-m', '2048',
     '-nographic', '-no-reboot', '-nic', 'none', '-kernel', kernel, '-initrd', initrd, ...PCI_DEVICES.flatMap((d) => ['-device', d]),
-    '-drive', nvmeDrive(disk.path), '-device', NVME_DEVICE,
+    '-drive', nvmeDrive(disk.path), '-device', NVME_DEVICE, '-object', IVSHMEM_OBJECT, '-device', IVSHMEM_DEVICE,
     '-append', `${KERNEL_PARAMS} ${DISK_SHA256_PARAM}=${disk.sha256} ${append}`.trim()];
 }
 

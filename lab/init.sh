@@ -36,6 +36,8 @@ bind pci 0000:00:02.0 vfio-pci
 # L1 must keep no node of them.
 bind pci 0000:00:03.0 vfio-pci
 for n in /dev/nvme* /dev/ng[0-9]*; do [ -e "$n" ] && echo "lab: L1 still has $n after 0000:00:03.0 went to vfio-pci"; done
+# ivshmem (lab/boot.mjs): its 1 GiB 64-bit BAR for the nested guest's 64-bit PCI window.
+bind pci 0000:00:05.0 vfio-pci
 release pci 0000:00:04.0 vfio-pci
 release pci 0000:00:04.1 vfio-pci
 cmd=lab-suite

@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 // @ts-ignore: plain ESM modules of the lab scripts
-import { qemuArgs, bootGuest, encodeCommand, KERNEL_PARAMS, NVME_DEVICE, PCI_DEVICES, DISK_SHA256_PARAM } from '../../../lab/boot.mjs';
+import { qemuArgs, bootGuest, encodeCommand, KERNEL_PARAMS, IVSHMEM_DEVICE, IVSHMEM_OBJECT, NVME_DEVICE, PCI_DEVICES, DISK_SHA256_PARAM } from '../../../lab/boot.mjs';
 // @ts-ignore
 import { MARKER } from '../../../lab/protocol.mjs';
 
@@ -19,7 +19,8 @@ const after = (argv: string[], flag: string): string[] => argv.flatMap((a, i) =>
 test('qemuArgs: the NVMe controller at 00:03.0 on the disk image, raw and snapshot=on, beside the three edu devices', () => {
   const argv: string[] = qemuArgs({ kernel: '/k/Image', initrd: '/k/initrd.gz', disk: DISK });
   assert.equal(after(argv, '-drive'), ['file=/cache/nvme-disk-v1.raw,if=none,id=nvm,format=raw,snapshot=on']);
-  assert.equal(after(argv, '-device'), [...PCI_DEVICES, NVME_DEVICE]);
+  assert.equal(after(argv, '-device'), [...PCI_DEVICES, NVME_DEVICE, IVSHMEM_DEVICE]);
+  assert.equal(after(argv, '-object'), [IVSHMEM_OBJECT]);
   assert.is(NVME_DEVICE, 'nvme,serial=vfiokit,drive=nvm,addr=03.0');
   const addrs = after(argv, '-device').map((d) => d.match(/addr=([0-9a-f.]+)/)?.[1]);
   assert.is(new Set(addrs).size, addrs.length, `every device has its own address (${addrs.join(' ')})`);
