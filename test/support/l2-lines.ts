@@ -48,6 +48,9 @@ export interface L2Report {
   /** The RTC part: the name and time read, the rtc-pl031 line's count before and after the alarms,
    *  each alarm read (its flags), or why it was skipped. */
   rtc: { name?: string; time?: string; irqBefore?: number; irqAfter?: number; irqLine?: string; alarms: { n: number; flags: number }[]; skip?: string };
+  /** `bar <bdf> index 2 ...` lines (bar.c): each ivshmem function's BAR 2 as the guest placed it,
+   *  the markers written at its first and last 8 bytes and read back, ok or why not. */
+  bars: { bdf: string; index: number; addr: bigint; size: bigint; first: bigint; last: bigint; readFirst: bigint; readLast: bigint; ok: boolean; text: string }[];
   /** The last line: PASS or FAIL. */
   verdict?: string;
   fails: string[];
@@ -57,7 +60,7 @@ const num = (s: string | undefined): number => Number(s);
 
 export function parseL2(text: string): L2Report {
   const lines = [...text.matchAll(/(?:^|\] )l2: (.*?)\r?$/gm)].map((m) => m[1]!);
-  const r: L2Report = { lines, pci: [], views: new Map(), irqLines: [], rtc: { alarms: [] }, fails: [] };
+  const r: L2Report = { lines, pci: [], views: new Map(), irqLines: [], rtc: { alarms: [] }, bars: [], fails: [] };
   const view = (bdf: string): PciView => {
     let v = r.views.get(bdf);
     if (!v) { v = { caps: [], ecaps: [], bars: new Map(), barRegs: new Map() }; r.views.set(bdf, v); }
@@ -67,6 +70,11 @@ export function parseL2(text: string): L2Report {
     const w = l.split(/\s+/);
     const [key] = w;
     if (key === 'pci' && w.length === 3) r.pci.push({ bdf: w[1]!, id: w[2]! });
+    else if (key === 'bar' && w[2] === 'index') {
+      const q = pairs(w.slice(4));
+      const big = (x: string | undefined): bigint => (x === undefined ? -1n : BigInt(x));
+      r.bars.push({ bdf: w[1]!, index: num(w[3]), addr: big(q.addr), size: big(q.size), first: big(q.first), last: big(q.last), readFirst: big(q['read-first']), readLast: big(q['read-last']), ok: w.at(-1) === 'ok', text: l });
+    }
     else if (key === 'pci-view') {
       const v = view(w[1]!);
       const item = w[2];

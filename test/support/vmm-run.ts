@@ -14,7 +14,9 @@ export const l2 = (f: string): string => fileURLToPath(new URL(`../../l2/${f}`, 
 export const PL031 = '9010000.pl031', VIRTIO = 'a000000.virtio_mmio';
 /** QEMU's edu in the lab (vfio-pci, behind the SMMUv3 like the NVMe): a second IOMMU-backed PCI function. */
 export const EDU = '0000:00:02.0', EDU_ID = '1234:11e8';
-const SYSFS: Record<string, string> = { [PL031]: `/sys/bus/amba/devices/${PL031}`, [VIRTIO]: `/sys/bus/platform/devices/${VIRTIO}`, [NVME]: NVME_SYSFS, [EDU]: `/sys/bus/pci/devices/${EDU}` };
+/** QEMU's ivshmem-plain in the lab (lab/boot.mjs): BAR 2 is 1 GiB of 64-bit memory. */
+export const IVSHMEM = '0000:00:05.0', IVSHMEM_ID = '1af4:1110';
+const SYSFS: Record<string, string> = { [PL031]: `/sys/bus/amba/devices/${PL031}`, [VIRTIO]: `/sys/bus/platform/devices/${VIRTIO}`, [NVME]: NVME_SYSFS, [EDU]: `/sys/bus/pci/devices/${EDU}`, [IVSHMEM]: `/sys/bus/pci/devices/${IVSHMEM}` };
 /** Alarms the L2 /init waits for (ALARMS in init.c). */
 export const ALARMS = 2, RTC_AF = 0x20;
 /** pl031 registers (ARM DDI 0224): data, match, interrupt mask, raw status, clear. */

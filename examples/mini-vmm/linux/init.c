@@ -286,6 +286,7 @@ int main(int argc, char **argv) {
   char expected[SHA256_HEX + 1];
   int nvme = pci_nvme_checks(NULL, cmdline_sha256("l2.disk_sha256", expected, sizeof expected), 1);
   if (nvme == 1) rc = 1;
+  if (bar_checks() == 1) rc = 1;
   say("%s\n", rc == 0 ? "PASS" : "FAIL");
   // The verdict is also the way out, so the VMM knows it without the console (a `quiet` boot
   // prints none of the above): PASS powers off (PSCI SYSTEM_OFF, "shutdown"), FAIL resets

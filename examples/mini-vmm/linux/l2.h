@@ -30,5 +30,8 @@ void pci_view_others(const char *nvme);
  *  back, report interrupts and figures (docs in nvme.c). `expected`: 64 hex digits or "none".
  *  0 when every check passed. */
 int nvme_checks(const char *bdf, const char *expected);
+/** The BAR check of every ivshmem function (bar.c): BAR 2's placement and a marker written at its
+ *  first and last 8 bytes through sysfs resource2. 0 passed, 1 failed, 2 no such function. */
+int bar_checks(void);
 
 #endif
