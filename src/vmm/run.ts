@@ -118,7 +118,7 @@ export class Exits {
   #accesses(access: 'stray' | 'undecodable'): ReportThinner<{ vcpu: number; address: bigint; what: string }> {
     return new ReportThinner((a, count) => this.emit({
       kind: 'guest-access', access, vcpu: a.vcpu, address: a.address, count,
-      message: `vCPU ${a.vcpu}: ${a.what} at ${hex(a.address)}, which nothing decodes: ${access === 'stray' ? 'a read gets all-ones, a write is dropped' : 'an external abort for the guest'}${reportNote(count)}`,
+      message: `vCPU ${a.vcpu}: ${a.what} at ${hex(a.address)}${access === 'stray' ? ', where nothing is: a read gets all-ones, a write is dropped' : ' that KVM could not decode (KVM_EXIT_ARM_NISV: no instruction syndrome, e.g. a load or store pair): an external abort for the guest'}${reportNote(count)}`,
     }));
   }
   isConsole(e: Exit): boolean { return e.kind === 'mmio' && e.addr >= this.layout.uart && e.addr - this.layout.uart < PL011_SIZE; }
@@ -154,7 +154,7 @@ export class Exits {
       try {
         answerNisv(vcpu, this.nisv, e.faultIpa);
         this.counts.nisv++;
-        this.#undecodable.report({ vcpu: vcpu.id, address: e.faultIpa, what: 'an access KVM could not decode (KVM_EXIT_ARM_NISV)' });
+        this.#undecodable.report({ vcpu: vcpu.id, address: e.faultIpa, what: 'an access' });
       } catch (err) { this.counts.end++; this.finish('error', { error: err as Error }); }
     } else if (e.kind === 'retry') this.counts.retry++;
     else if (e.kind === 'system-event' && (e.event === 'wakeup' || e.event === 'suspend')) this.counts.retry++;

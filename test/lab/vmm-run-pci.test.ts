@@ -64,6 +64,17 @@ test('vfiokit run with all three kinds together (and two PCI functions behind th
       assert.is(d.regions[2]!.read(0n, 8), b.first, 'the guest\'s first marker reached the device');
       assert.is(d.regions[2]!.read(size - 8n, 8), b.last, 'and its last, 1 GiB further');
     });
+    // A load pair at its BAR 0 (trapped: smaller than a page) from an L2 process: no syndrome for
+    // KVM (KVM_EXIT_ARM_NISV), so runVm answers with an external abort and says so in one
+    // guest-access event; the L2 kernel kills the process with SIGBUS, and the run goes on.
+    const ldp = r.l.ldps.find((x) => x.bdf === b.bdf);
+    console.log(`  ivshmem BAR 0: ${ldp?.text ?? 'no ldp line'}`);
+    assert.ok(ldp?.ok, `the child's load pair ended by SIGBUS (7): ${ldp?.text}`);
+    const bar0 = r.l.views.get(b.bdf)?.bars.get(0);
+    const events = r.err.split('\n').filter((x) => /that KVM could not decode \(KVM_EXIT_ARM_NISV/.test(x));
+    console.log(`  undecodable: ${events.join(' | ')}`);
+    assert.is(events.length, 1, 'one guest-access event');
+    assert.ok(bar0 && events[0]!.includes(`at 0x${bar0.addr.toString(16)} `), `at BAR 0 (0x${bar0?.addr.toString(16)})`);
   }
   assert.equal(all.map(driverOf), before, 'each device on the driver it had');
   assert.equal(openFds(), fds, 'the same fds open in the VMM\'s process before and after');

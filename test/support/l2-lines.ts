@@ -51,6 +51,9 @@ export interface L2Report {
   /** `bar <bdf> index 2 ...` lines (bar.c): each ivshmem function's BAR 2 as the guest placed it,
    *  the markers written at its first and last 8 bytes and read back, ok or why not. */
   bars: { bdf: string; index: number; addr: bigint; size: bigint; first: bigint; last: bigint; readFirst: bigint; readLast: bigint; ok: boolean; text: string }[];
+  /** `bar <bdf> index 0 ldr ... ldp-signal ...` lines (bar.c): a trapped load from BAR 0, then the
+   *  signal that ended a child's load pair there (0: none). */
+  ldps: { bdf: string; ldr: number; signal: number; ok: boolean; text: string }[];
   /** The last line: PASS or FAIL. */
   verdict?: string;
   fails: string[];
@@ -60,7 +63,7 @@ const num = (s: string | undefined): number => Number(s);
 
 export function parseL2(text: string): L2Report {
   const lines = [...text.matchAll(/(?:^|\] )l2: (.*?)\r?$/gm)].map((m) => m[1]!);
-  const r: L2Report = { lines, pci: [], views: new Map(), irqLines: [], rtc: { alarms: [] }, bars: [], fails: [] };
+  const r: L2Report = { lines, pci: [], views: new Map(), irqLines: [], rtc: { alarms: [] }, bars: [], ldps: [], fails: [] };
   const view = (bdf: string): PciView => {
     let v = r.views.get(bdf);
     if (!v) { v = { caps: [], ecaps: [], bars: new Map(), barRegs: new Map() }; r.views.set(bdf, v); }
@@ -70,7 +73,10 @@ export function parseL2(text: string): L2Report {
     const w = l.split(/\s+/);
     const [key] = w;
     if (key === 'pci' && w.length === 3) r.pci.push({ bdf: w[1]!, id: w[2]! });
-    else if (key === 'bar' && w[2] === 'index') {
+    else if (key === 'bar' && w[2] === 'index' && w[4] === 'ldr') {
+      const q = pairs(w.slice(4));
+      r.ldps.push({ bdf: w[1]!, ldr: num(q.ldr), signal: q['ldp-signal'] === 'none' ? 0 : num(q['ldp-signal']), ok: w.at(-1) === 'ok', text: l });
+    } else if (key === 'bar' && w[2] === 'index') {
       const q = pairs(w.slice(4));
       const big = (x: string | undefined): bigint => (x === undefined ? -1n : BigInt(x));
       r.bars.push({ bdf: w[1]!, index: num(w[3]), addr: big(q.addr), size: big(q.size), first: big(q.first), last: big(q.last), readFirst: big(q['read-first']), readLast: big(q['read-last']), ok: w.at(-1) === 'ok', text: l });

@@ -129,9 +129,9 @@ test('runVm\'s exit handler: each stray and each undecodable access counted; the
     assert.equal(stray.map((e) => e.count), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 32, 64]);
     assert.equal(undecodable.map((e) => e.count), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16]);
     assert.ok(stray.every((e) => e.address === hole && e.vcpu === 0), 'where and which vCPU');
-    assert.match(stray[0]!.message, /vCPU 0: a 4-byte read at 0x[0-9a-f]+, which nothing decodes: a read gets all-ones/);
+    assert.match(stray[0]!.message, /vCPU 0: a 4-byte read at 0x[0-9a-f]+, where nothing is: a read gets all-ones/);
     assert.match(stray[12]!.message, /\(report 64; after the first 10, only each power of two is printed\)$/);
-    assert.match(undecodable[10]!.message, /KVM_EXIT_ARM_NISV.*an external abort for the guest \(report 16;/);
+    assert.match(undecodable[10]!.message, /vCPU 0: an access at 0x[0-9a-f]+ that KVM could not decode \(KVM_EXIT_ARM_NISV.*an external abort for the guest \(report 16;/);
   } finally { vm.close(); }
   assert.is(libc.openFds.size, 0, 'no fd left open');
 });
