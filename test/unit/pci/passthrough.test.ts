@@ -380,6 +380,28 @@ test('userspace INTx: a fire raises the line and takes the BARs out of the guest
   done(f);
 });
 
+test('userspace INTx: the machine\'s timer gives the BARs back to the guest no sooner than 1.1 s (QEMU\'s timeout) after the last EOI; a fire meanwhile starts the wait again', async () => {
+  const f = fakePci();
+  const pci = f.dev.pci(f.options());
+  place(pci);
+  const ms = (): number => Number(process.hrtime.bigint() / 1_000_000n);
+  f.fire(0, 0);
+  pci.mmioRead(BAR2, 4);   // the EOI
+  await new Promise((r) => setTimeout(r, 600));
+  f.fire(0, 0);            // a second IRQ before the timer: out again (if they were back)
+  assert.is(f.slots.size, 0, 'trapped while the line is up');
+  pci.mmioRead(BAR2, 4);   // its EOI: the wait starts again from here
+  const eoi = ms();
+  assert.equal(f.intx, [true, false, true, false]);
+  // Only lower bounds on time (a timer never fires early; a slow machine only makes it later).
+  while (f.slots.size === 0 && ms() - eoi < 10_000) await new Promise((r) => setTimeout(r, 20));
+  const back = ms() - eoi;
+  assert.is(f.slots.size, 2, 'both BAR slots back');
+  assert.ok(back >= 1100, `back ${back} ms after the last EOI, not before 1,100`);
+  assert.ok(pci.stats().slotsMapped >= 4, 'installed at placement and again by the timer');
+  done(f);
+});
+
 test('reset: interrupts off, VFIO_DEVICE_RESET, slots removed, vectors torn down (irqfds deassigned, routes removed), INTx back; the guest sees a function out of reset', () => {
   const f = fakePci();
   const pci = f.dev.pci(f.options(kvmOpts(f, 5)));
