@@ -28,17 +28,10 @@
 #define MARK_FIRST 0x0074696b6f696676ULL
 #define MARK_LAST 0x7666696f6b697400ULL
 
-static long attr(const char *bdf, const char *file) {
-  char p[512], s[64];
-  snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/%s", sysfs_root, bdf, file);
-  if (slurp(p, s, sizeof s) < 0) return -1;
-  return strtol(s, NULL, 0);
-}
-
 /** Line `index` of a function's sysfs `resource` file: start, end, flags; -1 when unreadable. */
 static int resource(const char *bdf, int index, uint64_t *start, uint64_t *end, uint64_t *flags) {
   char p[512];
-  snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/resource", sysfs_root, bdf);
+  pci_path(p, sizeof p, bdf, "resource");
   FILE *f = fopen(p, "r");
   if (!f) return -1;
   char line[128];
@@ -57,11 +50,11 @@ static int one(const char *bdf) {
   if (resource(bdf, 2, &start, &end, &flags) < 0 || end <= start) { say("bar %s index 2 fail no BAR 2 in resource\n", bdf); return 1; }
   uint64_t size = end - start + 1;
   char p[512];
-  snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/enable", sysfs_root, bdf);
+  pci_path(p, sizeof p, bdf, "enable");
   int e = open(p, O_WRONLY | O_CLOEXEC);
   if (e < 0 || write(e, "1", 1) != 1) { say("bar %s index 2 fail enable: %s\n", bdf, strerror(errno)); if (e >= 0) close(e); return 1; }
   close(e);
-  snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/resource2", sysfs_root, bdf);
+  pci_path(p, sizeof p, bdf, "resource2");
   int fd = open(p, O_RDWR | O_SYNC | O_CLOEXEC);
   if (fd < 0) { say("bar %s index 2 fail open resource2: %s\n", bdf, strerror(errno)); return 1; }
   volatile uint64_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -82,7 +75,7 @@ static int one(const char *bdf) {
  *  child, a load pair at the same address: the child must die of SIGBUS. */
 static int undecodable(const char *bdf) {
   char p[512];
-  snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/resource0", sysfs_root, bdf);
+  pci_path(p, sizeof p, bdf, "resource0");
   int fd = open(p, O_RDWR | O_SYNC | O_CLOEXEC);
   if (fd < 0) { say("bar %s index 0 fail open resource0: %s\n", bdf, strerror(errno)); return 1; }
   long page = sysconf(_SC_PAGESIZE);
@@ -110,18 +103,16 @@ static int undecodable(const char *bdf) {
   return sig == SIGBUS ? 0 : 1;
 }
 
-static int no_dots(const struct dirent *d) { return d->d_name[0] != '.'; }
-
 int bar_checks(void) {
   char dir[512];
   snprintf(dir, sizeof dir, "%s/sys/bus/pci/devices", sysfs_root);
   struct dirent **names;
-  int n = scandir(dir, &names, no_dots, alphasort);
+  int n = scandir(dir, &names, no_dots, by_name);
   if (n < 0) return 2;
   int found = 0, failed = 0;
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
-    if (attr(name, "vendor") == 0x1af4 && attr(name, "device") == 0x1110) { found++; failed += one(name); failed += undecodable(name); }
+    if (pci_attr(name, "vendor") == 0x1af4 && pci_attr(name, "device") == 0x1110) { found++; failed += one(name); failed += undecodable(name); }
   }
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);

@@ -16,6 +16,14 @@ double boot_ms(void);
 
 /** Prefix for every /sys path the PCI part reads ("" in a guest; a fake tree in a host test). */
 extern const char *sysfs_root;
+struct dirent;
+/** `<sysfs_root>/sys/bus/pci/devices/<bdf>/<file>` ("" for the function's directory). */
+void pci_path(char *out, size_t size, const char *bdf, const char *file);
+/** A sysfs attribute of a PCI function holding one number ("0x1b36", "42"); -1 when unreadable. */
+long pci_attr(const char *bdf, const char *file);
+/** scandir() helpers: entries other than "." and "..", sorted by name. */
+int no_dots(const struct dirent *d);
+int by_name(const struct dirent **a, const struct dirent **b);
 /** Prints `pci <bdf> <vendor>:<device>` for every PCI function and finds the NVMe function (class
  *  0x010802; `want`, when given, must be one); 0 with its name in `bdf`, -1 when there is none. */
 int pci_enumerate(const char *want, char *bdf, size_t size);

@@ -82,20 +82,19 @@ static void copy(char *out, size_t size, const char *src) {
   out[n] = 0;
 }
 
-static void pci_path(char *out, size_t size, const char *bdf, const char *file) {
+void pci_path(char *out, size_t size, const char *bdf, const char *file) {
   snprintf(out, size, "%s/sys/bus/pci/devices/%s%s%s", sysfs_root, bdf, *file ? "/" : "", file);
 }
 
-/** A sysfs attribute of a PCI function holding one number ("0x1b36", "42"); -1 when unreadable. */
-static long pci_attr(const char *bdf, const char *file) {
+long pci_attr(const char *bdf, const char *file) {
   char p[512], s[64];
   pci_path(p, sizeof p, bdf, file);
   if (slurp(p, s, sizeof s) < 0) return -1;
   return strtol(s, NULL, 0);
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
-static int no_dots(const struct dirent *d) { return d->d_name[0] != '.'; }
+int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+int no_dots(const struct dirent *d) { return d->d_name[0] != '.'; }
 
 int pci_enumerate(const char *want, char *bdf, size_t size) {
   char dir[512];
