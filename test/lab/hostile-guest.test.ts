@@ -31,6 +31,7 @@ import { DMA_TO_RAM, EDU, EDU_BUF, eduDma, enableBusMaster } from '../support/ed
 import { holdings, report, SOAK, VFIO_MAPPING } from '../support/load';
 import { kmsgFrom, smmuFaults } from '../support/kmsg';
 import { NVME } from '../support/nvme';
+import { captureConsoleError } from '../support/console';
 
 /** The soak's counts: the load section's 20,000 INTx and 100,000 MSI for the guest-counted irqfd
  *  paths, and hammers about 30 times the suite's (about 7 minutes under the lab's nested TCG, most of it the
@@ -67,13 +68,10 @@ test('hostile guest: the VMM answers every access, the counts add up, the host a
   const clock0 = readPl031Clock();
   // The NVMe's refused deliveries go to the library's default report (console.error, thinned);
   // its lines are counted here and not printed.
-  const printed: string[] = [];
-  const realError = console.error;
-  console.error = (...a: unknown[]) => { const l = a.map(String).join(' '); if (l.startsWith(`vfiokit: ${NVME}: PCI passthrough`)) printed.push(l); else realError(...a); };
-  let r: Awaited<ReturnType<typeof runHostile>>;
-  try {
+  let r!: Awaited<ReturnType<typeof runHostile>>;
+  const printed = await captureConsoleError(async () => {
     r = await runHostile({ guest, hostDtb, ...counts, msix: NVME, msixDefaultOnError: true, onLine: (l, t) => { if (!l.startsWith('= ')) console.log(`  [${t.toFixed(0)} ms] guest: ${l}`); } });
-  } finally { console.error = realError; }
+  }, (l) => l.startsWith(`vfiokit: ${NVME}: PCI passthrough`));
   const kernel = log();
   const after = holdings();
   const mapsAfter = vfioMapLines();

@@ -8,6 +8,7 @@ import { allocDma, openDevice } from '../../../src/device/device';
 import { VfioError } from '../../../src/errors';
 import { VFIO_DEVICE_SET_IRQS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '../../../shim/ioctl';
 import { fakeVfio, irqSets, signalEventfd, type FakeVfio, FIRST_DEVICE_FD } from './fake-vfio';
+import { captureConsoleError } from '../../support/console';
 
 const PL031 = '9010000.pl031', EDU = '0000:00:02.0';
 const TRIGGER = 1 << 5, UNMASK = 1 << 4, MASK = 1 << 3, DATA_NONE = 1, DATA_EVENTFD = 4;
@@ -113,14 +114,11 @@ test('routed mode: fire -> mmap off + line up; trapped access -> line down + VFI
   assert.is(f.libc.openFds.size, 0);
 }));
 
-test('routed mode: without onError, a setLine that throws on every IRQ prints a thinned, numbered line; the machine goes on', withFake((f) => {
+test('routed mode: without onError, a setLine that throws on every IRQ prints a thinned, numbered line; the machine goes on', withFake(async (f) => {
   const dev = openDevice(PL031, { sys: f.sys, sysfs: f.sysfs });
   const routing = dev.routeIrqs({ setLine: (_i, up) => { if (up) throw new Error('line refused'); }, onMmap: () => {}, timeoutNs: 10n ** 12n });
   const fd = irqSets(f).at(-1)!.fds[0]!;
-  const lines: string[] = [];
-  const real = console.error;
-  console.error = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-  try { for (let i = 0; i < 40; i++) { signal(f, fd); routing.trappedAccess(); } } finally { console.error = real; }
+  const lines = await captureConsoleError(() => { for (let i = 0; i < 40; i++) { signal(f, fd); routing.trappedAccess(); } });
   assert.is(routing.machine.line(0).delivered, 40n, 'every IRQ taken');
   assert.is(lines.length, 12, '1..10, 16, 32');
   assert.ok(lines.every((l) => l.startsWith(`vfiokit: ${PL031}: IRQ routing`) && l.includes('line refused')), lines[0]);

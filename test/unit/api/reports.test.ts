@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { REPORT_BURST, ReportThinner, reportNote, reportShown } from '../../../src/reports';
 import { IrqDispatcher } from '../../../src/eventfd/dispatcher';
+import { captureConsoleError } from '../../support/console';
 
 test('reportShown: the first REPORT_BURST, then exactly the powers of two', () => {
   const shown = [];
@@ -32,14 +33,11 @@ test('ReportThinner: counts every report, passes on the shown ones with their nu
   assert.equal(answers.map((a, i) => a === reportShown(i + 1)), answers.map(() => true), 'report() says whether it passed');
 });
 
-test('IrqDispatcher: a handler that throws on every IRQ prints a thinned, numbered line; every throw counted', () => {
+test('IrqDispatcher: a handler that throws on every IRQ prints a thinned, numbered line; every throw counted', async () => {
   const cbs = new Map<number, () => void>();
   const d = new IrqDispatcher((fd, cb) => { cbs.set(fd, cb); return { close() { cbs.delete(fd); } }; }, () => 1n);
   d.add(7, () => { throw new Error('boom'); }, 'test IRQ');
-  const lines: string[] = [];
-  const real = console.error;
-  console.error = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-  try { for (let i = 0; i < 70; i++) cbs.get(7)!(); } finally { console.error = real; }
+  const lines = await captureConsoleError(() => { for (let i = 0; i < 70; i++) cbs.get(7)!(); });
   d.close();
   assert.is(d.handlerErrors, 70);
   assert.is(lines.length, 13, '1..10, 16, 32, 64');

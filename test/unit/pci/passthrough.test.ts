@@ -12,6 +12,7 @@ import type { PciPassthrough } from '../../../src/pci/passthrough';
 import { openDevice } from '../../../src/device/device';
 import { fakeVfio } from '../api/fake-vfio';
 import { VfioError } from '../../../src/errors';
+import { captureConsoleError } from '../../support/console';
 
 const BAR0 = 0x1000_0000n, BAR2 = 0x1001_0000n;
 const TABLE = BAR0 + 0x2000n, PBA = BAR0 + 0x3000n;
@@ -213,19 +214,14 @@ test('MSI-X with KVM: a pending delivery KVM refuses (the guest\'s ITS is off) i
   done(f);
 });
 
-test('MSI-X with KVM: without onError, a guest\'s flood of refused deliveries prints the first 10 and then each power of two, each numbered; every one counted', () => {
+test('MSI-X with KVM: without onError, a guest\'s flood of refused deliveries prints the first 10 and then each power of two, each numbered; every one counted', async () => {
   const f = fakePci();
   const pci = f.dev.pci(f.options(kvmOpts(f)));
   place(pci);
   program(pci, 0, 32, false);
   pci.configWrite(0x72, 2, 0x8000);
   f.signalAnswer = -16;
-  const lines: string[] = [];
-  const real = console.error;
-  console.error = (...a: unknown[]) => { lines.push(a.map(String).join(' ')); };
-  try {
-    for (let i = 0; i < 100; i++) { mask(pci, 0, true); f.fire(2, 0); mask(pci, 0, false); }
-  } finally { console.error = real; }
+  const lines = await captureConsoleError(() => { for (let i = 0; i < 100; i++) { mask(pci, 0, true); f.fire(2, 0); mask(pci, 0, false); } });
   assert.is(pci.stats().deliveriesBlocked, 100, 'every refusal counted');
   assert.is(lines.length, 13, '1..10, 16, 32, 64');
   assert.ok(lines.every((l) => l.includes(`vfiokit: ${f.dev.name}: PCI passthrough`) && l.includes('EBUSY')), lines[0]);
