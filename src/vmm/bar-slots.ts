@@ -38,9 +38,10 @@ export class BarSlots {
   constructor(private readonly vm: Vm, window: { base: bigint; size: bigint } | readonly { base: bigint; size: bigint }[],
     private readonly onRefused: (s: GuestMemorySlot, why: string) => void = () => {}) {
     checkObject('vm', vm);
-    const windows = Array.isArray(window) ? window as readonly { base: bigint; size: bigint }[] : [window as { base: bigint; size: bigint }];
+    const list = Array.isArray(window);
+    const windows = list ? window as readonly { base: bigint; size: bigint }[] : [window as { base: bigint; size: bigint }];
     windows.forEach((w, i) => {
-      const at = Array.isArray(window) ? `window[${i}]` : 'window';
+      const at = list ? `window[${i}]` : 'window';
       checkObject(at, w);
       checkBigU64(`${at}.base`, w.base);
       checkBigU64(`${at}.size`, w.size);
